@@ -1,0 +1,164 @@
+# tristack - build, test, run.
+#
+#   make            build every binary into build/bin/
+#   make test       install what is missing, build, run unit + e2e tests + a fuzz smoke run
+#   make run        install what is missing, build, bring the stack up, print its URL
+#   make asan       the whole test suite on an ASan + UBSan build (build-asan/)
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
+#   make bench      the side-by-side benchmarks against HAProxy and nginx
+#   make format     apply .clang-format;  make format-check  to verify it
+#   make clean
+
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+PYTHON  ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+# The fuzz smoke run of `make test`: this many seconds shared by all targets.
+FUZZ_SMOKE_SECONDS ?= 30
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS_COMMON = -std=c17 -g $(WARN) -D_GNU_SOURCE -Isrc -MMD -MP -pthread
+ifeq ($(SAN),1)
+OPT     = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+          -DTS_PLAIN_MALLOC
+LDSAN   = -fsanitize=address,undefined
+else
+OPT     = -O2
+LDSAN   =
+endif
+CFLAGS  = $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS = -pthread $(LDSAN)
+
+LIBS_CORE = -linih -lm
+LIBS_APP  = $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb) -ljansson
+LIBS_DNS  = -lldns
+LIBS_WEB  = -lz
+
+OBJ = $(BUILD)/obj
+BIN = $(BUILD)/bin
+
+CORE_SRC = $(wildcard src/core/*.c)
+LB_SRC   = $(wildcard src/lb/*.c)
+WEB_SRC  = $(wildcard src/web/*.c)
+APP_SRC  = $(wildcard src/app/*.c src/app/site/*.c)
+DNS_SRC  = $(wildcard src/dns/*.c)
+CTL_SRC  = $(wildcard src/ctl/*.c)
+UNIT_SRC = $(wildcard tests/unit/*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+CORE_LIB = $(BUILD)/libtscore.a
+BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristack-app \
+           $(BIN)/tristack-dns
+UNIT_BIN = $(BUILD)/tests/unit
+
+.PHONY: all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
+        format-check
+
+all: $(BINARIES)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(call obj,$(CORE_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/tristack-lb: $(call obj,$(LB_SRC)) $(CORE_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+$(BIN)/tristack-web: $(call obj,$(WEB_SRC)) $(CORE_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_WEB)
+
+$(BIN)/tristack-app: $(call obj,$(APP_SRC)) $(CORE_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_APP)
+
+$(BIN)/tristack-dns: $(call obj,$(DNS_SRC)) $(CORE_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_DNS)
+
+$(BIN)/tristack: $(call obj,$(CTL_SRC)) $(CORE_LIB)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+
+# ---- set-up ----
+
+deps:
+	@scripts/install-deps.sh
+
+# ---- tests ----
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+e2e: all
+	TRISTACK_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) all $(UNIT_BIN)
+	$(MAKE) unit
+	$(MAKE) e2e
+	$(MAKE) fuzz-smoke
+
+asan: deps
+	$(MAKE) BUILD=build-asan SAN=1 all build-asan/tests/unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  build-asan/tests/unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  TRISTACK_BIN=$(abspath build-asan/bin) TRISTACK_SANITIZED=1 $(PYTHON) -m pytest -q tests/e2e
+
+# ---- fuzzing (clang + libFuzzer, its own build of core) ----
+
+FUZZ_DIR = build-fuzz
+FUZZ_CFLAGS = -std=c17 -g -O1 -D_GNU_SOURCE -Isrc -pthread -DTS_PLAIN_MALLOC \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
+
+$(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/core/*.h)
+	@mkdir -p $(FUZZ_DIR)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(LIBS_CORE)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: deps fuzz-build
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz.sh $$(( $(FUZZ_SMOKE_SECONDS) / $(words $(FUZZ_TARGETS)) + 1 )) $(FUZZ_TARGETS)
+
+# ---- running ----
+
+run: deps all
+	$(BIN)/tristack up
+
+down:
+	$(BIN)/tristack down
+
+bench: deps all
+	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+
+# ---- housekeeping ----
+
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h src/app/site/*.c src/app/site/*.h tests/unit/*.c \
+               tests/unit/*.h tests/fuzz/*.c)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,49 @@
+/* common.h - what every tristack file may assume: status codes, small macros.
+ *
+ * Control flow uses a tiny status set, as nginx does: TS_OK (0), TS_ERROR (-1,
+ * with errno or an error string the caller owns), TS_AGAIN (-2: would block,
+ * call again when the fd is ready). I/O functions return a byte count >= 0 or
+ * one of the negative statuses.
+ */
+#ifndef TS_COMMON_H
+#define TS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TS_OK    0
+#define TS_ERROR (-1)
+#define TS_AGAIN (-2)
+
+#define TS_VERSION "0.1.0"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define MAX(a, b)     ((a) > (b) ? (a) : (b))
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define TS_UNUSED __attribute__((unused))
+#define TS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* A pointer + length view into someone else's bytes (never NUL-terminated). */
+struct str {
+	const char *p;
+	size_t len;
+};
+
+#define STR_LIT(s) ((struct str){ (s), sizeof(s) - 1 })
+
+/* Allocation that cannot fail quietly: aborts with a message on ENOMEM.
+ * Used for start-up and per-connection structures; nothing on the request
+ * hot path allocates. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+#endif

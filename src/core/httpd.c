@@ -1,0 +1,890 @@
+/* httpd.c - HTTP/1.1 server sessions. See httpd.h. */
+#include "httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#define ACCEPT_BATCH   64 /* accepts per readiness event, for fairness */
+#define PIPELINE_BATCH 32 /* pipelined requests answered per turn */
+
+static void session_io(struct io *io);
+static void session_timeout(struct timer *t);
+static void session_process(struct http_session *s);
+static void session_write(struct http_session *s);
+static void accept_ready(struct io *io);
+
+uint64_t http_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t conf_ms(const struct http_server *srv, size_t off, uint64_t def)
+{
+	return srv->conf ? *(const uint64_t *)((const char *)srv->conf + off) : def;
+}
+
+#define TIMEOUT(srv, field, def) conf_ms((srv), offsetof(struct stack_http, field), (def))
+
+/* ---- metrics ---- */
+
+void http_metrics_define(struct metrics *m, const char *prefix, struct http_metrics *ids)
+{
+	static const double bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+					 0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
+	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	char name[128], labels[64];
+	snprintf(name, sizeof(name), "%s_http_requests_total", prefix);
+	for (int i = 0; i < 6; i++) {
+		snprintf(labels, sizeof(labels), "code=\"%s\"", classes[i]);
+		ids->requests[i] =
+			metrics_counter(m, name, "HTTP requests answered, by status class", labels);
+	}
+	snprintf(name, sizeof(name), "%s_connections", prefix);
+	ids->connections = metrics_gauge(m, name, "Open client connections", NULL);
+	snprintf(name, sizeof(name), "%s_connections_accepted_total", prefix);
+	ids->accepted = metrics_counter(m, name, "Client connections accepted", NULL);
+	snprintf(name, sizeof(name), "%s_http_request_duration_seconds", prefix);
+	ids->duration =
+		metrics_histogram(m, name, "Time from the request head to the end of the response",
+				  NULL, bounds, ARRAY_SIZE(bounds));
+	snprintf(name, sizeof(name), "%s_http_response_bytes_total", prefix);
+	ids->bytes_out = metrics_counter(m, name, "Response body bytes sent", NULL);
+	snprintf(name, sizeof(name), "%s_http_bad_requests_total", prefix);
+	ids->bad_requests = metrics_counter(m, name, "Requests refused as malformed or slow", NULL);
+}
+
+void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
+			     const struct http_metrics *ids)
+{
+	for (int i = 0; i < 6; i++)
+		srv->m.requests[i] = metrics_slot(m, ids->requests[i]);
+	srv->m.connections = metrics_slot(m, ids->connections);
+	srv->m.accepted = metrics_slot(m, ids->accepted);
+	srv->m.bytes_out = metrics_slot(m, ids->bytes_out);
+	srv->m.bad_requests = metrics_slot(m, ids->bad_requests);
+	srv->m.duration_id = ids->duration;
+	srv->count = true;
+}
+
+/* ---- server ---- */
+
+void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
+		      http_handler_fn handler, void *data)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->w = w;
+	srv->conf = conf;
+	srv->handler = handler;
+	srv->data = data;
+	srv->listen_io.fd = -1;
+	srv->limits.max_head = conf ? conf->max_header_size : 8192;
+	srv->limits.max_headers = 100;
+	srv->limits.max_body = conf ? conf->max_body_size : 0;
+	unsigned n = w->d->nworkers ? w->d->nworkers : 1;
+	srv->maxconn = conf ? (unsigned)((conf->maxconn + n - 1) / n) : 1024;
+	srv->scratch = xmalloc(sizeof(*srv->scratch));
+}
+
+int http_server_listen(struct http_server *srv, const struct addr *a, char *err, size_t errlen)
+{
+	int fd = net_listen(a, true, 4096, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (loop_io_add(srv->w->loop, &srv->listen_io, fd, accept_ready) < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Waiting for a next request that has not begun: safe to close on a stop. */
+static bool session_idle(const struct http_session *s)
+{
+	return s->state == HS_WAIT && !s->head_started && buf_empty(&s->in);
+}
+
+static void session_free_deferred(struct defer *d)
+{
+	struct http_session *s = container_of(d, struct http_session, free_defer);
+	struct http_server *srv = s->srv;
+	/* Kept for reuse: a new connection costs no malloc once warm. */
+	s->next = srv->free_list;
+	srv->free_list = s;
+}
+
+void http_session_close(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	if (!conn_open(&s->conn))
+		return;
+	if (s->stream_ops) {
+		const struct http_stream_ops *ops = s->stream_ops;
+		s->stream_ops = NULL;
+		ops->abort(s);
+	}
+	conn_close(&s->conn);
+	loop_timer_stop(srv->w->loop, &s->timer);
+	buf_release(&srv->w->pool, &s->in);
+	buf_release(&srv->w->pool, &s->out);
+	free(s->body);
+	s->body = NULL;
+	free(s->chunked);
+	s->chunked = NULL;
+	free(s->resp_body);
+	s->resp_body = NULL;
+	if (s->file_fd >= 0)
+		close(s->file_fd);
+	s->file_fd = -1;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		srv->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	if (srv->freeing)
+		free(s); /* the loop has stopped: no event can point at s */
+	else
+		loop_defer(srv->w->loop, &s->free_defer, session_free_deferred);
+	srv->w->nconns--;
+	if (srv->count)
+		metrics_add(srv->w->shard, srv->m.connections, -1);
+	if (srv->paused && !srv->stopping) {
+		srv->paused = false;
+		accept_ready(&srv->listen_io);
+	}
+	worker_check_drained(srv->w);
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	srv->stopping = true;
+	loop_io_close(&srv->listen_io);
+	for (struct http_session *s = srv->sessions, *next; s; s = next) {
+		next = s->next;
+		if (session_idle(s))
+			http_session_close(s);
+		else
+			s->close_after = true;
+	}
+}
+
+void http_server_free(struct http_server *srv)
+{
+	loop_io_close(&srv->listen_io);
+	srv->freeing = true;
+	while (srv->sessions)
+		http_session_close(srv->sessions);
+	for (struct http_session *s = srv->free_list, *next; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	srv->free_list = NULL;
+	free(srv->scratch);
+	srv->scratch = NULL;
+}
+
+static struct http_session *session_new(struct http_server *srv)
+{
+	struct http_session *s = srv->free_list;
+	if (s)
+		srv->free_list = s->next;
+	else
+		s = xmalloc(sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	s->srv = srv;
+	s->file_fd = -1;
+	s->timer.fn = session_timeout;
+	return s;
+}
+
+static void accept_ready(struct io *io)
+{
+	struct http_server *srv = container_of(io, struct http_server, listen_io);
+	struct worker *w = srv->w;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		if (srv->stopping || io->fd < 0)
+			return;
+		if (w->nconns >= srv->maxconn) {
+			/* The rest wait in the kernel's queue until one closes. */
+			srv->paused = true;
+			return;
+		}
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				io->ready &= ~IO_READ;
+				return;
+			}
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_error("accept: %s", strerror(errno));
+			return; /* EMFILE and friends: try again on the next event */
+		}
+		struct http_session *s = session_new(srv);
+		memcpy(&s->peer, &ss, MIN((size_t)len, sizeof(s->peer)));
+		if (conn_init(&s->conn, w->loop, fd, session_io) < 0) {
+			close(fd);
+			s->next = srv->free_list;
+			srv->free_list = s;
+			continue;
+		}
+		s->next = srv->sessions;
+		if (s->next)
+			s->next->prev = s;
+		srv->sessions = s;
+		w->nconns++;
+		if (srv->count) {
+			metrics_add(w->shard, srv->m.connections, 1);
+			metrics_add(w->shard, srv->m.accepted, 1);
+		}
+		s->state = HS_WAIT;
+		/* The first head must arrive whole within timeout_http_request. */
+		s->head_started = true;
+		loop_timer_set(w->loop, &s->timer, TIMEOUT(srv, timeout_http_request, 10000));
+	}
+}
+
+/* ---- responses ---- */
+
+static const char *cached_date(struct http_server *srv)
+{
+	int64_t now = loop_wall(srv->w->loop);
+	if (now != srv->date_t) {
+		srv->date_t = now;
+		http_date(now, srv->date);
+	}
+	return srv->date;
+}
+
+int http_head_begin(struct http_session *s, int status)
+{
+	struct http_server *srv = s->srv;
+	buf_attach(&srv->w->pool, &s->out);
+	s->status = status;
+	return buf_appendf(&s->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: tristack\r\n", status,
+			   http_status_reason(status), cached_date(srv));
+}
+
+int http_head_add(struct http_session *s, const char *name, const char *value)
+{
+	size_t n = strlen(name), v = strlen(value);
+	if (buf_room(&s->out) < n + v + 4)
+		buf_compact(&s->out);
+	if (buf_room(&s->out) < n + v + 4)
+		return -1;
+	buf_append(&s->out, name, n);
+	buf_append_lit(&s->out, ": ");
+	buf_append(&s->out, value, v);
+	buf_append_lit(&s->out, "\r\n");
+	return 0;
+}
+
+int http_head_addf(struct http_session *s, const char *name, const char *fmt, ...)
+{
+	char value[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(value))
+		return -1;
+	return http_head_add(s, name, value);
+}
+
+int http_head_end(struct http_session *s, int64_t content_length)
+{
+	struct buf *o = &s->out;
+	int r = 0;
+	if (content_length >= 0) {
+		r |= buf_append_lit(o, "Content-Length: ");
+		r |= buf_append_u64(o, (uint64_t)content_length);
+		r |= buf_append_lit(o, "\r\n");
+	} else {
+		s->close_after = true; /* without a length, the close marks the end */
+	}
+	bool keep = s->req.keep_alive && !s->close_after && !s->srv->stopping;
+	if (!keep) {
+		s->close_after = true;
+		r |= buf_append_lit(o, "Connection: close\r\n");
+	} else if (s->req.minor == 0) {
+		r |= buf_append_lit(o, "Connection: keep-alive\r\n");
+	}
+	r |= buf_append_lit(o, "\r\n");
+	return r ? -1 : 0;
+}
+
+int http_body(struct http_session *s, const void *body, size_t len)
+{
+	if (s->req.method == HTTP_HEAD || len == 0)
+		return 0;
+	s->bytes_out += len;
+	if (buf_append(&s->out, body, len) == 0)
+		return 0;
+	s->resp_body = xmalloc(len);
+	memcpy(s->resp_body, body, len);
+	s->resp_len = len;
+	s->resp_sent = 0;
+	return 0;
+}
+
+void http_body_file(struct http_session *s, int fd, off_t off, off_t len)
+{
+	if (s->req.method == HTTP_HEAD || len == 0) {
+		close(fd);
+		return;
+	}
+	s->file_fd = fd;
+	s->file_off = off;
+	s->file_end = off + len;
+}
+
+int http_respond(struct http_session *s, int status, const char *content_type, const void *body,
+		 size_t len)
+{
+	if (http_head_begin(s, status) < 0 ||
+	    (content_type && http_head_add(s, "Content-Type", content_type) < 0) ||
+	    http_head_end(s, (int64_t)len) < 0)
+		return -1;
+	return http_body(s, body, len);
+}
+
+int http_error(struct http_session *s, int status, bool close)
+{
+	char body[128];
+	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_status_reason(status));
+	if (close)
+		s->close_after = true;
+	/* Whatever was half-built is dropped. */
+	if (s->out.data)
+		s->out.head = s->out.tail = 0;
+	free(s->resp_body);
+	s->resp_body = NULL;
+	s->resp_len = s->resp_sent = 0;
+	s->bytes_out = 0;
+	return http_respond(s, status, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+/* ---- access log (nginx "combined") ---- */
+
+static void log_escaped(struct buf *b, struct str v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < v.len && buf_room(b) > 8; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+		if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+			char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+			buf_append(b, e, 4);
+		} else {
+			buf_append(b, &c, 1);
+		}
+	}
+}
+
+static void log_field(struct buf *b, struct str v)
+{
+	if (v.len)
+		log_escaped(b, v);
+	else
+		buf_append_lit(b, "-");
+}
+
+static void access_log(struct http_session *s)
+{
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct http_server *srv = s->srv;
+	char line[4096], ip[64];
+	struct buf b = { .data = line, .size = sizeof(line) - 1 };
+	time_t now = (time_t)loop_wall(srv->w->loop);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	buf_appendf(&b, "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"",
+		    http_session_client_ip(s, ip, sizeof(ip)), tm.tm_mday, months[tm.tm_mon],
+		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (s->req.head_len) {
+		log_escaped(&b, s->req.method_name);
+		buf_append_lit(&b, " ");
+		log_escaped(&b, s->req.target);
+		buf_appendf(&b, " HTTP/1.%d", s->req.minor);
+	}
+	buf_appendf(&b, "\" %d %llu \"", s->status, (unsigned long long)s->bytes_out);
+	log_field(&b, s->req.referer);
+	buf_append_lit(&b, "\" \"");
+	log_field(&b, s->req.user_agent);
+	buf_append_lit(&b, "\"\n");
+	log_file_write(srv->access_log, line, buf_len(&b));
+}
+
+static void count_request(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	if (srv->count) {
+		int cls = s->status >= 100 && s->status < 600 ? s->status / 100 : 0;
+		struct metrics_shard *sh = srv->w->shard;
+		metrics_add(sh, srv->m.requests[cls], 1);
+		metrics_add(sh, srv->m.bytes_out, (int64_t)s->bytes_out);
+		if (s->req.t_start_us)
+			metrics_observe(srv->w->d->metrics, sh, srv->m.duration_id,
+					(double)(http_now_us() - s->req.t_start_us) / 1e6);
+	}
+	if (srv->access_log)
+		access_log(s);
+}
+
+/* ---- request bytes ---- */
+
+const char *http_session_client_ip(const struct http_session *s, char *out, size_t len)
+{
+	return sockaddr_ip((const struct sockaddr *)&s->peer, out, len);
+}
+
+bool http_session_header(const struct http_session *s, const char *name, struct str *value)
+{
+	if (s->msg == NULL)
+		return false;
+	int i = http_find_header(s->msg, name, 0);
+	if (i < 0)
+		return false;
+	*value = s->msg->headers[i].value;
+	return true;
+}
+
+void http_session_body_consume(struct http_session *s, size_t n)
+{
+	struct buf *in = &s->in;
+	size_t body_at = in->head + s->req.head_len;
+	size_t after = in->tail - body_at - n;
+	if (after)
+		memmove(in->data + body_at, in->data + body_at + n, after);
+	in->tail -= (uint32_t)n;
+}
+
+ssize_t http_session_read(struct http_session *s)
+{
+	struct buf *in = &s->in;
+	buf_attach(&s->srv->w->pool, in);
+	if (buf_room(in) == 0) {
+		if (s->req.head_len == 0)
+			buf_compact(in); /* no head is pinned yet */
+		if (buf_room(in) == 0)
+			return TS_AGAIN;
+	}
+	if (!conn_readable(&s->conn))
+		return TS_AGAIN;
+	ssize_t n = conn_read(&s->conn, buf_wptr(in), buf_room(in));
+	if (n > 0)
+		buf_produced(in, (size_t)n);
+	return n;
+}
+
+/* ---- the request cycle ---- */
+
+/* The request and its response are over: forget them, keep the bytes of the
+ * next request. */
+static void request_reset(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	buf_consume(&s->in, s->req.head_len);
+	memset(&s->req, 0, sizeof(s->req));
+	s->msg = NULL;
+	s->scan = 0;
+	s->status = 0;
+	s->bytes_out = 0;
+	s->body_consumed = false;
+	free(s->body);
+	s->body = NULL;
+	s->body_len = 0;
+	free(s->chunked);
+	s->chunked = NULL;
+	s->state = HS_WAIT;
+	buf_release_if_empty(&srv->w->pool, &s->out);
+}
+
+/* After a response: close, or wait for the next request. */
+static void request_finish(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	count_request(s);
+	bool body_pending = s->req.framing != HTTP_BODY_NONE && !s->body_consumed;
+	if (s->close_after || !s->req.keep_alive || body_pending || srv->stopping) {
+		http_session_close(s);
+		return;
+	}
+	request_reset(s);
+	if (buf_empty(&s->in)) {
+		buf_release(&srv->w->pool, &s->in);
+		s->head_started = false;
+		loop_timer_set(srv->w->loop, &s->timer,
+			       TIMEOUT(srv, timeout_http_keep_alive, 10000));
+	} else {
+		s->head_started = true;
+		loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_http_request, 10000));
+	}
+}
+
+void http_session_stream_done(struct http_session *s, bool keep_alive)
+{
+	s->stream_ops = NULL;
+	s->stream = NULL;
+	if (!keep_alive)
+		s->close_after = true;
+	s->body_consumed = true;
+	request_finish(s);
+	if (conn_open(&s->conn) && !s->processing)
+		session_process(s);
+}
+
+static void write_done(struct http_session *s)
+{
+	request_finish(s);
+	/* Inside session_process, its loop takes the next request itself:
+	 * pipelined requests must not nest one call per request. */
+	if (conn_open(&s->conn) && !s->processing)
+		session_process(s);
+}
+
+/* Write what is queued: s->out, then the heap body or the file. */
+static void session_write(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	for (;;) {
+		size_t pending_out = s->out.data ? buf_len(&s->out) : 0;
+		size_t pending_body = s->resp_len - s->resp_sent;
+		if (pending_out || pending_body) {
+			struct iovec iov[2];
+			int n = 0;
+			if (pending_out)
+				iov[n++] = (struct iovec){ buf_rptr(&s->out), pending_out };
+			if (pending_body)
+				iov[n++] = (struct iovec){ s->resp_body + s->resp_sent, pending_body };
+			ssize_t w = conn_writev(&s->conn, iov, n);
+			if (w == TS_AGAIN)
+				goto wait;
+			if (w < 0) {
+				http_session_close(s);
+				return;
+			}
+			size_t k = MIN((size_t)w, pending_out);
+			if (k)
+				buf_consume(&s->out, k);
+			s->resp_sent += (size_t)w - k;
+			continue;
+		}
+		if (s->file_fd >= 0 && s->file_off < s->file_end) {
+			ssize_t w = conn_sendfile(&s->conn, s->file_fd, &s->file_off,
+						  (size_t)MIN(s->file_end - s->file_off, 1 << 20));
+			if (w == TS_AGAIN)
+				goto wait;
+			if (w <= 0) { /* an error, or the file shrank under us */
+				http_session_close(s);
+				return;
+			}
+			s->bytes_out += (size_t)w;
+			continue;
+		}
+		break;
+	}
+	/* All written. */
+	if (s->file_fd >= 0) {
+		close(s->file_fd);
+		s->file_fd = -1;
+	}
+	free(s->resp_body);
+	s->resp_body = NULL;
+	s->resp_len = s->resp_sent = 0;
+	if (s->state == HS_CLOSING) {
+		count_request(s);
+		http_session_close(s);
+		return;
+	}
+	write_done(s);
+	return;
+wait:
+	loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_client, 60000));
+}
+
+static void start_write(struct http_session *s, bool closing)
+{
+	s->state = closing ? HS_CLOSING : HS_WRITE;
+	session_write(s);
+}
+
+static void fail_request(struct http_session *s, int status)
+{
+	struct http_server *srv = s->srv;
+	if (srv->count)
+		metrics_add(srv->w->shard, srv->m.bad_requests, 1);
+	if (s->req.head_len == 0)
+		s->req.minor = 1;
+	http_error(s, status, true);
+	start_write(s, true);
+}
+
+static void call_handler(struct http_session *s)
+{
+	int r = s->srv->handler(s);
+	if (!conn_open(&s->conn))
+		return;
+	if (r == TS_OK) {
+		start_write(s, false);
+	} else if (r == TS_AGAIN) {
+		s->state = s->stream_ops ? HS_STREAM : HS_HANDLER;
+	} else {
+		http_error(s, 500, true);
+		start_write(s, true);
+	}
+}
+
+void http_session_resume(struct http_session *s)
+{
+	if (conn_open(&s->conn) && s->state == HS_HANDLER)
+		start_write(s, false);
+}
+
+/* Feed the buffered body with what has arrived; true when it is complete. */
+static int collect_body(struct http_session *s)
+{
+	size_t avail = http_session_body_avail(s);
+	char *p = http_session_body_ptr(s);
+	if (s->req.framing == HTTP_BODY_LENGTH) {
+		size_t n = (size_t)MIN((uint64_t)avail, s->body_left);
+		memcpy(s->body + s->body_len, p, n);
+		s->body_len += n;
+		s->body_left -= n;
+		http_session_body_consume(s, n);
+		return s->body_left == 0;
+	}
+	size_t off = 0;
+	while (off < avail && !http_chunked_done(s->chunked)) {
+		struct str data;
+		ssize_t n = http_chunked_step(s->chunked, p + off, avail - off, &data);
+		if (n < 0)
+			return TS_ERROR;
+		if (data.len) {
+			/* Grows with the data; max_body_size bounds it. */
+			s->body = xrealloc(s->body, s->body_len + data.len + 1);
+			memcpy(s->body + s->body_len, data.p, data.len);
+			s->body_len += data.len;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	http_session_body_consume(s, off);
+	return http_chunked_done(s->chunked);
+}
+
+/* Buffered body: collect it into s->body, then call the handler. */
+static void read_body(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	for (;;) {
+		int done = collect_body(s);
+		if (done < 0) {
+			fail_request(s, s->chunked->error_status);
+			return;
+		}
+		if (done) {
+			s->body_consumed = true;
+			if (s->body)
+				s->body[s->body_len] = '\0';
+			s->msg = NULL;
+			loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_client, 60000));
+			call_handler(s);
+			return;
+		}
+		ssize_t n = http_session_read(s);
+		if (n == TS_AGAIN)
+			return;
+		if (n <= 0) {
+			http_session_close(s);
+			return;
+		}
+	}
+}
+
+static void begin_body(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	s->state = HS_BODY;
+	if (s->req.framing == HTTP_BODY_LENGTH) {
+		s->body_left = s->req.content_length;
+		s->body = xmalloc((size_t)s->req.content_length + 1);
+	} else {
+		s->chunked = xmalloc(sizeof(*s->chunked));
+		http_chunked_init(s->chunked, srv->limits.max_body, (uint32_t)srv->limits.max_head);
+	}
+	if (s->req.expect_continue && s->req.minor >= 1) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		/* Best effort: if it does not go out now, the client sends anyway. */
+		conn_write(&s->conn, cont, sizeof(cont) - 1);
+	}
+	read_body(s);
+}
+
+static void head_parsed(struct http_session *s, const struct http_msg *m)
+{
+	struct http_req *r = &s->req;
+	r->method = m->method;
+	r->minor = m->minor;
+	r->keep_alive = m->keep_alive;
+	r->expect_continue = m->expect_continue;
+	r->absolute_form = m->absolute_form;
+	r->framing = m->framing;
+	r->content_length = m->content_length;
+	r->head_len = m->head_len;
+	r->method_name = m->method_name;
+	r->target = m->target;
+	r->path = m->path;
+	r->authority = m->authority;
+	int i = http_find_header(m, "referer", 0);
+	r->referer = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
+	i = http_find_header(m, "user-agent", 0);
+	r->user_agent = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
+	r->t_start_us = s->srv->count ? http_now_us() : 0;
+	s->msg = s->srv->scratch;
+	s->body_consumed = m->framing == HTTP_BODY_NONE;
+}
+
+static void resume_deferred(struct defer *d)
+{
+	struct http_session *s = container_of(d, struct http_session, resume);
+	if (conn_open(&s->conn) && s->state == HS_WAIT)
+		session_process(s);
+}
+
+/* One read; false when the session must wait for the socket (or is gone). */
+static bool read_more(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	ssize_t n = http_session_read(s);
+	if (n == TS_AGAIN) {
+		if (buf_room(&s->in) == 0)
+			fail_request(s, 431);
+		else if (buf_empty(&s->in))
+			buf_release(&srv->w->pool, &s->in);
+		return false;
+	}
+	if (n <= 0) {
+		http_session_close(s);
+		return false;
+	}
+	return true;
+}
+
+static void process_head(struct http_session *s, struct http_msg *m)
+{
+	struct http_server *srv = s->srv;
+	head_parsed(s, m);
+	loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_client, 60000));
+	if (srv->buffer_body && m->framing != HTTP_BODY_NONE)
+		begin_body(s);
+	else
+		call_handler(s);
+}
+
+/* Parse what has arrived; answer complete requests, pipelined ones in order. */
+static void session_process(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	s->processing = true;
+	for (int round = 0; round < PIPELINE_BATCH; round++) {
+		if (s->state != HS_WAIT || !conn_open(&s->conn))
+			goto out;
+		if (!buf_empty(&s->in)) {
+			struct http_msg *m = srv->scratch;
+			ssize_t r = http_parse_request(buf_rptr(&s->in), buf_len(&s->in), &s->scan,
+						       &srv->limits, m);
+			if (r == TS_ERROR) {
+				log_debug("bad request: %s", m->error);
+				fail_request(s, m->error_status);
+				goto out;
+			}
+			if (r > 0) {
+				process_head(s, m);
+				continue;
+			}
+			if (!s->head_started) {
+				/* The head must now arrive whole within timeout_http_request. */
+				s->head_started = true;
+				loop_timer_set(srv->w->loop, &s->timer,
+					       TIMEOUT(srv, timeout_http_request, 10000));
+			}
+		}
+		if (!read_more(s))
+			goto out;
+	}
+	/* A long pipeline: let the other connections have a turn, then go on. */
+	loop_defer(srv->w->loop, &s->resume, resume_deferred);
+out:
+	s->processing = false;
+}
+
+static void session_io(struct io *io)
+{
+	struct http_session *s = container_of(io, struct http_session, conn.io);
+	switch (s->state) {
+	case HS_STREAM:
+		s->stream_ops->on_client(s);
+		break;
+	case HS_WAIT:
+		session_process(s);
+		break;
+	case HS_BODY:
+		read_body(s);
+		break;
+	case HS_WRITE:
+	case HS_CLOSING:
+		if (io->ready & IO_WRITE)
+			session_write(s);
+		else if (io->ready & IO_ERR)
+			http_session_close(s);
+		break;
+	case HS_HANDLER:
+		if (io->ready & IO_ERR)
+			http_session_close(s);
+		break;
+	}
+}
+
+static void session_timeout(struct timer *t)
+{
+	struct http_session *s = container_of(t, struct http_session, timer);
+	switch (s->state) {
+	case HS_STREAM:
+		s->stream_ops->on_timeout(s);
+		break;
+	case HS_WAIT:
+	case HS_BODY:
+		if (s->state == HS_BODY || !buf_empty(&s->in)) {
+			/* A head (or body) that did not arrive in time: slowloris. */
+			if (s->srv->count)
+				metrics_add(s->srv->w->shard, s->srv->m.bad_requests, 1);
+			if (s->req.head_len == 0)
+				s->req.minor = 1;
+			http_error(s, 408, true);
+			start_write(s, true);
+		} else {
+			http_session_close(s); /* idle keep-alive, or nothing ever sent */
+		}
+		break;
+	default:
+		http_session_close(s);
+		break;
+	}
+}

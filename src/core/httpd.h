@@ -1,0 +1,207 @@
+/* httpd.h - the server side of HTTP/1.1 connections, shared by every daemon.
+ *
+ * A session is one client connection. It reads and parses request heads
+ * (the whole head within timeout_http_request, else 408: the slowloris
+ * defence), hands each request to the server's handler, writes the response,
+ * and then either waits for the next request (keep-alive, pipelined requests
+ * answered in order) or closes. An idle session holds no buffer memory.
+ *
+ * A handler either
+ *   - answers at once: http_respond() / http_respond_file() then TS_OK;
+ *   - answers later: returns TS_AGAIN and calls http_session_resume() once
+ *     the response is queued (the app waiting on its database);
+ *   - takes the connection over: sets s->stream_ops and returns TS_AGAIN,
+ *     then moves bytes itself and calls http_session_stream_done() (the
+ *     reverse proxy, which streams bodies both ways).
+ *
+ * Request bytes stay in s->in while the request is handled: the head at the
+ * front (so s->req's pointers stay valid until the response is logged),
+ * request body bytes after it.
+ */
+#ifndef TS_HTTPD_H
+#define TS_HTTPD_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+
+struct http_session;
+typedef int (*http_handler_fn)(struct http_session *s);
+
+/* Metric ids of one HTTP front end (see http_metrics_define). */
+struct http_metrics {
+	int requests[6]; /* by status class: 0 = other, 1..5 = 1xx..5xx */
+	int connections; /* gauge: open client connections */
+	int accepted;    /* counter */
+	int duration;    /* histogram, seconds */
+	int bytes_out;   /* counter: response bytes */
+	int bad_requests; /* parse errors */
+};
+
+/* Slots resolved from ids, for the hot path. */
+struct http_metric_slots {
+	int requests[6], connections, accepted, bytes_out, bad_requests;
+	int duration_id;
+};
+
+struct http_server {
+	struct worker *w;
+	const struct stack_http *conf;
+	struct http_limits limits;
+	http_handler_fn handler;
+	void *data;
+	struct log_file *access_log; /* NULL = off */
+	bool buffer_body;            /* read the whole body before the handler */
+	bool count;                  /* update metrics (off for admin listeners) */
+	unsigned maxconn;            /* this worker's share */
+	struct http_metric_slots m;
+	/* per-worker state */
+	struct http_msg *scratch; /* where heads are parsed */
+	struct http_session *sessions; /* all open, for stop */
+	struct http_session *free_list;
+	struct io listen_io;
+	bool paused; /* maxconn reached: not accepting */
+	bool stopping;
+	bool freeing; /* the loop is gone: free sessions at once */
+	int64_t date_t;
+	char date[30];
+};
+
+/* The request being handled: a summary of its head, pointing into s->in. */
+struct http_req {
+	enum http_method method;
+	int minor;
+	bool keep_alive;
+	bool expect_continue;
+	bool absolute_form;
+	enum http_framing framing;
+	uint64_t content_length;
+	size_t head_len;
+	struct str method_name, target, path, authority;
+	struct str referer, user_agent; /* for the access log */
+	uint64_t t_start_us;
+};
+
+struct http_stream_ops {
+	void (*on_client)(struct http_session *s);  /* client I/O readiness */
+	void (*on_timeout)(struct http_session *s); /* s->timer fired */
+	void (*abort)(struct http_session *s);      /* session closing: let go */
+};
+
+enum http_session_state {
+	HS_WAIT,    /* reading a request head */
+	HS_BODY,    /* reading a request body (buffered mode) */
+	HS_HANDLER, /* the handler will answer later */
+	HS_STREAM,  /* a stream handler owns the connection */
+	HS_WRITE,   /* writing the response */
+	HS_CLOSING, /* writing an error response, then closing */
+};
+
+struct http_session {
+	struct conn conn;
+	struct http_server *srv;
+	struct buf in, out;
+	struct timer timer;
+	struct defer free_defer;
+	struct defer resume; /* go on with a long pipeline after others had a turn */
+	uint8_t state;
+	bool processing;    /* inside session_process: do not re-enter */
+	bool close_after;   /* close once this response is written */
+	bool body_consumed; /* the request body has been read whole */
+	bool head_started;  /* bytes of the next head have arrived */
+	size_t scan;
+	struct http_req req;
+	struct http_msg *msg; /* the full parsed head, valid in the handler only */
+	/* buffered request body */
+	char *body;
+	size_t body_len;
+	uint64_t body_left;
+	struct http_chunked *chunked;
+	/* response */
+	int status;
+	uint64_t bytes_out;
+	int file_fd;
+	off_t file_off, file_end;
+	char *resp_body;
+	size_t resp_len, resp_sent;
+	/* stream handler */
+	const struct http_stream_ops *stream_ops;
+	void *stream;
+	struct sockaddr_in6 peer; /* IPv4 peers kept as AF_INET in the same space */
+	struct http_session *prev, *next;
+};
+
+/* Set up a server on a worker; conf may be NULL for built-in defaults. */
+void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
+		      http_handler_fn handler, void *data);
+/* Listen on a (SO_REUSEPORT) and accept sessions. Returns 0 or -1 with err. */
+int http_server_listen(struct http_server *srv, const struct addr *a, char *err, size_t errlen);
+/* Graceful stop: stop accepting, close idle sessions; busy ones close after
+ * their response. */
+void http_server_stop(struct http_server *srv);
+/* Close everything (after the loop has returned). */
+void http_server_free(struct http_server *srv);
+
+void http_metrics_define(struct metrics *m, const char *prefix, struct http_metrics *ids);
+void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
+			     const struct http_metrics *ids);
+
+/* ---- for handlers ---- */
+
+/* Start a response head in s->out: status line, Date, Server. Then add
+ * headers with http_head_add / http_head_addf and finish with http_head_end,
+ * which writes Content-Length (when len >= 0) and the Connection header. */
+int http_head_begin(struct http_session *s, int status);
+int http_head_add(struct http_session *s, const char *name, const char *value);
+int http_head_addf(struct http_session *s, const char *name, const char *fmt, ...)
+	TS_PRINTF(3, 4);
+int http_head_end(struct http_session *s, int64_t content_length);
+
+/* A whole response with a body in memory (copied). */
+int http_respond(struct http_session *s, int status, const char *content_type, const void *body,
+		 size_t len);
+/* After http_head_*: the body, copied (into s->out when it fits). */
+int http_body(struct http_session *s, const void *body, size_t len);
+/* After http_head_*: send len bytes of fd from off; the session closes fd. */
+void http_body_file(struct http_session *s, int fd, off_t off, off_t len);
+/* A short error page; the connection closes after it when close is true. */
+int http_error(struct http_session *s, int status, bool close);
+
+/* The async handler has queued its response. */
+void http_session_resume(struct http_session *s);
+
+/* A request header's value by name (case-insensitive); valid in the handler
+ * (s->msg). */
+bool http_session_header(const struct http_session *s, const char *name, struct str *value);
+/* The client's IP as text. */
+const char *http_session_client_ip(const struct http_session *s, char *out, size_t len);
+/* Microseconds on the monotonic clock. */
+uint64_t http_now_us(void);
+
+/* ---- for stream handlers (the proxy) ---- */
+
+/* Request body bytes received and not yet consumed (they follow the head). */
+static inline char *http_session_body_ptr(const struct http_session *s)
+{
+	return s->in.data + s->in.head + s->req.head_len;
+}
+static inline size_t http_session_body_avail(const struct http_session *s)
+{
+	return buf_len(&s->in) - s->req.head_len;
+}
+/* Drop n body bytes (sent upstream), keeping the head in place. */
+void http_session_body_consume(struct http_session *s, size_t n);
+/* Read more client bytes after the head. Returns bytes, 0 at EOF, TS_AGAIN
+ * (including "no room until the body is consumed") or TS_ERROR. */
+ssize_t http_session_read(struct http_session *s);
+/* The stream is finished: log, count, then keep-alive or close. status is
+ * what the client got; keep_alive false closes the connection. */
+void http_session_stream_done(struct http_session *s, bool keep_alive);
+/* Close the client connection now (the stream has been aborted). */
+void http_session_close(struct http_session *s);
+
+#endif

@@ -1,0 +1,40 @@
+/* net.h - socket addresses, listeners and outgoing connects. */
+#ifndef TS_NET_H
+#define TS_NET_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "common.h"
+
+struct addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Parse "1.2.3.4:80", "[::1]:80", ":80" (host part from default_host, which
+ * may be NULL for the wildcard), or "unix:/path". Host names are not
+ * resolved here (the stack file maps host names itself).
+ * Returns 0, or -1 with a message in err. */
+int addr_parse(const char *s, const char *default_host, struct addr *a, char *err, size_t errlen);
+
+/* "1.2.3.4:80", "[::1]:80", "unix:/path" into out; returns out. */
+const char *addr_format(const struct addr *a, char *out, size_t len);
+int addr_port(const struct addr *a);
+bool addr_equal(const struct addr *a, const struct addr *b);
+
+/* A non-blocking listening socket; reuseport puts SO_REUSEPORT on it so each
+ * worker thread can have its own. Returns the fd, or -1 with err set. */
+int net_listen(const struct addr *a, bool reuseport, int backlog, char *err, size_t errlen);
+
+/* Start a non-blocking connect. Returns the fd (connect in progress or done),
+ * or -1 with errno set. */
+int net_connect(const struct addr *a);
+
+/* The pending error of a connecting socket (0 = connected). */
+int net_socket_error(int fd);
+
+/* Format the peer address of an accepted socket (client IP only, no port). */
+const char *sockaddr_ip(const struct sockaddr *sa, char *out, size_t len);
+
+#endif

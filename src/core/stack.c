@@ -1,0 +1,978 @@
+/* stack.c - loading the stack file with inih: key tables, units, checks.
+ * See stack.h. */
+#include "stack.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* ---- the key tables: the user's contract, documented in docs/configuration.md ---- */
+
+enum ktype { K_STR, K_INT, K_DURATION, K_SIZE, K_BOOL, K_ENUM, K_ROLES, K_SERVER, K_PREFIX, K_LEVEL };
+
+struct key {
+	const char *name;
+	enum ktype type;
+	size_t off;
+	const char *def; /* parsed like a value from the file; NULL = none */
+	const char *const *choices;
+	int64_t min, max;
+};
+
+static const char *const balance_choices[] = { "roundrobin", "leastconn", "first", NULL };
+
+#define HTTP_KEYS(T, def_listen, def_admin, def_threads)                                                       \
+	{ "listen", K_STR, offsetof(T, http.listen), def_listen, NULL, 0, 0 },                         \
+	{ "admin", K_STR, offsetof(T, http.admin), def_admin, NULL, 0, 0 },                            \
+	{ "threads", K_INT, offsetof(T, http.threads), def_threads, NULL, 0, 256 },                    \
+	{ "maxconn", K_INT, offsetof(T, http.maxconn), "9000", NULL, 1, 1000000 },                 \
+	{ "bufsize", K_SIZE, offsetof(T, http.bufsize), "16k", NULL, 4096, 1 << 20 },              \
+	{ "max_header_size", K_SIZE, offsetof(T, http.max_header_size), "8k", NULL, 1024,          \
+	  1 << 20 },                                                                               \
+	{ "max_body_size", K_SIZE, offsetof(T, http.max_body_size), "0", NULL, 0, 0 },             \
+	{ "timeout_client", K_DURATION, offsetof(T, http.timeout_client), "60s", NULL, 1, 0 },     \
+	{ "timeout_http_request", K_DURATION, offsetof(T, http.timeout_http_request), "10s",       \
+	  NULL, 1, 0 },                                                                            \
+	{ "timeout_http_keep_alive", K_DURATION, offsetof(T, http.timeout_http_keep_alive),        \
+	  "10s", NULL, 1, 0 },                                                                     \
+	{ "access_log", K_STR, offsetof(T, http.access_log), "", NULL, 0, 0 },                     \
+	{ "error_log", K_STR, offsetof(T, http.error_log), "", NULL, 0, 0 },                       \
+	{ "log_level", K_LEVEL, offsetof(T, http.log_level), "info", NULL, 0, 0 }
+
+static const struct key site_keys[] = {
+	{ "domain", K_STR, offsetof(struct stack_site, domain), "foobar.com", NULL, 0, 0 },
+	{ "www", K_STR, offsetof(struct stack_site, www), "lb-01", NULL, 0, 0 },
+	{ "state", K_STR, offsetof(struct stack_site, state), "var", NULL, 0, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
+static const struct key host_keys[] = {
+	{ "address", K_STR, offsetof(struct stack_host, address), NULL, NULL, 0, 0 },
+	{ "roles", K_ROLES, offsetof(struct stack_host, roles), "", NULL, 0, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
+static const struct key lb_keys[] = {
+	HTTP_KEYS(struct stack_lb, ":8080", ":8404", "0"),
+	{ "balance", K_ENUM, offsetof(struct stack_lb, balance), "roundrobin", balance_choices, 0,
+	  0 },
+	{ "server", K_SERVER, 0, NULL, NULL, 0, 0 },
+	{ "timeout_connect", K_DURATION, offsetof(struct stack_lb, timeout_connect), "5s", NULL, 1,
+	  0 },
+	{ "timeout_server", K_DURATION, offsetof(struct stack_lb, timeout_server), "60s", NULL, 1,
+	  0 },
+	{ "timeout_server_keep_alive", K_DURATION,
+	  offsetof(struct stack_lb, timeout_server_keep_alive), "4s", NULL, 1, 0 },
+	{ "retries", K_INT, offsetof(struct stack_lb, retries), "3", NULL, 0, 100 },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
+static const struct key web_keys[] = {
+	HTTP_KEYS(struct stack_web, ":8080", ":8405", "0"),
+	{ "root", K_STR, offsetof(struct stack_web, root), "www", NULL, 0, 0 },
+	{ "proxy", K_PREFIX, 0, NULL, NULL, 0, 0 },
+	{ "upstream", K_STR, offsetof(struct stack_web, upstream), ":9000", NULL, 0, 0 },
+	{ "timeout_connect", K_DURATION, offsetof(struct stack_web, timeout_connect), "5s", NULL,
+	  1, 0 },
+	{ "timeout_server", K_DURATION, offsetof(struct stack_web, timeout_server), "60s", NULL, 1,
+	  0 },
+	{ "timeout_server_keep_alive", K_DURATION,
+	  offsetof(struct stack_web, timeout_server_keep_alive), "4s", NULL, 1, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
+static const struct key app_keys[] = {
+	HTTP_KEYS(struct stack_app, ":9000", "", "0"),
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
+static const struct key dns_keys[] = {
+	{ "listen", K_STR, offsetof(struct stack_dns, listen), ":5353", NULL, 0, 0 },
+	{ "ttl", K_DURATION, offsetof(struct stack_dns, ttl), "5m", NULL, 1000, 0 },
+	{ "log_level", K_LEVEL, offsetof(struct stack_dns, log_level), "info", NULL, 0, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
+struct section {
+	const char *name;
+	bool named; /* [host NAME] */
+	const struct key *keys;
+	size_t off; /* of the section struct in struct stack */
+};
+
+static const struct section sections[] = {
+	{ "site", false, site_keys, offsetof(struct stack, site) },
+	{ "host", true, host_keys, offsetof(struct stack, hosts) },
+	{ "lb", false, lb_keys, offsetof(struct stack, lb) },
+	{ "web", false, web_keys, offsetof(struct stack, web) },
+	{ "app", false, app_keys, offsetof(struct stack, app) },
+	{ "dns", false, dns_keys, offsetof(struct stack, dns) },
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} roles[] = {
+	{ "lb", ROLE_LB },   { "dns", ROLE_DNS },			{ "web", ROLE_WEB },
+	{ "app", ROLE_APP }, { "db-primary", ROLE_DB_PRIMARY }, { "db-replica", ROLE_DB_REPLICA },
+};
+
+/* ---- value parsers ---- */
+
+int parse_duration(const char *s, uint64_t *ms)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
+	char *end;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == '\0')
+		return v == 0 ? (*ms = 0, 0) : -1; /* a unit is required, except for 0 */
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > UINT64_MAX / units[i].ms)
+				return -1;
+			*ms = v * units[i].ms;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int parse_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	uint64_t mul = 1;
+	switch (tolower((unsigned char)*end)) {
+	case '\0': break;
+	case 'k': mul = 1024; end++; break;
+	case 'm': mul = 1024 * 1024; end++; break;
+	case 'g': mul = 1024 * 1024 * 1024; end++; break;
+	default: return -1;
+	}
+	if (mul > 1 && (strcmp(end, "b") == 0 || strcmp(end, "B") == 0 || strcmp(end, "iB") == 0))
+		end += strlen(end);
+	if (*end != '\0' || v > UINT64_MAX / mul)
+		return -1;
+	*bytes = v * mul;
+	return 0;
+}
+
+int parse_bool(const char *s, bool *b)
+{
+	static const char *const yes[] = { "yes", "on", "true", "1" };
+	static const char *const no[] = { "no", "off", "false", "0" };
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *b = true, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *b = false, 0;
+	}
+	return -1;
+}
+
+static int parse_int(const char *s, int64_t *v)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)*s) && !(*s == '-' && isdigit((unsigned char)s[1])))
+		return -1;
+	long long x = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* ---- the loader ---- */
+
+struct loader {
+	struct stack *s;
+	const char *name; /* file name for messages */
+	const char *text;
+	size_t pos, len;
+	int line;        /* line being parsed */
+	int section_line;
+	const struct section *sec; /* current section, NULL before any */
+	struct stack_host *host;   /* current [host NAME] */
+	int seen[6][32];           /* line where each key was set, per section */
+	int host_seen[STACK_MAX_HOSTS][8];
+	int section_seen[6];
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+#define MAX_LINE 4096
+
+static void apply_defaults(struct loader *L, const struct section *sec, void *base);
+
+static void lfail(struct loader *L, const char *fmt, ...) TS_PRINTF(2, 3);
+
+static void lfail(struct loader *L, const char *fmt, ...)
+{
+	if (L->failed)
+		return;
+	L->failed = true;
+	int n = L->line > 0 ? snprintf(L->err, L->errlen, "%s:%d: ", L->name, L->line)
+			    : snprintf(L->err, L->errlen, "%s: ", L->name);
+	if (n < 0 || (size_t)n >= L->errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static const struct section *find_section(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (strlen(sections[i].name) == len && strncmp(sections[i].name, name, len) == 0)
+			return &sections[i];
+	return NULL;
+}
+
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 40 || lb > 40)
+		return 99;
+	unsigned d[41][41];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			unsigned del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+			d[i][j] = MIN(sub, MIN(del, ins));
+			/* a swap of two neighbours is one edit */
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+				d[i][j] = MIN(d[i][j], d[i - 2][j - 2] + 1);
+		}
+	return d[la][lb];
+}
+
+static const char *suggest_key(const struct section *sec, const char *name)
+{
+	const char *best = NULL;
+	unsigned bestd = 3;
+	for (const struct key *k = sec->keys; k->name; k++) {
+		unsigned dist = edit_distance(name, k->name);
+		if (dist < bestd) {
+			bestd = dist;
+			best = k->name;
+		}
+	}
+	return best;
+}
+
+/* Section headers are checked as the reader passes them, since inih does not
+ * report a section that has no keys. */
+static void check_section_header(struct loader *L, const char *line)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line != '[')
+		return;
+	const char *close = strchr(line, ']');
+	if (close == NULL)
+		return; /* inih reports it */
+	const char *p = line + 1;
+	while (p < close && isspace((unsigned char)*p))
+		p++;
+	const char *word = p;
+	while (p < close && !isspace((unsigned char)*p))
+		p++;
+	size_t wlen = (size_t)(p - word);
+	while (p < close && isspace((unsigned char)*p))
+		p++;
+	const char *arg = p;
+	const char *argend = close;
+	while (argend > arg && isspace((unsigned char)argend[-1]))
+		argend--;
+	const struct section *sec = find_section(word, wlen);
+	if (sec == NULL) {
+		lfail(L, "unknown section [%.*s]", (int)(close - line - 1), line + 1);
+		return;
+	}
+	L->sec = sec;
+	L->section_line = L->line;
+	L->host = NULL;
+	if (sec->named) {
+		if (arg == argend) {
+			lfail(L, "[%s] needs a name, as in [%s web-01]", sec->name, sec->name);
+			return;
+		}
+		for (const char *c = arg; c < argend; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.') {
+				lfail(L, "bad host name '%.*s'", (int)(argend - arg), arg);
+				return;
+			}
+		struct stack *s = L->s;
+		for (unsigned i = 0; i < s->nhosts; i++)
+			if (strlen(s->hosts[i].name) == (size_t)(argend - arg) &&
+			    strncmp(s->hosts[i].name, arg, (size_t)(argend - arg)) == 0) {
+				lfail(L, "duplicate section [host %s] (first at line %d)",
+				      s->hosts[i].name, s->hosts[i].line);
+				return;
+			}
+		if (s->nhosts == STACK_MAX_HOSTS) {
+			lfail(L, "too many hosts (at most %d)", STACK_MAX_HOSTS);
+			return;
+		}
+		struct stack_host *h = &s->hosts[s->nhosts++];
+		memset(h, 0, sizeof(*h));
+		h->name = xstrndup(arg, (size_t)(argend - arg));
+		h->line = L->line;
+		apply_defaults(L, sec, h);
+		L->host = h;
+	} else {
+		if (arg != argend) {
+			lfail(L, "[%s] takes no name", sec->name);
+			return;
+		}
+		int idx = (int)(sec - sections);
+		if (L->section_seen[idx]) {
+			lfail(L, "duplicate section [%s] (first at line %d)", sec->name,
+			      L->section_seen[idx]);
+			return;
+		}
+		L->section_seen[idx] = L->line;
+	}
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct loader *L = stream;
+	if (L->failed || L->pos >= L->len)
+		return NULL;
+	const char *start = L->text + L->pos;
+	const char *nl = memchr(start, '\n', L->len - L->pos);
+	size_t n = nl ? (size_t)(nl - start) + 1 : L->len - L->pos;
+	L->line++;
+	if (n >= (size_t)num) {
+		lfail(L, "line too long (over %d bytes)", num - 1);
+		return NULL;
+	}
+	if (memchr(start, '\0', n)) {
+		lfail(L, "NUL byte in the file");
+		return NULL;
+	}
+	memcpy(str, start, n);
+	str[n] = '\0';
+	L->pos += n;
+	check_section_header(L, str);
+	return L->failed ? NULL : str;
+}
+
+static int parse_roles(const char *value, unsigned *out, char *bad, size_t badlen)
+{
+	unsigned r = 0;
+	char *copy = xstrdup(value), *save = NULL;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned bit = 0;
+		for (size_t i = 0; i < ARRAY_SIZE(roles); i++)
+			if (strcmp(tok, roles[i].name) == 0)
+				bit = roles[i].bit;
+		if (bit == 0) {
+			snprintf(bad, badlen, "%s", tok);
+			free(copy);
+			return -1;
+		}
+		r |= bit;
+	}
+	free(copy);
+	*out = r;
+	return 0;
+}
+
+static void parse_server(struct loader *L, const char *value)
+{
+	struct stack_lb *lb = &L->s->lb;
+	if (lb->nservers == STACK_MAX_SERVERS) {
+		lfail(L, "too many servers in [lb] (at most %d)", STACK_MAX_SERVERS);
+		return;
+	}
+	struct stack_server *sv = &lb->servers[lb->nservers];
+	memset(sv, 0, sizeof(*sv));
+	sv->weight = 1;
+	sv->line = L->line;
+	char *copy = xstrdup(value), *save = NULL;
+	char *tok = strtok_r(copy, " \t", &save);
+	if (tok == NULL) {
+		lfail(L, "'server' needs an address, as in server = web-01:8080 weight=1");
+		goto out;
+	}
+	sv->target = xstrdup(tok);
+	for (tok = strtok_r(NULL, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		int64_t v;
+		if (strncmp(tok, "weight=", 7) == 0) {
+			if (parse_int(tok + 7, &v) < 0 || v < 0 || v > 256) {
+				lfail(L, "bad weight '%s' for server %s (0..256)", tok + 7, sv->target);
+				goto out;
+			}
+			sv->weight = (unsigned)v;
+		} else if (strncmp(tok, "maxconn=", 8) == 0) {
+			if (parse_int(tok + 8, &v) < 0 || v < 0 || v > 1000000) {
+				lfail(L, "bad maxconn '%s' for server %s", tok + 8, sv->target);
+				goto out;
+			}
+			sv->maxconn = (unsigned)v;
+		} else if (strcmp(tok, "backup") == 0) {
+			sv->backup = true;
+		} else {
+			lfail(L, "unknown server option '%s' (weight=, maxconn=, backup)", tok);
+			goto out;
+		}
+	}
+	lb->nservers++;
+out:
+	if (L->failed) {
+		free(sv->target);
+		sv->target = NULL;
+	}
+	free(copy);
+}
+
+static void parse_prefix(struct loader *L, const char *value)
+{
+	struct stack_web *w = &L->s->web;
+	if (value[0] != '/') {
+		lfail(L, "'proxy' takes a path prefix starting with '/', got '%s'", value);
+		return;
+	}
+	if (strpbrk(value, " \t")) {
+		lfail(L, "'proxy' takes one prefix per line, got '%s'", value);
+		return;
+	}
+	if (w->nproxy == STACK_MAX_PROXY) {
+		lfail(L, "too many 'proxy' prefixes (at most %d)", STACK_MAX_PROXY);
+		return;
+	}
+	w->proxy[w->nproxy++] = xstrdup(value);
+	w->proxy_line = L->line;
+}
+
+/* Store value into the key's slot of the section struct at base. */
+static int set_value(struct loader *L, const struct section *sec, const struct key *k, void *base,
+		     const char *value)
+{
+	void *slot = (char *)base + k->off;
+	char bad[64];
+	switch (k->type) {
+	case K_STR:
+		free(*(char **)slot);
+		*(char **)slot = xstrdup(value);
+		return 0;
+	case K_LEVEL:
+		if (log_level_parse(value) < 0) {
+			lfail(L, "bad value '%s' for '%s' in [%s] (error, warn, info or debug)", value,
+			      k->name, sec->name);
+			return -1;
+		}
+		free(*(char **)slot);
+		*(char **)slot = xstrdup(value);
+		return 0;
+	case K_INT: {
+		int64_t v;
+		const char *what = "a whole number";
+		if (strcmp(k->name, "threads") == 0 && strcmp(value, "auto") == 0)
+			value = "0";
+		if (parse_int(value, &v) < 0 || v < k->min || (k->max && v > k->max)) {
+			if (k->max)
+				lfail(L, "bad value '%s' for '%s' in [%s] (%s in %lld..%lld)", value,
+				      k->name, sec->name, what, (long long)k->min,
+				      (long long)k->max);
+			else
+				lfail(L, "bad value '%s' for '%s' in [%s] (%s)", value, k->name,
+				      sec->name, what);
+			return -1;
+		}
+		*(int64_t *)slot = v;
+		return 0;
+	}
+	case K_DURATION: {
+		uint64_t v;
+		if (parse_duration(value, &v) < 0) {
+			lfail(L, "bad duration '%s' for '%s' in [%s] (a number with a unit: 500ms, 2s, 1m, 1h, 1d)",
+			      value, k->name, sec->name);
+			return -1;
+		}
+		if (v < (uint64_t)k->min) {
+			lfail(L, "'%s' in [%s] must be at least %lldms", k->name, sec->name,
+			      (long long)k->min);
+			return -1;
+		}
+		*(uint64_t *)slot = v;
+		return 0;
+	}
+	case K_SIZE: {
+		uint64_t v;
+		if (parse_size(value, &v) < 0) {
+			lfail(L, "bad size '%s' for '%s' in [%s] (bytes, or with k, m, g: 16k)", value,
+			      k->name, sec->name);
+			return -1;
+		}
+		if (v < (uint64_t)k->min || (k->max && v > (uint64_t)k->max)) {
+			lfail(L, "'%s' in [%s] must be in %lld..%lld bytes", k->name, sec->name,
+			      (long long)k->min, (long long)k->max);
+			return -1;
+		}
+		*(uint64_t *)slot = v;
+		return 0;
+	}
+	case K_BOOL: {
+		bool b;
+		if (parse_bool(value, &b) < 0) {
+			lfail(L, "bad value '%s' for '%s' in [%s] (yes or no)", value, k->name,
+			      sec->name);
+			return -1;
+		}
+		*(bool *)slot = b;
+		return 0;
+	}
+	case K_ENUM:
+		for (int i = 0; k->choices[i]; i++)
+			if (strcmp(value, k->choices[i]) == 0) {
+				*(int64_t *)slot = i;
+				return 0;
+			}
+		lfail(L, "bad value '%s' for '%s' in [%s]", value, k->name, sec->name);
+		return -1;
+	case K_ROLES:
+		if (parse_roles(value, (unsigned *)slot, bad, sizeof(bad)) < 0) {
+			lfail(L, "unknown role '%s' (lb, dns, web, app, db-primary, db-replica)", bad);
+			return -1;
+		}
+		return 0;
+	case K_SERVER:
+		parse_server(L, value);
+		return L->failed ? -1 : 0;
+	case K_PREFIX:
+		parse_prefix(L, value);
+		return L->failed ? -1 : 0;
+	}
+	return -1;
+}
+
+static void *section_base(struct loader *L, const struct section *sec)
+{
+	if (sec->named)
+		return L->host;
+	return (char *)L->s + sec->off;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct loader *L = user;
+	(void)section;
+	if (L->failed)
+		return 0;
+	const struct section *sec = L->sec;
+	if (sec == NULL) {
+		lfail(L, "key '%s' outside any section", name);
+		return 0;
+	}
+	const struct key *k;
+	for (k = sec->keys; k->name; k++)
+		if (strcmp(k->name, name) == 0)
+			break;
+	if (k->name == NULL) {
+		const char *hint = suggest_key(sec, name);
+		if (hint)
+			lfail(L, "unknown key '%s' in [%s] (did you mean '%s'?)", name, sec->name,
+			      hint);
+		else
+			lfail(L, "unknown key '%s' in [%s]", name, sec->name);
+		return 0;
+	}
+	if (*value == '\0' && k->type != K_STR && k->type != K_ROLES) {
+		lfail(L, "'%s' in [%s] needs a value", name, sec->name);
+		return 0;
+	}
+	int ki = (int)(k - sec->keys);
+	int *seen = sec->named ? &L->host_seen[L->host - L->s->hosts][ki]
+			       : &L->seen[sec - sections][ki];
+	if (k->type != K_SERVER && k->type != K_PREFIX) {
+		if (*seen) {
+			lfail(L, "duplicate key '%s' in [%s] (first at line %d)", name, sec->name,
+			      *seen);
+			return 0;
+		}
+	}
+	*seen = L->line;
+	return set_value(L, sec, k, section_base(L, sec), value) == 0;
+}
+
+static void apply_defaults(struct loader *L, const struct section *sec, void *base)
+{
+	for (const struct key *k = sec->keys; k->name; k++)
+		if (k->def && set_value(L, sec, k, base, k->def) < 0)
+			log_error("bad built-in default for %s.%s", sec->name, k->name);
+}
+
+/* ---- checks across sections ---- */
+
+const struct stack_host *stack_host(const struct stack *s, const char *name)
+{
+	for (unsigned i = 0; i < s->nhosts; i++)
+		if (strcmp(s->hosts[i].name, name) == 0)
+			return &s->hosts[i];
+	return NULL;
+}
+
+const struct stack_host *stack_host_with_role(const struct stack *s, unsigned role)
+{
+	for (unsigned i = 0; i < s->nhosts; i++)
+		if (s->hosts[i].roles & role)
+			return &s->hosts[i];
+	return NULL;
+}
+
+int stack_resolve_addr(const struct stack *s, const char *spec, const struct stack_host *self,
+		       struct addr *a, char *err, size_t errlen)
+{
+	if (strncmp(spec, "unix:", 5) == 0 || spec[0] == '[')
+		return addr_parse(spec, NULL, a, err, errlen);
+	const char *colon = strrchr(spec, ':');
+	if (colon == NULL) {
+		snprintf(err, errlen, "bad address '%s' (expected host:port)", spec);
+		return -1;
+	}
+	char name[128];
+	size_t n = (size_t)(colon - spec);
+	if (n >= sizeof(name)) {
+		snprintf(err, errlen, "bad address '%s'", spec);
+		return -1;
+	}
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	const char *host_addr = NULL;
+	if (n == 0) {
+		host_addr = self ? self->address : NULL;
+	} else {
+		const struct stack_host *h = stack_host(s, name);
+		if (h)
+			host_addr = h->address;
+		else if (!isdigit((unsigned char)name[0]) && strcmp(name, "*") != 0) {
+			snprintf(err, errlen, "unknown host '%s' in '%s' (no [host %s] section)",
+				 name, spec, name);
+			return -1;
+		}
+	}
+	if (host_addr) {
+		char full[300];
+		snprintf(full, sizeof(full), "%s%s", host_addr, colon);
+		return addr_parse(full, NULL, a, err, errlen);
+	}
+	return addr_parse(spec, NULL, a, err, errlen);
+}
+
+static int check(struct loader *L)
+{
+	struct stack *s = L->s;
+	char e[256];
+	struct addr a;
+	for (unsigned i = 0; i < s->nhosts; i++) {
+		struct stack_host *h = &s->hosts[i];
+		L->line = h->line;
+		if (h->address == NULL || h->address[0] == '\0') {
+			lfail(L, "[host %s] needs an 'address'", h->name);
+			return -1;
+		}
+		char probe[300];
+		snprintf(probe, sizeof(probe), "%s:0", h->address);
+		if (addr_parse(probe, NULL, &a, e, sizeof(e)) < 0) {
+			lfail(L, "bad 'address' '%s' for [host %s] (an IPv4 or IPv6 address)",
+			      h->address, h->name);
+			return -1;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(s->hosts[j].address, h->address) == 0) {
+				lfail(L, "[host %s] has the same address as [host %s]", h->name,
+				      s->hosts[j].name);
+				return -1;
+			}
+	}
+	L->line = L->seen[0][1] ? L->seen[0][1] : 0;
+	if (s->nhosts > 0 && stack_host(s, s->site.www) == NULL) {
+		lfail(L, "'www' in [site] names host '%s', which has no [host] section",
+		      s->site.www);
+		return -1;
+	}
+	for (unsigned i = 0; i < s->lb.nservers; i++) {
+		struct stack_server *sv = &s->lb.servers[i];
+		L->line = sv->line;
+		if (stack_resolve_addr(s, sv->target, NULL, &sv->addr, e, sizeof(e)) < 0) {
+			lfail(L, "server: %s", e);
+			return -1;
+		}
+		const char *colon = strrchr(sv->target, ':');
+		sv->name = xstrndup(sv->target, (size_t)(colon - sv->target));
+		if (sv->name[0] == '\0' || sv->target[0] == '[') {
+			free(sv->name);
+			sv->name = xstrdup(sv->target);
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(s->lb.servers[j].target, sv->target) == 0) {
+				lfail(L, "server %s is listed twice (first at line %d)", sv->target,
+				      s->lb.servers[j].line);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+/* ---- entry points ---- */
+
+static void init_defaults(struct loader *L)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (!sections[i].named)
+			apply_defaults(L, &sections[i], (char *)L->s + sections[i].off);
+}
+
+int stack_load_string(struct stack *s, const char *name, const char *text, char *err,
+		      size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->path = xstrdup(name);
+	struct loader *L = xcalloc(1, sizeof(*L));
+	L->s = s;
+	L->name = name;
+	L->text = text;
+	L->len = strlen(text);
+	L->err = err;
+	L->errlen = errlen;
+	init_defaults(L);
+
+	ini_allow_multiline = false;
+	ini_allow_inline_comments = true;
+	ini_stop_on_first_error = true;
+	ini_max_line = MAX_LINE;
+
+	int r = ini_parse_stream(reader, L, handler, L);
+	if (!L->failed && r > 0) {
+		L->line = r;
+		lfail(L, "syntax error (expected 'key = value' or '[section]')");
+	}
+	if (!L->failed)
+		check(L);
+	int failed = L->failed;
+	free(L);
+	if (failed) {
+		stack_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int stack_load(struct stack *s, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t cap = 1 << 16, len = 0;
+	char *text = xmalloc(cap + 1);
+	for (;;) {
+		size_t n = fread(text + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+		if (len == cap) {
+			if (cap >= (1u << 20)) {
+				snprintf(err, errlen, "%s: file too large (over 1 MiB)", path);
+				fclose(f);
+				free(text);
+				return -1;
+			}
+			cap *= 2;
+			text = xrealloc(text, cap + 1);
+		}
+	}
+	bool rerr = ferror(f);
+	fclose(f);
+	if (rerr) {
+		snprintf(err, errlen, "%s: read error", path);
+		free(text);
+		return -1;
+	}
+	text[len] = '\0';
+	if (strlen(text) != len) {
+		/* find the line of the NUL for the message */
+		int line = 1;
+		for (size_t i = 0; i < len && text[i]; i++)
+			line += text[i] == '\n';
+		snprintf(err, errlen, "%s:%d: NUL byte in the file", path, line);
+		free(text);
+		return -1;
+	}
+	int r = stack_load_string(s, path, text, err, errlen);
+	free(text);
+	return r;
+}
+
+static void free_section(const struct section *sec, void *base)
+{
+	for (const struct key *k = sec->keys; k->name; k++)
+		if (k->type == K_STR || k->type == K_LEVEL) {
+			char **p = (char **)((char *)base + k->off);
+			free(*p);
+			*p = NULL;
+		}
+}
+
+void stack_free(struct stack *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		if (sections[i].named)
+			continue;
+		free_section(&sections[i], (char *)s + sections[i].off);
+	}
+	for (unsigned i = 0; i < s->nhosts; i++) {
+		free(s->hosts[i].name);
+		free_section(&sections[1], &s->hosts[i]);
+	}
+	for (unsigned i = 0; i < s->lb.nservers; i++) {
+		free(s->lb.servers[i].name);
+		free(s->lb.servers[i].target);
+	}
+	for (unsigned i = 0; i < s->web.nproxy; i++)
+		free(s->web.proxy[i]);
+	free(s->path);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- printing the effective configuration ---- */
+
+static void print_duration(FILE *out, uint64_t ms)
+{
+	if (ms == 0)
+		fprintf(out, "0");
+	else if (ms % 86400000 == 0)
+		fprintf(out, "%llud", (unsigned long long)(ms / 86400000));
+	else if (ms % 3600000 == 0)
+		fprintf(out, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms % 60000 == 0)
+		fprintf(out, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		fprintf(out, "%llus", (unsigned long long)(ms / 1000));
+	else
+		fprintf(out, "%llums", (unsigned long long)ms);
+}
+
+static void print_size(FILE *out, uint64_t b)
+{
+	if (b && b % (1u << 30) == 0)
+		fprintf(out, "%llug", (unsigned long long)(b >> 30));
+	else if (b && b % (1u << 20) == 0)
+		fprintf(out, "%llum", (unsigned long long)(b >> 20));
+	else if (b && b % 1024 == 0)
+		fprintf(out, "%lluk", (unsigned long long)(b >> 10));
+	else
+		fprintf(out, "%llu", (unsigned long long)b);
+}
+
+static void print_keys(const struct stack *s, const struct section *sec, const void *base,
+		       FILE *out)
+{
+	for (const struct key *k = sec->keys; k->name; k++) {
+		const void *slot = (const char *)base + k->off;
+		switch (k->type) {
+		case K_SERVER:
+			for (unsigned i = 0; i < s->lb.nservers; i++) {
+				const struct stack_server *sv = &s->lb.servers[i];
+				fprintf(out, "server = %s weight=%u", sv->target, sv->weight);
+				if (sv->maxconn)
+					fprintf(out, " maxconn=%u", sv->maxconn);
+				if (sv->backup)
+					fprintf(out, " backup");
+				fprintf(out, "\n");
+			}
+			continue;
+		case K_PREFIX:
+			for (unsigned i = 0; i < s->web.nproxy; i++)
+				fprintf(out, "proxy = %s\n", s->web.proxy[i]);
+			continue;
+		default:
+			break;
+		}
+		fprintf(out, "%s = ", k->name);
+		switch (k->type) {
+		case K_STR:
+		case K_LEVEL:
+			fprintf(out, "%s", *(char *const *)slot ? *(char *const *)slot : "");
+			break;
+		case K_INT:
+			if (strcmp(k->name, "threads") == 0 && *(const int64_t *)slot == 0)
+				fprintf(out, "auto");
+			else
+				fprintf(out, "%lld", (long long)*(const int64_t *)slot);
+			break;
+		case K_DURATION:
+			print_duration(out, *(const uint64_t *)slot);
+			break;
+		case K_SIZE:
+			print_size(out, *(const uint64_t *)slot);
+			break;
+		case K_BOOL:
+			fprintf(out, "%s", *(const bool *)slot ? "yes" : "no");
+			break;
+		case K_ENUM:
+			fprintf(out, "%s", k->choices[*(const int64_t *)slot]);
+			break;
+		case K_ROLES: {
+			unsigned r = *(const unsigned *)slot;
+			const char *sep = "";
+			for (size_t i = 0; i < ARRAY_SIZE(roles); i++)
+				if (r & roles[i].bit) {
+					fprintf(out, "%s%s", sep, roles[i].name);
+					sep = ", ";
+				}
+			break;
+		}
+		default:
+			break;
+		}
+		fprintf(out, "\n");
+	}
+}
+
+void stack_print(const struct stack *s, FILE *out)
+{
+	fprintf(out, "# effective configuration of %s (defaults included)\n", s->path);
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		const struct section *sec = &sections[i];
+		if (sec->named) {
+			for (unsigned h = 0; h < s->nhosts; h++) {
+				fprintf(out, "\n[host %s]\n", s->hosts[h].name);
+				print_keys(s, sec, &s->hosts[h], out);
+			}
+			continue;
+		}
+		fprintf(out, "\n[%s]\n", sec->name);
+		print_keys(s, sec, (const char *)s + sec->off, out);
+	}
+}

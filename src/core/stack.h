@@ -1,0 +1,145 @@
+/* stack.h - the stack file: one INI file describing the whole infrastructure.
+ *
+ * Every daemon loads the whole file (so `tristack-lb -t` also catches a typo
+ * in [web]) and then reads its own section. Each section has one table of
+ * keys (stack_keys.c): name, type, where it is stored, default. Defaults are
+ * applied first, then the file's values, then the cross-section checks
+ * (server names resolve to hosts, roles exist ...). Every error names
+ * file:line and the key, and loading stops at the first one.
+ *
+ * Durations are kept in milliseconds and take units (500ms, 2s, 1m, 1h, 1d);
+ * sizes are kept in bytes and take k/m/g (16k = 16384).
+ */
+#ifndef TS_STACK_H
+#define TS_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "net.h"
+
+#define STACK_MAX_HOSTS   64
+#define STACK_MAX_SERVERS 64
+#define STACK_MAX_PROXY   32
+
+/* Roles a host can have */
+#define ROLE_LB         0x01u
+#define ROLE_DNS        0x02u
+#define ROLE_WEB        0x04u
+#define ROLE_APP        0x08u
+#define ROLE_DB_PRIMARY 0x10u
+#define ROLE_DB_REPLICA 0x20u
+
+struct stack_site {
+	char *domain;
+	char *www;   /* host that www.<domain> points at */
+	char *state; /* state folder */
+};
+
+struct stack_host {
+	char *name;
+	char *address;
+	unsigned roles;
+	int line;
+};
+
+enum lb_balance { LB_ROUNDROBIN, LB_LEASTCONN, LB_FIRST };
+
+struct stack_server {
+	char *name;   /* host name, or the address as written */
+	char *target; /* as written: host:port or ip:port */
+	struct addr addr;
+	unsigned weight;
+	bool backup;
+	unsigned maxconn; /* 0 = no limit */
+	int line;
+};
+
+/* Settings every HTTP daemon shares */
+struct stack_http {
+	char *listen;
+	char *admin;     /* admin listener (/metrics, stats); "" = none */
+	int64_t threads; /* 0 = one per core */
+	int64_t maxconn;
+	uint64_t bufsize;
+	uint64_t max_header_size;
+	uint64_t max_body_size; /* 0 = no limit */
+	uint64_t timeout_client;
+	uint64_t timeout_http_request;
+	uint64_t timeout_http_keep_alive;
+	char *access_log; /* "" = off */
+	char *error_log;  /* "" = stderr */
+	char *log_level;
+};
+
+struct stack_lb {
+	struct stack_http http;
+	int64_t balance; /* enum lb_balance */
+	struct stack_server servers[STACK_MAX_SERVERS];
+	unsigned nservers;
+	uint64_t timeout_connect;
+	uint64_t timeout_server;
+	uint64_t timeout_server_keep_alive; /* idle pooled backend connections */
+	int64_t retries;
+};
+
+struct stack_web {
+	struct stack_http http;
+	char *root;
+	char *proxy[STACK_MAX_PROXY]; /* path prefixes sent to the app */
+	unsigned nproxy;
+	int proxy_line;
+	char *upstream; /* the app: ":9000" = this host's address */
+	uint64_t timeout_connect;
+	uint64_t timeout_server;
+	uint64_t timeout_server_keep_alive;
+};
+
+struct stack_app {
+	struct stack_http http;
+};
+
+struct stack_dns {
+	char *listen;
+	uint64_t ttl;
+	char *log_level;
+};
+
+struct stack {
+	char *path;
+	struct stack_site site;
+	struct stack_host hosts[STACK_MAX_HOSTS];
+	unsigned nhosts;
+	struct stack_lb lb;
+	struct stack_web web;
+	struct stack_app app;
+	struct stack_dns dns;
+};
+
+/* Load and check a stack file. Returns 0, or -1 with "file:line: message"
+ * (or "file: message") in err. On failure *s is freed. */
+int stack_load(struct stack *s, const char *path, char *err, size_t errlen);
+/* Same, from a string (tests); name is used in messages. */
+int stack_load_string(struct stack *s, const char *name, const char *text, char *err,
+		      size_t errlen);
+void stack_free(struct stack *s);
+
+/* Print the effective configuration, defaults included, as a stack file. */
+void stack_print(const struct stack *s, FILE *out);
+
+const struct stack_host *stack_host(const struct stack *s, const char *name);
+/* The first host with a role (ROLE_*), or NULL. */
+const struct stack_host *stack_host_with_role(const struct stack *s, unsigned role);
+
+/* Resolve a listen/target spec against a host: ":8080" -> "<host address>:8080",
+ * "web-01:8080" -> that host's address, "1.2.3.4:80" as is. */
+int stack_resolve_addr(const struct stack *s, const char *spec, const struct stack_host *self,
+		       struct addr *a, char *err, size_t errlen);
+
+/* Value parsers, exposed for tests and other config-like inputs. */
+int parse_duration(const char *s, uint64_t *ms);
+int parse_size(const char *s, uint64_t *bytes);
+int parse_bool(const char *s, bool *b);
+
+#endif
