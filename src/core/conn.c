@@ -32,18 +32,19 @@ static ssize_t plain_read(struct conn *c, char *p, size_t n)
 	}
 }
 
-static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int iovcnt)
+static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int iovcnt, unsigned flags)
 {
+	int mflags = MSG_NOSIGNAL | ((flags & CONN_MORE) ? MSG_MORE : 0);
 	size_t want = 0;
 	for (int i = 0; i < iovcnt; i++)
 		want += iov[i].iov_len;
 	for (;;) {
 		ssize_t r;
 		if (iovcnt == 1) {
-			r = send(c->io.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+			r = send(c->io.fd, iov[0].iov_base, iov[0].iov_len, mflags);
 		} else {
 			struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
-			r = sendmsg(c->io.fd, &mh, MSG_NOSIGNAL);
+			r = sendmsg(c->io.fd, &mh, mflags);
 		}
 		if (r >= 0) {
 			if ((size_t)r < want)

@@ -18,12 +18,15 @@ struct conn;
 
 struct conn_ops {
 	ssize_t (*read)(struct conn *c, char *p, size_t n);
-	ssize_t (*writev)(struct conn *c, const struct iovec *iov, int iovcnt);
+	/* flags: CONN_MORE = more follows at once (coalesce into one segment) */
+	ssize_t (*writev)(struct conn *c, const struct iovec *iov, int iovcnt, unsigned flags);
 	/* Send n bytes of file fd from *off, advancing it. */
 	ssize_t (*sendfile)(struct conn *c, int fd, off_t *off, size_t n);
 	/* Release per-connection state (TLS session); the fd is closed by conn_close. */
 	void (*release)(struct conn *c);
 };
+
+#define CONN_MORE 0x1u
 
 struct conn {
 	struct io io;
@@ -45,13 +48,19 @@ static inline ssize_t conn_read(struct conn *c, char *p, size_t n)
 
 static inline ssize_t conn_writev(struct conn *c, const struct iovec *iov, int iovcnt)
 {
-	return c->ops->writev(c, iov, iovcnt);
+	return c->ops->writev(c, iov, iovcnt, 0);
+}
+
+/* A head that a sendfile body follows: held back to share its segment. */
+static inline ssize_t conn_writev_more(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	return c->ops->writev(c, iov, iovcnt, CONN_MORE);
 }
 
 static inline ssize_t conn_write(struct conn *c, const void *p, size_t n)
 {
 	struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
-	return c->ops->writev(c, &iov, 1);
+	return c->ops->writev(c, &iov, 1, 0);
 }
 
 static inline ssize_t conn_sendfile(struct conn *c, int fd, off_t *off, size_t n)

@@ -139,13 +139,16 @@ static ssize_t fail(struct http_msg *m, int status, const char *why)
 
 /* Look for the blank line that ends a head starting at `start`. Every LF must
  * follow a CR. Returns the offset just past the blank line, TS_AGAIN, or
- * TS_ERROR. */
+ * TS_ERROR. Only the first max_head bytes are looked at: a head cannot be
+ * longer, and bytes past the limit must not decide the error, or it would
+ * depend on how much had arrived (431 in pieces, 400 in one). */
 static ssize_t find_head_end(const char *buf, size_t len, size_t start, size_t *scan,
 			     size_t max_head, struct http_msg *m)
 {
+	size_t end = len - start > max_head ? start + max_head : len;
 	size_t i = *scan > start ? *scan : start;
-	while (i < len) {
-		const char *lf = memchr(buf + i, '\n', len - i);
+	while (i < end) {
+		const char *lf = memchr(buf + i, '\n', end - i);
 		if (lf == NULL)
 			break;
 		size_t j = (size_t)(lf - buf);
@@ -234,6 +237,25 @@ static int split_absolute(struct http_msg *m)
 	return 0;
 }
 
+/* authority-form (RFC 9112 3.2.3), CONNECT's only form: uri-host ":" port,
+ * the port not left out (RFC 9110 9.3.6). */
+static bool is_authority_form(struct str t)
+{
+	size_t colon = 0;
+	for (size_t i = 0; i < t.len; i++) {
+		if (!IS(t.p[i], C_HOST))
+			return false; /* userinfo ('@'), '/', '*' ... */
+		if (t.p[i] == ':')
+			colon = i;
+	}
+	if (colon == 0 || colon + 1 == t.len)
+		return false;
+	for (size_t i = colon + 1; i < t.len; i++)
+		if (t.p[i] < '0' || t.p[i] > '9')
+			return false;
+	return true;
+}
+
 static ssize_t parse_request_line(const char *p, size_t n, struct http_msg *m)
 {
 	size_t i = 0;
@@ -262,10 +284,12 @@ static ssize_t parse_request_line(const char *p, size_t n, struct http_msg *m)
 	if (r < 0)
 		return fail(m, 400, "bad HTTP version");
 
-	if (m->target.p[0] == '/') {
-		m->path = m->target;
-	} else if (m->method == HTTP_CONNECT) {
+	if (m->method == HTTP_CONNECT) {
+		if (!is_authority_form(m->target))
+			return fail(m, 400, "CONNECT needs host:port");
 		m->path = m->target; /* authority-form: the daemon decides */
+	} else if (m->target.p[0] == '/') {
+		m->path = m->target;
 	} else if (m->target.len == 1 && m->target.p[0] == '*') {
 		if (m->method != HTTP_OPTIONS)
 			return fail(m, 400, "asterisk-form is only for OPTIONS");
@@ -394,14 +418,14 @@ static ssize_t interpret_field(struct http_msg *m, struct field_state *fs, struc
 					return fail(m, bad, "bad Transfer-Encoding");
 				if (http_str_ieq(e, "chunked")) {
 					if (fs->te_chunked_seen)
-						return fail(m, bad, "chunked applied more than once");
+						return fail(m, bad, "chunked applied twice");
 					fs->te_chunked_seen = fs->te_chunked_last = true;
 					continue;
 				}
 				/* RFC 9112 6.3: a request must end in chunked; a response
 				 * that does not is read until the server closes. */
 				if (fs->te_chunked_last && bad == 400)
-					return fail(m, bad, "chunked is not the final transfer coding");
+					return fail(m, bad, "chunked is not the final coding");
 				fs->te_chunked_last = false;
 				m->te_other = true;
 			}

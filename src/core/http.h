@@ -152,5 +152,7 @@ bool http_hop_by_hop(const struct http_msg *m, struct str name);
 
 /* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), 29 bytes + NUL. */
 void http_date(int64_t t, char out[30]);
+/* Read an IMF-fixdate; returns 0, or -1 when it is not one (httpdate.c). */
+int http_date_parse(struct str s, int64_t *out);
 
 #endif

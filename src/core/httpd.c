@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,6 +236,12 @@ static void accept_ready(struct io *io)
 			log_error("accept: %s", strerror(errno));
 			return; /* EMFILE and friends: try again on the next event */
 		}
+		if (ss.ss_family != AF_UNIX) {
+			/* Responses go out whole (writev, MSG_MORE before sendfile):
+			 * Nagle would only add a delayed-ACK wait. */
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
 		struct http_session *s = session_new(srv);
 		memcpy(&s->peer, &ss, MIN((size_t)len, sizeof(s->peer)));
 		if (conn_init(&s->conn, w->loop, fd, session_io) < 0) {
@@ -314,7 +321,7 @@ int http_head_end(struct http_session *s, int64_t content_length)
 		r |= buf_append_lit(o, "Content-Length: ");
 		r |= buf_append_u64(o, (uint64_t)content_length);
 		r |= buf_append_lit(o, "\r\n");
-	} else {
+	} else if (content_length == HTTP_LENGTH_UNKNOWN) {
 		s->close_after = true; /* without a length, the close marks the end */
 	}
 	bool keep = s->req.keep_alive && !s->close_after && !s->srv->stopping;
@@ -572,7 +579,9 @@ static void session_write(struct http_session *s)
 				iov[n++] = (struct iovec){ buf_rptr(&s->out), pending_out };
 			if (pending_body)
 				iov[n++] = (struct iovec){ s->resp_body + s->resp_sent, pending_body };
-			ssize_t w = conn_writev(&s->conn, iov, n);
+			bool file_next = s->file_fd >= 0 && s->file_off < s->file_end;
+			ssize_t w = file_next ? conn_writev_more(&s->conn, iov, n)
+					      : conn_writev(&s->conn, iov, n);
 			if (w == TS_AGAIN)
 				goto wait;
 			if (w < 0) {
@@ -637,8 +646,10 @@ static void fail_request(struct http_session *s, int status)
 
 static void call_handler(struct http_session *s)
 {
+	s->state = HS_HANDLER;
 	int r = s->srv->handler(s);
-	if (!conn_open(&s->conn))
+	/* A stream handler may have finished (or closed) already. */
+	if (!conn_open(&s->conn) || s->state != HS_HANDLER)
 		return;
 	if (r == TS_OK) {
 		start_write(s, false);
@@ -648,6 +659,14 @@ static void call_handler(struct http_session *s)
 		http_error(s, 500, true);
 		start_write(s, true);
 	}
+}
+
+void http_session_stream_reply(struct http_session *s)
+{
+	s->stream_ops = NULL;
+	s->stream = NULL;
+	if (conn_open(&s->conn))
+		start_write(s, false);
 }
 
 void http_session_resume(struct http_session *s)

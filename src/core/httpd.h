@@ -154,7 +154,11 @@ void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
 
 /* Start a response head in s->out: status line, Date, Server. Then add
  * headers with http_head_add / http_head_addf and finish with http_head_end,
- * which writes Content-Length (when len >= 0) and the Connection header. */
+ * which writes Content-Length and the Connection header. content_length is
+ * the body size, HTTP_LENGTH_NONE for a response that has no body by its
+ * status (304, 204), or HTTP_LENGTH_UNKNOWN (the connection close ends it). */
+#define HTTP_LENGTH_UNKNOWN (-1)
+#define HTTP_LENGTH_NONE    (-2)
 int http_head_begin(struct http_session *s, int status);
 int http_head_add(struct http_session *s, const char *name, const char *value);
 int http_head_addf(struct http_session *s, const char *name, const char *fmt, ...)
@@ -201,6 +205,9 @@ ssize_t http_session_read(struct http_session *s);
 /* The stream is finished: log, count, then keep-alive or close. status is
  * what the client got; keep_alive false closes the connection. */
 void http_session_stream_done(struct http_session *s, bool keep_alive);
+/* The stream gives up before its response began: it has queued one with
+ * http_error() (or http_head_* ...), which the session now writes. */
+void http_session_stream_reply(struct http_session *s);
 /* Close the client connection now (the stream has been aborted). */
 void http_session_close(struct http_session *s);
 

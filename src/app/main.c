@@ -1,0 +1,158 @@
+/* main.c - tristack-app: daemon wiring, routing, /metrics. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "core/log.h"
+
+int app_json(struct http_session *s, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		return http_error(s, 500, true);
+	size_t n = strlen(text);
+	text[n] = '\n'; /* replaces the NUL: the body is sent by length */
+	int r = http_respond(s, status, "application/json", text, n + 1);
+	free(text);
+	return r;
+}
+
+int app_json_error(struct http_session *s, int status, const char *message)
+{
+	return app_json(s, status, json_pack("{s:s}", "error", message));
+}
+
+static int serve_metrics(struct app_worker *aw, struct http_session *s)
+{
+	struct sbuf out = { 0 };
+	metrics_render(aw->app->d->metrics, &out);
+	int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p, out.len);
+	sbuf_free(&out);
+	return r;
+}
+
+static bool path_is(struct str path, const char *want, bool prefix)
+{
+	size_t n = strlen(want);
+	/* The query string is not part of the route. */
+	const char *q = memchr(path.p, '?', path.len);
+	size_t len = q ? (size_t)(q - path.p) : path.len;
+	if (prefix)
+		return len >= n && memcmp(path.p, want, n) == 0;
+	return len == n && memcmp(path.p, want, n) == 0;
+}
+
+static int app_handler(struct http_session *s)
+{
+	struct app_worker *aw = s->srv->data;
+	struct str path = s->req.path;
+	if (path_is(path, "/metrics", false)) {
+		if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
+			return app_json_error(s, 405, "method not allowed");
+		return serve_metrics(aw, s);
+	}
+	bool path_known = false;
+	for (const struct app_route *r = site_routes; r->path; r++) {
+		if (!path_is(path, r->path, r->prefix))
+			continue;
+		path_known = true;
+		bool head_as_get = s->req.method == HTTP_HEAD && r->method == HTTP_GET;
+		if (r->method == HTTP_OTHER || r->method == s->req.method || head_as_get)
+			return r->fn(aw, s);
+	}
+	if (path_known)
+		return app_json_error(s, 405, "method not allowed");
+	return app_json_error(s, 404, "not found");
+}
+
+/* ---- daemon ---- */
+
+static int app_configure(struct daemon *d, char *err, size_t errlen)
+{
+	struct app *app = xcalloc(1, sizeof(*app));
+	d->data = app;
+	app->d = d;
+	d->http = &d->stack.app.http;
+	if (d->host == NULL) {
+		snprintf(err, errlen, "%s: no host has the 'app' role (or pass --host)",
+			 d->conf_path);
+		return -1;
+	}
+	app->host = d->host->name;
+	char e[256];
+	if (stack_resolve_addr(&d->stack, d->http->listen, d->host, &app->listen, e, sizeof(e)) <
+	    0) {
+		snprintf(err, errlen, "%s: [app] listen: %s", d->conf_path, e);
+		return -1;
+	}
+	return 0;
+}
+
+static struct log_file access_log_file;
+
+static int app_start(struct daemon *d, char *err, size_t errlen)
+{
+	struct app *app = d->data;
+	http_metrics_define(d->metrics, "tristack_app", &app->hm);
+	if (d->http->access_log[0] &&
+	    log_file_open(&access_log_file, d->http->access_log, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int app_worker_init(struct worker *w, char *err, size_t errlen)
+{
+	struct app *app = w->d->data;
+	struct app_worker *aw = xcalloc(1, sizeof(*aw));
+	w->data = aw;
+	aw->app = app;
+	http_server_init(&aw->http, w, w->d->http, app_handler, aw);
+	http_server_use_metrics(&aw->http, w->d->metrics, &app->hm);
+	aw->http.buffer_body = true;
+	if (access_log_file.path)
+		aw->http.access_log = &access_log_file;
+	return http_server_listen(&aw->http, &app->listen, err, errlen);
+}
+
+static void app_worker_stop(struct worker *w)
+{
+	struct app_worker *aw = w->data;
+	http_server_stop(&aw->http);
+}
+
+static void app_worker_free(struct worker *w)
+{
+	struct app_worker *aw = w->data;
+	if (aw == NULL)
+		return;
+	http_server_free(&aw->http);
+	free(aw);
+	w->data = NULL;
+}
+
+static void app_finish(struct daemon *d)
+{
+	if (access_log_file.path)
+		log_file_close(&access_log_file);
+	free(d->data);
+	d->data = NULL;
+}
+
+static const struct daemon_def app_def = {
+	.name = "tristack-app",
+	.role = ROLE_APP,
+	.configure = app_configure,
+	.start = app_start,
+	.worker_init = app_worker_init,
+	.worker_stop = app_worker_stop,
+	.worker_free = app_worker_free,
+	.finish = app_finish,
+};
+
+int main(int argc, char **argv)
+{
+	return daemon_main(&app_def, argc, argv);
+}

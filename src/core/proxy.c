@@ -1,0 +1,929 @@
+/* proxy.c - reverse proxying with streamed bodies and pooled upstream
+ * connections. See proxy.h.
+ *
+ * A transfer (txn) joins a client session and an upstream connection. Every
+ * event on either side runs txn_pump(), which moves whatever can move:
+ * request bytes client -> upstream, response bytes upstream -> client, each
+ * direction through the buffer of the side that read them (no copies but the
+ * re-serialized heads). Steps return P_MORE (progress: go round again),
+ * P_WAIT (blocked on a socket) or P_GONE (the txn has ended and is freed).
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+
+enum { P_WAIT, P_MORE, P_GONE };
+
+/* What a waiting txn waits for, so the right timer runs. */
+#define W_CLIENT 0x1u /* body bytes from the client, or room to write to it */
+#define W_UP     0x2u /* the upstream: connect, room to write, response bytes */
+
+struct upconn {
+	struct conn conn;
+	struct proxy_worker *pw;
+	struct proxy_txn *txn; /* NULL while idle in the pool */
+	struct buf in;
+	struct timer timer;
+	struct defer free_defer;
+	struct upconn *next, *prev;
+	int server;
+	bool connected;
+	bool reused;
+	bool eof;
+};
+
+struct proxy_txn {
+	struct http_session *s;
+	struct proxy_worker *pw;
+	struct upconn *up;
+	struct buf head; /* the request head for upstream, kept for a retry */
+	uint32_t head_sent;
+	int server;
+	unsigned attempt;
+	unsigned waiting; /* W_* */
+	bool idempotent;
+	/* request body */
+	uint64_t req_left; /* Content-Length bytes still to send */
+	size_t req_ok;     /* chunked bytes validated, not yet sent */
+	bool req_sent;     /* head and whole body sent */
+	bool body_started; /* a body byte has left: never replayed */
+	struct http_chunked req_ch;
+	/* response */
+	size_t resp_scan;
+	bool resp_any;  /* a response byte has arrived */
+	bool resp_head; /* its head has been passed on */
+	bool up_reusable;
+	bool client_keep;
+	enum http_framing resp_framing;
+	uint64_t resp_left;
+	size_t resp_ok;
+	struct http_chunked resp_ch;
+	struct http_msg *scratch;
+	struct proxy_txn *next_free;
+};
+
+static void up_io(struct io *io);
+static void up_timeout(struct timer *t);
+static void txn_pump(struct proxy_txn *t);
+static void stream_client(struct http_session *s);
+static void stream_timeout(struct http_session *s);
+static void stream_abort(struct http_session *s);
+
+static const struct http_stream_ops proxy_stream_ops = {
+	.on_client = stream_client,
+	.on_timeout = stream_timeout,
+	.abort = stream_abort,
+};
+
+/* ---- metrics ---- */
+
+void proxy_metrics_define(struct proxy_conf *pc, struct metrics *m, const char *prefix)
+{
+	char name[128], labels[192];
+	for (unsigned i = 0; i < pc->nservers; i++) {
+		struct proxy_server *sv = &pc->servers[i];
+		snprintf(labels, sizeof(labels), "server=\"%s\"", sv->name);
+		snprintf(name, sizeof(name), "%s_backend_requests_total", prefix);
+		sv->m_requests = metrics_counter(m, name, "Requests sent to each server", labels);
+		snprintf(name, sizeof(name), "%s_backend_errors_total", prefix);
+		sv->m_errors = metrics_counter(
+			m, name, "Connect failures, resets, timeouts and bad responses by server",
+			labels);
+	}
+}
+
+/* ---- upstream connections ---- */
+
+void proxy_worker_init(struct proxy_worker *pw, struct proxy_conf *pc, struct worker *w)
+{
+	memset(pw, 0, sizeof(*pw));
+	pw->pc = pc;
+	pw->w = w;
+	pw->idle = xcalloc(pc->nservers ? pc->nservers : 1, sizeof(*pw->idle));
+	pw->nidle = xcalloc(pc->nservers ? pc->nservers : 1, sizeof(*pw->nidle));
+}
+
+unsigned proxy_idle_count(const struct proxy_worker *pw, int server)
+{
+	return pw->nidle[server];
+}
+
+static void up_free_deferred(struct defer *d)
+{
+	struct upconn *up = container_of(d, struct upconn, free_defer);
+	up->next = up->pw->up_free;
+	up->pw->up_free = up;
+}
+
+static void pool_unlink(struct upconn *up)
+{
+	struct proxy_worker *pw = up->pw;
+	if (up->prev)
+		up->prev->next = up->next;
+	else
+		pw->idle[up->server] = up->next;
+	if (up->next)
+		up->next->prev = up->prev;
+	up->next = up->prev = NULL;
+	pw->nidle[up->server]--;
+}
+
+/* Close the socket; the memory goes back after the current batch of events. */
+static void up_destroy(struct upconn *up)
+{
+	struct proxy_worker *pw = up->pw;
+	up->txn = NULL;
+	conn_close(&up->conn);
+	loop_timer_stop(pw->w->loop, &up->timer);
+	buf_release(&pw->w->pool, &up->in);
+	loop_defer(pw->w->loop, &up->free_defer, up_free_deferred);
+}
+
+/* Close an upstream connection, idle in the pool or serving a txn. */
+static void up_close(struct upconn *up)
+{
+	if (up->txn)
+		up->pw->busy--;
+	else
+		pool_unlink(up);
+	up_destroy(up);
+}
+
+/* Park a connection whose response is complete, for the next request. */
+static void pool_put(struct upconn *up)
+{
+	struct proxy_worker *pw = up->pw;
+	struct proxy_conf *pc = pw->pc;
+	if (!buf_empty(&up->in) || up->eof || pw->w->stopping ||
+	    pw->nidle[up->server] >= pc->pool_max) {
+		up_close(up);
+		return;
+	}
+	pw->busy--;
+	up->txn = NULL;
+	buf_release(&pw->w->pool, &up->in);
+	up->next = pw->idle[up->server];
+	up->prev = NULL;
+	if (up->next)
+		up->next->prev = up;
+	pw->idle[up->server] = up;
+	pw->nidle[up->server]++;
+	loop_timer_set(pw->w->loop, &up->timer, pc->timeout_pool);
+}
+
+/* A pooled connection that is still good, or NULL. */
+static struct upconn *pool_take(struct proxy_worker *pw, int server)
+{
+	while (pw->idle[server]) {
+		struct upconn *up = pw->idle[server];
+		pool_unlink(up);
+		if (up->conn.io.ready & (IO_HUP | IO_ERR | IO_READ)) {
+			/* The server closed it (or sent bytes nobody asked for). */
+			up_destroy(up);
+			continue;
+		}
+		pw->busy++;
+		loop_timer_stop(pw->w->loop, &up->timer);
+		up->reused = true;
+		return up;
+	}
+	return NULL;
+}
+
+void proxy_worker_close_idle(struct proxy_worker *pw)
+{
+	for (unsigned i = 0; i < pw->pc->nservers; i++)
+		while (pw->idle[i])
+			up_close(pw->idle[i]);
+}
+
+void proxy_worker_free(struct proxy_worker *pw)
+{
+	proxy_worker_close_idle(pw);
+	/* The loop has stopped: deferred frees will not run, and no event can
+	 * point at these any more. */
+	for (struct upconn *up = pw->up_free, *next; up; up = next) {
+		next = up->next;
+		free(up);
+	}
+	for (struct proxy_txn *t = pw->txn_free, *next; t; t = next) {
+		next = t->next_free;
+		free(t->scratch);
+		free(t);
+	}
+	free(pw->idle);
+	free(pw->nidle);
+}
+
+static struct upconn *up_new(struct proxy_worker *pw, int fd, int server)
+{
+	struct upconn *up = pw->up_free;
+	if (up)
+		pw->up_free = up->next;
+	else
+		up = xmalloc(sizeof(*up));
+	memset(up, 0, sizeof(*up));
+	up->pw = pw;
+	up->server = server;
+	up->timer.fn = up_timeout;
+	if (conn_init(&up->conn, pw->w->loop, fd, up_io) < 0) {
+		close(fd);
+		up->next = pw->up_free;
+		pw->up_free = up;
+		return NULL;
+	}
+	pw->busy++;
+	return up;
+}
+
+/* ---- building the upstream request head ---- */
+
+/* Forwarded headers we write ourselves (the client's are not to be trusted,
+ * except those of a proxy in front when trust_forwarded says so). */
+static bool replaced_header(const struct proxy_conf *pc, struct str name)
+{
+	if (http_str_ieq(name, "x-forwarded-for"))
+		return true;
+	if (pc->trust_forwarded)
+		return false;
+	return http_str_ieq(name, "x-forwarded-proto") || http_str_ieq(name, "x-forwarded-host");
+}
+
+static int build_request_head(struct proxy_txn *t)
+{
+	struct http_session *s = t->s;
+	const struct http_msg *m = s->msg;
+	const struct proxy_conf *pc = t->pw->pc;
+	struct buf *b = &t->head;
+	int r = 0;
+	r |= buf_append(b, m->method_name.p, m->method_name.len);
+	r |= buf_append_lit(b, " ");
+	r |= buf_append(b, m->path.p, m->path.len);
+	r |= buf_appendf(b, " HTTP/1.%d\r\n", m->minor);
+	for (unsigned i = 0; i < m->nheaders; i++) {
+		const struct http_header *h = &m->headers[i];
+		if (http_hop_by_hop(m, h->name))
+			continue;
+		if (pc->forwarded_headers && replaced_header(pc, h->name))
+			continue;
+		if (m->absolute_form && (int)i == m->host_index)
+			continue;
+		r |= buf_append(b, h->name.p, h->name.len);
+		r |= buf_append_lit(b, ": ");
+		r |= buf_append(b, h->value.p, h->value.len);
+		r |= buf_append_lit(b, "\r\n");
+	}
+	if (m->absolute_form) {
+		r |= buf_append_lit(b, "Host: ");
+		r |= buf_append(b, m->authority.p, m->authority.len);
+		r |= buf_append_lit(b, "\r\n");
+	}
+	if (pc->forwarded_headers) {
+		/* Earlier proxies' X-Forwarded-For values come first, ours last. */
+		char ip[64];
+		r |= buf_append_lit(b, "X-Forwarded-For: ");
+		for (int i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
+		     i = http_find_header(m, "x-forwarded-for", i + 1)) {
+			r |= buf_append(b, m->headers[i].value.p, m->headers[i].value.len);
+			r |= buf_append_lit(b, ", ");
+		}
+		r |= buf_appendf(b, "%s\r\n", http_session_client_ip(s, ip, sizeof(ip)));
+		bool keep = pc->trust_forwarded;
+		if (!keep || http_find_header(m, "x-forwarded-proto", 0) < 0)
+			r |= buf_appendf(b, "X-Forwarded-Proto: %s\r\n", pc->proto);
+		if (m->authority.len && (!keep || http_find_header(m, "x-forwarded-host", 0) < 0)) {
+			r |= buf_append_lit(b, "X-Forwarded-Host: ");
+			r |= buf_append(b, m->authority.p, m->authority.len);
+			r |= buf_append_lit(b, "\r\n");
+		}
+	}
+	/* HTTP/1.0 servers close unless asked; 1.1 keeps alive by default. */
+	if (m->minor == 0)
+		r |= buf_append_lit(b, "Connection: keep-alive\r\n");
+	r |= buf_append_lit(b, "\r\n");
+	return r ? -1 : 0;
+}
+
+/* ---- ending a transfer ---- */
+
+static void txn_free(struct proxy_txn *t)
+{
+	struct proxy_worker *pw = t->pw;
+	buf_release(&pw->w->pool, &t->head);
+	t->s = NULL;
+	t->up = NULL;
+	t->next_free = pw->txn_free;
+	pw->txn_free = t;
+}
+
+static void txn_detach_up(struct proxy_txn *t, bool reuse)
+{
+	struct upconn *up = t->up;
+	if (up == NULL)
+		return;
+	t->up = NULL;
+	if (reuse)
+		pool_put(up);
+	else
+		up_close(up);
+}
+
+/* The response is complete and written: keep what can be kept. */
+static void txn_finish(struct proxy_txn *t)
+{
+	struct http_session *s = t->s;
+	bool keep = t->client_keep && t->req_sent;
+	txn_detach_up(t, t->req_sent && t->up_reusable);
+	s->body_consumed = t->req_sent;
+	txn_free(t);
+	http_session_stream_done(s, keep);
+}
+
+/* Nothing was sent to the client yet: answer with an error page. */
+static void txn_error(struct proxy_txn *t, int status)
+{
+	struct http_session *s = t->s;
+	txn_detach_up(t, false);
+	s->body_consumed = t->req_sent;
+	txn_free(t);
+	http_error(s, status, !s->body_consumed);
+	http_session_stream_reply(s);
+}
+
+/* The response has begun (or the client is gone): only a close is left. */
+static void txn_abort(struct proxy_txn *t)
+{
+	struct http_session *s = t->s;
+	txn_detach_up(t, false);
+	txn_free(t);
+	s->stream_ops = NULL;
+	s->stream = NULL;
+	http_session_close(s);
+}
+
+/* ---- connecting ---- */
+
+static void count_error(struct proxy_txn *t)
+{
+	struct proxy_worker *pw = t->pw;
+	struct proxy_conf *pc = pw->pc;
+	metrics_add(pw->w->shard, metrics_slot(pw->w->d->metrics, pc->servers[t->server].m_errors),
+		    1);
+	if (pc->report)
+		pc->report(pw, t->server, false);
+}
+
+/* Attach an upstream connection for this attempt. P_MORE, or P_GONE when no
+ * server could be had (the error response is on its way). */
+static int txn_connect(struct proxy_txn *t, int avoid)
+{
+	struct proxy_worker *pw = t->pw;
+	struct proxy_conf *pc = pw->pc;
+	for (;;) {
+		int server = pc->pick(pw, t->attempt, avoid);
+		if (server < 0) {
+			txn_error(t, t->attempt == 0 ? 503 : 502);
+			return P_GONE;
+		}
+		t->server = server;
+		metrics_add(pw->w->shard,
+			    metrics_slot(pw->w->d->metrics, pc->servers[server].m_requests), 1);
+		struct upconn *up = pool_take(pw, server);
+		if (up == NULL) {
+			int fd = net_connect(&pc->servers[server].addr);
+			if (fd >= 0)
+				up = up_new(pw, fd, server);
+			if (up == NULL) {
+				count_error(t);
+				if (t->attempt++ >= pc->retries) {
+					txn_error(t, 503);
+					return P_GONE;
+				}
+				avoid = server;
+				continue;
+			}
+			loop_timer_set(pw->w->loop, &up->timer, pc->timeout_connect);
+		} else {
+			up->connected = true;
+		}
+		up->txn = t;
+		t->up = up;
+		return P_MORE;
+	}
+}
+
+/* The upstream failed before any response byte: retry when that is safe,
+ * else answer 502 / 504. */
+static int up_failed(struct proxy_txn *t, bool timeout)
+{
+	struct proxy_conf *pc = t->pw->pc;
+	struct upconn *up = t->up;
+	bool never_connected = up && !up->connected;
+	count_error(t);
+	bool safe = !t->body_started && (never_connected || t->head_sent == 0 || t->idempotent);
+	if (!timeout || never_connected) {
+		if (safe && t->attempt < pc->retries) {
+			int avoid = t->server;
+			txn_detach_up(t, false);
+			t->attempt++;
+			t->head_sent = 0;
+			t->resp_scan = 0;
+			return txn_connect(t, avoid);
+		}
+	}
+	txn_error(t, timeout ? 504 : 502);
+	return P_GONE;
+}
+
+/* ---- request: client -> upstream ---- */
+
+/* Body bytes that may be sent now. P_GONE on a malformed chunked body. */
+static int request_sendable(struct proxy_txn *t, size_t *out)
+{
+	struct http_session *s = t->s;
+	size_t avail = http_session_body_avail(s);
+	switch (s->req.framing) {
+	case HTTP_BODY_LENGTH:
+		*out = (size_t)MIN((uint64_t)avail, t->req_left);
+		return P_MORE;
+	case HTTP_BODY_CHUNKED: {
+		char *p = http_session_body_ptr(s);
+		while (t->req_ok < avail && !http_chunked_done(&t->req_ch)) {
+			struct str data;
+			ssize_t n = http_chunked_step(&t->req_ch, p + t->req_ok, avail - t->req_ok,
+						      &data);
+			if (n < 0) {
+				log_debug("bad chunked request body: %s", t->req_ch.error);
+				txn_error(t, t->req_ch.error_status);
+				return P_GONE;
+			}
+			if (n == 0)
+				break;
+			t->req_ok += (size_t)n;
+		}
+		*out = t->req_ok;
+		return P_MORE;
+	}
+	default:
+		*out = 0;
+		return P_MORE;
+	}
+}
+
+static bool request_body_done(const struct proxy_txn *t)
+{
+	switch (t->s->req.framing) {
+	case HTTP_BODY_LENGTH:
+		return t->req_left == 0;
+	case HTTP_BODY_CHUNKED:
+		return http_chunked_done(&t->req_ch) && t->req_ok == 0;
+	default:
+		return true;
+	}
+}
+
+static int send_request(struct proxy_txn *t)
+{
+	struct http_session *s = t->s;
+	struct upconn *up = t->up;
+	if (t->req_sent)
+		return P_WAIT;
+	if (!up->connected) {
+		t->waiting |= W_UP;
+		return P_WAIT;
+	}
+	size_t body;
+	if (request_sendable(t, &body) == P_GONE)
+		return P_GONE;
+	size_t head_rem = buf_len(&t->head) - t->head_sent;
+	if (head_rem == 0 && body == 0) {
+		if (request_body_done(t)) {
+			t->req_sent = true;
+			return P_MORE;
+		}
+		ssize_t n = http_session_read(s);
+		if (n > 0)
+			return P_MORE;
+		if (n == TS_AGAIN) {
+			t->waiting |= W_CLIENT;
+			return P_WAIT;
+		}
+		txn_abort(t); /* the client left in the middle of its body */
+		return P_GONE;
+	}
+	struct iovec iov[2];
+	int n = 0;
+	if (head_rem)
+		iov[n++] = (struct iovec){ buf_rptr(&t->head) + t->head_sent, head_rem };
+	if (body)
+		iov[n++] = (struct iovec){ http_session_body_ptr(s), body };
+	ssize_t w = conn_writev(&up->conn, iov, n);
+	if (w == TS_AGAIN) {
+		t->waiting |= W_UP;
+		return P_WAIT;
+	}
+	if (w < 0)
+		return up_failed(t, false);
+	loop_timer_set(t->pw->w->loop, &up->timer, t->pw->pc->timeout_server);
+	size_t k = MIN((size_t)w, head_rem);
+	t->head_sent += (uint32_t)k;
+	size_t rest = (size_t)w - k;
+	if (rest) {
+		t->body_started = true;
+		http_session_body_consume(s, rest);
+		if (s->req.framing == HTTP_BODY_LENGTH)
+			t->req_left -= rest;
+		else
+			t->req_ok -= rest;
+	}
+	return P_MORE;
+}
+
+/* ---- response: upstream -> client ---- */
+
+static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
+{
+	struct http_session *s = t->s;
+	const struct proxy_conf *pc = t->pw->pc;
+	struct buf *o = &s->out;
+	int r = 0;
+	buf_attach(&t->pw->w->pool, o);
+	r |= buf_appendf(o, "HTTP/1.1 %d ", m->status);
+	r |= buf_append(o, m->reason.p, m->reason.len);
+	r |= buf_append_lit(o, "\r\n");
+	for (unsigned i = 0; i < m->nheaders; i++) {
+		const struct http_header *h = &m->headers[i];
+		if (http_hop_by_hop(m, h->name))
+			continue;
+		if (pc->served_by && http_str_ieq(h->name, "x-served-by"))
+			continue;
+		r |= buf_append(o, h->name.p, h->name.len);
+		r |= buf_append_lit(o, ": ");
+		r |= buf_append(o, h->value.p, h->value.len);
+		r |= buf_append_lit(o, "\r\n");
+	}
+	if (pc->served_by)
+		r |= buf_appendf(o, "X-Served-By: %s\r\n", pc->served_by);
+	if (m->status >= 200) {
+		if (!t->client_keep)
+			r |= buf_append_lit(o, "Connection: close\r\n");
+		else if (s->req.minor == 0)
+			r |= buf_append_lit(o, "Connection: keep-alive\r\n");
+	}
+	r |= buf_append_lit(o, "\r\n");
+	return r ? -1 : 0;
+}
+
+/* Parse the response head in up->in and queue its re-serialized form. */
+static int take_response_head(struct proxy_txn *t)
+{
+	struct http_session *s = t->s;
+	struct upconn *up = t->up;
+	struct proxy_conf *pc = t->pw->pc;
+	if (t->scratch == NULL)
+		t->scratch = xmalloc(sizeof(*t->scratch));
+	struct http_msg *m = t->scratch;
+	ssize_t r = http_parse_response(buf_rptr(&up->in), buf_len(&up->in), &t->resp_scan,
+					&pc->resp_limits, s->req.method, m);
+	if (r == TS_AGAIN)
+		return P_MORE;
+	if (r < 0 || m->status == 101) {
+		log_warn("bad response from server %s: %s", pc->servers[t->server].name,
+			 r < 0 ? m->error : "protocol switch not supported");
+		count_error(t);
+		txn_error(t, 502);
+		return P_GONE;
+	}
+	if (m->status < 200) {
+		/* Interim responses go to HTTP/1.1 clients as they come. */
+		if (s->req.minor >= 1 && add_response_head(t, m) < 0) {
+			txn_error(t, 502);
+			return P_GONE;
+		}
+		buf_consume(&up->in, (size_t)r);
+		t->resp_scan = 0;
+		return P_MORE;
+	}
+	t->resp_framing = m->framing;
+	t->resp_left = m->content_length;
+	if (m->framing == HTTP_BODY_CHUNKED)
+		http_chunked_init(&t->resp_ch, 0, (uint32_t)pc->resp_limits.max_head);
+	t->up_reusable = m->keep_alive && m->framing != HTTP_BODY_CLOSE;
+	t->client_keep = s->req.keep_alive && m->framing != HTTP_BODY_CLOSE && !s->close_after &&
+			 !s->srv->stopping;
+	if (add_response_head(t, m) < 0) {
+		txn_error(t, 502);
+		return P_GONE;
+	}
+	s->status = m->status;
+	buf_consume(&up->in, (size_t)r);
+	t->resp_head = true;
+	if (t->pw->pc->report)
+		t->pw->pc->report(t->pw, t->server, true);
+	return P_MORE;
+}
+
+/* Response body bytes in up->in that may go to the client now. */
+static int response_sendable(struct proxy_txn *t, size_t *out)
+{
+	struct upconn *up = t->up;
+	size_t avail = buf_len(&up->in);
+	switch (t->resp_framing) {
+	case HTTP_BODY_LENGTH:
+		*out = (size_t)MIN((uint64_t)avail, t->resp_left);
+		return P_MORE;
+	case HTTP_BODY_CHUNKED: {
+		char *p = buf_rptr(&up->in);
+		while (t->resp_ok < avail && !http_chunked_done(&t->resp_ch)) {
+			struct str data;
+			ssize_t n = http_chunked_step(&t->resp_ch, p + t->resp_ok,
+						      avail - t->resp_ok, &data);
+			if (n < 0) {
+				log_warn("bad chunked response from server %s: %s",
+					 t->pw->pc->servers[t->server].name, t->resp_ch.error);
+				count_error(t);
+				txn_abort(t);
+				return P_GONE;
+			}
+			if (n == 0)
+				break;
+			t->resp_ok += (size_t)n;
+		}
+		*out = t->resp_ok;
+		return P_MORE;
+	}
+	case HTTP_BODY_CLOSE:
+		*out = avail;
+		return P_MORE;
+	default:
+		*out = 0;
+		return P_MORE;
+	}
+}
+
+static bool response_body_done(const struct proxy_txn *t)
+{
+	switch (t->resp_framing) {
+	case HTTP_BODY_LENGTH:
+		return t->resp_left == 0;
+	case HTTP_BODY_CHUNKED:
+		return http_chunked_done(&t->resp_ch) && t->resp_ok == 0;
+	case HTTP_BODY_CLOSE:
+		return t->up->eof && buf_empty(&t->up->in);
+	default:
+		return true;
+	}
+}
+
+/* Write queued head bytes and sendable body bytes to the client. */
+static int flush_client(struct proxy_txn *t)
+{
+	struct http_session *s = t->s;
+	struct upconn *up = t->up;
+	size_t out = s->out.data ? buf_len(&s->out) : 0;
+	size_t body = 0;
+	if (t->resp_head && response_sendable(t, &body) == P_GONE)
+		return P_GONE;
+	if (out + body == 0)
+		return P_WAIT;
+	struct iovec iov[2];
+	int n = 0;
+	if (out)
+		iov[n++] = (struct iovec){ buf_rptr(&s->out), out };
+	if (body)
+		iov[n++] = (struct iovec){ buf_rptr(&up->in), body };
+	ssize_t w = conn_writev(&s->conn, iov, n);
+	if (w == TS_AGAIN) {
+		t->waiting |= W_CLIENT;
+		return P_WAIT;
+	}
+	if (w < 0) {
+		txn_abort(t);
+		return P_GONE;
+	}
+	size_t k = MIN((size_t)w, out);
+	if (k)
+		buf_consume(&s->out, k);
+	size_t rest = (size_t)w - k;
+	if (rest) {
+		buf_consume(&up->in, rest);
+		s->bytes_out += rest;
+		if (t->resp_framing == HTTP_BODY_LENGTH)
+			t->resp_left -= rest;
+		else if (t->resp_framing == HTTP_BODY_CHUNKED)
+			t->resp_ok -= rest;
+	}
+	return P_MORE;
+}
+
+static int recv_response(struct proxy_txn *t)
+{
+	struct http_session *s = t->s;
+	struct upconn *up = t->up;
+	if (!up->connected)
+		return P_WAIT;
+	int r = flush_client(t);
+	if (r != P_WAIT)
+		return r;
+	if (t->resp_head && response_body_done(t) && (!s->out.data || buf_empty(&s->out))) {
+		txn_finish(t);
+		return P_GONE;
+	}
+	struct buf *in = &up->in;
+	buf_attach(&t->pw->w->pool, in);
+	if (buf_room(in) == 0) {
+		buf_compact(in);
+		if (buf_room(in) == 0) {
+			if (!t->resp_head) {
+				count_error(t);
+				txn_error(t, 502); /* a response head larger than a buffer */
+				return P_GONE;
+			}
+			t->waiting |= W_CLIENT; /* the client must drain first */
+			return P_WAIT;
+		}
+	}
+	if (up->eof || !conn_readable(&up->conn)) {
+		t->waiting |= W_UP;
+		return P_WAIT;
+	}
+	ssize_t n = conn_read(&up->conn, buf_wptr(in), buf_room(in));
+	if (n == TS_AGAIN) {
+		t->waiting |= W_UP;
+		return P_WAIT;
+	}
+	if (n > 0) {
+		buf_produced(in, (size_t)n);
+		t->resp_any = true;
+		loop_timer_set(t->pw->w->loop, &up->timer, t->pw->pc->timeout_server);
+		if (!t->resp_head)
+			return take_response_head(t);
+		return P_MORE;
+	}
+	/* End of stream, or a reset. */
+	up->eof = true;
+	if (t->resp_head && t->resp_framing == HTTP_BODY_CLOSE && n == 0)
+		return P_MORE;
+	if (!t->resp_any)
+		return up_failed(t, false);
+	count_error(t);
+	if (!t->resp_head)
+		txn_error(t, 502);
+	else
+		txn_abort(t); /* cut in the middle of the body */
+	return P_GONE;
+}
+
+/* ---- driving ---- */
+
+static void txn_pump(struct proxy_txn *t)
+{
+	struct proxy_worker *pw = t->pw;
+	for (;;) {
+		t->waiting = 0;
+		int a = send_request(t);
+		if (a == P_GONE)
+			return;
+		int b = recv_response(t);
+		if (b == P_GONE)
+			return;
+		if (a == P_WAIT && b == P_WAIT)
+			break;
+	}
+	/* Only the side being waited on may time the transfer out. */
+	struct http_session *s = t->s;
+	struct upconn *up = t->up;
+	if (t->waiting & W_CLIENT)
+		loop_timer_set(pw->w->loop, &s->timer, s->srv->conf ? s->srv->conf->timeout_client
+								    : 60000);
+	else
+		loop_timer_stop(pw->w->loop, &s->timer);
+	if (up->connected) {
+		if (!(t->waiting & W_UP))
+			loop_timer_stop(pw->w->loop, &up->timer);
+		else if (!timer_armed(&up->timer))
+			loop_timer_set(pw->w->loop, &up->timer, pw->pc->timeout_server);
+	}
+}
+
+static void up_io(struct io *io)
+{
+	struct upconn *up = container_of(io, struct upconn, conn.io);
+	struct proxy_txn *t = up->txn;
+	if (t == NULL) {
+		/* Idle in the pool: the server closed it or spoke out of turn. */
+		up_close(up);
+		return;
+	}
+	if (!up->connected) {
+		if (!(io->ready & (IO_WRITE | IO_ERR | IO_HUP)))
+			return;
+		int e = net_socket_error(io->fd);
+		if (e) {
+			log_debug("connect to %s: %s", t->pw->pc->servers[t->server].name,
+				  strerror(e));
+			if (up_failed(t, false) == P_GONE)
+				return;
+			txn_pump(t);
+			return;
+		}
+		up->connected = true;
+		loop_timer_set(t->pw->w->loop, &up->timer, t->pw->pc->timeout_server);
+	}
+	txn_pump(t);
+}
+
+static void up_timeout(struct timer *tm)
+{
+	struct upconn *up = container_of(tm, struct upconn, timer);
+	struct proxy_txn *t = up->txn;
+	if (t == NULL) {
+		up_close(up); /* idle too long in the pool */
+		return;
+	}
+	if (!up->connected) {
+		log_debug("connect to %s timed out", t->pw->pc->servers[t->server].name);
+		if (up_failed(t, true) != P_GONE)
+			txn_pump(t);
+		return;
+	}
+	if (t->resp_head) {
+		count_error(t);
+		txn_abort(t);
+		return;
+	}
+	if (up_failed(t, true) != P_GONE)
+		txn_pump(t);
+}
+
+static void stream_client(struct http_session *s)
+{
+	txn_pump(s->stream);
+}
+
+static void stream_timeout(struct http_session *s)
+{
+	struct proxy_txn *t = s->stream;
+	if (!t->resp_head && !t->req_sent)
+		txn_error(t, 408);
+	else
+		txn_abort(t);
+}
+
+static void stream_abort(struct http_session *s)
+{
+	struct proxy_txn *t = s->stream;
+	txn_detach_up(t, false);
+	txn_free(t);
+	s->stream = NULL;
+}
+
+/* ---- entry ---- */
+
+int proxy_handle(struct proxy_worker *pw, struct http_session *s)
+{
+	if (s->req.method == HTTP_CONNECT) {
+		http_error(s, 405, true);
+		return TS_OK;
+	}
+	struct proxy_txn *t = pw->txn_free;
+	if (t) {
+		pw->txn_free = t->next_free;
+	} else {
+		t = xcalloc(1, sizeof(*t));
+	}
+	struct http_msg *scratch = t->scratch;
+	memset(t, 0, sizeof(*t));
+	t->scratch = scratch;
+	t->s = s;
+	t->pw = pw;
+	t->server = -1;
+	t->idempotent = http_method_idempotent(s->req.method);
+	buf_attach(&pw->w->pool, &t->head);
+	if (build_request_head(t) < 0) {
+		txn_free(t);
+		http_error(s, 431, true);
+		return TS_OK;
+	}
+	if (s->req.framing == HTTP_BODY_LENGTH)
+		t->req_left = s->req.content_length;
+	else if (s->req.framing == HTTP_BODY_CHUNKED)
+		http_chunked_init(&t->req_ch, s->srv->limits.max_body,
+				  (uint32_t)s->srv->limits.max_head);
+	s->stream_ops = &proxy_stream_ops;
+	s->stream = t;
+	if (txn_connect(t, -1) == P_GONE)
+		return TS_AGAIN; /* the error response is already under way */
+	/* A pooled connection can take the request now; a new one waits for
+	 * its connect to finish (up_io). */
+	if (t->up->connected)
+		txn_pump(t);
+	return TS_AGAIN;
+}

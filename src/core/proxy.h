@@ -1,0 +1,86 @@
+/* proxy.h - HTTP/1.1 reverse proxying: one client request to one upstream
+ * server, bodies streamed both ways, upstream connections pooled.
+ *
+ * The engine knows nothing of balancing: the owner's pick() chooses a server
+ * for each attempt. It forwards the request head re-serialized (hop-by-hop
+ * headers dropped, X-Forwarded-* set) and the body bytes as they arrive
+ * (chunked bodies validated by the strict decoder and passed on verbatim),
+ * then the response the same way. Memory per transfer is bounded by the
+ * buffers of the two connections: a 1 GiB body goes through in 2 x bufsize.
+ *
+ * Failures before the response: a connect that fails (refused, timeout) is
+ * retried on another server, up to `retries` times; a reused keep-alive
+ * connection that dies before any response byte is retried too when the
+ * request is idempotent or nothing of it was sent. A POST is never replayed
+ * once a byte of it has gone out. Then: 502 (bad or no response), 503 (no
+ * server), 504 (timeout).
+ */
+#ifndef TS_PROXY_H
+#define TS_PROXY_H
+
+#include <stdatomic.h>
+
+#include "httpd.h"
+
+struct proxy_worker;
+struct proxy_txn;
+
+struct proxy_server {
+	char *name;
+	struct addr addr;
+	unsigned weight;
+	bool backup;
+	/* metric ids */
+	int m_requests, m_errors;
+};
+
+struct proxy_conf {
+	struct proxy_server *servers;
+	unsigned nservers;
+	uint64_t timeout_connect;
+	uint64_t timeout_server;
+	uint64_t timeout_pool; /* idle pooled connections are closed after this */
+	unsigned retries;
+	unsigned pool_max;       /* idle connections kept per server per worker */
+	struct http_limits resp_limits;
+	bool forwarded_headers;  /* X-Forwarded-For, -Proto, -Host */
+	bool trust_forwarded;    /* keep the Proto and Host a proxy in front set */
+	const char *proto;       /* value of X-Forwarded-Proto */
+	const char *served_by;   /* adds X-Served-By to responses when set */
+	/* Choose a server for a request: attempt 0 first, then retries; avoid
+	 * is the server that just failed (-1 on the first attempt). Returns an
+	 * index or -1 when none is available. */
+	int (*pick)(struct proxy_worker *pw, unsigned attempt, int avoid);
+	void *pick_data;
+	/* Told of each outcome (for passive health): ok false = the server
+	 * failed (connect error, reset, timeout, bad response). */
+	void (*report)(struct proxy_worker *pw, int server, bool ok);
+};
+
+struct proxy_worker {
+	struct proxy_conf *pc;
+	struct worker *w;
+	struct upconn **idle; /* per server: idle connections, most recent first */
+	unsigned *nidle;
+	struct proxy_txn *txn_free;
+	struct upconn *up_free;
+	unsigned busy; /* upstream connections in use, per worker */
+	void *data;
+};
+
+/* Define per-server metrics (before workers start). */
+void proxy_metrics_define(struct proxy_conf *pc, struct metrics *m, const char *prefix);
+
+void proxy_worker_init(struct proxy_worker *pw, struct proxy_conf *pc, struct worker *w);
+/* Close pooled connections (on stop, and when the loop is gone). */
+void proxy_worker_close_idle(struct proxy_worker *pw);
+void proxy_worker_free(struct proxy_worker *pw);
+
+/* An http_server handler body: proxy s's request. Returns what a handler
+ * returns (TS_AGAIN while streaming, TS_OK with an error response queued). */
+int proxy_handle(struct proxy_worker *pw, struct http_session *s);
+
+/* Idle pooled connections of a server on this worker (tests, metrics). */
+unsigned proxy_idle_count(const struct proxy_worker *pw, int server);
+
+#endif

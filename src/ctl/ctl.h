@@ -1,0 +1,46 @@
+/* ctl.h - tristack, the control CLI: reads the stack file, starts and stops
+ * every daemon of every host, reports their state. */
+#ifndef TS_CTL_H
+#define TS_CTL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "core/stack.h"
+
+/* One daemon of one host. */
+struct unit {
+	const struct stack_host *host;
+	const char *daemon; /* "tristack-lb" */
+	const char *role;   /* "lb" */
+	char pidfile[4200];
+	char logfile[4200];
+	struct addr probe;  /* where it answers */
+	enum { PROBE_HTTP, PROBE_DNS } probe_kind;
+	const char *probe_path;
+	pid_t pid;          /* running pid or 0 */
+};
+
+struct ctl {
+	struct stack stack;
+	char conf[4096]; /* absolute path of the stack file */
+	char state[4096];
+	char bindir[4096];
+	struct unit units[64];
+	unsigned nunits;
+};
+
+/* proc.c */
+int ctl_units(struct ctl *c, char *err, size_t errlen);
+pid_t unit_running(struct unit *u);
+int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
+/* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */
+int unit_stop(struct unit *u, unsigned grace_ms);
+
+/* probe.c: does the unit answer? (one try, short timeouts) */
+bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);
+/* An HTTP GET of path at a; returns the status or -1. */
+int http_get_status(const struct addr *a, const char *host, const char *path, int timeout_ms,
+		    char *body, size_t bodylen);
+
+#endif

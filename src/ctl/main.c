@@ -1,0 +1,302 @@
+/* main.c - tristack: up, down, status, logs. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "ctl.h"
+
+#define UP_DEADLINE_MS 15000
+#define STOP_GRACE_MS  12000
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tristack [-c FILE] [--state DIR] COMMAND\n"
+		"  up                start every daemon of the stack, wait until each answers\n"
+		"  down              stop them all (graceful, then forced after %ds)\n"
+		"  status            each daemon: host, pid, state, health\n"
+		"  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app)\n"
+		"options:\n"
+		"  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
+		"      --state DIR   state folder (default: [site] state, var/)\n"
+		"      --version\n",
+		STOP_GRACE_MS / 1000);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void print_log_tail(const char *path, int lines)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	char buf[64][512];
+	int n = 0;
+	while (fgets(buf[n % 64], sizeof(buf[0]), f))
+		n++;
+	fclose(f);
+	int from = n > lines ? n - lines : 0;
+	for (int i = from; i < n; i++)
+		fprintf(stderr, "    %s", buf[i % 64]);
+}
+
+static const char *site_url(const struct ctl *c, char *out, size_t len)
+{
+	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
+	char e[256];
+	struct addr a;
+	if (lb == NULL || stack_resolve_addr(&c->stack, c->stack.lb.http.listen, lb, &a, e,
+					     sizeof(e)) < 0) {
+		snprintf(out, len, "(no load balancer in the stack)");
+		return out;
+	}
+	char hp[128];
+	addr_format(&a, hp, sizeof(hp));
+	snprintf(out, len, "http://%s/", hp);
+	return out;
+}
+
+static int cmd_down(struct ctl *c);
+
+static int cmd_up(struct ctl *c)
+{
+	char err[512];
+	unsigned started = 0;
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		if (unit_running(u)) {
+			printf("  %-7s %-13s already running (pid %d)\n", u->host->name, u->daemon,
+			       (int)u->pid);
+			continue;
+		}
+		if (unit_start(c, u, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tristack: %s on %s: %s\n", u->daemon, u->host->name, err);
+			cmd_down(c);
+			return 1;
+		}
+		started++;
+	}
+	/* Wait, with a deadline, until every daemon answers. */
+	uint64_t deadline = now_ms() + UP_DEADLINE_MS;
+	bool pending[64] = { false };
+	for (unsigned i = 0; i < c->nunits; i++)
+		pending[i] = true;
+	char why[256] = "";
+	unsigned left = c->nunits;
+	while (left > 0) {
+		for (unsigned i = 0; i < c->nunits; i++) {
+			struct unit *u = &c->units[i];
+			if (!pending[i])
+				continue;
+			if (unit_running(u) == 0) {
+				fprintf(stderr, "tristack: %s on %s exited; its log (%s) ends:\n",
+					u->daemon, u->host->name, u->logfile);
+				print_log_tail(u->logfile, 10);
+				cmd_down(c);
+				return 1;
+			}
+			if (unit_answers(c, u, why, sizeof(why))) {
+				pending[i] = false;
+				left--;
+				printf("  %-7s %-13s up (pid %d)\n", u->host->name, u->daemon,
+				       (int)u->pid);
+			}
+		}
+		if (left == 0)
+			break;
+		if (now_ms() > deadline) {
+			for (unsigned i = 0; i < c->nunits; i++)
+				if (pending[i])
+					fprintf(stderr, "tristack: %s on %s does not answer: %s\n",
+						c->units[i].daemon, c->units[i].host->name, why);
+			cmd_down(c);
+			return 1;
+		}
+		sleep_ms(50);
+	}
+	char url[256];
+	printf("\nwww.%s is up: %s\n", c->stack.site.domain, site_url(c, url, sizeof(url)));
+	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
+	if (lb && c->stack.lb.http.admin[0]) {
+		struct addr a;
+		char hp[128];
+		if (stack_resolve_addr(&c->stack, c->stack.lb.http.admin, lb, &a, err,
+				       sizeof(err)) == 0)
+			printf("metrics: http://%s/metrics\n", addr_format(&a, hp, sizeof(hp)));
+	}
+	printf("logs:    %s/log/   stop: tristack down\n", c->state);
+	(void)started;
+	return 0;
+}
+
+static int cmd_down(struct ctl *c)
+{
+	int rc = 0;
+	/* Front first: the LB stops taking requests before what is behind it. */
+	for (unsigned k = c->nunits; k-- > 0;) {
+		struct unit *u = &c->units[k];
+		if (unit_running(u) == 0) {
+			unlink(u->pidfile);
+			continue;
+		}
+		pid_t pid = u->pid;
+		if (unit_stop(u, STOP_GRACE_MS) < 0) {
+			fprintf(stderr, "tristack: %s on %s (pid %d) would not stop\n", u->daemon,
+				u->host->name, (int)pid);
+			rc = 1;
+		} else {
+			printf("  %-7s %-13s stopped (pid %d)\n", u->host->name, u->daemon,
+			       (int)pid);
+		}
+	}
+	return rc;
+}
+
+static int cmd_status(struct ctl *c)
+{
+	printf("%-8s %-14s %-8s %-8s %-22s %s\n", "HOST", "DAEMON", "PID", "STATE", "ADDRESS",
+	       "HEALTH");
+	int down = 0;
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		char addr[128], why[256] = "";
+		addr_format(&u->probe, addr, sizeof(addr));
+		bool running = unit_running(u) != 0;
+		const char *health = "-";
+		if (running)
+			health = unit_answers(c, u, why, sizeof(why)) ? "ok" : why;
+		else
+			down++;
+		char pid[16] = "-";
+		if (running)
+			snprintf(pid, sizeof(pid), "%d", (int)u->pid);
+		printf("%-8s %-14s %-8s %-8s %-22s %s\n", u->host->name, u->daemon, pid,
+		       running ? "running" : "stopped", addr, health);
+	}
+	return down ? 3 : 0; /* like systemctl status: 3 = not running */
+}
+
+static int cmd_logs(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 1) {
+		fprintf(stderr, "usage: tristack logs HOST [ROLE]\n");
+		return 1;
+	}
+	int shown = 0;
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		if (strcmp(u->host->name, argv[0]) != 0)
+			continue;
+		if (argc > 1 && strcmp(u->role, argv[1]) != 0 && strcmp(u->daemon, argv[1]) != 0)
+			continue;
+		FILE *f = fopen(u->logfile, "r");
+		if (f == NULL)
+			continue;
+		printf("==> %s <==\n", u->logfile);
+		char line[4096];
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stdout);
+		fclose(f);
+		shown++;
+	}
+	if (!shown) {
+		fprintf(stderr, "tristack: no log for %s%s%s\n", argv[0], argc > 1 ? " " : "",
+			argc > 1 ? argv[1] : "");
+		return 1;
+	}
+	return 0;
+}
+
+static int abspath(const char *in, char *out, size_t len)
+{
+	if (in[0] == '/') {
+		snprintf(out, len, "%s", in);
+		return 0;
+	}
+	char cwd[PATH_MAX];
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	int n = snprintf(out, len, "%s/%s", cwd, in);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "conf", required_argument, NULL, 'c' }, { "state", required_argument, NULL, 'S' },
+		{ "version", no_argument, NULL, 'V' },    { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *conf = "conf/foobar.conf", *state = NULL;
+	int ch;
+	log_init("tristack", LL_WARN);
+	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': conf = optarg; break;
+		case 'S': state = optarg; break;
+		case 'V': printf("tristack %s\n", TS_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	const char *cmd = argv[optind];
+	static struct ctl c;
+	char err[512];
+	if (abspath(conf, c.conf, sizeof(c.conf)) < 0 ||
+	    stack_load(&c.stack, c.conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: %s\n", err);
+		return 1;
+	}
+	abspath(state ? state : c.stack.site.state, c.state, sizeof(c.state));
+	/* The daemons are this binary's neighbours in build/bin. */
+	ssize_t n = readlink("/proc/self/exe", c.bindir, sizeof(c.bindir) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "tristack: cannot find its own binary: %s\n", strerror(errno));
+		return 1;
+	}
+	c.bindir[n] = '\0';
+	*strrchr(c.bindir, '/') = '\0';
+	if (ctl_units(&c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: %s\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	int rc;
+	if (strcmp(cmd, "up") == 0)
+		rc = cmd_up(&c);
+	else if (strcmp(cmd, "down") == 0)
+		rc = cmd_down(&c);
+	else if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(&c);
+	else if (strcmp(cmd, "logs") == 0)
+		rc = cmd_logs(&c, argc - optind - 1, argv + optind + 1);
+	else {
+		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
+		usage(stderr);
+		rc = 1;
+	}
+	stack_free(&c.stack);
+	return rc;
+}

@@ -1,0 +1,146 @@
+/* probe.c - asking a daemon whether it answers: an HTTP GET or a DNS
+ * query, each one try with short timeouts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+static int connect_timeout(const struct addr *a, int type, int timeout_ms)
+{
+	int fd = socket(((const struct sockaddr *)&a->ss)->sa_family,
+			type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	if (poll(&p, 1, timeout_ms) != 1 || net_socket_error(fd) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Read until the peer closes, the buffer is full or the time is up. */
+static ssize_t read_all(int fd, char *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, timeout_ms) != 1)
+			break;
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int http_get_status(const struct addr *a, const char *host, const char *path, int timeout_ms,
+		    char *body, size_t bodylen)
+{
+	int fd = connect_timeout(a, SOCK_STREAM, timeout_ms);
+	if (fd < 0)
+		return -1;
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tristack-probe\r\n"
+			 "Connection: close\r\n\r\n",
+			 path, host);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	char resp[8192];
+	ssize_t got = read_all(fd, resp, sizeof(resp) - 1, timeout_ms);
+	close(fd);
+	if (got < 12)
+		return -1;
+	resp[got] = '\0';
+	int status;
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+		return -1;
+	if (body && bodylen) {
+		const char *b = strstr(resp, "\r\n\r\n");
+		snprintf(body, bodylen, "%s", b ? b + 4 : "");
+	}
+	return status;
+}
+
+/* A query for "<name> A" with recursion not desired. */
+static size_t dns_query(uint8_t *out, size_t cap, const char *name, uint16_t id)
+{
+	size_t o = 0;
+	uint8_t hdr[12] = { (uint8_t)(id >> 8), (uint8_t)id, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+	memcpy(out, hdr, sizeof(hdr));
+	o = sizeof(hdr);
+	const char *p = name;
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n == 0 || n > 63 || o + n + 6 > cap)
+			return 0;
+		out[o++] = (uint8_t)n;
+		memcpy(out + o, p, n);
+		o += n;
+		p += n + (dot ? 1 : 0);
+	}
+	out[o++] = 0;
+	out[o++] = 0, out[o++] = 1; /* A */
+	out[o++] = 0, out[o++] = 1; /* IN */
+	return o;
+}
+
+static bool dns_answers(const struct addr *a, const char *name, int timeout_ms)
+{
+	uint8_t q[300], r[1500];
+	uint16_t id = (uint16_t)(getpid() ^ 0x5a5a);
+	size_t n = dns_query(q, sizeof(q), name, id);
+	if (n == 0)
+		return false;
+	int fd = connect_timeout(a, SOCK_DGRAM, timeout_ms);
+	if (fd < 0)
+		return false;
+	bool ok = false;
+	if (send(fd, q, n, 0) == (ssize_t)n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, timeout_ms) == 1) {
+			ssize_t got = recv(fd, r, sizeof(r), 0);
+			/* same id, a response, RCODE NOERROR */
+			ok = got >= 12 && r[0] == q[0] && r[1] == q[1] && (r[2] & 0x80) &&
+			     (r[3] & 0x0f) == 0;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
+{
+	if (u->probe_kind == PROBE_DNS) {
+		char name[300];
+		snprintf(name, sizeof(name), "www.%s", c->stack.site.domain);
+		if (dns_answers(&u->probe, name, 500))
+			return true;
+		snprintf(why, whylen, "no DNS answer for %s", name);
+		return false;
+	}
+	int st = http_get_status(&u->probe, u->host->address, u->probe_path, 500, NULL, 0);
+	if (st == 200)
+		return true;
+	if (st < 0)
+		snprintf(why, whylen, "no HTTP answer on %s", u->probe_path);
+	else
+		snprintf(why, whylen, "GET %s answered %d", u->probe_path, st);
+	return false;
+}

@@ -1,0 +1,279 @@
+/* proc.c - the units of a stack: which daemons run where, starting them
+ * detached with their logs and pid files in the state folder, stopping them
+ * by pid. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "core/log.h"
+
+static const struct {
+	unsigned role;
+	const char *name, *daemon;
+} role_daemons[] = {
+	{ ROLE_APP, "app", "tristack-app" },
+	{ ROLE_WEB, "web", "tristack-web" },
+	{ ROLE_LB, "lb", "tristack-lb" },
+	{ ROLE_DNS, "dns", "tristack-dns" },
+};
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* snprintf that refuses to truncate a path. */
+static int fmt_path(char *out, size_t len, const char *fmt, ...) TS_PRINTF(3, 4);
+
+static int fmt_path(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int ctl_units(struct ctl *c, char *err, size_t errlen)
+{
+	struct stack *s = &c->stack;
+	c->nunits = 0;
+	/* Start order: apps first, the LB and DNS last (they point at the rest). */
+	for (size_t r = 0; r < ARRAY_SIZE(role_daemons); r++) {
+		for (unsigned h = 0; h < s->nhosts; h++) {
+			const struct stack_host *host = &s->hosts[h];
+			if (!(host->roles & role_daemons[r].role))
+				continue;
+			if (c->nunits == ARRAY_SIZE(c->units)) {
+				snprintf(err, errlen, "too many daemons in the stack");
+				return -1;
+			}
+			struct unit *u = &c->units[c->nunits++];
+			memset(u, 0, sizeof(*u));
+			u->host = host;
+			u->daemon = role_daemons[r].daemon;
+			u->role = role_daemons[r].name;
+			if (fmt_path(u->pidfile, sizeof(u->pidfile), "%s/run/%s.%s.pid", c->state,
+				     host->name, u->role) < 0 ||
+			    fmt_path(u->logfile, sizeof(u->logfile), "%s/log/%s.%s.log", c->state,
+				     host->name, u->role) < 0) {
+				snprintf(err, errlen, "state folder path too long");
+				return -1;
+			}
+			const char *spec = ":0";
+			u->probe_kind = PROBE_HTTP;
+			switch (role_daemons[r].role) {
+			case ROLE_APP:
+				spec = s->app.http.listen;
+				u->probe_path = "/healthz";
+				break;
+			case ROLE_WEB:
+				spec = s->web.http.listen;
+				u->probe_path = "/";
+				break;
+			case ROLE_LB:
+				spec = s->lb.http.listen;
+				u->probe_path = "/";
+				break;
+			case ROLE_DNS:
+				spec = s->dns.listen;
+				u->probe_kind = PROBE_DNS;
+				break;
+			}
+			char e[256];
+			if (stack_resolve_addr(s, spec, host, &u->probe, e, sizeof(e)) < 0) {
+				snprintf(err, errlen, "%s on %s: %s", u->daemon, host->name, e);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Is pid one of our daemons? (guards against a recycled pid) */
+static bool is_our_daemon(pid_t pid, const char *daemon)
+{
+	char path[64], exe[4096];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	const char *base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	/* " (deleted)" follows the name of a binary rebuilt since it started */
+	return strncmp(base, daemon, strlen(daemon)) == 0 &&
+	       (base[strlen(daemon)] == '\0' || base[strlen(daemon)] == ' ');
+}
+
+pid_t unit_running(struct unit *u)
+{
+	u->pid = 0;
+	FILE *f = fopen(u->pidfile, "r");
+	if (f == NULL)
+		return 0;
+	int pid = 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid > 0 && kill(pid, 0) == 0 && is_our_daemon(pid, u->daemon))
+		u->pid = pid;
+	return u->pid;
+}
+
+static int mkdirs(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
+{
+	char dir[4200];
+	snprintf(dir, sizeof(dir), "%s/run", c->state);
+	if (mkdirs(dir) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/log", c->state);
+	if (mkdirs(dir) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	char bin[4200];
+	snprintf(bin, sizeof(bin), "%s/%s", c->bindir, u->daemon);
+	if (access(bin, X_OK) < 0) {
+		snprintf(err, errlen, "%s: %s (run make)", bin, strerror(errno));
+		return -1;
+	}
+	int logfd = open(u->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (logfd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", u->logfile, strerror(errno));
+		return -1;
+	}
+	/* The child reports a failed exec through this pipe; a successful
+	 * exec closes it (O_CLOEXEC). Either way, once read() returns, the pid
+	 * runs the daemon's binary, so a stop right after cannot miss it. */
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		close(logfd);
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(logfd);
+		close(report[0]);
+		close(report[1]);
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(report[0]);
+		/* The daemon lives on after tristack returns: its own session,
+		 * no terminal, output to its log. */
+		setsid();
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, STDIN_FILENO);
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execl(bin, u->daemon, "-c", c->conf, "--host", u->host->name, (char *)NULL);
+		int e = errno;
+		ssize_t w = write(report[1], &e, sizeof(e));
+		(void)w;
+		_exit(127);
+	}
+	close(logfd);
+	close(report[1]);
+	int child_errno = 0;
+	ssize_t got;
+	do
+		got = read(report[0], &child_errno, sizeof(child_errno));
+	while (got < 0 && errno == EINTR);
+	close(report[0]);
+	if (got == (ssize_t)sizeof(child_errno)) {
+		waitpid(pid, NULL, 0);
+		snprintf(err, errlen, "exec %s: %s", bin, strerror(child_errno));
+		return -1;
+	}
+	FILE *f = fopen(u->pidfile, "w");
+	if (f == NULL) {
+		kill(pid, SIGTERM);
+		snprintf(err, errlen, "cannot write %s: %s", u->pidfile, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%d\n", (int)pid);
+	fclose(f);
+	u->pid = pid;
+	return 0;
+}
+
+/* Has pid exited? A zombie has: whoever its parent is (often not us: the
+ * daemons outlive the tristack that started them) may reap it late. */
+static bool gone(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, WNOHANG) == pid)
+		return true;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return true;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')' */
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+int unit_stop(struct unit *u, unsigned grace_ms)
+{
+	if (unit_running(u) == 0) {
+		unlink(u->pidfile);
+		return 0;
+	}
+	pid_t pid = u->pid;
+	kill(pid, SIGTERM);
+	for (unsigned waited = 0; waited < grace_ms; waited += 20) {
+		if (gone(pid))
+			goto done;
+		sleep_ms(20);
+	}
+	kill(pid, SIGKILL);
+	for (unsigned waited = 0; waited < 2000; waited += 20) {
+		if (gone(pid))
+			goto done;
+		sleep_ms(20);
+	}
+	return -1;
+done:
+	unlink(u->pidfile);
+	u->pid = 0;
+	return 0;
+}

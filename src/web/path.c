@@ -1,0 +1,82 @@
+/* path.c - request path normalisation. See path.h. */
+#include "path.h"
+
+#include <string.h>
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long web_path_normalize(const char *target, size_t len, char *out, size_t outlen)
+{
+	if (len == 0 || target[0] != '/' || outlen < 2)
+		return -400;
+	const char *q = memchr(target, '?', len);
+	if (q)
+		len = (size_t)(q - target);
+	const char *hash = memchr(target, '#', len);
+	if (hash)
+		len = (size_t)(hash - target);
+
+	size_t o = 0;       /* bytes written to out */
+	size_t seg = 0;     /* where the current segment starts in out */
+	int last_dir = 0;   /* the last segment named a directory: "", ".", ".." */
+	out[o++] = '/';
+	seg = o;
+	for (size_t i = 1; i <= len; i++) {
+		char c;
+		if (i == len) {
+			c = '/'; /* flush the last segment */
+		} else if (target[i] == '%') {
+			if (i + 2 >= len)
+				return -400;
+			int hi = hexval(target[i + 1]), lo = hexval(target[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -400;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			c = target[i];
+		}
+		if ((unsigned char)c < 0x20 || c == 0x7f)
+			return -400; /* NUL and control bytes name no file of ours */
+		if (c != '/') {
+			if (o + 1 >= outlen)
+				return -414;
+			out[o++] = c;
+			continue;
+		}
+		/* end of a segment: out[seg..o) */
+		size_t n = o - seg;
+		last_dir = 1;
+		if (n == 0 || (n == 1 && out[seg] == '.')) {
+			o = seg; /* "//" or "/./" */
+		} else if (n == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+			if (seg == 1)
+				return -400; /* above the root */
+			/* drop the previous segment */
+			o = seg - 1;
+			while (o > 0 && out[o - 1] != '/')
+				o--;
+		} else {
+			if (o + 1 >= outlen)
+				return -414;
+			out[o++] = '/';
+			last_dir = 0;
+		}
+		seg = o;
+	}
+	/* The final flush added a '/': keep it only when the target asked for
+	 * a directory. */
+	if (o > 1 && out[o - 1] == '/' && !last_dir)
+		o--;
+	out[o] = '\0';
+	return (long)o;
+}
