@@ -111,7 +111,7 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	aw->app = app;
 	http_server_init(&aw->http, w, w->d->http, app_handler, aw);
 	http_server_use_metrics(&aw->http, w->d->metrics, &app->hm);
-	aw->http.buffer_body = true;
+	http_server_buffer_bodies(&aw->http);
 	if (access_log_file.path)
 		aw->http.access_log = &access_log_file;
 	return http_server_listen(&aw->http, &app->listen, err, errlen);

@@ -97,6 +97,14 @@ void http_server_init(struct http_server *srv, struct worker *w, const struct st
 	srv->scratch = xmalloc(sizeof(*srv->scratch));
 }
 
+void http_server_buffer_bodies(struct http_server *srv)
+{
+	srv->buffer_body = true;
+	/* A handler that gets whole bodies gets bounded ones. */
+	if (srv->limits.max_body == 0)
+		srv->limits.max_body = HTTP_BUFFERED_MAX_BODY;
+}
+
 int http_server_listen(struct http_server *srv, const struct addr *a, char *err, size_t errlen)
 {
 	int fd = net_listen(a, true, 4096, err, errlen);
@@ -742,6 +750,8 @@ static void begin_body(struct http_session *s)
 	struct http_server *srv = s->srv;
 	s->state = HS_BODY;
 	if (s->req.framing == HTTP_BODY_LENGTH) {
+		/* The limit was checked against Content-Length when the head was
+		 * parsed: buffered mode never runs without one. */
 		s->body_left = s->req.content_length;
 		s->body = xmalloc((size_t)s->req.content_length + 1);
 	} else {

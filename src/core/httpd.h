@@ -55,7 +55,7 @@ struct http_server {
 	http_handler_fn handler;
 	void *data;
 	struct log_file *access_log; /* NULL = off */
-	bool buffer_body;            /* read the whole body before the handler */
+	bool buffer_body;            /* see http_server_buffer_bodies */
 	bool count;                  /* update metrics (off for admin listeners) */
 	unsigned maxconn;            /* this worker's share */
 	struct http_metric_slots m;
@@ -138,6 +138,10 @@ struct http_session {
 /* Set up a server on a worker; conf may be NULL for built-in defaults. */
 void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
 		      http_handler_fn handler, void *data);
+/* Hand the handler whole request bodies (in s->body), read before it runs;
+ * with no max_body_size set they are bounded by HTTP_BUFFERED_MAX_BODY. */
+#define HTTP_BUFFERED_MAX_BODY (1u << 20)
+void http_server_buffer_bodies(struct http_server *srv);
 /* Listen on a (SO_REUSEPORT) and accept sessions. Returns 0 or -1 with err. */
 int http_server_listen(struct http_server *srv, const struct addr *a, char *err, size_t errlen);
 /* Graceful stop: stop accepting, close idle sessions; busy ones close after

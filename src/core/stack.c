@@ -27,15 +27,14 @@ struct key {
 
 static const char *const balance_choices[] = { "roundrobin", "leastconn", "first", NULL };
 
-#define HTTP_KEYS(T, def_listen, def_admin, def_threads)                                                       \
-	{ "listen", K_STR, offsetof(T, http.listen), def_listen, NULL, 0, 0 },                         \
-	{ "admin", K_STR, offsetof(T, http.admin), def_admin, NULL, 0, 0 },                            \
-	{ "threads", K_INT, offsetof(T, http.threads), def_threads, NULL, 0, 256 },                    \
+#define HTTP_KEYS(T, def_listen, def_body)                                                          \
+	{ "listen", K_STR, offsetof(T, http.listen), def_listen, NULL, 0, 0 },                     \
+	{ "threads", K_INT, offsetof(T, http.threads), "0", NULL, 0, 256 },                        \
 	{ "maxconn", K_INT, offsetof(T, http.maxconn), "9000", NULL, 1, 1000000 },                 \
 	{ "bufsize", K_SIZE, offsetof(T, http.bufsize), "16k", NULL, 4096, 1 << 20 },              \
 	{ "max_header_size", K_SIZE, offsetof(T, http.max_header_size), "8k", NULL, 1024,          \
 	  1 << 20 },                                                                               \
-	{ "max_body_size", K_SIZE, offsetof(T, http.max_body_size), "0", NULL, 0, 0 },             \
+	{ "max_body_size", K_SIZE, offsetof(T, http.max_body_size), def_body, NULL, 0, 0 },        \
 	{ "timeout_client", K_DURATION, offsetof(T, http.timeout_client), "60s", NULL, 1, 0 },     \
 	{ "timeout_http_request", K_DURATION, offsetof(T, http.timeout_http_request), "10s",       \
 	  NULL, 1, 0 },                                                                            \
@@ -59,7 +58,8 @@ static const struct key host_keys[] = {
 };
 
 static const struct key lb_keys[] = {
-	HTTP_KEYS(struct stack_lb, ":8080", ":8404", "0"),
+	HTTP_KEYS(struct stack_lb, ":8080", "0"),
+	{ "admin", K_STR, offsetof(struct stack_lb, http.admin), ":8404", NULL, 0, 0 },
 	{ "balance", K_ENUM, offsetof(struct stack_lb, balance), "roundrobin", balance_choices, 0,
 	  0 },
 	{ "server", K_SERVER, 0, NULL, NULL, 0, 0 },
@@ -74,7 +74,8 @@ static const struct key lb_keys[] = {
 };
 
 static const struct key web_keys[] = {
-	HTTP_KEYS(struct stack_web, ":8080", ":8405", "0"),
+	HTTP_KEYS(struct stack_web, ":8080", "0"),
+	{ "admin", K_STR, offsetof(struct stack_web, http.admin), ":8405", NULL, 0, 0 },
 	{ "root", K_STR, offsetof(struct stack_web, root), "www", NULL, 0, 0 },
 	{ "proxy", K_PREFIX, 0, NULL, NULL, 0, 0 },
 	{ "upstream", K_STR, offsetof(struct stack_web, upstream), ":9000", NULL, 0, 0 },
@@ -88,7 +89,7 @@ static const struct key web_keys[] = {
 };
 
 static const struct key app_keys[] = {
-	HTTP_KEYS(struct stack_app, ":9000", "", "0"),
+	HTTP_KEYS(struct stack_app, ":9000", "1m"),
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 

@@ -59,7 +59,7 @@ struct stack_server {
 /* Settings every HTTP daemon shares */
 struct stack_http {
 	char *listen;
-	char *admin;     /* admin listener (/metrics, stats); "" = none */
+	char *admin;     /* admin listener (/metrics, stats); "" = none (lb, web) */
 	int64_t threads; /* 0 = one per core */
 	int64_t maxconn;
 	uint64_t bufsize;

@@ -1,0 +1,195 @@
+"""Fixtures for the end-to-end tests: a whole tristack stack on loopback.
+
+Each test session gets its own stack file on its own 127.x.y.0/24 addresses
+(so it never collides with a stack brought up by `make run`), its own state
+folder, and is brought down by PID at the end, failing the test run if any
+process is left or any sanitizer complained in a daemon's log.
+"""
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("TRISTACK_BIN", os.path.join(ROOT, "build", "bin"))
+SANITIZED = os.environ.get("TRISTACK_SANITIZED") == "1"
+
+
+def binary(name):
+    return os.path.join(BIN, name)
+
+
+def free_subnet():
+    """A 127.a.b.0/24 with nothing listening on the ports we use."""
+    for _ in range(50):
+        a, b = random.randint(100, 250), random.randint(1, 250)
+        ok = True
+        for host in (1, 2, 3):
+            for port in (8080, 8404, 8405, 9000):
+                s = socket.socket()
+                try:
+                    s.bind((f"127.{a}.{b}.{host}", port))
+                except OSError:
+                    ok = False
+                finally:
+                    s.close()
+        if ok:
+            return f"127.{a}.{b}"
+    raise RuntimeError("no free loopback subnet")
+
+
+def write_stack(path, net, extra=""):
+    """The default stack of DESIGN.md, on the given loopback /24."""
+    text = open(os.path.join(ROOT, "conf", "foobar.conf")).read()
+    text = text.replace("127.0.0.1", f"{net}.1").replace("127.0.0.2", f"{net}.2")
+    text = text.replace("127.0.0.3", f"{net}.3")
+    text = text.replace("root     = www", f"root     = {ROOT}/www")
+    with open(path, "w") as f:
+        f.write(text + extra)
+
+
+class Stack:
+    """A running stack and the commands to drive it."""
+
+    def __init__(self, tmp, net):
+        self.tmp = tmp
+        self.net = net
+        self.conf = os.path.join(tmp, "stack.conf")
+        self.state = os.path.join(tmp, "state")
+        self.lb = f"{net}.1"
+        self.url = f"http://{net}.1:8080"
+        self.admin = f"http://{net}.1:8404"
+
+    def ctl(self, *args, check=True, timeout=60):
+        r = subprocess.run([binary("tristack"), "-c", self.conf, "--state", self.state, *args],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"tristack {' '.join(args)} failed ({r.returncode}):\n"
+                                 f"{r.stdout}\n{r.stderr}")
+        return r
+
+    def pids(self):
+        """PIDs from the state folder's pid files."""
+        run = os.path.join(self.state, "run")
+        out = {}
+        if os.path.isdir(run):
+            for name in os.listdir(run):
+                with open(os.path.join(run, name)) as f:
+                    out[name] = int(f.read().strip())
+        return out
+
+    def logs(self):
+        d = os.path.join(self.state, "log")
+        text = {}
+        if os.path.isdir(d):
+            for name in os.listdir(d):
+                with open(os.path.join(d, name), errors="replace") as f:
+                    text[name] = f.read()
+        return text
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:")
+
+
+def stop_stack(stack):
+    """Bring the stack down; kill by PID whatever `down` left; report leftovers."""
+    pids = stack.pids()
+    stack.ctl("down", check=False)
+    left = []
+    for name, pid in pids.items():
+        if alive(pid):
+            left.append((name, pid))
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+@pytest.fixture(scope="session")
+def stack():
+    tmp = tempfile.mkdtemp(prefix="tristack-e2e-")
+    st = Stack(tmp, free_subnet())
+    write_stack(st.conf, st.net)
+    try:
+        r = st.ctl("up")
+        st.up_output = r.stdout
+        yield st
+    finally:
+        left = stop_stack(st)
+        bad = {n: t for n, t in st.logs().items() if SANITIZER_RE.search(t)}
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not left, f"processes left after down: {left}"
+        assert not bad, "sanitizer reports in daemon logs:\n" + "\n".join(
+            f"== {n}\n{t[-3000:]}" for n, t in bad.items())
+
+
+def curl(*args, timeout=10):
+    """Run curl; returns (status code, headers dict, body)."""
+    r = subprocess.run(["curl", "-s", "-S", "--max-time", str(timeout), "-D", "-", *args],
+                       capture_output=True, timeout=timeout + 5)
+    raw = r.stdout
+    if r.returncode != 0:
+        raise AssertionError(f"curl {' '.join(args)} failed: {r.stderr.decode()}")
+    # Skip interim 1xx heads.
+    while True:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        if status >= 200 or not rest:
+            break
+        raw = rest
+    headers = {}
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        headers[k.decode().strip().lower()] = v.decode().strip()
+    return status, headers, rest
+
+
+def raw_http(host, port, data, timeout=5.0, read_until_close=True):
+    """Send raw bytes; return everything the server sends until it closes
+    (or the timeout passes)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            chunks.append(b)
+            if not read_until_close:
+                break
+        return b"".join(chunks)
+    finally:
+        s.close()
+
+
+def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
+    """Poll pred() until it is true or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

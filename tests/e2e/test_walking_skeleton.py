@@ -1,0 +1,133 @@
+"""The first request through every tier: tristack up, the page and the API
+through the load balancer, round robin, status, down."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from conftest import Stack, alive, curl, free_subnet, stop_stack, write_stack
+
+
+def test_up_prints_the_site_url(stack):
+    assert f"www.foobar.com is up: {stack.url}/" in stack.up_output
+
+
+def test_page_through_the_load_balancer(stack):
+    status, headers, body = curl(stack.url + "/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert b"Welcome to www.foobar.com" in body
+    assert headers["x-served-by"] in ("web-01", "web-02")
+
+
+def test_static_file_and_missing_file(stack):
+    status, headers, body = curl(stack.url + "/static/site.css")
+    assert status == 200
+    assert headers["content-type"].startswith("text/css")
+    status, _, _ = curl(stack.url + "/no-such-file.html")
+    assert status == 404
+
+
+def hello_hosts(stack, n, same_connection=False):
+    if same_connection:
+        # one curl, n URLs: curl reuses its connection for all of them
+        r = subprocess.run(["curl", "-s", "--max-time", "10"] + [stack.url + "/api/hello"] * n,
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0
+        return re.findall(r'"host":"([^"]+)"', r.stdout)
+    out = []
+    for _ in range(n):
+        status, headers, body = curl(stack.url + "/api/hello")
+        assert status == 200
+        assert headers["content-type"] == "application/json"
+        m = re.search(rb'"host":"([^"]+)"', body)
+        assert m, body
+        # the app's answer and the web server's header name the same host
+        assert headers["x-served-by"] == m.group(1).decode()
+        out.append(m.group(1).decode())
+    return out
+
+
+def assert_alternates(hosts):
+    assert set(hosts) == {"web-01", "web-02"}, hosts
+    for a, b in zip(hosts, hosts[1:]):
+        assert a != b, f"round robin did not alternate: {hosts}"
+
+
+def test_api_hello_alternates_between_the_web_servers(stack):
+    assert_alternates(hello_hosts(stack, 8))
+
+
+def test_round_robin_is_per_request_on_a_kept_alive_connection(stack):
+    assert_alternates(hello_hosts(stack, 6, same_connection=True))
+
+
+def test_status_lists_every_daemon_with_its_pid(stack):
+    r = stack.ctl("status")
+    pids = stack.pids()
+    lines = r.stdout.strip().splitlines()[1:]
+    assert len(lines) == 6, r.stdout
+    for host, daemon in [("web-01", "tristack-app"), ("web-02", "tristack-app"),
+                         ("web-01", "tristack-web"), ("web-02", "tristack-web"),
+                         ("lb-01", "tristack-lb"), ("lb-01", "tristack-dns")]:
+        line = next(l for l in lines if l.split()[:2] == [host, daemon])
+        pid = int(line.split()[2])
+        assert line.split()[3] == "running"
+        assert line.split()[-1] == "ok"
+        role = daemon.split("-")[1]
+        assert pids[f"{host}.{role}.pid"] == pid
+        assert alive(pid)
+
+
+def test_dns_answers_for_www(stack):
+    r = subprocess.run(["dig", "+short", "-p", "5353", f"@{stack.lb}", "www.foobar.com"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.stdout.strip() == stack.lb
+
+
+def test_up_twice_and_down_leave_no_process_behind():
+    tmp = tempfile.mkdtemp(prefix="tristack-e2e-")
+    st = Stack(tmp, free_subnet())
+    write_stack(st.conf, st.net)
+    try:
+        st.ctl("up")
+        pids = st.pids()
+        assert len(pids) == 6
+        assert all(alive(p) for p in pids.values())
+        again = st.ctl("up")
+        assert again.stdout.count("already running") == 6
+        assert st.pids() == pids
+        down = st.ctl("down")
+        assert down.stdout.count("stopped") == 6
+        assert not any(alive(p) for p in pids.values()), "a daemon survived down"
+        assert st.pids() == {}
+        r = st.ctl("status", check=False)
+        assert r.returncode == 3
+        assert r.stdout.count("stopped") == 6
+    finally:
+        left = stop_stack(st)
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not left
+
+
+def test_up_fails_cleanly_when_an_address_is_taken():
+    """A daemon that cannot start makes `up` fail, say why, and stop the rest."""
+    import socket
+    tmp = tempfile.mkdtemp(prefix="tristack-e2e-")
+    st = Stack(tmp, free_subnet())
+    write_stack(st.conf, st.net)
+    blocker = socket.socket()
+    blocker.bind((st.lb, 8080))
+    blocker.listen(1)
+    try:
+        r = st.ctl("up", check=False)
+        assert r.returncode == 1
+        assert "tristack-lb on lb-01 exited" in r.stderr
+        assert "cannot listen on" in r.stderr
+        assert st.pids() == {}
+    finally:
+        blocker.close()
+        left = stop_stack(st)
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not left
