@@ -91,15 +91,12 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-static struct log_file access_log_file;
-
 static int app_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct app *app = d->data;
+	(void)err;
+	(void)errlen;
 	http_metrics_define(d->metrics, "tristack_app", &app->hm);
-	if (d->http->access_log[0] &&
-	    log_file_open(&access_log_file, d->http->access_log, err, errlen) < 0)
-		return -1;
 	return 0;
 }
 
@@ -112,8 +109,6 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_init(&aw->http, w, w->d->http, app_handler, aw);
 	http_server_use_metrics(&aw->http, w->d->metrics, &app->hm);
 	http_server_buffer_bodies(&aw->http);
-	if (access_log_file.path)
-		aw->http.access_log = &access_log_file;
 	return http_server_listen(&aw->http, &app->listen, err, errlen);
 }
 
@@ -135,8 +130,6 @@ static void app_worker_free(struct worker *w)
 
 static void app_finish(struct daemon *d)
 {
-	if (access_log_file.path)
-		log_file_close(&access_log_file);
 	free(d->data);
 	d->data = NULL;
 }

@@ -27,8 +27,61 @@ static void usage(const struct daemon_def *def, FILE *out)
 		"  -c, --conf FILE   stack file (default %s)\n"
 		"  -t, --test        check the file, print the effective configuration, exit\n"
 		"      --host NAME   the [host] this process runs as\n"
+		"      --state DIR   state folder (default: [site] state)\n"
 		"      --version     print the version and exit\n",
 		def->name, DEFAULT_CONF);
+}
+
+int daemon_path(const struct daemon *d, const char *tmpl, char *out, size_t len)
+{
+	const char *host = d->host ? d->host->name : "-";
+	const char *state = d->state ? d->state : d->stack.site.state;
+	size_t o = 0;
+	for (const char *p = tmpl; *p; p++) {
+		const char *add = p;
+		size_t n = 1;
+		if (strncmp(p, "{host}", 6) == 0) {
+			add = host;
+			n = strlen(host);
+			p += 5;
+		} else if (strncmp(p, "{state}", 7) == 0) {
+			add = state;
+			n = strlen(state);
+			p += 6;
+		}
+		if (o + n >= len)
+			return -1;
+		memcpy(out + o, add, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The error log and the access log of the daemon's HTTP settings. */
+static int open_logs(struct daemon *d, char *err, size_t errlen)
+{
+	char path[4096];
+	if (d->http == NULL)
+		return 0;
+	log_set_level((enum log_level)log_level_parse(d->http->log_level));
+	if (d->http->error_log[0]) {
+		if (daemon_path(d, d->http->error_log, path, sizeof(path)) < 0) {
+			snprintf(err, errlen, "error_log path too long");
+			return -1;
+		}
+		if (log_open(path, err, errlen) < 0)
+			return -1;
+	}
+	if (d->http->access_log[0]) {
+		if (daemon_path(d, d->http->access_log, path, sizeof(path)) < 0) {
+			snprintf(err, errlen, "access_log path too long");
+			return -1;
+		}
+		if (log_file_open(&d->access_log, path, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 void worker_check_drained(struct worker *w)
@@ -87,7 +140,7 @@ static int load_config(struct daemon *d, const char *host_name, char *err, size_
 
 static void reload_check(struct daemon *d, const char *host_name)
 {
-	struct daemon probe = { .def = d->def, .conf_path = d->conf_path };
+	struct daemon probe = { .def = d->def, .conf_path = d->conf_path, .state = d->state };
 	char err[512];
 	if (load_config(&probe, host_name, err, sizeof(err)) < 0) {
 		log_error("reload refused, the running configuration stays: %s", err);
@@ -178,6 +231,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "conf", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
 		{ "host", required_argument, NULL, 'H' }, { "version", no_argument, NULL, 'V' },
+		{ "state", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },	  { NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .def = def, .conf_path = DEFAULT_CONF, .grace_ms = 10000 };
@@ -190,6 +244,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		case 'c': d.conf_path = optarg; break;
 		case 't': test = true; break;
 		case 'H': host_name = optarg; break;
+		case 'S': d.state = optarg; break;
 		case 'V': printf("%s %s\n", def->name, TS_VERSION); return 0;
 		case 'h': usage(def, stdout); return 0;
 		default: usage(def, stderr); return 1;
@@ -214,12 +269,10 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		stack_free(&d.stack);
 		return 0;
 	}
-	if (d.http) {
-		log_set_level((enum log_level)log_level_parse(d.http->log_level));
-		if (d.http->error_log[0] && log_open(d.http->error_log, err, sizeof(err)) < 0) {
-			fprintf(stderr, "%s: %s\n", def->name, err);
-			return 1;
-		}
+	if (open_logs(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", def->name, err);
+		stack_free(&d.stack);
+		return 1;
 	}
 
 	/* Signals go to the main thread only: block them before threads exist. */
@@ -254,6 +307,8 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	if (def->finish)
 		def->finish(&d);
 	metrics_free(d.metrics);
+	if (d.access_log.path)
+		log_file_close(&d.access_log);
 	if (rc == 0)
 		log_info("stopped");
 	stack_free(&d.stack);

@@ -2,7 +2,8 @@
  *
  * Command line: -c FILE (default conf/foobar.conf), -t (check the file, print
  * the effective configuration, exit), --host NAME (which [host] this process
- * is; default: the first host with the daemon's role), --version, -h.
+ * is; default: the first host with the daemon's role), --state DIR (instead
+ * of [site] state), --version, -h.
  *
  * Process model: shared-nothing workers, one event loop per thread, each with
  * its own SO_REUSEPORT listeners. The main thread only handles signals:
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "stack.h"
@@ -59,6 +61,7 @@ struct daemon_def {
 struct daemon {
 	const struct daemon_def *def;
 	const char *conf_path;
+	const char *state; /* --state, else [site] state */
 	struct stack stack;
 	const struct stack_host *host;
 	struct stack_http *http; /* the daemon's shared HTTP settings, if any */
@@ -66,6 +69,7 @@ struct daemon {
 	struct worker *workers;
 	struct metrics *metrics;
 	uint64_t grace_ms; /* drain period after SIGTERM */
+	struct log_file access_log; /* d->http->access_log, opened for the workers */
 	void *data;        /* the daemon's own state */
 };
 
@@ -75,6 +79,11 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv);
 /* Called by the daemon when a worker's connection count drops to 0 during a
  * stop, so the worker can exit early. */
 void worker_check_drained(struct worker *w);
+
+/* A path with "{host}" replaced by the host's name (several hosts of one
+ * machine share a [web] section, not a log file) and "{state}" by the state
+ * folder. Returns 0 or -1 when it does not fit. */
+int daemon_path(const struct daemon *d, const char *tmpl, char *out, size_t len);
 
 /* Online CPUs (at least 1). */
 unsigned cpu_count(void);

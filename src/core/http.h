@@ -12,10 +12,18 @@
  *
  * Strictness (each is a 400 for requests, a 502 for responses): a bare LF or
  * CR, obs-fold, whitespace before the colon, control bytes, Content-Length
- * together with Transfer-Encoding, differing Content-Lengths, a
- * Transfer-Encoding whose last coding is not chunked, Transfer-Encoding in
- * HTTP/1.0, a missing or repeated Host in HTTP/1.1. Heads over the limit are
- * 431, declared bodies over the limit 413, HTTP versions other than 1.x 505.
+ * together with Transfer-Encoding, differing Content-Lengths, chunked
+ * applied twice, Transfer-Encoding in HTTP/1.0, a missing or repeated Host in
+ * an HTTP/1.1 request, a CONNECT target that is not host:port. Requests
+ * whose last transfer coding is not chunked are 400; such responses are read
+ * until the server closes (RFC 9112 6.3). Responses that have no body by
+ * their status or method (HEAD, 1xx, 204, 304) skip the framing checks.
+ * Heads over the limit are 431 (the limit counts the blank line; only the
+ * first max_head bytes are ever examined, so the verdict cannot depend on
+ * how the bytes arrived), declared bodies over the limit 413, HTTP versions
+ * other than 1.x 505. An absolute-form target with a query and no path
+ * ("http://h?q") is refused: its origin form would need a '/' that is not in
+ * the buffer.
  *
  * Bodies: Content-Length needs no parser; chunked bodies go through the
  * http_chunked decoder, a byte-at-a-time state machine that is resumable at
@@ -87,9 +95,10 @@ struct http_msg {
 	bool has_upgrade;      /* an Upgrade header is present */
 	bool te_other;         /* codings besides chunked (gzip, chunked) */
 	int host_index;        /* index in headers, -1 when absent */
-	size_t head_len;       /* bytes of the head, blank line included */
+	size_t head_len;       /* bytes consumed: empty lines skipped before a
+				  request line, the head, its blank line */
 	/* when parsing fails */
-	int error_status;  /* 400, 413, 431, 501, 505; 502 for responses */
+	int error_status;  /* 400, 413, 431, 505; 502 for responses */
 	const char *error; /* static text, for the log */
 };
 
@@ -118,7 +127,7 @@ struct http_chunked {
 	uint64_t remaining;    /* data bytes left in the current chunk */
 	uint64_t total;        /* data bytes decoded so far */
 	uint64_t max_body;     /* 0 = no limit */
-	uint32_t max_trailer;  /* trailer section limit */
+	uint32_t max_trailer;  /* trailer section limit, its final CRLF included */
 	int error_status;      /* 400 or 413 */
 	const char *error;
 };

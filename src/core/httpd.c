@@ -95,6 +95,8 @@ void http_server_init(struct http_server *srv, struct worker *w, const struct st
 	unsigned n = w->d->nworkers ? w->d->nworkers : 1;
 	srv->maxconn = conf ? (unsigned)((conf->maxconn + n - 1) / n) : 1024;
 	srv->scratch = xmalloc(sizeof(*srv->scratch));
+	if (conf && conf == w->d->http && w->d->access_log.path)
+		srv->access_log = &w->d->access_log;
 }
 
 void http_server_buffer_bodies(struct http_server *srv)

@@ -12,8 +12,9 @@ static int two_digits(const char *p)
 	return (p[0] - '0') * 10 + (p[1] - '0');
 }
 
-/* IMF-fixdate only: "Sun, 06 Nov 1994 08:49:37 GMT". The obsolete RFC 850
- * and asctime forms are refused, so a condition using them is ignored. */
+/* IMF-fixdate only: "Sun, 06 Nov 1994 08:49:37 GMT", with the date's own
+ * weekday. The obsolete RFC 850 and asctime forms are refused, so a
+ * condition using them is ignored. */
 int http_date_parse(struct str s, int64_t *out)
 {
 	static const char days[] = "SunMonTueWedThuFriSat";
@@ -39,6 +40,8 @@ int http_date_parse(struct str s, int64_t *out)
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1 || tm.tm_mday != mday)
 		return -1; /* 31 Feb and friends */
+	if (tm.tm_wday != wday)
+		return -1; /* "Mon, 06 Nov 1994" (a Sunday) is no real date */
 	*out = (int64_t)t;
 	return 0;
 }

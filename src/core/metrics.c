@@ -158,6 +158,28 @@ int64_t metrics_value(const struct metrics *m, int id)
 	return sum_slot(m, x->slot);
 }
 
+/* A double as the shortest text that reads back as the same number ("0.1",
+ * not "0.10000000000000001"), as Prometheus' clients write it: bucket bounds
+ * are label values, and queries match them as text (le="0.1"). At least
+ * six digits' worth of %g, so that 10 stays "10" rather than "1e+01". */
+static const char *fmt_double(char *out, size_t len, double v)
+{
+	if (isnan(v))
+		return "NaN";
+	if (isinf(v))
+		return v > 0 ? "+Inf" : "-Inf";
+	int prec = 17;
+	for (int p = 1; p < 17; p++) {
+		snprintf(out, len, "%.*g", p, v);
+		if (strtod(out, NULL) == v) {
+			prec = MAX(p, 6);
+			break;
+		}
+	}
+	snprintf(out, len, "%.*g", prec, v);
+	return out;
+}
+
 static void add_sample(struct sbuf *out, const char *name, const char *suffix, const char *labels,
 		       const char *extra)
 {
@@ -178,10 +200,11 @@ static void add_sample(struct sbuf *out, const char *name, const char *suffix, c
 
 static void render_one(const struct metrics *m, const struct metric *x, struct sbuf *out)
 {
+	char num[64];
 	if (x->type != METRIC_HISTOGRAM) {
 		add_sample(out, x->name, "", x->labels, NULL);
 		if (x->fn)
-			sbuf_addf(out, "%.17g\n", x->fn(x->arg));
+			sbuf_addf(out, "%s\n", fmt_double(num, sizeof(num), x->fn(x->arg)));
 		else
 			sbuf_addf(out, "%lld\n", (long long)sum_slot(m, x->slot));
 		return;
@@ -191,7 +214,8 @@ static void render_one(const struct metrics *m, const struct metric *x, struct s
 	for (unsigned b = 0; b <= x->nbounds; b++) {
 		cum += sum_slot(m, x->slot + (int)b);
 		if (b < x->nbounds)
-			snprintf(le, sizeof(le), "le=\"%.17g\"", x->bounds[b]);
+			snprintf(le, sizeof(le), "le=\"%s\"",
+				 fmt_double(num, sizeof(num), x->bounds[b]));
 		else
 			snprintf(le, sizeof(le), "le=\"+Inf\"");
 		add_sample(out, x->name, "_bucket", x->labels, le);

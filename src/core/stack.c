@@ -2,6 +2,7 @@
  * See stack.h. */
 #include "stack.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -95,7 +96,9 @@ static const struct key app_keys[] = {
 
 static const struct key dns_keys[] = {
 	{ "listen", K_STR, offsetof(struct stack_dns, listen), ":5353", NULL, 0, 0 },
-	{ "ttl", K_DURATION, offsetof(struct stack_dns, ttl), "5m", NULL, 1000, 0 },
+	/* RFC 2181 section 8: a TTL is at most 2^31 - 1 seconds. */
+	{ "ttl", K_DURATION, offsetof(struct stack_dns, ttl), "5m", NULL, 1000,
+	  2147483647LL * 1000 },
 	{ "log_level", K_LEVEL, offsetof(struct stack_dns, log_level), "info", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
@@ -362,6 +365,23 @@ static void check_section_header(struct loader *L, const char *line)
 	}
 }
 
+/* inih also takes "key: value"; the stack file does not, so that a missing
+ * '=' ("listen :8080") is an error instead of the key "listen" = "8080". */
+static void check_key_line(struct loader *L, const char *line)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line == '[' || *line == ';' || *line == '#')
+		return;
+	size_t k = strcspn(line, "=:");
+	if (line[k] != ':')
+		return;
+	while (k > 0 && isspace((unsigned char)line[k - 1]))
+		k--;
+	lfail(L, "expected '%.*s = value' (':' does not separate a key from its value)",
+	      (int)MIN(k, 64), line);
+}
+
 static char *reader(char *str, int num, void *stream)
 {
 	struct loader *L = stream;
@@ -382,7 +402,13 @@ static char *reader(char *str, int num, void *stream)
 	memcpy(str, start, n);
 	str[n] = '\0';
 	L->pos += n;
-	check_section_header(L, str);
+	/* inih skips a UTF-8 byte order mark at the start; so must the header
+	 * check, or the first section goes unseen. */
+	const char *line = str;
+	if (L->line == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+		line += 3;
+	check_section_header(L, line);
+	check_key_line(L, line);
 	return L->failed ? NULL : str;
 }
 
@@ -522,6 +548,11 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		if (v < (uint64_t)k->min) {
 			lfail(L, "'%s' in [%s] must be at least %lldms", k->name, sec->name,
 			      (long long)k->min);
+			return -1;
+		}
+		if (k->max && v > (uint64_t)k->max) {
+			lfail(L, "'%s' in [%s] must be at most %lldms", k->name, sec->name,
+			      (long long)k->max);
 			return -1;
 		}
 		*(uint64_t *)slot = v;
@@ -693,7 +724,6 @@ static int check(struct loader *L)
 {
 	struct stack *s = L->s;
 	char e[256];
-	struct addr a;
 	for (unsigned i = 0; i < s->nhosts; i++) {
 		struct stack_host *h = &s->hosts[i];
 		L->line = h->line;
@@ -701,9 +731,11 @@ static int check(struct loader *L)
 			lfail(L, "[host %s] needs an 'address'", h->name);
 			return -1;
 		}
-		char probe[300];
-		snprintf(probe, sizeof(probe), "%s:0", h->address);
-		if (addr_parse(probe, NULL, &a, e, sizeof(e)) < 0) {
+		/* An IP address only: addr_parse would also take "*" and
+		 * "unix:..." which name no host (and break the DNS zone). */
+		unsigned char ip[sizeof(struct in6_addr)];
+		if (inet_pton(AF_INET, h->address, ip) != 1 &&
+		    inet_pton(AF_INET6, h->address, ip) != 1) {
 			lfail(L, "bad 'address' '%s' for [host %s] (an IPv4 or IPv6 address)",
 			      h->address, h->name);
 			return -1;
@@ -790,6 +822,7 @@ int stack_load_string(struct stack *s, const char *name, const char *text, char 
 
 int stack_load(struct stack *s, const char *path, char *err, size_t errlen)
 {
+	memset(s, 0, sizeof(*s)); /* "on failure *s is freed" holds on every path */
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));

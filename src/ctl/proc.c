@@ -199,7 +199,8 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl(bin, u->daemon, "-c", c->conf, "--host", u->host->name, (char *)NULL);
+		execl(bin, u->daemon, "-c", c->conf, "--host", u->host->name, "--state", c->state,
+		      (char *)NULL);
 		int e = errno;
 		ssize_t w = write(report[1], &e, sizeof(e));
 		(void)w;

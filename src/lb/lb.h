@@ -25,7 +25,6 @@ struct lb {
 	struct proxy_conf pc;
 	struct lb_rr rr;
 	struct http_metrics hm;
-	struct log_file access_log;
 };
 
 struct lb_worker {

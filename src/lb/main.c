@@ -107,9 +107,8 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	struct lb *lb = d->data;
 	http_metrics_define(d->metrics, "tristack_lb", &lb->hm);
 	proxy_metrics_define(&lb->pc, d->metrics, "tristack_lb");
-	if (d->http->access_log[0] &&
-	    log_file_open(&lb->access_log, d->http->access_log, err, errlen) < 0)
-		return -1;
+	(void)err;
+	(void)errlen;
 	return 0;
 }
 
@@ -122,8 +121,6 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	proxy_worker_init(&lw->pw, &lb->pc, w);
 	http_server_init(&lw->http, w, w->d->http, lb_handler, lw);
 	http_server_use_metrics(&lw->http, w->d->metrics, &lb->hm);
-	if (lb->access_log.path)
-		lw->http.access_log = &lb->access_log;
 	if (http_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
 		return -1;
 	http_server_init(&lw->admin, w, NULL, admin_handler, lw);
@@ -157,8 +154,6 @@ static void lb_finish(struct daemon *d)
 	struct lb *lb = d->data;
 	if (lb == NULL)
 		return;
-	if (lb->access_log.path)
-		log_file_close(&lb->access_log);
 	lb_balance_free(&lb->rr);
 	free(lb->servers);
 	free(lb);

@@ -128,9 +128,6 @@ static int web_start(struct daemon *d, char *err, size_t errlen)
 	}
 	http_metrics_define(d->metrics, "tristack_web", &web->hm);
 	proxy_metrics_define(&web->pc, d->metrics, "tristack_web");
-	if (d->http->access_log[0] &&
-	    log_file_open(&web->access_log, d->http->access_log, err, errlen) < 0)
-		return -1;
 	return 0;
 }
 
@@ -143,8 +140,6 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	proxy_worker_init(&ww->pw, &web->pc, w);
 	http_server_init(&ww->http, w, w->d->http, web_handler, ww);
 	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
-	if (web->access_log.path)
-		ww->http.access_log = &web->access_log;
 	if (http_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
 	http_server_init(&ww->admin, w, NULL, admin_handler, ww);
@@ -178,8 +173,6 @@ static void web_finish(struct daemon *d)
 	struct web *web = d->data;
 	if (web == NULL)
 		return;
-	if (web->access_log.path)
-		log_file_close(&web->access_log);
 	if (web->root_fd >= 0)
 		close(web->root_fd);
 	free(web);

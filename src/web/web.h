@@ -13,7 +13,6 @@ struct web {
 	struct proxy_server app;
 	struct proxy_conf pc;
 	struct http_metrics hm;
-	struct log_file access_log;
 };
 
 struct web_worker {

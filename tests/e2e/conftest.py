@@ -50,7 +50,7 @@ def write_stack(path, net, extra=""):
     text = open(os.path.join(ROOT, "conf", "foobar.conf")).read()
     text = text.replace("127.0.0.1", f"{net}.1").replace("127.0.0.2", f"{net}.2")
     text = text.replace("127.0.0.3", f"{net}.3")
-    text = text.replace("root     = www", f"root     = {ROOT}/www")
+    text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
     with open(path, "w") as f:
         f.write(text + extra)
 

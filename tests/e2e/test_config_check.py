@@ -30,7 +30,7 @@ def test_t_prints_the_effective_configuration_with_defaults():
 
 
 def test_a_typo_in_a_key_is_refused_with_file_line_and_key(tmp_path):
-    text = open(CONF).read().replace("balance = roundrobin", "blance = roundrobin")
+    text = open(CONF).read().replace("balance    = roundrobin", "blance     = roundrobin")
     bad = tmp_path / "typo.conf"
     bad.write_text(text)
     line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("blance"))
@@ -44,12 +44,13 @@ def test_a_typo_in_a_key_is_refused_with_file_line_and_key(tmp_path):
 
 def test_bad_values_name_their_line(tmp_path):
     cases = [
-        ("balance = roundrobin", "balance = random", "bad value 'random' for 'balance' in [lb]"),
-        ("server  = web-02:8080 weight=1", "server  = web-09:8080 weight=1",
+        ("balance    = roundrobin", "balance = random",
+         "bad value 'random' for 'balance' in [lb]"),
+        ("server     = web-02:8080 weight=1", "server = web-09:8080 weight=1",
          "unknown host 'web-09'"),
-        ("server  = web-02:8080 weight=1", "server  = web-02:8080 weight=many",
+        ("server     = web-02:8080 weight=1", "server = web-02:8080 weight=many",
          "bad weight 'many'"),
-        ("admin   = :8404", "timeout_connect = 5 seconds",
+        ("admin      = :8404", "timeout_connect = 5 seconds",
          "bad duration '5 seconds' for 'timeout_connect' in [lb]"),
         ("[web]", "[webb]", "unknown section [webb]"),
     ]

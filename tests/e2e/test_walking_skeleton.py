@@ -131,3 +131,29 @@ def test_up_fails_cleanly_when_an_address_is_taken():
         left = stop_stack(st)
         shutil.rmtree(tmp, ignore_errors=True)
         assert not left
+
+
+def test_access_logs_in_combined_format_reopen_on_sigusr1(stack):
+    """Each web server writes nginx's combined format to its own file; after
+    logrotate-style renaming, SIGUSR1 makes it write to a new file."""
+    import signal
+    from conftest import wait_for
+    log = os.path.join(stack.state, "log", "web-01.web.access.log")
+    curl(stack.url + "/static/site.css", "-A", "e2e-agent/1.0", "-e", "http://ref.example/")
+    curl(stack.url + "/static/site.css", "-A", "e2e-agent/1.0", "-e", "http://ref.example/")
+    line_re = re.compile(
+        r'^127\.\d+\.\d+\.\d+ - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] '
+        r'"GET /static/site\.css HTTP/1\.1" 200 \d+ "http://ref\.example/" "e2e-agent/1\.0"$')
+    text = wait_for(lambda: open(log).read() if os.path.exists(log) else "", what="access log")
+    assert any(line_re.match(l) for l in text.splitlines()), text[-500:]
+    os.rename(log, log + ".1")
+    pid = stack.pids()["web-01.web.pid"]
+    os.kill(pid, signal.SIGUSR1)
+    wait_for(lambda: os.path.exists(log), what="reopened access log")
+    for _ in range(2):
+        curl(stack.url + "/static/site.css", "-A", "after-rotate")
+    wait_for(lambda: "after-rotate" in open(log).read(), what="a line in the new file")
+    assert "after-rotate" not in open(log + ".1").read()
+    # the load balancer logs too, in the same format
+    lb_log = os.path.join(stack.state, "log", "lb-01.lb.access.log")
+    assert "after-rotate" in open(lb_log).read()
