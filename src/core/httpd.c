@@ -532,6 +532,43 @@ static void request_reset(struct http_session *s)
 	buf_release_if_empty(&srv->w->pool, &s->out);
 }
 
+/* Discard what the client still sends, until it closes or time is up. */
+static void linger_read(struct http_session *s)
+{
+	char sink[16384];
+	for (;;) {
+		ssize_t n = conn_read(&s->conn, sink, sizeof(sink));
+		if (n == TS_AGAIN)
+			return;
+		if (n <= 0 || (s->lingered += (uint32_t)n) > HTTP_LINGER_BYTES) {
+			http_session_close(s);
+			return;
+		}
+	}
+}
+
+/* Close after a response. When the client may still be sending (a body we
+ * did not read, bytes of a next request), closing at once would answer its
+ * data with a reset, which can destroy our response before it is read (an
+ * early 413 lost as a "connection reset"): shut our side, drain a while. */
+static void session_end(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	bool unread = (s->req.framing != HTTP_BODY_NONE && !s->body_consumed) ||
+		      buf_len(&s->in) > s->req.head_len;
+	if (!unread || srv->freeing) {
+		http_session_close(s);
+		return;
+	}
+	shutdown(s->conn.io.fd, SHUT_WR);
+	buf_release(&srv->w->pool, &s->in);
+	buf_release(&srv->w->pool, &s->out);
+	s->state = HS_LINGER;
+	s->lingered = 0;
+	loop_timer_set(srv->w->loop, &s->timer, HTTP_LINGER_MS);
+	linger_read(s);
+}
+
 /* After a response: close, or wait for the next request. */
 static void request_finish(struct http_session *s)
 {
@@ -539,7 +576,7 @@ static void request_finish(struct http_session *s)
 	count_request(s);
 	bool body_pending = s->req.framing != HTTP_BODY_NONE && !s->body_consumed;
 	if (s->close_after || !s->req.keep_alive || body_pending || srv->stopping) {
-		http_session_close(s);
+		session_end(s);
 		return;
 	}
 	request_reset(s);
@@ -628,7 +665,7 @@ static void session_write(struct http_session *s)
 	s->resp_len = s->resp_sent = 0;
 	if (s->state == HS_CLOSING) {
 		count_request(s);
-		http_session_close(s);
+		session_end(s);
 		return;
 	}
 	write_done(s);
@@ -889,6 +926,9 @@ static void session_io(struct io *io)
 	case HS_HANDLER:
 		if (io->ready & IO_ERR)
 			http_session_close(s);
+		break;
+	case HS_LINGER:
+		linger_read(s);
 		break;
 	}
 }

@@ -99,7 +99,14 @@ enum http_session_state {
 	HS_STREAM,  /* a stream handler owns the connection */
 	HS_WRITE,   /* writing the response */
 	HS_CLOSING, /* writing an error response, then closing */
+	HS_LINGER,  /* response sent, write side shut: discarding what the client
+		       still sends, so our close does not reset the connection
+		       before it has read the response */
 };
+
+/* Lingering close: at most this long, discarding at most this much. */
+#define HTTP_LINGER_MS    5000
+#define HTTP_LINGER_BYTES (4u << 20)
 
 struct http_session {
 	struct conn conn;
@@ -113,6 +120,7 @@ struct http_session {
 	bool close_after;   /* close once this response is written */
 	bool body_consumed; /* the request body has been read whole */
 	bool head_started;  /* bytes of the next head have arrived */
+	uint32_t lingered;  /* bytes discarded while lingering */
 	size_t scan;
 	struct http_req req;
 	struct http_msg *msg; /* the full parsed head, valid in the handler only */

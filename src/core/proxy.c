@@ -53,6 +53,8 @@ struct proxy_txn {
 	uint64_t req_left; /* Content-Length bytes still to send */
 	size_t req_ok;     /* chunked bytes validated, not yet sent */
 	bool req_sent;     /* head and whole body sent */
+	bool req_broken;   /* the upstream stopped taking the request: its
+			      response (an early 413, say) may still come */
 	bool body_started; /* a body byte has left: never replayed */
 	struct http_chunked req_ch;
 	/* response */
@@ -435,6 +437,7 @@ static int up_failed(struct proxy_txn *t, bool timeout)
 			t->attempt++;
 			t->head_sent = 0;
 			t->resp_scan = 0;
+			t->req_broken = false;
 			return txn_connect(t, avoid);
 		}
 	}
@@ -493,7 +496,7 @@ static int send_request(struct proxy_txn *t)
 {
 	struct http_session *s = t->s;
 	struct upconn *up = t->up;
-	if (t->req_sent)
+	if (t->req_sent || t->req_broken)
 		return P_WAIT;
 	if (!up->connected) {
 		t->waiting |= W_UP;
@@ -529,8 +532,14 @@ static int send_request(struct proxy_txn *t)
 		t->waiting |= W_UP;
 		return P_WAIT;
 	}
-	if (w < 0)
-		return up_failed(t, false);
+	if (w < 0) {
+		/* A server may answer before reading the whole request and then
+		 * stop reading: look for its response before calling it a
+		 * failure (recv_response decides, and retries when it is safe). */
+		t->req_broken = true;
+		up->conn.io.ready |= IO_READ;
+		return P_MORE;
+	}
 	loop_timer_set(t->pw->w->loop, &up->timer, t->pw->pc->timeout_server);
 	size_t k = MIN((size_t)w, head_rem);
 	t->head_sent += (uint32_t)k;
@@ -616,8 +625,10 @@ static int take_response_head(struct proxy_txn *t)
 	if (m->framing == HTTP_BODY_CHUNKED)
 		http_chunked_init(&t->resp_ch, 0, (uint32_t)pc->resp_limits.max_head);
 	t->up_reusable = m->keep_alive && m->framing != HTTP_BODY_CLOSE;
+	/* A response before the end of the request body (an early 413): the
+	 * rest of the body will not be read, so the connection cannot go on. */
 	t->client_keep = s->req.keep_alive && m->framing != HTTP_BODY_CLOSE && !s->close_after &&
-			 !s->srv->stopping;
+			 !s->srv->stopping && (t->req_sent || s->req.framing == HTTP_BODY_NONE);
 	if (add_response_head(t, m) < 0) {
 		txn_error(t, 502);
 		return P_GONE;

@@ -638,6 +638,13 @@ static int handler(void *user, const char *section, const char *name, const char
 			lfail(L, "unknown key '%s' in [%s]", name, sec->name);
 		return 0;
 	}
+	if (*value == ';') {
+		/* "key =;x": inih takes ";x" as the value (a comment needs a space
+		 * before its ';'), which no printed "key = ;x" would give back. */
+		lfail(L, "value of '%s' in [%s] starts with ';' (a comment needs a space before it)",
+		      name, sec->name);
+		return 0;
+	}
 	if (*value == '\0' && k->type != K_STR && k->type != K_ROLES) {
 		lfail(L, "'%s' in [%s] needs a value", name, sec->name);
 		return 0;

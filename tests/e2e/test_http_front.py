@@ -1,6 +1,7 @@
 """What a client sees of the HTTP front end: strict parsing, keep-alive and
 pipelining, counters that count. (The full hostile corpus is issue 9's.)"""
 import re
+import subprocess
 
 from conftest import curl, raw_http
 
@@ -78,3 +79,31 @@ def test_metrics_are_prometheus_text(stack):
     assert headers["content-type"].startswith("text/plain; version=0.0.4")
     assert b"# TYPE tristack_lb_http_request_duration_seconds histogram" in body
     assert b'tristack_lb_http_request_duration_seconds_bucket{le="+Inf"}' in body
+
+
+def test_early_responses_reach_a_client_still_uploading(stack, tmp_path):
+    """A server that answers before reading the whole body (the app's 413,
+    a web server's 405 for a POST to a file) must have its answer reach the
+    client through both proxies, not a reset or a 502."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * 10_000_000)
+    for headers in ([], ["-H", "Transfer-Encoding: chunked"]):
+        status, h, _ = curl("--data-binary", f"@{big}", *headers, stack.url + "/api/hello")
+        assert status == 413, headers
+        assert h.get("connection") == "close"
+    for _ in range(4):  # both web servers
+        status, h, _ = curl("--data-binary", f"@{big}", stack.url + "/static/site.css")
+        assert status == 405
+        assert h["allow"] == "GET, HEAD"
+
+
+def test_a_body_streams_through_both_proxies(stack, tmp_path):
+    """A 500 kB upload goes through the LB and a web server to the app (which
+    refuses POST here: what matters is that the whole body was carried and
+    the connection stays usable)."""
+    mid = tmp_path / "mid.bin"
+    mid.write_bytes(b"x" * 500_000)
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_upload}\n",
+                        "--data-binary", f"@{mid}", stack.url + "/api/hello",
+                        stack.url + "/api/hello"], capture_output=True, text=True, timeout=20)
+    assert r.stdout.split("\n")[0] == "405 500000"
