@@ -45,6 +45,8 @@ APP_SRC  = $(wildcard src/app/*.c src/app/site/*.c)
 DNS_SRC  = $(wildcard src/dns/*.c)
 CTL_SRC  = $(wildcard src/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
+# Daemon files the unit tests reach into: pure functions with no main().
+UNIT_DAEMON_SRC = src/web/path.c src/lb/balance.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -87,7 +89,7 @@ $(BIN)/tristack: $(call obj,$(CTL_SRC)) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRC)) $(CORE_LIB)
+$(UNIT_BIN): $(call obj,$(UNIT_SRC) $(UNIT_DAEMON_SRC)) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
@@ -126,9 +128,17 @@ FUZZ_CFLAGS = -std=c17 -g -O1 -D_GNU_SOURCE -Isrc -pthread -DTS_PLAIN_MALLOC \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 
-$(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/core/*.h)
+# A target that reaches beyond core names its own sources and libraries:
+# FUZZ_EXTRA_SRC_<target> and FUZZ_EXTRA_LIBS_<target>.
+FUZZ_EXTRA_SRC_fuzz_web_path = src/web/path.c
+FUZZ_EXTRA_SRC_fuzz_dns      = src/dns/answer.c src/dns/zone.c
+FUZZ_EXTRA_LIBS_fuzz_dns     = $(LIBS_DNS)
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/*/*.h) $$(FUZZ_EXTRA_SRC_$$*)
 	@mkdir -p $(FUZZ_DIR)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(LIBS_CORE)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA_SRC_$*) $(LIBS_CORE) \
+	  $(FUZZ_EXTRA_LIBS_$*)
 
 fuzz-build: $(FUZZ_TARGETS)
 

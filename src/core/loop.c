@@ -236,7 +236,9 @@ void loop_timer_stop(struct loop *loop, struct timer *t)
 
 void loop_timer_set(struct loop *loop, struct timer *t, uint64_t ms)
 {
-	uint64_t when = loop->now + ms;
+	/* Saturate: a huge delay (a stack file's "213503982334d") must not wrap
+	 * around into "due now". */
+	uint64_t when = ms > UINT64_MAX - loop->now ? UINT64_MAX : loop->now + ms;
 	/* Armed for "now" from a timer callback, a timer would be due in the very
 	 * pass that is firing: re-armed from its own callback it would fire again
 	 * at once, forever, with the clock never moving. Next turn means next turn. */

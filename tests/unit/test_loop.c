@@ -281,6 +281,48 @@ TEST(loop_timer_rearmed_from_own_callback)
 	loop_done();
 }
 
+/* A delay as long as a stack file allows ("timeout_client = 213503982334d")
+ * must not wrap around the clock into "due now". */
+static struct timer huge_timer, soon_timer;
+static bool huge_fired;
+
+static void huge_fn(struct timer *t)
+{
+	(void)t;
+	huge_fired = true;
+}
+
+static void soon_fn(struct timer *t)
+{
+	(void)t;
+	loop_stop(tl);
+}
+
+TEST(loop_timer_huge_delay_does_not_wrap)
+{
+	struct loop *loop = loop_with_guard();
+	CHECK(loop != NULL);
+	if (loop == NULL)
+		return;
+	memset(&huge_timer, 0, sizeof(huge_timer));
+	memset(&soon_timer, 0, sizeof(soon_timer));
+	huge_timer.fn = huge_fn;
+	soon_timer.fn = soon_fn;
+	huge_fired = false;
+	loop_timer_set(loop, &huge_timer, UINT64_MAX);
+	CHECK(timer_armed(&huge_timer));
+	CHECK(huge_timer.when > loop_now(loop));
+	loop_timer_set(loop, &soon_timer, 10);
+	CHECK_EQ(loop_run(loop), 0);
+	CHECK(!huge_fired);
+	CHECK(timer_armed(&huge_timer));
+	/* Re-armed with a huge delay, it stays far away too. */
+	loop_timer_set(loop, &huge_timer, UINT64_MAX - 1);
+	CHECK(huge_timer.when > loop_now(loop));
+	loop_timer_stop(loop, &huge_timer);
+	loop_done();
+}
+
 /* A defer counts loop turns: it runs once at the end of each. */
 static struct defer turn_defer;
 static int turns;
