@@ -109,6 +109,7 @@ e2e: all
 	TRISTACK_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/e2e
 
 test: deps
+	$(MAKE) format-check
 	$(MAKE) all $(UNIT_BIN)
 	$(MAKE) unit
 	$(MAKE) e2e
@@ -168,7 +169,7 @@ format:
 	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_FILES)
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: ok"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -26,7 +26,7 @@ typedef int (*app_handler_fn)(struct app_worker *aw, struct http_session *s);
 struct app_route {
 	enum http_method method; /* HTTP_OTHER = any */
 	const char *path;
-	bool prefix;             /* path is a prefix */
+	bool prefix; /* path is a prefix */
 	app_handler_fn fn;
 };
 

@@ -78,7 +78,7 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 	d->http = &d->stack.app.http;
 	if (d->host == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'app' role (or pass --host)",
-			 d->conf_path);
+		         d->conf_path);
 		return -1;
 	}
 	app->host = d->host->name;

@@ -26,7 +26,7 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define TS_UNUSED __attribute__((unused))
+#define TS_UNUSED       __attribute__((unused))
 #define TS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* A pointer + length view into someone else's bytes (never NUL-terminated). */

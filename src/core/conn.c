@@ -43,7 +43,8 @@ static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int iovcnt,
 		if (iovcnt == 1) {
 			r = send(c->io.fd, iov[0].iov_base, iov[0].iov_len, mflags);
 		} else {
-			struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+			struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+				             .msg_iovlen = (size_t)iovcnt };
 			r = sendmsg(c->io.fd, &mh, mflags);
 		}
 		if (r >= 0) {

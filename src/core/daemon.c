@@ -23,13 +23,13 @@ unsigned cpu_count(void)
 static void usage(const struct daemon_def *def, FILE *out)
 {
 	fprintf(out,
-		"usage: %s [-c FILE] [-t] [--host NAME]\n"
-		"  -c, --conf FILE   stack file (default %s)\n"
-		"  -t, --test        check the file, print the effective configuration, exit\n"
-		"      --host NAME   the [host] this process runs as\n"
-		"      --state DIR   state folder (default: [site] state)\n"
-		"      --version     print the version and exit\n",
-		def->name, DEFAULT_CONF);
+	        "usage: %s [-c FILE] [-t] [--host NAME]\n"
+	        "  -c, --conf FILE   stack file (default %s)\n"
+	        "  -t, --test        check the file, print the effective configuration, exit\n"
+	        "      --host NAME   the [host] this process runs as\n"
+	        "      --state DIR   state folder (default: [site] state)\n"
+	        "      --version     print the version and exit\n",
+	        def->name, DEFAULT_CONF);
 }
 
 int daemon_path(const struct daemon *d, const char *tmpl, char *out, size_t len)
@@ -94,8 +94,7 @@ static void grace_expired(struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, grace);
 	if (w->nconns)
-		log_warn("worker %u: grace period over, closing %u connections", w->id,
-			 w->nconns);
+		log_warn("worker %u: grace period over, closing %u connections", w->id, w->nconns);
 	loop_stop(w->loop);
 }
 
@@ -146,7 +145,7 @@ static void reload_check(struct daemon *d, const char *host_name)
 		log_error("reload refused, the running configuration stays: %s", err);
 	} else {
 		log_warn("SIGHUP: %s is valid; this version applies changes on restart",
-			 d->conf_path);
+		         d->conf_path);
 	}
 	if (probe.def->finish && probe.data)
 		probe.def->finish(&probe);
@@ -209,7 +208,7 @@ static void signal_loop(struct daemon *d, const sigset_t *set, const char *host_
 		case SIGTERM:
 		case SIGINT:
 			log_info("stopping (signal %d): draining connections for up to %llums", sig,
-				 (unsigned long long)d->grace_ms);
+			         (unsigned long long)d->grace_ms);
 			for (unsigned i = 0; i < d->nworkers; i++)
 				loop_post(d->workers[i].loop, worker_stop_posted, &d->workers[i]);
 			return;
@@ -229,10 +228,13 @@ static void signal_loop(struct daemon *d, const sigset_t *set, const char *host_
 int daemon_main(const struct daemon_def *def, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "conf", required_argument, NULL, 'c' }, { "test", no_argument, NULL, 't' },
-		{ "host", required_argument, NULL, 'H' }, { "version", no_argument, NULL, 'V' },
+		{ "conf", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "state", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },	  { NULL, 0, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { .def = def, .conf_path = DEFAULT_CONF, .grace_ms = 10000 };
 	const char *host_name = NULL;
@@ -241,13 +243,27 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	log_init(def->name, LL_INFO);
 	while ((c = getopt_long(argc, argv, "c:th", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': d.conf_path = optarg; break;
-		case 't': test = true; break;
-		case 'H': host_name = optarg; break;
-		case 'S': d.state = optarg; break;
-		case 'V': printf("%s %s\n", def->name, TS_VERSION); return 0;
-		case 'h': usage(def, stdout); return 0;
-		default: usage(def, stderr); return 1;
+		case 'c':
+			d.conf_path = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'H':
+			host_name = optarg;
+			break;
+		case 'S':
+			d.state = optarg;
+			break;
+		case 'V':
+			printf("%s %s\n", def->name, TS_VERSION);
+			return 0;
+		case 'h':
+			usage(def, stdout);
+			return 0;
+		default:
+			usage(def, stderr);
+			return 1;
 		}
 	}
 	if (optind < argc) {
@@ -297,7 +313,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 				loop_post(d.workers[i].loop, worker_stop_posted, &d.workers[i]);
 	} else {
 		log_info("%s %s started as %s with %u worker%s", def->name, TS_VERSION,
-			 d.host ? d.host->name : "-", d.nworkers, d.nworkers == 1 ? "" : "s");
+		         d.host ? d.host->name : "-", d.nworkers, d.nworkers == 1 ? "" : "s");
 		signal_loop(&d, &set, host_name);
 	}
 	for (unsigned i = 0; i < d.nworkers; i++)

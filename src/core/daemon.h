@@ -68,9 +68,9 @@ struct daemon {
 	unsigned nworkers;
 	struct worker *workers;
 	struct metrics *metrics;
-	uint64_t grace_ms; /* drain period after SIGTERM */
+	uint64_t grace_ms;          /* drain period after SIGTERM */
 	struct log_file access_log; /* d->http->access_log, opened for the workers */
-	void *data;        /* the daemon's own state */
+	void *data;                 /* the daemon's own state */
 };
 
 /* The whole life of a daemon; returns the process exit code. */

@@ -21,7 +21,8 @@ static void init_classes(void)
 	static const char hostchars[] = "-._~!$&'()*+,;=:[]%";
 	for (int c = 0; c < 256; c++) {
 		uint8_t v = 0;
-		bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+		bool alnum =
+		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 		if (alnum || (c && strchr(tspecial, c)))
 			v |= C_TCHAR;
 		if (c == '\t' || (c >= 0x20 && c != 0x7f))
@@ -143,7 +144,7 @@ static ssize_t fail(struct http_msg *m, int status, const char *why)
  * longer, and bytes past the limit must not decide the error, or it would
  * depend on how much had arrived (431 in pieces, 400 in one). */
 static ssize_t find_head_end(const char *buf, size_t len, size_t start, size_t *scan,
-			     size_t max_head, struct http_msg *m)
+                             size_t max_head, struct http_msg *m)
 {
 	size_t end = len - start > max_head ? start + max_head : len;
 	size_t i = *scan > start ? *scan : start;
@@ -177,9 +178,9 @@ static const struct {
 	size_t len;
 	enum http_method m;
 } methods[] = {
-	{ "GET", 3, HTTP_GET },         { "HEAD", 4, HTTP_HEAD },     { "POST", 4, HTTP_POST },
-	{ "PUT", 3, HTTP_PUT },         { "DELETE", 6, HTTP_DELETE }, { "OPTIONS", 7, HTTP_OPTIONS },
-	{ "PATCH", 5, HTTP_PATCH },     { "CONNECT", 7, HTTP_CONNECT }, { "TRACE", 5, HTTP_TRACE },
+	{ "GET", 3, HTTP_GET },     { "HEAD", 4, HTTP_HEAD },       { "POST", 4, HTTP_POST },
+	{ "PUT", 3, HTTP_PUT },     { "DELETE", 6, HTTP_DELETE },   { "OPTIONS", 7, HTTP_OPTIONS },
+	{ "PATCH", 5, HTTP_PATCH }, { "CONNECT", 7, HTTP_CONNECT }, { "TRACE", 5, HTTP_TRACE },
 };
 
 const char *http_method_name(enum http_method m)
@@ -356,7 +357,7 @@ struct field_state {
 
 /* Look at one field line's meaning for framing and connection handling. */
 static ssize_t interpret_field(struct http_msg *m, struct field_state *fs, struct http_header *h,
-			       int bad)
+                               int bad)
 {
 	const char *n = h->name.p;
 	switch (h->name.len) {
@@ -438,11 +439,11 @@ static ssize_t interpret_field(struct http_msg *m, struct field_state *fs, struc
 /* Parse the field lines in p[0..n) (each ending CRLF, the blank line
  * excluded). `bad` is the status for malformed input. */
 static ssize_t parse_fields(const char *p, size_t n, const struct http_limits *lim,
-			    struct http_msg *m, struct field_state *fs, int bad)
+                            struct http_msg *m, struct field_state *fs, int bad)
 {
 	size_t i = 0;
 	unsigned max = lim->max_headers && lim->max_headers < HTTP_MAX_HEADERS ? lim->max_headers
-									       : HTTP_MAX_HEADERS;
+	                                                                       : HTTP_MAX_HEADERS;
 	while (i < n) {
 		const char *line = p + i;
 		if (ows(line[0]))
@@ -503,8 +504,8 @@ static bool wants_keep_alive(const struct http_msg *m)
 	return m->minor >= 1 || (m->conn_flags & HTTP_CONN_KEEP_ALIVE);
 }
 
-ssize_t http_parse_request(const char *buf, size_t len, size_t *scan,
-			   const struct http_limits *lim, struct http_msg *m)
+ssize_t http_parse_request(const char *buf, size_t len, size_t *scan, const struct http_limits *lim,
+                           struct http_msg *m)
 {
 	reset(m);
 	/* RFC 9112 2.2: ignore empty lines before the request line. */
@@ -557,8 +558,8 @@ ssize_t http_parse_request(const char *buf, size_t len, size_t *scan,
 }
 
 ssize_t http_parse_response(const char *buf, size_t len, size_t *scan,
-			    const struct http_limits *lim, enum http_method req_method,
-			    struct http_msg *m)
+                            const struct http_limits *lim, enum http_method req_method,
+                            struct http_msg *m)
 {
 	reset(m);
 	if (len == 0)
@@ -616,9 +617,14 @@ int http_find_header(const struct http_msg *m, const char *name, int from)
 
 bool http_hop_by_hop(const struct http_msg *m, struct str name)
 {
-	static const char *const hop[] = { "connection",        "keep-alive", "te",
-					   "trailer",           "upgrade",    "proxy-connection",
-					   "proxy-authenticate", "proxy-authorization" };
+	static const char *const hop[] = { "connection",
+		                           "keep-alive",
+		                           "te",
+		                           "trailer",
+		                           "upgrade",
+		                           "proxy-connection",
+		                           "proxy-authenticate",
+		                           "proxy-authorization" };
 	for (size_t i = 0; i < ARRAY_SIZE(hop); i++)
 		if (http_str_ieq(name, hop[i]))
 			return true;
@@ -637,9 +643,9 @@ bool http_hop_by_hop(const struct http_msg *m, struct str name)
 /* ---- chunked decoder ---- */
 
 enum {
-	CH_SIZE_START,  /* first hex digit */
-	CH_SIZE,        /* more hex digits */
-	CH_EXT_BWS,     /* whitespace after the size: only ';' may follow */
+	CH_SIZE_START, /* first hex digit */
+	CH_SIZE,       /* more hex digits */
+	CH_EXT_BWS,    /* whitespace after the size: only ';' may follow */
 	CH_EXT_NAME_PRE,
 	CH_EXT_NAME,
 	CH_EXT_NAME_POST,
@@ -655,8 +661,8 @@ enum {
 	CH_TRAILER_START, /* start of a trailer line or the final CRLF */
 	CH_TRAILER_NAME,
 	CH_TRAILER_VALUE,
-	CH_TRAILER_LF,    /* CR seen at the end of a trailer line */
-	CH_END_LF,        /* CR seen on the final empty line */
+	CH_TRAILER_LF, /* CR seen at the end of a trailer line */
+	CH_END_LF,     /* CR seen on the final empty line */
 	CH_DONE,
 	CH_ERROR,
 };
@@ -893,42 +899,78 @@ ssize_t http_chunked_step(struct http_chunked *c, const char *buf, size_t len, s
 const char *http_status_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Range Not Satisfiable";
-	case 417: return "Expectation Failed";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 101:
+		return "Switching Protocols";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 303:
+		return "See Other";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 308:
+		return "Permanent Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 416:
+		return "Range Not Satisfiable";
+	case 417:
+		return "Expectation Failed";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -936,7 +978,7 @@ void http_date(int64_t t, char out[30])
 {
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+		                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct tm tm;
 	time_t tt = (time_t)t;
 	gmtime_r(&tt, &tm);

@@ -89,14 +89,14 @@ struct http_msg {
 	/* what the head says about the body and the connection */
 	enum http_framing framing;
 	uint64_t content_length;
-	unsigned conn_flags;   /* HTTP_CONN_* */
-	bool keep_alive;       /* the connection may carry another message */
-	bool expect_continue;  /* Expect: 100-continue */
-	bool has_upgrade;      /* an Upgrade header is present */
-	bool te_other;         /* codings besides chunked (gzip, chunked) */
-	int host_index;        /* index in headers, -1 when absent */
-	size_t head_len;       /* bytes consumed: empty lines skipped before a
-				  request line, the head, its blank line */
+	unsigned conn_flags;  /* HTTP_CONN_* */
+	bool keep_alive;      /* the connection may carry another message */
+	bool expect_continue; /* Expect: 100-continue */
+	bool has_upgrade;     /* an Upgrade header is present */
+	bool te_other;        /* codings besides chunked (gzip, chunked) */
+	int host_index;       /* index in headers, -1 when absent */
+	size_t head_len;      /* bytes consumed: empty lines skipped before a
+	                         request line, the head, its blank line */
 	/* when parsing fails */
 	int error_status;  /* 400, 413, 431, 505; 502 for responses */
 	const char *error; /* static text, for the log */
@@ -108,27 +108,27 @@ struct http_limits {
 	uint64_t max_body;    /* declared body size; 0 = no limit */
 };
 
-ssize_t http_parse_request(const char *buf, size_t len, size_t *scan,
-			   const struct http_limits *lim, struct http_msg *m);
+ssize_t http_parse_request(const char *buf, size_t len, size_t *scan, const struct http_limits *lim,
+                           struct http_msg *m);
 
 /* req_method: the request this answers (HEAD responses have no body). */
 ssize_t http_parse_response(const char *buf, size_t len, size_t *scan,
-			    const struct http_limits *lim, enum http_method req_method,
-			    struct http_msg *m);
+                            const struct http_limits *lim, enum http_method req_method,
+                            struct http_msg *m);
 
 /* ---- chunked bodies ---- */
 
 struct http_chunked {
 	uint8_t state;
-	uint8_t ndigits;       /* significant hex digits of the size */
-	uint16_t line_len;     /* bytes of the current size or trailer line */
-	uint32_t trailer_len;  /* bytes of the trailer section */
-	uint64_t size;         /* size being read */
-	uint64_t remaining;    /* data bytes left in the current chunk */
-	uint64_t total;        /* data bytes decoded so far */
-	uint64_t max_body;     /* 0 = no limit */
-	uint32_t max_trailer;  /* trailer section limit, its final CRLF included */
-	int error_status;      /* 400 or 413 */
+	uint8_t ndigits;      /* significant hex digits of the size */
+	uint16_t line_len;    /* bytes of the current size or trailer line */
+	uint32_t trailer_len; /* bytes of the trailer section */
+	uint64_t size;        /* size being read */
+	uint64_t remaining;   /* data bytes left in the current chunk */
+	uint64_t total;       /* data bytes decoded so far */
+	uint64_t max_body;    /* 0 = no limit */
+	uint32_t max_trailer; /* trailer section limit, its final CRLF included */
+	int error_status;     /* 400 or 413 */
 	const char *error;
 };
 

@@ -3,11 +3,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,14 +42,14 @@ static uint64_t conf_ms(const struct http_server *srv, size_t off, uint64_t def)
 void http_metrics_define(struct metrics *m, const char *prefix, struct http_metrics *ids)
 {
 	static const double bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-					 0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
+		                         0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
 	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	char name[128], labels[64];
 	snprintf(name, sizeof(name), "%s_http_requests_total", prefix);
 	for (int i = 0; i < 6; i++) {
 		snprintf(labels, sizeof(labels), "code=\"%s\"", classes[i]);
 		ids->requests[i] =
-			metrics_counter(m, name, "HTTP requests answered, by status class", labels);
+		    metrics_counter(m, name, "HTTP requests answered, by status class", labels);
 	}
 	snprintf(name, sizeof(name), "%s_connections", prefix);
 	ids->connections = metrics_gauge(m, name, "Open client connections", NULL);
@@ -57,8 +57,8 @@ void http_metrics_define(struct metrics *m, const char *prefix, struct http_metr
 	ids->accepted = metrics_counter(m, name, "Client connections accepted", NULL);
 	snprintf(name, sizeof(name), "%s_http_request_duration_seconds", prefix);
 	ids->duration =
-		metrics_histogram(m, name, "Time from the request head to the end of the response",
-				  NULL, bounds, ARRAY_SIZE(bounds));
+	    metrics_histogram(m, name, "Time from the request head to the end of the response",
+	                      NULL, bounds, ARRAY_SIZE(bounds));
 	snprintf(name, sizeof(name), "%s_http_response_bytes_total", prefix);
 	ids->bytes_out = metrics_counter(m, name, "Response body bytes sent", NULL);
 	snprintf(name, sizeof(name), "%s_http_bad_requests_total", prefix);
@@ -66,7 +66,7 @@ void http_metrics_define(struct metrics *m, const char *prefix, struct http_metr
 }
 
 void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
-			     const struct http_metrics *ids)
+                             const struct http_metrics *ids)
 {
 	for (int i = 0; i < 6; i++)
 		srv->m.requests[i] = metrics_slot(m, ids->requests[i]);
@@ -81,7 +81,7 @@ void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
 /* ---- server ---- */
 
 void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
-		      http_handler_fn handler, void *data)
+                      http_handler_fn handler, void *data)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->w = w;
@@ -235,7 +235,8 @@ static void accept_ready(struct io *io)
 		}
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				io->ready &= ~IO_READ;
@@ -294,7 +295,7 @@ int http_head_begin(struct http_session *s, int status)
 	buf_attach(&srv->w->pool, &s->out);
 	s->status = status;
 	return buf_appendf(&s->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: tristack\r\n", status,
-			   http_status_reason(status), cached_date(srv));
+	                   http_status_reason(status), cached_date(srv));
 }
 
 int http_head_add(struct http_session *s, const char *name, const char *value)
@@ -371,7 +372,7 @@ void http_body_file(struct http_session *s, int fd, off_t off, off_t len)
 }
 
 int http_respond(struct http_session *s, int status, const char *content_type, const void *body,
-		 size_t len)
+                 size_t len)
 {
 	if (http_head_begin(s, status) < 0 ||
 	    (content_type && http_head_add(s, "Content-Type", content_type) < 0) ||
@@ -423,7 +424,7 @@ static void log_field(struct buf *b, struct str v)
 static void access_log(struct http_session *s)
 {
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+		                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct http_server *srv = s->srv;
 	char line[4096], ip[64];
 	struct buf b = { .data = line, .size = sizeof(line) - 1 };
@@ -431,8 +432,8 @@ static void access_log(struct http_session *s)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	buf_appendf(&b, "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"",
-		    http_session_client_ip(s, ip, sizeof(ip)), tm.tm_mday, months[tm.tm_mon],
-		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	            http_session_client_ip(s, ip, sizeof(ip)), tm.tm_mday, months[tm.tm_mon],
+	            tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (s->req.head_len) {
 		log_escaped(&b, s->req.method_name);
 		buf_append_lit(&b, " ");
@@ -457,7 +458,7 @@ static void count_request(struct http_session *s)
 		metrics_add(sh, srv->m.bytes_out, (int64_t)s->bytes_out);
 		if (s->req.t_start_us)
 			metrics_observe(srv->w->d->metrics, sh, srv->m.duration_id,
-					(double)(http_now_us() - s->req.t_start_us) / 1e6);
+			                (double)(http_now_us() - s->req.t_start_us) / 1e6);
 	}
 	if (srv->access_log)
 		access_log(s);
@@ -555,7 +556,7 @@ static void session_end(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
 	bool unread = (s->req.framing != HTTP_BODY_NONE && !s->body_consumed) ||
-		      buf_len(&s->in) > s->req.head_len;
+	              buf_len(&s->in) > s->req.head_len;
 	if (!unread || srv->freeing) {
 		http_session_close(s);
 		return;
@@ -584,7 +585,7 @@ static void request_finish(struct http_session *s)
 		buf_release(&srv->w->pool, &s->in);
 		s->head_started = false;
 		loop_timer_set(srv->w->loop, &s->timer,
-			       TIMEOUT(srv, timeout_http_keep_alive, 10000));
+		               TIMEOUT(srv, timeout_http_keep_alive, 10000));
 	} else {
 		s->head_started = true;
 		loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_http_request, 10000));
@@ -625,10 +626,11 @@ static void session_write(struct http_session *s)
 			if (pending_out)
 				iov[n++] = (struct iovec){ buf_rptr(&s->out), pending_out };
 			if (pending_body)
-				iov[n++] = (struct iovec){ s->resp_body + s->resp_sent, pending_body };
+				iov[n++] =
+				    (struct iovec){ s->resp_body + s->resp_sent, pending_body };
 			bool file_next = s->file_fd >= 0 && s->file_off < s->file_end;
 			ssize_t w = file_next ? conn_writev_more(&s->conn, iov, n)
-					      : conn_writev(&s->conn, iov, n);
+			                      : conn_writev(&s->conn, iov, n);
 			if (w == TS_AGAIN)
 				goto wait;
 			if (w < 0) {
@@ -643,7 +645,7 @@ static void session_write(struct http_session *s)
 		}
 		if (s->file_fd >= 0 && s->file_off < s->file_end) {
 			ssize_t w = conn_sendfile(&s->conn, s->file_fd, &s->file_off,
-						  (size_t)MIN(s->file_end - s->file_off, 1 << 20));
+			                          (size_t)MIN(s->file_end - s->file_off, 1 << 20));
 			if (w == TS_AGAIN)
 				goto wait;
 			if (w <= 0) { /* an error, or the file shrank under us */
@@ -770,7 +772,8 @@ static void read_body(struct http_session *s)
 			if (s->body)
 				s->body[s->body_len] = '\0';
 			s->msg = NULL;
-			loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_client, 60000));
+			loop_timer_set(srv->w->loop, &s->timer,
+			               TIMEOUT(srv, timeout_client, 60000));
 			call_handler(s);
 			return;
 		}
@@ -877,7 +880,7 @@ static void session_process(struct http_session *s)
 		if (!buf_empty(&s->in)) {
 			struct http_msg *m = srv->scratch;
 			ssize_t r = http_parse_request(buf_rptr(&s->in), buf_len(&s->in), &s->scan,
-						       &srv->limits, m);
+			                               &srv->limits, m);
 			if (r == TS_ERROR) {
 				log_debug("bad request: %s", m->error);
 				fail_request(s, m->error_status);
@@ -891,7 +894,7 @@ static void session_process(struct http_session *s)
 				/* The head must now arrive whole within timeout_http_request. */
 				s->head_started = true;
 				loop_timer_set(srv->w->loop, &s->timer,
-					       TIMEOUT(srv, timeout_http_request, 10000));
+				               TIMEOUT(srv, timeout_http_request, 10000));
 			}
 		}
 		if (!read_more(s))

@@ -34,11 +34,11 @@ typedef int (*http_handler_fn)(struct http_session *s);
 
 /* Metric ids of one HTTP front end (see http_metrics_define). */
 struct http_metrics {
-	int requests[6]; /* by status class: 0 = other, 1..5 = 1xx..5xx */
-	int connections; /* gauge: open client connections */
-	int accepted;    /* counter */
-	int duration;    /* histogram, seconds */
-	int bytes_out;   /* counter: response bytes */
+	int requests[6];  /* by status class: 0 = other, 1..5 = 1xx..5xx */
+	int connections;  /* gauge: open client connections */
+	int accepted;     /* counter */
+	int duration;     /* histogram, seconds */
+	int bytes_out;    /* counter: response bytes */
 	int bad_requests; /* parse errors */
 };
 
@@ -60,7 +60,7 @@ struct http_server {
 	unsigned maxconn;            /* this worker's share */
 	struct http_metric_slots m;
 	/* per-worker state */
-	struct http_msg *scratch; /* where heads are parsed */
+	struct http_msg *scratch;      /* where heads are parsed */
 	struct http_session *sessions; /* all open, for stop */
 	struct http_session *free_list;
 	struct io listen_io;
@@ -100,8 +100,8 @@ enum http_session_state {
 	HS_WRITE,   /* writing the response */
 	HS_CLOSING, /* writing an error response, then closing */
 	HS_LINGER,  /* response sent, write side shut: discarding what the client
-		       still sends, so our close does not reset the connection
-		       before it has read the response */
+	               still sends, so our close does not reset the connection
+	               before it has read the response */
 };
 
 /* Lingering close: at most this long, discarding at most this much. */
@@ -145,7 +145,7 @@ struct http_session {
 
 /* Set up a server on a worker; conf may be NULL for built-in defaults. */
 void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
-		      http_handler_fn handler, void *data);
+                      http_handler_fn handler, void *data);
 /* Hand the handler whole request bodies (in s->body), read before it runs;
  * with no max_body_size set they are bounded by HTTP_BUFFERED_MAX_BODY. */
 #define HTTP_BUFFERED_MAX_BODY (1u << 20)
@@ -160,7 +160,7 @@ void http_server_free(struct http_server *srv);
 
 void http_metrics_define(struct metrics *m, const char *prefix, struct http_metrics *ids);
 void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
-			     const struct http_metrics *ids);
+                             const struct http_metrics *ids);
 
 /* ---- for handlers ---- */
 
@@ -173,13 +173,12 @@ void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
 #define HTTP_LENGTH_NONE    (-2)
 int http_head_begin(struct http_session *s, int status);
 int http_head_add(struct http_session *s, const char *name, const char *value);
-int http_head_addf(struct http_session *s, const char *name, const char *fmt, ...)
-	TS_PRINTF(3, 4);
+int http_head_addf(struct http_session *s, const char *name, const char *fmt, ...) TS_PRINTF(3, 4);
 int http_head_end(struct http_session *s, int64_t content_length);
 
 /* A whole response with a body in memory (copied). */
 int http_respond(struct http_session *s, int status, const char *content_type, const void *body,
-		 size_t len);
+                 size_t len);
 /* After http_head_*: the body, copied (into s->out when it fits). */
 int http_body(struct http_session *s, const void *body, size_t len);
 /* After http_head_*: send len bytes of fd from off; the session closes fd. */

@@ -32,11 +32,15 @@ int http_date_parse(struct str s, int64_t *out)
 			mon = i;
 	int mday = two_digits(p + 5), y1 = two_digits(p + 12), y2 = two_digits(p + 14);
 	int hh = two_digits(p + 17), mm = two_digits(p + 20), ss = two_digits(p + 23);
-	if (wday < 0 || mon < 0 || mday < 1 || mday > 31 || y1 < 0 || y2 < 0 || hh < 0 ||
-	    hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+	if (wday < 0 || mon < 0 || mday < 1 || mday > 31 || y1 < 0 || y2 < 0 || hh < 0 || hh > 23 ||
+	    mm < 0 || mm > 59 || ss < 0 || ss > 60)
 		return -1;
-	struct tm tm = { .tm_year = y1 * 100 + y2 - 1900, .tm_mon = mon, .tm_mday = mday,
-			 .tm_hour = hh, .tm_min = mm, .tm_sec = ss };
+	struct tm tm = { .tm_year = y1 * 100 + y2 - 1900,
+		         .tm_mon = mon,
+		         .tm_mday = mday,
+		         .tm_hour = hh,
+		         .tm_min = mm,
+		         .tm_sec = ss };
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1 || tm.tm_mday != mday)
 		return -1; /* 31 Feb and friends */

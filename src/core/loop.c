@@ -24,8 +24,8 @@ struct post {
 struct loop {
 	int epfd;
 	atomic_bool stop;
-	uint64_t now;  /* monotonic ms */
-	int64_t wall;  /* realtime s */
+	uint64_t now; /* monotonic ms */
+	int64_t wall; /* realtime s */
 	struct timer **heap;
 	uint32_t nheap, capheap;
 	bool in_timers; /* run_timers is firing: see loop_timer_set */

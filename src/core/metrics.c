@@ -15,7 +15,7 @@
 struct metric {
 	char *name, *help, *labels;
 	enum metric_type type;
-	int slot;     /* first slot */
+	int slot; /* first slot */
 	double *bounds;
 	unsigned nbounds; /* histogram: slots = nbounds + 1 buckets, then count... see below */
 	double (*fn)(void *arg);
@@ -58,7 +58,7 @@ void metrics_free(struct metrics *m)
 }
 
 static int define(struct metrics *m, const char *name, const char *help, const char *labels,
-		  enum metric_type type, int nslots)
+                  enum metric_type type, int nslots)
 {
 	for (int i = 0; i < m->n; i++)
 		if (strcmp(m->v[i].name, name) == 0 &&
@@ -94,7 +94,7 @@ int metrics_gauge(struct metrics *m, const char *name, const char *help, const c
 }
 
 int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, const char *labels,
-		     double (*fn)(void *arg), void *arg)
+                     double (*fn)(void *arg), void *arg)
 {
 	int id = define(m, name, help, labels, METRIC_GAUGE, 0);
 	m->v[id].fn = fn;
@@ -103,7 +103,7 @@ int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, cons
 }
 
 int metrics_histogram(struct metrics *m, const char *name, const char *help, const char *labels,
-		      const double *bounds, unsigned nbounds)
+                      const double *bounds, unsigned nbounds)
 {
 	/* slots: one per bucket (non-cumulative), +Inf bucket, then the sum */
 	int id = define(m, name, help, labels, METRIC_HISTOGRAM, (int)nbounds + 2);
@@ -181,7 +181,7 @@ static const char *fmt_double(char *out, size_t len, double v)
 }
 
 static void add_sample(struct sbuf *out, const char *name, const char *suffix, const char *labels,
-		       const char *extra)
+                       const char *extra)
 {
 	sbuf_adds(out, name);
 	sbuf_adds(out, suffix);
@@ -215,7 +215,7 @@ static void render_one(const struct metrics *m, const struct metric *x, struct s
 		cum += sum_slot(m, x->slot + (int)b);
 		if (b < x->nbounds)
 			snprintf(le, sizeof(le), "le=\"%s\"",
-				 fmt_double(num, sizeof(num), x->bounds[b]));
+			         fmt_double(num, sizeof(num), x->bounds[b]));
 		else
 			snprintf(le, sizeof(le), "le=\"+Inf\"");
 		add_sample(out, x->name, "_bucket", x->labels, le);
@@ -240,7 +240,7 @@ void metrics_render(const struct metrics *m, struct sbuf *out)
 		if (!first)
 			continue;
 		sbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", m->v[i].name, m->v[i].help,
-			  m->v[i].name, types[m->v[i].type]);
+		          m->v[i].name, types[m->v[i].type]);
 		for (int j = i; j < m->n; j++)
 			if (strcmp(m->v[j].name, m->v[i].name) == 0)
 				render_one(m, &m->v[j], out);

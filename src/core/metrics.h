@@ -33,10 +33,10 @@ void metrics_free(struct metrics *m);
 int metrics_counter(struct metrics *m, const char *name, const char *help, const char *labels);
 int metrics_gauge(struct metrics *m, const char *name, const char *help, const char *labels);
 int metrics_histogram(struct metrics *m, const char *name, const char *help, const char *labels,
-		      const double *bounds, unsigned nbounds);
+                      const double *bounds, unsigned nbounds);
 /* A gauge whose value is read at scrape time by calling fn(arg). */
 int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, const char *labels,
-		     double (*fn)(void *arg), void *arg);
+                     double (*fn)(void *arg), void *arg);
 
 /* A shard for one thread; freed with the registry. No metric may be defined
  * after the first shard is made. */
@@ -50,7 +50,7 @@ static inline void metrics_add(struct metrics_shard *sh, int slot, int64_t v)
 {
 	_Atomic int64_t *p = &sh->slots[slot];
 	atomic_store_explicit(p, atomic_load_explicit(p, memory_order_relaxed) + v,
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 }
 
 static inline void metrics_set(struct metrics_shard *sh, int slot, int64_t v)

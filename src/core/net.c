@@ -116,7 +116,8 @@ const char *addr_format(const struct addr *a, char *out, size_t len)
 		break;
 	}
 	case AF_UNIX:
-		snprintf(out, len, "unix:%s", ((const struct sockaddr_un *)(const void *)sa)->sun_path);
+		snprintf(out, len, "unix:%s",
+		         ((const struct sockaddr_un *)(const void *)sa)->sun_path);
 		break;
 	default:
 		snprintf(out, len, "?");
@@ -143,10 +144,10 @@ const char *sockaddr_ip(const struct sockaddr *sa, char *out, size_t len)
 {
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-			  (socklen_t)len);
+		          (socklen_t)len);
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-			  (socklen_t)len);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)len);
 	else
 		snprintf(out, len, "unix");
 	return out;
@@ -174,7 +175,7 @@ int net_listen(const struct addr *a, bool reuseport, int backlog, char *err, siz
 	return fd;
 fail:
 	snprintf(err, errlen, "cannot listen on %s: %s", addr_format(a, name, sizeof(name)),
-		 strerror(errno));
+	         strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return -1;

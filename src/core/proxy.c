@@ -54,7 +54,7 @@ struct proxy_txn {
 	size_t req_ok;     /* chunked bytes validated, not yet sent */
 	bool req_sent;     /* head and whole body sent */
 	bool req_broken;   /* the upstream stopped taking the request: its
-			      response (an early 413, say) may still come */
+	                      response (an early 413, say) may still come */
 	bool body_started; /* a body byte has left: never replayed */
 	struct http_chunked req_ch;
 	/* response */
@@ -96,8 +96,8 @@ void proxy_metrics_define(struct proxy_conf *pc, struct metrics *m, const char *
 		sv->m_requests = metrics_counter(m, name, "Requests sent to each server", labels);
 		snprintf(name, sizeof(name), "%s_backend_errors_total", prefix);
 		sv->m_errors = metrics_counter(
-			m, name, "Connect failures, resets, timeouts and bad responses by server",
-			labels);
+		    m, name, "Connect failures, resets, timeouts and bad responses by server",
+		    labels);
 	}
 }
 
@@ -377,7 +377,7 @@ static void count_error(struct proxy_txn *t)
 	struct proxy_worker *pw = t->pw;
 	struct proxy_conf *pc = pw->pc;
 	metrics_add(pw->w->shard, metrics_slot(pw->w->d->metrics, pc->servers[t->server].m_errors),
-		    1);
+	            1);
 	if (pc->report)
 		pc->report(pw, t->server, false);
 }
@@ -396,7 +396,7 @@ static int txn_connect(struct proxy_txn *t, int avoid)
 		}
 		t->server = server;
 		metrics_add(pw->w->shard,
-			    metrics_slot(pw->w->d->metrics, pc->servers[server].m_requests), 1);
+		            metrics_slot(pw->w->d->metrics, pc->servers[server].m_requests), 1);
 		struct upconn *up = pool_take(pw, server);
 		if (up == NULL) {
 			int fd = net_connect(&pc->servers[server].addr);
@@ -460,8 +460,8 @@ static int request_sendable(struct proxy_txn *t, size_t *out)
 		char *p = http_session_body_ptr(s);
 		while (t->req_ok < avail && !http_chunked_done(&t->req_ch)) {
 			struct str data;
-			ssize_t n = http_chunked_step(&t->req_ch, p + t->req_ok, avail - t->req_ok,
-						      &data);
+			ssize_t n =
+			    http_chunked_step(&t->req_ch, p + t->req_ok, avail - t->req_ok, &data);
 			if (n < 0) {
 				log_debug("bad chunked request body: %s", t->req_ch.error);
 				txn_error(t, t->req_ch.error_status);
@@ -600,12 +600,12 @@ static int take_response_head(struct proxy_txn *t)
 		t->scratch = xmalloc(sizeof(*t->scratch));
 	struct http_msg *m = t->scratch;
 	ssize_t r = http_parse_response(buf_rptr(&up->in), buf_len(&up->in), &t->resp_scan,
-					&pc->resp_limits, s->req.method, m);
+	                                &pc->resp_limits, s->req.method, m);
 	if (r == TS_AGAIN)
 		return P_MORE;
 	if (r < 0 || m->status == 101) {
 		log_warn("bad response from server %s: %s", pc->servers[t->server].name,
-			 r < 0 ? m->error : "protocol switch not supported");
+		         r < 0 ? m->error : "protocol switch not supported");
 		count_error(t);
 		txn_error(t, 502);
 		return P_GONE;
@@ -628,7 +628,7 @@ static int take_response_head(struct proxy_txn *t)
 	/* A response before the end of the request body (an early 413): the
 	 * rest of the body will not be read, so the connection cannot go on. */
 	t->client_keep = s->req.keep_alive && m->framing != HTTP_BODY_CLOSE && !s->close_after &&
-			 !s->srv->stopping && (t->req_sent || s->req.framing == HTTP_BODY_NONE);
+	                 !s->srv->stopping && (t->req_sent || s->req.framing == HTTP_BODY_NONE);
 	if (add_response_head(t, m) < 0) {
 		txn_error(t, 502);
 		return P_GONE;
@@ -655,10 +655,10 @@ static int response_sendable(struct proxy_txn *t, size_t *out)
 		while (t->resp_ok < avail && !http_chunked_done(&t->resp_ch)) {
 			struct str data;
 			ssize_t n = http_chunked_step(&t->resp_ch, p + t->resp_ok,
-						      avail - t->resp_ok, &data);
+			                              avail - t->resp_ok, &data);
 			if (n < 0) {
 				log_warn("bad chunked response from server %s: %s",
-					 t->pw->pc->servers[t->server].name, t->resp_ch.error);
+				         t->pw->pc->servers[t->server].name, t->resp_ch.error);
 				count_error(t);
 				txn_abort(t);
 				return P_GONE;
@@ -812,8 +812,8 @@ static void txn_pump(struct proxy_txn *t)
 	struct http_session *s = t->s;
 	struct upconn *up = t->up;
 	if (t->waiting & W_CLIENT)
-		loop_timer_set(pw->w->loop, &s->timer, s->srv->conf ? s->srv->conf->timeout_client
-								    : 60000);
+		loop_timer_set(pw->w->loop, &s->timer,
+		               s->srv->conf ? s->srv->conf->timeout_client : 60000);
 	else
 		loop_timer_stop(pw->w->loop, &s->timer);
 	if (up->connected) {
@@ -839,7 +839,7 @@ static void up_io(struct io *io)
 		int e = net_socket_error(io->fd);
 		if (e) {
 			log_debug("connect to %s: %s", t->pw->pc->servers[t->server].name,
-				  strerror(e));
+			          strerror(e));
 			if (up_failed(t, false) == P_GONE)
 				return;
 			txn_pump(t);
@@ -927,7 +927,7 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 		t->req_left = s->req.content_length;
 	else if (s->req.framing == HTTP_BODY_CHUNKED)
 		http_chunked_init(&t->req_ch, s->srv->limits.max_body,
-				  (uint32_t)s->srv->limits.max_head);
+		                  (uint32_t)s->srv->limits.max_head);
 	s->stream_ops = &proxy_stream_ops;
 	s->stream = t;
 	if (txn_connect(t, -1) == P_GONE)

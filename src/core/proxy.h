@@ -41,12 +41,12 @@ struct proxy_conf {
 	uint64_t timeout_server;
 	uint64_t timeout_pool; /* idle pooled connections are closed after this */
 	unsigned retries;
-	unsigned pool_max;       /* idle connections kept per server per worker */
+	unsigned pool_max; /* idle connections kept per server per worker */
 	struct http_limits resp_limits;
-	bool forwarded_headers;  /* X-Forwarded-For, -Proto, -Host */
-	bool trust_forwarded;    /* keep the Proto and Host a proxy in front set */
-	const char *proto;       /* value of X-Forwarded-Proto */
-	const char *served_by;   /* adds X-Served-By to responses when set */
+	bool forwarded_headers; /* X-Forwarded-For, -Proto, -Host */
+	bool trust_forwarded;   /* keep the Proto and Host a proxy in front set */
+	const char *proto;      /* value of X-Forwarded-Proto */
+	const char *served_by;  /* adds X-Served-By to responses when set */
 	/* Choose a server for a request: attempt 0 first, then retries; avoid
 	 * is the server that just failed (-1 on the first attempt). Returns an
 	 * index or -1 when none is available. */

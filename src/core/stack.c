@@ -5,8 +5,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,18 @@
 
 /* ---- the key tables: the user's contract, documented in docs/configuration.md ---- */
 
-enum ktype { K_STR, K_INT, K_DURATION, K_SIZE, K_BOOL, K_ENUM, K_ROLES, K_SERVER, K_PREFIX, K_LEVEL };
+enum ktype {
+	K_STR,
+	K_INT,
+	K_DURATION,
+	K_SIZE,
+	K_BOOL,
+	K_ENUM,
+	K_ROLES,
+	K_SERVER,
+	K_PREFIX,
+	K_LEVEL
+};
 
 struct key {
 	const char *name;
@@ -28,22 +39,39 @@ struct key {
 
 static const char *const balance_choices[] = { "roundrobin", "leastconn", "first", NULL };
 
-#define HTTP_KEYS(T, def_listen, def_body)                                                          \
+#define HTTP_KEYS(T, def_listen, def_body)                                                         \
 	{ "listen", K_STR, offsetof(T, http.listen), def_listen, NULL, 0, 0 },                     \
-	{ "threads", K_INT, offsetof(T, http.threads), "0", NULL, 0, 256 },                        \
-	{ "maxconn", K_INT, offsetof(T, http.maxconn), "9000", NULL, 1, 1000000 },                 \
-	{ "bufsize", K_SIZE, offsetof(T, http.bufsize), "16k", NULL, 4096, 1 << 20 },              \
-	{ "max_header_size", K_SIZE, offsetof(T, http.max_header_size), "8k", NULL, 1024,          \
-	  1 << 20 },                                                                               \
-	{ "max_body_size", K_SIZE, offsetof(T, http.max_body_size), def_body, NULL, 0, 0 },        \
-	{ "timeout_client", K_DURATION, offsetof(T, http.timeout_client), "60s", NULL, 1, 0 },     \
-	{ "timeout_http_request", K_DURATION, offsetof(T, http.timeout_http_request), "10s",       \
-	  NULL, 1, 0 },                                                                            \
-	{ "timeout_http_keep_alive", K_DURATION, offsetof(T, http.timeout_http_keep_alive),        \
-	  "10s", NULL, 1, 0 },                                                                     \
-	{ "access_log", K_STR, offsetof(T, http.access_log), "", NULL, 0, 0 },                     \
-	{ "error_log", K_STR, offsetof(T, http.error_log), "", NULL, 0, 0 },                       \
-	{ "log_level", K_LEVEL, offsetof(T, http.log_level), "info", NULL, 0, 0 }
+	    { "threads", K_INT, offsetof(T, http.threads), "0", NULL, 0, 256 },                    \
+	    { "maxconn", K_INT, offsetof(T, http.maxconn), "9000", NULL, 1, 1000000 },             \
+	    { "bufsize", K_SIZE, offsetof(T, http.bufsize), "16k", NULL, 4096, 1 << 20 },          \
+	    { "max_header_size",                                                                   \
+	      K_SIZE,                                                                              \
+	      offsetof(T, http.max_header_size),                                                   \
+	      "8k",                                                                                \
+	      NULL,                                                                                \
+	      1024,                                                                                \
+	      1 << 20 },                                                                           \
+	    { "max_body_size", K_SIZE, offsetof(T, http.max_body_size), def_body, NULL, 0, 0 },    \
+	    { "timeout_client", K_DURATION, offsetof(T, http.timeout_client), "60s", NULL, 1, 0 }, \
+	    { "timeout_http_request",                                                              \
+	      K_DURATION,                                                                          \
+	      offsetof(T, http.timeout_http_request),                                              \
+	      "10s",                                                                               \
+	      NULL,                                                                                \
+	      1,                                                                                   \
+	      0 },                                                                                 \
+	    { "timeout_http_keep_alive",                                                           \
+	      K_DURATION,                                                                          \
+	      offsetof(T, http.timeout_http_keep_alive),                                           \
+	      "10s",                                                                               \
+	      NULL,                                                                                \
+	      1,                                                                                   \
+	      0 },                                                                                 \
+	    { "access_log", K_STR, offsetof(T, http.access_log), "", NULL, 0, 0 },                 \
+	    { "error_log", K_STR, offsetof(T, http.error_log), "", NULL, 0, 0 },                   \
+	{                                                                                          \
+		"log_level", K_LEVEL, offsetof(T, http.log_level), "info", NULL, 0, 0              \
+	}
 
 static const struct key site_keys[] = {
 	{ "domain", K_STR, offsetof(struct stack_site, domain), "foobar.com", NULL, 0, 0 },
@@ -80,8 +108,8 @@ static const struct key web_keys[] = {
 	{ "root", K_STR, offsetof(struct stack_web, root), "www", NULL, 0, 0 },
 	{ "proxy", K_PREFIX, 0, NULL, NULL, 0, 0 },
 	{ "upstream", K_STR, offsetof(struct stack_web, upstream), ":9000", NULL, 0, 0 },
-	{ "timeout_connect", K_DURATION, offsetof(struct stack_web, timeout_connect), "5s", NULL,
-	  1, 0 },
+	{ "timeout_connect", K_DURATION, offsetof(struct stack_web, timeout_connect), "5s", NULL, 1,
+	  0 },
 	{ "timeout_server", K_DURATION, offsetof(struct stack_web, timeout_server), "60s", NULL, 1,
 	  0 },
 	{ "timeout_server_keep_alive", K_DURATION,
@@ -123,8 +151,12 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } roles[] = {
-	{ "lb", ROLE_LB },   { "dns", ROLE_DNS },			{ "web", ROLE_WEB },
-	{ "app", ROLE_APP }, { "db-primary", ROLE_DB_PRIMARY }, { "db-replica", ROLE_DB_REPLICA },
+	{ "lb", ROLE_LB },
+	{ "dns", ROLE_DNS },
+	{ "web", ROLE_WEB },
+	{ "app", ROLE_APP },
+	{ "db-primary", ROLE_DB_PRIMARY },
+	{ "db-replica", ROLE_DB_REPLICA },
 };
 
 /* ---- value parsers ---- */
@@ -134,7 +166,9 @@ int parse_duration(const char *s, uint64_t *ms)
 	static const struct {
 		const char *unit;
 		uint64_t ms;
-	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
+	} units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }
+	};
 	char *end;
 	if (!isdigit((unsigned char)*s))
 		return -1;
@@ -166,11 +200,22 @@ int parse_size(const char *s, uint64_t *bytes)
 		return -1;
 	uint64_t mul = 1;
 	switch (tolower((unsigned char)*end)) {
-	case '\0': break;
-	case 'k': mul = 1024; end++; break;
-	case 'm': mul = 1024 * 1024; end++; break;
-	case 'g': mul = 1024 * 1024 * 1024; end++; break;
-	default: return -1;
+	case '\0':
+		break;
+	case 'k':
+		mul = 1024;
+		end++;
+		break;
+	case 'm':
+		mul = 1024 * 1024;
+		end++;
+		break;
+	case 'g':
+		mul = 1024 * 1024 * 1024;
+		end++;
+		break;
+	default:
+		return -1;
 	}
 	if (mul > 1 && (strcmp(end, "b") == 0 || strcmp(end, "B") == 0 || strcmp(end, "iB") == 0))
 		end += strlen(end);
@@ -213,7 +258,7 @@ struct loader {
 	const char *name; /* file name for messages */
 	const char *text;
 	size_t pos, len;
-	int line;        /* line being parsed */
+	int line; /* line being parsed */
 	int section_line;
 	const struct section *sec; /* current section, NULL before any */
 	struct stack_host *host;   /* current [host NAME] */
@@ -237,7 +282,7 @@ static void lfail(struct loader *L, const char *fmt, ...)
 		return;
 	L->failed = true;
 	int n = L->line > 0 ? snprintf(L->err, L->errlen, "%s:%d: ", L->name, L->line)
-			    : snprintf(L->err, L->errlen, "%s: ", L->name);
+	                    : snprintf(L->err, L->errlen, "%s: ", L->name);
 	if (n < 0 || (size_t)n >= L->errlen)
 		return;
 	va_list ap;
@@ -455,7 +500,8 @@ static void parse_server(struct loader *L, const char *value)
 		int64_t v;
 		if (strncmp(tok, "weight=", 7) == 0) {
 			if (parse_int(tok + 7, &v) < 0 || v < 0 || v > 256) {
-				lfail(L, "bad weight '%s' for server %s (0..256)", tok + 7, sv->target);
+				lfail(L, "bad weight '%s' for server %s (0..256)", tok + 7,
+				      sv->target);
 				goto out;
 			}
 			sv->weight = (unsigned)v;
@@ -502,7 +548,7 @@ static void parse_prefix(struct loader *L, const char *value)
 
 /* Store value into the key's slot of the section struct at base. */
 static int set_value(struct loader *L, const struct section *sec, const struct key *k, void *base,
-		     const char *value)
+                     const char *value)
 {
 	void *slot = (char *)base + k->off;
 	char bad[64];
@@ -513,8 +559,8 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		return 0;
 	case K_LEVEL:
 		if (log_level_parse(value) < 0) {
-			lfail(L, "bad value '%s' for '%s' in [%s] (error, warn, info or debug)", value,
-			      k->name, sec->name);
+			lfail(L, "bad value '%s' for '%s' in [%s] (error, warn, info or debug)",
+			      value, k->name, sec->name);
 			return -1;
 		}
 		free(*(char **)slot);
@@ -527,8 +573,8 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 			value = "0";
 		if (parse_int(value, &v) < 0 || v < k->min || (k->max && v > k->max)) {
 			if (k->max)
-				lfail(L, "bad value '%s' for '%s' in [%s] (%s in %lld..%lld)", value,
-				      k->name, sec->name, what, (long long)k->min,
+				lfail(L, "bad value '%s' for '%s' in [%s] (%s in %lld..%lld)",
+				      value, k->name, sec->name, what, (long long)k->min,
 				      (long long)k->max);
 			else
 				lfail(L, "bad value '%s' for '%s' in [%s] (%s)", value, k->name,
@@ -541,7 +587,9 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 	case K_DURATION: {
 		uint64_t v;
 		if (parse_duration(value, &v) < 0) {
-			lfail(L, "bad duration '%s' for '%s' in [%s] (a number with a unit: 500ms, 2s, 1m, 1h, 1d)",
+			lfail(L,
+			      "bad duration '%s' for '%s' in [%s] (a number with a unit: 500ms, "
+			      "2s, 1m, 1h, 1d)",
 			      value, k->name, sec->name);
 			return -1;
 		}
@@ -561,8 +609,8 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 	case K_SIZE: {
 		uint64_t v;
 		if (parse_size(value, &v) < 0) {
-			lfail(L, "bad size '%s' for '%s' in [%s] (bytes, or with k, m, g: 16k)", value,
-			      k->name, sec->name);
+			lfail(L, "bad size '%s' for '%s' in [%s] (bytes, or with k, m, g: 16k)",
+			      value, k->name, sec->name);
 			return -1;
 		}
 		if (v < (uint64_t)k->min || (k->max && v > (uint64_t)k->max)) {
@@ -593,7 +641,8 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		return -1;
 	case K_ROLES:
 		if (parse_roles(value, (unsigned *)slot, bad, sizeof(bad)) < 0) {
-			lfail(L, "unknown role '%s' (lb, dns, web, app, db-primary, db-replica)", bad);
+			lfail(L, "unknown role '%s' (lb, dns, web, app, db-primary, db-replica)",
+			      bad);
 			return -1;
 		}
 		return 0;
@@ -641,7 +690,8 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (*value == ';') {
 		/* "key =;x": inih takes ";x" as the value (a comment needs a space
 		 * before its ';'), which no printed "key = ;x" would give back. */
-		lfail(L, "value of '%s' in [%s] starts with ';' (a comment needs a space before it)",
+		lfail(L,
+		      "value of '%s' in [%s] starts with ';' (a comment needs a space before it)",
 		      name, sec->name);
 		return 0;
 	}
@@ -650,8 +700,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		return 0;
 	}
 	int ki = (int)(k - sec->keys);
-	int *seen = sec->named ? &L->host_seen[L->host - L->s->hosts][ki]
-			       : &L->seen[sec - sections][ki];
+	int *seen =
+	    sec->named ? &L->host_seen[L->host - L->s->hosts][ki] : &L->seen[sec - sections][ki];
 	if (k->type != K_SERVER && k->type != K_PREFIX) {
 		if (*seen) {
 			lfail(L, "duplicate key '%s' in [%s] (first at line %d)", name, sec->name,
@@ -689,7 +739,7 @@ const struct stack_host *stack_host_with_role(const struct stack *s, unsigned ro
 }
 
 int stack_resolve_addr(const struct stack *s, const char *spec, const struct stack_host *self,
-		       struct addr *a, char *err, size_t errlen)
+                       struct addr *a, char *err, size_t errlen)
 {
 	if (strncmp(spec, "unix:", 5) == 0 || spec[0] == '[')
 		return addr_parse(spec, NULL, a, err, errlen);
@@ -715,7 +765,7 @@ int stack_resolve_addr(const struct stack *s, const char *spec, const struct sta
 			host_addr = h->address;
 		else if (!isdigit((unsigned char)name[0]) && strcmp(name, "*") != 0) {
 			snprintf(err, errlen, "unknown host '%s' in '%s' (no [host %s] section)",
-				 name, spec, name);
+			         name, spec, name);
 			return -1;
 		}
 	}
@@ -792,8 +842,7 @@ static void init_defaults(struct loader *L)
 			apply_defaults(L, &sections[i], (char *)L->s + sections[i].off);
 }
 
-int stack_load_string(struct stack *s, const char *name, const char *text, char *err,
-		      size_t errlen)
+int stack_load_string(struct stack *s, const char *name, const char *text, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->path = xstrdup(name);
@@ -937,7 +986,7 @@ static void print_size(FILE *out, uint64_t b)
 }
 
 static void print_keys(const struct stack *s, const struct section *sec, const void *base,
-		       FILE *out)
+                       FILE *out)
 {
 	for (const struct key *k = sec->keys; k->name; k++) {
 		const void *slot = (const char *)base + k->off;

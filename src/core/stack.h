@@ -122,7 +122,7 @@ struct stack {
 int stack_load(struct stack *s, const char *path, char *err, size_t errlen);
 /* Same, from a string (tests); name is used in messages. */
 int stack_load_string(struct stack *s, const char *name, const char *text, char *err,
-		      size_t errlen);
+                      size_t errlen);
 void stack_free(struct stack *s);
 
 /* Print the effective configuration, defaults included, as a stack file. */
@@ -135,7 +135,7 @@ const struct stack_host *stack_host_with_role(const struct stack *s, unsigned ro
 /* Resolve a listen/target spec against a host: ":8080" -> "<host address>:8080",
  * "web-01:8080" -> that host's address, "1.2.3.4:80" as is. */
 int stack_resolve_addr(const struct stack *s, const char *spec, const struct stack_host *self,
-		       struct addr *a, char *err, size_t errlen);
+                       struct addr *a, char *err, size_t errlen);
 
 /* Value parsers, exposed for tests and other config-like inputs. */
 int parse_duration(const char *s, uint64_t *ms);

@@ -15,10 +15,10 @@ struct unit {
 	const char *role;   /* "lb" */
 	char pidfile[4200];
 	char logfile[4200];
-	struct addr probe;  /* where it answers */
+	struct addr probe; /* where it answers */
 	enum { PROBE_HTTP, PROBE_DNS } probe_kind;
 	const char *probe_path;
-	pid_t pid;          /* running pid or 0 */
+	pid_t pid; /* running pid or 0 */
 };
 
 struct ctl {
@@ -41,6 +41,6 @@ int unit_stop(struct unit *u, unsigned grace_ms);
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);
 /* An HTTP GET of path at a; returns the status or -1. */
 int http_get_status(const struct addr *a, const char *host, const char *path, int timeout_ms,
-		    char *body, size_t bodylen);
+                    char *body, size_t bodylen);
 
 #endif

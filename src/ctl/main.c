@@ -18,16 +18,16 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: tristack [-c FILE] [--state DIR] COMMAND\n"
-		"  up                start every daemon of the stack, wait until each answers\n"
-		"  down              stop them all (graceful, then forced after %ds)\n"
-		"  status            each daemon: host, pid, state, health\n"
-		"  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app)\n"
-		"options:\n"
-		"  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
-		"      --state DIR   state folder (default: [site] state, var/)\n"
-		"      --version\n",
-		STOP_GRACE_MS / 1000);
+	        "usage: tristack [-c FILE] [--state DIR] COMMAND\n"
+	        "  up                start every daemon of the stack, wait until each answers\n"
+	        "  down              stop them all (graceful, then forced after %ds)\n"
+	        "  status            each daemon: host, pid, state, health\n"
+	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app)\n"
+	        "options:\n"
+	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
+	        "      --state DIR   state folder (default: [site] state, var/)\n"
+	        "      --version\n",
+	        STOP_GRACE_MS / 1000);
 }
 
 static uint64_t now_ms(void)
@@ -63,8 +63,8 @@ static const char *site_url(const struct ctl *c, char *out, size_t len)
 	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
 	char e[256];
 	struct addr a;
-	if (lb == NULL || stack_resolve_addr(&c->stack, c->stack.lb.http.listen, lb, &a, e,
-					     sizeof(e)) < 0) {
+	if (lb == NULL ||
+	    stack_resolve_addr(&c->stack, c->stack.lb.http.listen, lb, &a, e, sizeof(e)) < 0) {
 		snprintf(out, len, "(no load balancer in the stack)");
 		return out;
 	}
@@ -108,7 +108,7 @@ static int cmd_up(struct ctl *c)
 				continue;
 			if (unit_running(u) == 0) {
 				fprintf(stderr, "tristack: %s on %s exited; its log (%s) ends:\n",
-					u->daemon, u->host->name, u->logfile);
+				        u->daemon, u->host->name, u->logfile);
 				print_log_tail(u->logfile, 10);
 				cmd_down(c);
 				return 1;
@@ -126,7 +126,7 @@ static int cmd_up(struct ctl *c)
 			for (unsigned i = 0; i < c->nunits; i++)
 				if (pending[i])
 					fprintf(stderr, "tristack: %s on %s does not answer: %s\n",
-						c->units[i].daemon, c->units[i].host->name, why);
+					        c->units[i].daemon, c->units[i].host->name, why);
 			cmd_down(c);
 			return 1;
 		}
@@ -139,7 +139,7 @@ static int cmd_up(struct ctl *c)
 		struct addr a;
 		char hp[128];
 		if (stack_resolve_addr(&c->stack, c->stack.lb.http.admin, lb, &a, err,
-				       sizeof(err)) == 0)
+		                       sizeof(err)) == 0)
 			printf("metrics: http://%s/metrics\n", addr_format(&a, hp, sizeof(hp)));
 	}
 	printf("logs:    %s/log/   stop: tristack down\n", c->state);
@@ -160,7 +160,7 @@ static int cmd_down(struct ctl *c)
 		pid_t pid = u->pid;
 		if (unit_stop(u, STOP_GRACE_MS) < 0) {
 			fprintf(stderr, "tristack: %s on %s (pid %d) would not stop\n", u->daemon,
-				u->host->name, (int)pid);
+			        u->host->name, (int)pid);
 			rc = 1;
 		} else {
 			printf("  %-7s %-13s stopped (pid %d)\n", u->host->name, u->daemon,
@@ -219,7 +219,7 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 	}
 	if (!shown) {
 		fprintf(stderr, "tristack: no log for %s%s%s\n", argv[0], argc > 1 ? " " : "",
-			argc > 1 ? argv[1] : "");
+		        argc > 1 ? argv[1] : "");
 		return 1;
 	}
 	return 0;
@@ -241,8 +241,10 @@ static int abspath(const char *in, char *out, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "conf", required_argument, NULL, 'c' }, { "state", required_argument, NULL, 'S' },
-		{ "version", no_argument, NULL, 'V' },    { "help", no_argument, NULL, 'h' },
+		{ "conf", required_argument, NULL, 'c' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = "conf/foobar.conf", *state = NULL;
@@ -250,11 +252,21 @@ int main(int argc, char **argv)
 	log_init("tristack", LL_WARN);
 	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': conf = optarg; break;
-		case 'S': state = optarg; break;
-		case 'V': printf("tristack %s\n", TS_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
+		case 'c':
+			conf = optarg;
+			break;
+		case 'S':
+			state = optarg;
+			break;
+		case 'V':
+			printf("tristack %s\n", TS_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
 		}
 	}
 	if (optind >= argc) {

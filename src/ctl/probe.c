@@ -13,7 +13,7 @@
 static int connect_timeout(const struct addr *a, int type, int timeout_ms)
 {
 	int fd = socket(((const struct sockaddr *)&a->ss)->sa_family,
-			type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	                type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
@@ -47,16 +47,16 @@ static ssize_t read_all(int fd, char *buf, size_t len, int timeout_ms)
 }
 
 int http_get_status(const struct addr *a, const char *host, const char *path, int timeout_ms,
-		    char *body, size_t bodylen)
+                    char *body, size_t bodylen)
 {
 	int fd = connect_timeout(a, SOCK_STREAM, timeout_ms);
 	if (fd < 0)
 		return -1;
 	char req[512];
 	int n = snprintf(req, sizeof(req),
-			 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tristack-probe\r\n"
-			 "Connection: close\r\n\r\n",
-			 path, host);
+	                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tristack-probe\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 path, host);
 	if (write(fd, req, (size_t)n) != n) {
 		close(fd);
 		return -1;

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
 #include "core/log.h"
+#include "ctl.h"
 
 static const struct {
 	unsigned role;
@@ -64,9 +64,9 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 			u->daemon = role_daemons[r].daemon;
 			u->role = role_daemons[r].name;
 			if (fmt_path(u->pidfile, sizeof(u->pidfile), "%s/run/%s.%s.pid", c->state,
-				     host->name, u->role) < 0 ||
+			             host->name, u->role) < 0 ||
 			    fmt_path(u->logfile, sizeof(u->logfile), "%s/log/%s.%s.log", c->state,
-				     host->name, u->role) < 0) {
+			             host->name, u->role) < 0) {
 				snprintf(err, errlen, "state folder path too long");
 				return -1;
 			}

@@ -9,7 +9,7 @@
 
 /* Write a header-only response (FORMERR and friends) echoing the id. */
 static size_t bare_response(const uint8_t *q, size_t qlen, uint8_t *out, size_t outcap,
-			    uint8_t rcode)
+                            uint8_t rcode)
 {
 	if (qlen < 12 || outcap < 12)
 		return 0;
@@ -26,7 +26,7 @@ static void add_soa(ldns_pkt *p, const struct dns_zone *z)
 }
 
 size_t dns_answer(const struct dns_zone *z, const uint8_t *q, size_t qlen, uint8_t *out,
-		  size_t outcap, size_t max_size)
+                  size_t outcap, size_t max_size)
 {
 	if (qlen < 12 || (q[2] & 0x80))
 		return 0; /* too short to answer, or a response: drop */
@@ -60,8 +60,9 @@ size_t dns_answer(const struct dns_zone *z, const uint8_t *q, size_t qlen, uint8
 			goto render;
 		}
 		if (ldns_pkt_edns_udp_size(query) > 512)
-			max_size = MIN(max_size, MAX(512u, MIN((size_t)EDNS_SIZE,
-							       (size_t)ldns_pkt_edns_udp_size(query))));
+			max_size =
+			    MIN(max_size, MAX(512u, MIN((size_t)EDNS_SIZE,
+			                                (size_t)ldns_pkt_edns_udp_size(query))));
 	}
 	if (ldns_rr_get_class(question) != LDNS_RR_CLASS_IN) {
 		ldns_pkt_set_rcode(resp, LDNS_RCODE_REFUSED);

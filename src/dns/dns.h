@@ -23,13 +23,13 @@ struct dns_zone {
 
 /* Build the zone from the stack. Returns 0, or -1 with err set. */
 int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl, char *err,
-			size_t errlen);
+                        size_t errlen);
 void dns_zone_free(struct dns_zone *z);
 
 /* Answer one query (wire format). Returns the response length written to
  * out, or 0 when nothing should be sent (not a query, unparseable header).
  * max_size: the most the transport carries (512 or the EDNS size for UDP). */
 size_t dns_answer(const struct dns_zone *z, const uint8_t *q, size_t qlen, uint8_t *out,
-		  size_t outcap, size_t max_size);
+                  size_t outcap, size_t max_size);
 
 #endif

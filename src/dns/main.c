@@ -49,12 +49,12 @@ static int dns_configure(struct daemon *d, char *err, size_t errlen)
 	dns->d = d;
 	if (d->host == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'dns' role (or pass --host)",
-			 d->conf_path);
+		         d->conf_path);
 		return -1;
 	}
 	char e[256];
 	if (stack_resolve_addr(&d->stack, d->stack.dns.listen, d->host, &dns->listen, e,
-			       sizeof(e)) < 0) {
+	                       sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [dns] listen: %s", d->conf_path, e);
 		return -1;
 	}
@@ -88,7 +88,7 @@ static int dns_worker_init(struct worker *w, char *err, size_t errlen)
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&dns->listen.ss, dns->listen.len) < 0) {
 		snprintf(err, errlen, "cannot listen on %s/udp: %s",
-			 addr_format(&dns->listen, name, sizeof(name)), strerror(errno));
+		         addr_format(&dns->listen, name, sizeof(name)), strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;

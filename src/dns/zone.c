@@ -19,7 +19,7 @@ static int add(struct dns_zone *z, const char *text, char *err, size_t errlen)
 }
 
 int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	memset(z, 0, sizeof(*z));
 	const char *d = s->site.domain;
@@ -32,9 +32,8 @@ int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl,
 	}
 	/* A serial that grows with every start, as dates do. */
 	uint32_t serial = (uint32_t)time(NULL);
-	snprintf(text, sizeof(text),
-		 "%s. %u IN SOA ns1.%s. hostmaster.%s. %u 3600 600 604800 %u", d, ttl, d, d,
-		 serial, ttl);
+	snprintf(text, sizeof(text), "%s. %u IN SOA ns1.%s. hostmaster.%s. %u 3600 600 604800 %u",
+	         d, ttl, d, d, serial, ttl);
 	if (add(z, text, err, errlen) < 0)
 		return -1;
 	z->soa = ldns_rr_list_rr(z->rrs, 0);
@@ -47,19 +46,19 @@ int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl,
 		const struct stack_host *h = &s->hosts[i];
 		const char *type = strchr(h->address, ':') ? "AAAA" : "A";
 		snprintf(text, sizeof(text), "%s.%s. %u IN %s %s", h->name, d, ttl, type,
-			 h->address);
+		         h->address);
 		if (add(z, text, err, errlen) < 0)
 			return -1;
 	}
 	if (dns) {
 		snprintf(text, sizeof(text), "ns1.%s. %u IN %s %s", d, ttl,
-			 strchr(dns->address, ':') ? "AAAA" : "A", dns->address);
+		         strchr(dns->address, ':') ? "AAAA" : "A", dns->address);
 		if (add(z, text, err, errlen) < 0)
 			return -1;
 	}
 	if (www) {
 		snprintf(text, sizeof(text), "www.%s. %u IN %s %s", d, ttl,
-			 strchr(www->address, ':') ? "AAAA" : "A", www->address);
+		         strchr(www->address, ':') ? "AAAA" : "A", www->address);
 		if (add(z, text, err, errlen) < 0)
 			return -1;
 	}

@@ -21,7 +21,7 @@ static int admin_handler(struct http_session *s)
 		struct sbuf out = { 0 };
 		metrics_render(lw->lb->d->metrics, &out);
 		int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p,
-				     out.len);
+		                     out.len);
 		sbuf_free(&out);
 		return r;
 	}
@@ -46,12 +46,13 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	d->http = &conf->http;
 	if (d->host == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'lb' role (or pass --host)",
-			 d->conf_path);
+		         d->conf_path);
 		return -1;
 	}
 	if (conf->balance != LB_ROUNDROBIN) {
-		snprintf(err, errlen, "%s: [lb] balance: only 'roundrobin' is available in this version",
-			 d->conf_path);
+		snprintf(err, errlen,
+		         "%s: [lb] balance: only 'roundrobin' is available in this version",
+		         d->conf_path);
 		return -1;
 	}
 	if (conf->nservers == 0) {
@@ -66,7 +67,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	}
 	if (conf->http.admin[0]) {
 		if (stack_resolve_addr(&d->stack, conf->http.admin, d->host, &lb->admin, e,
-				       sizeof(e)) < 0) {
+		                       sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [lb] admin: %s", d->conf_path, e);
 			return -1;
 		}
@@ -76,13 +77,15 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	lb->servers = xcalloc(conf->nservers, sizeof(*lb->servers));
 	for (unsigned i = 0; i < conf->nservers; i++) {
 		const struct stack_server *sv = &conf->servers[i];
-		lb->servers[i] = (struct proxy_server){ .name = sv->name, .addr = sv->addr,
-							.weight = sv->weight, .backup = sv->backup };
+		lb->servers[i] = (struct proxy_server){ .name = sv->name,
+			                                .addr = sv->addr,
+			                                .weight = sv->weight,
+			                                .backup = sv->backup };
 	}
 	lb_balance_build(&lb->rr, lb->servers, lb->nservers);
 	if (lb->rr.len == 0) {
 		snprintf(err, errlen, "%s: [lb] every server has weight 0 or is a backup",
-			 d->conf_path);
+		         d->conf_path);
 		return -1;
 	}
 	struct proxy_conf *pc = &lb->pc;
@@ -93,8 +96,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	pc->timeout_pool = conf->timeout_server_keep_alive;
 	pc->retries = (unsigned)conf->retries;
 	pc->pool_max = 256;
-	pc->resp_limits = (struct http_limits){ .max_head = conf->http.max_header_size,
-						.max_headers = 100 };
+	pc->resp_limits =
+	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
 	pc->forwarded_headers = true;
 	pc->proto = "http";
 	pc->pick = pick;

@@ -41,7 +41,7 @@ static int admin_handler(struct http_session *s)
 		struct sbuf out = { 0 };
 		metrics_render(ww->web->d->metrics, &out);
 		int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p,
-				     out.len);
+		                     out.len);
 		sbuf_free(&out);
 		return r;
 	}
@@ -69,7 +69,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	d->http = &conf->http;
 	if (d->host == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'web' role (or pass --host)",
-			 d->conf_path);
+		         d->conf_path);
 		return -1;
 	}
 	web->host = d->host->name;
@@ -81,7 +81,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	}
 	if (conf->http.admin[0]) {
 		if (stack_resolve_addr(&d->stack, conf->http.admin, d->host, &web->admin, e,
-				       sizeof(e)) < 0) {
+		                       sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [web] admin: %s", d->conf_path, e);
 			return -1;
 		}
@@ -95,7 +95,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	struct stat st;
 	if (stat(conf->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s: [web] root '%s' is not a directory", d->conf_path,
-			 conf->root);
+		         conf->root);
 		return -1;
 	}
 	web->app = (struct proxy_server){ .name = "app", .addr = web->upstream, .weight = 1 };
@@ -107,8 +107,8 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	pc->timeout_pool = conf->timeout_server_keep_alive;
 	pc->retries = 1;
 	pc->pool_max = 256;
-	pc->resp_limits = (struct http_limits){ .max_head = conf->http.max_header_size,
-						.max_headers = 100 };
+	pc->resp_limits =
+	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
 	pc->forwarded_headers = true;
 	pc->trust_forwarded = true; /* the LB in front sets Proto and Host */
 	pc->proto = "http";
@@ -123,7 +123,7 @@ static int web_start(struct daemon *d, char *err, size_t errlen)
 	web->root_fd = open(d->stack.web.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (web->root_fd < 0) {
 		snprintf(err, errlen, "cannot open root '%s': %s", d->stack.web.root,
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	http_metrics_define(d->metrics, "tristack_web", &web->hm);

@@ -25,9 +25,9 @@ long web_path_normalize(const char *target, size_t len, char *out, size_t outlen
 	if (hash)
 		len = (size_t)(hash - target);
 
-	size_t o = 0;       /* bytes written to out */
-	size_t seg = 0;     /* where the current segment starts in out */
-	int last_dir = 0;   /* the last segment named a directory: "", ".", ".." */
+	size_t o = 0;     /* bytes written to out */
+	size_t seg = 0;   /* where the current segment starts in out */
+	int last_dir = 0; /* the last segment named a directory: "", ".", ".." */
 	out[o++] = '/';
 	seg = o;
 	for (size_t i = 1; i <= len; i++) {

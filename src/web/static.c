@@ -122,7 +122,7 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 	}
 	char etag[48], lastmod[30];
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
-		 (unsigned long long)st.st_size);
+	         (unsigned long long)st.st_size);
 	http_date((int64_t)st.st_mtime, lastmod);
 	bool fresh = not_modified(s, etag, (int64_t)st.st_mtime);
 	if (http_head_begin(s, fresh ? 304 : 200) < 0 ||

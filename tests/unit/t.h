@@ -23,7 +23,7 @@ struct t_test {
 void t_register(struct t_test *t);
 void t_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void t_check(int ok, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define TEST(name)                                                                                 \
 	static void name(void);                                                                    \
@@ -40,15 +40,15 @@ void t_check(int ok, const char *file, int line, const char *fmt, ...)
 	do {                                                                                       \
 		long long t_a_ = (long long)(a), t_b_ = (long long)(b);                            \
 		t_check(t_a_ == t_b_, __FILE__, __LINE__, "%s == %s (%lld vs %lld)", #a, #b, t_a_, \
-			t_b_);                                                                     \
+		        t_b_);                                                                     \
 	} while (0)
 
 #define CHECK_STR(a, b)                                                                            \
 	do {                                                                                       \
 		const char *t_a_ = (a), *t_b_ = (b);                                               \
-		t_check(t_a_ && t_b_ && strcmp(t_a_, t_b_) == 0, __FILE__, __LINE__,              \
-			"%s == %s (\"%s\" vs \"%s\")", #a, #b, t_a_ ? t_a_ : "(null)",             \
-			t_b_ ? t_b_ : "(null)");                                                   \
+		t_check(t_a_ &&t_b_ &&strcmp(t_a_, t_b_) == 0, __FILE__, __LINE__,                 \
+		        "%s == %s (\"%s\" vs \"%s\")", #a, #b, t_a_ ? t_a_ : "(null)",             \
+		        t_b_ ? t_b_ : "(null)");                                                   \
 	} while (0)
 
 /* A struct str (pointer + length) equals a C string. */
@@ -56,9 +56,10 @@ void t_check(int ok, const char *file, int line, const char *fmt, ...)
 	do {                                                                                       \
 		struct str t_s_ = (s);                                                             \
 		const char *t_b_ = (b);                                                            \
-		t_check(t_s_.len == strlen(t_b_) && (t_s_.len == 0 || memcmp(t_s_.p, t_b_, t_s_.len) == 0), \
-			__FILE__, __LINE__, "%s == \"%s\" (got \"%.*s\")", #s, t_b_,               \
-			(int)t_s_.len, t_s_.p ? t_s_.p : "");                                      \
+		t_check(t_s_.len == strlen(t_b_) &&                                                \
+		            (t_s_.len == 0 || memcmp(t_s_.p, t_b_, t_s_.len) == 0),                \
+		        __FILE__, __LINE__, "%s == \"%s\" (got \"%.*s\")", #s, t_b_,               \
+		        (int)t_s_.len, t_s_.p ? t_s_.p : "");                                      \
 	} while (0)
 
 #endif
