@@ -147,7 +147,7 @@ fuzz: deps fuzz-build
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-smoke: fuzz-build
-	scripts/fuzz.sh $$(( $(FUZZ_SMOKE_SECONDS) / $(words $(FUZZ_TARGETS)) + 1 )) $(FUZZ_TARGETS)
+	scripts/fuzz.sh $$(( $(FUZZ_SMOKE_SECONDS) / $(words $(FUZZ_TARGETS)) )) $(FUZZ_TARGETS)
 
 # ---- running ----
 
