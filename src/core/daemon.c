@@ -272,24 +272,17 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	}
 
 	char err[512];
-	if (load_config(&d, host_name, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", def->name, err);
-		stack_free(&d.stack);
-		return 1;
-	}
+	int rc = 1;
+	if (load_config(&d, host_name, err, sizeof(err)) < 0)
+		goto fail;
 	if (test) {
 		fprintf(stderr, "%s: %s is valid\n", def->name, d.conf_path);
 		stack_print(&d.stack, stdout);
-		if (def->finish)
-			def->finish(&d);
-		stack_free(&d.stack);
-		return 0;
+		rc = 0;
+		goto out;
 	}
-	if (open_logs(&d, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", def->name, err);
-		stack_free(&d.stack);
-		return 1;
-	}
+	if (open_logs(&d, err, sizeof(err)) < 0)
+		goto fail;
 
 	/* Signals go to the main thread only: block them before threads exist. */
 	sigset_t set;
@@ -302,12 +295,9 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	d.metrics = metrics_new();
-	int rc = 0;
 	if ((def->start && def->start(&d, err, sizeof(err)) < 0) ||
 	    start_workers(&d, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		fprintf(stderr, "%s: %s\n", def->name, err);
-		rc = 1;
 		for (unsigned i = 0; i < d.nworkers; i++)
 			if (d.workers[i].thread)
 				loop_post(d.workers[i].loop, worker_stop_posted, &d.workers[i]);
@@ -315,18 +305,26 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		log_info("%s %s started as %s with %u worker%s", def->name, TS_VERSION,
 		         d.host ? d.host->name : "-", d.nworkers, d.nworkers == 1 ? "" : "s");
 		signal_loop(&d, &set, host_name);
+		rc = 0;
 	}
 	for (unsigned i = 0; i < d.nworkers; i++)
 		if (d.workers[i].thread)
 			pthread_join(d.workers[i].thread, NULL);
 	free_workers(&d);
-	if (def->finish)
+	if (rc == 0)
+		log_info("stopped");
+	else
+		fprintf(stderr, "%s: %s\n", def->name, err);
+	goto out;
+fail:
+	fprintf(stderr, "%s: %s\n", def->name, err);
+out:
+	/* One way out, whatever was set up: each part frees what it has. */
+	if (def->finish && d.data)
 		def->finish(&d);
 	metrics_free(d.metrics);
 	if (d.access_log.path)
 		log_file_close(&d.access_log);
-	if (rc == 0)
-		log_info("stopped");
 	stack_free(&d.stack);
 	return rc;
 }

@@ -181,6 +181,8 @@ void http_session_close(struct http_session *s)
 
 void http_server_stop(struct http_server *srv)
 {
+	if (srv->w == NULL)
+		return;
 	srv->stopping = true;
 	loop_io_close(&srv->listen_io);
 	for (struct http_session *s = srv->sessions, *next; s; s = next) {
@@ -194,6 +196,8 @@ void http_server_stop(struct http_server *srv)
 
 void http_server_free(struct http_server *srv)
 {
+	if (srv->w == NULL)
+		return; /* never initialised (a worker that failed to start) */
 	loop_io_close(&srv->listen_io);
 	srv->freeing = true;
 	while (srv->sessions)

@@ -155,7 +155,8 @@ int http_server_listen(struct http_server *srv, const struct addr *a, char *err,
 /* Graceful stop: stop accepting, close idle sessions; busy ones close after
  * their response. */
 void http_server_stop(struct http_server *srv);
-/* Close everything (after the loop has returned). */
+/* Close everything (after the loop has returned). Stop and free accept a
+ * zeroed, never initialised server. */
 void http_server_free(struct http_server *srv);
 
 void http_metrics_define(struct metrics *m, const char *prefix, struct http_metrics *ids);

@@ -201,6 +201,8 @@ static struct upconn *pool_take(struct proxy_worker *pw, int server)
 
 void proxy_worker_close_idle(struct proxy_worker *pw)
 {
+	if (pw->pc == NULL)
+		return;
 	for (unsigned i = 0; i < pw->pc->nservers; i++)
 		while (pw->idle[i])
 			up_close(pw->idle[i]);
@@ -208,6 +210,8 @@ void proxy_worker_close_idle(struct proxy_worker *pw)
 
 void proxy_worker_free(struct proxy_worker *pw)
 {
+	if (pw->pc == NULL)
+		return; /* never initialised */
 	proxy_worker_close_idle(pw);
 	/* The loop has stopped: deferred frees will not run, and no event can
 	 * point at these any more. */

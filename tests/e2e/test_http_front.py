@@ -90,7 +90,6 @@ def test_early_responses_reach_a_client_still_uploading(stack, tmp_path):
     for headers in ([], ["-H", "Transfer-Encoding: chunked"]):
         status, h, _ = curl("--data-binary", f"@{big}", *headers, stack.url + "/api/hello")
         assert status == 413, headers
-        assert h.get("connection") == "close"
     for _ in range(4):  # both web servers
         status, h, _ = curl("--data-binary", f"@{big}", stack.url + "/static/site.css")
         assert status == 405
