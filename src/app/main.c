@@ -25,38 +25,18 @@ int app_json_error(struct http_session *s, int status, const char *message)
 	return app_json(s, status, json_pack("{s:s}", "error", message));
 }
 
-static int serve_metrics(struct app_worker *aw, struct http_session *s)
-{
-	struct sbuf out = { 0 };
-	metrics_render(aw->app->d->metrics, &out);
-	int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p, out.len);
-	sbuf_free(&out);
-	return r;
-}
-
-static bool path_is(struct str path, const char *want, bool prefix)
-{
-	size_t n = strlen(want);
-	/* The query string is not part of the route. */
-	const char *q = memchr(path.p, '?', path.len);
-	size_t len = q ? (size_t)(q - path.p) : path.len;
-	if (prefix)
-		return len >= n && memcmp(path.p, want, n) == 0;
-	return len == n && memcmp(path.p, want, n) == 0;
-}
-
 static int app_handler(struct http_session *s)
 {
 	struct app_worker *aw = s->srv->data;
 	struct str path = s->req.path;
-	if (path_is(path, "/metrics", false)) {
+	if (http_path_is(path, "/metrics", false)) {
 		if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
 			return app_json_error(s, 405, "method not allowed");
-		return serve_metrics(aw, s);
+		return http_respond_metrics(s, aw->app->d->metrics);
 	}
 	bool path_known = false;
 	for (const struct app_route *r = site_routes; r->path; r++) {
-		if (!path_is(path, r->path, r->prefix))
+		if (!http_path_is(path, r->path, r->prefix))
 			continue;
 		path_known = true;
 		bool head_as_get = s->req.method == HTTP_HEAD && r->method == HTTP_GET;

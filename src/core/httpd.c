@@ -401,6 +401,35 @@ int http_error(struct http_session *s, int status, bool close)
 	return http_respond(s, status, "text/plain; charset=utf-8", body, (size_t)n);
 }
 
+bool http_path_is(struct str path, const char *want, bool prefix)
+{
+	size_t n = strlen(want);
+	const char *q = memchr(path.p, '?', path.len);
+	size_t len = q ? (size_t)(q - path.p) : path.len;
+	if (prefix)
+		return len >= n && memcmp(path.p, want, n) == 0;
+	return len == n && memcmp(path.p, want, n) == 0;
+}
+
+int http_respond_metrics(struct http_session *s, const struct metrics *m)
+{
+	struct sbuf out = { 0 };
+	metrics_render(m, &out);
+	int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p, out.len);
+	sbuf_free(&out);
+	return r;
+}
+
+int http_admin_handler(struct http_session *s)
+{
+	struct daemon *d = s->srv->data;
+	if (!http_path_is(s->req.path, "/metrics", false))
+		return http_error(s, 404, false);
+	if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
+		return http_error(s, 405, false);
+	return http_respond_metrics(s, d->metrics);
+}
+
 /* ---- access log (nginx "combined") ---- */
 
 static void log_escaped(struct buf *b, struct str v)

@@ -187,6 +187,15 @@ void http_body_file(struct http_session *s, int fd, off_t off, off_t len);
 /* A short error page; the connection closes after it when close is true. */
 int http_error(struct http_session *s, int status, bool close);
 
+/* Is the request's path (its query aside) exactly want, or, with prefix,
+ * does it start with want? */
+bool http_path_is(struct str path, const char *want, bool prefix);
+/* The whole registry in Prometheus text format. */
+int http_respond_metrics(struct http_session *s, const struct metrics *m);
+/* A handler for admin listeners: /metrics, else 404. s->srv->data must be
+ * the daemon's struct daemon. */
+int http_admin_handler(struct http_session *s);
+
 /* The async handler has queued its response. */
 void http_session_resume(struct http_session *s);
 

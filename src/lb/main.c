@@ -13,21 +13,6 @@ static int lb_handler(struct http_session *s)
 	return proxy_handle(&lw->pw, s);
 }
 
-static int admin_handler(struct http_session *s)
-{
-	struct lb_worker *lw = s->srv->data;
-	if (s->req.path.len >= 8 && memcmp(s->req.path.p, "/metrics", 8) == 0 &&
-	    (s->req.path.len == 8 || s->req.path.p[8] == '?')) {
-		struct sbuf out = { 0 };
-		metrics_render(lw->lb->d->metrics, &out);
-		int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p,
-		                     out.len);
-		sbuf_free(&out);
-		return r;
-	}
-	return http_error(s, 404, false);
-}
-
 static int pick(struct proxy_worker *pw, unsigned attempt, int avoid)
 {
 	struct lb *lb = pw->pc->pick_data;
@@ -126,7 +111,7 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_use_metrics(&lw->http, w->d->metrics, &lb->hm);
 	if (http_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
 		return -1;
-	http_server_init(&lw->admin, w, NULL, admin_handler, lw);
+	http_server_init(&lw->admin, w, NULL, http_admin_handler, w->d);
 	if (lb->has_admin && http_server_listen(&lw->admin, &lb->admin, err, errlen) < 0)
 		return -1;
 	return 0;

@@ -33,21 +33,6 @@ static int web_handler(struct http_session *s)
 	return web_static(ww, s, path, (size_t)n);
 }
 
-static int admin_handler(struct http_session *s)
-{
-	struct web_worker *ww = s->srv->data;
-	if (s->req.path.len >= 8 && memcmp(s->req.path.p, "/metrics", 8) == 0 &&
-	    (s->req.path.len == 8 || s->req.path.p[8] == '?')) {
-		struct sbuf out = { 0 };
-		metrics_render(ww->web->d->metrics, &out);
-		int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p,
-		                     out.len);
-		sbuf_free(&out);
-		return r;
-	}
-	return http_error(s, 404, false);
-}
-
 /* One app server; the engine's retries go back to it. */
 static int pick_app(struct proxy_worker *pw, unsigned attempt, int avoid)
 {
@@ -142,7 +127,7 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
 	if (http_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
-	http_server_init(&ww->admin, w, NULL, admin_handler, ww);
+	http_server_init(&ww->admin, w, NULL, http_admin_handler, w->d);
 	if (web->has_admin && http_server_listen(&ww->admin, &web->admin, err, errlen) < 0)
 		return -1;
 	return 0;
