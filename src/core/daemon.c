@@ -84,6 +84,71 @@ static int open_logs(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- listening sockets across generations ---- */
+
+int worker_listen(struct worker *w, const struct addr *a, char *err, size_t errlen)
+{
+	if (w->nlisteners == WORKER_MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listeners in one worker");
+		return -1;
+	}
+	struct worker_listener *rec = &w->listeners[w->nlisteners];
+	memset(rec, 0, sizeof(*rec));
+	rec->fd = -1;
+	struct daemon *prev = w->d->prev;
+	if (prev && w->id < prev->nworkers) {
+		struct worker *old = &prev->workers[w->id];
+		for (unsigned i = 0; i < old->nlisteners; i++) {
+			struct worker_listener *o = &old->listeners[i];
+			if (o->fd >= 0 && !o->handed && addr_equal(&o->addr, a)) {
+				o->handed = true;
+				rec->fd = o->fd;
+				rec->from = o;
+				break;
+			}
+		}
+	}
+	if (rec->fd < 0) {
+		rec->fd = net_listen(a, true, 4096, err, errlen);
+		if (rec->fd < 0)
+			return -1;
+	}
+	rec->addr = *a;
+	w->nlisteners++;
+	return rec->fd;
+}
+
+void worker_unlisten(struct worker *w, int fd)
+{
+	for (unsigned i = 0; i < w->nlisteners; i++) {
+		struct worker_listener *rec = &w->listeners[i];
+		if (rec->fd != fd)
+			continue;
+		if (!rec->handed)
+			close(fd);
+		rec->fd = -1;
+		return;
+	}
+}
+
+/* A generation that failed to start gives back what it inherited. */
+static void give_back_listeners(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+		for (unsigned k = 0; k < w->nlisteners; k++) {
+			struct worker_listener *rec = &w->listeners[k];
+			if (rec->from) {
+				rec->from->handed = false;
+				rec->handed = true; /* so that nothing here closes it */
+				rec->from = NULL;
+			}
+		}
+	}
+}
+
+/* ---- workers ---- */
+
 void worker_check_drained(struct worker *w)
 {
 	if (w->stopping && w->nconns == 0)
@@ -98,17 +163,30 @@ static void grace_expired(struct timer *t)
 	loop_stop(w->loop);
 }
 
-static void worker_stop_posted(void *arg)
+static void worker_stop_now(struct worker *w, bool reload)
 {
-	struct worker *w = arg;
-	if (w->stopping)
-		return;
+	if (w->stopping && (reload || !w->reloading))
+		return; /* already stopping at least this hard */
+	bool first = !w->stopping;
 	w->stopping = true;
-	w->grace.fn = grace_expired;
-	loop_timer_set(w->loop, &w->grace, w->d->grace_ms);
+	w->reloading = reload;
+	if (first) {
+		w->grace.fn = grace_expired;
+		loop_timer_set(w->loop, &w->grace, w->d->grace_ms);
+	}
 	if (w->d->def->worker_stop)
 		w->d->def->worker_stop(w);
 	worker_check_drained(w);
+}
+
+static void stop_posted(void *arg)
+{
+	worker_stop_now(arg, false);
+}
+
+static void reload_stop_posted(void *arg)
+{
+	worker_stop_now(arg, true);
 }
 
 static void *worker_run(void *arg)
@@ -135,21 +213,6 @@ static int load_config(struct daemon *d, const char *host_name, char *err, size_
 	if (d->def->configure && d->def->configure(d, err, errlen) < 0)
 		return -1;
 	return 0;
-}
-
-static void reload_check(struct daemon *d, const char *host_name)
-{
-	struct daemon probe = { .def = d->def, .conf_path = d->conf_path, .state = d->state };
-	char err[512];
-	if (load_config(&probe, host_name, err, sizeof(err)) < 0) {
-		log_error("reload refused, the running configuration stays: %s", err);
-	} else {
-		log_warn("SIGHUP: %s is valid; this version applies changes on restart",
-		         d->conf_path);
-	}
-	if (probe.def->finish && probe.data)
-		probe.def->finish(&probe);
-	stack_free(&probe.stack);
 }
 
 static int start_workers(struct daemon *d, char *err, size_t errlen)
@@ -182,7 +245,36 @@ static int start_workers(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-static void free_workers(struct daemon *d)
+/* Wait for a generation's threads (those that were started). */
+static void join_workers(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+		if (w->thread && !w->joined) {
+			pthread_join(w->thread, NULL);
+			w->joined = true;
+		}
+	}
+}
+
+/* Have all of a generation's threads ended? (joins those that have) */
+static bool workers_gone(struct daemon *d)
+{
+	bool all = true;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		struct worker *w = &d->workers[i];
+		if (w->thread && !w->joined) {
+			if (pthread_tryjoin_np(w->thread, NULL) == 0)
+				w->joined = true;
+			else
+				all = false;
+		}
+	}
+	return all;
+}
+
+/* Everything of a generation whose threads have ended (or never ran). */
+static void gen_free(struct daemon *d)
 {
 	for (unsigned i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];
@@ -190,27 +282,130 @@ static void free_workers(struct daemon *d)
 			continue;
 		if (d->def->worker_free)
 			d->def->worker_free(w);
+		for (unsigned k = 0; k < w->nlisteners; k++)
+			if (w->listeners[k].fd >= 0)
+				worker_unlisten(w, w->listeners[k].fd);
 		loop_free(w->loop);
 		buf_pool_destroy(&w->pool);
+		if (w->shard)
+			metrics_shard_retire(d->metrics, w->shard);
 	}
 	free(d->workers);
 	d->workers = NULL;
+	d->nworkers = 0;
+	if (d->def->finish && d->data)
+		d->def->finish(d);
+	if (d->metrics)
+		metrics_release_owner(d->metrics, d);
+	if (d->access_log.path)
+		log_file_close(&d->access_log);
+	stack_free(&d->stack);
 }
 
-/* The main thread's life after start-up: wait for signals. */
-static void signal_loop(struct daemon *d, const sigset_t *set, const char *host_name)
+/* Start a generation whose configuration is loaded: logs, shared state,
+ * workers. On failure everything started is stopped and joined again. */
+static int gen_start(struct daemon *d, char *err, size_t errlen)
+{
+	if (open_logs(d, err, errlen) < 0)
+		return -1;
+	metrics_set_owner(d->metrics, d);
+	if ((d->def->start && d->def->start(d, err, errlen) < 0) ||
+	    start_workers(d, err, errlen) < 0) {
+		for (unsigned i = 0; i < d->nworkers; i++)
+			if (d->workers[i].thread)
+				loop_post(d->workers[i].loop, stop_posted, &d->workers[i]);
+		join_workers(d);
+		give_back_listeners(d);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the main thread: signals, reloads ---- */
+
+#define MAX_DRAINING 16
+
+struct proc {
+	struct daemon *cur;
+	struct daemon *draining[MAX_DRAINING];
+	unsigned ndraining;
+	const char *host_name;
+	unsigned generations;
+};
+
+static void reap(struct proc *p, bool wait)
+{
+	for (unsigned i = 0; i < p->ndraining;) {
+		struct daemon *old = p->draining[i];
+		if (wait)
+			join_workers(old);
+		if (wait || workers_gone(old)) {
+			log_info("generation %u has drained", old->generation);
+			gen_free(old);
+			free(old);
+			p->draining[i] = p->draining[--p->ndraining];
+			continue;
+		}
+		i++;
+	}
+}
+
+static void reload(struct proc *p)
+{
+	struct daemon *cur = p->cur;
+	if (p->ndraining == MAX_DRAINING) {
+		log_error("reload refused: %u older generations are still draining", p->ndraining);
+		return;
+	}
+	struct daemon *nd = xcalloc(1, sizeof(*nd));
+	nd->def = cur->def;
+	nd->conf_path = cur->conf_path;
+	nd->state = cur->state;
+	nd->grace_ms = cur->grace_ms;
+	nd->metrics = cur->metrics;
+	nd->generation = ++p->generations;
+	nd->prev = cur;
+	char err[512];
+	if (load_config(nd, p->host_name, err, sizeof(err)) < 0 ||
+	    gen_start(nd, err, sizeof(err)) < 0) {
+		log_error("reload refused, the running configuration stays: %s", err);
+		/* gauges the failed start took over are the old generation's again
+		 * only after its next reload; until then they are silent */
+		gen_free(nd);
+		free(nd);
+		p->generations--;
+		return;
+	}
+	nd->prev = NULL;
+	for (unsigned i = 0; i < cur->nworkers; i++)
+		loop_post(cur->workers[i].loop, reload_stop_posted, &cur->workers[i]);
+	p->draining[p->ndraining++] = cur;
+	p->cur = nd;
+	log_info("reloaded %s: generation %u with %u worker%s; generation %u drains", nd->conf_path,
+	         nd->generation, nd->nworkers, nd->nworkers == 1 ? "" : "s", cur->generation);
+}
+
+/* Wait for signals until a stop; old generations are reaped as they end. */
+static void signal_loop(struct proc *p, const sigset_t *set)
 {
 	for (;;) {
-		int sig;
-		if (sigwait(set, &sig) != 0)
+		struct timespec tick = { 0, 100 * 1000 * 1000 };
+		int sig = sigtimedwait(set, NULL, p->ndraining ? &tick : NULL);
+		reap(p, false);
+		if (sig < 0)
 			continue;
 		switch (sig) {
 		case SIGTERM:
 		case SIGINT:
 			log_info("stopping (signal %d): draining connections for up to %llums", sig,
-			         (unsigned long long)d->grace_ms);
-			for (unsigned i = 0; i < d->nworkers; i++)
-				loop_post(d->workers[i].loop, worker_stop_posted, &d->workers[i]);
+			         (unsigned long long)p->cur->grace_ms);
+			for (unsigned i = 0; i < p->cur->nworkers; i++)
+				loop_post(p->cur->workers[i].loop, stop_posted,
+				          &p->cur->workers[i]);
+			for (unsigned g = 0; g < p->ndraining; g++)
+				for (unsigned i = 0; i < p->draining[g]->nworkers; i++)
+					loop_post(p->draining[g]->workers[i].loop, stop_posted,
+					          &p->draining[g]->workers[i]);
 			return;
 		case SIGUSR1:
 			if (log_reopen_all())
@@ -219,7 +414,7 @@ static void signal_loop(struct daemon *d, const sigset_t *set, const char *host_
 				log_info("SIGUSR1: log files reopened");
 			break;
 		case SIGHUP:
-			reload_check(d, host_name);
+			reload(p);
 			break;
 		}
 	}
@@ -236,53 +431,55 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d = { .def = def, .conf_path = DEFAULT_CONF, .grace_ms = 10000 };
-	const char *host_name = NULL;
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	d->def = def;
+	d->conf_path = DEFAULT_CONF;
+	d->grace_ms = 10000;
+	d->generation = 1;
+	struct proc p = { .cur = d, .generations = 1 };
 	bool test = false;
-	int c;
+	int c, rc = 1;
+	char err[512];
 	log_init(def->name, LL_INFO);
 	while ((c = getopt_long(argc, argv, "c:th", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			d.conf_path = optarg;
+			d->conf_path = optarg;
 			break;
 		case 't':
 			test = true;
 			break;
 		case 'H':
-			host_name = optarg;
+			p.host_name = optarg;
 			break;
 		case 'S':
-			d.state = optarg;
+			d->state = optarg;
 			break;
 		case 'V':
 			printf("%s %s\n", def->name, TS_VERSION);
-			return 0;
+			rc = 0;
+			goto out;
 		case 'h':
 			usage(def, stdout);
-			return 0;
+			rc = 0;
+			goto out;
 		default:
 			usage(def, stderr);
-			return 1;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		usage(def, stderr);
-		return 1;
+		goto out;
 	}
-
-	char err[512];
-	int rc = 1;
-	if (load_config(&d, host_name, err, sizeof(err)) < 0)
+	if (load_config(d, p.host_name, err, sizeof(err)) < 0)
 		goto fail;
 	if (test) {
-		fprintf(stderr, "%s: %s is valid\n", def->name, d.conf_path);
-		stack_print(&d.stack, stdout);
+		fprintf(stderr, "%s: %s is valid\n", def->name, d->conf_path);
+		stack_print(&d->stack, stdout);
 		rc = 0;
 		goto out;
 	}
-	if (open_logs(&d, err, sizeof(err)) < 0)
-		goto fail;
 
 	/* Signals go to the main thread only: block them before threads exist. */
 	sigset_t set;
@@ -294,37 +491,28 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	d.metrics = metrics_new();
-	if ((def->start && def->start(&d, err, sizeof(err)) < 0) ||
-	    start_workers(&d, err, sizeof(err)) < 0) {
+	d->metrics = metrics_new();
+	if (gen_start(d, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		for (unsigned i = 0; i < d.nworkers; i++)
-			if (d.workers[i].thread)
-				loop_post(d.workers[i].loop, worker_stop_posted, &d.workers[i]);
-	} else {
-		log_info("%s %s started as %s with %u worker%s", def->name, TS_VERSION,
-		         d.host ? d.host->name : "-", d.nworkers, d.nworkers == 1 ? "" : "s");
-		signal_loop(&d, &set, host_name);
-		rc = 0;
+		goto fail;
 	}
-	for (unsigned i = 0; i < d.nworkers; i++)
-		if (d.workers[i].thread)
-			pthread_join(d.workers[i].thread, NULL);
-	free_workers(&d);
-	if (rc == 0)
-		log_info("stopped");
-	else
-		fprintf(stderr, "%s: %s\n", def->name, err);
+	log_info("%s %s started as %s with %u worker%s", def->name, TS_VERSION,
+	         d->host ? d->host->name : "-", d->nworkers, d->nworkers == 1 ? "" : "s");
+	signal_loop(&p, &set);
+	join_workers(p.cur);
+	reap(&p, true);
+	log_info("stopped");
+	rc = 0;
 	goto out;
 fail:
 	fprintf(stderr, "%s: %s\n", def->name, err);
 out:
 	/* One way out, whatever was set up: each part frees what it has. */
-	if (def->finish && d.data)
-		def->finish(&d);
-	metrics_free(d.metrics);
-	if (d.access_log.path)
-		log_file_close(&d.access_log);
-	stack_free(&d.stack);
+	{
+		struct metrics *m = p.cur->metrics;
+		gen_free(p.cur);
+		free(p.cur);
+		metrics_free(m);
+	}
 	return rc;
 }

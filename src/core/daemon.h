@@ -9,7 +9,16 @@
  * its own SO_REUSEPORT listeners. The main thread only handles signals:
  * SIGTERM/SIGINT stop gracefully (stop accepting, let requests in flight
  * finish, then exit; after the grace period the rest is cut), SIGUSR1 reopens
- * log files, SIGHUP checks the file again and reloads (see reload below).
+ * log files, SIGHUP reloads.
+ *
+ * A reload makes a new generation: the file is loaded and checked (a broken
+ * one is refused and the running generation goes on), new workers start,
+ * each taking over the listening sockets of the old worker of the same
+ * number (the very sockets, with their accept queues: no connection is
+ * refused), then the old workers stop accepting and drain: requests in
+ * flight finish; idle keep-alive connections are closed after their next
+ * response or when they time out. The metrics registry and the error log
+ * outlive generations.
  */
 #ifndef TS_DAEMON_H
 #define TS_DAEMON_H
@@ -26,6 +35,16 @@
 
 struct daemon;
 
+#define WORKER_MAX_LISTENERS 8
+
+/* A listening socket of a worker, and how it passes between generations. */
+struct worker_listener {
+	struct addr addr;
+	int fd;
+	bool handed;                  /* taken by the next generation: not ours to close */
+	struct worker_listener *from; /* the previous generation's, if inherited */
+};
+
 struct worker {
 	unsigned id;
 	struct daemon *d;
@@ -36,6 +55,10 @@ struct worker {
 	struct timer grace; /* end of the drain after a stop */
 	unsigned nconns;    /* connections this worker holds */
 	bool stopping;
+	bool reloading; /* stopping because a new generation took over */
+	bool joined;
+	struct worker_listener listeners[WORKER_MAX_LISTENERS];
+	unsigned nlisteners;
 	void *data; /* the daemon's per-worker state */
 };
 
@@ -49,8 +72,10 @@ struct daemon_def {
 	int (*start)(struct daemon *d, char *err, size_t errlen);
 	/* Per worker, on its own thread: listeners and state. */
 	int (*worker_init)(struct worker *w, char *err, size_t errlen);
-	/* On the worker's thread: stop accepting, close idle connections. The
-	 * worker exits when w->nconns reaches 0 or the grace period ends. */
+	/* On the worker's thread: stop accepting, close idle connections (for
+	 * a reload, w->reloading: let them go after their next response). The
+	 * worker exits when w->nconns reaches 0 or the grace period ends. May
+	 * run twice: a stop during a reload's drain hardens it. */
 	void (*worker_stop)(struct worker *w);
 	/* On the worker's thread, after its loop has returned. */
 	void (*worker_free)(struct worker *w);
@@ -70,11 +95,22 @@ struct daemon {
 	struct metrics *metrics;
 	uint64_t grace_ms;          /* drain period after SIGTERM */
 	struct log_file access_log; /* d->http->access_log, opened for the workers */
-	void *data;                 /* the daemon's own state */
+	unsigned generation;        /* 1, then one more per reload */
+	/* During a reload's configure and start: the generation still running,
+	 * to carry state over (a server's health). NULL otherwise. */
+	struct daemon *prev;
+	void *data; /* the daemon's own state */
 };
 
 /* The whole life of a daemon; returns the process exit code. */
 int daemon_main(const struct daemon_def *def, int argc, char **argv);
+
+/* A listening socket for a: the previous generation's same-numbered
+ * worker's, when it has one for a, else a new SO_REUSEPORT one. Returns the
+ * fd, or -1 with err set. */
+int worker_listen(struct worker *w, const struct addr *a, char *err, size_t errlen);
+/* Done listening on fd: closed, unless the next generation has it. */
+void worker_unlisten(struct worker *w, int fd);
 
 /* Called by the daemon when a worker's connection count drops to 0 during a
  * stop, so the worker can exit early. */

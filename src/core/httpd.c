@@ -109,15 +109,26 @@ void http_server_buffer_bodies(struct http_server *srv)
 
 int http_server_listen(struct http_server *srv, const struct addr *a, char *err, size_t errlen)
 {
-	int fd = net_listen(a, true, 4096, err, errlen);
+	int fd = worker_listen(srv->w, a, err, errlen);
 	if (fd < 0)
 		return -1;
 	if (loop_io_add(srv->w->loop, &srv->listen_io, fd, accept_ready) < 0) {
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
-		close(fd);
+		srv->listen_io.fd = -1;
+		worker_unlisten(srv->w, fd);
 		return -1;
 	}
 	return 0;
+}
+
+/* Stop accepting; the socket is closed unless a new generation took it. */
+static void unlisten(struct http_server *srv)
+{
+	int fd = srv->listen_io.fd;
+	if (fd < 0)
+		return;
+	loop_io_del(&srv->listen_io);
+	worker_unlisten(srv->w, fd);
 }
 
 /* Waiting for a next request that has not begun: safe to close on a stop. */
@@ -184,10 +195,15 @@ void http_server_stop(struct http_server *srv)
 	if (srv->w == NULL)
 		return;
 	srv->stopping = true;
-	loop_io_close(&srv->listen_io);
+	unlisten(srv);
+	/* On a reload the new generation serves what comes next: a keep-alive
+	 * connection is closed after its next response (so a request sent on
+	 * it meanwhile is not lost) or when it times out. On a stop, idle ones
+	 * go now. */
+	bool close_idle = !srv->w->reloading;
 	for (struct http_session *s = srv->sessions, *next; s; s = next) {
 		next = s->next;
-		if (session_idle(s))
+		if (close_idle && session_idle(s))
 			http_session_close(s);
 		else
 			s->close_after = true;
@@ -198,7 +214,7 @@ void http_server_free(struct http_server *srv)
 {
 	if (srv->w == NULL)
 		return; /* never initialised (a worker that failed to start) */
-	loop_io_close(&srv->listen_io);
+	unlisten(srv);
 	srv->freeing = true;
 	while (srv->sessions)
 		http_session_close(srv->sessions);
@@ -222,6 +238,7 @@ static struct http_session *session_new(struct http_server *srv)
 	s->srv = srv;
 	s->file_fd = -1;
 	s->timer.fn = session_timeout;
+	s->t_wait = s->t_connect = s->t_response = -1;
 	return s;
 }
 
@@ -277,6 +294,7 @@ static void accept_ready(struct io *io)
 		s->state = HS_WAIT;
 		/* The first head must arrive whole within timeout_http_request. */
 		s->head_started = true;
+		s->t_begin = loop_now(w->loop);
 		loop_timer_set(w->loop, &s->timer, TIMEOUT(srv, timeout_http_request, 10000));
 	}
 }
@@ -411,7 +429,7 @@ bool http_path_is(struct str path, const char *want, bool prefix)
 	return len == n && memcmp(path.p, want, n) == 0;
 }
 
-int http_respond_metrics(struct http_session *s, const struct metrics *m)
+int http_respond_metrics(struct http_session *s, struct metrics *m)
 {
 	struct sbuf out = { 0 };
 	metrics_render(m, &out);
@@ -430,9 +448,9 @@ int http_admin_handler(struct http_session *s)
 	return http_respond_metrics(s, d->metrics);
 }
 
-/* ---- access log (nginx "combined") ---- */
+/* ---- access log ---- */
 
-static void log_escaped(struct buf *b, struct str v)
+void http_log_escaped(struct buf *b, struct str v)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < v.len && buf_room(b) > 8; i++) {
@@ -449,35 +467,70 @@ static void log_escaped(struct buf *b, struct str v)
 static void log_field(struct buf *b, struct str v)
 {
 	if (v.len)
-		log_escaped(b, v);
+		http_log_escaped(b, v);
 	else
 		buf_append_lit(b, "-");
 }
 
-static void access_log(struct http_session *s)
+void http_log_time(struct buf *b, int64_t wall, bool ms)
 {
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct http_server *srv = s->srv;
-	char line[4096], ip[64];
-	struct buf b = { .data = line, .size = sizeof(line) - 1 };
-	time_t now = (time_t)loop_wall(srv->w->loop);
+	struct timespec ts;
+	time_t now = (time_t)wall;
+	long msec = 0;
+	if (ms) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = ts.tv_sec;
+		msec = ts.tv_nsec / 1000000;
+	}
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	buf_appendf(&b, "%s - - [%02d/%s/%04d:%02d:%02d:%02d +0000] \"",
-	            http_session_client_ip(s, ip, sizeof(ip)), tm.tm_mday, months[tm.tm_mon],
+	buf_appendf(b, "[%02d/%s/%04d:%02d:%02d:%02d", tm.tm_mday, months[tm.tm_mon],
 	            tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	if (s->req.head_len) {
-		log_escaped(&b, s->req.method_name);
-		buf_append_lit(&b, " ");
-		log_escaped(&b, s->req.target);
-		buf_appendf(&b, " HTTP/1.%d", s->req.minor);
-	}
-	buf_appendf(&b, "\" %d %llu \"", s->status, (unsigned long long)s->bytes_out);
-	log_field(&b, s->req.referer);
-	buf_append_lit(&b, "\" \"");
-	log_field(&b, s->req.user_agent);
-	buf_append_lit(&b, "\"\n");
+	if (ms)
+		buf_appendf(b, ".%03ld]", msec);
+	else
+		buf_append_lit(b, " +0000]");
+}
+
+void http_log_request(struct buf *b, const struct http_session *s)
+{
+	if (s->req.head_len == 0)
+		return;
+	http_log_escaped(b, s->req.method_name);
+	buf_append_lit(b, " ");
+	http_log_escaped(b, s->req.target);
+	buf_appendf(b, " HTTP/1.%d", s->req.minor);
+}
+
+/* nginx's "combined": $remote_addr - $remote_user [$time_local] "$request"
+ * $status $body_bytes_sent "$http_referer" "$http_user_agent" */
+static void log_combined(const struct http_session *s, struct buf *b)
+{
+	char ip[64];
+	buf_appendf(b, "%s - - ", http_session_client_ip(s, ip, sizeof(ip)));
+	http_log_time(b, loop_wall(s->srv->w->loop), false);
+	buf_append_lit(b, " \"");
+	http_log_request(b, s);
+	buf_appendf(b, "\" %d %llu \"", s->status, (unsigned long long)s->bytes_out);
+	log_field(b, s->req.referer);
+	buf_append_lit(b, "\" \"");
+	log_field(b, s->req.user_agent);
+	buf_append_lit(b, "\"\n");
+}
+
+static void access_log(struct http_session *s)
+{
+	struct http_server *srv = s->srv;
+	char line[4096];
+	struct buf b = { .data = line, .size = sizeof(line) - 1 };
+	if (srv->log_line)
+		srv->log_line(s, &b);
+	else
+		log_combined(s, &b);
+	if (buf_len(&b) == 0 || line[buf_len(&b) - 1] != '\n')
+		line[b.tail++] = '\n'; /* a line cut short still ends */
 	log_file_write(srv->access_log, line, buf_len(&b));
 }
 
@@ -498,6 +551,16 @@ static void count_request(struct http_session *s)
 }
 
 /* ---- request bytes ---- */
+
+int http_session_client_port(const struct http_session *s)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(s->peer.sin6_port);
+	return 0;
+}
 
 const char *http_session_client_ip(const struct http_session *s, char *out, size_t len)
 {
@@ -557,6 +620,9 @@ static void request_reset(struct http_session *s)
 	s->status = 0;
 	s->bytes_out = 0;
 	s->body_consumed = false;
+	s->upstream = NULL;
+	s->t_wait = s->t_connect = s->t_response = -1;
+	s->retries = 0;
 	free(s->body);
 	s->body = NULL;
 	s->body_len = 0;
@@ -621,6 +687,7 @@ static void request_finish(struct http_session *s)
 		               TIMEOUT(srv, timeout_http_keep_alive, 10000));
 	} else {
 		s->head_started = true;
+		s->t_begin = loop_now(srv->w->loop);
 		loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_http_request, 10000));
 	}
 }
@@ -861,6 +928,7 @@ static void head_parsed(struct http_session *s, const struct http_msg *m)
 	i = http_find_header(m, "user-agent", 0);
 	r->user_agent = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
 	r->t_start_us = s->srv->count ? http_now_us() : 0;
+	s->t_head = loop_now(s->srv->w->loop);
 	s->msg = s->srv->scratch;
 	s->body_consumed = m->framing == HTTP_BODY_NONE;
 }
@@ -912,6 +980,13 @@ static void session_process(struct http_session *s)
 			goto out;
 		if (!buf_empty(&s->in)) {
 			struct http_msg *m = srv->scratch;
+			if (!s->head_started) {
+				/* The head must now arrive whole within timeout_http_request. */
+				s->head_started = true;
+				s->t_begin = loop_now(srv->w->loop);
+				loop_timer_set(srv->w->loop, &s->timer,
+				               TIMEOUT(srv, timeout_http_request, 10000));
+			}
 			ssize_t r = http_parse_request(buf_rptr(&s->in), buf_len(&s->in), &s->scan,
 			                               &srv->limits, m);
 			if (r == TS_ERROR) {
@@ -922,12 +997,6 @@ static void session_process(struct http_session *s)
 			if (r > 0) {
 				process_head(s, m);
 				continue;
-			}
-			if (!s->head_started) {
-				/* The head must now arrive whole within timeout_http_request. */
-				s->head_started = true;
-				loop_timer_set(srv->w->loop, &s->timer,
-				               TIMEOUT(srv, timeout_http_request, 10000));
 			}
 		}
 		if (!read_more(s))

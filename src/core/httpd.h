@@ -55,9 +55,12 @@ struct http_server {
 	http_handler_fn handler;
 	void *data;
 	struct log_file *access_log; /* NULL = off */
-	bool buffer_body;            /* see http_server_buffer_bodies */
-	bool count;                  /* update metrics (off for admin listeners) */
-	unsigned maxconn;            /* this worker's share */
+	/* Formats one access-log line (ending in '\n') into b; NULL: nginx's
+	 * combined format. */
+	void (*log_line)(const struct http_session *s, struct buf *b);
+	bool buffer_body; /* see http_server_buffer_bodies */
+	bool count;       /* update metrics (off for admin listeners) */
+	unsigned maxconn; /* this worker's share */
 	struct http_metric_slots m;
 	/* per-worker state */
 	struct http_msg *scratch;      /* where heads are parsed */
@@ -139,6 +142,13 @@ struct http_session {
 	/* stream handler */
 	const struct http_stream_ops *stream_ops;
 	void *stream;
+	/* what a proxy did, for the log: HAProxy's Tw/Tc/Tr in ms (-1: did
+	 * not happen), the server, the retries */
+	const char *upstream;
+	int32_t t_wait, t_connect, t_response;
+	uint8_t retries;
+	uint64_t t_begin;         /* loop ms: the request's first byte (or the accept) */
+	uint64_t t_head;          /* loop ms: its head was parsed */
 	struct sockaddr_in6 peer; /* IPv4 peers kept as AF_INET in the same space */
 	struct http_session *prev, *next;
 };
@@ -191,7 +201,7 @@ int http_error(struct http_session *s, int status, bool close);
  * does it start with want? */
 bool http_path_is(struct str path, const char *want, bool prefix);
 /* The whole registry in Prometheus text format. */
-int http_respond_metrics(struct http_session *s, const struct metrics *m);
+int http_respond_metrics(struct http_session *s, struct metrics *m);
 /* A handler for admin listeners: /metrics, else 404. s->srv->data must be
  * the daemon's struct daemon. */
 int http_admin_handler(struct http_session *s);
@@ -202,6 +212,14 @@ void http_session_resume(struct http_session *s);
 /* A request header's value by name (case-insensitive); valid in the handler
  * (s->msg). */
 bool http_session_header(const struct http_session *s, const char *name, struct str *value);
+/* The access log's pieces, for log_line functions. */
+void http_log_escaped(struct buf *b, struct str v);
+/* "[26/Nov/2026:12:00:00 +0000]" style, with milliseconds when ms. */
+void http_log_time(struct buf *b, int64_t wall, bool ms);
+/* The request line as received: METHOD target HTTP/1.x (escaped). */
+void http_log_request(struct buf *b, const struct http_session *s);
+/* The client's port (0 for Unix sockets). */
+int http_session_client_port(const struct http_session *s);
 /* The client's IP as text. */
 const char *http_session_client_ip(const struct http_session *s, char *out, size_t len);
 /* Microseconds on the monotonic clock. */

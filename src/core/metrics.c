@@ -12,27 +12,34 @@
  * records them like any counter. */
 #define SUM_SCALE 1e6
 
+#define METRICS_MAX 4096 /* metrics in a registry: entries never move */
+
 struct metric {
 	char *name, *help, *labels;
 	enum metric_type type;
 	int slot; /* first slot */
 	double *bounds;
-	unsigned nbounds; /* histogram: slots = nbounds + 1 buckets, then count... see below */
+	unsigned nbounds; /* histogram: nbounds + 1 bucket slots, then the sum */
 	double (*fn)(void *arg);
 	void *arg;
+	const void *owner;
 };
 
 struct metrics {
-	struct metric *v;
-	int n, cap;
+	struct metric *v; /* METRICS_MAX entries; v[i] is fixed once i < n */
+	_Atomic int n;
 	int nslots;
-	pthread_mutex_t lock;
+	const void *owner;    /* of callback gauges being defined */
+	pthread_mutex_t lock; /* definitions, the shard list, scrapes */
 	struct metrics_shard *shards;
+	int64_t *retired; /* counts of threads that have ended */
+	int nretired;
 };
 
 struct metrics *metrics_new(void)
 {
 	struct metrics *m = xcalloc(1, sizeof(*m));
+	m->v = xcalloc(METRICS_MAX, sizeof(*m->v));
 	pthread_mutex_init(&m->lock, NULL);
 	return m;
 }
@@ -53,26 +60,23 @@ void metrics_free(struct metrics *m)
 		free(s->slots);
 		free(s);
 	}
+	free(m->retired);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
+/* Called with the lock held. */
 static int define(struct metrics *m, const char *name, const char *help, const char *labels,
                   enum metric_type type, int nslots)
 {
-	for (int i = 0; i < m->n; i++)
+	int n = atomic_load(&m->n);
+	for (int i = 0; i < n; i++)
 		if (strcmp(m->v[i].name, name) == 0 &&
 		    strcmp(m->v[i].labels ? m->v[i].labels : "", labels ? labels : "") == 0)
 			return i;
-	if (m->shards) {
-		/* Programming error: shards are sized already. */
-		abort();
-	}
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 32;
-		m->v = xrealloc(m->v, (size_t)m->cap * sizeof(*m->v));
-	}
-	struct metric *x = &m->v[m->n];
+	if (n == METRICS_MAX)
+		abort(); /* a programming error: thousands of metrics */
+	struct metric *x = &m->v[n];
 	memset(x, 0, sizeof(*x));
 	x->name = xstrdup(name);
 	x->help = xstrdup(help);
@@ -80,31 +84,64 @@ static int define(struct metrics *m, const char *name, const char *help, const c
 	x->type = type;
 	x->slot = m->nslots;
 	m->nslots += nslots;
-	return m->n++;
+	atomic_store(&m->n, n + 1); /* published whole */
+	return n;
+}
+
+static int define_locked(struct metrics *m, const char *name, const char *help, const char *labels,
+                         enum metric_type type, int nslots)
+{
+	pthread_mutex_lock(&m->lock);
+	int id = define(m, name, help, labels, type, nslots);
+	pthread_mutex_unlock(&m->lock);
+	return id;
+}
+
+void metrics_set_owner(struct metrics *m, const void *owner)
+{
+	pthread_mutex_lock(&m->lock);
+	m->owner = owner;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_release_owner(struct metrics *m, const void *owner)
+{
+	pthread_mutex_lock(&m->lock);
+	for (int i = 0; i < m->n; i++)
+		if (m->v[i].fn && m->v[i].owner == owner) {
+			m->v[i].fn = NULL;
+			m->v[i].arg = NULL;
+		}
+	pthread_mutex_unlock(&m->lock);
 }
 
 int metrics_counter(struct metrics *m, const char *name, const char *help, const char *labels)
 {
-	return define(m, name, help, labels, METRIC_COUNTER, 1);
+	return define_locked(m, name, help, labels, METRIC_COUNTER, 1);
 }
 
 int metrics_gauge(struct metrics *m, const char *name, const char *help, const char *labels)
 {
-	return define(m, name, help, labels, METRIC_GAUGE, 1);
+	return define_locked(m, name, help, labels, METRIC_GAUGE, 1);
 }
 
 int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, const char *labels,
                      double (*fn)(void *arg), void *arg)
 {
+	pthread_mutex_lock(&m->lock);
 	int id = define(m, name, help, labels, METRIC_GAUGE, 0);
+	/* A new configuration takes the gauge over from the old one. */
 	m->v[id].fn = fn;
 	m->v[id].arg = arg;
+	m->v[id].owner = m->owner;
+	pthread_mutex_unlock(&m->lock);
 	return id;
 }
 
 int metrics_histogram(struct metrics *m, const char *name, const char *help, const char *labels,
                       const double *bounds, unsigned nbounds)
 {
+	pthread_mutex_lock(&m->lock);
 	/* slots: one per bucket (non-cumulative), +Inf bucket, then the sum */
 	int id = define(m, name, help, labels, METRIC_HISTOGRAM, (int)nbounds + 2);
 	struct metric *x = &m->v[id];
@@ -113,18 +150,41 @@ int metrics_histogram(struct metrics *m, const char *name, const char *help, con
 		memcpy(x->bounds, bounds, nbounds * sizeof(double));
 		x->nbounds = nbounds;
 	}
+	pthread_mutex_unlock(&m->lock);
 	return id;
 }
 
 struct metrics_shard *metrics_shard_new(struct metrics *m)
 {
 	struct metrics_shard *s = xcalloc(1, sizeof(*s));
-	s->slots = xcalloc((size_t)(m->nslots ? m->nslots : 1), sizeof(*s->slots));
 	pthread_mutex_lock(&m->lock);
+	s->nslots = m->nslots;
+	s->slots = xcalloc((size_t)(s->nslots ? s->nslots : 1), sizeof(*s->slots));
 	s->next = m->shards;
 	m->shards = s;
 	pthread_mutex_unlock(&m->lock);
 	return s;
+}
+
+void metrics_shard_retire(struct metrics *m, struct metrics_shard *sh)
+{
+	pthread_mutex_lock(&m->lock);
+	if (sh->nslots > m->nretired) {
+		m->retired = xrealloc(m->retired, (size_t)sh->nslots * sizeof(*m->retired));
+		memset(m->retired + m->nretired, 0,
+		       (size_t)(sh->nslots - m->nretired) * sizeof(*m->retired));
+		m->nretired = sh->nslots;
+	}
+	for (int i = 0; i < sh->nslots; i++)
+		m->retired[i] += atomic_load(&sh->slots[i]);
+	for (struct metrics_shard **p = &m->shards; *p; p = &(*p)->next)
+		if (*p == sh) {
+			*p = sh->next;
+			break;
+		}
+	pthread_mutex_unlock(&m->lock);
+	free(sh->slots);
+	free(sh);
 }
 
 int metrics_slot(const struct metrics *m, int id)
@@ -142,20 +202,29 @@ void metrics_observe(const struct metrics *m, struct metrics_shard *sh, int id, 
 	metrics_add(sh, x->slot + (int)x->nbounds + 1, (int64_t)llround(v * SUM_SCALE));
 }
 
+/* Called with the lock held. */
 static int64_t sum_slot(const struct metrics *m, int slot)
 {
-	int64_t v = 0;
+	int64_t v = slot < m->nretired ? m->retired[slot] : 0;
 	for (struct metrics_shard *s = m->shards; s; s = s->next)
-		v += atomic_load_explicit(&s->slots[slot], memory_order_relaxed);
+		if (slot < s->nslots)
+			v += atomic_load_explicit(&s->slots[slot], memory_order_relaxed);
 	return v;
 }
 
-int64_t metrics_value(const struct metrics *m, int id)
+int64_t metrics_value(struct metrics *m, int id)
 {
+	pthread_mutex_lock(&m->lock);
 	const struct metric *x = &m->v[id];
-	if (x->fn)
-		return (int64_t)x->fn(x->arg);
-	return sum_slot(m, x->slot);
+	int64_t v;
+	if (x->type == METRIC_GAUGE && x->owner != NULL)
+		v = x->fn ? (int64_t)x->fn(x->arg) : 0;
+	else if (x->fn)
+		v = (int64_t)x->fn(x->arg);
+	else
+		v = sum_slot(m, x->slot);
+	pthread_mutex_unlock(&m->lock);
+	return v;
 }
 
 /* A double as the shortest text that reads back as the same number ("0.1",
@@ -201,6 +270,8 @@ static void add_sample(struct sbuf *out, const char *name, const char *suffix, c
 static void render_one(const struct metrics *m, const struct metric *x, struct sbuf *out)
 {
 	char num[64];
+	if (x->type == METRIC_GAUGE && x->fn == NULL && x->owner != NULL)
+		return; /* its configuration is gone */
 	if (x->type != METRIC_HISTOGRAM) {
 		add_sample(out, x->name, "", x->labels, NULL);
 		if (x->fn)
@@ -227,9 +298,10 @@ static void render_one(const struct metrics *m, const struct metric *x, struct s
 	sbuf_addf(out, "%lld\n", (long long)cum);
 }
 
-void metrics_render(const struct metrics *m, struct sbuf *out)
+void metrics_render(struct metrics *m, struct sbuf *out)
 {
 	static const char *const types[] = { "counter", "gauge", "histogram" };
+	pthread_mutex_lock(&m->lock);
 	/* Families in order of first definition; each family's instances
 	 * together under one HELP/TYPE. */
 	for (int i = 0; i < m->n; i++) {
@@ -245,4 +317,5 @@ void metrics_render(const struct metrics *m, struct sbuf *out)
 			if (strcmp(m->v[j].name, m->v[i].name) == 0)
 				render_one(m, &m->v[j], out);
 	}
+	pthread_mutex_unlock(&m->lock);
 }

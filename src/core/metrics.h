@@ -1,11 +1,18 @@
 /* metrics.h - a registry of counters, gauges and histograms that renders
  * the Prometheus text format (version 0.0.4).
  *
- * Metrics are defined at start-up, before the worker threads exist; each
- * thread then updates its own shard with plain relaxed stores (no locked
- * instructions on the hot path) and a scrape sums the shards. A metric is a
- * family name plus an optional label set ("server=\"web-01\""); instances of
- * one family share its HELP and TYPE lines.
+ * A metric is a family name plus an optional label set
+ * ("server=\"web-01\""); instances of one family share its HELP and TYPE
+ * lines. Each thread updates its own shard with plain relaxed stores (no
+ * locked instructions on the hot path) and a scrape sums the shards.
+ *
+ * The registry outlives configurations: a reload defines its metrics again
+ * (the same name and labels give the same id, so counters go on), makes
+ * shards for its new threads, and retires the old threads' shards into one
+ * accumulator when they end. Metrics may be defined at any time; a shard
+ * only holds the slots that existed when it was made, which is all its
+ * thread uses. Gauges computed by a callback belong to an owner (the
+ * configuration whose objects they read) and fall silent when it goes.
  */
 #ifndef TS_METRICS_H
 #define TS_METRICS_H
@@ -21,6 +28,7 @@ struct metrics;
 
 struct metrics_shard {
 	_Atomic int64_t *slots;
+	int nslots;
 	struct metrics_shard *next;
 };
 
@@ -38,9 +46,17 @@ int metrics_histogram(struct metrics *m, const char *name, const char *help, con
 int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, const char *labels,
                      double (*fn)(void *arg), void *arg);
 
-/* A shard for one thread; freed with the registry. No metric may be defined
- * after the first shard is made. */
+/* A shard for one thread, covering every metric defined so far. */
 struct metrics_shard *metrics_shard_new(struct metrics *m);
+/* The thread is gone: fold its counts into the registry's accumulator and
+ * free the shard. */
+void metrics_shard_retire(struct metrics *m, struct metrics_shard *sh);
+
+/* Callback gauges defined from now on belong to owner (NULL: none). */
+void metrics_set_owner(struct metrics *m, const void *owner);
+/* The owner is going away: its callback gauges stop calling it (until a
+ * new owner defines them again). */
+void metrics_release_owner(struct metrics *m, const void *owner);
 
 /* Slot of a metric (counters and gauges: the value; histograms: the first
  * bucket). */
@@ -62,9 +78,9 @@ static inline void metrics_set(struct metrics_shard *sh, int slot, int64_t v)
 void metrics_observe(const struct metrics *m, struct metrics_shard *sh, int id, double v);
 
 /* Sum of a counter or gauge over all shards (tests, status pages). */
-int64_t metrics_value(const struct metrics *m, int id);
+int64_t metrics_value(struct metrics *m, int id);
 
 /* Append the whole registry in Prometheus text format. */
-void metrics_render(const struct metrics *m, struct sbuf *out);
+void metrics_render(struct metrics *m, struct sbuf *out);
 
 #endif

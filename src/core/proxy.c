@@ -68,6 +68,14 @@ struct proxy_txn {
 	size_t resp_ok;
 	struct http_chunked resp_ch;
 	struct http_msg *scratch;
+	/* a slot reserved by pick() on this server, -1 when none */
+	int slot;
+	/* waiting for a slot */
+	bool queued;
+	struct proxy_txn *qnext;
+	/* loop ms: created, connect started, connected, response head */
+	uint64_t t_start, t_connect, t_connected, t_resp;
+	uint64_t bytes_in; /* request bytes sent upstream */
 	struct proxy_txn *next_free;
 };
 
@@ -88,6 +96,7 @@ static const struct http_stream_ops proxy_stream_ops = {
 
 void proxy_metrics_define(struct proxy_conf *pc, struct metrics *m, const char *prefix)
 {
+	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	char name[128], labels[192];
 	for (unsigned i = 0; i < pc->nservers; i++) {
 		struct proxy_server *sv = &pc->servers[i];
@@ -98,7 +107,34 @@ void proxy_metrics_define(struct proxy_conf *pc, struct metrics *m, const char *
 		sv->m_errors = metrics_counter(
 		    m, name, "Connect failures, resets, timeouts and bad responses by server",
 		    labels);
+		snprintf(name, sizeof(name), "%s_backend_retries_total", prefix);
+		sv->m_retries = metrics_counter(
+		    m, name, "Attempts on another server after this one failed", labels);
+		snprintf(name, sizeof(name), "%s_backend_sent_bytes_total", prefix);
+		sv->m_bytes_in =
+		    metrics_counter(m, name, "Request bytes sent to each server", labels);
+		snprintf(name, sizeof(name), "%s_backend_received_bytes_total", prefix);
+		sv->m_bytes_out = metrics_counter(
+		    m, name, "Response body bytes received from each server", labels);
+		snprintf(name, sizeof(name), "%s_backend_responses_total", prefix);
+		for (int c = 0; c < 6; c++) {
+			snprintf(labels, sizeof(labels), "server=\"%s\",code=\"%s\"", sv->name,
+			         classes[c]);
+			sv->m_responses[c] = metrics_counter(
+			    m, name, "Responses from each server by status class", labels);
+		}
 	}
+	snprintf(name, sizeof(name), "%s_queue_requests_total", prefix);
+	pc->m_queued_total =
+	    metrics_counter(m, name, "Requests that waited for a server slot", NULL);
+	snprintf(name, sizeof(name), "%s_queue_timeouts_total", prefix);
+	pc->m_queue_timeouts =
+	    metrics_counter(m, name, "Requests answered 503 after timeout_queue", NULL);
+}
+
+static void count(struct proxy_worker *pw, int id, int64_t n)
+{
+	metrics_add(pw->w->shard, metrics_slot(pw->w->d->metrics, id), n);
 }
 
 /* ---- upstream connections ---- */
@@ -110,6 +146,13 @@ void proxy_worker_init(struct proxy_worker *pw, struct proxy_conf *pc, struct wo
 	pw->w = w;
 	pw->idle = xcalloc(pc->nservers ? pc->nservers : 1, sizeof(*pw->idle));
 	pw->nidle = xcalloc(pc->nservers ? pc->nservers : 1, sizeof(*pw->nidle));
+	/* Workers are set up one by one on the main thread, before they run. */
+	if (pc->workers == NULL) {
+		pc->nworkers = w->d->nworkers ? w->d->nworkers : 1;
+		pc->workers = xcalloc(pc->nworkers, sizeof(*pc->workers));
+	}
+	if (w->id < pc->nworkers)
+		pc->workers[w->id] = pw;
 }
 
 unsigned proxy_idle_count(const struct proxy_worker *pw, int server)
@@ -319,9 +362,37 @@ static int build_request_head(struct proxy_txn *t)
 
 /* ---- ending a transfer ---- */
 
+static int32_t since(uint64_t from, uint64_t to)
+{
+	return from && to >= from ? (int32_t)(to - from) : -1;
+}
+
+static void queue_unlink(struct proxy_txn *t);
+
+/* Hand the session what the log needs, then recycle the txn. */
 static void txn_free(struct proxy_txn *t)
 {
 	struct proxy_worker *pw = t->pw;
+	struct http_session *s = t->s;
+	if (t->queued)
+		queue_unlink(t);
+	if (s) {
+		uint64_t now = loop_now(pw->w->loop);
+		s->upstream = t->server >= 0 ? pw->pc->servers[t->server].name : NULL;
+		s->t_wait = since(t->t_start, t->t_connect ? t->t_connect : now);
+		s->t_connect = since(t->t_connect, t->t_connected);
+		s->t_response = since(t->t_connected, t->t_resp);
+		s->retries = (uint8_t)MIN(t->attempt, 255u);
+		if (t->server >= 0) {
+			struct proxy_server *sv = &pw->pc->servers[t->server];
+			count(pw, sv->m_bytes_in, (int64_t)t->bytes_in);
+			count(pw, sv->m_bytes_out, (int64_t)s->bytes_out);
+			if (t->resp_head) {
+				int cls = s->status >= 100 && s->status < 600 ? s->status / 100 : 0;
+				count(pw, sv->m_responses[cls], 1);
+			}
+		}
+	}
 	buf_release(&pw->w->pool, &t->head);
 	t->s = NULL;
 	t->up = NULL;
@@ -329,9 +400,25 @@ static void txn_free(struct proxy_txn *t)
 	pw->txn_free = t;
 }
 
+static void release_slot(struct proxy_txn *t)
+{
+	struct proxy_worker *pw = t->pw;
+	struct proxy_conf *pc = pw->pc;
+	if (t->slot < 0)
+		return;
+	int server = t->slot;
+	t->slot = -1;
+	if (pc->release) {
+		pc->release(pw, server);
+		if (atomic_load_explicit(&pc->queued, memory_order_relaxed))
+			proxy_wake_queues(pc, pw);
+	}
+}
+
 static void txn_detach_up(struct proxy_txn *t, bool reuse)
 {
 	struct upconn *up = t->up;
+	release_slot(t);
 	if (up == NULL)
 		return;
 	t->up = NULL;
@@ -374,33 +461,126 @@ static void txn_abort(struct proxy_txn *t)
 	http_session_close(s);
 }
 
+/* ---- the queue: requests waiting for a server slot ---- */
+
+static int txn_connect(struct proxy_txn *t, int avoid, int picked);
+
+static void queue_push(struct proxy_txn *t)
+{
+	struct proxy_worker *pw = t->pw;
+	t->queued = true;
+	t->qnext = NULL;
+	if (pw->queue_tail)
+		pw->queue_tail->qnext = t;
+	else
+		pw->queue_head = t;
+	pw->queue_tail = t;
+	atomic_fetch_add(&pw->nqueued, 1);
+	atomic_fetch_add(&pw->pc->queued, 1);
+	count(pw, pw->pc->m_queued_total, 1);
+}
+
+static void queue_unlink(struct proxy_txn *t)
+{
+	struct proxy_worker *pw = t->pw;
+	struct proxy_txn **pp = &pw->queue_head, *prev = NULL;
+	while (*pp && *pp != t) {
+		prev = *pp;
+		pp = &(*pp)->qnext;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = t->qnext;
+	if (pw->queue_tail == t)
+		pw->queue_tail = prev;
+	t->queued = false;
+	t->qnext = NULL;
+	atomic_fetch_sub(&pw->nqueued, 1);
+	atomic_fetch_sub(&pw->pc->queued, 1);
+}
+
+/* Give queued requests the slots that came free, oldest first. */
+static void queue_run(struct defer *d)
+{
+	struct proxy_worker *pw = container_of(d, struct proxy_worker, queue_run);
+	while (pw->queue_head) {
+		struct proxy_txn *t = pw->queue_head;
+		int server = pw->pc->pick(pw, t->attempt, -1);
+		if (server == PROXY_PICK_FULL)
+			return; /* still full: wait for the next release */
+		queue_unlink(t);
+		if (server == PROXY_PICK_NONE) {
+			txn_error(t, 503);
+			continue;
+		}
+		loop_timer_stop(pw->w->loop, &t->s->timer);
+		if (txn_connect(t, -1, server) == P_GONE)
+			continue;
+		if (t->up && t->up->connected)
+			txn_pump(t);
+	}
+}
+
+static void wake_posted(void *arg)
+{
+	struct proxy_worker *pw = arg;
+	loop_defer(pw->w->loop, &pw->queue_run, queue_run);
+}
+
+void proxy_wake_queues(struct proxy_conf *pc, struct proxy_worker *self)
+{
+	if (atomic_load(&self->nqueued))
+		loop_defer(self->w->loop, &self->queue_run, queue_run);
+	if (atomic_load(&pc->queued) <= atomic_load(&self->nqueued))
+		return;
+	/* Another thread has waiters: wake one of them, in turn. */
+	for (unsigned k = 0; k < pc->nworkers; k++) {
+		unsigned i = atomic_fetch_add(&pc->wake_rr, 1) % pc->nworkers;
+		struct proxy_worker *other = pc->workers[i];
+		if (other && other != self && atomic_load(&other->nqueued)) {
+			loop_post(other->w->loop, wake_posted, other);
+			return;
+		}
+	}
+}
+
 /* ---- connecting ---- */
 
 static void count_error(struct proxy_txn *t)
 {
 	struct proxy_worker *pw = t->pw;
 	struct proxy_conf *pc = pw->pc;
-	metrics_add(pw->w->shard, metrics_slot(pw->w->d->metrics, pc->servers[t->server].m_errors),
-	            1);
+	count(pw, pc->servers[t->server].m_errors, 1);
 	if (pc->report)
 		pc->report(pw, t->server, false);
 }
 
-/* Attach an upstream connection for this attempt. P_MORE, or P_GONE when no
- * server could be had (the error response is on its way). */
-static int txn_connect(struct proxy_txn *t, int avoid)
+/* Attach an upstream connection for this attempt. P_MORE (connected or
+ * connecting), P_WAIT (queued for a slot), or P_GONE when no server could
+ * be had (the error response is on its way). picked: a server whose slot
+ * the caller holds already, or -1 to pick one. */
+static int txn_connect(struct proxy_txn *t, int avoid, int picked)
 {
 	struct proxy_worker *pw = t->pw;
 	struct proxy_conf *pc = pw->pc;
 	for (;;) {
-		int server = pc->pick(pw, t->attempt, avoid);
+		int server = picked >= 0 ? picked : pc->pick(pw, t->attempt, avoid);
+		picked = -1;
+		if (server == PROXY_PICK_FULL) {
+			/* Every usable server is at its maxconn: wait for a slot,
+			 * timeout_queue at most (the client timer measures it). */
+			queue_push(t);
+			loop_timer_set(pw->w->loop, &t->s->timer, pc->timeout_queue);
+			return P_WAIT;
+		}
 		if (server < 0) {
 			txn_error(t, t->attempt == 0 ? 503 : 502);
 			return P_GONE;
 		}
 		t->server = server;
-		metrics_add(pw->w->shard,
-		            metrics_slot(pw->w->d->metrics, pc->servers[server].m_requests), 1);
+		t->slot = server;
+		t->t_connect = loop_now(pw->w->loop);
+		count(pw, pc->servers[server].m_requests, 1);
 		struct upconn *up = pool_take(pw, server);
 		if (up == NULL) {
 			int fd = net_connect(&pc->servers[server].addr);
@@ -408,16 +588,19 @@ static int txn_connect(struct proxy_txn *t, int avoid)
 				up = up_new(pw, fd, server);
 			if (up == NULL) {
 				count_error(t);
+				release_slot(t);
 				if (t->attempt++ >= pc->retries) {
 					txn_error(t, 503);
 					return P_GONE;
 				}
+				count(pw, pc->servers[server].m_retries, 1);
 				avoid = server;
 				continue;
 			}
 			loop_timer_set(pw->w->loop, &up->timer, pc->timeout_connect);
 		} else {
 			up->connected = true;
+			t->t_connected = t->t_connect;
 		}
 		up->txn = t;
 		t->up = up;
@@ -434,16 +617,19 @@ static int up_failed(struct proxy_txn *t, bool timeout)
 	bool never_connected = up && !up->connected;
 	count_error(t);
 	bool safe = !t->body_started && (never_connected || t->head_sent == 0 || t->idempotent);
-	if (!timeout || never_connected) {
-		if (safe && t->attempt < pc->retries) {
-			int avoid = t->server;
-			txn_detach_up(t, false);
-			t->attempt++;
-			t->head_sent = 0;
-			t->resp_scan = 0;
-			t->req_broken = false;
-			return txn_connect(t, avoid);
-		}
+	if ((!timeout || never_connected) && safe && t->attempt < pc->retries) {
+		int avoid = t->server;
+		count(t->pw, pc->servers[avoid].m_retries, 1);
+		txn_detach_up(t, false);
+		t->attempt++;
+		/* Everything is to be sent again (no body byte had gone: safe). */
+		t->head_sent = 0;
+		t->req_sent = false;
+		t->req_broken = false;
+		t->resp_scan = 0;
+		t->t_connected = 0;
+		int r = txn_connect(t, avoid, -1);
+		return r == P_WAIT ? P_GONE : r; /* queued: nothing more to do now */
 	}
 	txn_error(t, timeout ? 504 : 502);
 	return P_GONE;
@@ -545,6 +731,7 @@ static int send_request(struct proxy_txn *t)
 		return P_MORE;
 	}
 	loop_timer_set(t->pw->w->loop, &up->timer, t->pw->pc->timeout_server);
+	t->bytes_in += (uint64_t)w;
 	size_t k = MIN((size_t)w, head_rem);
 	t->head_sent += (uint32_t)k;
 	size_t rest = (size_t)w - k;
@@ -640,6 +827,7 @@ static int take_response_head(struct proxy_txn *t)
 	s->status = m->status;
 	buf_consume(&up->in, (size_t)r);
 	t->resp_head = true;
+	t->t_resp = loop_now(t->pw->w->loop);
 	if (t->pw->pc->report)
 		t->pw->pc->report(t->pw, t->server, true);
 	return P_MORE;
@@ -801,6 +989,8 @@ static int recv_response(struct proxy_txn *t)
 static void txn_pump(struct proxy_txn *t)
 {
 	struct proxy_worker *pw = t->pw;
+	if (t->queued || t->up == NULL)
+		return; /* waiting for a slot: the queue timer runs */
 	for (;;) {
 		t->waiting = 0;
 		int a = send_request(t);
@@ -850,6 +1040,7 @@ static void up_io(struct io *io)
 			return;
 		}
 		up->connected = true;
+		t->t_connected = loop_now(t->pw->w->loop);
 		loop_timer_set(t->pw->w->loop, &up->timer, t->pw->pc->timeout_server);
 	}
 	txn_pump(t);
@@ -886,10 +1077,14 @@ static void stream_client(struct http_session *s)
 static void stream_timeout(struct http_session *s)
 {
 	struct proxy_txn *t = s->stream;
-	if (!t->resp_head && !t->req_sent)
+	if (t->queued) {
+		count(t->pw, t->pw->pc->m_queue_timeouts, 1);
+		txn_error(t, 503); /* timeout_queue: no slot came free */
+	} else if (!t->resp_head && !t->req_sent) {
 		txn_error(t, 408);
-	else
+	} else {
 		txn_abort(t);
+	}
 }
 
 static void stream_abort(struct http_session *s)
@@ -920,6 +1115,8 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 	t->s = s;
 	t->pw = pw;
 	t->server = -1;
+	t->slot = -1;
+	t->t_start = loop_now(pw->w->loop);
 	t->idempotent = http_method_idempotent(s->req.method);
 	buf_attach(&pw->w->pool, &t->head);
 	if (build_request_head(t) < 0) {
@@ -934,8 +1131,9 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 		                  (uint32_t)s->srv->limits.max_head);
 	s->stream_ops = &proxy_stream_ops;
 	s->stream = t;
-	if (txn_connect(t, -1) == P_GONE)
-		return TS_AGAIN; /* the error response is already under way */
+	int r = txn_connect(t, -1, -1);
+	if (r == P_GONE || r == P_WAIT)
+		return TS_AGAIN; /* an error response under way, or queued */
 	/* A pooled connection can take the request now; a new one waits for
 	 * its connect to finish (up_io). */
 	if (t->up->connected)

@@ -31,15 +31,22 @@ struct proxy_server {
 	unsigned weight;
 	bool backup;
 	/* metric ids */
-	int m_requests, m_errors;
+	int m_requests, m_errors, m_retries;
+	int m_responses[6]; /* by status class, as in http_metrics */
+	int m_bytes_in, m_bytes_out;
 };
+
+/* What pick() answers besides a server index. */
+#define PROXY_PICK_NONE (-1) /* no server is up: 503 */
+#define PROXY_PICK_FULL (-2) /* every usable server is at its maxconn: wait in the queue */
 
 struct proxy_conf {
 	struct proxy_server *servers;
 	unsigned nservers;
 	uint64_t timeout_connect;
 	uint64_t timeout_server;
-	uint64_t timeout_pool; /* idle pooled connections are closed after this */
+	uint64_t timeout_pool;  /* idle pooled connections are closed after this */
+	uint64_t timeout_queue; /* the longest a request waits for a server slot */
 	unsigned retries;
 	unsigned pool_max; /* idle connections kept per server per worker */
 	struct http_limits resp_limits;
@@ -47,14 +54,24 @@ struct proxy_conf {
 	bool trust_forwarded;   /* keep the Proto and Host a proxy in front set */
 	const char *proto;      /* value of X-Forwarded-Proto */
 	const char *served_by;  /* adds X-Served-By to responses when set */
-	/* Choose a server for a request: attempt 0 first, then retries; avoid
-	 * is the server that just failed (-1 on the first attempt). Returns an
-	 * index or -1 when none is available. */
+	/* Choose a server for a request and reserve a slot on it: attempt 0
+	 * first, then retries; avoid is the server that just failed (-1 on the
+	 * first attempt). Returns an index, PROXY_PICK_NONE or PROXY_PICK_FULL.
+	 * Any thread may call it. */
 	int (*pick)(struct proxy_worker *pw, unsigned attempt, int avoid);
+	/* The request is done with the slot pick() reserved. */
+	void (*release)(struct proxy_worker *pw, int server);
 	void *pick_data;
 	/* Told of each outcome (for passive health): ok false = the server
 	 * failed (connect error, reset, timeout, bad response). */
 	void (*report)(struct proxy_worker *pw, int server, bool ok);
+	/* Every worker's engine, so a slot freed on one thread can wake a
+	 * request queued on another. */
+	struct proxy_worker **workers;
+	unsigned nworkers;
+	_Atomic unsigned queued; /* requests waiting, all workers */
+	_Atomic unsigned wake_rr;
+	int m_queued_total, m_queue_timeouts; /* metric ids */
 };
 
 struct proxy_worker {
@@ -65,6 +82,10 @@ struct proxy_worker {
 	struct proxy_txn *txn_free;
 	struct upconn *up_free;
 	unsigned busy; /* upstream connections in use, per worker */
+	/* requests waiting for a server slot, oldest first */
+	struct proxy_txn *queue_head, *queue_tail;
+	_Atomic unsigned nqueued;
+	struct defer queue_run;
 	void *data;
 };
 
@@ -82,5 +103,8 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s);
 
 /* Idle pooled connections of a server on this worker (tests, metrics). */
 unsigned proxy_idle_count(const struct proxy_worker *pw, int server);
+
+/* A slot may have come free (on any thread): queued requests try again. */
+void proxy_wake_queues(struct proxy_conf *pc, struct proxy_worker *self);
 
 #endif

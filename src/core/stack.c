@@ -25,6 +25,7 @@ enum ktype {
 	K_ROLES,
 	K_SERVER,
 	K_PREFIX,
+	K_CHECK,
 	K_LEVEL
 };
 
@@ -98,7 +99,9 @@ static const struct key lb_keys[] = {
 	  0 },
 	{ "timeout_server_keep_alive", K_DURATION,
 	  offsetof(struct stack_lb, timeout_server_keep_alive), "4s", NULL, 1, 0 },
+	{ "timeout_queue", K_DURATION, offsetof(struct stack_lb, timeout_queue), "5s", NULL, 1, 0 },
 	{ "retries", K_INT, offsetof(struct stack_lb, retries), "3", NULL, 0, 100 },
+	{ "check", K_CHECK, offsetof(struct stack_lb, check), NULL, NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
@@ -478,6 +481,100 @@ static int parse_roles(const char *value, unsigned *out, char *bad, size_t badle
 	return 0;
 }
 
+/* "2xx", "200", "200-399" -> [lo, hi] */
+static int parse_expect(const char *v, int *lo, int *hi)
+{
+	if (strlen(v) == 3 && v[0] >= '1' && v[0] <= '5' && v[1] == 'x' && v[2] == 'x') {
+		*lo = (v[0] - '0') * 100;
+		*hi = *lo + 99;
+		return 0;
+	}
+	int a, b, n = 0;
+	if (sscanf(v, "%3d-%3d%n", &a, &b, &n) == 2 && v[n] == '\0' && a >= 100 && b <= 599 &&
+	    a <= b) {
+		*lo = a, *hi = b;
+		return 0;
+	}
+	if (sscanf(v, "%3d%n", &a, &n) == 1 && v[n] == '\0' && a >= 100 && a <= 599) {
+		*lo = *hi = a;
+		return 0;
+	}
+	return -1;
+}
+
+/* check = GET /healthz interval=1s timeout=1s rise=2 fall=2 expect=2xx [host=NAME] */
+static void parse_check(struct loader *L, struct stack_check *c, const char *value)
+{
+	static const char usage[] =
+	    "as in check = GET /healthz interval=1s timeout=1s rise=2 fall=2 expect=2xx";
+	char *copy = xstrdup(value), *save = NULL;
+	char *method = strtok_r(copy, " \t", &save);
+	char *path = method ? strtok_r(NULL, " \t", &save) : NULL;
+	if (method == NULL || path == NULL || path[0] != '/') {
+		lfail(L, "'check' needs a method and a path, %s", usage);
+		goto out;
+	}
+	for (const char *m = method; *m; m++)
+		if (*m < 'A' || *m > 'Z') {
+			lfail(L, "bad check method '%s'", method);
+			goto out;
+		}
+	free(c->method);
+	free(c->path);
+	c->method = xstrdup(method);
+	c->path = xstrdup(path);
+	c->line = L->line;
+	/* HAProxy's defaults: inter 2s, rise 2, fall 3; 2xx and 3xx are good. */
+	c->interval = 2000;
+	c->timeout = 1000;
+	c->rise = 2;
+	c->fall = 3;
+	c->expect_lo = 200;
+	c->expect_hi = 399;
+	for (char *tok = strtok_r(NULL, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		char *eq = strchr(tok, '=');
+		int64_t v;
+		if (eq == NULL) {
+			lfail(L, "bad check option '%s', %s", tok, usage);
+			goto out;
+		}
+		*eq = '\0';
+		const char *val = eq + 1;
+		if (strcmp(tok, "interval") == 0 || strcmp(tok, "timeout") == 0) {
+			uint64_t ms;
+			if (parse_duration(val, &ms) < 0 || ms < 10 || ms > 3600000) {
+				lfail(L, "bad check %s '%s' (a duration from 10ms to 1h)", tok,
+				      val);
+				goto out;
+			}
+			*(strcmp(tok, "interval") == 0 ? &c->interval : &c->timeout) = ms;
+		} else if (strcmp(tok, "rise") == 0 || strcmp(tok, "fall") == 0) {
+			if (parse_int(val, &v) < 0 || v < 1 || v > 100) {
+				lfail(L, "bad check %s '%s' (1..100)", tok, val);
+				goto out;
+			}
+			*(strcmp(tok, "rise") == 0 ? &c->rise : &c->fall) = (unsigned)v;
+		} else if (strcmp(tok, "expect") == 0) {
+			if (parse_expect(val, &c->expect_lo, &c->expect_hi) < 0) {
+				lfail(L, "bad check expect '%s' (2xx, 200, 200-399)", val);
+				goto out;
+			}
+		} else if (strcmp(tok, "host") == 0) {
+			free(c->host);
+			c->host = xstrdup(val);
+		} else {
+			lfail(L,
+			      "unknown check option '%s' (interval, timeout, rise, fall, expect, "
+			      "host)",
+			      tok);
+			goto out;
+		}
+	}
+	c->enabled = true;
+out:
+	free(copy);
+}
+
 static void parse_server(struct loader *L, const char *value)
 {
 	struct stack_lb *lb = &L->s->lb;
@@ -651,6 +748,9 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		return L->failed ? -1 : 0;
 	case K_PREFIX:
 		parse_prefix(L, value);
+		return L->failed ? -1 : 0;
+	case K_CHECK:
+		parse_check(L, (struct stack_check *)slot, value);
 		return L->failed ? -1 : 0;
 	}
 	return -1;
@@ -926,12 +1026,19 @@ int stack_load(struct stack *s, const char *path, char *err, size_t errlen)
 
 static void free_section(const struct section *sec, void *base)
 {
-	for (const struct key *k = sec->keys; k->name; k++)
+	for (const struct key *k = sec->keys; k->name; k++) {
 		if (k->type == K_STR || k->type == K_LEVEL) {
 			char **p = (char **)((char *)base + k->off);
 			free(*p);
 			*p = NULL;
+		} else if (k->type == K_CHECK) {
+			struct stack_check *c = (struct stack_check *)((char *)base + k->off);
+			free(c->method);
+			free(c->path);
+			free(c->host);
+			memset(c, 0, sizeof(*c));
 		}
+	}
 }
 
 void stack_free(struct stack *s)
@@ -1006,6 +1113,26 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 			for (unsigned i = 0; i < s->web.nproxy; i++)
 				fprintf(out, "proxy = %s\n", s->web.proxy[i]);
 			continue;
+		case K_CHECK: {
+			const struct stack_check *c = slot;
+			if (!c->enabled)
+				continue;
+			fprintf(out, "check = %s %s interval=", c->method, c->path);
+			print_duration(out, c->interval);
+			fprintf(out, " timeout=");
+			print_duration(out, c->timeout);
+			fprintf(out, " rise=%u fall=%u expect=", c->rise, c->fall);
+			if (c->expect_lo % 100 == 0 && c->expect_hi == c->expect_lo + 99)
+				fprintf(out, "%dxx", c->expect_lo / 100);
+			else if (c->expect_lo == c->expect_hi)
+				fprintf(out, "%d", c->expect_lo);
+			else
+				fprintf(out, "%d-%d", c->expect_lo, c->expect_hi);
+			if (c->host)
+				fprintf(out, " host=%s", c->host);
+			fprintf(out, "\n");
+			continue;
+		}
 		default:
 			break;
 		}

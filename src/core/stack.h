@@ -56,6 +56,16 @@ struct stack_server {
 	int line;
 };
 
+/* The LB's active health check of every server. */
+struct stack_check {
+	bool enabled; /* a `check` line is present */
+	char *method, *path, *host;
+	uint64_t interval, timeout; /* ms */
+	unsigned rise, fall;
+	int expect_lo, expect_hi; /* accepted status range */
+	int line;
+};
+
 /* Settings every HTTP daemon shares */
 struct stack_http {
 	char *listen;
@@ -81,7 +91,9 @@ struct stack_lb {
 	uint64_t timeout_connect;
 	uint64_t timeout_server;
 	uint64_t timeout_server_keep_alive; /* idle pooled backend connections */
+	uint64_t timeout_queue;
 	int64_t retries;
+	struct stack_check check;
 };
 
 struct stack_web {

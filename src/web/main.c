@@ -160,6 +160,7 @@ static void web_finish(struct daemon *d)
 		return;
 	if (web->root_fd >= 0)
 		close(web->root_fd);
+	free(web->pc.workers);
 	free(web);
 	d->data = NULL;
 }

@@ -154,6 +154,10 @@ def test_access_logs_in_combined_format_reopen_on_sigusr1(stack):
         curl(stack.url + "/static/site.css", "-A", "after-rotate")
     wait_for(lambda: "after-rotate" in open(log).read(), what="a line in the new file")
     assert "after-rotate" not in open(log + ".1").read()
-    # the load balancer logs too, in the same format
+    # the load balancer logs too, in HAProxy's httplog format
     lb_log = os.path.join(stack.state, "log", "lb-01.lb.access.log")
-    assert "after-rotate" in open(lb_log).read()
+    lb_re = re.compile(
+        r'^127\.\d+\.\d+\.\d+:\d+ \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] lb-01 '
+        r'servers/web-0[12] \d+/\d+/\d+/\d+/\d+ 200 \d+ - - ---- \d+/0 '
+        r'"GET /static/site\.css HTTP/1\.1"$')
+    assert any(lb_re.match(l) for l in open(lb_log).read().splitlines())

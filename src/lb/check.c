@@ -1,0 +1,249 @@
+/* check.c - active health checks, and what traffic says about servers.
+ *
+ * Every server is asked `check = METHOD PATH` every interval, on the loop of
+ * worker 0: connect, send the request, read the response head, compare the
+ * status with expect. One counter per server, HAProxy's: health lives in
+ * [0, rise + fall - 1]; the server is up while health >= rise. A success
+ * adds one (reaching rise brings it up, and fills the counter); a failure
+ * takes one (dropping below rise takes it down, and empties the counter).
+ * So a server that is fully up goes down after `fall` failures in a row and
+ * comes back after `rise` successes.
+ *
+ * Traffic reports failures too (connect refused, reset, timeout, bad
+ * response): each counts as a failed check, so a dead server leaves the
+ * rotation at the first requests that find it dead rather than at the next
+ * check. Only with checks on: without them nothing could bring it back.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/net.h"
+#include "lb.h"
+
+static void check_start(struct lb_check *c);
+static void check_io(struct io *io);
+static void check_timer(struct timer *t);
+
+static unsigned top(const struct lb_check *c)
+{
+	return c->rise + c->fall - 1;
+}
+
+static void log_change(struct lb_check *c, bool up, const char *why)
+{
+	struct lb *lb = c->lb;
+	unsigned left = lb_servers_up(&lb->bal);
+	if (up)
+		log_warn("server %s is UP: %s; %u of %u servers up", lb->lbs[c->server].name, why,
+		         left, lb->nservers);
+	else
+		log_warn("server %s is DOWN: %s; %u of %u servers up%s", lb->lbs[c->server].name,
+		         why, left, lb->nservers, left ? "" : " (every request gets 503 now)");
+}
+
+static void health_ok(struct lb_check *c, const char *why)
+{
+	if (c->health >= top(c))
+		return;
+	c->health++;
+	if (c->health == c->rise) {
+		c->health = top(c);
+		atomic_store(&c->lb->lbs[c->server].up, true);
+		log_change(c, true, why);
+	}
+}
+
+static void health_fail(struct lb_check *c, const char *why)
+{
+	if (c->health == 0)
+		return;
+	c->health--;
+	if (c->health == c->rise - 1) {
+		c->health = 0;
+		atomic_store(&c->lb->lbs[c->server].up, false);
+		log_change(c, false, why);
+	}
+}
+
+static void count(struct lb_check *c, int id, int64_t n)
+{
+	metrics_add(c->w->shard, metrics_slot(c->w->d->metrics, id), n);
+}
+
+/* One check is over: record it, then wait for the next. */
+static void check_done(struct lb_check *c, bool ok, int code, const char *why)
+{
+	struct loop *loop = c->w->loop;
+	conn_close(&c->conn);
+	uint64_t us = http_now_us() - c->t_start_us;
+	atomic_store(&c->last_code, code);
+	atomic_store(&c->last_us, (int)MIN(us, (uint64_t)INT32_MAX));
+	metrics_observe(c->w->d->metrics, c->w->shard, c->m_duration, (double)us / 1e6);
+	count(c, ok ? c->m_ok : c->m_failed, 1);
+	char info[160];
+	snprintf(info, sizeof(info), "%s (check took %llums)", why,
+	         (unsigned long long)(us / 1000));
+	if (ok)
+		health_ok(c, info);
+	else
+		health_fail(c, info);
+	c->running = false;
+	loop_timer_set(loop, &c->timer, c->interval);
+}
+
+static void check_fail_errno(struct lb_check *c, int e)
+{
+	char why[96];
+	snprintf(why, sizeof(why), "%s", e == ETIMEDOUT ? "timeout" : strerror(e));
+	check_done(c, false, -e, why);
+}
+
+static void check_start(struct lb_check *c)
+{
+	struct lb *lb = c->lb;
+	c->running = true;
+	c->t_start_us = http_now_us();
+	c->resp_len = 0;
+	c->scan = 0;
+	c->sent = 0;
+	int fd = net_connect(&lb->servers[c->server].addr);
+	if (fd < 0 || conn_init(&c->conn, c->w->loop, fd, check_io) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		c->conn.io.fd = -1;
+		check_fail_errno(c, e);
+		return;
+	}
+	c->connected = false;
+	loop_timer_set(c->w->loop, &c->timer, c->timeout);
+}
+
+static void check_io(struct io *io)
+{
+	struct lb_check *c = container_of(io, struct lb_check, conn.io);
+	if (!c->connected) {
+		if (!(io->ready & (IO_WRITE | IO_ERR | IO_HUP)))
+			return;
+		int e = net_socket_error(io->fd);
+		if (e) {
+			check_fail_errno(c, e);
+			return;
+		}
+		c->connected = true;
+	}
+	while (c->sent < c->req_len) {
+		ssize_t n = conn_write(&c->conn, c->req + c->sent, c->req_len - c->sent);
+		if (n == TS_AGAIN)
+			return;
+		if (n < 0) {
+			check_fail_errno(c, errno);
+			return;
+		}
+		c->sent += (size_t)n;
+	}
+	for (;;) {
+		if (c->resp_len == sizeof(c->resp)) {
+			check_done(c, false, -EMSGSIZE, "response head too large");
+			return;
+		}
+		ssize_t n =
+		    conn_read(&c->conn, c->resp + c->resp_len, sizeof(c->resp) - c->resp_len);
+		if (n == TS_AGAIN)
+			return;
+		if (n < 0) {
+			check_fail_errno(c, errno);
+			return;
+		}
+		if (n == 0) {
+			check_done(c, false, -ECONNRESET, "connection closed before a response");
+			return;
+		}
+		c->resp_len += (size_t)n;
+		struct http_limits lim = { .max_head = sizeof(c->resp), .max_headers = 100 };
+		ssize_t r = http_parse_response(c->resp, c->resp_len, &c->scan, &lim, HTTP_GET,
+		                                c->lb->check_msg);
+		if (r == TS_AGAIN)
+			continue;
+		if (r < 0) {
+			check_done(c, false, -EPROTO, "bad HTTP response");
+			return;
+		}
+		const struct http_msg *m = c->lb->check_msg;
+		if (m->status < 200)
+			continue; /* an interim 1xx: the real one follows */
+		char why[96];
+		snprintf(why, sizeof(why), "HTTP %d", m->status);
+		bool ok =
+		    m->status >= c->lb->check->expect_lo && m->status <= c->lb->check->expect_hi;
+		check_done(c, ok, m->status, why);
+		return;
+	}
+}
+
+static void check_timer(struct timer *t)
+{
+	struct lb_check *c = container_of(t, struct lb_check, timer);
+	if (c->running)
+		check_fail_errno(c, ETIMEDOUT);
+	else
+		check_start(c);
+}
+
+static void passive_posted(void *arg)
+{
+	struct lb_check *c = arg;
+	unsigned n = atomic_exchange(&c->passive, 0);
+	while (n-- > 0)
+		health_fail(c, "traffic to it failed (connect refused, reset or timeout)");
+}
+
+void lb_check_report(struct lb *lb, int server, bool ok)
+{
+	if (ok || lb->checks == NULL)
+		return;
+	struct lb_check *c = &lb->checks[server];
+	/* Counted on the check's own thread; one wake-up for a burst. */
+	if (atomic_fetch_add(&c->passive, 1) == 0)
+		loop_post(c->w->loop, passive_posted, c);
+}
+
+void lb_checks_start(struct lb *lb, struct worker *w)
+{
+	const struct stack_check *conf = lb->check;
+	if (!conf->enabled)
+		return;
+	lb->check_msg = xmalloc(sizeof(*lb->check_msg));
+	const char *host = conf->host ? conf->host : lb->check_host;
+	for (unsigned i = 0; i < lb->nservers; i++) {
+		struct lb_check *c = &lb->checks[i];
+		c->w = w;
+		c->conn.io.fd = -1;
+		c->timer.fn = check_timer;
+		c->req_len = (size_t)snprintf(c->req, sizeof(c->req),
+		                              "%s %s HTTP/1.1\r\nHost: %s\r\n"
+		                              "User-Agent: tristack-lb-check\r\n"
+		                              "Connection: close\r\n\r\n",
+		                              conf->method, conf->path, host);
+		/* Spread the servers' checks over the first interval. */
+		loop_timer_set(w->loop, &c->timer, 1 + conf->interval * i / lb->nservers);
+	}
+}
+
+void lb_checks_stop(struct lb *lb)
+{
+	if (lb->checks == NULL || !lb->check->enabled)
+		return;
+	for (unsigned i = 0; i < lb->nservers; i++) {
+		struct lb_check *c = &lb->checks[i];
+		if (c->w == NULL)
+			continue;
+		conn_close(&c->conn);
+		loop_timer_stop(c->w->loop, &c->timer);
+		c->running = false;
+	}
+}

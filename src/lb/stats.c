@@ -1,0 +1,183 @@
+/* stats.c - what the LB tells about itself: Prometheus metrics, /stats.json,
+ * /healthz, and its access log line (HAProxy's httplog). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/sbuf.h"
+#include "lb.h"
+
+/* ---- metrics ---- */
+
+static double server_up(void *arg)
+{
+	return atomic_load(&((struct lb_server *)arg)->up) ? 1 : 0;
+}
+
+static double server_active(void *arg)
+{
+	return atomic_load(&((struct lb_server *)arg)->active);
+}
+
+static double queued(void *arg)
+{
+	return atomic_load(&((struct lb *)arg)->pc.queued);
+}
+
+static double servers_up(void *arg)
+{
+	return lb_servers_up(&((struct lb *)arg)->bal);
+}
+
+void lb_metrics_define(struct lb *lb, struct metrics *m)
+{
+	static const double check_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+		                               0.05,   0.1,   0.25,   0.5,   1,    2.5 };
+	char labels[128];
+	http_metrics_define(m, "tristack_lb", &lb->hm);
+	proxy_metrics_define(&lb->pc, m, "tristack_lb");
+	for (unsigned i = 0; i < lb->nservers; i++) {
+		struct lb_server *sv = &lb->lbs[i];
+		snprintf(labels, sizeof(labels), "server=\"%s\"", sv->name);
+		metrics_gauge_fn(m, "tristack_lb_server_up", "1 while the server takes requests",
+		                 labels, server_up, sv);
+		metrics_gauge_fn(m, "tristack_lb_server_active_requests",
+		                 "Requests in progress on the server", labels, server_active, sv);
+		if (lb->checks == NULL)
+			continue;
+		struct lb_check *c = &lb->checks[i];
+		c->m_duration = metrics_histogram(m, "tristack_lb_check_duration_seconds",
+		                                  "Time a health check took", labels, check_bounds,
+		                                  ARRAY_SIZE(check_bounds));
+		snprintf(labels, sizeof(labels), "server=\"%s\",result=\"ok\"", sv->name);
+		c->m_ok = metrics_counter(m, "tristack_lb_checks_total", "Health checks by result",
+		                          labels);
+		snprintf(labels, sizeof(labels), "server=\"%s\",result=\"failed\"", sv->name);
+		c->m_failed = metrics_counter(m, "tristack_lb_checks_total",
+		                              "Health checks by result", labels);
+	}
+	metrics_gauge_fn(m, "tristack_lb_servers_up", "Servers taking requests", NULL, servers_up,
+	                 lb);
+	metrics_gauge_fn(m, "tristack_lb_queued_requests", "Requests waiting for a server slot",
+	                 NULL, queued, lb);
+}
+
+/* ---- /stats.json ---- */
+
+static void json_str(struct sbuf *o, const char *s)
+{
+	sbuf_adds(o, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			sbuf_addf(o, "\\%c", c);
+		else if (c < 0x20)
+			sbuf_addf(o, "\\u%04x", c);
+		else
+			sbuf_add(o, s, 1);
+	}
+	sbuf_adds(o, "\"");
+}
+
+int lb_stats_json(struct lb *lb, struct http_session *s)
+{
+	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	struct metrics *m = lb->d->metrics;
+	struct sbuf o = { 0 };
+	sbuf_adds(&o, "{\"lb\":");
+	json_str(&o, lb->d->host->name);
+	sbuf_addf(&o,
+	          ",\"uptime_seconds\":%lld,\"balance\":\"%s\",\"connections\":%lld,"
+	          "\"queued\":%u,\"servers_up\":%u,\"requests\":{",
+	          (long long)(time(NULL) - (time_t)lb->started),
+	          lb->bal.algo == LB_LEASTCONN ? "leastconn"
+	          : lb->bal.algo == LB_FIRST   ? "first"
+	                                       : "roundrobin",
+	          (long long)metrics_value(m, lb->hm.connections), atomic_load(&lb->pc.queued),
+	          lb_servers_up(&lb->bal));
+	for (int c = 0; c < 6; c++)
+		sbuf_addf(&o, "%s\"%s\":%lld", c ? "," : "", classes[c],
+		          (long long)metrics_value(m, lb->hm.requests[c]));
+	sbuf_adds(&o, "},\"servers\":[");
+	for (unsigned i = 0; i < lb->nservers; i++) {
+		const struct lb_server *sv = &lb->lbs[i];
+		const struct proxy_server *ps = &lb->servers[i];
+		char addr[128];
+		sbuf_adds(&o, i ? ",{\"name\":" : "{\"name\":");
+		json_str(&o, sv->name);
+		sbuf_adds(&o, ",\"address\":");
+		json_str(&o, addr_format(&ps->addr, addr, sizeof(addr)));
+		sbuf_addf(&o,
+		          ",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,\"maxconn\":%u,"
+		          "\"active\":%d,\"requests\":%lld,\"errors\":%lld,\"retries\":%lld,"
+		          "\"responses\":{",
+		          atomic_load(&sv->up) ? "UP" : "DOWN", sv->weight,
+		          sv->backup ? "true" : "false", sv->maxconn, atomic_load(&sv->active),
+		          (long long)metrics_value(m, ps->m_requests),
+		          (long long)metrics_value(m, ps->m_errors),
+		          (long long)metrics_value(m, ps->m_retries));
+		for (int c = 0; c < 6; c++)
+			sbuf_addf(&o, "%s\"%s\":%lld", c ? "," : "", classes[c],
+			          (long long)metrics_value(m, ps->m_responses[c]));
+		sbuf_adds(&o, "}");
+		if (lb->checks) {
+			const struct lb_check *c = &lb->checks[i];
+			sbuf_addf(&o,
+			          ",\"check\":{\"health\":%u,\"rise\":%u,\"fall\":%u,"
+			          "\"last_code\":%d,\"last_ms\":%.3f}",
+			          c->health, c->rise, c->fall, atomic_load(&c->last_code),
+			          atomic_load(&c->last_us) / 1000.0);
+		}
+		sbuf_adds(&o, "}");
+	}
+	sbuf_adds(&o, "]}\n");
+	int r = http_respond(s, 200, "application/json", o.p, o.len);
+	sbuf_free(&o);
+	return r;
+}
+
+int lb_healthz(struct lb *lb, struct http_session *s)
+{
+	char body[96];
+	unsigned up = lb_servers_up(&lb->bal);
+	int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"servers_up\":%u}\n",
+	                 up ? "ok" : "no server up", up);
+	return http_respond(s, up ? 200 : 503, "application/json", body, (size_t)n);
+}
+
+/* ---- the access log: HAProxy's httplog ----
+ *
+ * client:port [date.ms] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes
+ *   - - termination conns/retries queue "request"
+ * TR: ms to receive the request head; Tw: waiting for a server slot; Tc:
+ * connecting; Tr: the server's time to the response head; Ta: all of it.
+ * -1 where a step did not happen. */
+void lb_log_line(const struct http_session *s, struct buf *b)
+{
+	char ip[64];
+	uint64_t now = loop_now(s->srv->w->loop);
+	long tr = s->t_head >= s->t_begin && s->req.head_len ? (long)(s->t_head - s->t_begin) : -1;
+	long ta = s->t_begin ? (long)(now - s->t_begin) : -1;
+	buf_appendf(b, "%s:%d ", http_session_client_ip(s, ip, sizeof(ip)),
+	            http_session_client_port(s));
+	http_log_time(b, loop_wall(s->srv->w->loop), true);
+	/* termination state: who ended the request and when (HAProxy's two
+	 * first letters); "--" when it ended normally */
+	const char *term = "--";
+	if (s->status == 408)
+		term = "cR";
+	else if (s->status == 504)
+		term = "sH";
+	else if (s->status == 503 && s->upstream == NULL)
+		term = "SC";
+	else if (s->status == 502)
+		term = "SH";
+	else if (s->status >= 400 && s->upstream == NULL && s->req.head_len == 0)
+		term = "PR";
+	buf_appendf(b, " %s servers/%s %ld/%d/%d/%d/%ld %d %llu - - %s-- %u/%u \"",
+	            s->srv->w->d->host->name, s->upstream ? s->upstream : "<NOSRV>", tr, s->t_wait,
+	            s->t_connect, s->t_response, ta, s->status, (unsigned long long)s->bytes_out,
+	            term, s->srv->w->nconns, s->retries);
+	http_log_request(b, s);
+	buf_append_lit(b, "\"\n");
+}
