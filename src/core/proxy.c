@@ -59,8 +59,9 @@ struct proxy_txn {
 	struct http_chunked req_ch;
 	/* response */
 	size_t resp_scan;
-	bool resp_any;  /* a response byte has arrived */
-	bool resp_head; /* its head has been passed on */
+	bool resp_any;      /* a response byte has arrived */
+	bool resp_unparsed; /* bytes arrived (or stayed after a 1xx) since the last parse */
+	bool resp_head;     /* its head has been passed on */
 	bool up_reusable;
 	bool client_keep;
 	enum http_framing resp_framing;
@@ -627,6 +628,7 @@ static int up_failed(struct proxy_txn *t, bool timeout)
 		t->req_sent = false;
 		t->req_broken = false;
 		t->resp_scan = 0;
+		t->resp_unparsed = false;
 		t->t_connected = 0;
 		int r = txn_connect(t, avoid, -1);
 		return r == P_WAIT ? P_GONE : r; /* queued: nothing more to do now */
@@ -793,7 +795,7 @@ static int take_response_head(struct proxy_txn *t)
 	ssize_t r = http_parse_response(buf_rptr(&up->in), buf_len(&up->in), &t->resp_scan,
 	                                &pc->resp_limits, s->req.method, m);
 	if (r == TS_AGAIN)
-		return P_MORE;
+		return P_WAIT; /* more bytes needed */
 	if (r < 0 || m->status == 101) {
 		log_warn("bad response from server %s: %s", pc->servers[t->server].name,
 		         r < 0 ? m->error : "protocol switch not supported");
@@ -809,6 +811,7 @@ static int take_response_head(struct proxy_txn *t)
 		}
 		buf_consume(&up->in, (size_t)r);
 		t->resp_scan = 0;
+		t->resp_unparsed = true; /* the final head may be right behind */
 		return P_MORE;
 	}
 	t->resp_framing = m->framing;
@@ -939,6 +942,12 @@ static int recv_response(struct proxy_txn *t)
 		txn_finish(t);
 		return P_GONE;
 	}
+	if (!t->resp_head && t->resp_unparsed) {
+		t->resp_unparsed = false;
+		r = take_response_head(t);
+		if (r != P_WAIT)
+			return r;
+	}
 	struct buf *in = &up->in;
 	buf_attach(&t->pw->w->pool, in);
 	if (buf_room(in) == 0) {
@@ -965,9 +974,8 @@ static int recv_response(struct proxy_txn *t)
 	if (n > 0) {
 		buf_produced(in, (size_t)n);
 		t->resp_any = true;
+		t->resp_unparsed = true;
 		loop_timer_set(t->pw->w->loop, &up->timer, t->pw->pc->timeout_server);
-		if (!t->resp_head)
-			return take_response_head(t);
 		return P_MORE;
 	}
 	/* End of stream, or a reset. */

@@ -22,6 +22,10 @@ BIN = os.environ.get("TRISTACK_BIN", os.path.join(ROOT, "build", "bin"))
 SANITIZED = os.environ.get("TRISTACK_SANITIZED") == "1"
 
 
+def cpu_count():
+    return os.cpu_count() or 1
+
+
 def binary(name):
     return os.path.join(BIN, name)
 

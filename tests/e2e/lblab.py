@@ -1,0 +1,217 @@
+"""A load balancer alone in front of backends of the test's choosing: stock
+nginx or tests/e2e/backend.py, on a loopback /24 of its own. Everything it
+starts it stops by PID, and a sanitizer report in the LB's log fails the
+test."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from conftest import ROOT, SANITIZER_RE, alive, binary, free_subnet, wait_for
+
+BACKEND_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend.py")
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;
+    keepalive_timeout 65;
+    sendfile on;
+    server {{
+        listen {addr};
+        root {root};
+        location = /healthz {{ return 200 "ok"; }}
+        location = /name {{ add_header X-Backend {name}; return 200 "{name}"; }}
+        location = /echo {{
+            return 200 "xff=$http_x_forwarded_for|proto=$http_x_forwarded_proto|xfh=$http_x_forwarded_host|host=$http_host|connection=$http_connection|keepalive=$http_keep_alive|te=$http_te|trailer=$http_trailer|proxyauth=$http_proxy_authorization|custom=$http_x_custom|hop=$http_x_hop|protocol=$server_protocol";
+        }}
+        location = /upload {{ client_max_body_size 0; return 200 "ok"; }}
+    }}
+}}
+"""
+
+
+def http(url, method="GET", data=None, headers=None, timeout=10):
+    """(status, headers, body) of one request on a new connection."""
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+class Backend:
+    def __init__(self, lab, name, index, kind):
+        self.lab, self.name, self.kind = lab, name, kind
+        self.ip = f"{lab.net}.{index}"
+        self.port = 8080
+        self.proc = None
+        self.dir = os.path.join(lab.tmp, name)
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        os.chmod(os.path.join(self.dir, "tmp"), 0o777)
+
+    @property
+    def url(self):
+        return f"http://{self.ip}:{self.port}"
+
+    def start(self, wait=True):
+        log = open(os.path.join(self.dir, "out.log"), "ab")
+        if self.kind == "tristack-web":
+            root = os.path.join(self.dir, "www")
+            os.makedirs(root, exist_ok=True)
+            os.chmod(root, 0o755)
+            for fname, text in (("name", self.name), ("healthz", "ok"), ("1k.html", "x" * 1024)):
+                with open(os.path.join(root, fname), "w") as f:
+                    f.write(text)
+            conf = os.path.join(self.dir, "web.conf")
+            with open(conf, "w") as f:
+                f.write(f"[site]\nwww = {self.name}\n[host {self.name}]\naddress = {self.ip}\n"
+                        f"roles = web\n[web]\nlisten = :{self.port}\nadmin =\nthreads = 1\n"
+                        f"root = {root}\n")
+            cmd = [binary("tristack-web"), "-c", conf, "--host", self.name]
+        elif self.kind == "nginx":
+            conf = os.path.join(self.dir, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF.format(d=self.dir, addr=f"{self.ip}:{self.port}",
+                                          root=self.lab.docroot, name=self.name))
+            cmd = ["nginx", "-e", os.path.join(self.dir, "error.log"), "-c", conf]
+        else:
+            cmd = [sys.executable, BACKEND_PY, "--listen", f"{self.ip}:{self.port}",
+                   "--name", self.name, *self.lab.backend_args]
+        # its own process group: a kill reaches nginx's worker too
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        if wait:
+            wait_for(lambda: self.answers(), timeout=10, what=f"backend {self.name}")
+        return self
+
+    def answers(self):
+        try:
+            return http(self.url + "/healthz", timeout=1)[0] in (200, 503)
+        except OSError:
+            return False
+
+    def kill(self, sig=signal.SIGKILL):
+        """Signal the backend's whole process group (nginx's master and
+        worker); SIGKILL and SIGTERM wait until it is gone."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self.proc.wait(timeout=10)
+                wait_for(lambda: not self.answers(), timeout=10, what=f"{self.name} gone")
+
+    def control(self, what):
+        return http(self.url + "/control/" + what, timeout=5)
+
+    def stats(self):
+        return json.loads(self.control("stats")[2])
+
+
+class LbLab:
+    def __init__(self, tmp, backend_args=()):
+        self.tmp = tmp
+        self.net = free_subnet()
+        self.backends = []
+        self.backend_args = list(backend_args)
+        self.lb = None
+        self.lb_ip = f"{self.net}.1"
+        self.url = f"http://{self.lb_ip}:8080"
+        self.admin = f"http://{self.lb_ip}:8404"
+        self.conf = os.path.join(tmp, "lb.conf")
+        self.log = os.path.join(tmp, "lb.log")
+        self.access = os.path.join(tmp, "lb.access.log")
+        self.docroot = os.path.join(tmp, "www")
+        os.makedirs(self.docroot, exist_ok=True)
+        os.chmod(tmp, 0o755)
+        os.chmod(self.docroot, 0o755)
+        with open(os.path.join(self.docroot, "1k.html"), "w") as f:
+            f.write("x" * 1024)
+
+    def backend(self, name, kind="python"):
+        b = Backend(self, name, 11 + len(self.backends), kind)
+        self.backends.append(b)
+        return b.start()
+
+    def write_conf(self, servers, lb_extra="", threads="1"):
+        """servers: lines after 'server = ' (name:port options)."""
+        hosts = "".join(f"[host {b.name}]\naddress = {b.ip}\nroles = web\n\n"
+                        for b in self.backends)
+        lines = "".join(f"server = {s}\n" for s in servers)
+        text = (f"[site]\nwww = lb-01\n\n[host lb-01]\naddress = {self.lb_ip}\nroles = lb\n\n"
+                f"{hosts}[lb]\nlisten = :8080\nadmin = :8404\n"
+                f"{'threads = ' + threads + chr(10) if 'threads' not in lb_extra else ''}"
+                f"access_log = {self.access}\n{lines}{lb_extra}\n")
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start_lb(self, servers, lb_extra=""):
+        self.write_conf(servers, lb_extra)
+        self.lb = subprocess.Popen([binary("tristack-lb"), "-c", self.conf],
+                                   stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        wait_for(self._lb_answers, timeout=10, what="the load balancer")
+        return self.lb
+
+    def _lb_answers(self):
+        if self.lb.poll() is not None:
+            raise AssertionError(f"tristack-lb exited:\n{self.log_text()[-2000:]}")
+        try:
+            return http(self.admin + "/healthz", timeout=1)[0] in (200, 503)
+        except OSError:
+            return False
+
+    def reload(self, servers, lb_extra=""):
+        self.write_conf(servers, lb_extra)
+        before = self.log_text().count("reloaded ")
+        refused = self.log_text().count("reload refused")
+        self.lb.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.log_text().count("reloaded ") > before or
+                 self.log_text().count("reload refused") > refused, what="the reload")
+        return self.log_text().count("reloaded ") > before
+
+    def stop_lb(self):
+        if self.lb and self.lb.poll() is None:
+            self.lb.send_signal(signal.SIGTERM)
+            self.lb.wait(timeout=20)
+        self.lb = None
+
+    def stats(self):
+        return json.loads(http(self.admin + "/stats.json")[2])
+
+    def server(self, name):
+        return next(s for s in self.stats()["servers"] if s["name"] == name)
+
+    def metrics(self):
+        return http(self.admin + "/metrics")[2].decode()
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def access_lines(self):
+        try:
+            with open(self.access, errors="replace") as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def close(self):
+        self.stop_lb()
+        for b in self.backends:
+            b.kill(signal.SIGTERM)
+        left = [b.name for b in self.backends if b.proc and alive(b.proc.pid)]
+        assert not left, f"backends left: {left}"
+        bad = SANITIZER_RE.search(self.log_text())
+        assert not bad, "sanitizer report in the LB log:\n" + self.log_text()[-4000:]
