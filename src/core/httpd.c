@@ -360,6 +360,7 @@ int http_head_end(struct http_session *s, int64_t content_length)
 	bool keep = s->req.keep_alive && !s->close_after && !s->srv->stopping;
 	if (!keep) {
 		s->close_after = true;
+		s->announced_close = true;
 		r |= buf_append_lit(o, "Connection: close\r\n");
 	} else if (s->req.minor == 0) {
 		r |= buf_append_lit(o, "Connection: keep-alive\r\n");
@@ -623,6 +624,7 @@ static void request_reset(struct http_session *s)
 	s->upstream = NULL;
 	s->t_wait = s->t_connect = s->t_response = -1;
 	s->retries = 0;
+	s->announced_close = false;
 	free(s->body);
 	s->body = NULL;
 	s->body_len = 0;
@@ -675,7 +677,12 @@ static void request_finish(struct http_session *s)
 	struct http_server *srv = s->srv;
 	count_request(s);
 	bool body_pending = s->req.framing != HTTP_BODY_NONE && !s->body_consumed;
-	if (s->close_after || !s->req.keep_alive || body_pending || srv->stopping) {
+	/* A response that promised keep-alive is not followed by a close: the
+	 * client may already be sending its next request on it. Only a hard
+	 * stop breaks the promise; a reload answers that next request (with
+	 * Connection: close) or lets the connection time out. */
+	bool hard_stop = srv->stopping && !srv->w->reloading;
+	if (s->announced_close || !s->req.keep_alive || body_pending || hard_stop) {
 		session_end(s);
 		return;
 	}
@@ -697,8 +704,7 @@ void http_session_stream_done(struct http_session *s, bool keep_alive)
 	s->stream_ops = NULL;
 	s->stream = NULL;
 	if (!keep_alive)
-		s->close_after = true;
-	s->body_consumed = true;
+		s->announced_close = true; /* the stream knows it cannot go on */
 	request_finish(s);
 	if (conn_open(&s->conn) && !s->processing)
 		session_process(s);

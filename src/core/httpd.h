@@ -119,11 +119,13 @@ struct http_session {
 	struct defer free_defer;
 	struct defer resume; /* go on with a long pipeline after others had a turn */
 	uint8_t state;
-	bool processing;    /* inside session_process: do not re-enter */
-	bool close_after;   /* close once this response is written */
-	bool body_consumed; /* the request body has been read whole */
-	bool head_started;  /* bytes of the next head have arrived */
-	uint32_t lingered;  /* bytes discarded while lingering */
+	bool processing;      /* inside session_process: do not re-enter */
+	bool close_after;     /* the next response says Connection: close */
+	bool announced_close; /* close once this response is out: it said so,
+	                         or the connection cannot carry another */
+	bool body_consumed;   /* the request body has been read whole */
+	bool head_started;    /* bytes of the next head have arrived */
+	uint32_t lingered;    /* bytes discarded while lingering */
 	size_t scan;
 	struct http_req req;
 	struct http_msg *msg; /* the full parsed head, valid in the handler only */

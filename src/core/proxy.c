@@ -433,6 +433,7 @@ static void txn_detach_up(struct proxy_txn *t, bool reuse)
 static void txn_finish(struct proxy_txn *t)
 {
 	struct http_session *s = t->s;
+	/* client_keep was announced with the head: hold to it */
 	bool keep = t->client_keep && t->req_sent;
 	txn_detach_up(t, t->req_sent && t->up_reusable);
 	s->body_consumed = t->req_sent;
@@ -774,9 +775,10 @@ static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
 	if (pc->served_by)
 		r |= buf_appendf(o, "X-Served-By: %s\r\n", pc->served_by);
 	if (m->status >= 200) {
-		if (!t->client_keep)
+		if (!t->client_keep) {
+			s->announced_close = true;
 			r |= buf_append_lit(o, "Connection: close\r\n");
-		else if (s->req.minor == 0)
+		} else if (s->req.minor == 0)
 			r |= buf_append_lit(o, "Connection: keep-alive\r\n");
 	}
 	r |= buf_append_lit(o, "\r\n");
