@@ -617,17 +617,34 @@ int http_find_header(const struct http_msg *m, const char *name, int from)
 
 bool http_hop_by_hop(const struct http_msg *m, struct str name)
 {
-	static const char *const hop[] = { "connection",
-		                           "keep-alive",
-		                           "te",
-		                           "trailer",
-		                           "upgrade",
-		                           "proxy-connection",
-		                           "proxy-authenticate",
-		                           "proxy-authorization" };
-	for (size_t i = 0; i < ARRAY_SIZE(hop); i++)
-		if (http_str_ieq(name, hop[i]))
+	/* On every header of every proxied message: decided by length first. */
+	const char *n = name.p;
+	switch (name.len) {
+	case 2:
+		if (ieq_n(n, "te", 2))
 			return true;
+		break;
+	case 7:
+		if (ieq_n(n, "trailer", 7) || ieq_n(n, "upgrade", 7))
+			return true;
+		break;
+	case 10:
+		if (ieq_n(n, "connection", 10) || ieq_n(n, "keep-alive", 10))
+			return true;
+		break;
+	case 16:
+		if (ieq_n(n, "proxy-connection", 16))
+			return true;
+		break;
+	case 18:
+		if (ieq_n(n, "proxy-authenticate", 18))
+			return true;
+		break;
+	case 19:
+		if (ieq_n(n, "proxy-authorization", 19))
+			return true;
+		break;
+	}
 	if (!(m->conn_flags & HTTP_CONN_OTHER))
 		return false;
 	for (int i = http_find_header(m, "connection", 0); i >= 0;

@@ -563,6 +563,15 @@ int http_session_client_port(const struct http_session *s)
 	return 0;
 }
 
+struct str http_session_client_ip_str(struct http_session *s)
+{
+	if (s->peer_text_len == 0) {
+		sockaddr_ip((const struct sockaddr *)&s->peer, s->peer_text, sizeof(s->peer_text));
+		s->peer_text_len = (uint8_t)strlen(s->peer_text);
+	}
+	return (struct str){ s->peer_text, s->peer_text_len };
+}
+
 const char *http_session_client_ip(const struct http_session *s, char *out, size_t len)
 {
 	return sockaddr_ip((const struct sockaddr *)&s->peer, out, len);

@@ -152,6 +152,8 @@ struct http_session {
 	uint64_t t_begin;         /* loop ms: the request's first byte (or the accept) */
 	uint64_t t_head;          /* loop ms: its head was parsed */
 	struct sockaddr_in6 peer; /* IPv4 peers kept as AF_INET in the same space */
+	uint8_t peer_text_len;    /* of peer_text, 0 until first needed */
+	char peer_text[46];       /* the client's IP as text, made once */
 	struct http_session *prev, *next;
 };
 
@@ -222,6 +224,8 @@ void http_log_time(struct buf *b, int64_t wall, bool ms);
 void http_log_request(struct buf *b, const struct http_session *s);
 /* The client's port (0 for Unix sockets). */
 int http_session_client_port(const struct http_session *s);
+/* The client's IP as text, formatted once per connection. */
+struct str http_session_client_ip_str(struct http_session *s);
 /* The client's IP as text. */
 const char *http_session_client_ip(const struct http_session *s, char *out, size_t len);
 /* Microseconds on the monotonic clock. */

@@ -316,7 +316,7 @@ static int build_request_head(struct proxy_txn *t)
 	r |= buf_append(b, m->method_name.p, m->method_name.len);
 	r |= buf_append_lit(b, " ");
 	r |= buf_append(b, m->path.p, m->path.len);
-	r |= buf_appendf(b, " HTTP/1.%d\r\n", m->minor);
+	r |= m->minor ? buf_append_lit(b, " HTTP/1.1\r\n") : buf_append_lit(b, " HTTP/1.0\r\n");
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const struct http_header *h = &m->headers[i];
 		if (http_hop_by_hop(m, h->name))
@@ -337,17 +337,21 @@ static int build_request_head(struct proxy_txn *t)
 	}
 	if (pc->forwarded_headers) {
 		/* Earlier proxies' X-Forwarded-For values come first, ours last. */
-		char ip[64];
 		r |= buf_append_lit(b, "X-Forwarded-For: ");
 		for (int i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
 		     i = http_find_header(m, "x-forwarded-for", i + 1)) {
 			r |= buf_append(b, m->headers[i].value.p, m->headers[i].value.len);
 			r |= buf_append_lit(b, ", ");
 		}
-		r |= buf_appendf(b, "%s\r\n", http_session_client_ip(s, ip, sizeof(ip)));
+		struct str ip = http_session_client_ip_str(s);
+		r |= buf_append(b, ip.p, ip.len);
+		r |= buf_append_lit(b, "\r\n");
 		bool keep = pc->trust_forwarded;
-		if (!keep || http_find_header(m, "x-forwarded-proto", 0) < 0)
-			r |= buf_appendf(b, "X-Forwarded-Proto: %s\r\n", pc->proto);
+		if (!keep || http_find_header(m, "x-forwarded-proto", 0) < 0) {
+			r |= buf_append_lit(b, "X-Forwarded-Proto: ");
+			r |= buf_append(b, pc->proto, strlen(pc->proto));
+			r |= buf_append_lit(b, "\r\n");
+		}
 		if (m->authority.len && (!keep || http_find_header(m, "x-forwarded-host", 0) < 0)) {
 			r |= buf_append_lit(b, "X-Forwarded-Host: ");
 			r |= buf_append(b, m->authority.p, m->authority.len);
@@ -758,22 +762,29 @@ static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
 	struct buf *o = &s->out;
 	int r = 0;
 	buf_attach(&t->pw->w->pool, o);
-	r |= buf_appendf(o, "HTTP/1.1 %d ", m->status);
+	char status[13] = "HTTP/1.1 000 ";
+	status[9] = (char)('0' + m->status / 100);
+	status[10] = (char)('0' + m->status / 10 % 10);
+	status[11] = (char)('0' + m->status % 10);
+	r |= buf_append(o, status, sizeof(status));
 	r |= buf_append(o, m->reason.p, m->reason.len);
 	r |= buf_append_lit(o, "\r\n");
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const struct http_header *h = &m->headers[i];
 		if (http_hop_by_hop(m, h->name))
 			continue;
-		if (pc->served_by && http_str_ieq(h->name, "x-served-by"))
+		if (pc->served_by && h->name.len == 11 && http_str_ieq(h->name, "x-served-by"))
 			continue;
 		r |= buf_append(o, h->name.p, h->name.len);
 		r |= buf_append_lit(o, ": ");
 		r |= buf_append(o, h->value.p, h->value.len);
 		r |= buf_append_lit(o, "\r\n");
 	}
-	if (pc->served_by)
-		r |= buf_appendf(o, "X-Served-By: %s\r\n", pc->served_by);
+	if (pc->served_by) {
+		r |= buf_append_lit(o, "X-Served-By: ");
+		r |= buf_append(o, pc->served_by, strlen(pc->served_by));
+		r |= buf_append_lit(o, "\r\n");
+	}
 	if (m->status >= 200) {
 		if (!t->client_keep) {
 			s->announced_close = true;
