@@ -316,8 +316,12 @@ int http_head_begin(struct http_session *s, int status)
 	struct http_server *srv = s->srv;
 	buf_attach(&srv->w->pool, &s->out);
 	s->status = status;
-	return buf_appendf(&s->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: tristack\r\n", status,
-	                   http_status_reason(status), cached_date(srv));
+	if (buf_appendf(&s->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: tristack\r\n", status,
+	                http_status_reason(status), cached_date(srv)) < 0)
+		return -1;
+	if (srv->extra_headers)
+		return buf_append(&s->out, srv->extra_headers, strlen(srv->extra_headers));
+	return 0;
 }
 
 int http_head_add(struct http_session *s, const char *name, const char *value)
@@ -417,6 +421,10 @@ int http_error(struct http_session *s, int status, bool close)
 	s->resp_body = NULL;
 	s->resp_len = s->resp_sent = 0;
 	s->bytes_out = 0;
+	if (s->srv->error_page && s->srv->error_page(s, status) == 0)
+		return 0;
+	if (s->out.data)
+		s->out.head = s->out.tail = 0; /* what the hook began, if it failed */
 	return http_respond(s, status, "text/plain; charset=utf-8", body, (size_t)n);
 }
 

@@ -55,6 +55,12 @@ struct http_server {
 	http_handler_fn handler;
 	void *data;
 	struct log_file *access_log; /* NULL = off */
+	/* Header lines every response of this server carries ("X-Served-By:
+	 * web-01\r\n"), or NULL. */
+	const char *extra_headers;
+	/* Answers an error status with a page of its own (custom error pages):
+	 * 0 when it queued the response, -1 to leave it to the default. */
+	int (*error_page)(struct http_session *s, int status);
 	/* Formats one access-log line (ending in '\n') into b; NULL: nginx's
 	 * combined format. */
 	void (*log_line)(const struct http_session *s, struct buf *b);

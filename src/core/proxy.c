@@ -323,6 +323,8 @@ static int build_request_head(struct proxy_txn *t)
 			continue;
 		if (pc->forwarded_headers && replaced_header(pc, h->name))
 			continue;
+		if (h->name.len == 6 && http_str_ieq(h->name, "expect") && m->expect_continue)
+			continue; /* answered here: see proxy_handle */
 		if (m->absolute_form && (int)i == m->host_index)
 			continue;
 		r |= buf_append(b, h->name.p, h->name.len);
@@ -1150,6 +1152,13 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 	else if (s->req.framing == HTTP_BODY_CHUNKED)
 		http_chunked_init(&t->req_ch, s->srv->limits.max_body,
 		                  (uint32_t)s->srv->limits.max_head);
+	/* Expect: 100-continue is answered here, as nginx does: forwarded, the
+	 * client would wait for the server's 100 while the server waits for the
+	 * body, until the client's own timeout. */
+	if (s->req.expect_continue && s->req.minor >= 1 && s->req.framing != HTTP_BODY_NONE) {
+		buf_attach(&pw->w->pool, &s->out);
+		buf_append_lit(&s->out, "HTTP/1.1 100 Continue\r\n\r\n");
+	}
 	s->stream_ops = &proxy_stream_ops;
 	s->stream = t;
 	int r = txn_connect(t, -1, -1);

@@ -26,6 +26,8 @@ enum ktype {
 	K_SERVER,
 	K_PREFIX,
 	K_CHECK,
+	K_CACHE,
+	K_ERRPAGE,
 	K_LEVEL
 };
 
@@ -109,6 +111,20 @@ static const struct key web_keys[] = {
 	HTTP_KEYS(struct stack_web, ":8080", "0"),
 	{ "admin", K_STR, offsetof(struct stack_web, http.admin), ":8405", NULL, 0, 0 },
 	{ "root", K_STR, offsetof(struct stack_web, root), "www", NULL, 0, 0 },
+	{ "index", K_STR, offsetof(struct stack_web, index), "index.html", NULL, 0, 0 },
+	{ "autoindex", K_BOOL, offsetof(struct stack_web, autoindex), "no", NULL, 0, 0 },
+	{ "mime_types", K_STR, offsetof(struct stack_web, mime_types), "/etc/mime.types", NULL, 0,
+	  0 },
+	{ "gzip", K_BOOL, offsetof(struct stack_web, gzip), "yes", NULL, 0, 0 },
+	{ "gzip_static", K_BOOL, offsetof(struct stack_web, gzip_static), "yes", NULL, 0, 0 },
+	{ "gzip_min_size", K_SIZE, offsetof(struct stack_web, gzip_min_size), "1k", NULL, 0,
+	  1 << 30 },
+	{ "gzip_types", K_STR, offsetof(struct stack_web, gzip_types),
+	  "text/html text/css text/plain text/javascript application/javascript "
+	  "application/json application/xml image/svg+xml",
+	  NULL, 0, 0 },
+	{ "cache", K_CACHE, 0, NULL, NULL, 0, 0 },
+	{ "error_page", K_ERRPAGE, 0, NULL, NULL, 0, 0 },
 	{ "proxy", K_PREFIX, 0, NULL, NULL, 0, 0 },
 	{ "upstream", K_STR, offsetof(struct stack_web, upstream), ":9000", NULL, 0, 0 },
 	{ "timeout_connect", K_DURATION, offsetof(struct stack_web, timeout_connect), "5s", NULL, 1,
@@ -265,7 +281,7 @@ struct loader {
 	int section_line;
 	const struct section *sec; /* current section, NULL before any */
 	struct stack_host *host;   /* current [host NAME] */
-	int seen[6][32];           /* line where each key was set, per section */
+	int seen[6][48];           /* line where each key was set, per section */
 	int host_seen[STACK_MAX_HOSTS][8];
 	int section_seen[6];
 	char *err;
@@ -575,6 +591,55 @@ out:
 	free(copy);
 }
 
+/* cache = /static/ 1d */
+static void parse_cache(struct loader *L, const char *value)
+{
+	struct stack_web *w = &L->s->web;
+	char prefix[512], age[64], extra;
+	if (sscanf(value, "%511s %63s %c", prefix, age, &extra) != 2 || prefix[0] != '/') {
+		lfail(L, "'cache' takes a path prefix and a max-age, as in cache = /static/ 1d");
+		return;
+	}
+	uint64_t ms;
+	if (parse_duration(age, &ms) < 0) {
+		lfail(L, "bad max-age '%s' in 'cache' (a duration: 1h, 1d)", age);
+		return;
+	}
+	if (w->ncache == STACK_MAX_CACHE) {
+		lfail(L, "too many 'cache' rules (at most %d)", STACK_MAX_CACHE);
+		return;
+	}
+	w->cache[w->ncache++] = (struct stack_cache_rule){ xstrdup(prefix), ms };
+}
+
+/* error_page = 404 /404.html, or 500,502,503,504 /50x.html */
+static void parse_error_page(struct loader *L, const char *value)
+{
+	struct stack_web *w = &L->s->web;
+	char codes[128], path[512], extra;
+	if (sscanf(value, "%127s %511s %c", codes, path, &extra) != 2 || path[0] != '/') {
+		lfail(
+		    L,
+		    "'error_page' takes status codes and a file, as in error_page = 404 /404.html");
+		return;
+	}
+	char *save = NULL;
+	for (char *c = strtok_r(codes, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		int64_t v;
+		if (parse_int(c, &v) < 0 || v < 400 || v > 599) {
+			lfail(L, "bad status '%s' in 'error_page' (400..599)", c);
+			return;
+		}
+		if (w->nerror_pages == STACK_MAX_ERROR_PAGE) {
+			lfail(L, "too many 'error_page' statuses (at most %d)",
+			      STACK_MAX_ERROR_PAGE);
+			return;
+		}
+		w->error_pages[w->nerror_pages++] =
+		    (struct stack_error_page){ (int)v, xstrdup(path) };
+	}
+}
+
 static void parse_server(struct loader *L, const char *value)
 {
 	struct stack_lb *lb = &L->s->lb;
@@ -752,6 +817,12 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 	case K_CHECK:
 		parse_check(L, (struct stack_check *)slot, value);
 		return L->failed ? -1 : 0;
+	case K_CACHE:
+		parse_cache(L, value);
+		return L->failed ? -1 : 0;
+	case K_ERRPAGE:
+		parse_error_page(L, value);
+		return L->failed ? -1 : 0;
 	}
 	return -1;
 }
@@ -802,7 +873,8 @@ static int handler(void *user, const char *section, const char *name, const char
 	int ki = (int)(k - sec->keys);
 	int *seen =
 	    sec->named ? &L->host_seen[L->host - L->s->hosts][ki] : &L->seen[sec - sections][ki];
-	if (k->type != K_SERVER && k->type != K_PREFIX) {
+	if (k->type != K_SERVER && k->type != K_PREFIX && k->type != K_CACHE &&
+	    k->type != K_ERRPAGE) {
 		if (*seen) {
 			lfail(L, "duplicate key '%s' in [%s] (first at line %d)", name, sec->name,
 			      *seen);
@@ -1058,6 +1130,10 @@ void stack_free(struct stack *s)
 	}
 	for (unsigned i = 0; i < s->web.nproxy; i++)
 		free(s->web.proxy[i]);
+	for (unsigned i = 0; i < s->web.ncache; i++)
+		free(s->web.cache[i].prefix);
+	for (unsigned i = 0; i < s->web.nerror_pages; i++)
+		free(s->web.error_pages[i].path);
 	free(s->path);
 	memset(s, 0, sizeof(*s));
 }
@@ -1112,6 +1188,18 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 		case K_PREFIX:
 			for (unsigned i = 0; i < s->web.nproxy; i++)
 				fprintf(out, "proxy = %s\n", s->web.proxy[i]);
+			continue;
+		case K_CACHE:
+			for (unsigned i = 0; i < s->web.ncache; i++) {
+				fprintf(out, "cache = %s ", s->web.cache[i].prefix);
+				print_duration(out, s->web.cache[i].max_age);
+				fprintf(out, "\n");
+			}
+			continue;
+		case K_ERRPAGE:
+			for (unsigned i = 0; i < s->web.nerror_pages; i++)
+				fprintf(out, "error_page = %d %s\n", s->web.error_pages[i].status,
+				        s->web.error_pages[i].path);
 			continue;
 		case K_CHECK: {
 			const struct stack_check *c = slot;

@@ -96,16 +96,39 @@ struct stack_lb {
 	struct stack_check check;
 };
 
+#define STACK_MAX_CACHE      16
+#define STACK_MAX_ERROR_PAGE 32
+
+struct stack_cache_rule {
+	char *prefix;     /* path prefix */
+	uint64_t max_age; /* ms */
+};
+
+struct stack_error_page {
+	int status;
+	char *path; /* a file under root */
+};
+
 struct stack_web {
 	struct stack_http http;
 	char *root;
+	char *index;
+	bool autoindex;
 	char *proxy[STACK_MAX_PROXY]; /* path prefixes sent to the app */
 	unsigned nproxy;
 	int proxy_line;
-	char *upstream; /* the app: ":9000" = this host's address */
+	char *upstream; /* the apps: ":9000" = this host's; several, space-separated */
 	uint64_t timeout_connect;
 	uint64_t timeout_server;
 	uint64_t timeout_server_keep_alive;
+	char *mime_types; /* a mime.types file; "" = the built-in table */
+	bool gzip, gzip_static;
+	uint64_t gzip_min_size;
+	char *gzip_types;
+	struct stack_cache_rule cache[STACK_MAX_CACHE];
+	unsigned ncache;
+	struct stack_error_page error_pages[STACK_MAX_ERROR_PAGE];
+	unsigned nerror_pages;
 };
 
 struct stack_app {

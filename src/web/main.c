@@ -1,16 +1,19 @@
-/* main.c - tristack-web: daemon wiring; each request goes to the app (the
- * `proxy` prefixes) or to the document root. */
+/* main.c - tristack-web: daemon wiring; each request goes to an app server
+ * (the `proxy` prefixes) or to the document root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "path.h"
 #include "web.h"
+
+#define APP_FAIL_TIMEOUT_MS 10000 /* a failed app is skipped this long (nginx's fail_timeout) */
 
 static bool proxied(const struct stack_web *conf, const char *path)
 {
@@ -23,26 +26,84 @@ static bool proxied(const struct stack_web *conf, const char *path)
 static int web_handler(struct http_session *s)
 {
 	struct web_worker *ww = s->srv->data;
-	char path[WEB_PATH_MAX + 16];
+	char path[WEB_PATH_BUF];
 	long n = web_path_normalize(s->req.path.p, s->req.path.len, path, WEB_PATH_MAX);
 	if (n < 0)
-		return web_error_page(ww, s, (int)-n);
+		return http_error(s, (int)-n, false);
 	/* Prefixes match the normalised path, as nginx's locations do. */
 	if (proxied(&ww->web->d->stack.web, path))
 		return proxy_handle(&ww->pw, s);
 	return web_static(ww, s, path, (size_t)n);
 }
 
-/* One app server; the engine's retries go back to it. */
+/* ---- app servers: round robin, a failed one skipped for a while ---- */
+
 static int pick_app(struct proxy_worker *pw, unsigned attempt, int avoid)
 {
-	(void)pw;
+	struct web *web = pw->pc->pick_data;
 	(void)attempt;
-	(void)avoid;
-	return 0;
+	uint64_t now = loop_now(pw->w->loop);
+	unsigned start = atomic_fetch_add_explicit(&web->rr, 1, memory_order_relaxed);
+	int fallback = -1;
+	for (unsigned k = 0; k < web->napps; k++) {
+		int i = (int)((start + k) % web->napps);
+		if (i == avoid && web->napps > 1)
+			continue;
+		if (atomic_load_explicit(&web->app_state[i].down_until, memory_order_relaxed) >
+		    now) {
+			if (fallback < 0)
+				fallback = i;
+			continue;
+		}
+		return i;
+	}
+	/* all recently failed: try one anyway rather than refuse outright */
+	return fallback >= 0 ? fallback : avoid;
+}
+
+static void report_app(struct proxy_worker *pw, int server, bool ok)
+{
+	struct web *web = pw->pc->pick_data;
+	if (!ok)
+		atomic_store(&web->app_state[server].down_until,
+		             loop_now(pw->w->loop) + APP_FAIL_TIMEOUT_MS);
 }
 
 /* ---- daemon ---- */
+
+static int setup_upstreams(struct daemon *d, struct web *web, char *err, size_t errlen)
+{
+	const char *list = d->stack.web.upstream;
+	char *copy = xstrdup(list), *save = NULL;
+	unsigned n = 0;
+	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
+		n++;
+	free(copy);
+	if (n == 0) {
+		snprintf(err, errlen, "%s: [web] upstream: no address", d->conf_path);
+		return -1;
+	}
+	web->apps = xcalloc(n, sizeof(*web->apps));
+	web->app_state = xcalloc(n, sizeof(*web->app_state));
+	copy = xstrdup(list);
+	save = NULL;
+	char e[256];
+	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+		struct proxy_server *a = &web->apps[web->napps];
+		if (stack_resolve_addr(&d->stack, t, d->host, &a->addr, e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "%s: [web] upstream: %s", d->conf_path, e);
+			free(copy);
+			return -1;
+		}
+		char name[128];
+		addr_format(&a->addr, name, sizeof(name));
+		a->name = xstrdup(n == 1 ? "app" : name);
+		a->weight = 1;
+		web->napps++;
+	}
+	free(copy);
+	return 0;
+}
 
 static int web_configure(struct daemon *d, char *err, size_t errlen)
 {
@@ -58,6 +119,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	web->host = d->host->name;
+	snprintf(web->served_by, sizeof(web->served_by), "X-Served-By: %s\r\n", web->host);
 	char e[256];
 	if (stack_resolve_addr(&d->stack, conf->http.listen, d->host, &web->listen, e, sizeof(e)) <
 	    0) {
@@ -72,25 +134,36 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 		}
 		web->has_admin = true;
 	}
-	if (stack_resolve_addr(&d->stack, conf->upstream, d->host, &web->upstream, e, sizeof(e)) <
-	    0) {
-		snprintf(err, errlen, "%s: [web] upstream: %s", d->conf_path, e);
+	if (setup_upstreams(d, web, err, errlen) < 0)
 		return -1;
-	}
 	struct stat st;
 	if (stat(conf->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s: [web] root '%s' is not a directory", d->conf_path,
 		         conf->root);
 		return -1;
 	}
-	web->app = (struct proxy_server){ .name = "app", .addr = web->upstream, .weight = 1 };
+	if (strchr(conf->index, '/') || conf->index[0] == '\0' || strlen(conf->index) > 200) {
+		snprintf(err, errlen, "%s: [web] index '%s' must be a plain file name",
+		         d->conf_path, conf->index);
+		return -1;
+	}
+	char *types = xstrdup(conf->gzip_types), *save = NULL;
+	for (char *t = strtok_r(types, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
+		web->gzip_types =
+		    xrealloc(web->gzip_types, (web->ngzip_types + 1) * sizeof(*web->gzip_types));
+		web->gzip_types[web->ngzip_types++] = xstrdup(t);
+	}
+	free(types);
 	struct proxy_conf *pc = &web->pc;
-	pc->servers = &web->app;
-	pc->nservers = 1;
+	pc->servers = web->apps;
+	pc->nservers = web->napps;
 	pc->timeout_connect = conf->timeout_connect;
 	pc->timeout_server = conf->timeout_server;
 	pc->timeout_pool = conf->timeout_server_keep_alive;
-	pc->retries = 1;
+	pc->timeout_queue = conf->timeout_connect;
+	/* nginx's proxy_next_upstream: each app server once, then one more
+	 * attempt on the last (a restarting app) */
+	pc->retries = web->napps;
 	pc->pool_max = 256;
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
@@ -99,6 +172,34 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	pc->proto = "http";
 	pc->served_by = web->host;
 	pc->pick = pick_app;
+	pc->report = report_app;
+	pc->pick_data = web;
+	return 0;
+}
+
+/* Read the configured error pages once: an error never touches the disk. */
+static int load_error_pages(struct web *web, char *err, size_t errlen)
+{
+	const struct stack_web *conf = &web->d->stack.web;
+	web->error_pages =
+	    xcalloc(conf->nerror_pages ? conf->nerror_pages : 1, sizeof(*web->error_pages));
+	for (unsigned i = 0; i < conf->nerror_pages; i++) {
+		const struct stack_error_page *ep = &conf->error_pages[i];
+		char full[4200];
+		snprintf(full, sizeof(full), "%s%s", conf->root, ep->path);
+		FILE *f = fopen(full, "r");
+		if (f == NULL) {
+			snprintf(err, errlen, "error_page %d: cannot read %s: %s", ep->status, full,
+			         strerror(errno));
+			return -1;
+		}
+		struct web_error_page *p = &web->error_pages[web->nerror_pages++];
+		p->status = ep->status;
+		p->body = xmalloc(65536);
+		p->len = fread(p->body, 1, 65536, f);
+		fclose(f);
+		p->type = web_mime_type(web->mime, ep->path);
+	}
 	return 0;
 }
 
@@ -111,6 +212,13 @@ static int web_start(struct daemon *d, char *err, size_t errlen)
 		         strerror(errno));
 		return -1;
 	}
+	web->mime = web_mime_load(d->stack.web.mime_types, err, errlen);
+	if (web->mime == NULL || load_error_pages(web, err, errlen) < 0)
+		return -1;
+	uint64_t rnd = 0;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)getpid() * 2654435761u;
+	snprintf(web->boundary, sizeof(web->boundary), "tristack%016llx", (unsigned long long)rnd);
 	http_metrics_define(d->metrics, "tristack_web", &web->hm);
 	proxy_metrics_define(&web->pc, d->metrics, "tristack_web");
 	return 0;
@@ -125,6 +233,8 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	proxy_worker_init(&ww->pw, &web->pc, w);
 	http_server_init(&ww->http, w, w->d->http, web_handler, ww);
 	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
+	ww->http.extra_headers = web->served_by;
+	ww->http.error_page = web_error_page;
 	if (http_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
 	http_server_init(&ww->admin, w, NULL, http_admin_handler, w->d);
@@ -160,6 +270,17 @@ static void web_finish(struct daemon *d)
 		return;
 	if (web->root_fd >= 0)
 		close(web->root_fd);
+	for (unsigned i = 0; i < web->napps; i++)
+		free(web->apps[i].name);
+	free(web->apps);
+	free(web->app_state);
+	for (unsigned i = 0; i < web->ngzip_types; i++)
+		free(web->gzip_types[i]);
+	free(web->gzip_types);
+	for (unsigned i = 0; i < web->nerror_pages; i++)
+		free(web->error_pages[i].body);
+	free(web->error_pages);
+	web_mime_free(web->mime);
 	free(web->pc.workers);
 	free(web);
 	d->data = NULL;

@@ -1,31 +1,41 @@
-/* static.c - files from the document root: GET/HEAD, index.html, MIME type,
- * Last-Modified/ETag and 304, sendfile. */
+/* static.c - files from the document root, as nginx serves them: GET and
+ * HEAD, the index file for directories (or a listing with autoindex), MIME
+ * types, ETag and Last-Modified with 304, Range (206, multipart/byteranges,
+ * 416), a precompressed .gz beside the file or gzip on the fly, Cache-Control
+ * by path prefix, sendfile. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/sbuf.h"
 #include "path.h"
+#include "range.h"
 #include "web.h"
 
 /* Open rel beneath the root: the kernel refuses any resolution (.., a
  * symlink, a mount crossing) that would leave it. */
-static int open_beneath(int root_fd, const char *rel)
+static int open_beneath(int root_fd, const char *rel, int flags)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		.flags = (uint64_t)(O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	return (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
 }
 
+/* If-None-Match: "*" or a list of entity tags, compared weakly (RFC 9110
+ * 13.1.2). */
 static bool etag_matches(struct str header, const char *etag)
 {
-	/* If-None-Match: "*" or a list of entity tags (weak ones compare too) */
+	if (etag[0] == 'W' && etag[1] == '/')
+		etag += 2;
 	size_t n = strlen(etag);
 	const char *p = header.p, *end = header.p + header.len;
 	while (p < end) {
@@ -43,7 +53,7 @@ static bool etag_matches(struct str header, const char *etag)
 	return false;
 }
 
-static int not_modified(struct http_session *s, const char *etag, int64_t mtime)
+static bool not_modified(struct http_session *s, const char *etag, int64_t mtime)
 {
 	struct str v;
 	if (http_session_header(s, "if-none-match", &v))
@@ -54,7 +64,64 @@ static int not_modified(struct http_session *s, const char *etag, int64_t mtime)
 	return false;
 }
 
-static int redirect_dir(struct web_worker *ww, struct http_session *s, const char *path)
+/* If-Range: the Range applies only to the representation the client has
+ * (strong ETag or exact date); otherwise the whole file goes. */
+static bool if_range_holds(struct http_session *s, const char *etag, int64_t mtime)
+{
+	struct str v;
+	if (!http_session_header(s, "if-range", &v))
+		return true;
+	if (v.len && v.p[0] == '"')
+		return v.len == strlen(etag) && memcmp(v.p, etag, v.len) == 0;
+	int64_t t;
+	return http_date_parse(v, &t) == 0 && t == mtime;
+}
+
+static const char *cache_control(const struct stack_web *conf, const char *path, char *buf,
+                                 size_t len)
+{
+	for (unsigned i = 0; i < conf->ncache; i++)
+		if (strncmp(path, conf->cache[i].prefix, strlen(conf->cache[i].prefix)) == 0) {
+			snprintf(buf, len, "public, max-age=%llu",
+			         (unsigned long long)(conf->cache[i].max_age / 1000));
+			return buf;
+		}
+	return NULL;
+}
+
+static bool compressible(const struct web *web, const char *type)
+{
+	size_t n = strcspn(type, ";");
+	for (unsigned i = 0; i < web->ngzip_types; i++)
+		if (strlen(web->gzip_types[i]) == n && strncmp(web->gzip_types[i], type, n) == 0)
+			return true;
+	return false;
+}
+
+static bool client_takes_gzip(struct http_session *s)
+{
+	struct str v;
+	return http_session_header(s, "accept-encoding", &v) && web_accepts_gzip(v);
+}
+
+/* An error answered on a connection that goes on (a custom page if one is
+ * configured: http_error asks web_error_page). */
+static int error_status(struct http_session *s, int status)
+{
+	return http_error(s, status, false);
+}
+
+static int method_not_allowed(struct http_session *s)
+{
+	static const char body[] = "405 Method Not Allowed\n";
+	if (http_head_begin(s, 405) < 0 || http_head_add(s, "Allow", "GET, HEAD") < 0 ||
+	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    http_head_end(s, sizeof(body) - 1) < 0)
+		return http_error(s, 500, true);
+	return http_body(s, body, sizeof(body) - 1);
+}
+
+static int redirect_dir(struct http_session *s, const char *path)
 {
 	/* A directory named without its slash: send the browser to it, so
 	 * relative links inside resolve (what nginx does). */
@@ -66,82 +133,365 @@ static int redirect_dir(struct web_worker *ww, struct http_session *s, const cha
 	if (http_head_begin(s, 301) < 0 ||
 	    http_head_addf(s, "Location", "%s/%.*s", path, (int)q.len, q.p ? q.p : "") < 0 ||
 	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    http_head_add(s, "X-Served-By", ww->web->host) < 0 ||
 	    http_head_end(s, sizeof(body) - 1) < 0)
 		return http_error(s, 500, true);
 	return http_body(s, body, sizeof(body) - 1);
 }
 
-static int error_page(struct web_worker *ww, struct http_session *s, int status)
+/* ---- autoindex ---- */
+
+static void html_escape(struct sbuf *o, const char *s)
 {
-	char body[96];
-	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_status_reason(status));
-	if (http_head_begin(s, status) < 0 ||
-	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    http_head_add(s, "X-Served-By", ww->web->host) < 0 ||
-	    (status == 405 && http_head_add(s, "Allow", "GET, HEAD") < 0) ||
-	    http_head_end(s, n) < 0)
-		return http_error(s, 500, true);
-	return http_body(s, body, (size_t)n);
+	for (; *s; s++) {
+		switch (*s) {
+		case '<':
+			sbuf_adds(o, "&lt;");
+			break;
+		case '>':
+			sbuf_adds(o, "&gt;");
+			break;
+		case '&':
+			sbuf_adds(o, "&amp;");
+			break;
+		case '"':
+			sbuf_adds(o, "&quot;");
+			break;
+		case '\'':
+			sbuf_adds(o, "&#39;");
+			break;
+		default:
+			sbuf_add(o, s, 1);
+		}
+	}
 }
 
-int web_error_page(struct web_worker *ww, struct http_session *s, int status)
+static void url_escape(struct sbuf *o, const char *s)
 {
-	return error_page(ww, s, status);
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		             (c >= '0' && c <= '9') || strchr("-._~", c);
+		if (plain) {
+			sbuf_add(o, s, 1);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			sbuf_add(o, e, 3);
+		}
+	}
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A listing of the directory (dotfiles left out), names escaped. */
+static int autoindex(struct http_session *s, int dir_fd, const char *path)
+{
+	DIR *d = fdopendir(dir_fd);
+	if (d == NULL) {
+		close(dir_fd);
+		return http_error(s, 500, false);
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		bool is_dir = e->d_type == DT_DIR;
+		size_t len = strlen(e->d_name);
+		names[n] = xmalloc(len + 2);
+		memcpy(names[n], e->d_name, len);
+		names[n][len] = is_dir ? '/' : '\0';
+		names[n][len + 1] = '\0';
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	struct sbuf o = { 0 };
+	sbuf_adds(&o, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
+	html_escape(&o, path);
+	sbuf_adds(&o, "</title></head><body>\n<h1>Index of ");
+	html_escape(&o, path);
+	sbuf_adds(&o, "</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n");
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		bool is_dir = len && names[i][len - 1] == '/';
+		if (is_dir)
+			names[i][len - 1] = '\0';
+		sbuf_adds(&o, "<li><a href=\"");
+		url_escape(&o, names[i]);
+		sbuf_adds(&o, is_dir ? "/\">" : "\">");
+		html_escape(&o, names[i]);
+		sbuf_adds(&o, is_dir ? "/</a></li>\n" : "</a></li>\n");
+		free(names[i]);
+	}
+	free(names);
+	sbuf_adds(&o, "</ul>\n</body></html>\n");
+	int r = http_respond(s, 200, "text/html; charset=utf-8", o.p, o.len);
+	sbuf_free(&o);
+	return r;
+}
+
+/* ---- ranges ---- */
+
+static int send_ranges(struct web *web, struct http_session *s, int fd, int64_t size,
+                       const char *type, const struct web_range *rg, unsigned n)
+{
+	char cr[96];
+	if (n == 1) {
+		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)rg[0].first,
+		         (long long)rg[0].last, (long long)size);
+		int64_t len = rg[0].last - rg[0].first + 1;
+		if (http_head_begin(s, 206) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
+		    http_head_add(s, "Content-Range", cr) < 0 || http_head_end(s, len) < 0) {
+			close(fd);
+			return http_error(s, 500, true);
+		}
+		http_body_file(s, fd, (off_t)rg[0].first, (off_t)len);
+		return TS_OK;
+	}
+	/* multipart/byteranges, built in memory: the part heads, then each
+	 * part's bytes read from the file */
+	char head[WEB_MAX_RANGES][256];
+	size_t hlen[WEB_MAX_RANGES], total = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int k = snprintf(
+		    head[i], sizeof(head[i]),
+		    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
+		    web->boundary, type, (long long)rg[i].first, (long long)rg[i].last,
+		    (long long)size);
+		hlen[i] = (size_t)MIN(k, (int)sizeof(head[i]) - 1);
+		total += hlen[i] + (size_t)(rg[i].last - rg[i].first + 1);
+	}
+	char tail[64];
+	size_t tlen = (size_t)snprintf(tail, sizeof(tail), "\r\n--%s--\r\n", web->boundary);
+	total += tlen;
+	char *body = xmalloc(total), *p = body;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(p, head[i], hlen[i]);
+		p += hlen[i];
+		size_t len = (size_t)(rg[i].last - rg[i].first + 1);
+		if (pread(fd, p, len, (off_t)rg[i].first) != (ssize_t)len) {
+			free(body);
+			close(fd);
+			return http_error(s, 500, true);
+		}
+		p += len;
+	}
+	memcpy(p, tail, tlen);
+	close(fd);
+	char ct[96];
+	snprintf(ct, sizeof(ct), "multipart/byteranges; boundary=%s", web->boundary);
+	int r = -1;
+	if (http_head_begin(s, 206) == 0 && http_head_add(s, "Content-Type", ct) == 0 &&
+	    http_head_end(s, (int64_t)total) == 0)
+		r = http_body(s, body, total);
+	free(body);
+	return r < 0 ? http_error(s, 500, true) : TS_OK;
+}
+
+/* ---- gzip ---- */
+
+/* The file compressed in memory; -1 when it cannot be (too big, I/O). */
+static int gzip_file(int fd, int64_t size, char **out, size_t *outlen)
+{
+	if (size > (int64_t)WEB_GZIP_MAX)
+		return -1;
+	char *raw = xmalloc((size_t)size + 1);
+	ssize_t got = pread(fd, raw, (size_t)size, 0);
+	int r = -1;
+	if (got == (ssize_t)size)
+		r = web_gzip(raw, (size_t)size, 6, out, outlen);
+	free(raw);
+	return r;
+}
+
+/* ---- the handler ---- */
+
+struct file {
+	int fd;
+	struct stat st;
+	char etag[48];
+	char lastmod[30];
+};
+
+static void describe(struct file *f, bool weak)
+{
+	snprintf(f->etag, sizeof(f->etag), "%s\"%llx-%llx\"", weak ? "W/" : "",
+	         (unsigned long long)f->st.st_mtime, (unsigned long long)f->st.st_size);
+	http_date((int64_t)f->st.st_mtime, f->lastmod);
+}
+
+/* Common headers of a file response. */
+static int file_head(struct http_session *s, int status, const char *type, const struct file *f,
+                     const char *cc, bool vary)
+{
+	if (http_head_begin(s, status) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
+	    http_head_add(s, "Last-Modified", f->lastmod) < 0 ||
+	    http_head_add(s, "ETag", f->etag) < 0 || http_head_add(s, "Accept-Ranges", "bytes") < 0)
+		return -1;
+	if (cc && http_head_add(s, "Cache-Control", cc) < 0)
+		return -1;
+	if (vary && http_head_add(s, "Vary", "Accept-Encoding") < 0)
+		return -1;
+	return 0;
+}
+
+/* A precompressed "<path>.gz" beside the file (nginx's gzip_static). */
+static int open_gz(struct web *web, const char *rel, struct file *gz)
+{
+	char name[WEB_PATH_BUF + 4];
+	if (snprintf(name, sizeof(name), "%s.gz", rel) >= (int)sizeof(name))
+		return -1;
+	gz->fd = open_beneath(web->root_fd, name, 0);
+	if (gz->fd < 0)
+		return -1;
+	if (fstat(gz->fd, &gz->st) < 0 || !S_ISREG(gz->st.st_mode)) {
+		close(gz->fd);
+		gz->fd = -1;
+		return -1;
+	}
+	describe(gz, false);
+	return 0;
 }
 
 int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n)
 {
+	struct web *web = ww->web;
+	const struct stack_web *conf = &web->d->stack.web;
 	if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
-		return error_page(ww, s, 405);
+		return method_not_allowed(s);
 	bool dir = path[n - 1] == '/';
 	if (dir)
-		memcpy(path + n, "index.html", 11);
-	/* Relative to the root: "/" + "index.html" -> "index.html" */
-	int fd = open_beneath(ww->web->root_fd, path + 1);
-	if (fd < 0) {
+		snprintf(path + n, WEB_PATH_BUF - n, "%s", conf->index);
+	const char *rel = path + 1; /* relative to the root: "index.html" */
+	struct file f = { .fd = open_beneath(web->root_fd, *rel ? rel : ".", 0) };
+	if (f.fd < 0) {
 		int e = errno;
+		if (dir && e == ENOENT) {
+			path[n] = '\0';
+			if (!conf->autoindex)
+				return error_status(s, 403); /* as nginx: no index, no listing */
+			int dfd = open_beneath(web->root_fd, n > 1 ? path + 1 : ".", O_DIRECTORY);
+			if (dfd < 0)
+				return error_status(s, 404);
+			return autoindex(s, dfd, path);
+		}
 		if (e == ENOENT || e == ENOTDIR || e == ENAMETOOLONG)
-			return error_page(ww, s, 404);
-		return error_page(ww, s, 403); /* EXDEV: a way out of the root; EACCES */
+			return error_status(s, 404);
+		return error_status(s, 403); /* EXDEV: a way out of the root; EACCES */
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return error_page(ww, s, 500);
+	if (fstat(f.fd, &f.st) < 0) {
+		close(f.fd);
+		return error_status(s, 500);
 	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
+	if (S_ISDIR(f.st.st_mode)) {
+		close(f.fd);
 		if (dir)
-			return error_page(ww, s, 404); /* index.html is a directory */
-		return redirect_dir(ww, s, path);
+			return error_status(s, 404); /* the index name is a directory */
+		return redirect_dir(s, path);
 	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return error_page(ww, s, 403);
+	if (!S_ISREG(f.st.st_mode)) {
+		close(f.fd);
+		return error_status(s, 403);
 	}
-	char etag[48], lastmod[30];
-	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
-	         (unsigned long long)st.st_size);
-	http_date((int64_t)st.st_mtime, lastmod);
-	bool fresh = not_modified(s, etag, (int64_t)st.st_mtime);
-	if (http_head_begin(s, fresh ? 304 : 200) < 0 ||
-	    http_head_add(s, "Content-Type", web_mime_type(path)) < 0 ||
-	    http_head_add(s, "Last-Modified", lastmod) < 0 || http_head_add(s, "ETag", etag) < 0 ||
-	    http_head_add(s, "Accept-Ranges", "bytes") < 0 ||
-	    http_head_add(s, "X-Served-By", ww->web->host) < 0) {
-		close(fd);
+	describe(&f, false);
+	const char *type = web_mime_type(web->mime, path);
+	char ccbuf[64];
+	const char *cc = cache_control(conf, path, ccbuf, sizeof(ccbuf));
+	bool gz_type = (conf->gzip || conf->gzip_static) && compressible(web, type);
+	struct str range;
+	bool has_range = s->req.method == HTTP_GET && http_session_header(s, "range", &range) &&
+	                 if_range_holds(s, f.etag, (int64_t)f.st.st_mtime);
+
+	if (not_modified(s, f.etag, (int64_t)f.st.st_mtime)) {
+		close(f.fd);
+		if (file_head(s, 304, type, &f, cc, gz_type) < 0 ||
+		    http_head_end(s, HTTP_LENGTH_NONE) < 0)
+			return http_error(s, 500, true);
+		return TS_OK;
+	}
+	if (has_range) {
+		struct web_range rg[WEB_MAX_RANGES];
+		unsigned nr;
+		enum web_range_result rr = web_range_parse(range, f.st.st_size, rg, &nr);
+		uint64_t total = 0;
+		for (unsigned i = 0; i < nr; i++)
+			total += (uint64_t)(rg[i].last - rg[i].first + 1);
+		if (rr == WEB_RANGE_UNSATISFIABLE) {
+			close(f.fd);
+			char cr[48];
+			snprintf(cr, sizeof(cr), "bytes */%lld", (long long)f.st.st_size);
+			static const char body[] = "416 Range Not Satisfiable\n";
+			if (http_head_begin(s, 416) < 0 ||
+			    http_head_add(s, "Content-Range", cr) < 0 ||
+			    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+			    http_head_end(s, sizeof(body) - 1) < 0)
+				return http_error(s, 500, true);
+			return http_body(s, body, sizeof(body) - 1);
+		}
+		if (rr == WEB_RANGE_OK && (nr == 1 || total <= WEB_MULTIRANGE_MAX))
+			return send_ranges(web, s, f.fd, f.st.st_size, type, rg, nr);
+	}
+	if (gz_type && client_takes_gzip(s)) {
+		struct file gz;
+		if (conf->gzip_static && open_gz(web, rel, &gz) == 0) {
+			close(f.fd);
+			if (file_head(s, 200, type, &gz, cc, true) < 0 ||
+			    http_head_add(s, "Content-Encoding", "gzip") < 0 ||
+			    http_head_end(s, (int64_t)gz.st.st_size) < 0) {
+				close(gz.fd);
+				return http_error(s, 500, true);
+			}
+			http_body_file(s, gz.fd, 0, gz.st.st_size);
+			return TS_OK;
+		}
+		char *z;
+		size_t zlen;
+		if (conf->gzip && f.st.st_size >= (off_t)conf->gzip_min_size &&
+		    gzip_file(f.fd, f.st.st_size, &z, &zlen) == 0) {
+			close(f.fd);
+			describe(&f, true); /* the same content, another encoding: weak */
+			int r = -1;
+			if (file_head(s, 200, type, &f, cc, true) == 0 &&
+			    http_head_add(s, "Content-Encoding", "gzip") == 0 &&
+			    http_head_end(s, (int64_t)zlen) == 0)
+				r = http_body(s, z, zlen);
+			free(z);
+			return r < 0 ? http_error(s, 500, true) : TS_OK;
+		}
+	}
+	if (file_head(s, 200, type, &f, cc, gz_type) < 0 ||
+	    http_head_end(s, (int64_t)f.st.st_size) < 0) {
+		close(f.fd);
 		return http_error(s, 500, true);
 	}
-	if (fresh) {
-		close(fd);
-		/* 304 carries no body and no Content-Length of its own */
-		return http_head_end(s, HTTP_LENGTH_NONE) < 0 ? http_error(s, 500, true) : TS_OK;
-	}
-	if (http_head_end(s, (int64_t)st.st_size) < 0) {
-		close(fd);
-		return http_error(s, 500, true);
-	}
-	http_body_file(s, fd, 0, (off_t)st.st_size);
+	http_body_file(s, f.fd, 0, f.st.st_size);
 	return TS_OK;
+}
+
+/* ---- custom error pages ---- */
+
+int web_error_page(struct http_session *s, int status)
+{
+	struct web_worker *ww = s->srv->data;
+	const struct web *web = ww->web;
+	for (unsigned i = 0; i < web->nerror_pages; i++) {
+		const struct web_error_page *p = &web->error_pages[i];
+		if (p->status != status)
+			continue;
+		if (http_head_begin(s, status) < 0 ||
+		    http_head_add(s, "Content-Type", p->type) < 0 ||
+		    http_head_end(s, (int64_t)p->len) < 0)
+			return -1;
+		return http_body(s, p->body, p->len);
+	}
+	return -1;
 }

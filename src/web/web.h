@@ -2,17 +2,52 @@
 #ifndef TS_WEB_H
 #define TS_WEB_H
 
+#include <stdatomic.h>
+
 #include "core/proxy.h"
+#include "mime.h"
+
+/* Longest normalised path; the buffer holding it has room for the index
+ * file name more. */
+#define WEB_PATH_MAX 1024
+#define WEB_PATH_BUF (WEB_PATH_MAX + 256)
+
+/* Files up to this size are gzipped on the fly (larger ones go as they are). */
+#define WEB_GZIP_MAX (8u << 20)
+/* Multi-range answers are built in memory up to this size. */
+#define WEB_MULTIRANGE_MAX (8u << 20)
+
+struct web_error_page {
+	int status;
+	char *body;
+	size_t len;
+	const char *type;
+};
+
+/* An app server, as the upstream list names it. */
+struct web_upstream {
+	_Atomic uint64_t down_until; /* loop ms: skipped after a failure (nginx's fail_timeout) */
+};
 
 struct web {
 	struct daemon *d;
-	const char *host; /* this host's name, in X-Served-By */
-	int root_fd;      /* the document root, opened once */
-	struct addr listen, admin, upstream;
+	const char *host;    /* this host's name, in X-Served-By */
+	char served_by[160]; /* "X-Served-By: web-01\r\n" */
+	int root_fd;         /* the document root, opened once */
+	struct addr listen, admin;
 	bool has_admin;
-	struct proxy_server app;
+	struct proxy_server *apps;
+	struct web_upstream *app_state;
+	unsigned napps;
+	_Atomic unsigned rr;
 	struct proxy_conf pc;
 	struct http_metrics hm;
+	struct web_mime *mime;
+	char **gzip_types;
+	unsigned ngzip_types;
+	struct web_error_page *error_pages;
+	unsigned nerror_pages;
+	char boundary[40]; /* multipart/byteranges */
 };
 
 struct web_worker {
@@ -21,16 +56,12 @@ struct web_worker {
 	struct proxy_worker pw;
 };
 
-/* Longest normalised path; the buffer holding it has room for
- * "index.html" more. */
-#define WEB_PATH_MAX 1024
-
-/* static.c: answer a GET or HEAD for path (normalised, n bytes) from the
- * document root. */
+/* static.c: answer a GET or HEAD for path (normalised, n bytes, in a buffer
+ * of WEB_PATH_BUF) from the document root. */
 int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n);
-/* A short error page carrying X-Served-By. */
-int web_error_page(struct web_worker *ww, struct http_session *s, int status);
-/* mime.c: the Content-Type for a file name. */
-const char *web_mime_type(const char *path);
+/* The configured page for an error status (http_server's error_page hook). */
+int web_error_page(struct http_session *s, int status);
+/* gzip.c */
+int web_gzip(const void *in, size_t n, int level, char **out, size_t *outlen);
 
 #endif

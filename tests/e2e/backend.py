@@ -4,6 +4,7 @@ misbehaviours on demand (hang, close or reset without a response, slow
 answers), with counters a test can read back.
 
     backend.py --listen 127.1.2.11:8080 --name b1 [--keepalive-timeout 60]
+    backend.py --listen unix:/path/app.sock --name b1
 
 GET  /name               body: the backend's name; X-Conn: connection number,
                          X-Req: request number on that connection
@@ -11,6 +12,7 @@ ANY  /echo               body: JSON of what arrived (method, target, headers,
                          body length)
 GET  /healthz            200, or what /control/health set
 GET  /slow?ms=N          answers after N ms
+GET  /big?bytes=N        N bytes of "x", written in pieces
 GET  /hang               never answers
 ANY  /upload             reads the whole body (Content-Length or chunked),
                          answers its length
@@ -21,7 +23,8 @@ GET  /control/fail-next?mode=close   the next request that comes on a
                          reset (RST)
 GET  /control/stats      JSON: connections, requests by method and path
 
-Control requests are not counted.
+Control requests are not counted. Behind a web server's /api/ prefix the same
+routes answer under /api/ too.
 """
 import argparse
 import json
@@ -110,6 +113,8 @@ class Handler(socketserver.StreamRequestHandler):
             url = urlsplit(target)
             q = parse_qs(url.query)
             path = url.path
+            if path.startswith("/api/"):
+                path = path[4:]  # behind a web server's /api/ prefix: the same routes
             control = path.startswith("/control/")
             with LOCK:
                 fail = STATE["fail_next"] if served > 0 and not control else None
@@ -145,6 +150,19 @@ class Handler(socketserver.StreamRequestHandler):
                     time.sleep(3600)
             elif path == "/upload":
                 body = str(body_len).encode()
+            elif path == "/big":
+                n = int(q.get("bytes", ["0"])[0])
+                try:
+                    self.wfile.write(f"HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n"
+                                     f"X-Backend: {self.server.name}\r\n\r\n".encode())
+                    chunk = b"x" * 65536
+                    while n > 0:
+                        self.wfile.write(chunk[:min(n, len(chunk))])
+                        n -= min(n, len(chunk))
+                    self.wfile.flush()
+                except OSError:
+                    return
+                continue
             elif path == "/control/health":
                 with LOCK:
                     STATE["health"] = int(q.get("status", ["200"])[0])
@@ -179,14 +197,22 @@ class Server(socketserver.ThreadingTCPServer):
     request_queue_size = 512
 
 
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 512
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--listen", required=True)
+    ap.add_argument("--listen", help="HOST:PORT, or unix:/path")
     ap.add_argument("--name", required=True)
     ap.add_argument("--keepalive-timeout", type=float, default=60)
     a = ap.parse_args()
-    host, port = a.listen.rsplit(":", 1)
-    srv = Server((host, int(port)), Handler)
+    if a.listen.startswith("unix:"):
+        srv = UnixServer(a.listen[5:], Handler)
+    else:
+        host, port = a.listen.rsplit(":", 1)
+        srv = Server((host, int(port)), Handler)
     srv.name = a.name
     srv.keepalive_timeout = a.keepalive_timeout
     srv.serve_forever()

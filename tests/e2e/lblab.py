@@ -40,14 +40,31 @@ http {{
 """
 
 
+class Headers(dict):
+    """Response headers, looked up whatever their case (HAProxy sends
+    them in lower case)."""
+
+    def __init__(self, items):
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, k):
+        return super().__getitem__(k.lower())
+
+    def __contains__(self, k):
+        return super().__contains__(k.lower())
+
+    def get(self, k, default=None):
+        return super().get(k.lower(), default)
+
+
 def http(url, method="GET", data=None, headers=None, timeout=10):
     """(status, headers, body) of one request on a new connection."""
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, Headers(r.headers.items()), r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, Headers(e.headers.items()), e.read()
 
 
 class Backend:
@@ -160,6 +177,13 @@ class LbLab:
                                    stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         wait_for(self._lb_answers, timeout=10, what="the load balancer")
         return self.lb
+
+    @staticmethod
+    def _answers_http(url):
+        try:
+            return http(url, timeout=1)[0] == 200
+        except OSError:
+            return False
 
     def _lb_answers(self):
         if self.lb.poll() is not None:
