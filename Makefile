@@ -46,7 +46,7 @@ DNS_SRC  = $(wildcard src/dns/*.c)
 CTL_SRC  = $(wildcard src/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests reach into: pure functions with no main().
-UNIT_DAEMON_SRC = src/web/path.c src/lb/balance.c
+UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -131,9 +131,10 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 
 # A target that reaches beyond core names its own sources and libraries:
 # FUZZ_EXTRA_SRC_<target> and FUZZ_EXTRA_LIBS_<target>.
-FUZZ_EXTRA_SRC_fuzz_web_path = src/web/path.c
-FUZZ_EXTRA_SRC_fuzz_dns      = src/dns/answer.c src/dns/zone.c
-FUZZ_EXTRA_LIBS_fuzz_dns     = $(LIBS_DNS)
+FUZZ_EXTRA_SRC_fuzz_web_path  = src/web/path.c
+FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
+FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c
+FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/*/*.h) $$(FUZZ_EXTRA_SRC_$$*)

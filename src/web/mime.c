@@ -103,8 +103,11 @@ struct web_mime *web_mime_load(const char *path, char *err, size_t errlen)
 			web_mime_free(m);
 			return NULL;
 		}
-		char line[1024];
-		while (f && fgets(line, sizeof(line), f)) {
+		/* getline, not a fixed buffer: a long line cut in two would
+		 * lose, or worse map, the pieces of an extension. */
+		char *line = NULL;
+		size_t cap = 0;
+		while (f && getline(&line, &cap, f) >= 0) {
 			char *hash_mark = strchr(line, '#');
 			if (hash_mark)
 				*hash_mark = '\0';
@@ -115,6 +118,14 @@ struct web_mime *web_mime_load(const char *path, char *err, size_t errlen)
 			for (char *ext = strtok_r(NULL, " \t\r\n", &save); ext;
 			     ext = strtok_r(NULL, " \t\r\n", &save))
 				put(m, ext, type);
+		}
+		free(line);
+		/* fopen() takes a directory; the first read says EISDIR. */
+		if (f && ferror(f)) {
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			fclose(f);
+			web_mime_free(m);
+			return NULL;
 		}
 		if (f)
 			fclose(f);
