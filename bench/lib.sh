@@ -14,6 +14,9 @@ WARMUP=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-64}
 WRK_CPU=0
 SERVER_CPU=1
+IDLE_CONNS=${BENCH_IDLE_CONNS:-5000}
+HZ=$(getconf CLK_TCK)
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 BENCH_DIR=$(mktemp -d /tmp/tristack-bench.XXXXXX)
 chmod 755 "$BENCH_DIR" # nginx workers run as nobody
@@ -112,4 +115,67 @@ stats() {
 
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'
+}
+
+# one_run NAME PID URL [wrk args]: a warm-up, then a measured run; appends
+# "rps p99_ms cpu_us_per_request" to $BENCH_DIR/NAME
+one_run() {
+	name=$1 pid=$2 url=$3
+	shift 3
+	taskset -c $WRK_CPU wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$@" "$url" >/dev/null
+	t0=$(cpu_ticks "$pid")
+	set -- $(run_wrk "$url" "$@")
+	t1=$(cpu_ticks "$pid")
+	cpu_us=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v r="$1" -v s="$SECONDS_PER_RUN" \
+		'BEGIN { printf "%.1f", t / hz * 1e6 / (r * s) }')
+	echo "  $name: $1 rps, p50 $2 ms, p99 $3 ms, $cpu_us us CPU/request"
+	echo "$1 $3 $cpu_us" >> "$BENCH_DIR/$name"
+}
+
+# table OURS ANCHOR MODE...: the median (min..max) of each figure of each
+# mode, ours beside the anchor, and the ratio; sets <mode>_<figure>_ts and
+# <mode>_<figure>_anchor to the medians.
+table() {
+	ours=$1 anchor=$2
+	shift 2
+	printf "%-12s %-9s %28s %28s %6s\n" mode figure "$ours median (min..max)" \
+		"$anchor median (min..max)" ratio
+	for mode in "$@"; do
+		for col in 1:rps 2:p99_ms 3:cpu_us; do
+			i=${col%%:*} what=${col#*:}
+			a=$(stats "$(awk -v i="$i" '{print $i}' "$BENCH_DIR/ts_$mode")")
+			b=$(stats "$(awk -v i="$i" '{print $i}' "$BENCH_DIR/an_$mode")")
+			set -- $a
+			am=$1 ar="$1 ($2..$3)"
+			set -- $b
+			bm=$1 br="$1 ($2..$3)"
+			printf "%-12s %-9s %28s %28s %6s\n" "$mode" "$what" "$ar" "$br" "$(ratio "$am" "$bm")"
+			eval "${mode}_${what}_ts=$am ${mode}_${what}_anchor=$bm"
+		done
+	done
+}
+
+rss_kib() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+# idle_mem PID HOST PORT PATH: bytes of the process's RSS per idle
+# keep-alive connection (IDLE_CONNS of them, one GET each, then idle)
+idle_mem() {
+	pid=$1
+	before=$(rss_kib "$pid")
+	coproc IDLE { taskset -c $WRK_CPU python3 "$ROOT/bench/idle_conns.py" "$2" "$3" "$IDLE_CONNS" "$4"; }
+	read -r ready _ <&"${IDLE[0]}"
+	[ "$ready" = ready ] || { echo "bench: idle connections failed" >&2; exit 1; }
+	holding=$(rss_kib "$pid")
+	echo >&"${IDLE[1]}"
+	wait "$IDLE_PID" 2>/dev/null || true
+	awk -v a="$before" -v b="$holding" -v n="$IDLE_CONNS" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }'
+}
+
+# idle_line OURS_BYTES ANCHOR_BYTES: the memory row of the table
+idle_line() {
+	printf "%-12s %-9s %28s %28s %6s\n" idle bytes/conn "$1" "$2" "$(ratio "$1" "$2")"
+	printf "%-12s %-9s %28s %28s\n" idle KiB/1000 "$(awk -v b="$1" 'BEGIN{printf "%.0f", b*1000/1024}')" \
+		"$(awk -v b="$2" 'BEGIN{printf "%.0f", b*1000/1024}')"
 }

@@ -28,9 +28,9 @@ int app_json_error(struct http_session *s, int status, const char *message)
 static int app_handler(struct http_session *s)
 {
 	struct app_worker *aw = s->srv->data;
-	struct str path = s->req.path;
+	struct str path = s->req->path;
 	if (http_path_is(path, "/metrics", false)) {
-		if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
+		if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 			return app_json_error(s, 405, "method not allowed");
 		return http_respond_metrics(s, aw->app->d->metrics);
 	}
@@ -39,8 +39,8 @@ static int app_handler(struct http_session *s)
 		if (!http_path_is(path, r->path, r->prefix))
 			continue;
 		path_known = true;
-		bool head_as_get = s->req.method == HTTP_HEAD && r->method == HTTP_GET;
-		if (r->method == HTTP_OTHER || r->method == s->req.method || head_as_get)
+		bool head_as_get = s->req->method == HTTP_HEAD && r->method == HTTP_GET;
+		if (r->method == HTTP_OTHER || r->method == s->req->method || head_as_get)
 			return r->fn(aw, s);
 	}
 	if (path_known)

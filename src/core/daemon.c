@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -491,6 +492,13 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Connections and cached files are descriptors: take what we may, as
+	 * HAProxy does (nginx asks for worker_rlimit_nofile). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	d->metrics = metrics_new();
 	if (gen_start(d, err, sizeof(err)) < 0) {
 		log_error("%s", err);

@@ -22,6 +22,7 @@ static void session_timeout(struct timer *t);
 static void session_process(struct http_session *s);
 static void session_write(struct http_session *s);
 static void accept_ready(struct io *io);
+static void file_done(struct http_req *r);
 
 uint64_t http_now_us(void)
 {
@@ -146,6 +147,43 @@ static void session_free_deferred(struct defer *d)
 	srv->free_list = s;
 }
 
+/* The request state, from a per-worker stock: made when a head begins,
+ * given back when the connection goes idle. */
+static struct http_req *req_get(struct http_session *s)
+{
+	if (s->req)
+		return s->req;
+	struct http_server *srv = s->srv;
+	struct http_req *r = srv->req_free;
+	if (r)
+		srv->req_free = r->next_free;
+	else
+		r = xmalloc(sizeof(*r));
+	memset(r, 0, sizeof(*r));
+	r->file_fd = -1;
+	r->t_wait = r->t_connect = r->t_response = -1;
+	s->req = r;
+	return r;
+}
+
+static void req_put(struct http_session *s)
+{
+	struct http_req *r = s->req;
+	if (r == NULL)
+		return;
+	free(r->body);
+	free(r->chunked);
+	free(r->resp_body);
+	file_done(r);
+	s->req = NULL;
+	if (s->srv->freeing) {
+		free(r);
+		return;
+	}
+	r->next_free = s->srv->req_free;
+	s->srv->req_free = r;
+}
+
 void http_session_close(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
@@ -160,15 +198,7 @@ void http_session_close(struct http_session *s)
 	loop_timer_stop(srv->w->loop, &s->timer);
 	buf_release(&srv->w->pool, &s->in);
 	buf_release(&srv->w->pool, &s->out);
-	free(s->body);
-	s->body = NULL;
-	free(s->chunked);
-	s->chunked = NULL;
-	free(s->resp_body);
-	s->resp_body = NULL;
-	if (s->file_fd >= 0)
-		close(s->file_fd);
-	s->file_fd = -1;
+	req_put(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -223,6 +253,11 @@ void http_server_free(struct http_server *srv)
 		free(s);
 	}
 	srv->free_list = NULL;
+	for (struct http_req *r = srv->req_free, *next; r; r = next) {
+		next = r->next_free;
+		free(r);
+	}
+	srv->req_free = NULL;
 	free(srv->scratch);
 	srv->scratch = NULL;
 }
@@ -236,9 +271,7 @@ static struct http_session *session_new(struct http_server *srv)
 		s = xmalloc(sizeof(*s));
 	memset(s, 0, sizeof(*s));
 	s->srv = srv;
-	s->file_fd = -1;
 	s->timer.fn = session_timeout;
-	s->t_wait = s->t_connect = s->t_response = -1;
 	return s;
 }
 
@@ -301,26 +334,42 @@ static void accept_ready(struct io *io)
 
 /* ---- responses ---- */
 
-static const char *cached_date(struct http_server *srv)
+static void log_time_format(struct http_server *srv, int64_t now);
+
+/* Once a second: the Date line and what follows it in every response. */
+static void refresh_common(struct http_server *srv)
 {
 	int64_t now = loop_wall(srv->w->loop);
-	if (now != srv->date_t) {
-		srv->date_t = now;
-		http_date(now, srv->date);
-	}
-	return srv->date;
+	if (now == srv->date_t)
+		return;
+	srv->date_t = now;
+	http_date(now, srv->date);
+	int n = snprintf(srv->common, sizeof(srv->common), "Date: %s\r\nServer: tristack\r\n%s",
+	                 srv->date, srv->extra_headers ? srv->extra_headers : "");
+	srv->common_len = (uint16_t)MIN((size_t)MAX(n, 0), sizeof(srv->common) - 1);
+	log_time_format(srv, now);
 }
 
 int http_head_begin(struct http_session *s, int status)
 {
 	struct http_server *srv = s->srv;
 	buf_attach(&srv->w->pool, &s->out);
-	s->status = status;
-	if (buf_appendf(&s->out, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: tristack\r\n", status,
-	                http_status_reason(status), cached_date(srv)) < 0)
+	s->req->status = status;
+	refresh_common(srv);
+	const char *reason = http_status_reason(status);
+	char line[16] = "HTTP/1.1 000 ";
+	line[9] = (char)('0' + status / 100 % 10);
+	line[10] = (char)('0' + status / 10 % 10);
+	line[11] = (char)('0' + status % 10);
+	size_t rlen = strlen(reason);
+	if (buf_room(&s->out) < 13 + rlen + 2 + srv->common_len)
+		buf_compact(&s->out);
+	if (buf_room(&s->out) < 13 + rlen + 2 + srv->common_len)
 		return -1;
-	if (srv->extra_headers)
-		return buf_append(&s->out, srv->extra_headers, strlen(srv->extra_headers));
+	buf_append(&s->out, line, 13);
+	buf_append(&s->out, reason, rlen);
+	buf_append_lit(&s->out, "\r\n");
+	buf_append(&s->out, srv->common, srv->common_len);
 	return 0;
 }
 
@@ -361,12 +410,12 @@ int http_head_end(struct http_session *s, int64_t content_length)
 	} else if (content_length == HTTP_LENGTH_UNKNOWN) {
 		s->close_after = true; /* without a length, the close marks the end */
 	}
-	bool keep = s->req.keep_alive && !s->close_after && !s->srv->stopping;
+	bool keep = s->req->keep_alive && !s->close_after && !s->srv->stopping;
 	if (!keep) {
 		s->close_after = true;
 		s->announced_close = true;
 		r |= buf_append_lit(o, "Connection: close\r\n");
-	} else if (s->req.minor == 0) {
+	} else if (s->req->minor == 0) {
 		r |= buf_append_lit(o, "Connection: keep-alive\r\n");
 	}
 	r |= buf_append_lit(o, "\r\n");
@@ -375,27 +424,54 @@ int http_head_end(struct http_session *s, int64_t content_length)
 
 int http_body(struct http_session *s, const void *body, size_t len)
 {
-	if (s->req.method == HTTP_HEAD || len == 0)
+	if (s->req->method == HTTP_HEAD || len == 0)
 		return 0;
-	s->bytes_out += len;
+	s->req->bytes_out += len;
 	if (buf_append(&s->out, body, len) == 0)
 		return 0;
-	s->resp_body = xmalloc(len);
-	memcpy(s->resp_body, body, len);
-	s->resp_len = len;
-	s->resp_sent = 0;
+	s->req->resp_body = xmalloc(len);
+	memcpy(s->req->resp_body, body, len);
+	s->req->resp_len = len;
+	s->req->resp_sent = 0;
 	return 0;
 }
 
 void http_body_file(struct http_session *s, int fd, off_t off, off_t len)
 {
-	if (s->req.method == HTTP_HEAD || len == 0) {
+	if (s->req->method == HTTP_HEAD || len == 0) {
 		close(fd);
 		return;
 	}
-	s->file_fd = fd;
-	s->file_off = off;
-	s->file_end = off + len;
+	s->req->file_fd = fd;
+	s->req->file_off = off;
+	s->req->file_end = off + len;
+}
+
+void http_body_file_ref(struct http_session *s, int fd, off_t off, off_t len,
+                        void (*release)(void *arg), void *arg)
+{
+	if (s->req->method == HTTP_HEAD || len == 0) {
+		release(arg);
+		return;
+	}
+	s->req->file_fd = fd;
+	s->req->file_off = off;
+	s->req->file_end = off + len;
+	s->req->file_release = release;
+	s->req->file_arg = arg;
+}
+
+/* Done with the response's file: closed, or given back to its owner. */
+static void file_done(struct http_req *r)
+{
+	if (r->file_fd < 0)
+		return;
+	if (r->file_release)
+		r->file_release(r->file_arg);
+	else
+		close(r->file_fd);
+	r->file_fd = -1;
+	r->file_release = NULL;
 }
 
 int http_respond(struct http_session *s, int status, const char *content_type, const void *body,
@@ -417,10 +493,10 @@ int http_error(struct http_session *s, int status, bool close)
 	/* Whatever was half-built is dropped. */
 	if (s->out.data)
 		s->out.head = s->out.tail = 0;
-	free(s->resp_body);
-	s->resp_body = NULL;
-	s->resp_len = s->resp_sent = 0;
-	s->bytes_out = 0;
+	free(s->req->resp_body);
+	s->req->resp_body = NULL;
+	s->req->resp_len = s->req->resp_sent = 0;
+	s->req->bytes_out = 0;
 	if (s->srv->error_page && s->srv->error_page(s, status) == 0)
 		return 0;
 	if (s->out.data)
@@ -450,9 +526,9 @@ int http_respond_metrics(struct http_session *s, struct metrics *m)
 int http_admin_handler(struct http_session *s)
 {
 	struct daemon *d = s->srv->data;
-	if (!http_path_is(s->req.path, "/metrics", false))
+	if (!http_path_is(s->req->path, "/metrics", false))
 		return http_error(s, 404, false);
-	if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
+	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return http_error(s, 405, false);
 	return http_respond_metrics(s, d->metrics);
 }
@@ -481,6 +557,13 @@ static void log_field(struct buf *b, struct str v)
 		buf_append_lit(b, "-");
 }
 
+static void log_time_format(struct http_server *srv, int64_t now)
+{
+	struct buf b = { .data = srv->log_time, .size = sizeof(srv->log_time) };
+	http_log_time(&b, now, false);
+	srv->log_time_len = (uint8_t)buf_len(&b);
+}
+
 void http_log_time(struct buf *b, int64_t wall, bool ms)
 {
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -505,12 +588,15 @@ void http_log_time(struct buf *b, int64_t wall, bool ms)
 
 void http_log_request(struct buf *b, const struct http_session *s)
 {
-	if (s->req.head_len == 0)
+	if (s->req->head_len == 0)
 		return;
-	http_log_escaped(b, s->req.method_name);
+	http_log_escaped(b, s->req->method_name);
 	buf_append_lit(b, " ");
-	http_log_escaped(b, s->req.target);
-	buf_appendf(b, " HTTP/1.%d", s->req.minor);
+	http_log_escaped(b, s->req->target);
+	if (s->req->minor)
+		buf_append_lit(b, " HTTP/1.1");
+	else
+		buf_append_lit(b, " HTTP/1.0");
 }
 
 /* nginx's "combined": $remote_addr - $remote_user [$time_local] "$request"
@@ -518,14 +604,22 @@ void http_log_request(struct buf *b, const struct http_session *s)
 static void log_combined(const struct http_session *s, struct buf *b)
 {
 	char ip[64];
-	buf_appendf(b, "%s - - ", http_session_client_ip(s, ip, sizeof(ip)));
-	http_log_time(b, loop_wall(s->srv->w->loop), false);
+	struct http_server *srv = s->srv;
+	http_session_client_ip(s, ip, sizeof(ip));
+	buf_append(b, ip, strlen(ip));
+	buf_append_lit(b, " - - ");
+	refresh_common(srv);
+	buf_append(b, srv->log_time, srv->log_time_len);
 	buf_append_lit(b, " \"");
 	http_log_request(b, s);
-	buf_appendf(b, "\" %d %llu \"", s->status, (unsigned long long)s->bytes_out);
-	log_field(b, s->req.referer);
+	buf_append_lit(b, "\" ");
+	buf_append_u64(b, (uint64_t)(s->req->status > 0 ? s->req->status : 0));
+	buf_append_lit(b, " ");
+	buf_append_u64(b, s->req->bytes_out);
+	buf_append_lit(b, " \"");
+	log_field(b, s->req->referer);
 	buf_append_lit(b, "\" \"");
-	log_field(b, s->req.user_agent);
+	log_field(b, s->req->user_agent);
 	buf_append_lit(b, "\"\n");
 }
 
@@ -547,13 +641,13 @@ static void count_request(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
 	if (srv->count) {
-		int cls = s->status >= 100 && s->status < 600 ? s->status / 100 : 0;
+		int cls = s->req->status >= 100 && s->req->status < 600 ? s->req->status / 100 : 0;
 		struct metrics_shard *sh = srv->w->shard;
 		metrics_add(sh, srv->m.requests[cls], 1);
-		metrics_add(sh, srv->m.bytes_out, (int64_t)s->bytes_out);
-		if (s->req.t_start_us)
+		metrics_add(sh, srv->m.bytes_out, (int64_t)s->req->bytes_out);
+		if (s->req->t_start_us)
 			metrics_observe(srv->w->d->metrics, sh, srv->m.duration_id,
-			                (double)(http_now_us() - s->req.t_start_us) / 1e6);
+			                (double)(http_now_us() - s->req->t_start_us) / 1e6);
 	}
 	if (srv->access_log)
 		access_log(s);
@@ -573,11 +667,12 @@ int http_session_client_port(const struct http_session *s)
 
 struct str http_session_client_ip_str(struct http_session *s)
 {
-	if (s->peer_text_len == 0) {
-		sockaddr_ip((const struct sockaddr *)&s->peer, s->peer_text, sizeof(s->peer_text));
-		s->peer_text_len = (uint8_t)strlen(s->peer_text);
+	if (s->req->peer_text_len == 0) {
+		sockaddr_ip((const struct sockaddr *)&s->peer, s->req->peer_text,
+		            sizeof(s->req->peer_text));
+		s->req->peer_text_len = (uint8_t)strlen(s->req->peer_text);
 	}
-	return (struct str){ s->peer_text, s->peer_text_len };
+	return (struct str){ s->req->peer_text, s->req->peer_text_len };
 }
 
 const char *http_session_client_ip(const struct http_session *s, char *out, size_t len)
@@ -587,19 +682,19 @@ const char *http_session_client_ip(const struct http_session *s, char *out, size
 
 bool http_session_header(const struct http_session *s, const char *name, struct str *value)
 {
-	if (s->msg == NULL)
+	if (s->req->msg == NULL)
 		return false;
-	int i = http_find_header(s->msg, name, 0);
+	int i = http_find_header(s->req->msg, name, 0);
 	if (i < 0)
 		return false;
-	*value = s->msg->headers[i].value;
+	*value = s->req->msg->headers[i].value;
 	return true;
 }
 
 void http_session_body_consume(struct http_session *s, size_t n)
 {
 	struct buf *in = &s->in;
-	size_t body_at = in->head + s->req.head_len;
+	size_t body_at = in->head + s->req->head_len;
 	size_t after = in->tail - body_at - n;
 	if (after)
 		memmove(in->data + body_at, in->data + body_at + n, after);
@@ -611,7 +706,7 @@ ssize_t http_session_read(struct http_session *s)
 	struct buf *in = &s->in;
 	buf_attach(&s->srv->w->pool, in);
 	if (buf_room(in) == 0) {
-		if (s->req.head_len == 0)
+		if (s->req->head_len == 0)
 			buf_compact(in); /* no head is pinned yet */
 		if (buf_room(in) == 0)
 			return TS_AGAIN;
@@ -631,22 +726,10 @@ ssize_t http_session_read(struct http_session *s)
 static void request_reset(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
-	buf_consume(&s->in, s->req.head_len);
-	memset(&s->req, 0, sizeof(s->req));
-	s->msg = NULL;
+	buf_consume(&s->in, s->req->head_len);
+	req_put(s);
 	s->scan = 0;
-	s->status = 0;
-	s->bytes_out = 0;
-	s->body_consumed = false;
-	s->upstream = NULL;
-	s->t_wait = s->t_connect = s->t_response = -1;
-	s->retries = 0;
 	s->announced_close = false;
-	free(s->body);
-	s->body = NULL;
-	s->body_len = 0;
-	free(s->chunked);
-	s->chunked = NULL;
 	s->state = HS_WAIT;
 	buf_release_if_empty(&srv->w->pool, &s->out);
 }
@@ -673,8 +756,8 @@ static void linger_read(struct http_session *s)
 static void session_end(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
-	bool unread = (s->req.framing != HTTP_BODY_NONE && !s->body_consumed) ||
-	              buf_len(&s->in) > s->req.head_len;
+	bool unread = (s->req->framing != HTTP_BODY_NONE && !s->req->body_consumed) ||
+	              buf_len(&s->in) > s->req->head_len;
 	if (!unread || srv->freeing) {
 		http_session_close(s);
 		return;
@@ -693,13 +776,13 @@ static void request_finish(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
 	count_request(s);
-	bool body_pending = s->req.framing != HTTP_BODY_NONE && !s->body_consumed;
+	bool body_pending = s->req->framing != HTTP_BODY_NONE && !s->req->body_consumed;
 	/* A response that promised keep-alive is not followed by a close: the
 	 * client may already be sending its next request on it. Only a hard
 	 * stop breaks the promise; a reload answers that next request (with
 	 * Connection: close) or lets the connection time out. */
 	bool hard_stop = srv->stopping && !srv->w->reloading;
-	if (s->announced_close || !s->req.keep_alive || body_pending || hard_stop) {
+	if (s->announced_close || !s->req->keep_alive || body_pending || hard_stop) {
 		session_end(s);
 		return;
 	}
@@ -742,16 +825,17 @@ static void session_write(struct http_session *s)
 	struct http_server *srv = s->srv;
 	for (;;) {
 		size_t pending_out = s->out.data ? buf_len(&s->out) : 0;
-		size_t pending_body = s->resp_len - s->resp_sent;
+		size_t pending_body = s->req->resp_len - s->req->resp_sent;
 		if (pending_out || pending_body) {
 			struct iovec iov[2];
 			int n = 0;
 			if (pending_out)
 				iov[n++] = (struct iovec){ buf_rptr(&s->out), pending_out };
 			if (pending_body)
-				iov[n++] =
-				    (struct iovec){ s->resp_body + s->resp_sent, pending_body };
-			bool file_next = s->file_fd >= 0 && s->file_off < s->file_end;
+				iov[n++] = (struct iovec){ s->req->resp_body + s->req->resp_sent,
+					                   pending_body };
+			bool file_next =
+			    s->req->file_fd >= 0 && s->req->file_off < s->req->file_end;
 			ssize_t w = file_next ? conn_writev_more(&s->conn, iov, n)
 			                      : conn_writev(&s->conn, iov, n);
 			if (w == TS_AGAIN)
@@ -763,31 +847,29 @@ static void session_write(struct http_session *s)
 			size_t k = MIN((size_t)w, pending_out);
 			if (k)
 				buf_consume(&s->out, k);
-			s->resp_sent += (size_t)w - k;
+			s->req->resp_sent += (size_t)w - k;
 			continue;
 		}
-		if (s->file_fd >= 0 && s->file_off < s->file_end) {
-			ssize_t w = conn_sendfile(&s->conn, s->file_fd, &s->file_off,
-			                          (size_t)MIN(s->file_end - s->file_off, 1 << 20));
+		if (s->req->file_fd >= 0 && s->req->file_off < s->req->file_end) {
+			ssize_t w = conn_sendfile(
+			    &s->conn, s->req->file_fd, &s->req->file_off,
+			    (size_t)MIN(s->req->file_end - s->req->file_off, 1 << 20));
 			if (w == TS_AGAIN)
 				goto wait;
 			if (w <= 0) { /* an error, or the file shrank under us */
 				http_session_close(s);
 				return;
 			}
-			s->bytes_out += (size_t)w;
+			s->req->bytes_out += (size_t)w;
 			continue;
 		}
 		break;
 	}
 	/* All written. */
-	if (s->file_fd >= 0) {
-		close(s->file_fd);
-		s->file_fd = -1;
-	}
-	free(s->resp_body);
-	s->resp_body = NULL;
-	s->resp_len = s->resp_sent = 0;
+	file_done(s->req);
+	free(s->req->resp_body);
+	s->req->resp_body = NULL;
+	s->req->resp_len = s->req->resp_sent = 0;
 	if (s->state == HS_CLOSING) {
 		count_request(s);
 		session_end(s);
@@ -808,10 +890,11 @@ static void start_write(struct http_session *s, bool closing)
 static void fail_request(struct http_session *s, int status)
 {
 	struct http_server *srv = s->srv;
+	req_get(s);
 	if (srv->count)
 		metrics_add(srv->w->shard, srv->m.bad_requests, 1);
-	if (s->req.head_len == 0)
-		s->req.minor = 1;
+	if (s->req->head_len == 0)
+		s->req->minor = 1;
 	http_error(s, status, true);
 	start_write(s, true);
 }
@@ -852,49 +935,49 @@ static int collect_body(struct http_session *s)
 {
 	size_t avail = http_session_body_avail(s);
 	char *p = http_session_body_ptr(s);
-	if (s->req.framing == HTTP_BODY_LENGTH) {
-		size_t n = (size_t)MIN((uint64_t)avail, s->body_left);
-		memcpy(s->body + s->body_len, p, n);
-		s->body_len += n;
-		s->body_left -= n;
+	if (s->req->framing == HTTP_BODY_LENGTH) {
+		size_t n = (size_t)MIN((uint64_t)avail, s->req->body_left);
+		memcpy(s->req->body + s->req->body_len, p, n);
+		s->req->body_len += n;
+		s->req->body_left -= n;
 		http_session_body_consume(s, n);
-		return s->body_left == 0;
+		return s->req->body_left == 0;
 	}
 	size_t off = 0;
-	while (off < avail && !http_chunked_done(s->chunked)) {
+	while (off < avail && !http_chunked_done(s->req->chunked)) {
 		struct str data;
-		ssize_t n = http_chunked_step(s->chunked, p + off, avail - off, &data);
+		ssize_t n = http_chunked_step(s->req->chunked, p + off, avail - off, &data);
 		if (n < 0)
 			return TS_ERROR;
 		if (data.len) {
 			/* Grows with the data; max_body_size bounds it. */
-			s->body = xrealloc(s->body, s->body_len + data.len + 1);
-			memcpy(s->body + s->body_len, data.p, data.len);
-			s->body_len += data.len;
+			s->req->body = xrealloc(s->req->body, s->req->body_len + data.len + 1);
+			memcpy(s->req->body + s->req->body_len, data.p, data.len);
+			s->req->body_len += data.len;
 		}
 		if (n == 0)
 			break;
 		off += (size_t)n;
 	}
 	http_session_body_consume(s, off);
-	return http_chunked_done(s->chunked);
+	return http_chunked_done(s->req->chunked);
 }
 
-/* Buffered body: collect it into s->body, then call the handler. */
+/* Buffered body: collect it into s->req->body, then call the handler. */
 static void read_body(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
 	for (;;) {
 		int done = collect_body(s);
 		if (done < 0) {
-			fail_request(s, s->chunked->error_status);
+			fail_request(s, s->req->chunked->error_status);
 			return;
 		}
 		if (done) {
-			s->body_consumed = true;
-			if (s->body)
-				s->body[s->body_len] = '\0';
-			s->msg = NULL;
+			s->req->body_consumed = true;
+			if (s->req->body)
+				s->req->body[s->req->body_len] = '\0';
+			s->req->msg = NULL;
 			loop_timer_set(srv->w->loop, &s->timer,
 			               TIMEOUT(srv, timeout_client, 60000));
 			call_handler(s);
@@ -914,16 +997,17 @@ static void begin_body(struct http_session *s)
 {
 	struct http_server *srv = s->srv;
 	s->state = HS_BODY;
-	if (s->req.framing == HTTP_BODY_LENGTH) {
+	if (s->req->framing == HTTP_BODY_LENGTH) {
 		/* The limit was checked against Content-Length when the head was
 		 * parsed: buffered mode never runs without one. */
-		s->body_left = s->req.content_length;
-		s->body = xmalloc((size_t)s->req.content_length + 1);
+		s->req->body_left = s->req->content_length;
+		s->req->body = xmalloc((size_t)s->req->content_length + 1);
 	} else {
-		s->chunked = xmalloc(sizeof(*s->chunked));
-		http_chunked_init(s->chunked, srv->limits.max_body, (uint32_t)srv->limits.max_head);
+		s->req->chunked = xmalloc(sizeof(*s->req->chunked));
+		http_chunked_init(s->req->chunked, srv->limits.max_body,
+		                  (uint32_t)srv->limits.max_head);
 	}
-	if (s->req.expect_continue && s->req.minor >= 1) {
+	if (s->req->expect_continue && s->req->minor >= 1) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 		/* Best effort: if it does not go out now, the client sends anyway. */
 		conn_write(&s->conn, cont, sizeof(cont) - 1);
@@ -933,7 +1017,7 @@ static void begin_body(struct http_session *s)
 
 static void head_parsed(struct http_session *s, const struct http_msg *m)
 {
-	struct http_req *r = &s->req;
+	struct http_req *r = s->req;
 	r->method = m->method;
 	r->minor = m->minor;
 	r->keep_alive = m->keep_alive;
@@ -951,9 +1035,14 @@ static void head_parsed(struct http_session *s, const struct http_msg *m)
 	i = http_find_header(m, "user-agent", 0);
 	r->user_agent = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
 	r->t_start_us = s->srv->count ? http_now_us() : 0;
-	s->t_head = loop_now(s->srv->w->loop);
-	s->msg = s->srv->scratch;
-	s->body_consumed = m->framing == HTTP_BODY_NONE;
+	s->req->t_head = loop_now(s->srv->w->loop);
+	s->req->msg = s->srv->scratch;
+	/* nginx's keepalive_requests: the last one says Connection: close */
+	const struct stack_http *conf = s->srv->conf;
+	if (conf && conf->keepalive_requests &&
+	    ++s->nrequests >= (uint64_t)conf->keepalive_requests)
+		s->close_after = true;
+	s->req->body_consumed = m->framing == HTTP_BODY_NONE;
 }
 
 static void resume_deferred(struct defer *d)
@@ -1003,6 +1092,7 @@ static void session_process(struct http_session *s)
 			goto out;
 		if (!buf_empty(&s->in)) {
 			struct http_msg *m = srv->scratch;
+			req_get(s);
 			if (!s->head_started) {
 				/* The head must now arrive whole within timeout_http_request. */
 				s->head_started = true;
@@ -1074,8 +1164,9 @@ static void session_timeout(struct timer *t)
 			/* A head (or body) that did not arrive in time: slowloris. */
 			if (s->srv->count)
 				metrics_add(s->srv->w->shard, s->srv->m.bad_requests, 1);
-			if (s->req.head_len == 0)
-				s->req.minor = 1;
+			req_get(s);
+			if (s->req->head_len == 0)
+				s->req->minor = 1;
 			http_error(s, 408, true);
 			start_write(s, true);
 		} else {

@@ -72,29 +72,63 @@ struct http_server {
 	struct http_msg *scratch;      /* where heads are parsed */
 	struct http_session *sessions; /* all open, for stop */
 	struct http_session *free_list;
+	struct http_req *req_free;
 	struct io listen_io;
 	bool paused; /* maxconn reached: not accepting */
 	bool stopping;
 	bool freeing; /* the loop is gone: free sessions at once */
 	int64_t date_t;
 	char date[30];
+	/* remade once a second: "Date: ...\r\nServer: tristack\r\n" + extra
+	 * headers, and the access log's time */
+	char common[512];
+	uint16_t common_len;
+	char log_time[32];
+	uint8_t log_time_len;
 };
 
-/* The request being handled: a summary of its head, pointing into s->in. */
+/* A request being handled: a summary of its head (pointing into s->in), its
+ * body, its response, what the log needs. It exists from the first byte of
+ * a head to the end of the response; an idle keep-alive connection holds
+ * none (nothing but struct http_session). */
 struct http_req {
 	enum http_method method;
 	int minor;
 	bool keep_alive;
 	bool expect_continue;
 	bool absolute_form;
+	bool body_consumed; /* the request body has been read whole */
 	enum http_framing framing;
 	uint64_t content_length;
 	size_t head_len;
 	struct str method_name, target, path, authority;
 	struct str referer, user_agent; /* for the access log */
 	uint64_t t_start_us;
+	uint64_t t_head;      /* loop ms: the head was parsed */
+	struct http_msg *msg; /* the full parsed head, valid in the handler only */
+	/* buffered request body */
+	char *body;
+	size_t body_len;
+	uint64_t body_left;
+	struct http_chunked *chunked;
+	/* response */
+	int status;
+	uint64_t bytes_out;
+	int file_fd;
+	off_t file_off, file_end;
+	void (*file_release)(void *arg); /* instead of close(file_fd) */
+	void *file_arg;
+	char *resp_body;
+	size_t resp_len, resp_sent;
+	/* what a proxy did, for the log: HAProxy's Tw/Tc/Tr in ms (-1: did
+	 * not happen), the server, the retries */
+	const char *upstream;
+	int32_t t_wait, t_connect, t_response;
+	uint8_t retries;
+	uint8_t peer_text_len; /* of peer_text, 0 until first needed */
+	char peer_text[46];    /* the client's IP as text */
+	struct http_req *next_free;
 };
-
 struct http_stream_ops {
 	void (*on_client)(struct http_session *s);  /* client I/O readiness */
 	void (*on_timeout)(struct http_session *s); /* s->timer fired */
@@ -129,40 +163,18 @@ struct http_session {
 	bool close_after;     /* the next response says Connection: close */
 	bool announced_close; /* close once this response is out: it said so,
 	                         or the connection cannot carry another */
-	bool body_consumed;   /* the request body has been read whole */
 	bool head_started;    /* bytes of the next head have arrived */
 	uint32_t lingered;    /* bytes discarded while lingering */
+	uint32_t nrequests;   /* on this connection, for keepalive_requests */
 	size_t scan;
-	struct http_req req;
-	struct http_msg *msg; /* the full parsed head, valid in the handler only */
-	/* buffered request body */
-	char *body;
-	size_t body_len;
-	uint64_t body_left;
-	struct http_chunked *chunked;
-	/* response */
-	int status;
-	uint64_t bytes_out;
-	int file_fd;
-	off_t file_off, file_end;
-	char *resp_body;
-	size_t resp_len, resp_sent;
+	struct http_req *req; /* NULL while idle */
 	/* stream handler */
 	const struct http_stream_ops *stream_ops;
 	void *stream;
-	/* what a proxy did, for the log: HAProxy's Tw/Tc/Tr in ms (-1: did
-	 * not happen), the server, the retries */
-	const char *upstream;
-	int32_t t_wait, t_connect, t_response;
-	uint8_t retries;
 	uint64_t t_begin;         /* loop ms: the request's first byte (or the accept) */
-	uint64_t t_head;          /* loop ms: its head was parsed */
 	struct sockaddr_in6 peer; /* IPv4 peers kept as AF_INET in the same space */
-	uint8_t peer_text_len;    /* of peer_text, 0 until first needed */
-	char peer_text[46];       /* the client's IP as text, made once */
 	struct http_session *prev, *next;
 };
-
 /* Set up a server on a worker; conf may be NULL for built-in defaults. */
 void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
                       http_handler_fn handler, void *data);
@@ -204,6 +216,9 @@ int http_respond(struct http_session *s, int status, const char *content_type, c
 int http_body(struct http_session *s, const void *body, size_t len);
 /* After http_head_*: send len bytes of fd from off; the session closes fd. */
 void http_body_file(struct http_session *s, int fd, off_t off, off_t len);
+/* The same from an fd someone else owns: release(arg) when done with it. */
+void http_body_file_ref(struct http_session *s, int fd, off_t off, off_t len,
+                        void (*release)(void *arg), void *arg);
 /* A short error page; the connection closes after it when close is true. */
 int http_error(struct http_session *s, int status, bool close);
 
@@ -242,11 +257,11 @@ uint64_t http_now_us(void);
 /* Request body bytes received and not yet consumed (they follow the head). */
 static inline char *http_session_body_ptr(const struct http_session *s)
 {
-	return s->in.data + s->in.head + s->req.head_len;
+	return s->in.data + s->in.head + s->req->head_len;
 }
 static inline size_t http_session_body_avail(const struct http_session *s)
 {
-	return buf_len(&s->in) - s->req.head_len;
+	return buf_len(&s->in) - s->req->head_len;
 }
 /* Drop n body bytes (sent upstream), keeping the head in place. */
 void http_session_body_consume(struct http_session *s, size_t n);

@@ -309,7 +309,7 @@ static bool replaced_header(const struct proxy_conf *pc, struct str name)
 static int build_request_head(struct proxy_txn *t)
 {
 	struct http_session *s = t->s;
-	const struct http_msg *m = s->msg;
+	const struct http_msg *m = s->req->msg;
 	const struct proxy_conf *pc = t->pw->pc;
 	struct buf *b = &t->head;
 	int r = 0;
@@ -385,17 +385,19 @@ static void txn_free(struct proxy_txn *t)
 		queue_unlink(t);
 	if (s) {
 		uint64_t now = loop_now(pw->w->loop);
-		s->upstream = t->server >= 0 ? pw->pc->servers[t->server].name : NULL;
-		s->t_wait = since(t->t_start, t->t_connect ? t->t_connect : now);
-		s->t_connect = since(t->t_connect, t->t_connected);
-		s->t_response = since(t->t_connected, t->t_resp);
-		s->retries = (uint8_t)MIN(t->attempt, 255u);
+		s->req->upstream = t->server >= 0 ? pw->pc->servers[t->server].name : NULL;
+		s->req->t_wait = since(t->t_start, t->t_connect ? t->t_connect : now);
+		s->req->t_connect = since(t->t_connect, t->t_connected);
+		s->req->t_response = since(t->t_connected, t->t_resp);
+		s->req->retries = (uint8_t)MIN(t->attempt, 255u);
 		if (t->server >= 0) {
 			struct proxy_server *sv = &pw->pc->servers[t->server];
 			count(pw, sv->m_bytes_in, (int64_t)t->bytes_in);
-			count(pw, sv->m_bytes_out, (int64_t)s->bytes_out);
+			count(pw, sv->m_bytes_out, (int64_t)s->req->bytes_out);
 			if (t->resp_head) {
-				int cls = s->status >= 100 && s->status < 600 ? s->status / 100 : 0;
+				int cls = s->req->status >= 100 && s->req->status < 600
+				              ? s->req->status / 100
+				              : 0;
 				count(pw, sv->m_responses[cls], 1);
 			}
 		}
@@ -442,7 +444,7 @@ static void txn_finish(struct proxy_txn *t)
 	/* client_keep was announced with the head: hold to it */
 	bool keep = t->client_keep && t->req_sent;
 	txn_detach_up(t, t->req_sent && t->up_reusable);
-	s->body_consumed = t->req_sent;
+	s->req->body_consumed = t->req_sent;
 	txn_free(t);
 	http_session_stream_done(s, keep);
 }
@@ -452,9 +454,9 @@ static void txn_error(struct proxy_txn *t, int status)
 {
 	struct http_session *s = t->s;
 	txn_detach_up(t, false);
-	s->body_consumed = t->req_sent;
+	s->req->body_consumed = t->req_sent;
 	txn_free(t);
-	http_error(s, status, !s->body_consumed);
+	http_error(s, status, !s->req->body_consumed);
 	http_session_stream_reply(s);
 }
 
@@ -651,7 +653,7 @@ static int request_sendable(struct proxy_txn *t, size_t *out)
 {
 	struct http_session *s = t->s;
 	size_t avail = http_session_body_avail(s);
-	switch (s->req.framing) {
+	switch (s->req->framing) {
 	case HTTP_BODY_LENGTH:
 		*out = (size_t)MIN((uint64_t)avail, t->req_left);
 		return P_MORE;
@@ -681,7 +683,7 @@ static int request_sendable(struct proxy_txn *t, size_t *out)
 
 static bool request_body_done(const struct proxy_txn *t)
 {
-	switch (t->s->req.framing) {
+	switch (t->s->req->framing) {
 	case HTTP_BODY_LENGTH:
 		return t->req_left == 0;
 	case HTTP_BODY_CHUNKED:
@@ -747,7 +749,7 @@ static int send_request(struct proxy_txn *t)
 	if (rest) {
 		t->body_started = true;
 		http_session_body_consume(s, rest);
-		if (s->req.framing == HTTP_BODY_LENGTH)
+		if (s->req->framing == HTTP_BODY_LENGTH)
 			t->req_left -= rest;
 		else
 			t->req_ok -= rest;
@@ -791,7 +793,7 @@ static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
 		if (!t->client_keep) {
 			s->announced_close = true;
 			r |= buf_append_lit(o, "Connection: close\r\n");
-		} else if (s->req.minor == 0)
+		} else if (s->req->minor == 0)
 			r |= buf_append_lit(o, "Connection: keep-alive\r\n");
 	}
 	r |= buf_append_lit(o, "\r\n");
@@ -808,7 +810,7 @@ static int take_response_head(struct proxy_txn *t)
 		t->scratch = xmalloc(sizeof(*t->scratch));
 	struct http_msg *m = t->scratch;
 	ssize_t r = http_parse_response(buf_rptr(&up->in), buf_len(&up->in), &t->resp_scan,
-	                                &pc->resp_limits, s->req.method, m);
+	                                &pc->resp_limits, s->req->method, m);
 	if (r == TS_AGAIN)
 		return P_WAIT; /* more bytes needed */
 	if (r < 0 || m->status == 101) {
@@ -820,7 +822,7 @@ static int take_response_head(struct proxy_txn *t)
 	}
 	if (m->status < 200) {
 		/* Interim responses go to HTTP/1.1 clients as they come. */
-		if (s->req.minor >= 1 && add_response_head(t, m) < 0) {
+		if (s->req->minor >= 1 && add_response_head(t, m) < 0) {
 			txn_error(t, 502);
 			return P_GONE;
 		}
@@ -836,13 +838,13 @@ static int take_response_head(struct proxy_txn *t)
 	t->up_reusable = m->keep_alive && m->framing != HTTP_BODY_CLOSE;
 	/* A response before the end of the request body (an early 413): the
 	 * rest of the body will not be read, so the connection cannot go on. */
-	t->client_keep = s->req.keep_alive && m->framing != HTTP_BODY_CLOSE && !s->close_after &&
-	                 !s->srv->stopping && (t->req_sent || s->req.framing == HTTP_BODY_NONE);
+	t->client_keep = s->req->keep_alive && m->framing != HTTP_BODY_CLOSE && !s->close_after &&
+	                 !s->srv->stopping && (t->req_sent || s->req->framing == HTTP_BODY_NONE);
 	if (add_response_head(t, m) < 0) {
 		txn_error(t, 502);
 		return P_GONE;
 	}
-	s->status = m->status;
+	s->req->status = m->status;
 	buf_consume(&up->in, (size_t)r);
 	t->resp_head = true;
 	t->t_resp = loop_now(t->pw->w->loop);
@@ -935,7 +937,7 @@ static int flush_client(struct proxy_txn *t)
 	size_t rest = (size_t)w - k;
 	if (rest) {
 		buf_consume(&up->in, rest);
-		s->bytes_out += rest;
+		s->req->bytes_out += rest;
 		if (t->resp_framing == HTTP_BODY_LENGTH)
 			t->resp_left -= rest;
 		else if (t->resp_framing == HTTP_BODY_CHUNKED)
@@ -1122,7 +1124,7 @@ static void stream_abort(struct http_session *s)
 
 int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 {
-	if (s->req.method == HTTP_CONNECT) {
+	if (s->req->method == HTTP_CONNECT) {
 		http_error(s, 405, true);
 		return TS_OK;
 	}
@@ -1140,22 +1142,22 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 	t->server = -1;
 	t->slot = -1;
 	t->t_start = loop_now(pw->w->loop);
-	t->idempotent = http_method_idempotent(s->req.method);
+	t->idempotent = http_method_idempotent(s->req->method);
 	buf_attach(&pw->w->pool, &t->head);
 	if (build_request_head(t) < 0) {
 		txn_free(t);
 		http_error(s, 431, true);
 		return TS_OK;
 	}
-	if (s->req.framing == HTTP_BODY_LENGTH)
-		t->req_left = s->req.content_length;
-	else if (s->req.framing == HTTP_BODY_CHUNKED)
+	if (s->req->framing == HTTP_BODY_LENGTH)
+		t->req_left = s->req->content_length;
+	else if (s->req->framing == HTTP_BODY_CHUNKED)
 		http_chunked_init(&t->req_ch, s->srv->limits.max_body,
 		                  (uint32_t)s->srv->limits.max_head);
 	/* Expect: 100-continue is answered here, as nginx does: forwarded, the
 	 * client would wait for the server's 100 while the server waits for the
 	 * body, until the client's own timeout. */
-	if (s->req.expect_continue && s->req.minor >= 1 && s->req.framing != HTTP_BODY_NONE) {
+	if (s->req->expect_continue && s->req->minor >= 1 && s->req->framing != HTTP_BODY_NONE) {
 		buf_attach(&pw->w->pool, &s->out);
 		buf_append_lit(&s->out, "HTTP/1.1 100 Continue\r\n\r\n");
 	}

@@ -42,7 +42,7 @@ struct key {
 
 static const char *const balance_choices[] = { "roundrobin", "leastconn", "first", NULL };
 
-#define HTTP_KEYS(T, def_listen, def_body)                                                         \
+#define HTTP_KEYS(T, def_listen, def_body, def_kareq)                                              \
 	{ "listen", K_STR, offsetof(T, http.listen), def_listen, NULL, 0, 0 },                     \
 	    { "threads", K_INT, offsetof(T, http.threads), "0", NULL, 0, 256 },                    \
 	    { "maxconn", K_INT, offsetof(T, http.maxconn), "9000", NULL, 1, 1000000 },             \
@@ -70,6 +70,13 @@ static const char *const balance_choices[] = { "roundrobin", "leastconn", "first
 	      NULL,                                                                                \
 	      1,                                                                                   \
 	      0 },                                                                                 \
+	    { "keepalive_requests",                                                                \
+	      K_INT,                                                                               \
+	      offsetof(T, http.keepalive_requests),                                                \
+	      def_kareq,                                                                           \
+	      NULL,                                                                                \
+	      0,                                                                                   \
+	      1000000000 },                                                                        \
 	    { "access_log", K_STR, offsetof(T, http.access_log), "", NULL, 0, 0 },                 \
 	    { "error_log", K_STR, offsetof(T, http.error_log), "", NULL, 0, 0 },                   \
 	{                                                                                          \
@@ -90,7 +97,7 @@ static const struct key host_keys[] = {
 };
 
 static const struct key lb_keys[] = {
-	HTTP_KEYS(struct stack_lb, ":8080", "0"),
+	HTTP_KEYS(struct stack_lb, ":8080", "0", "0"),
 	{ "admin", K_STR, offsetof(struct stack_lb, http.admin), ":8404", NULL, 0, 0 },
 	{ "balance", K_ENUM, offsetof(struct stack_lb, balance), "roundrobin", balance_choices, 0,
 	  0 },
@@ -108,13 +115,15 @@ static const struct key lb_keys[] = {
 };
 
 static const struct key web_keys[] = {
-	HTTP_KEYS(struct stack_web, ":8080", "0"),
+	HTTP_KEYS(struct stack_web, ":8080", "0", "1000"),
 	{ "admin", K_STR, offsetof(struct stack_web, http.admin), ":8405", NULL, 0, 0 },
 	{ "root", K_STR, offsetof(struct stack_web, root), "www", NULL, 0, 0 },
 	{ "index", K_STR, offsetof(struct stack_web, index), "index.html", NULL, 0, 0 },
 	{ "autoindex", K_BOOL, offsetof(struct stack_web, autoindex), "no", NULL, 0, 0 },
 	{ "mime_types", K_STR, offsetof(struct stack_web, mime_types), "/etc/mime.types", NULL, 0,
 	  0 },
+	{ "file_cache", K_DURATION, offsetof(struct stack_web, file_cache), "1s", NULL, 0,
+	  3600000 },
 	{ "gzip", K_BOOL, offsetof(struct stack_web, gzip), "yes", NULL, 0, 0 },
 	{ "gzip_static", K_BOOL, offsetof(struct stack_web, gzip_static), "yes", NULL, 0, 0 },
 	{ "gzip_min_size", K_SIZE, offsetof(struct stack_web, gzip_min_size), "1k", NULL, 0,
@@ -137,7 +146,7 @@ static const struct key web_keys[] = {
 };
 
 static const struct key app_keys[] = {
-	HTTP_KEYS(struct stack_app, ":9000", "1m"),
+	HTTP_KEYS(struct stack_app, ":9000", "1m", "0"),
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 

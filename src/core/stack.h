@@ -78,8 +78,9 @@ struct stack_http {
 	uint64_t timeout_client;
 	uint64_t timeout_http_request;
 	uint64_t timeout_http_keep_alive;
-	char *access_log; /* "" = off */
-	char *error_log;  /* "" = stderr */
+	int64_t keepalive_requests; /* a connection closes after this many; 0 = no limit */
+	char *access_log;           /* "" = off */
+	char *error_log;            /* "" = stderr */
 	char *log_level;
 };
 
@@ -121,7 +122,8 @@ struct stack_web {
 	uint64_t timeout_connect;
 	uint64_t timeout_server;
 	uint64_t timeout_server_keep_alive;
-	char *mime_types; /* a mime.types file; "" = the built-in table */
+	char *mime_types;    /* a mime.types file; "" = the built-in table */
+	uint64_t file_cache; /* how long a cached open file is trusted, ms */
 	bool gzip, gzip_static;
 	uint64_t gzip_min_size;
 	char *gzip_types;

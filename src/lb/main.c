@@ -19,13 +19,13 @@ static int admin_handler(struct http_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	struct lb *lb = lw->lb;
-	if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
+	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return http_error(s, 405, false);
-	if (http_path_is(s->req.path, "/metrics", false))
+	if (http_path_is(s->req->path, "/metrics", false))
 		return http_respond_metrics(s, lb->d->metrics);
-	if (http_path_is(s->req.path, "/stats.json", false))
+	if (http_path_is(s->req->path, "/stats.json", false))
 		return lb_stats_json(lb, s);
-	if (http_path_is(s->req.path, "/healthz", false))
+	if (http_path_is(s->req->path, "/healthz", false))
 		return lb_healthz(lb, s);
 	return http_error(s, 404, false);
 }

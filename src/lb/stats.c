@@ -156,7 +156,9 @@ void lb_log_line(const struct http_session *s, struct buf *b)
 {
 	char ip[64];
 	uint64_t now = loop_now(s->srv->w->loop);
-	long tr = s->t_head >= s->t_begin && s->req.head_len ? (long)(s->t_head - s->t_begin) : -1;
+	long tr = s->req->t_head >= s->t_begin && s->req->head_len
+	              ? (long)(s->req->t_head - s->t_begin)
+	              : -1;
 	long ta = s->t_begin ? (long)(now - s->t_begin) : -1;
 	buf_appendf(b, "%s:%d ", http_session_client_ip(s, ip, sizeof(ip)),
 	            http_session_client_port(s));
@@ -164,20 +166,21 @@ void lb_log_line(const struct http_session *s, struct buf *b)
 	/* termination state: who ended the request and when (HAProxy's two
 	 * first letters); "--" when it ended normally */
 	const char *term = "--";
-	if (s->status == 408)
+	if (s->req->status == 408)
 		term = "cR";
-	else if (s->status == 504)
+	else if (s->req->status == 504)
 		term = "sH";
-	else if (s->status == 503 && s->upstream == NULL)
+	else if (s->req->status == 503 && s->req->upstream == NULL)
 		term = "SC";
-	else if (s->status == 502)
+	else if (s->req->status == 502)
 		term = "SH";
-	else if (s->status >= 400 && s->upstream == NULL && s->req.head_len == 0)
+	else if (s->req->status >= 400 && s->req->upstream == NULL && s->req->head_len == 0)
 		term = "PR";
 	buf_appendf(b, " %s servers/%s %ld/%d/%d/%d/%ld %d %llu - - %s-- %u/%u \"",
-	            s->srv->w->d->host->name, s->upstream ? s->upstream : "<NOSRV>", tr, s->t_wait,
-	            s->t_connect, s->t_response, ta, s->status, (unsigned long long)s->bytes_out,
-	            term, s->srv->w->nconns, s->retries);
+	            s->srv->w->d->host->name, s->req->upstream ? s->req->upstream : "<NOSRV>", tr,
+	            s->req->t_wait, s->req->t_connect, s->req->t_response, ta, s->req->status,
+	            (unsigned long long)s->req->bytes_out, term, s->srv->w->nconns,
+	            s->req->retries);
 	http_log_request(b, s);
 	buf_append_lit(b, "\"\n");
 }

@@ -27,7 +27,7 @@ static int web_handler(struct http_session *s)
 {
 	struct web_worker *ww = s->srv->data;
 	char path[WEB_PATH_BUF];
-	long n = web_path_normalize(s->req.path.p, s->req.path.len, path, WEB_PATH_MAX);
+	long n = web_path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX);
 	if (n < 0)
 		return http_error(s, (int)-n, false);
 	/* Prefixes match the normalised path, as nginx's locations do. */
@@ -231,6 +231,7 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	w->data = ww;
 	ww->web = web;
 	proxy_worker_init(&ww->pw, &web->pc, w);
+	ww->files = web_filecache_new(1024, w->d->stack.web.file_cache);
 	http_server_init(&ww->http, w, w->d->http, web_handler, ww);
 	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
 	ww->http.extra_headers = web->served_by;
@@ -259,6 +260,7 @@ static void web_worker_free(struct worker *w)
 	http_server_free(&ww->http);
 	http_server_free(&ww->admin);
 	proxy_worker_free(&ww->pw);
+	web_filecache_free(ww->files);
 	free(ww);
 	w->data = NULL;
 }

@@ -126,9 +126,9 @@ static int redirect_dir(struct http_session *s, const char *path)
 	/* A directory named without its slash: send the browser to it, so
 	 * relative links inside resolve (what nginx does). */
 	struct str q = { NULL, 0 };
-	const char *qm = memchr(s->req.path.p, '?', s->req.path.len);
+	const char *qm = memchr(s->req->path.p, '?', s->req->path.len);
 	if (qm)
-		q = (struct str){ qm, s->req.path.len - (size_t)(qm - s->req.path.p) };
+		q = (struct str){ qm, s->req->path.len - (size_t)(qm - s->req->path.p) };
 	static const char body[] = "301 Moved Permanently\n";
 	if (http_head_begin(s, 301) < 0 ||
 	    http_head_addf(s, "Location", "%s/%.*s", path, (int)q.len, q.p ? q.p : "") < 0 ||
@@ -213,7 +213,8 @@ static int autoindex(struct http_session *s, int dir_fd, const char *path)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_names);
 	struct sbuf o = { 0 };
 	sbuf_adds(&o, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Index of ");
 	html_escape(&o, path);
@@ -241,24 +242,35 @@ static int autoindex(struct http_session *s, int dir_fd, const char *path)
 
 /* ---- ranges ---- */
 
-static int send_ranges(struct web *web, struct http_session *s, int fd, int64_t size,
+/* Copy bytes [off, off+len) of the file to dst (memory or pread). */
+static int file_read(const struct web_file *f, char *dst, size_t len, int64_t off)
+{
+	if (f->data) {
+		memcpy(dst, f->data + off, len);
+		return 0;
+	}
+	return pread(f->fd, dst, len, (off_t)off) == (ssize_t)len ? 0 : -1;
+}
+
+static void file_send(struct http_session *s, struct web_file *f, int64_t off, int64_t len);
+
+static int send_ranges(struct web *web, struct http_session *s, struct web_file *f,
                        const char *type, const struct web_range *rg, unsigned n)
 {
 	char cr[96];
+	int64_t size = f->st.st_size;
 	if (n == 1) {
 		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)rg[0].first,
 		         (long long)rg[0].last, (long long)size);
 		int64_t len = rg[0].last - rg[0].first + 1;
 		if (http_head_begin(s, 206) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
-		    http_head_add(s, "Content-Range", cr) < 0 || http_head_end(s, len) < 0) {
-			close(fd);
+		    http_head_add(s, "Content-Range", cr) < 0 || http_head_end(s, len) < 0)
 			return http_error(s, 500, true);
-		}
-		http_body_file(s, fd, (off_t)rg[0].first, (off_t)len);
+		file_send(s, f, rg[0].first, len);
 		return TS_OK;
 	}
 	/* multipart/byteranges, built in memory: the part heads, then each
-	 * part's bytes read from the file */
+	 * part's bytes */
 	char head[WEB_MAX_RANGES][256];
 	size_t hlen[WEB_MAX_RANGES], total = 0;
 	for (unsigned i = 0; i < n; i++) {
@@ -278,15 +290,13 @@ static int send_ranges(struct web *web, struct http_session *s, int fd, int64_t 
 		memcpy(p, head[i], hlen[i]);
 		p += hlen[i];
 		size_t len = (size_t)(rg[i].last - rg[i].first + 1);
-		if (pread(fd, p, len, (off_t)rg[i].first) != (ssize_t)len) {
+		if (file_read(f, p, len, rg[i].first) < 0) {
 			free(body);
-			close(fd);
 			return http_error(s, 500, true);
 		}
 		p += len;
 	}
 	memcpy(p, tail, tlen);
-	close(fd);
 	char ct[96];
 	snprintf(ct, sizeof(ct), "multipart/byteranges; boundary=%s", web->boundary);
 	int r = -1;
@@ -299,43 +309,35 @@ static int send_ranges(struct web *web, struct http_session *s, int fd, int64_t 
 
 /* ---- gzip ---- */
 
-/* The file compressed in memory; -1 when it cannot be (too big, I/O). */
-static int gzip_file(int fd, int64_t size, char **out, size_t *outlen)
+/* The file compressed: cached once for small files, made per request for
+ * others up to WEB_GZIP_MAX; -1 when it cannot be. *owned tells whether the
+ * caller frees *out. */
+static int gzip_content(struct web_file *f, const char **out, size_t *outlen, bool *owned)
 {
-	if (size > (int64_t)WEB_GZIP_MAX)
+	*owned = false;
+	if (f->cached && f->data)
+		return web_filecache_gzip(f->cached, out, outlen);
+	if (f->st.st_size > (off_t)WEB_GZIP_MAX)
 		return -1;
-	char *raw = xmalloc((size_t)size + 1);
-	ssize_t got = pread(fd, raw, (size_t)size, 0);
+	char *raw = xmalloc((size_t)f->st.st_size + 1), *z = NULL;
 	int r = -1;
-	if (got == (ssize_t)size)
-		r = web_gzip(raw, (size_t)size, 6, out, outlen);
+	if (file_read(f, raw, (size_t)f->st.st_size, 0) == 0)
+		r = web_gzip(raw, (size_t)f->st.st_size, 6, &z, outlen);
 	free(raw);
+	*out = z;
+	*owned = r == 0;
 	return r;
 }
 
 /* ---- the handler ---- */
 
-struct file {
-	int fd;
-	struct stat st;
-	char etag[48];
-	char lastmod[30];
-};
-
-static void describe(struct file *f, bool weak)
-{
-	snprintf(f->etag, sizeof(f->etag), "%s\"%llx-%llx\"", weak ? "W/" : "",
-	         (unsigned long long)f->st.st_mtime, (unsigned long long)f->st.st_size);
-	http_date((int64_t)f->st.st_mtime, f->lastmod);
-}
-
 /* Common headers of a file response. */
-static int file_head(struct http_session *s, int status, const char *type, const struct file *f,
-                     const char *cc, bool vary)
+static int file_head(struct http_session *s, int status, const char *type, const char *etag,
+                     const char *lastmod, const char *cc, bool vary)
 {
 	if (http_head_begin(s, status) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
-	    http_head_add(s, "Last-Modified", f->lastmod) < 0 ||
-	    http_head_add(s, "ETag", f->etag) < 0 || http_head_add(s, "Accept-Ranges", "bytes") < 0)
+	    http_head_add(s, "Last-Modified", lastmod) < 0 || http_head_add(s, "ETag", etag) < 0 ||
+	    http_head_add(s, "Accept-Ranges", "bytes") < 0)
 		return -1;
 	if (cc && http_head_add(s, "Cache-Control", cc) < 0)
 		return -1;
@@ -344,36 +346,59 @@ static int file_head(struct http_session *s, int status, const char *type, const
 	return 0;
 }
 
-/* A precompressed "<path>.gz" beside the file (nginx's gzip_static). */
-static int open_gz(struct web *web, const char *rel, struct file *gz)
+/* The body: bytes from memory, or sendfile from the (held) cached fd. */
+static void file_send(struct http_session *s, struct web_file *f, int64_t off, int64_t len)
+{
+	if (f->data) {
+		http_body(s, f->data + off, (size_t)len);
+	} else if (f->cached) {
+		web_filecache_hold(f->cached);
+		http_body_file_ref(s, f->fd, (off_t)off, (off_t)len, web_filecache_release,
+		                   f->cached);
+	}
+}
+
+/* A precompressed "<path>.gz" beside the file (nginx's gzip_static), opened
+ * through the cache too. */
+static int open_gz(struct web_worker *ww, const char *rel, struct web_file *gz)
 {
 	char name[WEB_PATH_BUF + 4];
 	if (snprintf(name, sizeof(name), "%s.gz", rel) >= (int)sizeof(name))
 		return -1;
-	gz->fd = open_beneath(web->root_fd, name, 0);
-	if (gz->fd < 0)
+	if (web_filecache_open(ww->files, ww->web->root_fd, name, loop_now(ww->http.w->loop), gz,
+	                       open_beneath) < 0)
 		return -1;
-	if (fstat(gz->fd, &gz->st) < 0 || !S_ISREG(gz->st.st_mode)) {
-		close(gz->fd);
-		gz->fd = -1;
+	if (gz->cached == NULL) {
+		close(gz->fd); /* not a regular file */
 		return -1;
 	}
-	describe(gz, false);
 	return 0;
+}
+
+static int not_a_file(struct http_session *s, struct web_file *f, bool dir, const char *path)
+{
+	bool is_dir = S_ISDIR(f->st.st_mode);
+	close(f->fd);
+	if (!is_dir)
+		return error_status(s, 403);
+	if (dir)
+		return error_status(s, 404); /* the index name is a directory */
+	return redirect_dir(s, path);
 }
 
 int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n)
 {
 	struct web *web = ww->web;
 	const struct stack_web *conf = &web->d->stack.web;
-	if (s->req.method != HTTP_GET && s->req.method != HTTP_HEAD)
+	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return method_not_allowed(s);
 	bool dir = path[n - 1] == '/';
 	if (dir)
 		snprintf(path + n, WEB_PATH_BUF - n, "%s", conf->index);
 	const char *rel = path + 1; /* relative to the root: "index.html" */
-	struct file f = { .fd = open_beneath(web->root_fd, *rel ? rel : ".", 0) };
-	if (f.fd < 0) {
+	struct web_file f;
+	if (web_filecache_open(ww->files, web->root_fd, *rel ? rel : ".",
+	                       loop_now(ww->http.w->loop), &f, open_beneath) < 0) {
 		int e = errno;
 		if (dir && e == ENOENT) {
 			path[n] = '\0';
@@ -388,32 +413,18 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 			return error_status(s, 404);
 		return error_status(s, 403); /* EXDEV: a way out of the root; EACCES */
 	}
-	if (fstat(f.fd, &f.st) < 0) {
-		close(f.fd);
-		return error_status(s, 500);
-	}
-	if (S_ISDIR(f.st.st_mode)) {
-		close(f.fd);
-		if (dir)
-			return error_status(s, 404); /* the index name is a directory */
-		return redirect_dir(s, path);
-	}
-	if (!S_ISREG(f.st.st_mode)) {
-		close(f.fd);
-		return error_status(s, 403);
-	}
-	describe(&f, false);
+	if (f.cached == NULL)
+		return not_a_file(s, &f, dir, path);
 	const char *type = web_mime_type(web->mime, path);
 	char ccbuf[64];
 	const char *cc = cache_control(conf, path, ccbuf, sizeof(ccbuf));
 	bool gz_type = (conf->gzip || conf->gzip_static) && compressible(web, type);
 	struct str range;
-	bool has_range = s->req.method == HTTP_GET && http_session_header(s, "range", &range) &&
+	bool has_range = s->req->method == HTTP_GET && http_session_header(s, "range", &range) &&
 	                 if_range_holds(s, f.etag, (int64_t)f.st.st_mtime);
 
 	if (not_modified(s, f.etag, (int64_t)f.st.st_mtime)) {
-		close(f.fd);
-		if (file_head(s, 304, type, &f, cc, gz_type) < 0 ||
+		if (file_head(s, 304, type, f.etag, f.lastmod, cc, gz_type) < 0 ||
 		    http_head_end(s, HTTP_LENGTH_NONE) < 0)
 			return http_error(s, 500, true);
 		return TS_OK;
@@ -426,7 +437,6 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 		for (unsigned i = 0; i < nr; i++)
 			total += (uint64_t)(rg[i].last - rg[i].first + 1);
 		if (rr == WEB_RANGE_UNSATISFIABLE) {
-			close(f.fd);
 			char cr[48];
 			snprintf(cr, sizeof(cr), "bytes */%lld", (long long)f.st.st_size);
 			static const char body[] = "416 Range Not Satisfiable\n";
@@ -438,42 +448,40 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 			return http_body(s, body, sizeof(body) - 1);
 		}
 		if (rr == WEB_RANGE_OK && (nr == 1 || total <= WEB_MULTIRANGE_MAX))
-			return send_ranges(web, s, f.fd, f.st.st_size, type, rg, nr);
+			return send_ranges(web, s, &f, type, rg, nr);
 	}
 	if (gz_type && client_takes_gzip(s)) {
-		struct file gz;
-		if (conf->gzip_static && open_gz(web, rel, &gz) == 0) {
-			close(f.fd);
-			if (file_head(s, 200, type, &gz, cc, true) < 0 ||
+		struct web_file gz;
+		if (conf->gzip_static && open_gz(ww, rel, &gz) == 0) {
+			if (file_head(s, 200, type, gz.etag, gz.lastmod, cc, true) < 0 ||
 			    http_head_add(s, "Content-Encoding", "gzip") < 0 ||
-			    http_head_end(s, (int64_t)gz.st.st_size) < 0) {
-				close(gz.fd);
+			    http_head_end(s, (int64_t)gz.st.st_size) < 0)
 				return http_error(s, 500, true);
-			}
-			http_body_file(s, gz.fd, 0, gz.st.st_size);
+			file_send(s, &gz, 0, gz.st.st_size);
 			return TS_OK;
 		}
-		char *z;
+		const char *z;
 		size_t zlen;
+		bool owned;
 		if (conf->gzip && f.st.st_size >= (off_t)conf->gzip_min_size &&
-		    gzip_file(f.fd, f.st.st_size, &z, &zlen) == 0) {
-			close(f.fd);
-			describe(&f, true); /* the same content, another encoding: weak */
+		    gzip_content(&f, &z, &zlen, &owned) == 0) {
+			char weak[52];
+			snprintf(weak, sizeof(weak), "W/%s",
+			         f.etag); /* same content, another encoding */
 			int r = -1;
-			if (file_head(s, 200, type, &f, cc, true) == 0 &&
+			if (file_head(s, 200, type, weak, f.lastmod, cc, true) == 0 &&
 			    http_head_add(s, "Content-Encoding", "gzip") == 0 &&
 			    http_head_end(s, (int64_t)zlen) == 0)
 				r = http_body(s, z, zlen);
-			free(z);
+			if (owned)
+				free((char *)z);
 			return r < 0 ? http_error(s, 500, true) : TS_OK;
 		}
 	}
-	if (file_head(s, 200, type, &f, cc, gz_type) < 0 ||
-	    http_head_end(s, (int64_t)f.st.st_size) < 0) {
-		close(f.fd);
+	if (file_head(s, 200, type, f.etag, f.lastmod, cc, gz_type) < 0 ||
+	    http_head_end(s, (int64_t)f.st.st_size) < 0)
 		return http_error(s, 500, true);
-	}
-	http_body_file(s, f.fd, 0, f.st.st_size);
+	file_send(s, &f, 0, f.st.st_size);
 	return TS_OK;
 }
 

@@ -3,6 +3,7 @@
 #define TS_WEB_H
 
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "core/proxy.h"
 #include "mime.h"
@@ -16,6 +17,21 @@
 #define WEB_GZIP_MAX (8u << 20)
 /* Multi-range answers are built in memory up to this size. */
 #define WEB_MULTIRANGE_MAX (8u << 20)
+
+struct fc_entry;
+struct web_filecache;
+
+/* A file to answer with, from the worker's open-file cache or not. */
+struct web_file {
+	int fd; /* -1 when the content is in data */
+	struct stat st;
+	char etag[48];
+	char lastmod[30];
+	char *data; /* the whole content (small cached files), or NULL */
+	char *gz;   /* data gzipped, made on first need */
+	size_t gz_len;
+	struct fc_entry *cached; /* NULL: not cached, the caller closes fd */
+};
 
 struct web_error_page {
 	int status;
@@ -54,6 +70,7 @@ struct web_worker {
 	struct web *web;
 	struct http_server http, admin;
 	struct proxy_worker pw;
+	struct web_filecache *files;
 };
 
 /* static.c: answer a GET or HEAD for path (normalised, n bytes, in a buffer
@@ -61,6 +78,20 @@ struct web_worker {
 int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n);
 /* The configured page for an error status (http_server's error_page hook). */
 int web_error_page(struct http_session *s, int status);
+/* filecache.c */
+struct web_filecache *web_filecache_new(unsigned max, uint64_t valid_ms);
+void web_filecache_free(struct web_filecache *c);
+/* The file at rel (relative to the root): 0 with f filled (f->cached set
+ * for a regular file; NULL, with f->fd to close, for anything else), or -1
+ * with errno. */
+int web_filecache_open(struct web_filecache *c, int root_fd, const char *rel, uint64_t now,
+                       struct web_file *f, int (*open_beneath)(int, const char *, int));
+/* A response will send from the entry's fd: keep it until released. */
+void web_filecache_hold(struct fc_entry *e);
+void web_filecache_release(void *entry);
+/* The gzipped content of a small cached file, made once. */
+int web_filecache_gzip(struct fc_entry *e, const char **out, size_t *len);
+
 /* gzip.c */
 int web_gzip(const void *in, size_t n, int level, char **out, size_t *outlen);
 

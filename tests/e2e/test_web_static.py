@@ -141,3 +141,59 @@ def test_autoindex_when_turned_on():
             assert http(lab.url + "/docs/")[2] == b"<h1>docs</h1>\n"  # an index wins
         finally:
             lab.close()
+
+
+def test_open_file_cache_sees_changes_within_its_period():
+    """Files are kept open (small ones in memory) for file_cache; a change, a
+    removal, or a symlink swapped in that leads out shows within that time."""
+    import os
+    import time
+
+    from conftest import wait_for
+    from weblab import SECRET
+    with tempfile.TemporaryDirectory(prefix="tristack-web-") as tmp:
+        lab = WebLab(tmp, "file_cache = 300ms\n").start()
+        try:
+            path = os.path.join(lab.root, "changing.txt")
+            with open(path, "w") as f:
+                f.write("one")
+            assert http(lab.url + "/changing.txt")[2] == b"one"
+            with open(path, "w") as f:
+                f.write("two, longer")
+            t0 = time.monotonic()
+            wait_for(lambda: http(lab.url + "/changing.txt")[2] == b"two, longer", timeout=3,
+                     what="the new content")
+            assert time.monotonic() - t0 < 1.0
+            os.unlink(path)
+            os.symlink(os.path.join(tmp, "outside", "secret.txt"), path)
+            wait_for(lambda: http(lab.url + "/changing.txt")[0] in (403, 404), timeout=3,
+                     what="the symlink refused")
+            assert SECRET.encode() not in http(lab.url + "/changing.txt")[2]
+            os.unlink(path)
+            wait_for(lambda: http(lab.url + "/changing.txt")[0] == 404, timeout=3,
+                     what="the removal seen")
+            # a large file (kept open, not in memory) changes too
+            big = os.path.join(lab.root, "large.bin")
+            with open(big, "wb") as f:
+                f.write(b"a" * 100000)
+            assert http(lab.url + "/large.bin")[2] == b"a" * 100000
+            with open(big, "wb") as f:
+                f.write(b"b" * 50000)
+            wait_for(lambda: http(lab.url + "/large.bin")[2] == b"b" * 50000, timeout=3,
+                     what="the new large content")
+        finally:
+            lab.close()
+
+
+def test_file_cache_zero_checks_every_request():
+    import os
+    with tempfile.TemporaryDirectory(prefix="tristack-web-") as tmp:
+        lab = WebLab(tmp, "file_cache = 0\n").start()
+        try:
+            path = os.path.join(lab.root, "now.txt")
+            for i in range(5):
+                with open(path, "w") as f:
+                    f.write(f"version {i}" + "x" * i)
+                assert http(lab.url + "/now.txt")[2] == (f"version {i}" + "x" * i).encode()
+        finally:
+            lab.close()
