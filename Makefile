@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 30
 
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-CFLAGS_COMMON = -std=c17 -g $(WARN) -D_GNU_SOURCE -Isrc -MMD -MP -pthread
+CFLAGS_COMMON = -std=c17 -g $(WARN) -D_GNU_SOURCE -Isrc -I/usr/include/mariadb -MMD -MP -pthread
 ifeq ($(SAN),1)
 OPT     = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
           -DTS_PLAIN_MALLOC
@@ -31,7 +31,8 @@ CFLAGS  = $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS = -pthread $(LDSAN)
 
 LIBS_CORE = -linih -lm
-LIBS_APP  = $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb) -ljansson
+LIBS_MARIADB = $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb)
+LIBS_APP  = $(LIBS_MARIADB) -ljansson
 LIBS_DNS  = -lldns
 LIBS_WEB  = -lz
 
@@ -87,7 +88,7 @@ $(BIN)/tristack-dns: $(call obj,$(DNS_SRC)) $(CORE_LIB)
 
 $(BIN)/tristack: $(call obj,$(CTL_SRC)) $(CORE_LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_MARIADB)
 
 $(UNIT_BIN): $(call obj,$(UNIT_SRC) $(UNIT_DAEMON_SRC)) $(CORE_LIB)
 	@mkdir -p $(dir $@)

@@ -159,6 +159,17 @@ static const struct key dns_keys[] = {
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
+static const struct key db_keys[] = {
+	{ "port", K_INT, offsetof(struct stack_db, port), "3306", NULL, 1, 65535 },
+	{ "name", K_STR, offsetof(struct stack_db, name), "foobar", NULL, 0, 0 },
+	{ "pool", K_INT, offsetof(struct stack_db, pool), "4", NULL, 1, 256 },
+	{ "max_lag", K_DURATION, offsetof(struct stack_db, max_lag), "5s", NULL, 0, 0 },
+	{ "gtid_wait", K_DURATION, offsetof(struct stack_db, gtid_wait), "200ms", NULL, 0, 60000 },
+	{ "timeout", K_DURATION, offsetof(struct stack_db, timeout), "2s", NULL, 100, 600000 },
+	{ "buffer_pool", K_STR, offsetof(struct stack_db, buffer_pool), "64M", NULL, 0, 0 },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
 struct section {
 	const char *name;
 	bool named; /* [host NAME] */
@@ -173,6 +184,7 @@ static const struct section sections[] = {
 	{ "web", false, web_keys, offsetof(struct stack, web) },
 	{ "app", false, app_keys, offsetof(struct stack, app) },
 	{ "dns", false, dns_keys, offsetof(struct stack, dns) },
+	{ "db", false, db_keys, offsetof(struct stack, db) },
 };
 
 static const struct {
@@ -290,9 +302,9 @@ struct loader {
 	int section_line;
 	const struct section *sec; /* current section, NULL before any */
 	struct stack_host *host;   /* current [host NAME] */
-	int seen[6][48];           /* line where each key was set, per section */
+	int seen[8][48];           /* line where each key was set, per section */
 	int host_seen[STACK_MAX_HOSTS][8];
-	int section_seen[6];
+	int section_seen[8];
 	char *err;
 	size_t errlen;
 	bool failed;

@@ -143,6 +143,16 @@ struct stack_dns {
 	char *log_level;
 };
 
+struct stack_db {
+	int64_t port;
+	char *name;         /* the site's schema */
+	int64_t pool;       /* connections per app worker per database */
+	uint64_t max_lag;   /* a replica further behind is not read from, ms */
+	uint64_t gtid_wait; /* read-your-writes: how long a replica may take, ms */
+	uint64_t timeout;   /* connect and query timeout of the apps, ms */
+	char *buffer_pool;  /* innodb_buffer_pool_size of the instances */
+};
+
 struct stack {
 	char *path;
 	struct stack_site site;
@@ -152,6 +162,7 @@ struct stack {
 	struct stack_web web;
 	struct stack_app app;
 	struct stack_dns dns;
+	struct stack_db db;
 };
 
 /* Load and check a stack file. Returns 0, or -1 with "file:line: message"

@@ -76,12 +76,17 @@ static const char *site_url(const struct ctl *c, char *out, size_t len)
 
 static int cmd_down(struct ctl *c);
 
-static int cmd_up(struct ctl *c)
+/* Start the units of one phase (the databases, or the daemons) and wait,
+ * with a deadline, until each answers. */
+static int start_phase(struct ctl *c, bool db)
 {
 	char err[512];
-	unsigned started = 0;
+	bool pending[64] = { false };
+	unsigned left = 0;
 	for (unsigned i = 0; i < c->nunits; i++) {
 		struct unit *u = &c->units[i];
+		if (u->db != db)
+			continue;
 		if (unit_running(u)) {
 			printf("  %-7s %-13s already running (pid %d)\n", u->host->name, u->daemon,
 			       (int)u->pid);
@@ -89,18 +94,13 @@ static int cmd_up(struct ctl *c)
 		}
 		if (unit_start(c, u, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tristack: %s on %s: %s\n", u->daemon, u->host->name, err);
-			cmd_down(c);
-			return 1;
+			return -1;
 		}
-		started++;
-	}
-	/* Wait, with a deadline, until every daemon answers. */
-	uint64_t deadline = now_ms() + UP_DEADLINE_MS;
-	bool pending[64] = { false };
-	for (unsigned i = 0; i < c->nunits; i++)
 		pending[i] = true;
+		left++;
+	}
+	uint64_t deadline = now_ms() + (db ? 60000 : UP_DEADLINE_MS);
 	char why[256] = "";
-	unsigned left = c->nunits;
 	while (left > 0) {
 		for (unsigned i = 0; i < c->nunits; i++) {
 			struct unit *u = &c->units[i];
@@ -110,8 +110,7 @@ static int cmd_up(struct ctl *c)
 				fprintf(stderr, "tristack: %s on %s exited; its log (%s) ends:\n",
 				        u->daemon, u->host->name, u->logfile);
 				print_log_tail(u->logfile, 10);
-				cmd_down(c);
-				return 1;
+				return -1;
 			}
 			if (unit_answers(c, u, why, sizeof(why))) {
 				pending[i] = false;
@@ -127,11 +126,25 @@ static int cmd_up(struct ctl *c)
 				if (pending[i])
 					fprintf(stderr, "tristack: %s on %s does not answer: %s\n",
 					        c->units[i].daemon, c->units[i].host->name, why);
-			cmd_down(c);
-			return 1;
+			return -1;
 		}
 		sleep_ms(50);
 	}
+	return 0;
+}
+
+static int cmd_up(struct ctl *c)
+{
+	char err[512];
+	/* The databases first: the apps need their users and schema. */
+	if (start_phase(c, true) < 0)
+		goto fail;
+	if (db_provision(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: database: %s\n", err);
+		goto fail;
+	}
+	if (start_phase(c, false) < 0)
+		goto fail;
 	char url[256];
 	printf("\nwww.%s is up: %s\n", c->stack.site.domain, site_url(c, url, sizeof(url)));
 	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
@@ -143,7 +156,23 @@ static int cmd_up(struct ctl *c)
 			printf("metrics: http://%s/metrics\n", addr_format(&a, hp, sizeof(hp)));
 	}
 	printf("logs:    %s/log/   stop: tristack down\n", c->state);
-	(void)started;
+	return 0;
+fail:
+	cmd_down(c);
+	return 1;
+}
+
+static int cmd_promote(struct ctl *c, int argc, char **argv)
+{
+	char err[512];
+	if (argc != 1) {
+		fprintf(stderr, "usage: tristack promote HOST\n");
+		return 1;
+	}
+	if (db_promote(c, argv[0], err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: promote %s: %s\n", argv[0], err);
+		return 1;
+	}
 	return 0;
 }
 
@@ -181,7 +210,9 @@ static int cmd_status(struct ctl *c)
 		addr_format(&u->probe, addr, sizeof(addr));
 		bool running = unit_running(u) != 0;
 		const char *health = "-";
-		if (running)
+		if (running && u->db)
+			db_describe(c, u, why, sizeof(why)), health = why;
+		else if (running)
 			health = unit_answers(c, u, why, sizeof(why)) ? "ok" : why;
 		else
 			down++;
@@ -290,6 +321,11 @@ int main(int argc, char **argv)
 	}
 	c.bindir[n] = '\0';
 	*strrchr(c.bindir, '/') = '\0';
+	/* build/bin/.. /.. : the checkout, where db/migrations is */
+	char up2[4200];
+	snprintf(up2, sizeof(up2), "%s/../..", c.bindir);
+	if (realpath(up2, c.root) == NULL)
+		snprintf(c.root, sizeof(c.root), ".");
 	if (ctl_units(&c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
@@ -304,6 +340,8 @@ int main(int argc, char **argv)
 		rc = cmd_status(&c);
 	else if (strcmp(cmd, "logs") == 0)
 		rc = cmd_logs(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "promote") == 0)
+		rc = cmd_promote(&c, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
 		usage(stderr);

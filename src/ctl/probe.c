@@ -127,6 +127,8 @@ static bool dns_answers(const struct addr *a, const char *name, int timeout_ms)
 
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
 {
+	if (u->probe_kind == PROBE_DB)
+		return db_answers(c, u, why, whylen);
 	if (u->probe_kind == PROBE_DNS) {
 		char name[300];
 		snprintf(name, sizeof(name), "www.%s", c->stack.site.domain);

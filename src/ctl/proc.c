@@ -20,6 +20,7 @@ static const struct {
 	unsigned role;
 	const char *name, *daemon;
 } role_daemons[] = {
+	{ ROLE_DB_PRIMARY | ROLE_DB_REPLICA, "db", "mariadbd" },
 	{ ROLE_APP, "app", "tristack-app" },
 	{ ROLE_WEB, "web", "tristack-web" },
 	{ ROLE_LB, "lb", "tristack-lb" },
@@ -48,7 +49,8 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 {
 	struct stack *s = &c->stack;
 	c->nunits = 0;
-	/* Start order: apps first, the LB and DNS last (they point at the rest). */
+	/* Start order: databases, apps, web servers; the LB and DNS last (they
+	 * point at the rest). */
 	for (size_t r = 0; r < ARRAY_SIZE(role_daemons); r++) {
 		for (unsigned h = 0; h < s->nhosts; h++) {
 			const struct stack_host *host = &s->hosts[h];
@@ -71,8 +73,15 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 				return -1;
 			}
 			const char *spec = ":0";
+			char dbspec[32];
 			u->probe_kind = PROBE_HTTP;
 			switch (role_daemons[r].role) {
+			case ROLE_DB_PRIMARY | ROLE_DB_REPLICA:
+				snprintf(dbspec, sizeof(dbspec), ":%lld", (long long)s->db.port);
+				spec = dbspec;
+				u->probe_kind = PROBE_DB;
+				u->db = true;
+				break;
 			case ROLE_APP:
 				spec = s->app.http.listen;
 				u->probe_path = "/healthz";
@@ -160,7 +169,27 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		return -1;
 	}
 	char bin[4200];
-	snprintf(bin, sizeof(bin), "%s/%s", c->bindir, u->daemon);
+	char *argv[64], store[16384];
+	if (u->db) {
+		if (db_prepare(c, u, err, errlen) < 0)
+			return -1;
+		if (db_argv(c, u, store, sizeof(store), argv, ARRAY_SIZE(argv)) < 0) {
+			snprintf(err, errlen, "mariadbd: arguments too long");
+			return -1;
+		}
+		snprintf(bin, sizeof(bin), "%s", argv[0]);
+	} else {
+		snprintf(bin, sizeof(bin), "%s/%s", c->bindir, u->daemon);
+		unsigned n = 0;
+		argv[n++] = (char *)u->daemon;
+		argv[n++] = "-c";
+		argv[n++] = c->conf;
+		argv[n++] = "--host";
+		argv[n++] = (char *)u->host->name;
+		argv[n++] = "--state";
+		argv[n++] = c->state;
+		argv[n] = NULL;
+	}
 	if (access(bin, X_OK) < 0) {
 		snprintf(err, errlen, "%s: %s (run make)", bin, strerror(errno));
 		return -1;
@@ -199,8 +228,7 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl(bin, u->daemon, "-c", c->conf, "--host", u->host->name, "--state", c->state,
-		      (char *)NULL);
+		execv(bin, argv);
 		int e = errno;
 		ssize_t w = write(report[1], &e, sizeof(e));
 		(void)w;

@@ -1,0 +1,631 @@
+/* db.c - the stack's MariaDB instances: made once (mariadb-install-db),
+ * started like the daemons, provisioned on every `up` (idempotent: users,
+ * schema, migrations, GTID replication), promoted on demand.
+ *
+ * Which host is the primary: the file {state}/db/primary once a promotion
+ * wrote it, else the host with the db-primary role. Administration goes
+ * through each instance's Unix socket as root; the apps connect over TCP as
+ * `app`, the replica as `repl`, with passwords made once and kept 0600 in
+ * {state}/secrets.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "ctl.h"
+
+#define MARIADBD        "/usr/sbin/mariadbd"
+#define MARIADB_INSTALL "/usr/bin/mariadb-install-db"
+
+static int fmt(char *out, size_t len, const char *f, ...) TS_PRINTF(3, 4);
+
+static int fmt(char *out, size_t len, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	int n = vsnprintf(out, len, f, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p)
+{
+	fmt(p->datadir, sizeof(p->datadir), "%s/db/%s", c->state, h->name);
+	fmt(p->socket, sizeof(p->socket), "%s/run/%s.db.sock", c->state, h->name);
+	fmt(p->pidfile, sizeof(p->pidfile), "%s/run/%s.mariadbd.pid", c->state, h->name);
+}
+
+/* ---- the current primary ---- */
+
+const struct stack_host *db_primary(const struct ctl *c)
+{
+	char path[4200], name[128] = "";
+	fmt(path, sizeof(path), "%s/db/primary", c->state);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%127s", name) != 1)
+			name[0] = '\0';
+		fclose(f);
+		const struct stack_host *h = stack_host(&c->stack, name);
+		if (h && (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
+			return h;
+	}
+	return stack_host_with_role(&c->stack, ROLE_DB_PRIMARY);
+}
+
+/* The database hosts other than the primary. */
+static unsigned db_replicas(const struct ctl *c, const struct stack_host **out, unsigned max)
+{
+	const struct stack_host *p = db_primary(c);
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->stack.nhosts && n < max; i++) {
+		const struct stack_host *h = &c->stack.hosts[i];
+		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && h != p)
+			out[n++] = h;
+	}
+	return n;
+}
+
+static int write_primary(const struct ctl *c, const char *name)
+{
+	char path[4200], tmp[4300];
+	fmt(path, sizeof(path), "%s/db/primary", c->state);
+	fmt(tmp, sizeof(tmp), "%s.new", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%s\n", name);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- secrets ---- */
+
+/* The password in {state}/secrets/NAME, made (0600) on first use. */
+static int secret(const struct ctl *c, const char *name, char *out, size_t len)
+{
+	char dir[4200], path[4300];
+	fmt(dir, sizeof(dir), "%s/secrets", c->state);
+	mkdir(dir, 0700);
+	fmt(path, sizeof(path), "%s/%s.password", dir, name);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		bool ok = fgets(out, (int)len, f) != NULL;
+		fclose(f);
+		out[strcspn(out, "\r\n")] = '\0';
+		if (ok && out[0])
+			return 0;
+	}
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[24];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd) || len < sizeof(rnd) + 1)
+		return -1;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		out[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+	out[sizeof(rnd)] = '\0';
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	ssize_t w = write(fd, out, strlen(out));
+	close(fd);
+	return w == (ssize_t)strlen(out) ? 0 : -1;
+}
+
+int db_secret(const struct ctl *c, const char *name, char *out, size_t len)
+{
+	return secret(c, name, out, len);
+}
+
+/* ---- making and starting an instance ---- */
+
+static int run_wait(char *const argv[], const char *logfile)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
+{
+	struct db_paths p;
+	db_paths(c, u->host, &p);
+	char dir[4200];
+	fmt(dir, sizeof(dir), "%s/db", c->state);
+	mkdir(dir, 0750);
+	char marker[4300];
+	fmt(marker, sizeof(marker), "%s/mysql", p.datadir);
+	struct stat st;
+	if (stat(marker, &st) == 0)
+		return 0; /* made before: all data stays */
+	mkdir(p.datadir, 0750);
+	char datadir_arg[4300], user_arg[300];
+	fmt(datadir_arg, sizeof(datadir_arg), "--datadir=%s", p.datadir);
+	const char *user = getenv("USER");
+	fmt(user_arg, sizeof(user_arg), "--user=%s", geteuid() == 0 ? "root" : (user ? user : ""));
+	char *argv[] = { MARIADB_INSTALL,
+		         "--no-defaults",
+		         user_arg,
+		         datadir_arg,
+		         "--auth-root-authentication-method=normal",
+		         "--skip-test-db",
+		         NULL };
+	if (run_wait(argv, u->logfile) < 0) {
+		snprintf(err, errlen, "mariadb-install-db failed for %s (see %s)", u->host->name,
+		         u->logfile);
+		return -1;
+	}
+	return 0;
+}
+
+int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv, unsigned max)
+{
+	struct db_paths p;
+	db_paths(c, u->host, &p);
+	const struct stack_db *db = &c->stack.db;
+	const struct stack_host *primary = db_primary(c);
+	unsigned server_id = (unsigned)(u->host - c->stack.hosts) + 1;
+	char *w = store, *end = store + storelen;
+	unsigned n = 0;
+#define ARG(...)                                                                                   \
+	do {                                                                                       \
+		if (n + 1 >= max || w >= end)                                                      \
+			return -1;                                                                 \
+		int k = snprintf(w, (size_t)(end - w), __VA_ARGS__);                               \
+		if (k < 0 || k >= end - w)                                                         \
+			return -1;                                                                 \
+		argv[n++] = w;                                                                     \
+		w += k + 1;                                                                        \
+	} while (0)
+	ARG("%s", MARIADBD);
+	ARG("--no-defaults");
+	if (geteuid() == 0)
+		ARG("--user=root");
+	ARG("--datadir=%s", p.datadir);
+	ARG("--socket=%s", p.socket);
+	ARG("--pid-file=%s", p.pidfile);
+	ARG("--log-error=%s", u->logfile);
+	ARG("--bind-address=%s", u->host->address);
+	ARG("--port=%lld", (long long)db->port);
+	ARG("--skip-name-resolve");
+	ARG("--server-id=%u", server_id);
+	ARG("--log-bin=mysql-bin");
+	ARG("--binlog-format=ROW");
+	ARG("--log-slave-updates=ON"); /* a replica can become a primary */
+	ARG("--relay-log=relay-bin");
+	ARG("--innodb-buffer-pool-size=%s", db->buffer_pool);
+	ARG("--max-connections=1000");
+	ARG("--character-set-server=utf8mb4");
+	/* A replica comes up read-only, not writable until told */
+	ARG("--read-only=%s", u->host == primary ? "OFF" : "ON");
+#undef ARG
+	argv[n] = NULL;
+	return 0;
+}
+
+/* ---- talking to an instance ---- */
+
+static MYSQL *admin_connect(const struct ctl *c, const struct stack_host *h, char *err,
+                            size_t errlen)
+{
+	struct db_paths p;
+	db_paths(c, h, &p);
+	MYSQL *m = mysql_init(NULL);
+	unsigned timeout = 2;
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	if (!mysql_real_connect(m, NULL, "root", "", NULL, 0, p.socket, CLIENT_MULTI_STATEMENTS)) {
+		snprintf(err, errlen, "%s: %s", h->name, mysql_error(m));
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int sql(MYSQL *m, char *err, size_t errlen, const char *fmtq, ...) TS_PRINTF(4, 5);
+
+/* Run a statement (or several); results are read and dropped. */
+static int sql(MYSQL *m, char *err, size_t errlen, const char *fmtq, ...)
+{
+	char q[8192];
+	va_list ap;
+	va_start(ap, fmtq);
+	int n = vsnprintf(q, sizeof(q), fmtq, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(q)) {
+		snprintf(err, errlen, "statement too long");
+		return -1;
+	}
+	if (mysql_real_query(m, q, (unsigned long)n) != 0)
+		goto fail;
+	do {
+		MYSQL_RES *r = mysql_store_result(m);
+		if (r)
+			mysql_free_result(r);
+		else if (mysql_errno(m))
+			goto fail;
+	} while (mysql_next_result(m) == 0);
+	if (mysql_errno(m))
+		goto fail;
+	return 0;
+fail:
+	/* never the password: statements with one are not echoed */
+	snprintf(err, errlen, "%s", mysql_error(m));
+	return -1;
+}
+
+/* One row of "SHOW SLAVE STATUS" read by field name; NULL when empty. */
+static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
+{
+	if (mysql_query(m, "SHOW SLAVE STATUS") != 0)
+		return NULL;
+	MYSQL_RES *r = mysql_store_result(m);
+	if (r == NULL)
+		return NULL;
+	MYSQL_ROW row = mysql_fetch_row(r);
+	char *found = NULL;
+	if (row) {
+		unsigned nf = mysql_num_fields(r);
+		MYSQL_FIELD *f = mysql_fetch_fields(r);
+		for (unsigned i = 0; i < nf; i++)
+			if (strcmp(f[i].name, field) == 0) {
+				snprintf(out, len, "%s", row[i] ? row[i] : "");
+				found = out;
+			}
+	}
+	mysql_free_result(r);
+	return found;
+}
+
+static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
+{
+	if (mysql_query(m, q) != 0)
+		return NULL;
+	MYSQL_RES *r = mysql_store_result(m);
+	if (r == NULL)
+		return NULL;
+	MYSQL_ROW row = mysql_fetch_row(r);
+	char *v = NULL;
+	if (row && row[0]) {
+		snprintf(out, len, "%s", row[0]);
+		v = out;
+	}
+	mysql_free_result(r);
+	return v;
+}
+
+bool db_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
+{
+	MYSQL *m = admin_connect(c, u->host, why, whylen);
+	if (m == NULL)
+		return false;
+	bool ok = mysql_ping(m) == 0;
+	if (!ok)
+		snprintf(why, whylen, "%s", mysql_error(m));
+	mysql_close(m);
+	return ok;
+}
+
+/* A role and, for a replica, how it replicates: "primary", "replica 0 s
+ * behind", "replica (not replicating: ...)". */
+void db_describe(const struct ctl *c, const struct unit *u, char *out, size_t len)
+{
+	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "";
+	MYSQL *m = admin_connect(c, u->host, err, sizeof(err));
+	if (m == NULL) {
+		snprintf(out, len, "%s", err);
+		return;
+	}
+	bool ro = one_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "1") == 0;
+	if (!ro) {
+		snprintf(out, len, "ok, primary");
+	} else if (slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+	           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr))) {
+		slave_field(m, "Seconds_Behind_Master", behind, sizeof(behind));
+		if (strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0)
+			snprintf(out, len, "ok, replica, %ss behind", behind[0] ? behind : "?");
+		else
+			snprintf(out, len, "replica NOT replicating (io %s, sql %s)", io, sqlr);
+	} else {
+		snprintf(out, len, "read-only, not a replica");
+	}
+	mysql_close(m);
+}
+
+/* ---- provisioning ---- */
+
+/* The pattern app and repl may connect from: the hosts' own addresses, or
+ * 127.% on loopback (connections to 127.x.y.z come from 127.0.0.1 there). */
+static void client_host(const struct ctl *c, const struct stack_host *h, char *out, size_t len)
+{
+	bool loopback = true;
+	for (unsigned i = 0; i < c->stack.nhosts; i++)
+		if (strncmp(c->stack.hosts[i].address, "127.", 4) != 0)
+			loopback = false;
+	snprintf(out, len, "%s", loopback ? "127.%" : h->address);
+}
+
+static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errlen)
+{
+	const char *schema = c->stack.db.name;
+	if (sql(m, err, errlen,
+	        "CREATE TABLE IF NOT EXISTS `%s`.schema_migrations ("
+	        "version VARCHAR(255) NOT NULL PRIMARY KEY, "
+	        "applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
+	        schema) < 0)
+		return -1;
+	char dir[4200];
+	fmt(dir, sizeof(dir), "%s/db/migrations", c->root);
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		const char *name = names[i]->d_name;
+		size_t len = strlen(name);
+		if (len < 5 || strcmp(name + len - 4, ".sql") != 0)
+			continue;
+		char version[256], check[512], v[8];
+		snprintf(version, sizeof(version), "%.*s", (int)(len - 4), name);
+		snprintf(check, sizeof(check),
+		         "SELECT COUNT(*) FROM `%s`.schema_migrations WHERE version = '%s'", schema,
+		         version);
+		if (!one_value(m, check, v, sizeof(v))) {
+			snprintf(err, errlen, "%s", mysql_error(m));
+			rc = -1;
+			break;
+		}
+		if (strcmp(v, "0") != 0)
+			continue; /* applied before */
+		char path[4500];
+		fmt(path, sizeof(path), "%s/%s", dir, name);
+		FILE *f = fopen(path, "r");
+		char *text = NULL;
+		size_t cap = 0;
+		if (f == NULL || getdelim(&text, &cap, '\0', f) < 0) {
+			snprintf(err, errlen, "cannot read %s", path);
+			rc = -1;
+		} else if (sql(m, err, errlen, "USE `%s`; %s", schema, text) < 0 ||
+		           sql(m, err, errlen,
+		               "INSERT INTO `%s`.schema_migrations (version) VALUES ('%s')", schema,
+		               version) < 0) {
+			char e2[512];
+			snprintf(e2, sizeof(e2), "migration %s: %s", name, err);
+			snprintf(err, errlen, "%s", e2);
+			rc = -1;
+		} else {
+			printf("  migration %s applied\n", version);
+		}
+		free(text);
+		if (f)
+			fclose(f);
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int setup_primary(struct ctl *c, const struct stack_host *primary, char *err, size_t errlen)
+{
+	char app_pw[64], repl_pw[64], from[64];
+	if (secret(c, "app", app_pw, sizeof(app_pw)) < 0 ||
+	    secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+		snprintf(err, errlen, "cannot make the passwords in %s/secrets", c->state);
+		return -1;
+	}
+	MYSQL *m = admin_connect(c, primary, err, errlen);
+	if (m == NULL)
+		return -1;
+	const char *schema = c->stack.db.name;
+	int rc = -1;
+	if (sql(m, err, errlen, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4",
+	        schema) < 0)
+		goto out;
+	/* One account per client address; DML on the site's schema only. */
+	for (unsigned i = 0; i < c->stack.nhosts; i++) {
+		const struct stack_host *h = &c->stack.hosts[i];
+		if (h->roles & ROLE_APP) {
+			client_host(c, h, from, sizeof(from));
+			if (sql(m, err, errlen,
+			        "CREATE USER IF NOT EXISTS 'app'@'%s' IDENTIFIED BY '%s'; "
+			        "ALTER USER 'app'@'%s' IDENTIFIED BY '%s'; "
+			        "GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO 'app'@'%s'",
+			        from, app_pw, from, app_pw, schema, from) < 0)
+				goto out;
+		}
+		if (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) {
+			client_host(c, h, from, sizeof(from));
+			if (sql(m, err, errlen,
+			        "CREATE USER IF NOT EXISTS 'repl'@'%s' IDENTIFIED BY '%s'; "
+			        "ALTER USER 'repl'@'%s' IDENTIFIED BY '%s'; "
+			        "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%s'",
+			        from, repl_pw, from, repl_pw, from) < 0)
+				goto out;
+		}
+	}
+	if (sql(m, err, errlen, "SET GLOBAL read_only = OFF") < 0 ||
+	    run_migrations(c, m, err, errlen) < 0)
+		goto out;
+	rc = 0;
+out:
+	mysql_close(m);
+	return rc;
+}
+
+/* Point a replica at the primary (unless it already is), read-only. */
+static int setup_replica(struct ctl *c, const struct stack_host *replica,
+                         const struct stack_host *primary, char *err, size_t errlen)
+{
+	char repl_pw[64], host[128] = "";
+	if (secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+		snprintf(err, errlen, "cannot read the repl password");
+		return -1;
+	}
+	MYSQL *m = admin_connect(c, replica, err, errlen);
+	if (m == NULL)
+		return -1;
+	int rc = -1;
+	if (sql(m, err, errlen, "SET GLOBAL read_only = ON") < 0)
+		goto out;
+	if (slave_field(m, "Master_Host", host, sizeof(host)) &&
+	    strcmp(host, primary->address) == 0) {
+		rc = sql(m, err, errlen, "START SLAVE"); /* no-op when running */
+		goto out;
+	}
+	if (sql(m, err, errlen, "STOP SLAVE") < 0 ||
+	    sql(m, err, errlen,
+	        "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%lld, MASTER_USER='repl', "
+	        "MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
+	        primary->address, (long long)c->stack.db.port, repl_pw) < 0 ||
+	    sql(m, err, errlen, "START SLAVE") < 0)
+		goto out;
+	printf("  %s replicates from %s\n", replica->name, primary->name);
+	rc = 0;
+out:
+	mysql_close(m);
+	return rc;
+}
+
+/* Both threads of a replica running, within a deadline. */
+static int wait_replicating(struct ctl *c, const struct stack_host *replica, unsigned ms, char *err,
+                            size_t errlen)
+{
+	char io[16] = "", sqlr[16] = "", last[512] = "";
+	for (unsigned waited = 0; waited <= ms; waited += 100) {
+		MYSQL *m = admin_connect(c, replica, err, errlen);
+		if (m) {
+			bool got = slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+			           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr));
+			if (got && strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0) {
+				mysql_close(m);
+				return 0;
+			}
+			slave_field(m, "Last_Error", last, sizeof(last));
+			if (!last[0])
+				slave_field(m, "Last_IO_Error", last, sizeof(last));
+			mysql_close(m);
+		}
+		sleep_ms(100);
+	}
+	snprintf(err, errlen, "%s does not replicate (io %s, sql %s): %s", replica->name, io, sqlr,
+	         last);
+	return -1;
+}
+
+int db_provision(struct ctl *c, char *err, size_t errlen)
+{
+	const struct stack_host *primary = db_primary(c);
+	if (primary == NULL)
+		return 0; /* a stack without a database */
+	if (setup_primary(c, primary, err, errlen) < 0)
+		return -1;
+	const struct stack_host *replicas[8];
+	unsigned n = db_replicas(c, replicas, 8);
+	for (unsigned i = 0; i < n; i++)
+		if (setup_replica(c, replicas[i], primary, err, errlen) < 0 ||
+		    wait_replicating(c, replicas[i], 10000, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- planned failover ---- */
+
+int db_promote(struct ctl *c, const char *name, char *err, size_t errlen)
+{
+	const struct stack_host *target = stack_host(&c->stack, name);
+	const struct stack_host *old = db_primary(c);
+	if (target == NULL || !(target->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA))) {
+		snprintf(err, errlen, "%s is not a database host of the stack", name);
+		return -1;
+	}
+	if (target == old) {
+		snprintf(err, errlen, "%s is the primary already", name);
+		return -1;
+	}
+	MYSQL *t = admin_connect(c, target, err, errlen);
+	if (t == NULL)
+		return -1;
+	MYSQL *o = admin_connect(c, old, err, errlen); /* NULL: the old primary is down */
+	int rc = -1;
+	char pos[1024] = "", v[64];
+	if (o) {
+		/* No more writes there; what it has committed is what the new one
+		 * must have before it takes over. */
+		if (sql(o, err, errlen, "SET GLOBAL read_only = ON") < 0 ||
+		    sql(o, err, errlen, "FLUSH TABLES WITH READ LOCK; UNLOCK TABLES") < 0 ||
+		    !one_value(o, "SELECT @@gtid_binlog_pos", pos, sizeof(pos)))
+			goto out;
+		char q[1200];
+		snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 30)", pos);
+		if (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0) {
+			char e2[256];
+			snprintf(err, errlen, "%s did not catch up with %s (%s) in 30s", name,
+			         old->name, pos);
+			sql(o, e2, sizeof(e2), "SET GLOBAL read_only = OFF"); /* as it was */
+			goto out;
+		}
+	} else {
+		printf("  %s is down: promoting %s with what it has\n", old->name, name);
+	}
+	if (sql(t, err, errlen, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF") < 0)
+		goto out;
+	if (write_primary(c, name) < 0) {
+		snprintf(err, errlen, "cannot write %s/db/primary", c->state);
+		goto out;
+	}
+	printf("  %s is the primary\n", name);
+	if (o) {
+		char repl_pw[64];
+		secret(c, "repl", repl_pw, sizeof(repl_pw));
+		if (sql(o, err, errlen,
+		        "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%lld, "
+		        "MASTER_USER='repl', MASTER_PASSWORD='%s', MASTER_USE_GTID=current_pos, "
+		        "MASTER_CONNECT_RETRY=1; START SLAVE",
+		        target->address, (long long)c->stack.db.port, repl_pw) < 0)
+			goto out;
+		printf("  %s replicates from %s\n", old->name, name);
+		if (wait_replicating(c, old, 10000, err, errlen) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	mysql_close(t);
+	if (o)
+		mysql_close(o);
+	return rc;
+}
