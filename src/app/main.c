@@ -25,6 +25,12 @@ int app_json_error(struct http_session *s, int status, const char *message)
 	return app_json(s, status, json_pack("{s:s}", "error", message));
 }
 
+/* Errors the server itself answers (413, 431, 408 ...) in JSON too. */
+static int app_error_page(struct http_session *s, int status)
+{
+	return app_json_error(s, status, http_status_reason(status));
+}
+
 static int app_handler(struct http_session *s)
 {
 	struct app_worker *aw = s->srv->data;
@@ -68,15 +74,16 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: [app] listen: %s", d->conf_path, e);
 		return -1;
 	}
-	return 0;
+	return db_setup(&app->db, d, err, errlen);
 }
 
 static int app_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct app *app = d->data;
-	(void)err;
-	(void)errlen;
+	if (db_read_password(&app->db, d, err, errlen) < 0)
+		return -1;
 	http_metrics_define(d->metrics, "tristack_app", &app->hm);
+	db_metrics_define(&app->db, d->metrics);
 	return 0;
 }
 
@@ -89,6 +96,10 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_init(&aw->http, w, w->d->http, app_handler, aw);
 	http_server_use_metrics(&aw->http, w->d->metrics, &app->hm);
 	http_server_buffer_bodies(&aw->http);
+	aw->http.error_page = app_error_page;
+	aw->row_author = xmalloc(APP_ROW_AUTHOR);
+	aw->row_body = xmalloc(APP_ROW_BODY);
+	db_worker_init(&aw->db, &app->db, w);
 	return http_server_listen(&aw->http, &app->listen, err, errlen);
 }
 
@@ -96,6 +107,7 @@ static void app_worker_stop(struct worker *w)
 {
 	struct app_worker *aw = w->data;
 	http_server_stop(&aw->http);
+	db_worker_stop(&aw->db);
 }
 
 static void app_worker_free(struct worker *w)
@@ -103,7 +115,12 @@ static void app_worker_free(struct worker *w)
 	struct app_worker *aw = w->data;
 	if (aw == NULL)
 		return;
-	http_server_free(&aw->http);
+	http_server_free(&aw->http); /* aborts the requests waiting on queries */
+	if (aw->db.db)
+		db_worker_free(&aw->db); /* fails the queries: their requests are freed */
+	site_worker_free(aw);
+	free(aw->row_author);
+	free(aw->row_body);
 	free(aw);
 	w->data = NULL;
 }
@@ -127,5 +144,12 @@ static const struct daemon_def app_def = {
 
 int main(int argc, char **argv)
 {
-	return daemon_main(&app_def, argc, argv);
+	/* not thread-safe: once, before the workers call mysql_init */
+	if (mysql_library_init(0, NULL, NULL) != 0) {
+		fprintf(stderr, "tristack-app: cannot initialise the MariaDB client library\n");
+		return 1;
+	}
+	int r = daemon_main(&app_def, argc, argv);
+	mysql_library_end();
+	return r;
 }

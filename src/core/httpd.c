@@ -909,7 +909,8 @@ static void call_handler(struct http_session *s)
 	if (r == TS_OK) {
 		start_write(s, false);
 	} else if (r == TS_AGAIN) {
-		s->state = s->stream_ops ? HS_STREAM : HS_HANDLER;
+		/* stream_ops without on_client: an async handler's abort hook */
+		s->state = s->stream_ops && s->stream_ops->on_client ? HS_STREAM : HS_HANDLER;
 	} else {
 		http_error(s, 500, true);
 		start_write(s, true);
@@ -926,6 +927,8 @@ void http_session_stream_reply(struct http_session *s)
 
 void http_session_resume(struct http_session *s)
 {
+	s->stream_ops = NULL;
+	s->stream = NULL;
 	if (conn_open(&s->conn) && s->state == HS_HANDLER)
 		start_write(s, false);
 }
@@ -977,7 +980,14 @@ static void read_body(struct http_session *s)
 			s->req->body_consumed = true;
 			if (s->req->body)
 				s->req->body[s->req->body_len] = '\0';
+			/* The scratch head has served other sessions meanwhile: the
+			 * head (still at the front of s->in) is parsed again, so the
+			 * handler sees its headers. */
+			size_t scan = 0;
 			s->req->msg = NULL;
+			if (http_parse_request(buf_rptr(&s->in), s->req->head_len, &scan,
+			                       &srv->limits, srv->scratch) > 0)
+				s->req->msg = srv->scratch;
 			loop_timer_set(srv->w->loop, &s->timer,
 			               TIMEOUT(srv, timeout_client, 60000));
 			call_handler(s);

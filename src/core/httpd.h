@@ -9,7 +9,9 @@
  * A handler either
  *   - answers at once: http_respond() / http_respond_file() then TS_OK;
  *   - answers later: returns TS_AGAIN and calls http_session_resume() once
- *     the response is queued (the app waiting on its database);
+ *     the response is queued (the app waiting on its database); it may set
+ *     s->stream_ops to ops with only `abort` (called if the session closes
+ *     before that) and s->stream;
  *   - takes the connection over: sets s->stream_ops and returns TS_AGAIN,
  *     then moves bytes itself and calls http_session_stream_done() (the
  *     reverse proxy, which streams bodies both ways).
@@ -105,7 +107,8 @@ struct http_req {
 	struct str referer, user_agent; /* for the access log */
 	uint64_t t_start_us;
 	uint64_t t_head;      /* loop ms: the head was parsed */
-	struct http_msg *msg; /* the full parsed head, valid in the handler only */
+	struct http_msg *msg; /* the full parsed head, valid in the handler only
+	                         (buffered bodies too: parsed again for it) */
 	/* buffered request body */
 	char *body;
 	size_t body_len;
@@ -130,7 +133,8 @@ struct http_req {
 	struct http_req *next_free;
 };
 struct http_stream_ops {
-	void (*on_client)(struct http_session *s);  /* client I/O readiness */
+	void (*on_client)(struct http_session *s);  /* client I/O readiness; NULL:
+	                                               an async handler's ops */
 	void (*on_timeout)(struct http_session *s); /* s->timer fired */
 	void (*abort)(struct http_session *s);      /* session closing: let go */
 };

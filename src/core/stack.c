@@ -146,7 +146,7 @@ static const struct key web_keys[] = {
 };
 
 static const struct key app_keys[] = {
-	HTTP_KEYS(struct stack_app, ":9000", "1m", "0"),
+	HTTP_KEYS(struct stack_app, ":9000", "16k", "0"),
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
@@ -713,8 +713,11 @@ out:
 static void parse_prefix(struct loader *L, const char *value)
 {
 	struct stack_web *w = &L->s->web;
-	if (value[0] != '/') {
-		lfail(L, "'proxy' takes a path prefix starting with '/', got '%s'", value);
+	if (value[value[0] == '='] != '/') {
+		lfail(L,
+		      "'proxy' takes a path prefix starting with '/' (or '=/path' for that path "
+		      "only), got '%s'",
+		      value);
 		return;
 	}
 	if (strpbrk(value, " \t")) {

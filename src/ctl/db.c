@@ -50,7 +50,7 @@ void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *
 {
 	fmt(p->datadir, sizeof(p->datadir), "%s/db/%s", c->state, h->name);
 	fmt(p->socket, sizeof(p->socket), "%s/run/%s.db.sock", c->state, h->name);
-	fmt(p->pidfile, sizeof(p->pidfile), "%s/run/%s.mariadbd.pid", c->state, h->name);
+	fmt(p->pidfile, sizeof(p->pidfile), "%s/db/%s/mariadbd.pid", c->state, h->name);
 }
 
 /* ---- the current primary ---- */

@@ -17,9 +17,11 @@
 
 static bool proxied(const struct stack_web *conf, const char *path)
 {
-	for (unsigned i = 0; i < conf->nproxy; i++)
-		if (strncmp(path, conf->proxy[i], strlen(conf->proxy[i])) == 0)
-			return true;
+	for (unsigned i = 0; i < conf->nproxy; i++) {
+		const char *p = conf->proxy[i];
+		if (p[0] == '=' ? strcmp(path, p + 1) == 0 : strncmp(path, p, strlen(p)) == 0)
+			return true; /* '=/path': that path only, like nginx's location = */
+	}
 	return false;
 }
 

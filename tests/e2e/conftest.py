@@ -36,7 +36,7 @@ def free_subnet():
         a, b = random.randint(100, 250), random.randint(1, 250)
         ok = True
         for host in (1, 2, 3):
-            for port in (8080, 8404, 8405, 9000):
+            for port in (8080, 8404, 8405, 9000, 3306):
                 s = socket.socket()
                 try:
                     s.bind((f"127.{a}.{b}.{host}", port))
@@ -85,6 +85,8 @@ class Stack:
         out = {}
         if os.path.isdir(run):
             for name in os.listdir(run):
+                if not name.endswith(".pid"):
+                    continue
                 with open(os.path.join(run, name)) as f:
                     out[name] = int(f.read().strip())
         return out

@@ -14,10 +14,12 @@ def test_up_prints_the_site_url(stack):
 
 
 def test_page_through_the_load_balancer(stack):
+    """/ is the message board: the app's page, through the LB and a web server."""
     status, headers, body = curl(stack.url + "/")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
-    assert b"Welcome to www.foobar.com" in body
+    assert b"<h1>www.foobar.com</h1>" in body
+    assert b'<form method="post" action="/posts"' in body
     assert headers["x-served-by"] in ("web-01", "web-02")
 
 
@@ -67,15 +69,16 @@ def test_status_lists_every_daemon_with_its_pid(stack):
     r = stack.ctl("status")
     pids = stack.pids()
     lines = r.stdout.strip().splitlines()[1:]
-    assert len(lines) == 6, r.stdout
-    for host, daemon in [("web-01", "tristack-app"), ("web-02", "tristack-app"),
+    assert len(lines) == 8, r.stdout
+    for host, daemon in [("web-01", "mariadbd"), ("web-02", "mariadbd"),
+                         ("web-01", "tristack-app"), ("web-02", "tristack-app"),
                          ("web-01", "tristack-web"), ("web-02", "tristack-web"),
                          ("lb-01", "tristack-lb"), ("lb-01", "tristack-dns")]:
         line = next(l for l in lines if l.split()[:2] == [host, daemon])
         pid = int(line.split()[2])
         assert line.split()[3] == "running"
-        assert line.split()[-1] == "ok"
-        role = daemon.split("-")[1]
+        assert line.split()[5].rstrip(",") == "ok"
+        role = "db" if daemon == "mariadbd" else daemon.split("-")[1]
         assert pids[f"{host}.{role}.pid"] == pid
         assert alive(pid)
 
@@ -93,18 +96,18 @@ def test_up_twice_and_down_leave_no_process_behind():
     try:
         st.ctl("up")
         pids = st.pids()
-        assert len(pids) == 6
+        assert len(pids) == 8
         assert all(alive(p) for p in pids.values())
         again = st.ctl("up")
-        assert again.stdout.count("already running") == 6
+        assert again.stdout.count("already running") == 8
         assert st.pids() == pids
         down = st.ctl("down")
-        assert down.stdout.count("stopped") == 6
+        assert down.stdout.count("stopped") == 8
         assert not any(alive(p) for p in pids.values()), "a daemon survived down"
         assert st.pids() == {}
         r = st.ctl("status", check=False)
         assert r.returncode == 3
-        assert r.stdout.count("stopped") == 6
+        assert r.stdout.count("stopped") == 8
     finally:
         left = stop_stack(st)
         shutil.rmtree(tmp, ignore_errors=True)

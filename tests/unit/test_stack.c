@@ -85,7 +85,7 @@ static void check_defaults(const struct stack *s)
 	CHECK_EQ(s->web.timeout_server, 60000);
 	CHECK_EQ(s->web.timeout_server_keep_alive, 4000);
 
-	check_default_http(&s->app.http, ":9000", NULL, 1048576); /* no admin; always a limit */
+	check_default_http(&s->app.http, ":9000", NULL, 16384); /* no admin; always a limit */
 
 	CHECK_STR(s->dns.listen, ":5353");
 	CHECK_EQ(s->dns.ttl, 300000);
@@ -559,7 +559,9 @@ TEST(stack_errors_servers_and_proxies)
 		  HOSTS "[lb]\nserver = web-01:80\n\nserver = web-01:80\n", HOSTS_LINES + 4,
 		  "server web-01:80 is listed twice", "(first at line 13)", NULL },
 		{ "proxy without a slash", "[web]\nproxy = /api/\nproxy = healthz\n", 3,
-		  "'proxy' takes a path prefix starting with '/', got 'healthz'", NULL, NULL },
+		  "'proxy' takes a path prefix starting with '/' (or '=/path' for that path only), "
+		  "got 'healthz'",
+		  NULL, NULL },
 		{ "proxy as a url", "[web]\nproxy = http://app/\n", 2,
 		  "'proxy' takes a path prefix starting with '/'", NULL, NULL },
 		{ "two proxies on a line", "[web]\nproxy = /a /b\n", 2,
@@ -922,8 +924,9 @@ TEST(stack_print_round_trip_foobar_conf)
 	CHECK_STR(s.site.www, "lb-01");
 	CHECK_EQ(s.lb.nservers, 2);
 	CHECK_STR(s.lb.servers[1].name, "web-02");
-	CHECK_EQ(s.web.nproxy, 2);
-	CHECK_STR(s.web.proxy[0], "/api/");
+	CHECK_EQ(s.web.nproxy, 4);
+	CHECK_STR(s.web.proxy[0], "=/");
+	CHECK_STR(s.web.proxy[2], "/api/");
 	CHECK_STR(s.dns.listen, ":5353");
 	check_round_trip(&s);
 	stack_free(&s);

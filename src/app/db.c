@@ -1,0 +1,847 @@
+/* db.c - MariaDB connections on the event loop. See db.h.
+ *
+ * Each connection is a small state machine: CONNECT, PREPARE (every
+ * statement, once), then IDLE / EXEC / STORE for jobs. Connector/C's *_start
+ * calls return what they wait for (MYSQL_WAIT_READ, _WRITE, _TIMEOUT); the
+ * connection's io and timer bring the matching *_cont call when the socket
+ * or the clock is ready.
+ */
+#include <errmsg.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "db.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MONITOR_MS     500
+#define QUEUE_CHECK_MS 100
+
+static const char *const sql_text[ST_COUNT] = {
+	[ST_POST_BY_ID] = "SELECT id, author, body, created_at FROM posts WHERE id = ?",
+	[ST_POSTS_LATEST] =
+	    "SELECT id, author, body, created_at FROM posts ORDER BY id DESC LIMIT ?",
+	[ST_POSTS_BEFORE] = "SELECT id, author, body, created_at FROM posts WHERE id < ? "
+	                    "ORDER BY id DESC LIMIT ?",
+	[ST_POST_INSERT] = "INSERT INTO posts (author, body, created_at) VALUES (?, ?, ?)",
+	[ST_GTID_WAIT] = "SELECT MASTER_GTID_WAIT(?, ? / 1000)",
+	[ST_HEARTBEAT] = "REPLACE INTO heartbeat (host, ts) VALUES (?, NOW(6))",
+	[ST_STATUS] = "SELECT @@read_only, "
+	              "TIMESTAMPDIFF(MICROSECOND, (SELECT MAX(ts) FROM heartbeat), NOW(6))",
+};
+
+enum conn_state { DC_DOWN, DC_CONNECT, DC_PREPARE, DC_IDLE, DC_EXEC, DC_STORE };
+
+struct db_conn {
+	MYSQL my;
+	bool inited;
+	struct db_pool *pool;
+	struct io io;
+	struct timer timer; /* library timeouts, and the reconnect backoff */
+	MYSQL_STMT *st[ST_COUNT];
+	enum conn_state state;
+	int prep; /* statement being prepared */
+	int wait; /* MYSQL_WAIT_* the library waits for */
+	unsigned backoff;
+	struct db_job *job;
+	struct db_conn *next_idle;
+};
+
+struct db_pool {
+	struct db_worker *dw;
+	struct db_server *server;
+	struct db_conn *conns;
+	unsigned n;
+	unsigned alive; /* connections past their handshake */
+	bool failed;    /* the last connect failed: fail jobs at once */
+	bool monitor;   /* the monitor's own connection: not in the gauges */
+	struct db_conn *idle;
+	struct db_job *qhead, *qtail;
+};
+
+static void conn_step(struct db_conn *c, int ev);
+static void conn_io(struct io *io);
+static void pool_dispatch(struct db_pool *p);
+
+static struct loop *loop_of(struct db_conn *c)
+{
+	return c->pool->dw->w->loop;
+}
+
+static void count(struct db_worker *dw, int id, int64_t n)
+{
+	metrics_add(dw->w->shard, metrics_slot(dw->w->d->metrics, id), n);
+}
+
+/* The pool gauges: open connections, busy ones. */
+static void pool_gauge(struct db_pool *p, bool busy, int64_t n)
+{
+	if (p->monitor)
+		return;
+	struct db *db = p->dw->db;
+	unsigned i = (unsigned)(p->server - db->servers);
+	count(p->dw, busy ? db->m_pool_busy[i] : db->m_pool_open[i], n);
+}
+
+/* ---- parameters ---- */
+
+void db_param_ll(struct db_job *job, int i, long long v)
+{
+	job->ll[i] = v;
+	memset(&job->param[i], 0, sizeof(job->param[i]));
+	job->param[i].buffer_type = MYSQL_TYPE_LONGLONG;
+	job->param[i].buffer = &job->ll[i];
+}
+
+void db_param_str(struct db_job *job, int i, const char *s, size_t len)
+{
+	job->len[i] = (unsigned long)len;
+	memset(&job->param[i], 0, sizeof(job->param[i]));
+	job->param[i].buffer_type = MYSQL_TYPE_STRING;
+	job->param[i].buffer = (void *)(uintptr_t)s;
+	job->param[i].buffer_length = (unsigned long)len;
+	job->param[i].length = &job->len[i];
+}
+
+/* ---- connections ---- */
+
+static void job_fail(struct db_job *job, unsigned err, const char *msg)
+{
+	job->err = err;
+	snprintf(job->errmsg, sizeof(job->errmsg), "%s", msg);
+	job->st = NULL;
+	job->done(job, false);
+}
+
+/* Close, fail the job in progress, and connect again after a backoff. */
+static void conn_reset(struct db_conn *c, const char *why)
+{
+	struct db_pool *p = c->pool;
+	if (c->state >= DC_IDLE || c->state == DC_PREPARE) {
+		p->alive--;
+		pool_gauge(p, false, -1);
+		if (c->job)
+			pool_gauge(p, true, -1);
+		log_warn("database %s: connection lost: %s", p->server->name, why);
+	}
+	if (c->state == DC_IDLE) {
+		for (struct db_conn **q = &p->idle; *q; q = &(*q)->next_idle)
+			if (*q == c) {
+				*q = c->next_idle;
+				break;
+			}
+	}
+	loop_io_del(&c->io); /* mysql_close closes the socket itself */
+	if (c->inited) {
+		for (int i = 0; i < ST_COUNT; i++)
+			if (c->st[i]) {
+				mysql_stmt_close(c->st[i]);
+				c->st[i] = NULL;
+			}
+		mysql_close(&c->my);
+		c->inited = false;
+	}
+	c->state = DC_DOWN;
+	struct db_job *job = c->job;
+	c->job = NULL;
+	c->backoff = c->backoff ? MIN(c->backoff * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+	loop_timer_set(loop_of(c), &c->timer, c->backoff);
+	if (job) {
+		count(p->dw, p->dw->db->m_errors, 1);
+		job_fail(job, CR_SERVER_LOST, why);
+	}
+	if (p->alive == 0 && p->failed) {
+		/* nobody left to serve the queue: it fails now, not at its deadline */
+		while (p->qhead) {
+			struct db_job *q = p->qhead;
+			p->qhead = q->next;
+			if (p->qhead == NULL)
+				p->qtail = NULL;
+			job_fail(q, CR_CONNECTION_ERROR, "database unreachable");
+		}
+	}
+}
+
+/* The library waits: note for what, and until when. */
+static void conn_wait(struct db_conn *c, int status)
+{
+	c->wait = status;
+	if (c->io.fd < 0) {
+		int fd = (int)mysql_get_socket(&c->my);
+		if (fd >= 0 && loop_io_add(loop_of(c), &c->io, fd, conn_io) < 0) {
+			conn_reset(c, "epoll");
+			return;
+		}
+	}
+	/* it returned because the socket would block */
+	if (status & MYSQL_WAIT_READ)
+		c->io.ready &= ~IO_READ;
+	if (status & MYSQL_WAIT_WRITE)
+		c->io.ready &= ~IO_WRITE;
+	if (status & MYSQL_WAIT_TIMEOUT)
+		loop_timer_set(loop_of(c), &c->timer, mysql_get_timeout_value_ms(&c->my));
+	else
+		loop_timer_stop(loop_of(c), &c->timer);
+}
+
+static void conn_io(struct io *io)
+{
+	struct db_conn *c = container_of(io, struct db_conn, io);
+	int ev = 0;
+	if ((c->wait & MYSQL_WAIT_READ) && (io->ready & (IO_READ | IO_HUP | IO_ERR)))
+		ev |= MYSQL_WAIT_READ;
+	if ((c->wait & MYSQL_WAIT_WRITE) && (io->ready & (IO_WRITE | IO_ERR)))
+		ev |= MYSQL_WAIT_WRITE;
+	if (ev && c->state != DC_DOWN && c->state != DC_IDLE)
+		conn_step(c, ev);
+	else if (c->state == DC_IDLE && (io->ready & (IO_HUP | IO_ERR)))
+		conn_reset(c, "closed by the server");
+}
+
+static void conn_timer(struct timer *t)
+{
+	struct db_conn *c = container_of(t, struct db_conn, timer);
+	if (c->state == DC_DOWN)
+		conn_step(c, 0); /* the backoff is over: connect */
+	else if (c->wait & MYSQL_WAIT_TIMEOUT)
+		conn_step(c, MYSQL_WAIT_TIMEOUT);
+}
+
+static void conn_start_connect(struct db_conn *c)
+{
+	struct db *db = c->pool->dw->db;
+	struct db_server *sv = c->pool->server;
+	mysql_init(&c->my);
+	c->inited = true;
+	unsigned secs = (unsigned)MAX(1, (db->timeout_ms + 999) / 1000);
+	mysql_options(&c->my, MYSQL_OPT_NONBLOCK, 0);
+	mysql_options(&c->my, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
+	mysql_options(&c->my, MYSQL_OPT_READ_TIMEOUT, &secs);
+	mysql_options(&c->my, MYSQL_OPT_WRITE_TIMEOUT, &secs);
+	mysql_options(&c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* the GTID of each commit comes back in its OK packet */
+	mysql_options(&c->my, MYSQL_INIT_COMMAND,
+	              "SET SESSION session_track_system_variables = 'last_gtid', "
+	              "time_zone = '+00:00'");
+	c->io.fd = -1;
+	c->state = DC_CONNECT;
+	MYSQL *ret;
+	int status = mysql_real_connect_start(&ret, &c->my, sv->host, db->user, db->password,
+	                                      db->schema, sv->port, NULL, 0);
+	if (status)
+		conn_wait(c, status);
+	else
+		conn_step(c, -1 - (ret == NULL)); /* finished at once: -1 ok, -2 failed */
+}
+
+static void conn_idle(struct db_conn *c)
+{
+	struct db_pool *p = c->pool;
+	c->state = DC_IDLE;
+	c->wait = MYSQL_WAIT_READ; /* a close by the server shows as readable */
+	c->next_idle = p->idle;
+	p->idle = c;
+	pool_dispatch(p);
+}
+
+static void job_done(struct db_conn *c, bool ok)
+{
+	struct db_job *job = c->job;
+	struct db_pool *p = c->pool;
+	enum db_stmt stmt = job->stmt; /* the callback may reuse the job */
+	c->job = NULL;
+	pool_gauge(p, true, -1);
+	job->st = ok ? c->st[job->stmt] : NULL;
+	if (!ok) {
+		job->err = mysql_stmt_errno(c->st[job->stmt]);
+		snprintf(job->errmsg, sizeof(job->errmsg), "%s",
+		         mysql_stmt_error(c->st[job->stmt]));
+		count(p->dw, p->dw->db->m_errors, 1);
+	}
+	bool lost = !ok && (job->err == CR_SERVER_LOST || job->err == CR_SERVER_GONE_ERROR ||
+	                    (job->err >= 2000 && job->err < 2100));
+	job->done(job, ok);
+	if (lost) {
+		conn_reset(c, "lost during a query");
+		return;
+	}
+	mysql_stmt_free_result(c->st[stmt]);
+	conn_idle(c);
+}
+
+/* The connection goes on after the library returned (ev: what is ready;
+ * -1/-2: the call just made finished at once, fine / failed). */
+static void conn_step(struct db_conn *c, int ev)
+{
+	int status = 0, rc = 0;
+	MYSQL *ret = &c->my;
+	for (;;) {
+		switch (c->state) {
+		case DC_DOWN:
+			conn_start_connect(c);
+			return;
+		case DC_CONNECT:
+			if (ev >= 0)
+				status = mysql_real_connect_cont(&ret, &c->my, ev);
+			else
+				ret = ev == -1 ? &c->my : NULL;
+			if (status) {
+				conn_wait(c, status);
+				return;
+			}
+			if (ret == NULL) {
+				char why[200];
+				snprintf(why, sizeof(why), "connect: %s", mysql_error(&c->my));
+				c->state = DC_DOWN;
+				c->pool->failed = true;
+				conn_reset(c, why);
+				return;
+			}
+			c->state = DC_PREPARE;
+			c->pool->alive++;
+			c->pool->failed = false;
+			pool_gauge(c->pool, false, 1);
+			c->prep = -1;
+			/* fall into preparing the first statement */
+			ev = -1;
+			rc = 0;
+			break;
+		case DC_PREPARE:
+			if (ev >= 0) {
+				status = mysql_stmt_prepare_cont(&rc, c->st[c->prep], ev);
+				if (status) {
+					conn_wait(c, status);
+					return;
+				}
+			}
+			if (rc != 0) {
+				char why[240];
+				snprintf(why, sizeof(why), "prepare: %s",
+				         mysql_stmt_error(c->st[c->prep]));
+				conn_reset(c, why);
+				return;
+			}
+			if (++c->prep == ST_COUNT) {
+				c->backoff = 0;
+				conn_idle(c);
+				return;
+			}
+			c->st[c->prep] = mysql_stmt_init(&c->my);
+			status = mysql_stmt_prepare_start(&rc, c->st[c->prep], sql_text[c->prep],
+			                                  strlen(sql_text[c->prep]));
+			if (status) {
+				conn_wait(c, status);
+				return;
+			}
+			ev = -1;
+			break;
+		case DC_EXEC: {
+			MYSQL_STMT *st = c->st[c->job->stmt];
+			if (ev >= 0) {
+				status = mysql_stmt_execute_cont(&rc, st, ev);
+				if (status) {
+					conn_wait(c, status);
+					return;
+				}
+			} else {
+				rc = ev == -1 ? 0 : 1;
+			}
+			if (rc != 0) {
+				job_done(c, false);
+				return;
+			}
+			if (mysql_stmt_field_count(st) == 0) {
+				/* a write: its id and the GTID of its commit */
+				c->job->insert_id = (long long)mysql_stmt_insert_id(st);
+				const char *data;
+				size_t len;
+				if (mysql_session_track_get_first(
+				        &c->my, SESSION_TRACK_SYSTEM_VARIABLES, &data, &len) == 0) {
+					/* name, then value */
+					if (mysql_session_track_get_next(
+					        &c->my, SESSION_TRACK_SYSTEM_VARIABLES, &data,
+					        &len) == 0)
+						snprintf(c->job->gtid, sizeof(c->job->gtid), "%.*s",
+						         (int)len, data);
+				}
+				job_done(c, true);
+				return;
+			}
+			c->state = DC_STORE;
+			status = mysql_stmt_store_result_start(&rc, st);
+			if (status) {
+				conn_wait(c, status);
+				return;
+			}
+			ev = rc ? -2 : -1;
+			break;
+		}
+		case DC_STORE: {
+			MYSQL_STMT *st = c->st[c->job->stmt];
+			if (ev >= 0) {
+				status = mysql_stmt_store_result_cont(&rc, st, ev);
+				if (status) {
+					conn_wait(c, status);
+					return;
+				}
+			} else {
+				rc = ev == -1 ? 0 : 1;
+			}
+			job_done(c, rc == 0);
+			return;
+		}
+		case DC_IDLE:
+			return;
+		}
+	}
+}
+
+/* ---- pools and the queue ---- */
+
+static void conn_run(struct db_conn *c, struct db_job *job)
+{
+	c->job = job;
+	job->conn = c;
+	job->server = c->pool->server;
+	pool_gauge(c->pool, true, 1);
+	MYSQL_STMT *st = c->st[job->stmt];
+	if (mysql_stmt_param_count(st) && mysql_stmt_bind_param(st, job->param)) {
+		job_done(c, false);
+		return;
+	}
+	c->state = DC_EXEC;
+	int rc = 0;
+	int status = mysql_stmt_execute_start(&rc, st);
+	if (status)
+		conn_wait(c, status);
+	else
+		conn_step(c, rc ? -2 : -1);
+}
+
+static void pool_dispatch(struct db_pool *p)
+{
+	while (p->idle && p->qhead) {
+		struct db_conn *c = p->idle;
+		p->idle = c->next_idle;
+		struct db_job *job = p->qhead;
+		p->qhead = job->next;
+		if (p->qhead == NULL)
+			p->qtail = NULL;
+		conn_run(c, job);
+	}
+}
+
+void db_submit(struct db_worker *dw, struct db_server *sv, struct db_job *job)
+{
+	struct db_pool *p = &dw->pools[sv - dw->db->servers];
+	job->server = sv;
+	job->gtid[0] = '\0';
+	job->err = 0;
+	count(dw, dw->db->m_queries[sv->role == DB_ROLE_REPLICA ? 1 : 0], 1);
+	if (p->alive == 0 && p->failed) {
+		count(dw, dw->db->m_errors, 1);
+		job_fail(job, CR_CONNECTION_ERROR, "database unreachable");
+		return;
+	}
+	job->next = NULL;
+	job->deadline = loop_now(dw->w->loop) + dw->db->timeout_ms;
+	if (p->qtail)
+		p->qtail->next = job;
+	else
+		p->qhead = job;
+	p->qtail = job;
+	pool_dispatch(p);
+}
+
+static void pool_init(struct db_pool *p, struct db_worker *dw, struct db_server *sv, unsigned n)
+{
+	memset(p, 0, sizeof(*p));
+	p->dw = dw;
+	p->server = sv;
+	p->n = n;
+	p->conns = xcalloc(n, sizeof(*p->conns));
+	for (unsigned i = 0; i < n; i++) {
+		struct db_conn *c = &p->conns[i];
+		c->pool = p;
+		c->io.fd = -1;
+		c->io.fn = conn_io;
+		c->timer.fn = conn_timer;
+		c->state = DC_DOWN;
+		loop_timer_set(dw->w->loop, &c->timer, 0);
+	}
+}
+
+static void pool_close(struct db_pool *p)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		struct db_conn *c = &p->conns[i];
+		loop_timer_stop(loop_of(c), &c->timer);
+		loop_io_del(&c->io);
+		if (c->state >= DC_IDLE || c->state == DC_PREPARE)
+			pool_gauge(p, false, -1);
+		if (c->job) {
+			pool_gauge(p, true, -1);
+			struct db_job *job = c->job;
+			c->job = NULL;
+			job_fail(job, CR_CONNECTION_ERROR, "shutting down");
+		}
+		if (c->inited) {
+			for (int k = 0; k < ST_COUNT; k++)
+				if (c->st[k])
+					mysql_stmt_close(c->st[k]);
+			mysql_close(&c->my);
+		}
+		c->inited = false;
+		c->state = DC_DOWN;
+	}
+	free(p->conns);
+	p->conns = NULL;
+	p->n = 0;
+}
+
+/* Jobs that waited past their deadline fail (the requests get 503). */
+static void expire_queues(struct db_worker *dw)
+{
+	uint64_t now = loop_now(dw->w->loop);
+	for (unsigned i = 0; i < dw->db->nservers; i++) {
+		struct db_pool *p = &dw->pools[i];
+		while (p->qhead && p->qhead->deadline <= now) {
+			struct db_job *job = p->qhead;
+			p->qhead = job->next;
+			if (p->qhead == NULL)
+				p->qtail = NULL;
+			count(dw, dw->db->m_errors, 1);
+			job_fail(job, CR_CONNECTION_ERROR, "no database connection in time");
+		}
+	}
+}
+
+/* ---- the monitor ---- */
+
+struct monitor {
+	struct db_job status, heartbeat;
+	struct db_worker *dw;
+	struct db_pool *pool;
+	bool busy_status, busy_heartbeat;
+};
+
+static void monitor_submit(struct monitor *mo, struct db_job *job)
+{
+	job->next = NULL;
+	job->deadline = loop_now(mo->dw->w->loop) + mo->dw->db->timeout_ms;
+	job->server = mo->pool->server;
+	if (mo->pool->qtail)
+		mo->pool->qtail->next = job;
+	else
+		mo->pool->qhead = job;
+	mo->pool->qtail = job;
+	pool_dispatch(mo->pool);
+}
+
+static void heartbeat_done(struct db_job *job, bool ok)
+{
+	struct monitor *mo = job->arg;
+	(void)ok;
+	mo->busy_heartbeat = false;
+}
+
+static void status_done(struct db_job *job, bool ok)
+{
+	struct monitor *mo = job->arg;
+	struct db_server *sv = mo->pool->server;
+	struct db *db = mo->dw->db;
+	mo->busy_status = false;
+	if (mo->dw->stopping)
+		return;
+	if (!ok) {
+		if (atomic_exchange(&sv->up, false))
+			log_warn("database %s is unreachable: %s", sv->name, job->errmsg);
+		return;
+	}
+	long long ro = 0, age = -1;
+	my_bool null_age = 0;
+	MYSQL_BIND out[2];
+	memset(out, 0, sizeof(out));
+	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[0].buffer = &ro;
+	out[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[1].buffer = &age;
+	out[1].is_null = &null_age;
+	if (mysql_stmt_bind_result(job->st, out) != 0 || mysql_stmt_fetch(job->st) != 0)
+		return;
+	int role = ro ? DB_ROLE_REPLICA : DB_ROLE_PRIMARY;
+	int old = atomic_exchange(&sv->role, role);
+	if (old != role)
+		log_warn("database %s is now the %s", sv->name,
+		         role == DB_ROLE_PRIMARY ? "primary" : "replica");
+	atomic_store(&sv->lag_us, null_age ? -1 : age);
+	if (!atomic_exchange(&sv->up, true))
+		log_info("database %s is reachable (%s)", sv->name,
+		         role == DB_ROLE_PRIMARY ? "primary" : "replica");
+	if (role == DB_ROLE_PRIMARY && !mo->busy_heartbeat) {
+		/* the heartbeat the replicas' lag is measured by */
+		mo->busy_heartbeat = true;
+		memset(&mo->heartbeat, 0, sizeof(mo->heartbeat));
+		mo->heartbeat.stmt = ST_HEARTBEAT;
+		mo->heartbeat.done = heartbeat_done;
+		mo->heartbeat.arg = mo;
+		db_param_str(&mo->heartbeat, 0, db->app_host, strlen(db->app_host));
+		monitor_submit(mo, &mo->heartbeat);
+	}
+}
+
+static void monitor_round(struct db_worker *dw)
+{
+	struct db *db = dw->db;
+	for (unsigned i = 0; i < db->nservers; i++) {
+		struct monitor *mo = &dw->monitors[i];
+		if (mo->busy_status)
+			continue;
+		if (mo->pool->alive == 0) {
+			/* a server that refuses connections: down after a few tries */
+			if (mo->pool->conns[0].backoff >= 400 &&
+			    atomic_exchange(&db->servers[i].up, false))
+				log_warn("database %s is unreachable", db->servers[i].name);
+			continue;
+		}
+		memset(&mo->status, 0, sizeof(mo->status));
+		mo->busy_status = true;
+		mo->status.stmt = ST_STATUS;
+		mo->status.done = status_done;
+		mo->status.arg = mo;
+		monitor_submit(mo, &mo->status);
+	}
+}
+
+static void tick(struct timer *t)
+{
+	struct db_worker *dw = container_of(t, struct db_worker, tick);
+	expire_queues(dw);
+	if (dw->monitor) {
+		uint64_t now = loop_now(dw->w->loop);
+		if (now - dw->last_monitor >= MONITOR_MS) {
+			dw->last_monitor = now;
+			monitor_round(dw);
+		}
+	}
+	loop_timer_set(dw->w->loop, &dw->tick, QUEUE_CHECK_MS);
+}
+
+/* ---- choosing a server ---- */
+
+struct db_server *db_primary(struct db *db)
+{
+	for (unsigned i = 0; i < db->nservers; i++)
+		if (atomic_load(&db->servers[i].role) == DB_ROLE_PRIMARY)
+			return &db->servers[i];
+	return NULL;
+}
+
+struct db_server *db_pick(struct db_worker *dw, enum db_target target)
+{
+	struct db *db = dw->db;
+	struct db_server *primary = db_primary(db);
+	if (target == DB_PRIMARY)
+		return primary;
+	bool primary_up = primary && atomic_load(&primary->up);
+	bool lagging = false;
+	for (unsigned i = 0; i < db->nservers; i++) {
+		struct db_server *sv = &db->servers[i];
+		if (atomic_load(&sv->role) != DB_ROLE_REPLICA || !atomic_load(&sv->up) ||
+		    dw->pools[i].alive == 0)
+			continue;
+		int64_t lag = atomic_load(&sv->lag_us);
+		/* with the primary down, a stale replica beats no answer */
+		if (primary_up && (lag < 0 || (uint64_t)lag > db->max_lag_us)) {
+			lagging = true;
+			continue;
+		}
+		return sv;
+	}
+	count(dw, lagging ? db->m_fallback_lag : db->m_fallback_down, 1);
+	return primary;
+}
+
+unsigned db_reachable(struct db *db, char *out, size_t len)
+{
+	unsigned n = 0;
+	size_t o = 0;
+	out[0] = '\0';
+	for (unsigned i = 0; i < db->nservers; i++) {
+		struct db_server *sv = &db->servers[i];
+		bool up = atomic_load(&sv->up);
+		n += up;
+		int role = atomic_load(&sv->role);
+		int k = snprintf(out + o, len - o,
+		                 "%s\"%s\":{\"up\":%s,\"role\":\"%s\",\"lag_ms\":%lld}",
+		                 i ? "," : "", sv->name, up ? "true" : "false",
+		                 role == DB_ROLE_PRIMARY   ? "primary"
+		                 : role == DB_ROLE_REPLICA ? "replica"
+		                                           : "unknown",
+		                 (long long)(atomic_load(&sv->lag_us) / 1000));
+		if (k < 0 || (size_t)k >= len - o)
+			break;
+		o += (size_t)k;
+	}
+	return n;
+}
+
+/* ---- set-up ---- */
+
+static double lag_seconds(void *arg)
+{
+	struct db_server *sv = arg;
+	int64_t us = atomic_load(&sv->lag_us);
+	return us < 0 ? -1 : (double)us / 1e6;
+}
+
+static double server_up(void *arg)
+{
+	return atomic_load(&((struct db_server *)arg)->up) ? 1 : 0;
+}
+
+void db_metrics_define(struct db *db, struct metrics *m)
+{
+	db->m_queries[0] = metrics_counter(m, "tristack_app_db_queries_total",
+	                                   "Statements run, by target", "target=\"primary\"");
+	db->m_queries[1] = metrics_counter(m, "tristack_app_db_queries_total",
+	                                   "Statements run, by target", "target=\"replica\"");
+	db->m_errors = metrics_counter(m, "tristack_app_db_errors_total",
+	                               "Statements that failed or found no connection", NULL);
+	const char *h = "Reads sent to the primary instead of a replica, by reason";
+	db->m_fallback_down = metrics_counter(m, "tristack_app_db_read_fallbacks_total", h,
+	                                      "reason=\"replica_down\"");
+	db->m_fallback_lag =
+	    metrics_counter(m, "tristack_app_db_read_fallbacks_total", h, "reason=\"replica_lag\"");
+	db->m_fallback_gtid = metrics_counter(m, "tristack_app_db_read_fallbacks_total", h,
+	                                      "reason=\"gtid_wait_timeout\"");
+	db->m_gtid_waits = metrics_counter(m, "tristack_app_db_gtid_waits_total",
+	                                   "Reads that waited for the client's last write", NULL);
+	for (unsigned i = 0; i < db->nservers; i++) {
+		char labels[96];
+		snprintf(labels, sizeof(labels), "server=\"%s\"", db->servers[i].name);
+		metrics_gauge_fn(m, "tristack_app_db_replica_lag_seconds",
+		                 "Age of the newest heartbeat seen on the server (-1: unknown)",
+		                 labels, lag_seconds, &db->servers[i]);
+		metrics_gauge_fn(m, "tristack_app_db_up", "1 while the monitor reaches the server",
+		                 labels, server_up, &db->servers[i]);
+		db->m_pool_open[i] = metrics_gauge(m, "tristack_app_db_pool_connections",
+		                                   "Pooled connections that are open", labels);
+		db->m_pool_busy[i] =
+		    metrics_gauge(m, "tristack_app_db_pool_busy",
+		                  "Pooled connections running a statement", labels);
+	}
+}
+
+int db_setup(struct db *db, struct daemon *d, char *err, size_t errlen)
+{
+	const struct stack *s = &d->stack;
+	memset(db, 0, sizeof(*db));
+	for (unsigned i = 0; i < s->nhosts && db->nservers < ARRAY_SIZE(db->servers); i++) {
+		const struct stack_host *h = &s->hosts[i];
+		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
+			continue;
+		struct db_server *sv = &db->servers[db->nservers++];
+		snprintf(sv->name, sizeof(sv->name), "%s", h->name);
+		snprintf(sv->host, sizeof(sv->host), "%s", h->address);
+		sv->port = (unsigned)s->db.port;
+		/* until the monitor knows better, the stack file's roles */
+		atomic_store(&sv->role,
+		             (h->roles & ROLE_DB_PRIMARY) ? DB_ROLE_PRIMARY : DB_ROLE_REPLICA);
+		atomic_store(&sv->up, true);
+		atomic_store(&sv->lag_us, -1);
+	}
+	snprintf(db->user, sizeof(db->user), "app");
+	snprintf(db->schema, sizeof(db->schema), "%s", s->db.name);
+	snprintf(db->app_host, sizeof(db->app_host), "%s", d->host ? d->host->name : "app");
+	db->pool_size = (unsigned)s->db.pool;
+	db->timeout_ms = s->db.timeout;
+	db->max_lag_us = s->db.max_lag * 1000;
+	db->gtid_wait_ms = s->db.gtid_wait;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+int db_read_password(struct db *db, struct daemon *d, char *err, size_t errlen)
+{
+	if (db->nservers == 0)
+		return 0; /* no database in this stack */
+	char path[4300];
+	if (daemon_path(d, "{state}/secrets/app.password", path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "the state folder's path is too long");
+		return -1;
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL || fgets(db->password, sizeof(db->password), f) == NULL) {
+		snprintf(err, errlen, "cannot read the database password %s: %s (run tristack up)",
+		         path, f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	db->password[strcspn(db->password, "\r\n")] = '\0';
+	return 0;
+}
+
+void db_worker_init(struct db_worker *dw, struct db *db, struct worker *w)
+{
+	memset(dw, 0, sizeof(*dw));
+	dw->db = db;
+	dw->w = w;
+	if (db->nservers == 0)
+		return;
+	dw->pools = xcalloc(db->nservers, sizeof(*dw->pools));
+	for (unsigned i = 0; i < db->nservers; i++)
+		pool_init(&dw->pools[i], dw, &db->servers[i], db->pool_size);
+	if (w->id == 0) {
+		dw->monitor = xcalloc(db->nservers, sizeof(*dw->monitor));
+		dw->monitors = xcalloc(db->nservers, sizeof(*dw->monitors));
+		for (unsigned i = 0; i < db->nservers; i++) {
+			pool_init(&dw->monitor[i], dw, &db->servers[i], 1);
+			dw->monitor[i].monitor = true;
+			dw->monitors[i].dw = dw;
+			dw->monitors[i].pool = &dw->monitor[i];
+		}
+	}
+	dw->tick.fn = tick;
+	loop_timer_set(w->loop, &dw->tick, QUEUE_CHECK_MS);
+}
+
+void db_worker_stop(struct db_worker *dw)
+{
+	dw->stopping = true;
+	if (dw->monitor) {
+		for (unsigned i = 0; i < dw->db->nservers; i++)
+			pool_close(&dw->monitor[i]);
+		free(dw->monitor);
+		dw->monitor = NULL;
+		free(dw->monitors);
+		dw->monitors = NULL;
+	}
+	/* the tick goes on: queued queries of the requests still being
+	 * answered keep their deadline */
+}
+
+void db_worker_free(struct db_worker *dw)
+{
+	db_worker_stop(dw);
+	loop_timer_stop(dw->w->loop, &dw->tick);
+	if (dw->pools)
+		for (unsigned i = 0; i < dw->db->nservers; i++) {
+			struct db_pool *p = &dw->pools[i];
+			while (p->qhead) {
+				struct db_job *job = p->qhead;
+				p->qhead = job->next;
+				job_fail(job, CR_CONNECTION_ERROR, "shutting down");
+			}
+			pool_close(p);
+		}
+	free(dw->pools);
+	dw->pools = NULL;
+}

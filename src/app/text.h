@@ -1,0 +1,35 @@
+/* text.h - the app's text handling, pure functions: UTF-8 validation, form
+ * decoding, cookies, HTML escaping. */
+#ifndef TS_APP_TEXT_H
+#define TS_APP_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/common.h"
+#include "core/sbuf.h"
+
+/* Is s[0..n) valid UTF-8 (no overlong forms, no surrogates, at most
+ * U+10FFFF)? Counts the code points into *chars when it is. */
+bool utf8_valid(const char *s, size_t n, size_t *chars);
+
+/* The value of field `name` in an application/x-www-form-urlencoded body,
+ * decoded ('+' is a space, %XX a byte) into out. Returns its length, -1
+ * when the field is absent, -2 when malformed (bad escape) or longer than
+ * outlen. */
+long form_field(const char *body, size_t n, const char *name, char *out, size_t outlen);
+
+/* The value of cookie `name` in a Cookie header, or {NULL, 0}. */
+struct str cookie_value(struct str header, const char *name);
+
+/* Append s with & < > " ' escaped for HTML text and attributes. */
+void html_escape(struct sbuf *o, const char *s, size_t n);
+
+/* A post id: 1 to 18 decimal digits, not 0; else -1. */
+long long text_id(const char *p, size_t n);
+
+/* A GTID list as MariaDB writes one: domain-server-seq (each 1 to 20
+ * digits), comma separated, shorter than 64 bytes. */
+bool gtid_valid(struct str g);
+
+#endif
