@@ -81,6 +81,8 @@ long form_field(const char *body, size_t n, const char *name, char *out, size_t 
 					return -2;
 				out[o++] = c;
 			}
+			if (o >= outlen)
+				return -2; /* outlen 0: no room for the NUL */
 			out[o] = '\0';
 			return (long)o;
 		}

@@ -750,6 +750,31 @@ TEST(stack_proxies)
 	stack_free(&s);
 }
 
+/* "=/path" proxies that one path only; the '=' is kept, and what follows it
+ * must still start with '/'. */
+TEST(stack_proxies_exact)
+{
+	struct stack s;
+	char err[256];
+	t_case("stack proxy = =/ and =/posts");
+	CHECK_EQ(load(&s, "[web]\nproxy = =/\nproxy = =/posts\n", err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_EQ(s.web.nproxy, 2);
+	CHECK_STR(s.web.proxy[0], "=/");
+	CHECK_STR(s.web.proxy[1], "=/posts");
+	CHECK_EQ(s.web.proxy_line, 3);
+	stack_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "exact proxy without a slash", "[web]\nproxy = =/\nproxy = =api\n", 3,
+		  "'proxy' takes a path prefix starting with '/' (or '=/path' for that path only), "
+		  "got '=api'",
+		  NULL, NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
+
 /* ---- stack_resolve_addr ---- */
 
 TEST(stack_resolve_addr_specs)
