@@ -94,6 +94,8 @@ long form_field(const char *body, size_t n, const char *name, char *out, size_t 
 struct str cookie_value(struct str header, const char *name)
 {
 	size_t nlen = strlen(name);
+	if (header.p == NULL)
+		return (struct str){ NULL, 0 };
 	const char *p = header.p, *end = header.p + header.len;
 	while (p < end) {
 		while (p < end && (*p == ' ' || *p == '\t'))

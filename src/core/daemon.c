@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,13 @@
 
 #define DEFAULT_CONF "conf/foobar.conf"
 
+/* The CPUs this process may run on (as HAProxy sizes nbthread): under
+ * `taskset -c 1` one worker, not one per CPU of the machine. */
 unsigned cpu_count(void)
 {
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n < 1 ? 1 : (unsigned)n;
 }
