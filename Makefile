@@ -30,7 +30,7 @@ endif
 CFLAGS  = $(CFLAGS_COMMON) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS = -pthread $(LDSAN)
 
-LIBS_CORE = -linih -lm
+LIBS_CORE = -linih -lssl -lcrypto -lm
 LIBS_MARIADB = $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb)
 LIBS_APP  = $(LIBS_MARIADB) -ljansson
 LIBS_DNS  = -lldns

@@ -1,5 +1,6 @@
 /* httpd.c - HTTP/1.1 server sessions. See httpd.h. */
 #include "httpd.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -311,6 +312,12 @@ static void accept_ready(struct io *io)
 		memcpy(&s->peer, &ss, MIN((size_t)len, sizeof(s->peer)));
 		if (conn_init(&s->conn, w->loop, fd, session_io) < 0) {
 			close(fd);
+			s->next = srv->free_list;
+			srv->free_list = s;
+			continue;
+		}
+		if (srv->tls && conn_tls_accept(&s->conn, srv->tls) < 0) {
+			conn_close(&s->conn);
 			s->next = srv->free_list;
 			srv->free_list = s;
 			continue;
@@ -762,7 +769,7 @@ static void session_end(struct http_session *s)
 		http_session_close(s);
 		return;
 	}
-	shutdown(s->conn.io.fd, SHUT_WR);
+	conn_shutdown_write(&s->conn);
 	buf_release(&srv->w->pool, &s->in);
 	buf_release(&srv->w->pool, &s->out);
 	s->state = HS_LINGER;

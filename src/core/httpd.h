@@ -66,9 +66,10 @@ struct http_server {
 	/* Formats one access-log line (ending in '\n') into b; NULL: nginx's
 	 * combined format. */
 	void (*log_line)(const struct http_session *s, struct buf *b);
-	bool buffer_body; /* see http_server_buffer_bodies */
-	bool count;       /* update metrics (off for admin listeners) */
-	unsigned maxconn; /* this worker's share */
+	bool buffer_body;       /* see http_server_buffer_bodies */
+	struct tls_worker *tls; /* set: accepted connections speak TLS */
+	bool count;             /* update metrics (off for admin listeners) */
+	unsigned maxconn;       /* this worker's share */
 	struct http_metric_slots m;
 	/* per-worker state */
 	struct http_msg *scratch;      /* where heads are parsed */

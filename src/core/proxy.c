@@ -9,6 +9,7 @@
  * P_WAIT (blocked on a socket) or P_GONE (the txn has ended and is freed).
  */
 #include "proxy.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -351,7 +352,8 @@ static int build_request_head(struct proxy_txn *t)
 		bool keep = pc->trust_forwarded;
 		if (!keep || http_find_header(m, "x-forwarded-proto", 0) < 0) {
 			r |= buf_append_lit(b, "X-Forwarded-Proto: ");
-			r |= buf_append(b, pc->proto, strlen(pc->proto));
+			const char *proto = conn_is_tls(&t->s->conn) ? "https" : pc->proto;
+			r |= buf_append(b, proto, strlen(proto));
 			r |= buf_append_lit(b, "\r\n");
 		}
 		if (m->authority.len && (!keep || http_find_header(m, "x-forwarded-host", 0) < 0)) {
@@ -784,6 +786,8 @@ static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
 		r |= buf_append(o, h->value.p, h->value.len);
 		r |= buf_append_lit(o, "\r\n");
 	}
+	if (pc->tls_headers && conn_is_tls(&s->conn))
+		r |= buf_append(o, pc->tls_headers, strlen(pc->tls_headers));
 	if (pc->served_by) {
 		r |= buf_append_lit(o, "X-Served-By: ");
 		r |= buf_append(o, pc->served_by, strlen(pc->served_by));

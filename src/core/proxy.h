@@ -50,10 +50,11 @@ struct proxy_conf {
 	unsigned retries;
 	unsigned pool_max; /* idle connections kept per server per worker */
 	struct http_limits resp_limits;
-	bool forwarded_headers; /* X-Forwarded-For, -Proto, -Host */
-	bool trust_forwarded;   /* keep the Proto and Host a proxy in front set */
-	const char *proto;      /* value of X-Forwarded-Proto */
-	const char *served_by;  /* adds X-Served-By to responses when set */
+	bool forwarded_headers;  /* X-Forwarded-For, -Proto, -Host */
+	bool trust_forwarded;    /* keep the Proto and Host a proxy in front set */
+	const char *proto;       /* value of X-Forwarded-Proto ("https" on TLS sessions) */
+	const char *tls_headers; /* header lines added to responses on TLS sessions (HSTS) */
+	const char *served_by;   /* adds X-Served-By to responses when set */
 	/* Choose a server for a request and reserve a slot on it: attempt 0
 	 * first, then retries; avoid is the server that just failed (-1 on the
 	 * first attempt). Returns an index, PROXY_PICK_NONE or PROXY_PICK_FULL.

@@ -28,6 +28,7 @@ enum ktype {
 	K_CHECK,
 	K_CACHE,
 	K_ERRPAGE,
+	K_TLSCERT,
 	K_LEVEL
 };
 
@@ -111,6 +112,11 @@ static const struct key lb_keys[] = {
 	{ "timeout_queue", K_DURATION, offsetof(struct stack_lb, timeout_queue), "5s", NULL, 1, 0 },
 	{ "retries", K_INT, offsetof(struct stack_lb, retries), "3", NULL, 0, 100 },
 	{ "check", K_CHECK, offsetof(struct stack_lb, check), NULL, NULL, 0, 0 },
+	{ "tls_listen", K_STR, offsetof(struct stack_lb, tls_listen), "", NULL, 0, 0 },
+	{ "tls_cert", K_TLSCERT, 0, NULL, NULL, 0, 0 },
+	{ "hsts", K_DURATION, offsetof(struct stack_lb, hsts), "365d", NULL, 0, 0 },
+	{ "tls_ticket_rotate", K_DURATION, offsetof(struct stack_lb, tls_ticket_rotate), "1h", NULL,
+	  60000, 7 * 86400000LL },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
@@ -661,6 +667,25 @@ static void parse_error_page(struct loader *L, const char *value)
 	}
 }
 
+static void parse_tls_cert(struct loader *L, const char *value)
+{
+	struct stack_lb *lb = &L->s->lb;
+	char cert[1024], key[1024], extra;
+	int n = sscanf(value, "%1023s %1023s %c", cert, key, &extra);
+	if (n < 1 || n > 2) {
+		lfail(L, "'tls_cert' takes a PEM file and, when the key is apart, its key file, "
+		         "as in tls_cert = /etc/letsencrypt/live/foobar.com/fullchain.pem "
+		         "/etc/letsencrypt/live/foobar.com/privkey.pem");
+		return;
+	}
+	if (lb->ntls_certs == STACK_MAX_TLS_CERTS) {
+		lfail(L, "too many 'tls_cert' lines (at most %d)", STACK_MAX_TLS_CERTS);
+		return;
+	}
+	lb->tls_certs[lb->ntls_certs++] =
+	    (struct stack_tls_cert){ xstrdup(cert), n == 2 ? xstrdup(key) : NULL, L->line };
+}
+
 static void parse_server(struct loader *L, const char *value)
 {
 	struct stack_lb *lb = &L->s->lb;
@@ -847,6 +872,9 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 	case K_ERRPAGE:
 		parse_error_page(L, value);
 		return L->failed ? -1 : 0;
+	case K_TLSCERT:
+		parse_tls_cert(L, value);
+		return L->failed ? -1 : 0;
 	}
 	return -1;
 }
@@ -898,7 +926,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	int *seen =
 	    sec->named ? &L->host_seen[L->host - L->s->hosts][ki] : &L->seen[sec - sections][ki];
 	if (k->type != K_SERVER && k->type != K_PREFIX && k->type != K_CACHE &&
-	    k->type != K_ERRPAGE) {
+	    k->type != K_ERRPAGE && k->type != K_TLSCERT) {
 		if (*seen) {
 			lfail(L, "duplicate key '%s' in [%s] (first at line %d)", name, sec->name,
 			      *seen);
@@ -1158,6 +1186,10 @@ void stack_free(struct stack *s)
 		free(s->web.cache[i].prefix);
 	for (unsigned i = 0; i < s->web.nerror_pages; i++)
 		free(s->web.error_pages[i].path);
+	for (unsigned i = 0; i < s->lb.ntls_certs; i++) {
+		free(s->lb.tls_certs[i].cert);
+		free(s->lb.tls_certs[i].key);
+	}
 	free(s->path);
 	memset(s, 0, sizeof(*s));
 }
@@ -1219,6 +1251,12 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 				print_duration(out, s->web.cache[i].max_age);
 				fprintf(out, "\n");
 			}
+			continue;
+		case K_TLSCERT:
+			for (unsigned i = 0; i < s->lb.ntls_certs; i++)
+				fprintf(out, "tls_cert = %s%s%s\n", s->lb.tls_certs[i].cert,
+				        s->lb.tls_certs[i].key ? " " : "",
+				        s->lb.tls_certs[i].key ? s->lb.tls_certs[i].key : "");
 			continue;
 		case K_ERRPAGE:
 			for (unsigned i = 0; i < s->web.nerror_pages; i++)

@@ -84,9 +84,22 @@ struct stack_http {
 	char *log_level;
 };
 
+#define STACK_MAX_TLS_CERTS 16
+
+struct stack_tls_cert {
+	char *cert; /* PEM: the certificate, its chain, maybe its key */
+	char *key;  /* PEM key, or NULL when it is in cert */
+	int line;
+};
+
 struct stack_lb {
 	struct stack_http http;
-	int64_t balance; /* enum lb_balance */
+	char *tls_listen; /* "" = no HTTPS */
+	struct stack_tls_cert tls_certs[STACK_MAX_TLS_CERTS];
+	unsigned ntls_certs;        /* 0: the ones `tristack up` makes */
+	uint64_t hsts;              /* Strict-Transport-Security max-age, ms; 0 = none */
+	uint64_t tls_ticket_rotate; /* session ticket keys change this often */
+	int64_t balance;            /* enum lb_balance */
 	struct stack_server servers[STACK_MAX_SERVERS];
 	unsigned nservers;
 	uint64_t timeout_connect;

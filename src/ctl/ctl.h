@@ -53,6 +53,11 @@ void db_describe(const struct ctl *c, const struct unit *u, char *out, size_t le
 int db_provision(struct ctl *c, char *err, size_t errlen);
 int db_promote(struct ctl *c, const char *name, char *err, size_t errlen);
 
+/* certs.c: when [lb] tls_listen is set and no tls_cert, make the local CA
+ * and the site's certificates (once; again when they near their end).
+ * *renewed: a certificate was (re)made. */
+int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen);
+
 /* probe.c: does the unit answer? (one try, short timeouts) */
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);
 /* An HTTP GET of path at a; returns the status or -1. */

@@ -77,6 +77,50 @@ static const char *site_url(const struct ctl *c, char *out, size_t len)
 
 static int cmd_down(struct ctl *c);
 
+/* SIGHUP to a running load balancer. */
+static void reload_lb(struct ctl *c)
+{
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		if (strcmp(u->role, "lb") == 0 && unit_running(u) > 0) {
+			kill(u->pid, SIGHUP);
+			printf("  %-7s %-13s reloaded (pid %d)\n", u->host->name, u->daemon,
+			       (int)u->pid);
+		}
+	}
+}
+
+/* Where HTTPS answers, and how to trust the local CA; false: no HTTPS. */
+static bool print_https(const struct ctl *c)
+{
+	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
+	const char *tl = c->stack.lb.tls_listen;
+	char e[256];
+	struct addr a;
+	if (lb == NULL || tl == NULL || tl[0] == '\0' ||
+	    stack_resolve_addr(&c->stack, tl, lb, &a, e, sizeof(e)) < 0)
+		return false;
+	int port = addr_port(&a);
+	char hp[128], portstr[16] = "";
+	addr_format(&a, hp, sizeof(hp));
+	if (port != 443)
+		snprintf(portstr, sizeof(portstr), ":%d", port);
+	printf("www.%s is up: https://www.%s%s/\n", c->stack.site.domain, c->stack.site.domain,
+	       portstr);
+	if (c->stack.lb.ntls_certs == 0) {
+		char ip[128];
+		memcpy(ip, hp, sizeof(ip));
+		char *colon = strrchr(ip, ':');
+		if (colon)
+			*colon = '\0';
+		printf("  its certificate is from a local CA; trust %s/tls/ca.crt, as in\n"
+		       "  curl --cacert %s/tls/ca.crt --resolve www.%s:%d:%s https://www.%s%s/\n",
+		       c->state, c->state, c->stack.site.domain, port, ip, c->stack.site.domain,
+		       portstr);
+	}
+	return true;
+}
+
 /* Start the units of one phase (the databases, or the daemons) and wait,
  * with a deadline, until each answers. */
 static int start_phase(struct ctl *c, bool db)
@@ -144,10 +188,21 @@ static int cmd_up(struct ctl *c)
 		fprintf(stderr, "tristack: database: %s\n", err);
 		goto fail;
 	}
+	bool renewed;
+	if (certs_ensure(c, &renewed, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: certificates: %s\n", err);
+		goto fail;
+	}
+	if (renewed)
+		reload_lb(c); /* a running LB takes the new certificates */
 	if (start_phase(c, false) < 0)
 		goto fail;
 	char url[256];
-	printf("\nwww.%s is up: %s\n", c->stack.site.domain, site_url(c, url, sizeof(url)));
+	printf("\n");
+	if (!print_https(c))
+		printf("www.%s is up: %s\n", c->stack.site.domain, site_url(c, url, sizeof(url)));
+	else
+		printf("http:    %s (redirects to HTTPS)\n", site_url(c, url, sizeof(url)));
 	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
 	if (lb && c->stack.lb.http.admin[0]) {
 		struct addr a;

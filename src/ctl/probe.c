@@ -138,7 +138,8 @@ bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t w
 		return false;
 	}
 	int st = http_get_status(&u->probe, u->host->address, u->probe_path, 500, NULL, 0);
-	if (st == 200)
+	/* with HTTPS on, the LB's plain listener answers with a redirect */
+	if (st == 200 || (st == 301 && strcmp(u->role, "lb") == 0))
 		return true;
 	if (st < 0)
 		snprintf(why, whylen, "no HTTP answer on %s", u->probe_path);

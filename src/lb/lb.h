@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "core/proxy.h"
+#include "core/tls.h"
 
 /* A server as the balancer and the health checks share it between threads. */
 struct lb_server {
@@ -63,8 +64,14 @@ struct lb_check {
 
 struct lb {
 	struct daemon *d;
-	struct addr listen, admin;
+	struct addr listen, admin, tls_listen;
 	bool has_admin;
+	bool has_tls;      /* HTTPS on tls_listen; plain HTTP redirects */
+	unsigned tls_port; /* for the redirects' URL */
+	struct tls_site tls;
+	char hsts_header[80]; /* "Strict-Transport-Security: ...\r\n" or "" */
+	unsigned char *crl;   /* the local CA's revocation list (DER), or NULL */
+	size_t crl_len;
 	struct proxy_server *servers; /* the engine's view: name, address */
 	struct lb_server *lbs;        /* the balancer's view, same indexes */
 	unsigned nservers;
@@ -80,7 +87,8 @@ struct lb {
 
 struct lb_worker {
 	struct lb *lb;
-	struct http_server http, admin;
+	struct http_server http, https, admin;
+	struct tls_worker tls;
 	struct proxy_worker pw;
 };
 

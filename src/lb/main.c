@@ -6,12 +6,64 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include "core/log.h"
 #include "lb.h"
+
+#define ACME_PREFIX "/.well-known/acme-challenge/"
+
+/* Plain HTTP when HTTPS is on: 301 to the same URL over HTTPS. */
+static int redirect_https(struct lb *lb, struct http_session *s)
+{
+	struct str host = s->req->authority;
+	char fallback[300];
+	if (host.len == 0) {
+		snprintf(fallback, sizeof(fallback), "www.%s", lb->d->stack.site.domain);
+		host = (struct str){ fallback, strlen(fallback) };
+	}
+	/* the name without its port ("[::1]:80" keeps its brackets) */
+	size_t n = host.len;
+	const char *end = host.p + host.len;
+	for (const char *c = end; c > host.p; c--)
+		if (c[-1] == ':') {
+			if (memchr(c - 1, ']', (size_t)(end - c + 1)) == NULL)
+				n = (size_t)(c - 1 - host.p);
+			break;
+		} else if (c[-1] < '0' || c[-1] > '9') {
+			break;
+		}
+	/* the path and query: origin-form as it came, or absolute-form's own */
+	struct str target = s->req->target;
+	if (s->req->absolute_form) {
+		const char *p = memmem(target.p, target.len, "://", 3);
+		const char *slash =
+		    p ? memchr(p + 3, '/', (size_t)(target.p + target.len - p - 3)) : NULL;
+		target = slash ? (struct str){ slash, (size_t)(target.p + target.len - slash) }
+		               : STR_LIT("/");
+	}
+	char port[8] = "";
+	if (lb->tls_port != 443)
+		snprintf(port, sizeof(port), ":%u", lb->tls_port);
+	if (http_head_begin(s, 301) < 0 ||
+	    http_head_addf(s, "Location", "https://%.*s%s%.*s", (int)n, host.p, port,
+	                   (int)target.len, target.p) < 0 ||
+	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    http_head_end(s, 0) < 0)
+		return http_error(s, 500, false);
+	return TS_OK;
+}
 
 static int lb_handler(struct http_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
+	if (lw->lb->crl && http_path_is(s->req->path, TS_CRL_PATH, false))
+		return http_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
+	/* ACME's HTTP-01 challenge must reach the servers over plain HTTP */
+	if (lw->lb->has_tls && !conn_is_tls(&s->conn) &&
+	    !http_path_is(s->req->path, ACME_PREFIX, true))
+		return redirect_https(lw->lb, s);
 	return proxy_handle(&lw->pw, s);
 }
 
@@ -106,6 +158,72 @@ static void carry_over(struct lb *lb, const struct lb *old)
 		}
 }
 
+/* The local CA's revocation list, which the certificates `tristack up`
+ * makes point at: served as DER, as RFC 5280 clients fetch it. */
+static void load_crl(struct lb *lb)
+{
+	char path[4200];
+	if (daemon_path(lb->d, "{state}/tls/ca.crl", path, sizeof(path)) < 0)
+		return;
+	FILE *f = fopen(path, "r");
+	X509_CRL *crl = f ? PEM_read_X509_CRL(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	unsigned char *der = NULL;
+	int n = crl ? i2d_X509_CRL(crl, &der) : -1;
+	X509_CRL_free(crl);
+	ERR_clear_error();
+	if (n <= 0) {
+		log_warn("%s: no revocation list to publish at %s", path, TS_CRL_PATH);
+		return;
+	}
+	lb->crl = xmalloc((size_t)n);
+	memcpy(lb->crl, der, (size_t)n);
+	lb->crl_len = (size_t)n;
+	OPENSSL_free(der);
+}
+
+/* The certificates: the stack file's, or those `tristack up` makes. */
+static int setup_tls(struct lb *lb, const struct stack_lb *conf, char *err, size_t errlen)
+{
+	struct daemon *d = lb->d;
+	char e[256];
+	if (stack_resolve_addr(&d->stack, conf->tls_listen, d->host, &lb->tls_listen, e,
+	                       sizeof(e)) < 0) {
+		snprintf(err, errlen, "%s: [lb] tls_listen: %s", d->conf_path, e);
+		return -1;
+	}
+	lb->tls_port = addr_port(&lb->tls_listen);
+	struct stack_tls_cert certs[STACK_MAX_TLS_CERTS];
+	static const char *const made[] = { "{state}/tls/site-ecdsa.pem",
+		                            "{state}/tls/site-rsa.pem" };
+	unsigned n = conf->ntls_certs ? conf->ntls_certs : ARRAY_SIZE(made);
+	char paths[STACK_MAX_TLS_CERTS][2][1024];
+	for (unsigned i = 0; i < n; i++) {
+		const char *cert = conf->ntls_certs ? conf->tls_certs[i].cert : made[i];
+		const char *key = conf->ntls_certs ? conf->tls_certs[i].key : NULL;
+		if (daemon_path(d, cert, paths[i][0], sizeof(paths[i][0])) < 0 ||
+		    (key && daemon_path(d, key, paths[i][1], sizeof(paths[i][1])) < 0)) {
+			snprintf(err, errlen, "%s: [lb] tls_cert: path too long", d->conf_path);
+			return -1;
+		}
+		certs[i] = (struct stack_tls_cert){ paths[i][0], key ? paths[i][1] : NULL, 0 };
+	}
+	if (tls_site_load(&lb->tls, certs, n, conf->tls_ticket_rotate, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "%s: [lb] %s%s", d->conf_path, e,
+		         conf->ntls_certs ? "" : " (tristack up makes these)");
+		return -1;
+	}
+	lb->has_tls = true;
+	if (conf->ntls_certs == 0)
+		load_crl(lb);
+	if (conf->hsts)
+		snprintf(lb->hsts_header, sizeof(lb->hsts_header),
+		         "Strict-Transport-Security: max-age=%llu\r\n",
+		         (unsigned long long)(conf->hsts / 1000));
+	return 0;
+}
+
 static int lb_configure(struct daemon *d, char *err, size_t errlen)
 {
 	struct lb *lb = xcalloc(1, sizeof(*lb));
@@ -136,6 +254,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		}
 		lb->has_admin = true;
 	}
+	if (conf->tls_listen[0] && setup_tls(lb, conf, err, errlen) < 0)
+		return -1;
 	setup_servers(lb, conf);
 	lb->started = (uint64_t)time(NULL);
 	if (d->prev && d->prev->data)
@@ -162,6 +282,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
 	pc->forwarded_headers = true;
 	pc->proto = "http";
+	pc->tls_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
 	pc->pick = pick;
 	pc->release = release;
 	pc->report = report;
@@ -175,6 +296,8 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	lb_metrics_define(lb, d->metrics);
+	if (lb->has_tls)
+		tls_metrics_define(&lb->tls, d->metrics, "tristack_lb");
 	return 0;
 }
 
@@ -190,6 +313,17 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	lw->http.log_line = lb_log_line;
 	if (http_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
 		return -1;
+	if (lb->has_tls) {
+		if (tls_worker_init(&lw->tls, &lb->tls, w, err, errlen) < 0)
+			return -1;
+		http_server_init(&lw->https, w, w->d->http, lb_handler, lw);
+		http_server_use_metrics(&lw->https, w->d->metrics, &lb->hm);
+		lw->https.log_line = lb_log_line;
+		lw->https.tls = &lw->tls;
+		lw->https.extra_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
+		if (http_server_listen(&lw->https, &lb->tls_listen, err, errlen) < 0)
+			return -1;
+	}
 	http_server_init(&lw->admin, w, NULL, admin_handler, lw);
 	if (lb->has_admin && http_server_listen(&lw->admin, &lb->admin, err, errlen) < 0)
 		return -1;
@@ -204,6 +338,7 @@ static void lb_worker_stop(struct worker *w)
 	if (w->id == 0)
 		lb_checks_stop(lw->lb);
 	http_server_stop(&lw->http);
+	http_server_stop(&lw->https);
 	http_server_stop(&lw->admin);
 	proxy_worker_close_idle(&lw->pw);
 }
@@ -216,7 +351,9 @@ static void lb_worker_free(struct worker *w)
 	if (w->id == 0)
 		lb_checks_stop(lw->lb);
 	http_server_free(&lw->http);
+	http_server_free(&lw->https);
 	http_server_free(&lw->admin);
+	tls_worker_free(&lw->tls);
 	proxy_worker_free(&lw->pw);
 	free(lw);
 	w->data = NULL;
@@ -228,6 +365,8 @@ static void lb_finish(struct daemon *d)
 	if (lb == NULL)
 		return;
 	lb_balancer_free(&lb->bal);
+	tls_site_free(&lb->tls);
+	free(lb->crl);
 	free(lb->pc.workers);
 	free(lb->checks);
 	free(lb->check_msg);

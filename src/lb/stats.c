@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/sbuf.h"
+#include "core/tls.h"
 #include "lb.h"
 
 /* ---- metrics ---- */
@@ -176,9 +177,11 @@ void lb_log_line(const struct http_session *s, struct buf *b)
 		term = "SH";
 	else if (s->req->status >= 400 && s->req->upstream == NULL && s->req->head_len == 0)
 		term = "PR";
-	buf_appendf(b, " %s servers/%s %ld/%d/%d/%d/%ld %d %llu - - %s-- %u/%u \"",
-	            s->srv->w->d->host->name, s->req->upstream ? s->req->upstream : "<NOSRV>", tr,
-	            s->req->t_wait, s->req->t_connect, s->req->t_response, ta, s->req->status,
+	/* HAProxy marks a TLS frontend with '~' */
+	buf_appendf(b, " %s%s servers/%s %ld/%d/%d/%d/%ld %d %llu - - %s-- %u/%u \"",
+	            s->srv->w->d->host->name, conn_is_tls(&s->conn) ? "~" : "",
+	            s->req->upstream ? s->req->upstream : "<NOSRV>", tr, s->req->t_wait,
+	            s->req->t_connect, s->req->t_response, ta, s->req->status,
 	            (unsigned long long)s->req->bytes_out, term, s->srv->w->nconns,
 	            s->req->retries);
 	http_log_request(b, s);

@@ -3,8 +3,11 @@ the read-your-writes cookie, and queries straight to a MariaDB instance."""
 import http.client
 import json
 import os
+import ssl
 import subprocess
 import urllib.parse
+
+from conftest import CA_FILES
 
 COOKIE = "tristack_gtid"
 
@@ -15,7 +18,11 @@ class Client:
 
     def __init__(self, url, timeout=10, cookies=True):
         u = urllib.parse.urlsplit(url)
-        self.host, self.port = u.hostname, u.port or 80
+        self.tls = u.scheme == "https"
+        self.host, self.port = u.hostname, u.port or (443 if self.tls else 80)
+        self.ctx = None
+        if self.tls:
+            self.ctx = ssl.create_default_context(cafile=CA_FILES[f"{self.host}:{self.port}"])
         self.timeout = timeout
         self.conn = None
         self.cookie = None
@@ -28,7 +35,13 @@ class Client:
             h["Cookie"] = f"{COOKIE}={self.cookie}"
         for attempt in range(2):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                if self.tls:
+                    self.conn = http.client.HTTPSConnection(self.host, self.port,
+                                                            timeout=self.timeout,
+                                                            context=self.ctx)
+                else:
+                    self.conn = http.client.HTTPConnection(self.host, self.port,
+                                                           timeout=self.timeout)
             try:
                 self.conn.request(method, path, body=body, headers=h)
                 r = self.conn.getresponse()

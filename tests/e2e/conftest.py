@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -36,7 +37,7 @@ def free_subnet():
         a, b = random.randint(100, 250), random.randint(1, 250)
         ok = True
         for host in (1, 2, 3):
-            for port in (8080, 8404, 8405, 9000, 3306):
+            for port in (8080, 8443, 8404, 8405, 9000, 3306):
                 s = socket.socket()
                 try:
                     s.bind((f"127.{a}.{b}.{host}", port))
@@ -59,8 +60,15 @@ def write_stack(path, net, extra=""):
         f.write(text + extra)
 
 
+# https://HOST:PORT -> the CA file that certifies it, for curl() and
+# raw_http(): each stack's local CA (its certificate also names the LB's
+# address, so the address verifies as well as www.foobar.com does).
+CA_FILES = {}
+
+
 class Stack:
-    """A running stack and the commands to drive it."""
+    """A running stack and the commands to drive it. url is the site over
+    HTTPS (the LB's address); http_url its plain listener, which redirects."""
 
     def __init__(self, tmp, net):
         self.tmp = tmp
@@ -68,8 +76,14 @@ class Stack:
         self.conf = os.path.join(tmp, "stack.conf")
         self.state = os.path.join(tmp, "state")
         self.lb = f"{net}.1"
-        self.url = f"http://{net}.1:8080"
+        self.url = f"https://{net}.1:8443"
+        self.http_url = f"http://{net}.1:8080"
         self.admin = f"http://{net}.1:8404"
+        self.cafile = os.path.join(self.state, "tls", "ca.crt")
+        CA_FILES[f"{net}.1:8443"] = self.cafile
+
+    def ssl_context(self):
+        return ssl.create_default_context(cafile=self.cafile)
 
     def ctl(self, *args, check=True, timeout=60):
         r = subprocess.run([binary("tristack"), "-c", self.conf, "--state", self.state, *args],
@@ -146,9 +160,20 @@ def stack():
             f"== {n}\n{t[-3000:]}" for n, t in bad.items())
 
 
+def tls_args(args):
+    """--cacert for the https:// URLs of our stacks."""
+    for a in args:
+        if isinstance(a, str) and a.startswith("https://"):
+            ca = CA_FILES.get(a[8:].split("/", 1)[0])
+            if ca:
+                return ["--cacert", ca]
+    return []
+
+
 def curl(*args, timeout=10):
     """Run curl; returns (status code, headers dict, body)."""
-    r = subprocess.run(["curl", "-s", "-S", "--max-time", str(timeout), "-D", "-", *args],
+    r = subprocess.run(["curl", "-s", "-S", "--max-time", str(timeout), "-D", "-",
+                        *tls_args(args), *args],
                        capture_output=True, timeout=timeout + 5)
     raw = r.stdout
     if r.returncode != 0:
@@ -169,8 +194,11 @@ def curl(*args, timeout=10):
 
 def raw_http(host, port, data, timeout=5.0, read_until_close=True):
     """Send raw bytes; return everything the server sends until it closes
-    (or the timeout passes)."""
+    (or the timeout passes). Over TLS for the HTTPS port of our stacks."""
     s = socket.create_connection((host, port), timeout=timeout)
+    ca = CA_FILES.get(f"{host}:{port}")
+    if ca:
+        s = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname=host)
     try:
         s.sendall(data)
         chunks = []

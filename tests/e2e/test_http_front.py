@@ -11,7 +11,7 @@ def responses(data):
 
 
 def test_malformed_request_gets_400_and_a_close(stack):
-    out = raw_http(stack.lb, 8080, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+    out = raw_http(stack.lb, 8443, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400 ")
     assert b"Connection: close" in out
     # and the next connection is served normally
@@ -22,21 +22,21 @@ def test_malformed_request_gets_400_and_a_close(stack):
 def test_ambiguous_framing_is_refused(stack):
     smuggle = (b"POST /api/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\n")
-    out = raw_http(stack.lb, 8080, smuggle)
+    out = raw_http(stack.lb, 8443, smuggle)
     assert responses(out) == [b"400"], out
 
 
 def test_oversized_head_gets_431(stack):
     big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"
-    out = raw_http(stack.lb, 8080, big)
+    out = raw_http(stack.lb, 8443, big)
     assert responses(out) == [b"431"]
 
 
 def test_http_1_0_and_unsupported_version(stack):
-    out = raw_http(stack.lb, 8080, b"GET /api/hello HTTP/1.0\r\n\r\n")
+    out = raw_http(stack.lb, 8443, b"GET /api/hello HTTP/1.0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200 ")
     assert b"Connection: close" in out
-    out = raw_http(stack.lb, 8080, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")
+    out = raw_http(stack.lb, 8443, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n")
     assert responses(out) == [b"505"]
 
 
@@ -44,7 +44,7 @@ def test_pipelined_requests_are_answered_in_order(stack):
     reqs = (b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n"
             b"GET /static/site.css HTTP/1.1\r\nHost: x\r\n\r\n"
             b"GET /api/hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    out = raw_http(stack.lb, 8080, reqs)
+    out = raw_http(stack.lb, 8443, reqs)
     assert responses(out) == [b"200", b"200", b"200"], out
     parts = out.split(b"HTTP/1.1 200 OK")
     assert b"application/json" in parts[1]
@@ -103,6 +103,6 @@ def test_a_body_streams_through_both_proxies(stack, tmp_path):
     mid = tmp_path / "mid.bin"
     mid.write_bytes(b"x" * 15_000)
     r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_upload}\n",
-                        "--data-binary", f"@{mid}", stack.url + "/api/hello",
+                        "--cacert", stack.cafile, "--data-binary", f"@{mid}", stack.url + "/api/hello",
                         stack.url + "/api/hello"], capture_output=True, text=True, timeout=20)
     assert r.stdout.split("\n")[0] == "405 15000"

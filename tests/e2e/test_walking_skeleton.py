@@ -10,7 +10,10 @@ from conftest import Stack, alive, curl, free_subnet, stop_stack, write_stack
 
 
 def test_up_prints_the_site_url(stack):
-    assert f"www.foobar.com is up: {stack.url}/" in stack.up_output
+    assert "www.foobar.com is up: https://www.foobar.com:8443/" in stack.up_output
+    assert (f"curl --cacert {stack.cafile} --resolve www.foobar.com:8443:{stack.lb} "
+            "https://www.foobar.com:8443/") in stack.up_output
+    assert f"http:    {stack.http_url}/ (redirects to HTTPS)" in stack.up_output
 
 
 def test_page_through_the_load_balancer(stack):
@@ -34,7 +37,8 @@ def test_static_file_and_missing_file(stack):
 def hello_hosts(stack, n, same_connection=False):
     if same_connection:
         # one curl, n URLs: curl reuses its connection for all of them
-        r = subprocess.run(["curl", "-s", "--max-time", "10"] + [stack.url + "/api/hello"] * n,
+        r = subprocess.run(["curl", "-s", "--max-time", "10", "--cacert", stack.cafile] +
+                           [stack.url + "/api/hello"] * n,
                            capture_output=True, text=True, timeout=20)
         assert r.returncode == 0
         return re.findall(r'"host":"([^"]+)"', r.stdout)
@@ -157,10 +161,10 @@ def test_access_logs_in_combined_format_reopen_on_sigusr1(stack):
         curl(stack.url + "/static/site.css", "-A", "after-rotate")
     wait_for(lambda: "after-rotate" in open(log).read(), what="a line in the new file")
     assert "after-rotate" not in open(log + ".1").read()
-    # the load balancer logs too, in HAProxy's httplog format
+    # the load balancer logs too, in HAProxy's httplog format ('~': over TLS)
     lb_log = os.path.join(stack.state, "log", "lb-01.lb.access.log")
     lb_re = re.compile(
-        r'^127\.\d+\.\d+\.\d+:\d+ \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] lb-01 '
+        r'^127\.\d+\.\d+\.\d+:\d+ \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}\.\d{3}\] lb-01~ '
         r'servers/web-0[12] \d+/\d+/\d+/\d+/\d+ 200 \d+ - - ---- \d+/0 '
         r'"GET /static/site\.css HTTP/1\.1"$')
     assert any(lb_re.match(l) for l in open(lb_log).read().splitlines())

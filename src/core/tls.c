@@ -1,0 +1,750 @@
+/* tls.c - TLS server connections with OpenSSL 3. See tls.h. */
+#include "tls.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "stack.h"
+
+/* Mozilla's "intermediate" configuration (v5.7): forward-secret AEAD
+ * suites only for TLS 1.2; OpenSSL's TLS 1.3 suites. */
+#define CIPHERS_TLS12                                                                              \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                               \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+#define CIPHERS_TLS13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define GROUPS        "X25519:prime256v1:secp384r1"
+
+#define TLS_CHUNK        16384 /* one record's worth of plaintext */
+#define SESSION_CACHE    20000 /* per worker */
+#define EXPIRY_WARN_DAYS 14
+
+/* ---- certificates ---- */
+
+struct tls_cert {
+	X509 *leaf;
+	EVP_PKEY *key;
+	STACK_OF(X509) * chain;
+	int type; /* EVP_PKEY_EC, EVP_PKEY_RSA, ... */
+};
+
+struct tls_group {
+	char **names; /* lower case; "*.example.com" for wildcards */
+	unsigned nnames;
+	char *key; /* the names joined, to find the group of a certificate */
+	struct tls_cert certs[4];
+	unsigned ncerts;
+};
+
+static void ssl_error_text(char *out, size_t len)
+{
+	unsigned long e = ERR_get_error();
+	if (e == 0)
+		snprintf(out, len, "unknown error");
+	else
+		ERR_error_string_n(e, out, len);
+	ERR_clear_error();
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The certificate's DNS names (SAN, else the CN), lower case and sorted. */
+static char **cert_names(X509 *x, unsigned *n)
+{
+	char **names = NULL;
+	*n = 0;
+	GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int count = sans ? sk_GENERAL_NAME_num(sans) : 0;
+	for (int i = 0; i < count; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		if (g->type != GEN_DNS)
+			continue;
+		const unsigned char *p = ASN1_STRING_get0_data(g->d.dNSName);
+		int len = ASN1_STRING_length(g->d.dNSName);
+		if (len <= 0 || memchr(p, '\0', (size_t)len))
+			continue;
+		names = realloc(names, (*n + 1) * sizeof(*names));
+		names[*n] = strndup((const char *)p, (size_t)len);
+		(*n)++;
+	}
+	GENERAL_NAMES_free(sans);
+	if (*n == 0) {
+		X509_NAME *subj = X509_get_subject_name(x);
+		int i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+		if (i >= 0) {
+			ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+			unsigned char *utf8 = NULL;
+			int len = ASN1_STRING_to_UTF8(&utf8, cn);
+			if (len > 0) {
+				names = malloc(sizeof(*names));
+				names[0] = strndup((const char *)utf8, (size_t)len);
+				*n = 1;
+			}
+			OPENSSL_free(utf8);
+		}
+	}
+	for (unsigned i = 0; i < *n; i++)
+		for (char *c = names[i]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+	if (*n > 1)
+		qsort(names, *n, sizeof(*names), cmp_str);
+	return names;
+}
+
+static void cert_free(struct tls_cert *c)
+{
+	X509_free(c->leaf);
+	EVP_PKEY_free(c->key);
+	sk_X509_pop_free(c->chain, X509_free);
+	memset(c, 0, sizeof(*c));
+}
+
+static void warn_expiry(const char *path, X509 *x)
+{
+	int days = 0, secs = 0;
+	if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
+		return;
+	if (days < 0 || (days == 0 && secs < 0))
+		log_warn("%s: the certificate has expired", path);
+	else if (days < EXPIRY_WARN_DAYS)
+		log_warn("%s: the certificate expires in %d days", path, days);
+}
+
+static int load_cert(const struct stack_tls_cert *sc, struct tls_cert *out, char *err,
+                     size_t errlen)
+{
+	char why[256];
+	memset(out, 0, sizeof(*out));
+	BIO *b = BIO_new_file(sc->cert, "r");
+	if (b == NULL) {
+		snprintf(err, errlen, "tls_cert %s: cannot open: %s", sc->cert, strerror(errno));
+		ERR_clear_error();
+		return -1;
+	}
+	out->leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	if (out->leaf == NULL) {
+		ssl_error_text(why, sizeof(why));
+		snprintf(err, errlen, "tls_cert %s: no PEM certificate in it (%s)", sc->cert, why);
+		BIO_free(b);
+		return -1;
+	}
+	out->chain = sk_X509_new_null();
+	X509 *x;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(out->chain, x);
+	ERR_clear_error(); /* the end of the file */
+	BIO *kb = b;
+	if (sc->key) {
+		kb = BIO_new_file(sc->key, "r");
+		if (kb == NULL) {
+			snprintf(err, errlen, "tls_cert key %s: cannot open: %s", sc->key,
+			         strerror(errno));
+			ERR_clear_error();
+			BIO_free(b);
+			cert_free(out);
+			return -1;
+		}
+	} else {
+		(void)BIO_reset(b);
+	}
+	out->key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
+	if (kb != b)
+		BIO_free(kb);
+	BIO_free(b);
+	const char *kpath = sc->key ? sc->key : sc->cert;
+	if (out->key == NULL) {
+		ssl_error_text(why, sizeof(why));
+		snprintf(err, errlen, "tls_cert %s: no PEM private key in it (%s)", kpath, why);
+		cert_free(out);
+		return -1;
+	}
+	if (X509_check_private_key(out->leaf, out->key) != 1) {
+		ERR_clear_error();
+		snprintf(err, errlen, "tls_cert %s: the key in %s is not the certificate's",
+		         sc->cert, kpath);
+		cert_free(out);
+		return -1;
+	}
+	out->type = EVP_PKEY_get_base_id(out->key);
+	warn_expiry(sc->cert, out->leaf);
+	return 0;
+}
+
+int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, unsigned n,
+                  uint64_t rotate_ms, char *err, size_t errlen)
+{
+	memset(site, 0, sizeof(*site));
+	site->rotate_ms = rotate_ms;
+	site->groups = xcalloc(n ? n : 1, sizeof(*site->groups));
+	for (unsigned i = 0; i < n; i++) {
+		struct tls_cert c;
+		if (load_cert(&certs[i], &c, err, errlen) < 0)
+			goto fail;
+		unsigned nn;
+		char **names = cert_names(c.leaf, &nn);
+		if (nn == 0) {
+			snprintf(err, errlen, "tls_cert %s: the certificate names no host",
+			         certs[i].cert);
+			cert_free(&c);
+			free(names);
+			goto fail;
+		}
+		size_t klen = 1;
+		for (unsigned k = 0; k < nn; k++)
+			klen += strlen(names[k]) + 1;
+		char *key = xmalloc(klen);
+		key[0] = '\0';
+		for (unsigned k = 0; k < nn; k++) {
+			strcat(key, names[k]);
+			strcat(key, ",");
+		}
+		struct tls_group *g = NULL;
+		for (unsigned k = 0; k < site->ngroups; k++)
+			if (strcmp(site->groups[k].key, key) == 0)
+				g = &site->groups[k];
+		if (g == NULL) {
+			g = &site->groups[site->ngroups++];
+			g->names = names;
+			g->nnames = nn;
+			g->key = key;
+		} else {
+			for (unsigned k = 0; k < nn; k++)
+				free(names[k]);
+			free(names);
+			free(key);
+		}
+		for (unsigned k = 0; k < g->ncerts; k++)
+			if (g->certs[k].type == c.type) {
+				snprintf(
+				    err, errlen,
+				    "tls_cert %s: a certificate of the same key type for the same "
+				    "names is already loaded",
+				    certs[i].cert);
+				cert_free(&c);
+				goto fail;
+			}
+		if (g->ncerts == ARRAY_SIZE(g->certs)) {
+			snprintf(err, errlen,
+			         "tls_cert %s: too many certificates for the same names",
+			         certs[i].cert);
+			cert_free(&c);
+			goto fail;
+		}
+		g->certs[g->ncerts++] = c;
+	}
+	return 0;
+fail:
+	tls_site_free(site);
+	return -1;
+}
+
+void tls_site_free(struct tls_site *site)
+{
+	for (unsigned i = 0; i < site->ngroups; i++) {
+		struct tls_group *g = &site->groups[i];
+		for (unsigned k = 0; k < g->ncerts; k++)
+			cert_free(&g->certs[k]);
+		for (unsigned k = 0; k < g->nnames; k++)
+			free(g->names[k]);
+		free(g->names);
+		free(g->key);
+	}
+	free(site->groups);
+	memset(site, 0, sizeof(*site));
+}
+
+/* ---- session ticket keys: one ring for the process ---- */
+
+struct ticket_key {
+	unsigned char name[16], aes[32], hmac[32];
+	uint64_t born; /* monotonic ms */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct ticket_key keys[2]; /* current, previous */
+	bool ready;
+	uint64_t rotate_ms;
+} ring = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void key_new(struct ticket_key *k, uint64_t now)
+{
+	if (RAND_bytes(k->name, sizeof(k->name)) != 1 || RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
+	    RAND_bytes(k->hmac, sizeof(k->hmac)) != 1) {
+		log_error("no randomness for TLS ticket keys");
+		abort();
+	}
+	k->born = now;
+}
+
+/* Copies of the current and previous keys, rotated when due. */
+static void ring_get(struct ticket_key out[2])
+{
+	uint64_t now = mono_ms();
+	pthread_mutex_lock(&ring.lock);
+	if (!ring.ready) {
+		key_new(&ring.keys[0], now);
+		key_new(&ring.keys[1], now); /* a random key no ticket carries */
+		ring.ready = true;
+	} else if (now - ring.keys[0].born >= ring.rotate_ms) {
+		ring.keys[1] = ring.keys[0];
+		key_new(&ring.keys[0], now);
+	}
+	out[0] = ring.keys[0];
+	out[1] = ring.keys[1];
+	pthread_mutex_unlock(&ring.lock);
+}
+
+static int set_mac(EVP_MAC_CTX *hctx, unsigned char *key)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key, 32),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"sha256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -1;
+}
+
+static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
+                     EVP_MAC_CTX *hctx, int enc)
+{
+	(void)ssl;
+	struct ticket_key keys[2];
+	ring_get(keys);
+	int rc = -1;
+	if (enc) {
+		memcpy(name, keys[0].name, 16);
+		if (RAND_bytes(iv, 16) == 1 &&
+		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, keys[0].aes, iv) == 1 &&
+		    set_mac(hctx, keys[0].hmac) == 0)
+			rc = 1;
+	} else {
+		rc = 0; /* unknown key: a full handshake */
+		for (int i = 0; i < 2; i++) {
+			if (memcmp(name, keys[i].name, 16) != 0)
+				continue;
+			if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, keys[i].aes, iv) !=
+			        1 ||
+			    set_mac(hctx, keys[i].hmac) < 0)
+				rc = -1;
+			else
+				rc = i == 0 ? 1
+				            : 2; /* 2: good, but issue a ticket under the new key */
+			break;
+		}
+	}
+	OPENSSL_cleanse(keys, sizeof(keys));
+	return rc;
+}
+
+/* ---- per-connection state, counters ---- */
+
+struct tls_conn {
+	SSL *ssl;
+	struct tls_worker *tw;
+	bool counted; /* the handshake's outcome is in the metrics */
+	bool shut;    /* close_notify sent */
+};
+
+enum {
+	SLOT_FULL,
+	SLOT_RESUMED,
+	SLOT_FAILED0,
+	SLOT_TLS12 = SLOT_FAILED0 + TLS_FAIL_COUNT,
+	SLOT_TLS13
+};
+
+static void count(struct tls_worker *tw, int slot)
+{
+	if (tw->w && tw->w->shard && tw->slots[slot] >= 0)
+		metrics_add(tw->w->shard, tw->slots[slot], 1);
+}
+
+static void count_failure(struct tls_conn *t, enum tls_fail why)
+{
+	if (t->counted)
+		return;
+	t->counted = true;
+	count(t->tw, SLOT_FAILED0 + (int)why);
+	log_debug("TLS handshake failed (%d)", (int)why);
+}
+
+static enum tls_fail fail_reason(unsigned long e)
+{
+	if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return TLS_FAIL_OTHER;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_UNSUPPORTED_PROTOCOL:
+	case SSL_R_VERSION_TOO_LOW:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		return TLS_FAIL_PROTOCOL;
+	case SSL_R_NO_SHARED_CIPHER:
+	case SSL_R_NO_SHARED_GROUPS:
+	case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+	case SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS:
+	case SSL_R_NO_CIPHERS_AVAILABLE:
+		return TLS_FAIL_CIPHER;
+	case SSL_R_HTTP_REQUEST:
+	case SSL_R_HTTPS_PROXY_REQUEST:
+		return TLS_FAIL_HTTP;
+	default:
+		return TLS_FAIL_BAD_MESSAGE;
+	}
+}
+
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE))
+		return;
+	struct tls_conn *t = SSL_get_app_data(ssl);
+	if (t == NULL || t->counted)
+		return; /* TLS 1.3 says "done" again after each ticket it sends */
+	t->counted = true;
+	count(t->tw, SSL_session_reused(ssl) ? SLOT_RESUMED : SLOT_FULL);
+	count(t->tw, SSL_version(ssl) == TLS1_3_VERSION ? SLOT_TLS13 : SLOT_TLS12);
+}
+
+static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char http11[] = "\x08http/1.1";
+	(void)ssl;
+	(void)arg;
+	unsigned char *sel;
+	if (SSL_select_next_proto(&sel, outlen, http11, sizeof(http11) - 1, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK; /* h2 only: go on without ALPN, as HAProxy */
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static bool name_matches(const char *pattern, const char *host)
+{
+	if (strcmp(pattern, host) == 0)
+		return true;
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return false;
+	const char *dot = strchr(host, '.');
+	return dot && dot != host && strcmp(dot, pattern + 1) == 0;
+}
+
+static int sni_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_worker *tw = arg;
+	(void)alert;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (name == NULL || tw->site->ngroups < 2)
+		return SSL_TLSEXT_ERR_OK;
+	char host[256];
+	size_t n = strlen(name);
+	if (n >= sizeof(host))
+		return SSL_TLSEXT_ERR_OK;
+	for (size_t i = 0; i <= n; i++)
+		host[i] = (char)tolower((unsigned char)name[i]);
+	/* exact names first, then wildcards */
+	for (int wild = 0; wild < 2; wild++)
+		for (unsigned g = 0; g < tw->site->ngroups; g++) {
+			const struct tls_group *gr = &tw->site->groups[g];
+			for (unsigned k = 0; k < gr->nnames; k++) {
+				bool is_wild = gr->names[k][0] == '*';
+				if (is_wild != (wild == 1) || !name_matches(gr->names[k], host))
+					continue;
+				if (g != 0)
+					SSL_set_SSL_CTX(ssl, tw->ctx[g]);
+				return SSL_TLSEXT_ERR_OK;
+			}
+		}
+	return SSL_TLSEXT_ERR_OK; /* the default certificate */
+}
+
+/* ---- per worker ---- */
+
+static SSL_CTX *make_ctx(struct tls_worker *tw, const struct tls_group *g, char *err, size_t errlen)
+{
+	char why[256];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		goto ssl_fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+	/* Our order of ciphers wins (as HAProxy's default), ChaCha20 first for
+	 * the clients that put it first (no AES instructions). */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	                             SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TLSv1 |
+	                             SSL_OP_NO_TLSv1_1 | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	                             SSL_OP_PRIORITIZE_CHACHA);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	                          SSL_MODE_ENABLE_PARTIAL_WRITE);
+	if (SSL_CTX_set_cipher_list(ctx, CIPHERS_TLS12) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, CIPHERS_TLS13) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, GROUPS) != 1)
+		goto ssl_fail;
+	SSL_CTX_set_dh_auto(ctx, 1);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tristack", 8);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE);
+	/* a session lives as long as its ticket key: two rotations */
+	SSL_CTX_set_timeout(ctx, (long)(tw->site->rotate_ms * 2 / 1000));
+	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	SSL_CTX_set_info_callback(ctx, info_cb);
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+	SSL_CTX_set_tlsext_servername_arg(ctx, tw);
+	for (unsigned k = 0; k < g->ncerts; k++) {
+		const struct tls_cert *c = &g->certs[k];
+		if (SSL_CTX_use_cert_and_key(ctx, c->leaf, c->key, c->chain, 1) != 1)
+			goto ssl_fail;
+	}
+	return ctx;
+ssl_fail:
+	ssl_error_text(why, sizeof(why));
+	snprintf(err, errlen, "TLS set-up: %s", why);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int tls_worker_init(struct tls_worker *tw, const struct tls_site *site, struct worker *w, char *err,
+                    size_t errlen)
+{
+	memset(tw, 0, sizeof(*tw));
+	tw->site = site;
+	tw->w = w;
+	pthread_mutex_lock(&ring.lock);
+	ring.rotate_ms = site->rotate_ms;
+	pthread_mutex_unlock(&ring.lock);
+	const struct tls_metrics *m = &site->m;
+	int ids[] = { m->full,      m->resumed,   m->failed[0], m->failed[1], m->failed[2],
+		      m->failed[3], m->failed[4], m->failed[5], m->tls12,     m->tls13 };
+	_Static_assert(ARRAY_SIZE(ids) == ARRAY_SIZE(tw->slots), "one slot per counter");
+	for (size_t i = 0; i < ARRAY_SIZE(ids); i++)
+		tw->slots[i] =
+		    w && w->d->metrics && m->defined ? metrics_slot(w->d->metrics, ids[i]) : -1;
+	tw->ctx = xcalloc(site->ngroups, sizeof(*tw->ctx));
+	for (unsigned g = 0; g < site->ngroups; g++) {
+		tw->ctx[g] = make_ctx(tw, &site->groups[g], err, errlen);
+		if (tw->ctx[g] == NULL) {
+			tls_worker_free(tw);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void tls_worker_free(struct tls_worker *tw)
+{
+	if (tw->ctx)
+		for (unsigned g = 0; g < tw->site->ngroups; g++)
+			SSL_CTX_free(tw->ctx[g]);
+	free(tw->ctx);
+	tw->ctx = NULL;
+}
+
+void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *prefix)
+{
+	static const char *const reasons[TLS_FAIL_COUNT] = {
+		"protocol_version", "no_shared_cipher", "http_request",
+		"bad_message",      "aborted",          "other",
+	};
+	char name[128], labels[64];
+	snprintf(name, sizeof(name), "%s_tls_handshakes_total", prefix);
+	const char *h = "TLS handshakes completed, full or resumed (session id or ticket)";
+	site->m.full = metrics_counter(m, name, h, "type=\"full\"");
+	site->m.resumed = metrics_counter(m, name, h, "type=\"resumed\"");
+	snprintf(name, sizeof(name), "%s_tls_handshake_failures_total", prefix);
+	for (int i = 0; i < TLS_FAIL_COUNT; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", reasons[i]);
+		site->m.failed[i] =
+		    metrics_counter(m, name, "TLS handshakes that failed, by reason", labels);
+	}
+	snprintf(name, sizeof(name), "%s_tls_protocol_total", prefix);
+	h = "TLS handshakes completed, by protocol version";
+	site->m.tls12 = metrics_counter(m, name, h, "version=\"TLSv1.2\"");
+	site->m.tls13 = metrics_counter(m, name, h, "version=\"TLSv1.3\"");
+	site->m.defined = true;
+}
+
+/* ---- the connection ---- */
+
+int conn_tls_accept(struct conn *c, struct tls_worker *tw)
+{
+	struct tls_conn *t = malloc(sizeof(*t));
+	if (t == NULL)
+		return -1;
+	t->ssl = SSL_new(tw->ctx[0]);
+	if (t->ssl == NULL || SSL_set_fd(t->ssl, c->io.fd) != 1) {
+		ERR_clear_error();
+		SSL_free(t->ssl);
+		free(t);
+		return -1;
+	}
+	t->tw = tw;
+	t->counted = t->shut = false;
+	SSL_set_app_data(t->ssl, t);
+	SSL_set_accept_state(t->ssl);
+	c->tls = t;
+	c->ops = &conn_tls_ops;
+	return 0;
+}
+
+/* What an SSL call that did not succeed means for the caller. */
+static ssize_t tls_result(struct conn *c, struct tls_conn *t, int r)
+{
+	int e = SSL_get_error(t->ssl, r);
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		c->io.ready &= ~IO_READ;
+		return TS_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		c->io.ready &= ~IO_WRITE;
+		return TS_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		if (!SSL_is_init_finished(t->ssl) && !SSL_in_before(t->ssl))
+			count_failure(t, TLS_FAIL_ABORTED);
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (!SSL_is_init_finished(t->ssl) && !SSL_in_before(t->ssl))
+			count_failure(t, TLS_FAIL_ABORTED);
+		ERR_clear_error();
+		if (errno == 0)
+			return 0; /* EOF */
+		return TS_ERROR;
+	default:
+		if (!SSL_is_init_finished(t->ssl))
+			count_failure(t, fail_reason(ERR_peek_last_error()));
+		ERR_clear_error();
+		errno = EPROTO;
+		return TS_ERROR;
+	}
+}
+
+static ssize_t tls_read(struct conn *c, char *p, size_t n)
+{
+	struct tls_conn *t = c->tls;
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_read(t->ssl, p, (int)MIN(n, (size_t)INT_MAX));
+	if (r > 0)
+		return r; /* the readiness bit stays: records may be left */
+	return tls_result(c, t, r);
+}
+
+static ssize_t tls_write(struct conn *c, struct tls_conn *t, const void *p, size_t n)
+{
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_write(t->ssl, p, (int)MIN(n, (size_t)INT_MAX));
+	if (r > 0)
+		return r;
+	ssize_t res = tls_result(c, t, r);
+	if (res == 0) {
+		errno = EPIPE;
+		return TS_ERROR;
+	}
+	return res;
+}
+
+/* A record per call: small pieces are gathered first, so a head and its
+ * body go out as one record (one write). After TS_AGAIN the caller comes
+ * back with the same bytes first, as OpenSSL wants. */
+static ssize_t tls_writev(struct conn *c, const struct iovec *iov, int iovcnt, unsigned flags)
+{
+	struct tls_conn *t = c->tls;
+	(void)flags;
+	if (iovcnt == 1 || iov[0].iov_len >= TLS_CHUNK)
+		return tls_write(c, t, iov[0].iov_base, iov[0].iov_len);
+	char chunk[TLS_CHUNK];
+	size_t n = 0;
+	for (int i = 0; i < iovcnt && n < sizeof(chunk); i++) {
+		size_t k = MIN(iov[i].iov_len, sizeof(chunk) - n);
+		memcpy(chunk + n, iov[i].iov_base, k);
+		n += k;
+	}
+	return tls_write(c, t, chunk, n);
+}
+
+static ssize_t tls_sendfile(struct conn *c, int fd, off_t *off, size_t n)
+{
+	struct tls_conn *t = c->tls;
+	char chunk[TLS_CHUNK];
+	ssize_t got = pread(fd, chunk, MIN(n, sizeof(chunk)), *off);
+	if (got <= 0)
+		return got < 0 ? TS_ERROR : 0;
+	ssize_t w = tls_write(c, t, chunk, (size_t)got);
+	if (w > 0)
+		*off += w;
+	return w;
+}
+
+static void tls_release(struct conn *c)
+{
+	struct tls_conn *t = c->tls;
+	if (t == NULL)
+		return;
+	if (!SSL_is_init_finished(t->ssl) && !SSL_in_before(t->ssl))
+		count_failure(t, TLS_FAIL_ABORTED);
+	if (SSL_is_init_finished(t->ssl) && !t->shut) {
+		ERR_clear_error();
+		(void)SSL_shutdown(t->ssl); /* close_notify, if the socket takes it */
+		ERR_clear_error();
+	}
+	SSL_free(t->ssl);
+	free(t);
+	c->tls = NULL;
+	c->ops = &conn_plain_ops;
+}
+
+void conn_shutdown_write(struct conn *c)
+{
+	struct tls_conn *t = c->tls;
+	if (t && SSL_is_init_finished(t->ssl) && !t->shut) {
+		t->shut = true;
+		ERR_clear_error();
+		(void)SSL_shutdown(t->ssl);
+		ERR_clear_error();
+	}
+	shutdown(c->io.fd, SHUT_WR);
+}
+
+const char *conn_tls_version(const struct conn *c)
+{
+	const struct tls_conn *t = c->tls;
+	if (t == NULL || !SSL_is_init_finished(t->ssl))
+		return NULL;
+	return SSL_get_version(t->ssl);
+}
+
+const struct conn_ops conn_tls_ops = {
+	.read = tls_read,
+	.writev = tls_writev,
+	.sendfile = tls_sendfile,
+	.release = tls_release,
+};

@@ -1,0 +1,98 @@
+/* tls.h - TLS on the event loop's connections (OpenSSL 3), server side.
+ *
+ * A site is the certificates of a listener, loaded once per generation:
+ * each file's names (subjectAltName DNS entries, else the CN) make a group,
+ * and an ECDSA and an RSA certificate for the same names share one (the
+ * client gets the one its ClientHello can use). SNI picks the group by host
+ * name (exact, then "*.domain"); no match gets the first group.
+ *
+ * Each worker builds its own SSL_CTXs from the site (so its session cache
+ * is its own: no lock between workers) with today's safe defaults: TLS 1.2
+ * and 1.3 only, Mozilla's "intermediate" ciphers for 1.2, X25519/P-256/
+ * P-384, no renegotiation, no compression, ALPN http/1.1. Session tickets
+ * are sealed with keys every worker shares (so a ticket works on any
+ * worker, and across reloads) and that rotate every `rotate` ms; a ticket
+ * stays good for two rotations.
+ *
+ * A TLS connection is a struct conn with conn_tls_ops: the handshake runs
+ * inside the first reads, so the connection's owner (httpd) does not know.
+ * Idle connections hold no TLS buffers (SSL_MODE_RELEASE_BUFFERS).
+ */
+#ifndef TS_TLS_H
+#define TS_TLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "metrics.h"
+
+struct worker;
+struct stack_tls_cert;
+
+enum tls_fail {
+	TLS_FAIL_PROTOCOL,    /* a version we refuse (1.1, 1.0, SSLv3) */
+	TLS_FAIL_CIPHER,      /* no cipher or group in common */
+	TLS_FAIL_HTTP,        /* plain HTTP sent to the TLS port */
+	TLS_FAIL_BAD_MESSAGE, /* not TLS, or a malformed handshake */
+	TLS_FAIL_ABORTED,     /* closed, reset or timed out mid-handshake */
+	TLS_FAIL_OTHER,
+	TLS_FAIL_COUNT
+};
+
+struct tls_metrics {
+	bool defined;
+	int full, resumed;
+	int failed[TLS_FAIL_COUNT];
+	int tls12, tls13;
+};
+
+struct tls_cert;
+struct tls_group;
+
+struct tls_site {
+	struct tls_group *groups;
+	unsigned ngroups;
+	uint64_t rotate_ms;
+	struct tls_metrics m;
+};
+
+/* Per worker. */
+struct tls_worker {
+	const struct tls_site *site;
+	struct worker *w;
+	struct ssl_ctx_st **ctx;           /* one per group */
+	int slots[2 + TLS_FAIL_COUNT + 2]; /* metric slots, in tls_metrics order */
+};
+
+/* Load the certificate files (paths already resolved). Returns 0, or -1
+ * with err naming the file and what is wrong. */
+int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, unsigned n,
+                  uint64_t rotate_ms, char *err, size_t errlen);
+void tls_site_free(struct tls_site *site);
+/* The handshake counters, prefix "tristack_lb". */
+void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *prefix);
+
+int tls_worker_init(struct tls_worker *tw, const struct tls_site *site, struct worker *w, char *err,
+                    size_t errlen);
+void tls_worker_free(struct tls_worker *tw);
+
+/* Make an accepted connection (conn_init done) a TLS server connection. */
+int conn_tls_accept(struct conn *c, struct tls_worker *tw);
+static inline bool conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+/* Send close_notify (best effort), then shut the socket's write side. */
+void conn_shutdown_write(struct conn *c);
+
+/* The negotiated protocol ("TLSv1.3"), NULL when not TLS or not yet. */
+const char *conn_tls_version(const struct conn *c);
+
+extern const struct conn_ops conn_tls_ops;
+
+/* Where the LB publishes the local CA's revocation list (the certificates
+ * `tristack up` makes name it), from {state}/tls/ca.crl. */
+#define TS_CRL_PATH "/.well-known/tristack/ca.crl"
+
+#endif
