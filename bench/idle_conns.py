@@ -2,15 +2,25 @@
 """Open N keep-alive connections to HOST:PORT, make one GET on each, then
 keep them all open and idle until stdin closes (or a line is read).
 Prints "ready N" once all are idle. Used by the bench scripts to measure
-memory per idle connection."""
+memory per idle connection. A fifth argument "tls" speaks TLS (no
+certificate check: the bench's own certificate)."""
 import socket
+import ssl
 import sys
 
 host, port, n, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+tls = len(sys.argv) > 5 and sys.argv[5] == "tls"
+ctx = None
+if tls:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
 conns = []
 req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
 for i in range(n):
     s = socket.create_connection((host, port), timeout=10)
+    if ctx:
+        s = ctx.wrap_socket(s, server_hostname=host)
     s.sendall(req)
     got = b""
     while b"\r\n\r\n" not in got:

@@ -159,12 +159,12 @@ rss_kib() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
-# idle_mem PID HOST PORT PATH: bytes of the process's RSS per idle
+# idle_mem PID HOST PORT PATH [tls]: bytes of the process's RSS per idle
 # keep-alive connection (IDLE_CONNS of them, one GET each, then idle)
 idle_mem() {
 	pid=$1
 	before=$(rss_kib "$pid")
-	coproc IDLE { taskset -c $WRK_CPU python3 "$ROOT/bench/idle_conns.py" "$2" "$3" "$IDLE_CONNS" "$4"; }
+	coproc IDLE { taskset -c $WRK_CPU python3 "$ROOT/bench/idle_conns.py" "$2" "$3" "$IDLE_CONNS" "$4" ${5:-}; }
 	read -r ready _ <&"${IDLE[0]}"
 	[ "$ready" = ready ] || { echo "bench: idle connections failed" >&2; exit 1; }
 	holding=$(rss_kib "$pid")

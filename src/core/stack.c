@@ -117,6 +117,9 @@ static const struct key lb_keys[] = {
 	{ "hsts", K_DURATION, offsetof(struct stack_lb, hsts), "365d", NULL, 0, 0 },
 	{ "tls_ticket_rotate", K_DURATION, offsetof(struct stack_lb, tls_ticket_rotate), "1h", NULL,
 	  60000, 7 * 86400000LL },
+	{ "tls_tickets", K_BOOL, offsetof(struct stack_lb, tls_tickets), "yes", NULL, 0, 0 },
+	{ "tls_session_cache", K_INT, offsetof(struct stack_lb, tls_session_cache), "20000", NULL,
+	  0, 1000000 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 

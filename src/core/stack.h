@@ -99,6 +99,8 @@ struct stack_lb {
 	unsigned ntls_certs;        /* 0: the ones `tristack up` makes */
 	uint64_t hsts;              /* Strict-Transport-Security max-age, ms; 0 = none */
 	uint64_t tls_ticket_rotate; /* session ticket keys change this often */
+	bool tls_tickets;           /* resumption by session ticket */
+	int64_t tls_session_cache;  /* sessions each worker keeps for resumption by id; 0 = none */
 	int64_t balance;            /* enum lb_balance */
 	struct stack_server servers[STACK_MAX_SERVERS];
 	unsigned nservers;

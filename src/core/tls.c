@@ -196,6 +196,8 @@ int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, uns
 {
 	memset(site, 0, sizeof(*site));
 	site->rotate_ms = rotate_ms;
+	site->tickets = true;
+	site->cache_size = SESSION_CACHE;
 	site->groups = xcalloc(n ? n : 1, sizeof(*site->groups));
 	for (unsigned i = 0; i < n; i++) {
 		struct tls_cert c;
@@ -257,6 +259,12 @@ int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, uns
 fail:
 	tls_site_free(site);
 	return -1;
+}
+
+void tls_site_resumption(struct tls_site *site, bool tickets, unsigned cache_size)
+{
+	site->tickets = tickets;
+	site->cache_size = cache_size;
 }
 
 void tls_site_free(struct tls_site *site)
@@ -370,9 +378,86 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
 struct tls_conn {
 	SSL *ssl;
 	struct tls_worker *tw;
+	struct conn *c;
 	bool counted; /* the handshake's outcome is in the metrics */
 	bool shut;    /* close_notify sent */
+	bool drained; /* the last read from the socket came back short */
 };
+
+/* ---- the socket under OpenSSL: a BIO of our own ----
+ *
+ * OpenSSL reads ahead (a record's header and body, and whatever follows,
+ * in one read()), and this BIO notes when a read came back short: the
+ * socket is then drained, and with edge-triggered epoll a read that would
+ * only say EAGAIN can be skipped, as conn.c does for plain connections. */
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static int bio_read(BIO *b, char *p, int n)
+{
+	struct tls_conn *t = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	for (;;) {
+		ssize_t r = read(t->c->io.fd, p, (size_t)n);
+		if (r >= 0) {
+			t->drained = r < n;
+			return (int)r;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			t->drained = true;
+			BIO_set_retry_read(b);
+		}
+		return -1;
+	}
+}
+
+static int bio_write(BIO *b, const char *p, int n)
+{
+	struct tls_conn *t = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	for (;;) {
+		ssize_t r = send(t->c->io.fd, p, (size_t)n, MSG_NOSIGNAL);
+		if (r >= 0) {
+			if (r < n)
+				t->c->io.ready &= ~IO_WRITE;
+			return (int)r;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			BIO_set_retry_write(b);
+		return -1;
+	}
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void bio_method_make(void)
+{
+	bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tristack socket");
+	if (bio_method == NULL || !BIO_meth_set_read(bio_method, bio_read) ||
+	    !BIO_meth_set_write(bio_method, bio_write) ||
+	    !BIO_meth_set_ctrl(bio_method, bio_ctrl) ||
+	    !BIO_meth_set_create(bio_method, bio_create)) {
+		log_error("cannot make the TLS socket BIO");
+		abort();
+	}
+}
 
 enum {
 	SLOT_FULL,
@@ -504,14 +589,24 @@ static SSL_CTX *make_ctx(struct tls_worker *tw, const struct tls_group *g, char 
 	                             SSL_OP_PRIORITIZE_CHACHA);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                          SSL_MODE_ENABLE_PARTIAL_WRITE);
+	SSL_CTX_set_read_ahead(ctx, 1); /* a record and what follows in one read() */
 	if (SSL_CTX_set_cipher_list(ctx, CIPHERS_TLS12) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, CIPHERS_TLS13) != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, GROUPS) != 1)
 		goto ssl_fail;
 	SSL_CTX_set_dh_auto(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tristack", 8);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE);
+	if (tw->site->cache_size) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, tw->site->cache_size);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	}
+	if (!tw->site->tickets) {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		if (tw->site->cache_size == 0)
+			SSL_CTX_set_num_tickets(ctx, 0); /* nothing could resume them */
+	}
 	/* a session lives as long as its ticket key: two rotations */
 	SSL_CTX_set_timeout(ctx, (long)(tw->site->rotate_ms * 2 / 1000));
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
@@ -599,15 +694,20 @@ int conn_tls_accept(struct conn *c, struct tls_worker *tw)
 	struct tls_conn *t = malloc(sizeof(*t));
 	if (t == NULL)
 		return -1;
+	pthread_once(&bio_once, bio_method_make);
 	t->ssl = SSL_new(tw->ctx[0]);
-	if (t->ssl == NULL || SSL_set_fd(t->ssl, c->io.fd) != 1) {
+	BIO *bio = t->ssl ? BIO_new(bio_method) : NULL;
+	if (bio == NULL) {
 		ERR_clear_error();
 		SSL_free(t->ssl);
 		free(t);
 		return -1;
 	}
+	BIO_set_data(bio, t);
+	SSL_set_bio(t->ssl, bio, bio);
 	t->tw = tw;
-	t->counted = t->shut = false;
+	t->c = c;
+	t->counted = t->shut = t->drained = false;
 	SSL_set_app_data(t->ssl, t);
 	SSL_set_accept_state(t->ssl);
 	c->tls = t;
@@ -651,9 +751,16 @@ static ssize_t tls_read(struct conn *c, char *p, size_t n)
 	struct tls_conn *t = c->tls;
 	ERR_clear_error();
 	errno = 0;
+	t->drained = false; /* only a short read made by this call counts */
 	int r = SSL_read(t->ssl, p, (int)MIN(n, (size_t)INT_MAX));
-	if (r > 0)
-		return r; /* the readiness bit stays: records may be left */
+	if (r > 0) {
+		/* nothing buffered and the socket drained by this very call: the
+		 * next read would only say EAGAIN (else the bit stays: records
+		 * may be left, or bytes came after an earlier short read) */
+		if (t->drained && !SSL_has_pending(t->ssl))
+			c->io.ready &= ~IO_READ;
+		return r;
+	}
 	return tls_result(c, t, r);
 }
 

@@ -54,6 +54,8 @@ struct tls_site {
 	struct tls_group *groups;
 	unsigned ngroups;
 	uint64_t rotate_ms;
+	bool tickets;        /* resumption by ticket (else none in TLS 1.3 without a cache) */
+	unsigned cache_size; /* per worker; 0: no session cache */
 	struct tls_metrics m;
 };
 
@@ -69,6 +71,9 @@ struct tls_worker {
  * with err naming the file and what is wrong. */
 int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, unsigned n,
                   uint64_t rotate_ms, char *err, size_t errlen);
+/* Then, before the workers start: resumption settings (defaults: tickets
+ * on, a 20000-session cache). */
+void tls_site_resumption(struct tls_site *site, bool tickets, unsigned cache_size);
 void tls_site_free(struct tls_site *site);
 /* The handshake counters, prefix "tristack_lb". */
 void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *prefix);

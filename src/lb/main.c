@@ -214,6 +214,7 @@ static int setup_tls(struct lb *lb, const struct stack_lb *conf, char *err, size
 		         conf->ntls_certs ? "" : " (tristack up makes these)");
 		return -1;
 	}
+	tls_site_resumption(&lb->tls, conf->tls_tickets, (unsigned)conf->tls_session_cache);
 	lb->has_tls = true;
 	if (conf->ntls_certs == 0)
 		load_crl(lb);

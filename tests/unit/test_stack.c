@@ -775,6 +775,57 @@ TEST(stack_proxies_exact)
 		check_error(&rows[i]);
 }
 
+TEST(stack_tls_keys)
+{
+	struct stack s;
+	char err[256];
+	t_case("stack tls defaults");
+	CHECK_EQ(load(&s, "[lb]\nserver = 127.0.0.1:80\n", err, sizeof(err)), 0);
+	CHECK_STR(s.lb.tls_listen, "");
+	CHECK_EQ(s.lb.ntls_certs, 0);
+	CHECK_EQ(s.lb.hsts, 365ull * 86400000);
+	CHECK_EQ(s.lb.tls_ticket_rotate, 3600000);
+	CHECK(s.lb.tls_tickets);
+	CHECK_EQ(s.lb.tls_session_cache, 20000);
+	stack_free(&s);
+
+	t_case("stack tls_cert with and without a key file");
+	CHECK_EQ(load(&s,
+	              "[lb]\ntls_listen = :443\ntls_cert = /a/full.pem /a/key.pem\n"
+	              "tls_cert = /b/combined.pem\nhsts = 0\ntls_tickets = no\n"
+	              "tls_session_cache = 0\ntls_ticket_rotate = 12h\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_STR(err, "");
+	CHECK_STR(s.lb.tls_listen, ":443");
+	CHECK_EQ(s.lb.ntls_certs, 2);
+	CHECK_STR(s.lb.tls_certs[0].cert, "/a/full.pem");
+	CHECK_STR(s.lb.tls_certs[0].key, "/a/key.pem");
+	CHECK_EQ(s.lb.tls_certs[0].line, 3);
+	CHECK_STR(s.lb.tls_certs[1].cert, "/b/combined.pem");
+	CHECK(s.lb.tls_certs[1].key == NULL);
+	CHECK_EQ(s.lb.hsts, 0);
+	CHECK(!s.lb.tls_tickets);
+	CHECK_EQ(s.lb.tls_session_cache, 0);
+	CHECK_EQ(s.lb.tls_ticket_rotate, 12ull * 3600000);
+	stack_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "tls_cert with three words", "[lb]\ntls_cert = a b c\n", 2,
+		  "'tls_cert' takes a PEM file and, when the key is apart, its key file", NULL,
+		  NULL },
+		{ "tls_ticket_rotate too short", "[lb]\ntls_ticket_rotate = 10s\n", 2,
+		  "tls_ticket_rotate", NULL, NULL },
+		{ "tls_session_cache negative", "[lb]\ntls_session_cache = -1\n", 2,
+		  "tls_session_cache", NULL, NULL },
+		{ "tls_tickets not a boolean", "[lb]\ntls_tickets = maybe\n", 2, "tls_tickets",
+		  NULL, NULL },
+		{ "hsts bare number", "[lb]\nhsts = 100\n", 2, "hsts", NULL, NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
+
 /* ---- stack_resolve_addr ---- */
 
 TEST(stack_resolve_addr_specs)
