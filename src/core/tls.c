@@ -382,6 +382,7 @@ struct tls_conn {
 	bool counted; /* the handshake's outcome is in the metrics */
 	bool shut;    /* close_notify sent */
 	bool drained; /* the last read from the socket came back short */
+	bool heard;   /* the client sent something: a handshake began */
 };
 
 /* ---- the socket under OpenSSL: a BIO of our own ----
@@ -402,6 +403,7 @@ static int bio_read(BIO *b, char *p, int n)
 		ssize_t r = read(t->c->io.fd, p, (size_t)n);
 		if (r >= 0) {
 			t->drained = r < n;
+			t->heard |= r > 0;
 			return (int)r;
 		}
 		if (errno == EINTR)
@@ -707,7 +709,7 @@ int conn_tls_accept(struct conn *c, struct tls_worker *tw)
 	SSL_set_bio(t->ssl, bio, bio);
 	t->tw = tw;
 	t->c = c;
-	t->counted = t->shut = t->drained = false;
+	t->counted = t->shut = t->drained = t->heard = false;
 	SSL_set_app_data(t->ssl, t);
 	SSL_set_accept_state(t->ssl);
 	c->tls = t;
@@ -727,11 +729,11 @@ static ssize_t tls_result(struct conn *c, struct tls_conn *t, int r)
 		c->io.ready &= ~IO_WRITE;
 		return TS_AGAIN;
 	case SSL_ERROR_ZERO_RETURN:
-		if (!SSL_is_init_finished(t->ssl) && !SSL_in_before(t->ssl))
+		if (!SSL_is_init_finished(t->ssl) && t->heard)
 			count_failure(t, TLS_FAIL_ABORTED);
 		return 0;
 	case SSL_ERROR_SYSCALL:
-		if (!SSL_is_init_finished(t->ssl) && !SSL_in_before(t->ssl))
+		if (!SSL_is_init_finished(t->ssl) && t->heard)
 			count_failure(t, TLS_FAIL_ABORTED);
 		ERR_clear_error();
 		if (errno == 0)
@@ -816,7 +818,9 @@ static void tls_release(struct conn *c)
 	struct tls_conn *t = c->tls;
 	if (t == NULL)
 		return;
-	if (!SSL_is_init_finished(t->ssl) && !SSL_in_before(t->ssl))
+	/* a connection that never said a word (a port scan, a TCP check) is
+	 * not a failed handshake */
+	if (!SSL_is_init_finished(t->ssl) && t->heard)
 		count_failure(t, TLS_FAIL_ABORTED);
 	if (SSL_is_init_finished(t->ssl) && !t->shut) {
 		ERR_clear_error();

@@ -257,6 +257,19 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	}
 	if (conf->tls_listen[0] && setup_tls(lb, conf, err, errlen) < 0)
 		return -1;
+	/* SO_REUSEPORT would let two listeners share a port and split its
+	 * connections between them: refuse it */
+	const char *clash = NULL;
+	if (lb->has_admin && addr_equal(&lb->listen, &lb->admin))
+		clash = "admin and listen";
+	else if (lb->has_tls && addr_equal(&lb->tls_listen, &lb->listen))
+		clash = "tls_listen and listen";
+	else if (lb->has_tls && lb->has_admin && addr_equal(&lb->tls_listen, &lb->admin))
+		clash = "tls_listen and admin";
+	if (clash) {
+		snprintf(err, errlen, "%s: [lb] %s are the same address", d->conf_path, clash);
+		return -1;
+	}
 	setup_servers(lb, conf);
 	lb->started = (uint64_t)time(NULL);
 	if (d->prev && d->prev->data)
