@@ -364,8 +364,11 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
 			    set_mac(hctx, keys[i].hmac) < 0)
 				rc = -1;
 			else
-				rc = i == 0 ? 1
-				            : 2; /* 2: good, but issue a ticket under the new key */
+				/* 2: good, and issue a fresh ticket: under the current
+				 * key, and in TLS 1.3 at all (a client uses a ticket
+				 * once; without a new one its next connection would be
+				 * a full handshake) */
+				rc = 2;
 			break;
 		}
 	}

@@ -436,6 +436,26 @@ def test_python_resumes_its_session(stack, tls_max):
             assert s.version() == tls_max.name.replace("v1_", "v1.")
 
 
+def test_a_resumed_tls13_session_gets_a_fresh_ticket(stack):
+    """TLS 1.3 tickets are for one use (RFC 8446 C.4; OpenSSL clients that
+    reuse their SSL object, wrk for one, do not resume twice on one): each
+    resumption must hand out a new ticket, or every other connection of
+    such a client is a full handshake."""
+    ctx = stack.ssl_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    sess, seen = None, []
+    for i in range(4):
+        with socket.create_connection((stack.lb, 8443), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=stack.lb, session=sess) as s:
+                s.sendall(HELLO_REQ)
+                while s.recv(65536):
+                    pass
+                assert s.session_reused == (i > 0)
+                sess = s.session
+                seen.append(sess.id)
+    assert len(set(seen)) == 4, "a resumption handed out no new ticket"
+
+
 # ---- 4. garbage on the TLS port ----
 
 
