@@ -455,6 +455,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 			break;
 		case 't':
 			test = true;
+			d->check_only = true;
 			break;
 		case 'H':
 			p.host_name = optarg;

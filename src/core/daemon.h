@@ -99,7 +99,8 @@ struct daemon {
 	/* During a reload's configure and start: the generation still running,
 	 * to carry state over (a server's health). NULL otherwise. */
 	struct daemon *prev;
-	void *data; /* the daemon's own state */
+	void *data;      /* the daemon's own state */
+	bool check_only; /* -t: check the file, start nothing */
 };
 
 /* The whole life of a daemon; returns the process exit code. */

@@ -61,7 +61,15 @@ def test_kill_9_a_backend_under_load(lab):
     load.join()
     out = result["out"]
     assert result["requests"] > 1000, out
-    assert "Non-2xx" not in out and "Socket errors" not in out, out
+    assert "Non-2xx" not in out, out
+    # A response the killed server had begun cannot be replayed: the LB
+    # cuts that client connection (as HAProxy does). At most the requests
+    # in flight on it at the kill, one per wrk connection, may end so;
+    # nothing else may fail.
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        connect, read, write, timeout = map(int, m.groups())
+        assert (connect, write, timeout) == (0, 0, 0) and read <= 16, out
     # traffic usually finds it first; checks alone take interval x fall
     assert seen["DOWN"] <= INTERVAL * FALL + 0.5, seen
     # after the restart: the backend's own start-up, then interval x rise
