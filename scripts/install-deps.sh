@@ -12,7 +12,7 @@ libssl-dev openssl ca-certificates
 libmariadb-dev mariadb-server mariadb-client
 libinih-dev libjansson-dev libldns-dev zlib1g-dev
 iproute2 nftables procps psmisc
-curl wrk dnsutils haproxy nginx sysbench testssl.sh
+curl wrk dnsutils haproxy nginx sysbench testssl.sh nsd
 python3 python3-pytest
 "
 
