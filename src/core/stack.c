@@ -88,6 +88,7 @@ static const struct key site_keys[] = {
 	{ "domain", K_STR, offsetof(struct stack_site, domain), "foobar.com", NULL, 0, 0 },
 	{ "www", K_STR, offsetof(struct stack_site, www), "lb-01", NULL, 0, 0 },
 	{ "state", K_STR, offsetof(struct stack_site, state), "var", NULL, 0, 0 },
+	{ "admin", K_STR, offsetof(struct stack_site, admin), "", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 

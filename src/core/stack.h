@@ -35,6 +35,7 @@ struct stack_site {
 	char *domain;
 	char *www;   /* host that www.<domain> points at */
 	char *state; /* state folder */
+	char *admin; /* who may reach the admin ports: host names and CIDRs, space-separated */
 };
 
 struct stack_host {

@@ -30,6 +30,12 @@ struct ctl {
 	char root[4096]; /* the checkout: db/migrations, www */
 	struct unit units[64];
 	unsigned nunits;
+	/* isolated mode: every host a network namespace (netns.c) */
+	bool isolated;
+	char ns_prefix[16];      /* "ts1a2b-": namespaces are ts1a2b-HOST */
+	char subnet[40];         /* "10.0.0.0/24" */
+	char client_address[48]; /* the client namespace's */
+	char dns_address[48];    /* where resolv.conf points */
 };
 
 /* proc.c */
@@ -57,6 +63,26 @@ int db_promote(struct ctl *c, const char *name, char *err, size_t errlen);
  * and the site's certificates (once; again when they near their end).
  * *renewed: a certificate was (re)made. */
 int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen);
+
+/* netns.c: isolated mode. lab_plan checks the stack file's addresses (one
+ * private /24) and names the namespaces; lab_up makes them (a switch
+ * namespace with a bridge, one per host and a client, no default route,
+ * resolv.conf pointing at tristack-dns, the firewall) and guards the subnet
+ * in the root namespace; lab_down undoes all of it. */
+int lab_plan(struct ctl *c, char *err, size_t errlen);
+int lab_up(struct ctl *c, char *err, size_t errlen);
+void lab_down(struct ctl *c);
+bool lab_is_up(const struct ctl *c);
+/* The namespace of a host ("client" too), into out. */
+const char *lab_ns(const struct ctl *c, const char *host, char *out, size_t len);
+/* Move this thread into a host's namespace, and back to the original. */
+int netns_enter(const struct ctl *c, const char *host);
+void netns_leave(void);
+/* Run ip/nft (PATH search); -1 with its message in err. */
+int run_tool(char *const argv[], char *err, size_t errlen);
+
+/* firewall.c: the host's nftables script (host NULL: the client). */
+int fw_render(const struct ctl *c, const struct stack_host *h, char *out, size_t len);
 
 /* probe.c: does the unit answer? (one try, short timeouts) */
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,9 +25,12 @@ static void usage(FILE *out)
 	        "  status            each daemon: host, pid, state, health\n"
 	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db)\n"
 	        "  promote HOST      make HOST's database the primary (planned failover)\n"
+	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
+	        "  firewall show [HOST]  the nftables rules of each host\n"
 	        "options:\n"
 	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
 	        "      --state DIR   state folder (default: [site] state, var/)\n"
+	        "      --isolated    up: every host its own network namespace (root)\n"
 	        "      --version\n",
 	        STOP_GRACE_MS / 1000);
 }
@@ -76,6 +80,7 @@ static const char *site_url(const struct ctl *c, char *out, size_t len)
 }
 
 static int cmd_down(struct ctl *c);
+static int mark_isolated(const struct ctl *c, bool on);
 
 /* SIGHUP to a running load balancer. */
 static void reload_lb(struct ctl *c)
@@ -181,6 +186,16 @@ static int start_phase(struct ctl *c, bool db)
 static int cmd_up(struct ctl *c)
 {
 	char err[512];
+	if (c->isolated) {
+		if (lab_up(c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tristack: isolated mode: %s\n", err);
+			return 1;
+		}
+		if (mark_isolated(c, true) < 0)
+			goto fail;
+		printf("  hosts are network namespaces %s* on %s (client %s)\n", c->ns_prefix,
+		       c->subnet, c->client_address);
+	}
 	/* The databases first: the apps need their users and schema. */
 	if (start_phase(c, true) < 0)
 		goto fail;
@@ -232,6 +247,33 @@ static int cmd_promote(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* {state}/run/isolated says the stack runs in namespaces: every later
+ * command (status, exec, down) finds them from it. */
+static int mark_isolated(const struct ctl *c, bool on)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/run", c->state);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/run/isolated", c->state);
+	if (!on)
+		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		fprintf(stderr, "tristack: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%s\n", c->ns_prefix);
+	fclose(f);
+	return 0;
+}
+
+static bool marked_isolated(const struct ctl *c)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/run/isolated", c->state);
+	return access(path, F_OK) == 0;
+}
+
 static int cmd_down(struct ctl *c)
 {
 	int rc = 0;
@@ -251,6 +293,78 @@ static int cmd_down(struct ctl *c)
 			printf("  %-7s %-13s stopped (pid %d)\n", u->host->name, u->daemon,
 			       (int)pid);
 		}
+	}
+	if (c->isolated && rc == 0) {
+		lab_down(c);
+		mark_isolated(c, false);
+		printf("  the namespaces %s* are gone\n", c->ns_prefix);
+	}
+	return rc;
+}
+
+/* tristack exec HOST CMD...: run a command on a host (isolated mode). */
+static int cmd_exec(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: tristack exec HOST COMMAND [ARG...]\n");
+		return 1;
+	}
+	if (!c->isolated || !lab_is_up(c)) {
+		fprintf(stderr,
+		        "tristack: exec needs the stack up in isolated mode (up --isolated)\n");
+		return 1;
+	}
+	if (strcmp(argv[0], "client") != 0 && stack_host(&c->stack, argv[0]) == NULL) {
+		fprintf(stderr, "tristack: no host '%s' (the stack's hosts, or client)\n", argv[0]);
+		return 1;
+	}
+	char ns[64];
+	lab_ns(c, argv[0], ns, sizeof(ns));
+	char **args = xcalloc((size_t)argc + 4, sizeof(*args));
+	args[0] = "ip";
+	args[1] = "netns";
+	args[2] = "exec";
+	args[3] = ns;
+	for (int i = 1; i < argc; i++)
+		args[3 + i] = argv[i];
+	fflush(stdout);
+	execvp("ip", args);
+	fprintf(stderr, "tristack: cannot run ip: %s\n", strerror(errno));
+	free(args);
+	return 127;
+}
+
+/* tristack firewall show [HOST]: the rules each host gets. */
+static int cmd_firewall(struct ctl *c, int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "show") != 0 || argc > 2) {
+		fprintf(stderr, "usage: tristack firewall show [HOST]\n");
+		return 1;
+	}
+	if (!c->client_address[0]) {
+		char err[256];
+		if (lab_plan(c, err, sizeof(err)) < 0)
+			c->client_address[0] = '\0'; /* loopback stack: rules as they would be */
+	}
+	char *rules = xmalloc(65536);
+	int rc = 0, shown = 0;
+	for (unsigned i = 0; i <= c->stack.nhosts; i++) {
+		const struct stack_host *h = i < c->stack.nhosts ? &c->stack.hosts[i] : NULL;
+		const char *name = h ? h->name : "client";
+		if (argc == 2 && strcmp(argv[1], name) != 0)
+			continue;
+		shown++;
+		if (fw_render(c, h, rules, 65536) < 0) {
+			fprintf(stderr, "tristack: firewall of %s: %s\n", name, rules);
+			rc = 1;
+			continue;
+		}
+		printf("%s%s", shown > 1 ? "\n" : "", rules);
+	}
+	free(rules);
+	if (shown == 0) {
+		fprintf(stderr, "tristack: no host '%s'\n", argv[1]);
+		return 1;
 	}
 	return rc;
 }
@@ -328,13 +442,12 @@ static int abspath(const char *in, char *out, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "conf", required_argument, NULL, 'c' },
-		{ "state", required_argument, NULL, 'S' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "conf", required_argument, NULL, 'c' }, { "state", required_argument, NULL, 'S' },
+		{ "isolated", no_argument, NULL, 'I' },   { "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 },
 	};
 	const char *conf = "conf/foobar.conf", *state = NULL;
+	bool isolated = false;
 	int ch;
 	log_init("tristack", LL_WARN);
 	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
@@ -344,6 +457,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			state = optarg;
+			break;
+		case 'I':
+			isolated = true;
 			break;
 		case 'V':
 			printf("tristack %s\n", TS_VERSION);
@@ -355,6 +471,13 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 1;
 		}
+	}
+	/* `tristack up --isolated`: the option may follow the command too */
+	if (optind < argc && optind + 1 < argc && strcmp(argv[optind + 1], "--isolated") == 0) {
+		isolated = true;
+		memmove(&argv[optind + 1], &argv[optind + 2],
+		        (size_t)(argc - optind - 2) * sizeof(*argv));
+		argc--;
 	}
 	if (optind >= argc) {
 		usage(stderr);
@@ -386,6 +509,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
+	c.isolated = isolated || marked_isolated(&c);
+	if (c.isolated && lab_plan(&c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: %s\n", err);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	int rc;
 	if (strcmp(cmd, "up") == 0)
@@ -398,6 +526,10 @@ int main(int argc, char **argv)
 		rc = cmd_logs(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "promote") == 0)
 		rc = cmd_promote(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "exec") == 0)
+		rc = cmd_exec(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "firewall") == 0)
+		rc = cmd_firewall(&c, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
 		usage(stderr);

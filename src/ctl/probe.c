@@ -125,10 +125,26 @@ static bool dns_answers(const struct addr *a, const char *name, int timeout_ms)
 	return ok;
 }
 
+static bool answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);
+
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
 {
 	if (u->probe_kind == PROBE_DB)
-		return db_answers(c, u, why, whylen);
+		return db_answers(c, u, why, whylen); /* over its Unix socket */
+	if (!c->isolated)
+		return answers(c, u, why, whylen);
+	/* the host's address is only reachable from inside its namespace */
+	if (netns_enter(c, u->host->name) < 0) {
+		snprintf(why, whylen, "no namespace for %s", u->host->name);
+		return false;
+	}
+	bool ok = answers(c, u, why, whylen);
+	netns_leave();
+	return ok;
+}
+
+static bool answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
+{
 	if (u->probe_kind == PROBE_DNS) {
 		char name[300];
 		snprintf(name, sizeof(name), "www.%s", c->stack.site.domain);

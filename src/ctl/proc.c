@@ -228,6 +228,12 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (c->isolated && netns_enter(c, u->host->name) < 0) {
+			int e = errno;
+			ssize_t w = write(report[1], &e, sizeof(e));
+			(void)w;
+			_exit(127);
+		}
 		execv(bin, argv);
 		int e = errno;
 		ssize_t w = write(report[1], &e, sizeof(e));
