@@ -81,6 +81,14 @@ void netns_leave(void);
 /* Run ip/nft (PATH search); -1 with its message in err. */
 int run_tool(char *const argv[], char *err, size_t errlen);
 
+/* supervise.c: the process that restarts what dies (see there). */
+int supervisor_start(struct ctl *c, char *err, size_t errlen);
+int supervisor_stop(const struct ctl *c);
+pid_t supervisor_running(const struct ctl *c);
+/* What the supervisor says of a unit: "up", "restarting", "failed". */
+bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, size_t slen,
+                       unsigned *restarts);
+
 /* firewall.c: the host's nftables script (host NULL: the client). */
 int fw_render(const struct ctl *c, const struct stack_host *h, char *out, size_t len);
 
@@ -89,5 +97,10 @@ bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t w
 /* An HTTP GET of path at a; returns the status or -1. */
 int http_get_status(const struct addr *a, const char *host, const char *path, int timeout_ms,
                     char *body, size_t bodylen);
+/* The sum of every series of a Prometheus counter at http://a/path, or -1. */
+double metric_total(const struct addr *a, const char *host, const char *path, const char *name);
+
+/* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
+int cmd_bundle(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -20,13 +20,17 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: tristack [-c FILE] [--state DIR] COMMAND\n"
-	        "  up                start every daemon of the stack, wait until each answers\n"
+	        "  up                start every daemon of the stack, wait until each answers,\n"
+	        "                    and leave a supervisor that restarts what dies\n"
 	        "  down              stop them all (graceful, then forced after %ds)\n"
-	        "  status            each daemon: host, pid, state, health\n"
-	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db)\n"
+	        "  status            each daemon: host, pid, state (restarts), requests/s,\n"
+	        "                    replica lag, address, health\n"
+	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db);\n"
+	        "                    logs supervisor: what was restarted, and when\n"
 	        "  promote HOST      make HOST's database the primary (planned failover)\n"
 	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
 	        "  firewall show [HOST]  the nftables rules of each host\n"
+	        "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
 	        "options:\n"
 	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
 	        "      --state DIR   state folder (default: [site] state, var/)\n"
@@ -212,6 +216,12 @@ static int cmd_up(struct ctl *c)
 		reload_lb(c); /* a running LB takes the new certificates */
 	if (start_phase(c, false) < 0)
 		goto fail;
+	/* a fresh supervisor: what it had given up on is running again */
+	supervisor_stop(c);
+	if (supervisor_start(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: supervisor: %s\n", err);
+		goto fail;
+	}
 	char url[256];
 	printf("\n");
 	if (!print_https(c))
@@ -277,6 +287,10 @@ static bool marked_isolated(const struct ctl *c)
 static int cmd_down(struct ctl *c)
 {
 	int rc = 0;
+	/* the supervisor first, or it would start again what we stop */
+	pid_t sv = supervisor_running(c);
+	if (sv && supervisor_stop(c) == 0)
+		printf("  supervisor    stopped (pid %d)\n", (int)sv);
 	/* Front first: the LB stops taking requests before what is behind it. */
 	for (unsigned k = c->nunits; k-- > 0;) {
 		struct unit *u = &c->units[k];
@@ -369,29 +383,100 @@ static int cmd_firewall(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* Where a unit's request counter is: its /metrics and the counter's name. */
+static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr *a,
+                         const char **name)
+{
+	const char *spec = NULL;
+	char e[256];
+	if (strcmp(u->role, "lb") == 0)
+		spec = c->stack.lb.http.admin, *name = "tristack_lb_http_requests_total";
+	else if (strcmp(u->role, "web") == 0)
+		spec = c->stack.web.http.admin, *name = "tristack_web_http_requests_total";
+	else if (strcmp(u->role, "app") == 0)
+		spec = c->stack.app.http.listen, *name = "tristack_app_http_requests_total";
+	return spec && spec[0] &&
+	       stack_resolve_addr(&c->stack, spec, u->host, a, e, sizeof(e)) == 0;
+}
+
+/* The unit's requests so far, or -1 (not HTTP, not reachable). */
+static double unit_requests(const struct ctl *c, const struct unit *u)
+{
+	struct addr a;
+	const char *name;
+	if (!unit_metrics(c, u, &a, &name))
+		return -1;
+	if (c->isolated && netns_enter(c, u->host->name) < 0)
+		return -1;
+	double v = metric_total(&a, u->host->address, "/metrics", name);
+	if (c->isolated)
+		netns_leave();
+	return v;
+}
+
 static int cmd_status(struct ctl *c)
 {
-	printf("%-8s %-14s %-8s %-8s %-22s %s\n", "HOST", "DAEMON", "PID", "STATE", "ADDRESS",
-	       "HEALTH");
+	double *before = xcalloc(c->nunits, sizeof(double));
+	uint64_t t0 = now_ms();
+	for (unsigned i = 0; i < c->nunits; i++)
+		before[i] = unit_running(&c->units[i]) ? unit_requests(c, &c->units[i]) : -1;
+	/* requests/s: the counters again a second later */
+	sleep_ms(1000);
+	double secs = (double)(now_ms() - t0) / 1000.0;
+	pid_t sv = supervisor_running(c);
+	printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", "HOST", "DAEMON", "PID", "STATE",
+	       "REQ/S", "LAG", "ADDRESS", "HEALTH");
 	int down = 0;
 	for (unsigned i = 0; i < c->nunits; i++) {
 		struct unit *u = &c->units[i];
-		char addr[128], why[256] = "";
+		char addr[128], why[256] = "", state[64], sv_state[32], rps[16] = "-",
+		                lag[16] = "-";
+		unsigned restarts = 0;
 		addr_format(&u->probe, addr, sizeof(addr));
 		bool running = unit_running(u) != 0;
 		const char *health = "-";
-		if (running && u->db)
-			db_describe(c, u, why, sizeof(why)), health = why;
-		else if (running)
+		if (running && u->db) {
+			db_describe(c, u, why, sizeof(why));
+			health = why;
+			const char *b = strstr(why, "s behind");
+			if (strstr(why, "primary"))
+				snprintf(lag, sizeof(lag), "-");
+			else if (b) {
+				const char *d = b;
+				while (d > why && d[-1] >= '0' && d[-1] <= '9')
+					d--;
+				snprintf(lag, sizeof(lag), "%.*ss", (int)(b - d), d);
+			}
+		} else if (running) {
 			health = unit_answers(c, u, why, sizeof(why)) ? "ok" : why;
-		else
+		} else {
 			down++;
+		}
+		if (running && before[i] >= 0) {
+			double after = unit_requests(c, u);
+			if (after >= before[i])
+				snprintf(rps, sizeof(rps), "%.0f", (after - before[i]) / secs);
+		}
+		bool known = supervisor_report(c, u, sv_state, sizeof(sv_state), &restarts);
+		if (known && strcmp(sv_state, "failed") == 0)
+			snprintf(state, sizeof(state), "failed (gave up)");
+		else if (known && restarts)
+			snprintf(state, sizeof(state), "%s (%u restart%s)",
+			         running ? "running" : sv_state, restarts,
+			         restarts == 1 ? "" : "s");
+		else
+			snprintf(state, sizeof(state), "%s", running ? "running" : "stopped");
 		char pid[16] = "-";
 		if (running)
 			snprintf(pid, sizeof(pid), "%d", (int)u->pid);
-		printf("%-8s %-14s %-8s %-8s %-22s %s\n", u->host->name, u->daemon, pid,
-		       running ? "running" : "stopped", addr, health);
+		printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", u->host->name, u->daemon, pid,
+		       state, rps, lag, addr, health);
 	}
+	printf("supervisor: %s", sv ? "running" : "not running");
+	if (sv)
+		printf(" (pid %d)", (int)sv);
+	printf("%s\n", c->isolated ? "; isolated mode" : "");
+	free(before);
 	return down ? 3 : 0; /* like systemctl status: 3 = not running */
 }
 
@@ -402,6 +487,20 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	int shown = 0;
+	if (strcmp(argv[0], "supervisor") == 0) {
+		char path[4200], line[4096];
+		snprintf(path, sizeof(path), "%s/log/supervisor.log", c->state);
+		FILE *f = fopen(path, "r");
+		if (f == NULL) {
+			fprintf(stderr, "tristack: no supervisor log (%s)\n", path);
+			return 1;
+		}
+		printf("==> %s <==\n", path);
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stdout);
+		fclose(f);
+		return 0;
+	}
 	for (unsigned i = 0; i < c->nunits; i++) {
 		struct unit *u = &c->units[i];
 		if (strcmp(u->host->name, argv[0]) != 0)
@@ -530,6 +629,8 @@ int main(int argc, char **argv)
 		rc = cmd_exec(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "firewall") == 0)
 		rc = cmd_firewall(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "bundle") == 0)
+		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
 		usage(stderr);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,6 +76,45 @@ int http_get_status(const struct addr *a, const char *host, const char *path, in
 		snprintf(body, bodylen, "%s", b ? b + 4 : "");
 	}
 	return status;
+}
+
+double metric_total(const struct addr *a, const char *host, const char *path, const char *name)
+{
+	int fd = connect_timeout(a, SOCK_STREAM, 500);
+	if (fd < 0)
+		return -1;
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+	                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tristack-status\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 path, host);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	size_t cap = 1 << 20;
+	char *resp = xmalloc(cap);
+	ssize_t got = read_all(fd, resp, cap - 1, 1000);
+	close(fd);
+	double total = -1;
+	if (got > 12 && strncmp(resp, "HTTP/1.1 200", 12) == 0) {
+		resp[got] = '\0';
+		size_t nl = strlen(name);
+		total = 0;
+		for (char *line = resp; line && *line;
+		     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+			if (strncmp(line, name, nl) != 0 || (line[nl] != '{' && line[nl] != ' '))
+				continue;
+			char *end = strchr(line, '\n');
+			char *sp = line + nl;
+			if (*sp == '{')
+				sp = strchr(sp, '}');
+			if (sp && (!end || sp < end))
+				total += strtod(sp + 1, NULL);
+		}
+	}
+	free(resp);
+	return total;
 }
 
 /* A query for "<name> A" with recursion not desired. */

@@ -73,7 +73,10 @@ def test_status_lists_every_daemon_with_its_pid(stack):
     r = stack.ctl("status")
     pids = stack.pids()
     lines = r.stdout.strip().splitlines()[1:]
-    assert len(lines) == 8, r.stdout
+    assert len(lines) == 9, r.stdout
+    assert re.match(r"supervisor: running \(pid \d+\)$", lines[-1]), r.stdout
+    head = r.stdout.splitlines()[0].split()
+    assert head == ["HOST", "DAEMON", "PID", "STATE", "REQ/S", "LAG", "ADDRESS", "HEALTH"]
     for host, daemon in [("web-01", "mariadbd"), ("web-02", "mariadbd"),
                          ("web-01", "tristack-app"), ("web-02", "tristack-app"),
                          ("web-01", "tristack-web"), ("web-02", "tristack-web"),
@@ -81,7 +84,11 @@ def test_status_lists_every_daemon_with_its_pid(stack):
         line = next(l for l in lines if l.split()[:2] == [host, daemon])
         pid = int(line.split()[2])
         assert line.split()[3] == "running"
-        assert line.split()[5].rstrip(",") == "ok"
+        assert line.split()[7].rstrip(",") == "ok"
+        if daemon == "mariadbd":
+            assert line.split()[5] == ("-" if host == "web-01" else "0s"), line  # lag
+        elif daemon != "tristack-dns":
+            assert line.split()[4].isdigit(), line  # requests/s
         role = "db" if daemon == "mariadbd" else daemon.split("-")[1]
         assert pids[f"{host}.{role}.pid"] == pid
         assert alive(pid)
@@ -100,18 +107,21 @@ def test_up_twice_and_down_leave_no_process_behind():
     try:
         st.ctl("up")
         pids = st.pids()
-        assert len(pids) == 8
+        assert len(pids) == 9  # eight daemons and the supervisor
         assert all(alive(p) for p in pids.values())
         again = st.ctl("up")
         assert again.stdout.count("already running") == 8
-        assert st.pids() == pids
+        daemons = {k: v for k, v in pids.items() if k != "supervisor.pid"}
+        assert {k: v for k, v in st.pids().items() if k != "supervisor.pid"} == daemons
+        pids = st.pids()  # up starts a fresh supervisor
         down = st.ctl("down")
-        assert down.stdout.count("stopped") == 8
+        assert down.stdout.count("stopped") == 9
         assert not any(alive(p) for p in pids.values()), "a daemon survived down"
         assert st.pids() == {}
         r = st.ctl("status", check=False)
         assert r.returncode == 3
         assert r.stdout.count("stopped") == 8
+        assert "supervisor: not running" in r.stdout
     finally:
         left = stop_stack(st)
         shutil.rmtree(tmp, ignore_errors=True)
