@@ -182,6 +182,32 @@ static void pool_unlink(struct upconn *up)
 	pw->nidle[up->server]--;
 }
 
+/* Connections serving a txn are on the worker's busy list (so a server
+ * found down can be let go of); idle ones are in the pool. */
+static void busy_link(struct upconn *up)
+{
+	struct proxy_worker *pw = up->pw;
+	up->prev = NULL;
+	up->next = pw->busy_list;
+	if (up->next)
+		up->next->prev = up;
+	pw->busy_list = up;
+	pw->busy++;
+}
+
+static void busy_unlink(struct upconn *up)
+{
+	struct proxy_worker *pw = up->pw;
+	if (up->prev)
+		up->prev->next = up->next;
+	else
+		pw->busy_list = up->next;
+	if (up->next)
+		up->next->prev = up->prev;
+	up->next = up->prev = NULL;
+	pw->busy--;
+}
+
 /* Close the socket; the memory goes back after the current batch of events. */
 static void up_destroy(struct upconn *up)
 {
@@ -197,7 +223,7 @@ static void up_destroy(struct upconn *up)
 static void up_close(struct upconn *up)
 {
 	if (up->txn)
-		up->pw->busy--;
+		busy_unlink(up);
 	else
 		pool_unlink(up);
 	up_destroy(up);
@@ -213,7 +239,7 @@ static void pool_put(struct upconn *up)
 		up_close(up);
 		return;
 	}
-	pw->busy--;
+	busy_unlink(up);
 	up->txn = NULL;
 	buf_release(&pw->w->pool, &up->in);
 	up->next = pw->idle[up->server];
@@ -236,7 +262,7 @@ static struct upconn *pool_take(struct proxy_worker *pw, int server)
 			up_destroy(up);
 			continue;
 		}
-		pw->busy++;
+		busy_link(up);
 		loop_timer_stop(pw->w->loop, &up->timer);
 		up->reused = true;
 		return up;
@@ -290,7 +316,7 @@ static struct upconn *up_new(struct proxy_worker *pw, int fd, int server)
 		pw->up_free = up;
 		return NULL;
 	}
-	pw->busy++;
+	busy_link(up);
 	return up;
 }
 
@@ -1096,6 +1122,59 @@ static void up_timeout(struct timer *tm)
 	}
 	if (up_failed(t, true) != P_GONE)
 		txn_pump(t);
+}
+
+/* ---- a server found down ---- */
+
+struct down_post {
+	struct proxy_worker *pw;
+	int server;
+};
+
+static void server_down_posted(void *arg)
+{
+	struct down_post *d = arg;
+	struct proxy_worker *pw = d->pw;
+	int server = d->server;
+	free(d);
+	while (pw->idle[server])
+		up_close(pw->idle[server]);
+	/* Each pass restarts from the head: a retry may link new connections
+	 * (to other servers) and close this one. */
+	for (bool again = true; again;) {
+		again = false;
+		for (struct upconn *up = pw->busy_list; up; up = up->next) {
+			struct proxy_txn *t = up->txn;
+			if (up->server != server || t == NULL)
+				continue;
+			log_debug("taking a request back from %s, found down",
+			          pw->pc->servers[server].name);
+			if (t->resp_any) {
+				count_error(t);
+				txn_abort(t); /* its response began: cut, as a reset would */
+			} else if (up_failed(t, false) != P_GONE) {
+				txn_pump(t);
+			}
+			again = true;
+			break;
+		}
+	}
+}
+
+void proxy_server_down(struct proxy_conf *pc, int server)
+{
+	for (unsigned i = 0; i < pc->nworkers; i++) {
+		struct proxy_worker *pw = pc->workers[i];
+		if (pw == NULL)
+			continue;
+		struct down_post *d = malloc(sizeof(*d));
+		if (d == NULL)
+			continue;
+		d->pw = pw;
+		d->server = server;
+		if (loop_post(pw->w->loop, server_down_posted, d) < 0)
+			free(d);
+	}
 }
 
 static void stream_client(struct http_session *s)

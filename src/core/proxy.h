@@ -82,7 +82,8 @@ struct proxy_worker {
 	unsigned *nidle;
 	struct proxy_txn *txn_free;
 	struct upconn *up_free;
-	unsigned busy; /* upstream connections in use, per worker */
+	unsigned busy;            /* upstream connections in use, per worker */
+	struct upconn *busy_list; /* those connections */
 	/* requests waiting for a server slot, oldest first */
 	struct proxy_txn *queue_head, *queue_tail;
 	_Atomic unsigned nqueued;
@@ -97,6 +98,13 @@ void proxy_worker_init(struct proxy_worker *pw, struct proxy_conf *pc, struct wo
 /* Close pooled connections (on stop, and when the loop is gone). */
 void proxy_worker_close_idle(struct proxy_worker *pw);
 void proxy_worker_free(struct proxy_worker *pw);
+
+/* A server was found down (health checks): on every worker, close its
+ * pooled connections and take back the requests waiting on it, retrying
+ * elsewhere those that may be (no response byte yet, nothing of a body
+ * sent or idempotent), as HAProxy's on-marked-down shutdown-sessions with
+ * redispatch. Any thread. */
+void proxy_server_down(struct proxy_conf *pc, int server);
 
 /* An http_server handler body: proxy s's request. Returns what a handler
  * returns (TS_AGAIN while streaming, TS_OK with an error response queued). */

@@ -66,6 +66,8 @@ static void health_fail(struct lb_check *c, const char *why)
 		c->health = 0;
 		atomic_store(&c->lb->lbs[c->server].up, false);
 		log_change(c, false, why);
+		/* what waits on it now would wait for timeout_server */
+		proxy_server_down(&c->lb->pc, c->server);
 	}
 }
 

@@ -88,3 +88,39 @@ def test_reload_under_load(lab):
     out = result["out"]
     assert result["requests"] > 1000, out
     assert "Non-2xx" not in out and "Socket errors" not in out, out
+
+
+def test_requests_waiting_on_a_server_found_down_go_elsewhere(lab):
+    """A server that hangs (SIGSTOP: connections open, nothing answers) holds
+    the requests sent to it; once the checks mark it down they are taken
+    back and served by the other (idempotent GETs), within interval x fall
+    and a little, not after timeout_server (60 s here)."""
+    import os
+    import signal
+    b2 = lab.backends[1]
+    pids = [b2.proc.pid]  # and nginx's workers
+    with open(f"/proc/{b2.proc.pid}/task/{b2.proc.pid}/children") as f:
+        pids += [int(p) for p in f.read().split()]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        results = []
+
+        def get():
+            t0 = time.monotonic()
+            st, _, body = http(lab.url + "/name", timeout=20)
+            results.append((st, body.strip(), time.monotonic() - t0))
+
+        threads = [threading.Thread(target=get) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        wait_for(lambda: lab.server("b2")["state"] == "DOWN", timeout=5, what="b2 DOWN")
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    assert len(results) == 8
+    assert all(st == 200 and body == b"b1" for st, body, _ in results), results
+    slowest = max(took for _, _, took in results)
+    assert slowest < INTERVAL * FALL + 0.5 + 2, results  # detection, and a margin
