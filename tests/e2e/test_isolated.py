@@ -1,0 +1,263 @@
+"""Isolated mode (root): every host of the stack file a network namespace on
+a private bridge, a client to stand in, DNS for real, a firewall per host.
+The lab uses 198.18.N.0/24 (RFC 2544's benchmarking range: nothing real
+lives there), so it can run beside a `make run` lab on 10.0.0.0/24."""
+import os
+import random
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, alive, binary, wait_for
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
+                                reason="isolated mode needs root and iproute2")
+
+PROBE = os.path.join(ROOT, "tests", "e2e", "connect_probe.py")
+
+
+class Lab:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.n = random.randint(1, 250)
+        self.net = f"198.18.{self.n}"
+        self.conf = os.path.join(tmp, "stack.conf")
+        self.state = os.path.join(tmp, "state")
+        self.ca = os.path.join(self.state, "tls", "ca.crt")
+        text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
+        text = text.replace("10.0.0.", f"{self.net}.")
+        text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.addr = {"lb-01": f"{self.net}.1", "web-01": f"{self.net}.2",
+                     "web-02": f"{self.net}.3", "client": f"{self.net}.100"}
+
+    def ctl(self, *args, check=True, timeout=120):
+        r = subprocess.run([binary("tristack"), "-c", self.conf, "--state", self.state, *args],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"tristack {' '.join(args)}: {r.returncode}\n{r.stdout}\n"
+                                 f"{r.stderr}")
+        return r
+
+    def exec(self, host, *cmd, timeout=60):
+        return self.ctl("exec", host, *cmd, check=False, timeout=timeout)
+
+    def prefix(self):
+        with open(os.path.join(self.state, "run", "isolated")) as f:
+            return f.read().strip()
+
+    def pids(self):
+        run = os.path.join(self.state, "run")
+        out = {}
+        for name in os.listdir(run) if os.path.isdir(run) else []:
+            if name.endswith(".pid"):
+                with open(os.path.join(run, name)) as f:
+                    out[name] = int(f.read().strip())
+        return out
+
+
+def leftovers(prefix, subnet):
+    ns = [l.split()[0] for l in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                               text=True).stdout.splitlines()]
+    routes = subprocess.run(["ip", "route", "show", subnet], capture_output=True,
+                            text=True).stdout.strip()
+    etc = [d for d in os.listdir("/etc/netns") if d.startswith(prefix)] \
+        if os.path.isdir("/etc/netns") else []
+    return [n for n in ns if n.startswith(prefix)], routes, etc
+
+
+@pytest.fixture(scope="module")
+def lab():
+    tmp = tempfile.mkdtemp(prefix="tristack-e2e-iso-")
+    lb = Lab(tmp)
+    prefix = None
+    try:
+        r = lb.ctl("up", "--isolated", timeout=240)
+        lb.up_output = r.stdout
+        prefix = lb.prefix()
+        yield lb
+    finally:
+        pids = lb.pids()
+        lb.ctl("down", check=False)
+        for pid in pids.values():
+            if alive(pid):
+                os.kill(pid, 9)
+        if prefix:  # nothing may be left, whatever happened
+            subprocess.run(["ip", "route", "del", "unreachable", f"{lb.net}.0/24"],
+                           capture_output=True)
+            for n in leftovers(prefix, f"{lb.net}.0/24")[0]:
+                subprocess.run(["ip", "netns", "del", n], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_up_says_where_the_site_is(lab):
+    assert "hosts are network namespaces" in lab.up_output
+    assert "www.foobar.com is up: https://www.foobar.com/" in lab.up_output
+    # no namespace has a default route; the root one guards the subnet
+    for host in ("lb-01", "web-01", "web-02", "client"):
+        r = subprocess.run(["ip", "-n", lab.prefix() + host, "route", "show", "default"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout.strip() == "", (host, r.stdout)
+    r = subprocess.run(["ip", "route", "show", f"{lab.net}.0/24"], capture_output=True,
+                       text=True)
+    assert r.stdout.startswith("unreachable"), r.stdout
+
+
+def test_dns_from_the_client(lab):
+    r = lab.exec("client", "dig", "+norec", "www.foobar.com")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"flags: qr aa;", r.stdout), r.stdout
+    assert re.search(r"^www\.foobar\.com\.\s+\d+\s+IN\s+A\s+" + re.escape(lab.addr["lb-01"]),
+                     r.stdout, re.M), r.stdout
+    assert f"SERVER: {lab.addr['lb-01']}#53" in r.stdout  # the client's resolv.conf
+    r = lab.exec("client", "dig", "+norec", "nosuch.foobar.com")
+    assert "status: NXDOMAIN" in r.stdout, r.stdout
+    assert re.search(r"AUTHORITY SECTION:\nfoobar\.com\.\s+\d+\s+IN\s+SOA", r.stdout), r.stdout
+    r = lab.exec("client", "dig", "+norec", "+tcp", "web-02.foobar.com")
+    assert re.search(r"IN\s+A\s+" + re.escape(lab.addr["web-02"]), r.stdout), r.stdout
+
+
+def curl(lab, *args):
+    r = lab.exec("client", "curl", "-s", "-S", "--max-time", "10", "--cacert", lab.ca, "-o",
+                 "/dev/stdout", "-w", "\n%{http_code}", *args)
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code or 0), body
+
+
+def test_https_by_name_through_every_tier(lab):
+    code, body = curl(lab, "https://www.foobar.com/api/hello")
+    assert code == 200 and '"host":"web-0' in body, body
+    code, body = curl(lab, "-H", "Content-Type: application/json", "-d",
+                      '{"author":"isolated","body":"through DNS, LB, web, app and db"}',
+                      "https://www.foobar.com/api/posts")
+    assert code == 201, body
+    post_id = re.search(r'"id":(\d+)', body).group(1)
+    code, body = curl(lab, f"https://www.foobar.com/api/posts/{post_id}")
+    assert code == 200 and "through DNS, LB, web, app and db" in body
+    # plain HTTP by name redirects
+    r = lab.exec("client", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                 "http://www.foobar.com/x")
+    assert r.stdout == "301 https://www.foobar.com/x", r.stdout
+
+
+# (source host, destination host, port, proto, expected)
+MATRIX = [
+    ("client", "lb-01", 443, "tcp", "open"),
+    ("client", "lb-01", 80, "tcp", "open"),
+    ("client", "lb-01", 53, "udp", "open"),
+    ("client", "lb-01", 53, "tcp", "open"),
+    ("client", "lb-01", 8404, "tcp", "open"),      # [site] admin = client
+    ("client", "web-01", 8405, "tcp", "open"),     # the web server's admin port too
+    ("lb-01", "web-01", 80, "tcp", "open"),
+    ("lb-01", "web-02", 80, "tcp", "open"),
+    ("web-01", "web-01", 9000, "tcp", "open"),     # a web server to its own app
+    ("web-02", "web-01", 3306, "tcp", "open"),     # an app / the replica to the primary
+    ("web-01", "web-02", 3306, "tcp", "open"),     # and back (after a promotion)
+    ("client", "web-01", 80, "tcp", "timeout"),
+    ("client", "web-02", 80, "tcp", "timeout"),
+    ("client", "web-01", 3306, "tcp", "timeout"),
+    ("client", "web-02", 3306, "tcp", "timeout"),
+    ("client", "web-01", 9000, "tcp", "timeout"),
+    ("web-02", "web-01", 9000, "tcp", "timeout"),  # not another host's app
+    ("lb-01", "web-01", 3306, "tcp", "timeout"),
+    ("lb-01", "web-02", 9000, "tcp", "timeout"),
+    ("web-01", "lb-01", 8404, "tcp", "timeout"),   # admin only from the admin source
+    ("lb-01", "web-01", 8405, "tcp", "timeout"),
+    ("client", "lb-01", 22, "tcp", "timeout"),     # nothing else
+    ("web-01", "web-02", 80, "tcp", "timeout"),    # web servers do not talk to each other
+]
+
+
+def test_the_firewall_matrix(lab):
+    results = {}
+
+    def probe(row):
+        src, dst, port, proto, _ = row
+        r = lab.exec(src, "/usr/bin/python3", PROBE, lab.addr[dst], str(port), "1.5",
+                     *(["udp"] if proto == "udp" else []))
+        results[row] = r.stdout.strip() or r.stderr.strip()
+
+    threads = [threading.Thread(target=probe, args=(row,)) for row in MATRIX]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    wrong = [(row[:4], row[4], results.get(row)) for row in MATRIX if results.get(row) != row[4]]
+    assert not wrong, wrong
+    assert len(MATRIX) >= 15
+
+
+def test_the_rules_are_shown_and_loaded(lab):
+    shown = lab.ctl("firewall", "show", "web-01").stdout
+    assert f"ip saddr {{ {lab.addr['lb-01']} }} tcp dport 80 accept" in shown
+    r = lab.exec("web-01", "nft", "list", "table", "inet", "tristack")
+    assert r.returncode == 0 and "policy drop" in r.stdout
+    assert "tcp dport 9000" in r.stdout
+
+
+def lb_server_state(lab, name):
+    r = lab.exec("client", "curl", "-s", "--max-time", "3",
+                 f"http://{lab.addr['lb-01']}:8404/stats.json")
+    m = re.search(r'"name":"' + name + r'","address":"[^"]*","state":"(\w+)"', r.stdout)
+    return m.group(1) if m else None
+
+
+def test_link_down_of_web_02_under_load(lab):
+    """Unplug web-02 under load: its requests in flight are taken back when
+    the checks find it down (interval 1 s x fall 2), and traffic goes on
+    through web-01. The errors must stay few (the figure is printed)."""
+    out = {}
+
+    def load():
+        r = lab.exec("client", "wrk", "-t1", "-c8", "-d8s", "--timeout", "10s",
+                     "https://www.foobar.com/api/hello", timeout=60)
+        out["wrk"] = r.stdout
+
+    sw = lab.prefix() + "sw"
+    t = threading.Thread(target=load)
+    t.start()
+    time.sleep(2)
+    subprocess.run(["ip", "-n", sw, "link", "set", "v-web-02", "down"], check=True)
+    try:
+        wait_for(lambda: lb_server_state(lab, "web-02") == "DOWN", timeout=8,
+                 what="the LB marking web-02 down")
+        t.join(timeout=60)
+    finally:
+        subprocess.run(["ip", "-n", sw, "link", "set", "v-web-02", "up"], check=True)
+    text = out.get("wrk", "")
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                     text)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + \
+        (sum(map(int, sock.groups())) if sock else 0)
+    print(f"\nlink down of web-02 under load: {requests} requests, {errors} errors\n{text}")
+    assert requests > 500, text
+    assert errors <= 8, text  # at most the requests in flight at the cut, one per connection
+    wait_for(lambda: lb_server_state(lab, "web-02") == "UP", timeout=10,
+             what="web-02 back after the link comes up")
+
+
+def test_status_in_isolated_mode(lab):
+    r = lab.ctl("status")
+    assert "isolated mode" in r.stdout
+    rows = [l for l in r.stdout.splitlines()[1:] if l and not l.startswith("supervisor")]
+    assert len(rows) == 8 and all(" running" in l for l in rows), r.stdout
+
+
+def test_down_leaves_nothing_behind(lab):
+    prefix, pids = lab.prefix(), lab.pids()
+    r = lab.ctl("down")
+    assert "are gone" in r.stdout
+    for pid in pids.values():
+        wait_for(lambda: not alive(pid), timeout=10, what=f"pid {pid} gone")
+    ns, routes, etc = leftovers(prefix, f"{lab.net}.0/24")
+    assert ns == [] and routes == "" and etc == [], (ns, routes, etc)
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "tristack" not in tables  # nothing was ever in the root namespace
