@@ -3,6 +3,7 @@
 #   make            build every binary into build/bin/
 #   make test       install what is missing, build, run unit + e2e tests + a fuzz smoke run
 #   make run        install what is missing, build, bring the stack up, print its URL
+#                   (as root: the isolated lab; ISOLATED=0 for the loopback stack)
 #   make asan       the whole test suite on an ASan + UBSan build (build-asan/)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make bench      the side-by-side benchmarks against HAProxy and nginx
@@ -154,11 +155,18 @@ fuzz-smoke: fuzz-build
 
 # ---- running ----
 
+# As root: the isolated lab (each host a network namespace, the seed's
+# 10.0.0.x, real ports, firewalls); otherwise the loopback stack. ISOLATED=0
+# forces loopback.
+ISOLATED ?= $(if $(filter 0,$(shell id -u)),1,0)
+RUN_CONF  = $(if $(filter 1,$(ISOLATED)),conf/foobar-isolated.conf,conf/foobar.conf)
+RUN_FLAGS = $(if $(filter 1,$(ISOLATED)),--isolated,)
+
 run: deps all
-	$(BIN)/tristack up
+	$(BIN)/tristack -c $(RUN_CONF) up $(RUN_FLAGS)
 
 down:
-	$(BIN)/tristack down
+	$(BIN)/tristack -c $(RUN_CONF) down
 
 bench: deps all
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done

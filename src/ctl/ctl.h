@@ -24,7 +24,8 @@ struct unit {
 
 struct ctl {
 	struct stack stack;
-	char conf[4096]; /* absolute path of the stack file */
+	char conf[4096];      /* absolute path of the stack file */
+	const char *conf_arg; /* as given with -c */
 	char state[4096];
 	char bindir[4096];
 	char root[4096]; /* the checkout: db/migrations, www */

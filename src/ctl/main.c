@@ -116,7 +116,14 @@ static bool print_https(const struct ctl *c)
 		snprintf(portstr, sizeof(portstr), ":%d", port);
 	printf("www.%s is up: https://www.%s%s/\n", c->stack.site.domain, c->stack.site.domain,
 	       portstr);
-	if (c->stack.lb.ntls_certs == 0) {
+	if (c->isolated) {
+		/* the lab is reached from its client, by name, through its DNS */
+		printf("  from the client host, through the lab's DNS:\n"
+		       "  tristack%s%s exec client curl --cacert %s/tls/ca.crt https://www.%s%s/\n",
+		       strcmp(c->conf_arg, "conf/foobar.conf") ? " -c " : "",
+		       strcmp(c->conf_arg, "conf/foobar.conf") ? c->conf_arg : "", c->state,
+		       c->stack.site.domain, portstr);
+	} else if (c->stack.lb.ntls_certs == 0) {
 		char ip[128];
 		memcpy(ip, hp, sizeof(ip));
 		char *colon = strrchr(ip, ':');
@@ -584,6 +591,7 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[optind];
 	static struct ctl c;
+	c.conf_arg = conf;
 	char err[512];
 	if (abspath(conf, c.conf, sizeof(c.conf)) < 0 ||
 	    stack_load(&c.stack, c.conf, err, sizeof(err)) < 0) {
