@@ -1,0 +1,276 @@
+#!/bin/bash
+# install.sh - put one host of a tristack stack on this Debian 12 server.
+#
+# `tristack bundle HOST` makes each host's copy of it from deploy/install.sh,
+# with the host's settings in place of the marker line below. Run that copy
+# as root from the unpacked bundle:
+#
+#     tar xzf tristack-web-01.tar.gz && sudo ./tristack-web-01/install.sh
+#
+# Running it again is harmless: it converges. Files are replaced only when
+# they differ, MariaDB is restarted only when its settings changed, a
+# migration is applied once, and a daemon is restarted only when its binary,
+# its unit or the stack file changed (the load balancer is reloaded instead
+# when only the stack file or its certificates did).
+set -euo pipefail
+export LC_ALL=C # globs in byte order: migrations apply by name
+
+# @BUNDLE_SETTINGS@
+
+PREFIX=/usr/local
+CONF_DIR=/etc/tristack
+STATE=/var/lib/tristack
+SHARE=$PREFIX/share/tristack
+MARIADB_CNF=/etc/mysql/mariadb.conf.d/60-tristack.cnf
+
+cd "$(dirname "$(readlink -f "$0")")"
+
+say() { printf '==> %s\n' "$*"; }
+warn() { printf 'install.sh: warning: %s\n' "$*" >&2; }
+die() {
+	printf 'install.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+# put SRC DST MODE [OWNER]: install SRC as DST unless DST is the same
+# already; returns 0 when it wrote DST, 1 when nothing changed.
+put() {
+	local src=$1 dst=$2 mode=$3 owner=${4:-root}
+	if [ -f "$dst" ] && cmp -s "$src" "$dst" &&
+		[ "$(stat -c '%a %U' "$dst")" = "${mode#0} $owner" ]; then
+		return 1
+	fi
+	install -D -m "$mode" -o "$owner" -g "$(id -gn "$owner")" "$src" "$dst"
+	return 0
+}
+
+# ---- the machine ----
+
+[ "$(id -u)" = 0 ] || die "run me as root (sudo $0)"
+if [ -r /etc/os-release ]; then
+	# shellcheck disable=SC1091
+	. /etc/os-release
+fi
+if [ "${ID:-}" != debian ] || [ "${VERSION_ID:-}" != 12 ]; then
+	[ "${TRISTACK_ANY_OS:-}" = 1 ] ||
+		die "this is ${PRETTY_NAME:-an unknown system}; the bundle is built for Debian 12 (bookworm). TRISTACK_ANY_OS=1 to try anyway"
+	warn "not Debian 12 (${PRETTY_NAME:-unknown}): going on as TRISTACK_ANY_OS=1 asks"
+fi
+say "$HOST ($ROLES) of $DOMAIN"
+
+say "packages: ${PACKAGES[*]}"
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+say "user tristack, $STATE, $CONF_DIR"
+getent group tristack >/dev/null || groupadd --system tristack
+id -u tristack >/dev/null 2>&1 ||
+	useradd --system --gid tristack --home-dir "$STATE" --no-create-home \
+		--shell /usr/sbin/nologin tristack
+install -d -m 0755 "$CONF_DIR" "$SHARE"
+install -d -m 0750 -o tristack -g tristack "$STATE" "$STATE/log" "$STATE/run"
+install -d -m 0700 -o tristack -g tristack "$STATE/secrets" "$STATE/tls"
+
+# ---- files ----
+
+bin_changed=()
+for b in bin/*; do
+	if put "$b" "$PREFIX/bin/$(basename "$b")" 0755; then
+		bin_changed+=("$(basename "$b")")
+	fi
+done
+missing_libs=$(ldd bin/* 2>/dev/null | grep 'not found' | sort -u || true)
+[ -z "$missing_libs" ] || die "libraries missing for the binaries: $missing_libs"
+
+conf_changed=0
+put etc/tristack/foobar.conf "$CONF_DIR/foobar.conf" 0644 && conf_changed=1
+put etc/tristack/host "$CONF_DIR/host" 0644 || true
+if [ -d share ]; then
+	# the files the stack file names by relative path (the web root ...),
+	# relative to the daemons' working directory
+	(cd share && find . -type f) | while read -r f; do
+		put "share/$f" "$SHARE/$f" 0644 || true
+	done
+fi
+for f in "${OPERATOR_FILES[@]}"; do
+	[ -e "$f" ] || warn "$f (named in the stack file) is not on this machine: install it"
+done
+
+secrets_changed=0
+if [ -d secrets ]; then
+	for f in secrets/*; do
+		put "$f" "$STATE/$f" 0600 tristack && secrets_changed=1
+	done
+fi
+
+tls_changed=0
+if [ -d tls ]; then
+	for f in tls/*; do
+		mode=0644
+		case "$f" in *site-*.pem | *.key) mode=0600 ;; esac
+		put "$f" "$STATE/$f" "$mode" tristack && tls_changed=1
+	done
+fi
+for f in "${TLS_CERT_FILES[@]}"; do
+	if ! runuser -u tristack -- test -r "$f"; then
+		die "$f ([lb] tls_cert) is missing or the tristack user cannot read it: install the certificates (docs/deploy.md, certbot), then run me again"
+	fi
+done
+
+units_changed=()
+for u in systemd/*.service; do
+	if put "$u" "/etc/systemd/system/$(basename "$u")" 0644; then
+		units_changed+=("$(basename "$u" .service)")
+	fi
+done
+
+# ---- firewall ----
+
+say "firewall: /etc/nftables.d/tristack.nft"
+nft -c -f nftables/tristack.nft || die "nftables/tristack.nft does not load (nft -c)"
+grep -Eq 'dport (22|ssh) ' nftables/tristack.nft ||
+	warn "the firewall opens no SSH port: keep a console to this server at hand"
+put nftables/tristack.nft /etc/nftables.d/tristack.nft 0644 || true
+if ! grep -Eq '^include "/etc/nftables\.d/(\*|tristack)\.nft"' /etc/nftables.conf 2>/dev/null; then
+	[ -f /etc/nftables.conf ] || printf '#!/usr/sbin/nft -f\nflush ruleset\n' >/etc/nftables.conf
+	printf '\n# tristack\ninclude "/etc/nftables.d/*.nft"\n' >>/etc/nftables.conf
+fi
+nft -c -f /etc/nftables.conf || die "/etc/nftables.conf does not load with tristack's rules"
+systemctl enable --quiet nftables.service
+systemctl reload-or-restart nftables.service
+
+# ---- MariaDB ----
+
+mariadb_ready() {
+	for _ in $(seq 60); do
+		mariadb -e 'SELECT 1' >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	die "MariaDB does not answer on its socket (journalctl -u mariadb)"
+}
+
+if [ -n "$DB_ROLE" ]; then
+	say "MariaDB ($DB_ROLE): $MARIADB_CNF"
+	systemctl enable --quiet mariadb.service
+	if put mariadb/60-tristack.cnf "$MARIADB_CNF" 0644; then
+		systemctl restart mariadb.service
+	else
+		systemctl start mariadb.service
+	fi
+	mariadb_ready
+	# what `tristack status` and `tristack promote` on this host look for
+	install -d -m 0750 "$STATE/db"
+	ln -sfn /run/mysqld/mysqld.sock "$STATE/run/$HOST.db.sock"
+	ln -sfn /run/mysqld/mysqld.pid "$STATE/run/$HOST.db.pid"
+fi
+
+if [ "$DB_ROLE" = primary ]; then
+	say "provisioning: schema $SCHEMA, accounts app and repl"
+	mariadb <mariadb/provision.sql
+	for f in mariadb/migrations/*.sql; do
+		[ -e "$f" ] || continue
+		v=$(basename "$f" .sql)
+		n=$(mariadb -N -B -e "SELECT COUNT(*) FROM \`$SCHEMA\`.schema_migrations WHERE version = '$v'")
+		[ "$n" = 0 ] || continue
+		mariadb "$SCHEMA" <"$f" || die "migration $v failed"
+		mariadb -e "INSERT INTO \`$SCHEMA\`.schema_migrations (version) VALUES ('$v')"
+		say "migration $v applied"
+	done
+fi
+
+if [ "$DB_ROLE" = replica ]; then
+	master=$(mariadb -N -B -e 'SHOW SLAVE STATUS' | cut -f2)
+	running=$(mariadb -e 'SHOW SLAVE STATUS\G' | grep -c 'Running: Yes' || true)
+	if [ "$master" = "$PRIMARY_ADDRESS" ] && [ "$running" = 2 ]; then
+		say "replicating from $PRIMARY ($PRIMARY_ADDRESS) already"
+	else
+		say "replication from $PRIMARY ($PRIMARY_ADDRESS)"
+		mariadb <mariadb/replica.sql
+	fi
+fi
+
+# ---- the daemons ----
+
+say "units: ${UNITS[*]}"
+systemctl daemon-reload
+for u in "${UNITS[@]}"; do
+	systemctl enable --quiet "$u.service"
+	restart=0
+	for c in "${bin_changed[@]}" "${units_changed[@]}"; do
+		[ "$c" = "$u" ] && restart=1
+	done
+	if ! systemctl is-active --quiet "$u.service"; then
+		systemctl start "$u.service" || true
+	elif [ $restart = 1 ]; then
+		systemctl restart "$u.service"
+	elif [ "$u" = tristack-lb ] && [ $((conf_changed + tls_changed)) -gt 0 ]; then
+		systemctl reload "$u.service" # SIGHUP: no connection refused
+	elif [ $((conf_changed + secrets_changed)) -gt 0 ]; then
+		systemctl restart "$u.service" # they apply a changed file on restart
+	fi
+done
+
+# ---- checks ----
+
+say "checks"
+failed=0
+for u in "${UNITS[@]}"; do
+	if ! systemctl is-active --quiet "$u.service"; then
+		printf '  %-14s NOT RUNNING: journalctl -u %s\n' "$u" "$u"
+		failed=1
+	fi
+done
+# CHECKS: "daemon URL" pairs; an HTTP answer below 500 within 15 s is up
+for c in "${CHECKS[@]}"; do
+	name=${c%% *} url=${c#* } code=000
+	for _ in $(seq 30); do
+		code=$(curl -gks -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)
+		[ "$code" != 000 ] && [ "$code" -lt 500 ] && break
+		sleep 0.5
+	done
+	if [ "$code" != 000 ] && [ "$code" -lt 500 ]; then
+		printf '  %-14s ok  (%s %s)\n' "$name" "$code" "$url"
+	else
+		printf '  %-14s FAILED (%s %s)\n' "$name" "$code" "$url"
+		failed=1
+	fi
+done
+if [ -n "$DB_ROLE" ]; then
+	if [ "$DB_ROLE" = primary ]; then
+		ro=$(mariadb -N -B -e 'SELECT @@read_only')
+		if [ "$ro" = 0 ]; then
+			printf '  %-14s ok  (primary, writable)\n' mariadb
+		else
+			printf '  %-14s FAILED (the primary is read-only)\n' mariadb
+			failed=1
+		fi
+	else
+		state=""
+		for _ in $(seq 30); do
+			state=$(mariadb -e 'SHOW SLAVE STATUS\G' |
+				grep -E 'Slave_(IO|SQL)_Running:|Seconds_Behind_Master:|Last_(IO_)?Error:' || true)
+			[ "$(grep -c 'Running: Yes' <<<"$state")" = 2 ] && break
+			sleep 1
+		done
+		if [ "$(grep -c 'Running: Yes' <<<"$state")" = 2 ]; then
+			printf '  %-14s ok  (replica of %s)\n' mariadb "$PRIMARY"
+		else
+			printf '  %-14s FAILED: not replicating from %s (%s:%s): is its install done, its firewall open to %s?\n%s\n' \
+				mariadb "$PRIMARY" "$PRIMARY_ADDRESS" "$DB_PORT" "$HOST" "$state"
+			failed=1
+		fi
+	fi
+fi
+echo
+echo "the stack as this host sees it (the other hosts' daemons show as stopped here):"
+"$PREFIX/bin/tristack" -c "$CONF_DIR/foobar.conf" --state "$STATE" status || true
+if [ $failed = 1 ]; then
+	die "$HOST is installed but not healthy: see above"
+fi
+say "$HOST is up"

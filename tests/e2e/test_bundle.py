@@ -1,0 +1,348 @@
+"""tristack bundle HOST: one host's tarball for a real Debian 12 server.
+
+Bundles of the default stack file (and of deploy/servers.conf, the one for
+three real servers) are made into a temporary state folder, unpacked and
+read: the right binaries and only those, systemd units that systemd accepts,
+MariaDB settings and SQL per database role with the state folder's
+passwords, an install.sh that parses, a firewall nft accepts, and tar
+members whose modes keep the secrets secret. No stack is started.
+"""
+import filecmp
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import ROOT, binary
+
+CONF = os.path.join(ROOT, "conf", "foobar.conf")
+SERVERS = os.path.join(ROOT, "deploy", "servers.conf")
+
+ROLE_BINARIES = {
+    "lb-01": {"tristack", "tristack-lb", "tristack-dns"},
+    "web-01": {"tristack", "tristack-web", "tristack-app"},
+    "web-02": {"tristack", "tristack-web", "tristack-app"},
+}
+ADDRESSES = {"lb-01": "127.0.0.1", "web-01": "127.0.0.2", "web-02": "127.0.0.3"}
+SECRET_MEMBERS = re.compile(r"/(tls/site-[a-z]+\.pem|secrets/.*|mariadb/(provision|replica)\.sql)$")
+
+
+def bundle(conf, state, host, out=None, cwd=None):
+    cmd = [binary("tristack"), "-c", conf, "--state", state, "bundle", host]
+    if out:
+        cmd += ["-o", out]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd or ROOT, timeout=60)
+
+
+class Made:
+    """Bundles of one stack file: tarballs, unpacked trees, the state."""
+
+    def __init__(self, base, conf, hosts):
+        self.state = os.path.join(base, "state")
+        self.tars, self.trees = {}, {}
+        for host in hosts:
+            out = os.path.join(base, f"{host}.tar.gz")
+            r = bundle(conf, self.state, host, out)
+            assert r.returncode == 0, r.stderr
+            assert os.path.exists(out) and not os.path.exists(out + ".tmp")
+            with tarfile.open(out) as t:
+                t.extractall(os.path.join(base, "x"))  # our own tarball
+            self.tars[host] = out
+            self.trees[host] = os.path.join(base, "x", f"tristack-{host}")
+
+    def read(self, host, rel):
+        with open(os.path.join(self.trees[host], rel)) as f:
+            return f.read()
+
+    def secret(self, name):
+        with open(os.path.join(self.state, "secrets", f"{name}.password")) as f:
+            return f.read().strip()
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    return Made(str(tmp_path_factory.mktemp("bundle")), CONF, ROLE_BINARIES)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    return Made(str(tmp_path_factory.mktemp("servers")), SERVERS, ROLE_BINARIES)
+
+
+def unit_keys(text):
+    """{key: [values]} of a unit file, sections ignored."""
+    keys = {}
+    for line in text.splitlines():
+        m = re.match(r"([A-Za-z]+)=(.*)", line)
+        if m:
+            keys.setdefault(m.group(1), []).append(m.group(2))
+    return keys
+
+
+def test_binaries_are_the_roles_and_only_those(made):
+    for host, want in ROLE_BINARIES.items():
+        bindir = os.path.join(made.trees[host], "bin")
+        assert set(os.listdir(bindir)) == want, host
+        for b in want:
+            assert filecmp.cmp(os.path.join(bindir, b), binary(b), shallow=False), b
+            assert os.access(os.path.join(bindir, b), os.X_OK)
+
+
+def test_stack_file_and_host_name(made):
+    for host in ROLE_BINARIES:
+        assert made.read(host, "etc/tristack/foobar.conf") == open(CONF).read()
+        assert made.read(host, "etc/tristack/host") == host + "\n"
+
+
+def verify_with_systemd(tree, tmp_path):
+    """systemd-analyze verify, the binaries pointed at the bundle's own
+    (it checks that ExecStart is executable)."""
+    if shutil.which("systemd-analyze") is None:
+        return False
+    bindir = os.path.join(tree, "bin")
+    for name in os.listdir(os.path.join(tree, "systemd")):
+        text = open(os.path.join(tree, "systemd", name)).read()
+        copy = tmp_path / name
+        copy.write_text(text.replace("/usr/local/bin/", bindir + "/"))
+        r = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0 and r.stderr.strip() == "", f"{name}: {r.stderr}"
+    return True
+
+
+def test_units_run_each_daemon_hardened(made, tmp_path):
+    for host, want in ROLE_BINARIES.items():
+        tree = made.trees[host]
+        daemons = sorted(b for b in want if b != "tristack")
+        assert sorted(os.listdir(os.path.join(tree, "systemd"))) == \
+            sorted(f"{d}.service" for d in daemons)
+        for d in daemons:
+            k = unit_keys(made.read(host, f"systemd/{d}.service"))
+            assert k["ExecStart"] == [f"/usr/local/bin/{d} -c /etc/tristack/foobar.conf "
+                                      f"--host {host} --state /var/lib/tristack"]
+            assert k["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+            assert k["Restart"] == ["on-failure"] and k["RestartSec"] == ["1"]
+            assert k["StartLimitIntervalSec"] and k["StartLimitBurst"]
+            assert k["LimitNOFILE"] == ["65536"]
+            assert k["User"] == ["tristack"]
+            for key, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                               ("ReadWritePaths", "/var/lib/tristack"), ("PrivateTmp", "yes"),
+                               ("ProtectHome", "yes"), ("WantedBy", "multi-user.target")):
+                assert k[key] == [value], f"{d}: {key}"
+            after = k["After"][0].split()
+            assert "network-online.target" in after
+            assert ("mariadb.service" in after) == (d == "tristack-app"), d
+            # the loopback stack's ports are all above 1024
+            assert "AmbientCapabilities" not in k, d
+        checked = verify_with_systemd(tree, tmp_path)
+    if not checked:
+        pytest.skip("systemd-analyze is not installed: the units' keys were checked by hand")
+
+
+def test_units_of_real_ports_bind_them_without_root(servers):
+    for host, daemon in (("lb-01", "tristack-lb"), ("lb-01", "tristack-dns"),
+                         ("web-01", "tristack-web")):
+        k = unit_keys(servers.read(host, f"systemd/{daemon}.service"))
+        assert k["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"], daemon
+        assert k["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"], daemon
+        assert k["User"] == ["tristack"]
+    k = unit_keys(servers.read("web-01", "systemd/tristack-app.service"))  # :9000
+    assert "AmbientCapabilities" not in k and k["CapabilityBoundingSet"] == [""]
+
+
+def cnf(made, host):
+    out = {}
+    for line in made.read(host, "mariadb/60-tristack.cnf").splitlines():
+        m = re.match(r"(\w+)\s*(?:=\s*(\S+))?$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def test_mariadb_settings_per_database_role(made):
+    assert "[mariadbd]" in made.read("web-01", "mariadb/60-tristack.cnf")
+    primary, replica = cnf(made, "web-01"), cnf(made, "web-02")
+    # server ids as db_argv gives them: the host's place in the file, from 1
+    assert primary["server_id"] == "2" and replica["server_id"] == "3"
+    assert primary["read_only"] == "OFF" and replica["read_only"] == "ON"
+    for host, c in (("web-01", primary), ("web-02", replica)):
+        assert c["bind_address"] == ADDRESSES[host]
+        assert c["port"] == "3306"
+        assert c["log_bin"] == "mysql-bin" and c["binlog_format"] == "ROW"
+        assert c["log_slave_updates"] == "ON" and c["relay_log"] == "relay-bin"
+        assert c["character_set_server"] == "utf8mb4"
+        assert "skip_name_resolve" in c and "innodb_buffer_pool_size" in c
+        assert "datadir" not in c and "socket" not in c  # Debian's
+    assert not os.path.exists(os.path.join(made.trees["lb-01"], "mariadb"))
+
+
+def test_provision_holds_the_state_folders_passwords(made):
+    app, repl = made.secret("app"), made.secret("repl")
+    assert len(app) >= 16 and len(repl) >= 16 and app != repl
+    for name in ("app", "repl"):
+        mode = stat.S_IMODE(os.stat(os.path.join(made.state, "secrets", f"{name}.password")).st_mode)
+        assert mode == 0o600, oct(mode)
+    sql = made.read("web-01", "mariadb/provision.sql")
+    assert "CREATE DATABASE IF NOT EXISTS `foobar`" in sql
+    for host in ("web-01", "web-02"):
+        a = ADDRESSES[host]
+        assert f"CREATE USER IF NOT EXISTS 'app'@'{a}' IDENTIFIED BY '{app}'" in sql
+        assert f"GRANT SELECT, INSERT, UPDATE, DELETE ON `foobar`.* TO 'app'@'{a}'" in sql
+        assert f"CREATE USER IF NOT EXISTS 'repl'@'{a}' IDENTIFIED BY '{repl}'" in sql
+        assert re.search(rf"GRANT REPLICATION SLAVE\b.* TO 'repl'@'{re.escape(a)}'", sql)
+    assert "'app'@'127.0.0.1'" not in sql  # the LB runs no app
+    assert "schema_migrations" in sql
+    # the primary's migrations are the checkout's
+    mig = os.path.join(ROOT, "db", "migrations")
+    assert sorted(os.listdir(os.path.join(made.trees["web-01"], "mariadb", "migrations"))) == \
+        sorted(os.listdir(mig))
+    # the replica gets everything by replication
+    assert sorted(os.listdir(os.path.join(made.trees["web-02"], "mariadb"))) == \
+        ["60-tristack.cnf", "replica.sql"]
+    rsql = made.read("web-02", "mariadb/replica.sql")
+    assert re.search(r"CHANGE MASTER TO MASTER_HOST='127\.0\.0\.2', MASTER_PORT=3306, "
+                     rf"MASTER_USER='repl', MASTER_PASSWORD='{repl}',\s+MASTER_USE_GTID=slave_pos",
+                     rsql)
+    assert "START SLAVE" in rsql
+    # each app host carries the password its app reads; every bundle agrees
+    for host in ("web-01", "web-02"):
+        assert made.read(host, "secrets/app.password") == app
+    assert not os.path.exists(os.path.join(made.trees["lb-01"], "secrets"))
+
+
+def test_existing_passwords_are_kept(tmp_path):
+    state = tmp_path / "state"
+    (state / "secrets").mkdir(parents=True)
+    (state / "secrets" / "app.password").write_text("KeptAppPassword0123\n")
+    (state / "secrets" / "repl.password").write_text("KeptReplPassword0123\n")
+    r = bundle(CONF, str(state), "web-02", str(tmp_path / "b.tar.gz"))
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(tmp_path / "b.tar.gz") as t:
+        rsql = t.extractfile("tristack-web-02/mariadb/replica.sql").read().decode()
+        app = t.extractfile("tristack-web-02/secrets/app.password").read().decode()
+    assert "MASTER_PASSWORD='KeptReplPassword0123'" in rsql and app == "KeptAppPassword0123"
+
+
+def test_lb_carries_the_local_cas_certificates_not_its_key(made):
+    tls = os.path.join(made.trees["lb-01"], "tls")
+    assert sorted(os.listdir(tls)) == ["ca.crl", "ca.crt", "site-ecdsa.pem", "site-rsa.pem"]
+    for name in os.listdir(tls):
+        assert filecmp.cmp(os.path.join(tls, name), os.path.join(made.state, "tls", name),
+                           shallow=False)
+    assert "BEGIN PRIVATE KEY" in open(os.path.join(tls, "site-ecdsa.pem")).read()
+    for host in ("web-01", "web-02"):
+        assert not os.path.exists(os.path.join(made.trees[host], "tls"))
+
+
+def test_lb_with_tls_cert_names_the_operators_files(tmp_path):
+    conf = tmp_path / "le.conf"
+    conf.write_text(open(SERVERS).read().replace(
+        "; tls_cert  =", "tls_cert  ="))
+    r = bundle(str(conf), str(tmp_path / "state"), "lb-01", str(tmp_path / "lb.tar.gz"))
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(tmp_path / "lb.tar.gz") as t:
+        names = t.getnames()
+        install = t.extractfile("tristack-lb-01/install.sh").read().decode()
+        readme = t.extractfile("tristack-lb-01/README").read().decode()
+    assert not any("/tls/" in n for n in names)
+    assert "TLS_CERT_FILES=( '/var/lib/tristack/tls/letsencrypt/fullchain.pem' " \
+           "'/var/lib/tristack/tls/letsencrypt/privkey.pem' )" in install
+    assert "tls_cert" in readme
+
+
+def test_web_hosts_carry_the_web_root(made):
+    for host in ("web-01", "web-02"):
+        share = os.path.join(made.trees[host], "share", "www")
+        assert filecmp.cmp(os.path.join(share, "index.html"),
+                           os.path.join(ROOT, "www", "index.html"), shallow=False)
+    assert not os.path.exists(os.path.join(made.trees["lb-01"], "share"))
+
+
+def test_install_sh_parses_and_knows_its_host(made):
+    for host in ROLE_BINARIES:
+        path = os.path.join(made.trees[host], "install.sh")
+        assert os.access(path, os.X_OK)
+        r = subprocess.run(["bash", "-n", path], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        text = open(path).read()
+        assert f"HOST='{host}'" in text and "@BUNDLE_SETTINGS@" not in text
+        if shutil.which("shellcheck"):
+            r = subprocess.run(["shellcheck", "-S", "warning", path], capture_output=True,
+                               text=True)
+            assert r.returncode == 0, r.stdout
+    assert "DB_ROLE='primary'" in made.read("web-01", "install.sh")
+    assert "DB_ROLE='replica'" in made.read("web-02", "install.sh")
+    assert "DB_ROLE=''" in made.read("lb-01", "install.sh")
+    assert "mariadb-server" in made.read("web-01", "install.sh")
+    assert "mariadb-server" not in made.read("lb-01", "install.sh")
+
+
+def test_readme_gives_the_order_of_installation(made):
+    readme = made.read("lb-01", "README")
+    order = [readme.index(f"{h} ") for h in ("1. web-01", "2. web-02", "3. lb-01")]
+    assert order == sorted(order)
+
+
+def test_firewall_loads(made, servers):
+    for m in (made, servers):
+        for host in ROLE_BINARIES:
+            text = m.read(host, "nftables/tristack.nft")
+            assert "table inet tristack" in text and "tcp dport 22 accept" in text
+    db = servers.read("web-01", "nftables/tristack.nft")
+    assert re.search(r"ip saddr \{ 10\.0\.0\.2, 10\.0\.0\.3 \} tcp dport 3306", db)
+    if os.geteuid() != 0 or shutil.which("nft") is None:
+        pytest.skip("nft -c needs root and nft: the rules were read, not loaded")
+    for m in (made, servers):
+        for host in ROLE_BINARIES:
+            path = os.path.join(m.trees[host], "nftables", "tristack.nft")
+            r = subprocess.run(["nft", "-c", "-f", path], capture_output=True, text=True)
+            assert r.returncode == 0, f"{host}: {r.stderr}"
+
+
+def test_tar_members_have_sane_modes(made):
+    for host, path in made.tars.items():
+        with tarfile.open(path) as t:
+            for m in t.getmembers():
+                assert m.name == f"tristack-{host}" or m.name.startswith(f"tristack-{host}/")
+                assert m.uid == 0 and m.gid == 0, m.name
+                mode = stat.S_IMODE(m.mode)
+                if m.isdir():
+                    assert mode == 0o755, (m.name, oct(mode))
+                elif SECRET_MEMBERS.search(m.name):
+                    assert mode == 0o600, (m.name, oct(mode))
+                elif "/bin/" in m.name or m.name.endswith("/install.sh"):
+                    assert mode == 0o755, (m.name, oct(mode))
+                else:
+                    assert m.isfile() and mode == 0o644, (m.name, oct(mode))
+                assert not m.name.endswith("ca.key"), "the CA's key never leaves"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600  # it holds secrets
+
+
+def test_servers_stack_file_bundles_real_addresses(servers):
+    c = cnf(servers, "web-02")
+    assert c["bind_address"] == "10.0.0.3" and c["read_only"] == "ON"
+    sql = servers.read("web-01", "mariadb/provision.sql")
+    assert "'app'@'10.0.0.2'" in sql and "'repl'@'10.0.0.3'" in sql
+    assert "CHECKS=( 'tristack-lb http://10.0.0.1:8404/healthz' )" in \
+        servers.read("lb-01", "install.sh")
+
+
+def test_default_output_name_in_the_current_directory(tmp_path):
+    r = bundle(CONF, str(tmp_path / "state"), "web-02", cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "tristack-web-02.tar.gz").exists()
+    assert "loopback" in r.stderr  # the one-machine stack file is no server's
+
+
+def test_unknown_host_is_a_clear_error(tmp_path):
+    r = bundle(CONF, str(tmp_path / "state"), "web-09", str(tmp_path / "x.tar.gz"))
+    assert r.returncode == 1
+    assert "no host 'web-09'" in r.stderr and "lb-01, web-01, web-02" in r.stderr
+    assert not (tmp_path / "x.tar.gz").exists()
+    r = subprocess.run([binary("tristack"), "-c", CONF, "--state", str(tmp_path), "bundle"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "usage: tristack bundle HOST" in r.stderr
