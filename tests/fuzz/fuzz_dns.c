@@ -1,17 +1,24 @@
-/* fuzz_dns.c - libFuzzer target for dns_answer over the zone of
- * conf/foobar.conf (an embedded copy, loaded once).
+/* fuzz_dns.c - libFuzzer target for dns_answer, over two zones loaded once:
+ * the one tristack-dns makes from conf/foobar.conf (an embedded copy) and a
+ * zone file with every case answer.c handles (CNAME chains and loops,
+ * wildcards, a delegation with glue, an empty non-terminal, RRsets too big
+ * for UDP).
  *
- * Any bytes as a query, answered for UDP (512 bytes, or the EDNS size),
- * for TCP (64k), and into a tight output: the response fits the output it
- * was given (an exact-size heap block, so ASan sees any write past it), and
- * when there is one it is at least a header, echoes the query's id and has
- * the QR bit; over UDP it also fits the transport. Never a crash or a leak.
- * A violation is __builtin_trap(), so libFuzzer saves the input.
+ * Any bytes as a query, answered over UDP, over TCP, and into a tight
+ * output. Checked on every response: it fits the output it was given (an
+ * exact-size heap block, so ASan sees any write past it); it is at least a
+ * header, echoes the query's id and has QR; over UDP it is at most 512
+ * bytes, or 1232 when the query carried an OPT; over TCP the answer to a
+ * standard query is not truncated; and ldns parses it back with the counts the header gives
+ * (compression pointers, lengths, every record well formed). Never a crash
+ * or a leak. A violation is __builtin_trap(), so libFuzzer saves the input.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <ldns/ldns.h>
 
 #include "core/stack.h"
 #include "dns/dns.h"
@@ -66,49 +73,130 @@ static const char foobar_conf[] =
     "[dns]\n"
     "listen = :5353\n";
 
-static struct stack stack;
-static struct dns_zone zone;
+#define T10  "tttttttttt"
+#define T100 T10 T10 T10 T10 T10 T10 T10 T10 T10 T10
 
-static const struct dns_zone *the_zone(void)
+/* The zone of tests/e2e/test_dns_nsd.py, and then some. */
+static const char example_zone[] =
+    "$ORIGIN example.\n"
+    "$TTL 300\n"
+    "@ 3600 IN SOA ns1 hostmaster 2024010101 7200 3600 1209600 60\n"
+    "@ NS ns1\n"
+    "@ NS ns.other.net.\n"
+    "@ A 192.0.2.1\n"
+    "@ MX 10 mail\n"
+    "@ MX 20 mx.other.net.\n"
+    "ns1 A 192.0.2.53\n"
+    "ns1 AAAA 2001:db8::53\n"
+    "mail A 192.0.2.25\n"
+    "host A 192.0.2.10\n"
+    "host AAAA 2001:db8::10\n"
+    "www CNAME host\n"
+    "out CNAME www.other.net.\n"
+    "c1 CNAME c2\n"
+    "c2 CNAME host\n"
+    "dangling CNAME nothere\n"
+    "loop1 CNAME loop2\n"
+    "loop2 CNAME loop1\n"
+    "txt TXT \"hello world\" \"say \\\"hi\\\"\"\n"
+    "a.b A 192.0.2.20\n"
+    "*.wild A 10.2.2.2\n"
+    "*.wild MX 5 mail\n"
+    "wc CNAME foo.wild\n"
+    "sub NS ns1.sub\n"
+    "sub NS ns.other.net.\n"
+    "ns1.sub A 10.1.1.1\n"
+    "todeleg CNAME www.sub\n"
+    "mxglue MX 10 ns1.sub\n"
+    "srv SRV 0 5 5060 host\n"
+    "big A 10.0.0.1\nbig A 10.0.0.2\nbig A 10.0.0.3\nbig A 10.0.0.4\n"
+    "big A 10.0.0.5\nbig A 10.0.0.6\nbig A 10.0.0.7\nbig A 10.0.0.8\n"
+    "big A 10.0.0.9\nbig A 10.0.0.10\nbig A 10.0.0.11\nbig A 10.0.0.12\n"
+    "big A 10.0.0.13\nbig A 10.0.0.14\nbig A 10.0.0.15\nbig A 10.0.0.16\n"
+    "big A 10.0.0.17\nbig A 10.0.0.18\nbig A 10.0.0.19\nbig A 10.0.0.20\n"
+    "big A 10.0.0.21\nbig A 10.0.0.22\nbig A 10.0.0.23\nbig A 10.0.0.24\n"
+    "big A 10.0.0.25\nbig A 10.0.0.26\nbig A 10.0.0.27\nbig A 10.0.0.28\n"
+    "big A 10.0.0.29\nbig A 10.0.0.30\nbig A 10.0.0.31\nbig A 10.0.0.32\n"
+    "big TXT \"" T100 T100 "\" \"" T100 "\"\n";
+
+static struct stack stack;
+static struct dns_zone zones[2];
+
+static void load_zones(void)
 {
 	static int ready;
-	if (!ready) {
-		char err[512];
-		if (stack_load_string(&stack, "foobar.conf", foobar_conf, err, sizeof(err)) < 0 ||
-		    dns_zone_from_stack(&zone, &stack, (uint32_t)(stack.dns.ttl / 1000), err,
-		                        sizeof(err)) < 0) {
-			fprintf(stderr, "fuzz_dns: %s\n", err);
-			abort();
-		}
-		ready = 1;
+	if (ready)
+		return;
+	char err[512];
+	if (stack_load_string(&stack, "foobar.conf", foobar_conf, err, sizeof(err)) < 0 ||
+	    dns_zone_from_stack(&zones[0], &stack, (uint32_t)(stack.dns.ttl / 1000), err,
+	                        sizeof(err)) < 0 ||
+	    dns_zone_load_string(&zones[1], "example.zone", example_zone, "example", 300, err,
+	                         sizeof(err)) < 0) {
+		fprintf(stderr, "fuzz_dns: %s\n", err);
+		abort();
 	}
-	return &zone;
+	ready = 1;
 }
 
-static void answer(const uint8_t *q, size_t qlen, size_t outcap, size_t max_size)
+/* Could the query carry an OPT record (EDNS)? A loose test: the bytes of
+ * one somewhere after the header. */
+static int has_opt(const uint8_t *q, size_t qlen)
+{
+	for (size_t i = 12; i + 3 <= qlen; i++)
+		if (q[i] == 0 && q[i + 1] == 0 && q[i + 2] == 41)
+			return 1;
+	return 0;
+}
+
+/* ldns reads the response back, with the counts of its header. Over TCP
+ * the answer to a standard query is never truncated (these zones fit any
+ * TCP answer); only BADVERS, like NOTIMP and NOTIFY replies, echoes the
+ * query's flags, TC among them. */
+static void check_parses(const uint8_t *q, const uint8_t *r, size_t n, int tcp_whole)
+{
+	ldns_pkt *p = NULL;
+	REQUIRE(ldns_wire2pkt(&p, r, n) == LDNS_STATUS_OK);
+	unsigned ar = (unsigned)r[10] << 8 | r[11];
+	REQUIRE(ldns_pkt_qdcount(p) == ((unsigned)r[4] << 8 | r[5]));
+	REQUIRE(ldns_pkt_ancount(p) == ((unsigned)r[6] << 8 | r[7]));
+	REQUIRE(ldns_pkt_nscount(p) == ((unsigned)r[8] << 8 | r[9]));
+	/* ldns takes the OPT out of the additional section */
+	REQUIRE(ldns_pkt_arcount(p) + (ldns_pkt_edns(p) ? 1u : 0u) == ar);
+	int badvers = ldns_pkt_edns(p) && ldns_pkt_edns_extended_rcode(p) == 1;
+	if (tcp_whole && (q[2] & 0x78) == 0 && !badvers)
+		REQUIRE(!ldns_pkt_tc(p));
+	ldns_pkt_free(p);
+}
+
+static void answer(const struct dns_zone *z, const uint8_t *q, size_t qlen, size_t outcap,
+                   enum dns_transport t)
 {
 	uint8_t *out = malloc(outcap ? outcap : 1);
-	size_t n = dns_answer(the_zone(), q, qlen, out, outcap, max_size);
+	size_t n = dns_answer(z, q, qlen, out, outcap, t);
 	REQUIRE(n <= outcap);
 	if (n > 0) {
 		REQUIRE(n >= 12);
 		REQUIRE(qlen >= 2 && out[0] == q[0] && out[1] == q[1]);
 		REQUIRE(out[2] & 0x80);
-		/* The transport's limit holds, whatever the query asked for
-		 * (a header-only reply always fits). */
-		REQUIRE(n <= max_size || n == 12);
+		if (t == DNS_UDP)
+			REQUIRE(n <= 512 || (n <= 1232 && has_opt(q, qlen)));
+		check_parses(q, out, n, t == DNS_TCP && outcap >= 65535);
 	}
 	free(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	load_zones();
 	/* An exact-size copy: a read past the query is caught too. */
 	uint8_t *q = malloc(size ? size : 1);
 	memcpy(q, data, size);
-	answer(q, size, 4096, 512);      /* UDP */
-	answer(q, size, 65535, 65535);   /* TCP */
-	answer(q, size, size % 96, 512); /* less room than the transport */
+	for (size_t i = 0; i < 2; i++) {
+		answer(&zones[i], q, size, 1232, DNS_UDP);
+		answer(&zones[i], q, size, 65535, DNS_TCP);
+		answer(&zones[i], q, size, size % 300, DNS_UDP); /* less room than the transport */
+	}
 	free(q);
 	return 0;
 }
