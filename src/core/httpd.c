@@ -23,6 +23,7 @@ static void session_timeout(struct timer *t);
 static void session_process(struct http_session *s);
 static void session_write(struct http_session *s);
 static void accept_ready(struct io *io);
+static void accept_more(struct defer *d);
 static void file_done(struct http_req *r);
 
 uint64_t http_now_us(void)
@@ -337,6 +338,16 @@ static void accept_ready(struct io *io)
 		s->t_begin = loop_now(w->loop);
 		loop_timer_set(w->loop, &s->timer, TIMEOUT(srv, timeout_http_request, 10000));
 	}
+	/* A full batch: more may wait in the backlog, and with edge-triggered
+	 * events no new edge will say so. Go on once the others had a turn. */
+	loop_defer(w->loop, &srv->accept_more, accept_more);
+}
+
+static void accept_more(struct defer *d)
+{
+	struct http_server *srv = container_of(d, struct http_server, accept_more);
+	if (srv->listen_io.fd >= 0 && (srv->listen_io.ready & IO_READ))
+		accept_ready(&srv->listen_io);
 }
 
 /* ---- responses ---- */

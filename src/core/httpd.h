@@ -77,7 +77,8 @@ struct http_server {
 	struct http_session *free_list;
 	struct http_req *req_free;
 	struct io listen_io;
-	bool paused; /* maxconn reached: not accepting */
+	struct defer accept_more; /* a full accept batch: the rest of the backlog */
+	bool paused;              /* maxconn reached: not accepting */
 	bool stopping;
 	bool freeing; /* the loop is gone: free sessions at once */
 	int64_t date_t;
