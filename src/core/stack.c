@@ -157,11 +157,13 @@ static const struct key web_keys[] = {
 
 static const struct key app_keys[] = {
 	HTTP_KEYS(struct stack_app, ":9000", "16k", "0"),
+	{ "admin", K_STR, offsetof(struct stack_app, http.admin), ":9001", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
 static const struct key dns_keys[] = {
 	{ "listen", K_STR, offsetof(struct stack_dns, listen), ":5353", NULL, 0, 0 },
+	{ "admin", K_STR, offsetof(struct stack_dns, admin), ":8406", NULL, 0, 0 },
 	{ "zone_file", K_STR, offsetof(struct stack_dns, zone_file), "", NULL, 0, 0 },
 	/* RFC 2181 section 8: a TTL is at most 2^31 - 1 seconds. */
 	{ "ttl", K_DURATION, offsetof(struct stack_dns, ttl), "5m", NULL, 1000,

@@ -155,6 +155,7 @@ struct stack_app {
 
 struct stack_dns {
 	char *listen;
+	char *admin;     /* admin listener (/metrics); "" = none */
 	char *zone_file; /* an RFC 1035 zone file instead of the zone made from the stack */
 	uint64_t ttl;
 	char *log_level;
