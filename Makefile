@@ -89,7 +89,7 @@ $(BIN)/tristack-dns: $(call obj,$(DNS_SRC)) $(CORE_LIB)
 
 $(BIN)/tristack: $(call obj,$(CTL_SRC)) $(CORE_LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_MARIADB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_MARIADB) -ljansson
 
 $(UNIT_BIN): $(call obj,$(UNIT_SRC) $(UNIT_DAEMON_SRC)) $(CORE_LIB)
 	@mkdir -p $(dir $@)

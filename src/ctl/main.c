@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "core/log.h"
 #include "ctl.h"
 
@@ -24,7 +26,7 @@ static void usage(FILE *out)
 	        "                    and leave a supervisor that restarts what dies\n"
 	        "  down              stop them all (graceful, then forced after %ds)\n"
 	        "  status            each daemon: host, pid, state (restarts), requests/s,\n"
-	        "                    replica lag, address, health\n"
+	        "                    replica lag, address, health (--json: the same as JSON)\n"
 	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db);\n"
 	        "                    logs supervisor: what was restarted, and when\n"
 	        "  promote HOST      make HOST's database the primary (planned failover)\n"
@@ -421,7 +423,19 @@ static double unit_requests(const struct ctl *c, const struct unit *u)
 	return v;
 }
 
-static int cmd_status(struct ctl *c)
+/* What status knows of one unit. */
+struct status_row {
+	pid_t pid;         /* 0: not running */
+	char state[32];    /* running, stopped, waiting, failed */
+	unsigned restarts; /* by the supervisor */
+	double rps;        /* -1: not measured */
+	double lag;        /* replica lag, s; -1: none (not a replica, unknown) */
+	bool healthy;
+	char health[256];
+	char address[128];
+};
+
+static void status_measure(struct ctl *c, struct status_row *rows, bool supervised)
 {
 	double *before = xcalloc(c->nunits, sizeof(double));
 	uint64_t t0 = now_ms();
@@ -430,60 +444,130 @@ static int cmd_status(struct ctl *c)
 	/* requests/s: the counters again a second later */
 	sleep_ms(1000);
 	double secs = (double)(now_ms() - t0) / 1000.0;
-	pid_t sv = supervisor_running(c);
-	printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", "HOST", "DAEMON", "PID", "STATE",
-	       "REQ/S", "LAG", "ADDRESS", "HEALTH");
-	int down = 0;
 	for (unsigned i = 0; i < c->nunits; i++) {
 		struct unit *u = &c->units[i];
-		char addr[128], why[256] = "", state[64], sv_state[32], rps[16] = "-",
-		                lag[16] = "-";
-		unsigned restarts = 0;
-		addr_format(&u->probe, addr, sizeof(addr));
-		bool running = unit_running(u) != 0;
-		const char *health = "-";
-		if (running && u->db) {
-			db_describe(c, u, why, sizeof(why));
-			health = why;
-			const char *b = strstr(why, "s behind");
-			if (strstr(why, "primary"))
-				snprintf(lag, sizeof(lag), "-");
-			else if (b) {
+		struct status_row *r = &rows[i];
+		r->rps = r->lag = -1;
+		addr_format(&u->probe, r->address, sizeof(r->address));
+		r->pid = unit_running(u);
+		if (r->pid && u->db) {
+			db_describe(c, u, r->health, sizeof(r->health));
+			r->healthy = strncmp(r->health, "ok", 2) == 0;
+			const char *b = strstr(r->health, "s behind");
+			if (b && !strstr(r->health, "primary")) {
 				const char *d = b;
-				while (d > why && d[-1] >= '0' && d[-1] <= '9')
+				while (d > r->health && d[-1] >= '0' && d[-1] <= '9')
 					d--;
-				snprintf(lag, sizeof(lag), "%.*ss", (int)(b - d), d);
+				if (d < b)
+					r->lag = strtod(d, NULL);
 			}
-		} else if (running) {
-			health = unit_answers(c, u, why, sizeof(why)) ? "ok" : why;
-		} else {
-			down++;
+		} else if (r->pid) {
+			r->healthy = unit_answers(c, u, r->health, sizeof(r->health));
+			if (r->healthy)
+				snprintf(r->health, sizeof(r->health), "ok");
 		}
-		if (running && before[i] >= 0) {
+		if (r->pid && before[i] >= 0) {
 			double after = unit_requests(c, u);
 			if (after >= before[i])
-				snprintf(rps, sizeof(rps), "%.0f", (after - before[i]) / secs);
+				r->rps = (after - before[i]) / secs;
 		}
-		bool known = supervisor_report(c, u, sv_state, sizeof(sv_state), &restarts);
+		/* the supervisor's word, while it runs: failed (gave up), restarting */
+		char sv_state[32] = "";
+		bool known = supervisor_report(c, u, sv_state, sizeof(sv_state), &r->restarts);
 		if (known && strcmp(sv_state, "failed") == 0)
-			snprintf(state, sizeof(state), "failed (gave up)");
-		else if (known && restarts)
-			snprintf(state, sizeof(state), "%s (%u restart%s)",
-			         running ? "running" : sv_state, restarts,
-			         restarts == 1 ? "" : "s");
+			snprintf(r->state, sizeof(r->state), "failed");
+		else if (r->pid)
+			snprintf(r->state, sizeof(r->state), "running");
+		else if (supervised && known && strcmp(sv_state, "restarting") == 0)
+			snprintf(r->state, sizeof(r->state), "restarting");
 		else
-			snprintf(state, sizeof(state), "%s", running ? "running" : "stopped");
-		char pid[16] = "-";
-		if (running)
-			snprintf(pid, sizeof(pid), "%d", (int)u->pid);
-		printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", u->host->name, u->daemon, pid,
-		       state, rps, lag, addr, health);
+			snprintf(r->state, sizeof(r->state), "stopped");
 	}
-	printf("supervisor: %s", sv ? "running" : "not running");
-	if (sv)
-		printf(" (pid %d)", (int)sv);
-	printf("%s\n", c->isolated ? "; isolated mode" : "");
 	free(before);
+}
+
+static void status_table(const struct ctl *c, const struct status_row *rows)
+{
+	printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", "HOST", "DAEMON", "PID", "STATE",
+	       "REQ/S", "LAG", "ADDRESS", "HEALTH");
+	for (unsigned i = 0; i < c->nunits; i++) {
+		const struct unit *u = &c->units[i];
+		const struct status_row *r = &rows[i];
+		char state[64], pid[16] = "-", rps[16] = "-", lag[16] = "-";
+		if (strcmp(r->state, "failed") == 0)
+			snprintf(state, sizeof(state), "failed (gave up)");
+		else if (r->restarts)
+			snprintf(state, sizeof(state), "%s (%u restart%s)", r->state, r->restarts,
+			         r->restarts == 1 ? "" : "s");
+		else
+			snprintf(state, sizeof(state), "%s", r->state);
+		if (r->pid)
+			snprintf(pid, sizeof(pid), "%d", (int)r->pid);
+		if (r->rps >= 0)
+			snprintf(rps, sizeof(rps), "%.0f", r->rps);
+		if (r->lag >= 0)
+			snprintf(lag, sizeof(lag), "%.0fs", r->lag);
+		printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", u->host->name, u->daemon, pid,
+		       state, rps, lag, r->address, r->pid ? r->health : "-");
+	}
+}
+
+/* status --json: the same, for scripts (jq) and monitors. */
+static void status_json(const struct ctl *c, const struct status_row *rows, pid_t sv)
+{
+	json_t *units = json_array();
+	for (unsigned i = 0; i < c->nunits; i++) {
+		const struct unit *u = &c->units[i];
+		const struct status_row *r = &rows[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s}", "host", u->host->name,
+		                      "daemon", u->daemon, "role", u->role, "state", r->state,
+		                      "restarts", (json_int_t)r->restarts, "address", r->address);
+		json_object_set_new(o, "pid", r->pid ? json_integer(r->pid) : json_null());
+		json_object_set_new(o, "healthy", json_boolean(r->pid && r->healthy));
+		json_object_set_new(o, "health", r->pid ? json_string(r->health) : json_null());
+		json_object_set_new(o, "requests_per_second",
+		                    r->rps >= 0 ? json_real(r->rps) : json_null());
+		json_object_set_new(o, "replica_lag_seconds",
+		                    r->lag >= 0 ? json_real(r->lag) : json_null());
+		json_array_append_new(units, o);
+	}
+	json_t *svo = json_pack("{s:b}", "running", sv != 0);
+	json_object_set_new(svo, "pid", sv ? json_integer(sv) : json_null());
+	json_t *top =
+	    json_pack("{s:s, s:s, s:o, s:o}", "stack", c->conf, "mode",
+	              c->isolated ? "isolated" : "loopback", "supervisor", svo, "units", units);
+	json_dumpf(top, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(top);
+}
+
+static int cmd_status(struct ctl *c, int argc, char **argv)
+{
+	bool json = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else {
+			fprintf(stderr, "tristack: status: unknown argument '%s'\n", argv[i]);
+			return 1;
+		}
+	}
+	struct status_row *rows = xcalloc(c->nunits ? c->nunits : 1, sizeof(*rows));
+	pid_t sv = supervisor_running(c);
+	status_measure(c, rows, sv != 0);
+	int down = 0;
+	for (unsigned i = 0; i < c->nunits; i++)
+		down += rows[i].pid == 0;
+	if (json) {
+		status_json(c, rows, sv);
+	} else {
+		status_table(c, rows);
+		printf("supervisor: %s", sv ? "running" : "not running");
+		if (sv)
+			printf(" (pid %d)", (int)sv);
+		printf("%s\n", c->isolated ? "; isolated mode" : "");
+	}
+	free(rows);
 	return down ? 3 : 0; /* like systemctl status: 3 = not running */
 }
 
@@ -628,7 +712,7 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "down") == 0)
 		rc = cmd_down(&c);
 	else if (strcmp(cmd, "status") == 0)
-		rc = cmd_status(&c);
+		rc = cmd_status(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "logs") == 0)
 		rc = cmd_logs(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "promote") == 0)

@@ -1,5 +1,6 @@
 """The first request through every tier: tristack up, the page and the API
 through the load balancer, round robin, status, down."""
+import json
 import os
 import re
 import shutil
@@ -92,6 +93,31 @@ def test_status_lists_every_daemon_with_its_pid(stack):
         role = "db" if daemon == "mariadbd" else daemon.split("-")[1]
         assert pids[f"{host}.{role}.pid"] == pid
         assert alive(pid)
+
+
+def test_status_json_gives_the_same_table_to_scripts(stack):
+    r = stack.ctl("status", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["mode"] == "loopback"
+    assert doc["supervisor"]["running"] is True and alive(doc["supervisor"]["pid"])
+    pids = stack.pids()
+    units = {(u["host"], u["daemon"]): u for u in doc["units"]}
+    assert len(units) == 8, r.stdout
+    for (host, daemon), u in units.items():
+        assert u["state"] == "running" and u["healthy"] is True, u
+        role = "db" if daemon == "mariadbd" else daemon.split("-")[1]
+        assert u["pid"] == pids[f"{host}.{role}.pid"]
+        assert u["restarts"] == 0
+    assert units[("web-02", "mariadbd")]["replica_lag_seconds"] == 0
+    assert units[("web-01", "mariadbd")]["replica_lag_seconds"] is None
+    assert units[("web-01", "mariadbd")]["health"] == "ok, primary"
+    assert units[("lb-01", "tristack-lb")]["requests_per_second"] >= 0
+    assert units[("lb-01", "tristack-dns")]["requests_per_second"] is None
+
+
+def test_status_rejects_an_unknown_argument(stack):
+    r = stack.ctl("status", "--jsn", check=False)
+    assert r.returncode == 1 and "--jsn" in r.stderr
 
 
 def test_dns_answers_for_www(stack):
