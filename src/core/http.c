@@ -210,6 +210,38 @@ static int parse_version(const char *p, size_t n, int *minor)
 	return 0;
 }
 
+/* uri-host [":" port] (RFC 9110 7.2, RFC 3986 3.2.2): an IP-literal in
+ * brackets, or a reg-name / IPv4 address; the port all digits. Characters
+ * were checked already (C_HOST); this checks the shape. */
+static bool host_shape_ok(struct str v)
+{
+	size_t i = 0;
+	if (v.len && v.p[0] == '[') {
+		while (i < v.len && v.p[i] != ']')
+			i++;
+		if (i == v.len || i == 1)
+			return false; /* "[" never closed, or "[]" */
+		for (size_t k = 1; k < i; k++)
+			if (v.p[k] == '[')
+				return false;
+		i++;
+	} else {
+		while (i < v.len && v.p[i] != ':') {
+			if (v.p[i] == '[' || v.p[i] == ']')
+				return false;
+			i++;
+		}
+	}
+	if (i == v.len)
+		return true;
+	if (v.p[i] != ':')
+		return false; /* "[::1]x" */
+	for (i++; i < v.len; i++)
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return false;
+	return true;
+}
+
 /* absolute-form: http[s]://authority[/path...] -> authority and path. */
 static int split_absolute(struct http_msg *m)
 {
@@ -230,6 +262,8 @@ static int split_absolute(struct http_msg *m)
 	for (size_t i = 0; i < m->authority.len; i++)
 		if (!IS(a[i], C_HOST))
 			return -1; /* userinfo ('@') included: refused */
+	if (!host_shape_ok(m->authority))
+		return -1;
 	if (slash == end)
 		m->path = STR_LIT("/");
 	else
@@ -368,6 +402,8 @@ static ssize_t interpret_field(struct http_msg *m, struct field_state *fs, struc
 			for (size_t i = 0; i < h->value.len; i++)
 				if (!IS(h->value.p[i], C_HOST))
 					return fail(m, bad, "bad Host");
+			if (!host_shape_ok(h->value))
+				return fail(m, bad, "bad Host");
 		}
 		break;
 	case 6:
@@ -646,6 +682,13 @@ bool http_hop_by_hop(const struct http_msg *m, struct str name)
 		break;
 	}
 	if (!(m->conn_flags & HTTP_CONN_OTHER))
+		return false;
+	/* Connection may name any field, but taking away the framing or the
+	 * Host would make the next hop read the message differently from us:
+	 * "Connection: Content-Length" is a request smuggling trick. */
+	if ((name.len == 14 && ieq_n(n, "content-length", 14)) ||
+	    (name.len == 17 && ieq_n(n, "transfer-encoding", 17)) ||
+	    (name.len == 4 && ieq_n(n, "host", 4)))
 		return false;
 	for (int i = http_find_header(m, "connection", 0); i >= 0;
 	     i = http_find_header(m, "connection", i + 1)) {

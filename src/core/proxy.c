@@ -333,6 +333,22 @@ static bool replaced_header(const struct proxy_conf *pc, struct str name)
 	return http_str_ieq(name, "x-forwarded-proto") || http_str_ieq(name, "x-forwarded-host");
 }
 
+/* Content-Length as we understood it: one field with the number, whatever
+ * list ("4, 4"), repetition or leading zeros the sender used, so the next
+ * hop cannot frame the body differently. Other messages keep theirs as
+ * they are (a HEAD or 304 response's is only information). */
+static bool is_content_length(struct str name)
+{
+	return name.len == 14 && http_str_ieq(name, "content-length");
+}
+
+static int append_content_length(struct buf *b, const struct http_msg *m)
+{
+	if (m->framing != HTTP_BODY_LENGTH)
+		return 0;
+	return buf_appendf(b, "Content-Length: %llu\r\n", (unsigned long long)m->content_length);
+}
+
 static int build_request_head(struct proxy_txn *t)
 {
 	struct http_session *s = t->s;
@@ -354,11 +370,14 @@ static int build_request_head(struct proxy_txn *t)
 			continue; /* answered here: see proxy_handle */
 		if (m->absolute_form && (int)i == m->host_index)
 			continue;
+		if (m->framing == HTTP_BODY_LENGTH && is_content_length(h->name))
+			continue;
 		r |= buf_append(b, h->name.p, h->name.len);
 		r |= buf_append_lit(b, ": ");
 		r |= buf_append(b, h->value.p, h->value.len);
 		r |= buf_append_lit(b, "\r\n");
 	}
+	r |= append_content_length(b, m);
 	if (m->absolute_form) {
 		r |= buf_append_lit(b, "Host: ");
 		r |= buf_append(b, m->authority.p, m->authority.len);
@@ -807,11 +826,14 @@ static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
 			continue;
 		if (pc->served_by && h->name.len == 11 && http_str_ieq(h->name, "x-served-by"))
 			continue;
+		if (m->framing == HTTP_BODY_LENGTH && is_content_length(h->name))
+			continue;
 		r |= buf_append(o, h->name.p, h->name.len);
 		r |= buf_append_lit(o, ": ");
 		r |= buf_append(o, h->value.p, h->value.len);
 		r |= buf_append_lit(o, "\r\n");
 	}
+	r |= append_content_length(o, m);
 	if (pc->tls_headers && conn_is_tls(&s->conn))
 		r |= buf_append(o, pc->tls_headers, strlen(pc->tls_headers));
 	if (pc->served_by) {

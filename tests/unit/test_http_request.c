@@ -470,6 +470,16 @@ static const struct {
 	{ "quote", "HTTP/1.1", "Host: a\"b\r\n", 400, NULL },
 	{ "comma list", "HTTP/1.1", "Host: a, b\r\n", 400, NULL },
 	{ "non-ASCII", "HTTP/1.1", "Host: caf\xc3\xa9\r\n", 400, NULL },
+	{ "IP literal, no port", "HTTP/1.1", "Host: [::1]\r\n", 0, "[::1]" },
+	{ "empty port", "HTTP/1.1", "Host: a:\r\n", 0, "a:" },
+	{ "sub-delims in reg-name", "HTTP/1.1", "Host: a,b\r\n", 0, "a,b" },
+	{ "port not digits", "HTTP/1.1", "Host: a:x\r\n", 400, NULL },
+	{ "two colons", "HTTP/1.1", "Host: a:1:2\r\n", 400, NULL },
+	{ "bracket never closed", "HTTP/1.1", "Host: [a\r\n", 400, NULL },
+	{ "empty brackets", "HTTP/1.1", "Host: []\r\n", 400, NULL },
+	{ "bracket inside a name", "HTTP/1.1", "Host: a[b]\r\n", 400, NULL },
+	{ "text after the literal", "HTTP/1.1", "Host: [::1]x\r\n", 400, NULL },
+	{ "closing bracket alone", "HTTP/1.1", "Host: a]\r\n", 400, NULL },
 };
 
 TEST(http_request_host)
@@ -700,6 +710,14 @@ TEST(http_request_hop_by_hop)
 	CHECK(http_hop_by_hop(&m, STR_LIT("Upgrade")));
 	CHECK(http_hop_by_hop(&m, STR_LIT("x-secret")));
 	CHECK(!http_hop_by_hop(&m, STR_LIT("X-Public")));
+	/* naming the framing or Host in Connection does not take them away */
+	r = "POST / HTTP/1.1\r\nHost: h\r\nConnection: Content-Length, Host, "
+	    "transfer-encoding\r\nContent-Length: 3\r\n\r\n";
+	check_ok(parse_str(r, &m), strlen(r), &m);
+	CHECK(!http_hop_by_hop(&m, STR_LIT("Content-Length")));
+	CHECK(!http_hop_by_hop(&m, STR_LIT("host")));
+	CHECK(!http_hop_by_hop(&m, STR_LIT("Transfer-Encoding")));
+	CHECK(http_hop_by_hop(&m, STR_LIT("connection")));
 	CHECK(http_list_has(STR_LIT("a, B ,c"), "b"));
 	CHECK(!http_list_has(STR_LIT("ab, c"), "b"));
 }
