@@ -54,9 +54,10 @@ def corpus(path="/", host="x"):
         body = f"0\r\n\r\n{smug('clte-' + tag)}"
         add("bad", f"clte-{tag}",
             post("", f"Content-Length: {len(body)}\r\nTransfer-Encoding: {v}\r\n", body))
+        hidden = smug("tecl-" + tag)
         add("bad", f"tecl-{tag}",
             post("", f"Transfer-Encoding: {v}\r\nContent-Length: 4\r\n",
-                 f"5c\r\n{smug('tecl-' + tag)}\r\n0\r\n\r\n"))
+                 f"{len(hidden):x}\r\n{hidden}\r\n0\r\n\r\n"))
     # Transfer-Encoding alone but not a final "chunked": the length is unknown
     for tag, v in [("identity", "identity"), ("gzip", "gzip"), ("xchunked", "xchunked"),
                    ("chunked-identity", "chunked, identity"), ("empty", ""),
@@ -81,7 +82,6 @@ def corpus(path="/", host="x"):
         f"0\r\n\r\n{smug('te-http10')}")
 
     # ---- Content-Length spelled wrong or twice ----
-    body = f"xxxx{smug('cl')}"
     for tag, h in [("two-differ", "Content-Length: 4\r\nContent-Length: 40"),
                    ("list-differ", "Content-Length: 4, 40"),
                    ("plus", "Content-Length: +4"), ("minus", "Content-Length: -4"),
@@ -94,7 +94,7 @@ def corpus(path="/", host="x"):
                    ("obs-fold", "Content-Length:\r\n 4"),
                    ("comma-only", "Content-Length: ,"),
                    ("unicode-digit", "Content-Length: \xd9\xa4")]:
-        add("bad", f"cl-{tag}", post("", f"{h}\r\n", body))
+        add("bad", f"cl-{tag}", post("", f"{h}\r\n", f"xxxx{smug('cl-' + tag)}"))
 
     # ---- chunk sizes and extensions ----
     def chunked(tag, chunks):
