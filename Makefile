@@ -7,6 +7,7 @@
 #   make asan       the whole test suite on an ASan + UBSan build (build-asan/)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make bench      the side-by-side benchmarks against HAProxy and nginx
+#   make faults     every fault scenario under load, full length (tests/faults/faults.py)
 #   make format     apply .clang-format;  make format-check  to verify it
 #   make clean
 
@@ -58,7 +59,7 @@ BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristac
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
 
-.PHONY: all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
+.PHONY: faults all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
         format-check
 
 all: $(BINARIES)
@@ -167,6 +168,10 @@ run: deps all
 
 down:
 	$(BIN)/tristack -c $(RUN_CONF) down
+
+# Every fault scenario at full length (the short form runs in make test).
+faults: deps all
+	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/faults.py
 
 bench: deps all
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done

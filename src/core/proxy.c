@@ -665,8 +665,27 @@ static int txn_connect(struct proxy_txn *t, int avoid, int picked)
 	}
 }
 
-/* The upstream failed before any response byte: retry when that is safe,
- * else answer 502 / 504. */
+/* Send the request again, to another server when there is one. The
+ * caller made sure that is safe (no body byte had gone). */
+static int txn_retry(struct proxy_txn *t)
+{
+	struct proxy_conf *pc = t->pw->pc;
+	int avoid = t->server;
+	count(t->pw, pc->servers[avoid].m_retries, 1);
+	txn_detach_up(t, false);
+	t->attempt++;
+	t->head_sent = 0;
+	t->req_sent = false;
+	t->req_broken = false;
+	t->resp_scan = 0;
+	t->resp_unparsed = false;
+	t->t_connected = 0;
+	int r = txn_connect(t, avoid, -1);
+	return r == P_WAIT ? P_GONE : r; /* queued: nothing more to do now */
+}
+
+/* The upstream failed before any response byte: retry when that is safe
+ * and retry_on asks for it, else answer 502 / 504. */
 static int up_failed(struct proxy_txn *t, bool timeout)
 {
 	struct proxy_conf *pc = t->pw->pc;
@@ -674,21 +693,10 @@ static int up_failed(struct proxy_txn *t, bool timeout)
 	bool never_connected = up && !up->connected;
 	count_error(t);
 	bool safe = !t->body_started && (never_connected || t->head_sent == 0 || t->idempotent);
-	if ((!timeout || never_connected) && safe && t->attempt < pc->retries) {
-		int avoid = t->server;
-		count(t->pw, pc->servers[avoid].m_retries, 1);
-		txn_detach_up(t, false);
-		t->attempt++;
-		/* Everything is to be sent again (no body byte had gone: safe). */
-		t->head_sent = 0;
-		t->req_sent = false;
-		t->req_broken = false;
-		t->resp_scan = 0;
-		t->resp_unparsed = false;
-		t->t_connected = 0;
-		int r = txn_connect(t, avoid, -1);
-		return r == P_WAIT ? P_GONE : r; /* queued: nothing more to do now */
-	}
+	bool wanted = pc->retry_on &
+	              (never_connected ? STACK_RETRY_CONN_FAILURE : STACK_RETRY_EMPTY_RESPONSE);
+	if ((!timeout || never_connected) && safe && wanted && t->attempt < pc->retries)
+		return txn_retry(t);
 	txn_error(t, timeout ? 504 : 502);
 	return P_GONE;
 }
@@ -882,6 +890,17 @@ static int take_response_head(struct proxy_txn *t)
 		t->resp_scan = 0;
 		t->resp_unparsed = true; /* the final head may be right behind */
 		return P_MORE;
+	}
+	/* retry_on 502 503 ...: an idempotent request with no body goes to
+	 * another server instead (HAProxy's layer-7 retries); the answer and
+	 * its connection are dropped. */
+	if ((pc->retry_on & stack_retry_bit(m->status)) && t->idempotent && !t->body_started &&
+	    s->req->framing == HTTP_BODY_NONE && t->attempt < pc->retries) {
+		log_info("server %s answered %d: retrying elsewhere", pc->servers[t->server].name,
+		         m->status);
+		if (pc->report)
+			pc->report(t->pw, t->server, false);
+		return txn_retry(t);
 	}
 	t->resp_framing = m->framing;
 	t->resp_left = m->content_length;

@@ -29,7 +29,8 @@ enum ktype {
 	K_CACHE,
 	K_ERRPAGE,
 	K_TLSCERT,
-	K_LEVEL
+	K_LEVEL,
+	K_RETRY
 };
 
 struct key {
@@ -112,6 +113,8 @@ static const struct key lb_keys[] = {
 	  offsetof(struct stack_lb, timeout_server_keep_alive), "4s", NULL, 1, 0 },
 	{ "timeout_queue", K_DURATION, offsetof(struct stack_lb, timeout_queue), "5s", NULL, 1, 0 },
 	{ "retries", K_INT, offsetof(struct stack_lb, retries), "3", NULL, 0, 100 },
+	{ "retry_on", K_RETRY, offsetof(struct stack_lb, retry_on),
+	  "conn-failure empty-response 502 503 504", NULL, 0, 0 },
 	{ "check", K_CHECK, offsetof(struct stack_lb, check), NULL, NULL, 0, 0 },
 	{ "tls_listen", K_STR, offsetof(struct stack_lb, tls_listen), "", NULL, 0, 0 },
 	{ "tls_cert", K_TLSCERT, 0, NULL, NULL, 0, 0 },
@@ -510,6 +513,43 @@ static char *reader(char *str, int num, void *stream)
 	return L->failed ? NULL : str;
 }
 
+/* HAProxy's retry-on events we know; a status's bit is 1 << (2 + index). */
+static const int retry_statuses[] = { 401, 403, 404, 408, 425, 500, 501, 502, 503, 504 };
+
+unsigned stack_retry_bit(int status)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(retry_statuses); i++)
+		if (retry_statuses[i] == status)
+			return 1u << (2 + i);
+	return 0;
+}
+
+int stack_retry_on_parse(const char *value, unsigned *flags, char *bad, size_t badlen)
+{
+	unsigned f = 0;
+	char *copy = xstrdup(value), *save = NULL;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		char *end;
+		long st = strtol(tok, &end, 10);
+		unsigned bit = *end == '\0' ? stack_retry_bit((int)st) : 0;
+		if (strcmp(tok, "conn-failure") == 0)
+			bit = STACK_RETRY_CONN_FAILURE;
+		else if (strcmp(tok, "empty-response") == 0)
+			bit = STACK_RETRY_EMPTY_RESPONSE;
+		else if (strcmp(tok, "none") == 0)
+			bit = ~0u; /* alone: nothing */
+		if (bit == 0 || (bit == ~0u && f) || (f == ~0u)) {
+			snprintf(bad, badlen, "%s", tok);
+			free(copy);
+			return -1;
+		}
+		f |= bit;
+	}
+	free(copy);
+	*flags = f == ~0u ? 0 : f;
+	return 0;
+}
+
 static int parse_roles(const char *value, unsigned *out, char *bad, size_t badlen)
 {
 	unsigned r = 0;
@@ -775,6 +815,20 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		free(*(char **)slot);
 		*(char **)slot = xstrdup(value);
 		return 0;
+	case K_RETRY: {
+		unsigned flags;
+		if (stack_retry_on_parse(value, &flags, bad, sizeof(bad)) < 0) {
+			lfail(
+			    L,
+			    "bad value '%s' for 'retry_on' in [%s] (conn-failure, empty-response, "
+			    "401, 403, 404, 408, 425, 500, 501, 502, 503, 504)",
+			    bad, sec->name);
+			return -1;
+		}
+		free(*(char **)slot);
+		*(char **)slot = xstrdup(value);
+		return 0;
+	}
 	case K_LEVEL:
 		if (log_level_parse(value) < 0) {
 			lfail(L, "bad value '%s' for '%s' in [%s] (error, warn, info or debug)",
@@ -1297,6 +1351,7 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 		switch (k->type) {
 		case K_STR:
 		case K_LEVEL:
+		case K_RETRY:
 			fprintf(out, "%s", *(char *const *)slot ? *(char *const *)slot : "");
 			break;
 		case K_INT:

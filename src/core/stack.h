@@ -110,6 +110,7 @@ struct stack_lb {
 	uint64_t timeout_server_keep_alive; /* idle pooled backend connections */
 	uint64_t timeout_queue;
 	int64_t retries;
+	char *retry_on; /* HAProxy's retry-on: see stack_retry_on_parse */
 	struct stack_check check;
 };
 
@@ -202,6 +203,14 @@ const struct stack_host *stack_host_with_role(const struct stack *s, unsigned ro
  * "web-01:8080" -> that host's address, "1.2.3.4:80" as is. */
 int stack_resolve_addr(const struct stack *s, const char *spec, const struct stack_host *self,
                        struct addr *a, char *err, size_t errlen);
+
+/* retry_on: "conn-failure empty-response 502 503 504" -> flags (a status's
+ * bit from stack_retry_bit; 0 for a status not retryable); "none" alone = 0.
+ * -1 with the bad token in bad. */
+#define STACK_RETRY_CONN_FAILURE   0x1u
+#define STACK_RETRY_EMPTY_RESPONSE 0x2u
+int stack_retry_on_parse(const char *value, unsigned *flags, char *bad, size_t badlen);
+unsigned stack_retry_bit(int status);
 
 /* Value parsers, exposed for tests and other config-like inputs. */
 int parse_duration(const char *s, uint64_t *ms);

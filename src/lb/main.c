@@ -300,6 +300,9 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	pc->timeout_pool = conf->timeout_server_keep_alive;
 	pc->timeout_queue = conf->timeout_queue;
 	pc->retries = (unsigned)conf->retries;
+	char bad[64];
+	if (stack_retry_on_parse(conf->retry_on, &pc->retry_on, bad, sizeof(bad)) < 0)
+		pc->retry_on = STACK_RETRY_CONN_FAILURE | STACK_RETRY_EMPTY_RESPONSE; /* checked */
 	pc->pool_max = 256;
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };

@@ -166,6 +166,8 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	/* nginx's proxy_next_upstream: each app server once, then one more
 	 * attempt on the last (a restarting app) */
 	pc->retries = web->napps;
+	/* nginx's proxy_next_upstream error: connect failures and dead connections */
+	pc->retry_on = STACK_RETRY_CONN_FAILURE | STACK_RETRY_EMPTY_RESPONSE;
 	pc->pool_max = 256;
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };

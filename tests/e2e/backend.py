@@ -148,6 +148,11 @@ class Handler(socketserver.StreamRequestHandler):
             elif path == "/hang":
                 while True:
                     time.sleep(3600)
+            elif path.startswith("/fail-on/"):
+                # /fail-on/NAME?status=502: NAME answers that status, the others 200
+                if path[len("/fail-on/"):] == self.server.name:
+                    status = int(q.get("status", ["502"])[0])
+                body = self.server.name.encode()
             elif path == "/upload":
                 body = str(body_len).encode()
             elif path == "/big":

@@ -52,6 +52,33 @@ def test_idempotent_request_retried_when_a_reused_connection_dies(lab, mode):
     assert lab.server("b1")["retries"] == 1
 
 
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_retry_on_status_sends_an_idempotent_request_elsewhere(lab, status):
+    lab.start_lb(["b1:8080", "b2:8080"])  # default retry_on includes 502 503 504
+    got = [http(lab.url + f"/fail-on/b1?status={status}") for _ in range(6)]
+    assert [g[0] for g in got] == [200] * 6
+    assert {g[2] for g in got} == {b"b2"}
+    assert lab.server("b1")["retries"] >= 3
+    # a POST (not idempotent) gets the server's answer as it is
+    st = {http(lab.url + f"/fail-on/b1?status={status}", method="POST", data=b"x")[0]
+          for _ in range(4)}
+    assert st == {200, status}
+
+
+def test_retry_on_without_the_status_passes_the_answer_on(lab):
+    lab.start_lb(["b1:8080", "b2:8080"], "retry_on = conn-failure empty-response\n")
+    got = {http(lab.url + "/fail-on/b1?status=502")[0] for _ in range(4)}
+    assert got == {200, 502}
+    assert lab.server("b1")["retries"] == 0
+
+
+def test_retry_on_none_does_not_redispatch_refused_connects(lab):
+    lab.start_lb(["b1:8080", "b2:8080"], "retry_on = none\n")
+    lab.backends[1].kill()
+    got = [http(lab.url + "/name")[0] for _ in range(4)]
+    assert sorted(got) == [200, 200, 503, 503] or sorted(got) == [200, 200, 502, 502], got
+
+
 def test_a_post_is_never_replayed(lab):
     lab.start_lb(["b1:8080", "b2:8080"])
     for _ in range(4):

@@ -1153,3 +1153,38 @@ TEST(stack_load_files)
 	stack_free(&s);
 	unlink(path);
 }
+
+TEST(stack_retry_on)
+{
+	unsigned f;
+	char bad[64];
+	CHECK_EQ(
+	    stack_retry_on_parse("conn-failure empty-response 502 503 504", &f, bad, sizeof(bad)),
+	    0);
+	CHECK(f & STACK_RETRY_CONN_FAILURE);
+	CHECK(f & STACK_RETRY_EMPTY_RESPONSE);
+	CHECK(f & stack_retry_bit(502));
+	CHECK(f & stack_retry_bit(504));
+	CHECK(!(f & stack_retry_bit(500)));
+	CHECK_EQ(stack_retry_bit(200), 0u);
+	CHECK_EQ(stack_retry_bit(505), 0u);
+	CHECK_EQ(stack_retry_on_parse("502,404", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(f, stack_retry_bit(502) | stack_retry_bit(404));
+	CHECK_EQ(stack_retry_on_parse("none", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(f, 0u);
+	CHECK_EQ(stack_retry_on_parse("", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(f, 0u);
+	CHECK_EQ(stack_retry_on_parse("502 505", &f, bad, sizeof(bad)), -1);
+	CHECK_STR(bad, "505");
+	CHECK_EQ(stack_retry_on_parse("none 502", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(stack_retry_on_parse("502 none", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(stack_retry_on_parse("all-retryable-errors", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(stack_retry_on_parse("502x", &f, bad, sizeof(bad)), -1);
+	/* in a file: the error names file:line */
+	struct stack s;
+	char err[256];
+	CHECK_EQ(stack_load_string(&s, "t.conf", "[lb]\nretry_on = 502 junk\n", err, sizeof(err)),
+	         -1);
+	CHECK(strstr(err, "t.conf:2: ") == err);
+	CHECK(strstr(err, "'junk'") != NULL);
+}

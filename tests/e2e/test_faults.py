@@ -1,0 +1,23 @@
+"""The short form of the fault suite (tests/faults/faults.py; `make faults`
+runs every scenario at full length): kill -9 a web server, kill -9 an app,
+reload the LB, kill -9 the replica, each under mixed reads and writes. No
+acknowledged write may be lost and no GET may fail."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
+import faults  # noqa: E402
+
+
+def test_short_fault_suite_loses_no_write_and_fails_no_get(tmp_path):
+    out = tmp_path / "faults.json"
+    rc = faults.main(["--short", "--json", str(out)])
+
+    results = json.loads(out.read_text())
+    assert [r["scenario"] for r in results] == faults.SHORT
+    for r in results:
+        assert r["lost_on_primary"] == 0 and r["lost_on_replica"] == 0, r
+        assert r["failed_gets"] == 0, r
+        assert r["acked_writes"] > 100, r  # the load did write
+    assert rc == 0
