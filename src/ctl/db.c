@@ -563,6 +563,41 @@ int db_provision(struct ctl *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the exporter's account ---- */
+
+/* prometheus-mysqld-exporter reads status, variables and replication state;
+ * it logs in over each instance's Unix socket, so 'localhost' only. What it
+ * may do is what its documentation asks for, less SELECT on every schema:
+ * PROCESS (processlist, InnoDB status), REPLICATION CLIENT and SLAVE MONITOR
+ * (SHOW SLAVE STATUS, in MariaDB 10.5+ a privilege of its own), SELECT on
+ * performance_schema. Made on the primary; replication takes it to the
+ * replicas. */
+int db_exporter_user(struct ctl *c, char *err, size_t errlen)
+{
+	const struct stack_host *primary = db_primary(c);
+	if (primary == NULL)
+		return 0;
+	char pw[64];
+	if (secret(c, "exporter", pw, sizeof(pw)) < 0) {
+		snprintf(err, errlen, "cannot make the exporter's password in %s/secrets",
+		         c->state);
+		return -1;
+	}
+	MYSQL *m = admin_connect(c, primary, err, errlen);
+	if (m == NULL)
+		return -1;
+	int rc = sql(m, err, errlen,
+	             "CREATE USER IF NOT EXISTS 'exporter'@'localhost' IDENTIFIED BY '%s' "
+	             "WITH MAX_USER_CONNECTIONS 3; "
+	             "ALTER USER 'exporter'@'localhost' IDENTIFIED BY '%s'; "
+	             "GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR ON *.* TO "
+	             "'exporter'@'localhost'; "
+	             "GRANT SELECT ON performance_schema.* TO 'exporter'@'localhost'",
+	             pw, pw);
+	mysql_close(m);
+	return rc;
+}
+
 /* ---- planned failover ---- */
 
 int db_promote(struct ctl *c, const char *name, char *err, size_t errlen)

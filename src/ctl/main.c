@@ -25,7 +25,8 @@ static void usage(FILE *out)
 	        "  down              stop them all (graceful, then forced after %ds)\n"
 	        "  status            each daemon: host, pid, state (restarts), requests/s,\n"
 	        "                    replica lag, address, health\n"
-	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db);\n"
+	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db,\n"
+	        "                    prometheus, exporter);\n"
 	        "                    logs supervisor: what was restarted, and when\n"
 	        "  promote HOST      make HOST's database the primary (planned failover)\n"
 	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
@@ -221,6 +222,10 @@ static int cmd_up(struct ctl *c)
 	}
 	if (renewed)
 		reload_lb(c); /* a running LB takes the new certificates */
+	if (mon_prepare(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: monitoring: %s\n", err);
+		goto fail;
+	}
 	if (start_phase(c, false) < 0)
 		goto fail;
 	/* a fresh supervisor: what it had given up on is running again */
@@ -243,6 +248,7 @@ static int cmd_up(struct ctl *c)
 		                       sizeof(err)) == 0)
 			printf("metrics: http://%s/metrics\n", addr_format(&a, hp, sizeof(hp)));
 	}
+	mon_print(c);
 	printf("logs:    %s/log/   stop: tristack down\n", c->state);
 	return 0;
 fail:
@@ -612,12 +618,13 @@ int main(int argc, char **argv)
 	snprintf(up2, sizeof(up2), "%s/../..", c.bindir);
 	if (realpath(up2, c.root) == NULL)
 		snprintf(c.root, sizeof(c.root), ".");
-	if (ctl_units(&c, err, sizeof(err)) < 0) {
+	c.isolated = isolated || marked_isolated(&c);
+	if (c.isolated && lab_plan(&c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
-	c.isolated = isolated || marked_isolated(&c);
-	if (c.isolated && lab_plan(&c, err, sizeof(err)) < 0) {
+	/* after the mode: [monitoring] enabled = auto depends on it */
+	if (ctl_units(&c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
