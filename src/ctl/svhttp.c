@@ -4,8 +4,8 @@
  * It must never stall supervision: every socket is non-blocking, a round
  * waits in poll() for at most the time the supervisor would have slept, a
  * client gets SVHTTP_TIMEOUT_MS for its request and its answer, and at most
- * SVHTTP_CONNS are served at once (more are closed as they come). One
- * request per connection; the answer closes it.
+ * SVHTTP_CONNS are held at once (a new one pushes out the oldest that has not
+ * sent its request yet). One request per connection; the answer closes it.
  *
  * The listening socket is made by the process that starts the supervisor
  * (errors reach `tristack up`), in the monitoring host's network namespace
@@ -97,12 +97,22 @@ static void accept_all(int lfd)
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or an error the next round sees again */
-		struct svconn *k = NULL;
-		for (unsigned i = 0; i < SVHTTP_CONNS && k == NULL; i++)
+		struct svconn *k = NULL, *oldest = NULL;
+		for (unsigned i = 0; i < SVHTTP_CONNS && k == NULL; i++) {
 			if (conns[i].fd < 0)
 				k = &conns[i];
+			else if (conns[i].out == NULL &&
+			         (oldest == NULL || conns[i].deadline < oldest->deadline))
+				oldest = &conns[i];
+		}
+		if (k == NULL && oldest) {
+			/* full of clients that say nothing: the oldest makes room,
+			 * so idle connections cannot keep a scraper out */
+			conn_close(oldest);
+			k = oldest;
+		}
 		if (k == NULL) {
-			close(fd); /* busy: the scraper tries again next time */
+			close(fd); /* every slot is being answered: next time */
 			continue;
 		}
 		k->fd = fd;
