@@ -433,7 +433,7 @@ void mon_print(const struct ctl *c)
 			continue;
 		char hp[128];
 		addr_format(&u->probe, hp, sizeof(hp));
-		printf("monitoring: http://%s/ (Prometheus on %s; alerts: /alerts)\n", hp,
+		printf("monitoring: http://%s/ (Prometheus on %s; alerts: /api/v1/alerts)\n", hp,
 		       u->host->name);
 	}
 }

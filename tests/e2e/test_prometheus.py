@@ -146,7 +146,7 @@ def test_supervisor_metrics(st):
             s.close()
 
 
-def test_web_02_stopped_fires_backend_down(st):
+def test_web_02_stopped_fires_backend_down_then_all_backends_down(st):
     """web-02 frozen (SIGSTOP: the supervisor sees it alive, so does not
     restart it): the LB's checks mark it down, Prometheus sees
     tristack_lb_server_up{server="web-02"} 0 and BackendDown fires after
@@ -167,6 +167,17 @@ def test_web_02_stopped_fires_backend_down(st):
         assert a["annotations"]["summary"] == \
             "server web-02 is down for the load balancer on lb-01"
         assert not alerts(st, "AllBackendsDown", "pending")
+        # and web-01 too: the site is down
+        other = st.pids()["web-01.web.pid"]
+        os.kill(other, signal.SIGSTOP)
+        try:
+            fired = wait_for(lambda: alerts(st, "AllBackendsDown"),
+                             timeout=CHECK_DOWN + ALERT_FOR + SLACK, interval=0.25,
+                             what="AllBackendsDown firing")
+            assert fired[0]["labels"]["severity"] == "critical"
+            assert "has no server up" in fired[0]["annotations"]["summary"]
+        finally:
+            os.kill(other, signal.SIGCONT)
     finally:
         os.kill(pid, signal.SIGCONT)
     wait_for(lambda: not alerts(st, "BackendDown", server="web-02") and
