@@ -47,6 +47,15 @@ struct ctl {
 int ctl_units(struct ctl *c, char *err, size_t errlen);
 struct unit *unit_new(struct ctl *c, const struct stack_host *host, const char *daemon,
                       const char *role, char *err, size_t errlen);
+/* An argv built in one store, each argument formatted after the last; full:
+ * it did not fit (argv is NULL-terminated as far as it got). */
+struct argv_buf {
+	char **argv;
+	unsigned n, max;
+	char *w, *end;
+	bool full;
+};
+void argv_add(struct argv_buf *b, const char *fmt, ...) TS_PRINTF(2, 3);
 pid_t unit_running(struct unit *u);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 /* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */

@@ -197,18 +197,8 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 	const struct stack_db *db = &c->stack.db;
 	const struct stack_host *primary = db_primary(c);
 	unsigned server_id = (unsigned)(u->host - c->stack.hosts) + 1;
-	char *w = store, *end = store + storelen;
-	unsigned n = 0;
-#define ARG(...)                                                                                   \
-	do {                                                                                       \
-		if (n + 1 >= max || w >= end)                                                      \
-			return -1;                                                                 \
-		int k = snprintf(w, (size_t)(end - w), __VA_ARGS__);                               \
-		if (k < 0 || k >= end - w)                                                         \
-			return -1;                                                                 \
-		argv[n++] = w;                                                                     \
-		w += k + 1;                                                                        \
-	} while (0)
+	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
+#define ARG(...) argv_add(&b, __VA_ARGS__)
 	ARG("%s", MARIADBD);
 	ARG("--no-defaults");
 	if (geteuid() == 0)
@@ -231,8 +221,7 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 	/* A replica comes up read-only, not writable until told */
 	ARG("--read-only=%s", u->host == primary ? "OFF" : "ON");
 #undef ARG
-	argv[n] = NULL;
-	return 0;
+	return b.full ? -1 : 0;
 }
 
 /* ---- talking to an instance ---- */

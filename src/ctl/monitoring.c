@@ -38,8 +38,10 @@ bool mon_on(const struct ctl *c)
 		return false;
 	default:
 		/* auto: on in isolated mode, and when `firewall show` renders an
-		 * isolated lab's rules (lab_plan set the client's address) */
-		return c->isolated || c->client_address[0] != '\0';
+		 * isolated lab's rules (lab_plan set the client's address); not
+		 * where Prometheus is not installed (scripts/install-deps.sh) */
+		return (c->isolated || c->client_address[0] != '\0') &&
+		       access(PROMETHEUS, X_OK) == 0;
 	}
 }
 
@@ -98,32 +100,26 @@ static const char *prom_duration(uint64_t ms, char *out, size_t len)
 		uint64_t ms;
 		const char *unit;
 	} units[] = { { 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" } };
+	if (ms == 0) {
+		snprintf(out, len, "0s");
+		return out;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (ms && ms % units[i].ms == 0) {
+		if (ms % units[i].ms == 0) {
 			snprintf(out, len, "%llu%s", (unsigned long long)(ms / units[i].ms),
 			         units[i].unit);
 			return out;
 		}
 	snprintf(out, len, "%llums", (unsigned long long)ms);
-	return ms ? out : (snprintf(out, len, "0s"), out);
+	return out;
 }
 
 int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t storelen, char **argv,
              unsigned max)
 {
-	char *w = store, *end = store + storelen;
-	unsigned n = 0;
+	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
 	char hp[128], dir[4200], d[32];
-#define ARG(...)                                                                                   \
-	do {                                                                                       \
-		if (n + 1 >= max || w >= end)                                                      \
-			return -1;                                                                 \
-		int k = snprintf(w, (size_t)(end - w), __VA_ARGS__);                               \
-		if (k < 0 || k >= end - w)                                                         \
-			return -1;                                                                 \
-		argv[n++] = w;                                                                     \
-		w += k + 1;                                                                        \
-	} while (0)
+#define ARG(...) argv_add(&b, __VA_ARGS__)
 	addr_format(&u->probe, hp, sizeof(hp));
 	if (path_in(c, dir, sizeof(dir), "") < 0)
 		return -1;
@@ -133,8 +129,7 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
 		ARG("--storage.tsdb.path=%sdata", dir);
 		ARG("--storage.tsdb.retention.time=%s",
 		    prom_duration(c->stack.monitoring.retention, d, sizeof(d)));
-		ARG("--web.listen-address=%s", hp);
-		ARG("--web.enable-lifecycle"); /* POST /-/reload, as SIGHUP */
+		ARG("--web.listen-address=%s", hp); /* no --web.enable-lifecycle: SIGHUP reloads */
 	} else {
 		ARG("%s", u->exe);
 		ARG("--config.my-cnf=%s%s.my.cnf", dir, u->host->name);
@@ -142,8 +137,7 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
 		ARG("--collect.slave_status");
 	}
 #undef ARG
-	argv[n] = NULL;
-	return 0;
+	return b.full ? -1 : 0;
 }
 
 /* ---- prometheus.yml ---- */

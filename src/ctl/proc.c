@@ -45,6 +45,25 @@ static int fmt_path(char *out, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+void argv_add(struct argv_buf *b, const char *fmt, ...)
+{
+	if (b->full || b->n + 1 >= b->max || b->w >= b->end) {
+		b->full = true;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(b->w, (size_t)(b->end - b->w), fmt, ap);
+	va_end(ap);
+	if (k < 0 || k >= b->end - b->w) {
+		b->full = true;
+		return;
+	}
+	b->argv[b->n++] = b->w;
+	b->argv[b->n] = NULL;
+	b->w += k + 1;
+}
+
 /* A new unit of host, with its pid and log files; NULL with err when there
  * is no room. */
 struct unit *unit_new(struct ctl *c, const struct stack_host *host, const char *daemon,
@@ -213,7 +232,8 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		argv[n] = NULL;
 	}
 	if (access(bin, X_OK) < 0) {
-		snprintf(err, errlen, "%s: %s (run make)", bin, strerror(errno));
+		snprintf(err, errlen, "%s: %s (%s)", bin, strerror(errno),
+		         u->exe ? "scripts/install-deps.sh installs it" : "run make");
 		return -1;
 	}
 	int logfd = open(u->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);

@@ -223,10 +223,15 @@ void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
 			who[n++] = k;
 		}
 		int r = poll(p, n, (int)(wake - now));
-		if (r < 0 && errno != EINTR)
-			return;
-		if (r < 0)
+		if (r < 0 && errno == EINTR)
 			return; /* a signal (SIGTERM): let the supervisor look */
+		if (r < 0) {
+			/* never a busy loop: sleep out the round instead */
+			struct timespec ts = { (time_t)((until - now) / 1000),
+				               (long)((until - now) % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+			return;
+		}
 		for (nfds_t i = 0; i < n; i++) {
 			if (p[i].revents == 0)
 				continue;
