@@ -185,7 +185,7 @@ def test_web_02_stopped_fires_backend_down_then_all_backends_down(st):
              timeout=CHECK_DOWN + SLACK, interval=0.25, what="BackendDown resolved")
 
 
-def test_replication_stopped_fires(st):
+def test_replication_stopped_fires_then_lag_high(st):
     mariadb(st, "web-02", "STOP SLAVE")
     try:
         fired = wait_for(lambda: alerts(st, "ReplicationStopped", host="web-02"),
@@ -194,6 +194,11 @@ def test_replication_stopped_fires(st):
         assert fired[0]["labels"]["severity"] == "critical"
         assert "the replica on web-02 does not replicate" in \
             fired[0]["annotations"]["summary"]
+        # and the apps' heartbeat, read on the replica, ages past max_lag (5s)
+        lag = wait_for(lambda: alerts(st, "ReplicaLagHigh", server="web-02"),
+                       timeout=5 + ALERT_FOR + SLACK, interval=0.25,
+                       what="ReplicaLagHigh firing")
+        assert "over max_lag" in lag[0]["annotations"]["summary"]
     finally:
         mariadb(st, "web-02", "START SLAVE")
     wait_for(lambda: not alerts(st, "ReplicationStopped") and
@@ -312,3 +317,33 @@ def test_error_ratio_and_certificate_rules(st, tmp_path):
     r = subprocess.run(["promtool", "test", "rules", str(t)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_mon_host_gets_prometheus_and_reaches_every_admin_port(tmp_path):
+    """A host with the `mon` role runs Prometheus: the rules `up --isolated`
+    would load let it (and the LB, and [site] admin) reach every admin port,
+    and only [site] admin and itself reach Prometheus."""
+    from conftest import ROOT, binary
+    text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
+    text = text.replace("10.0.0.", "198.18.9.")
+    text = text.replace("[lb]", "[host mon-01]\naddress = 198.18.9.4\nroles   = mon\n\n[lb]")
+    conf = tmp_path / "mon.conf"
+    conf.write_text(text)
+
+    def rules(host):
+        r = subprocess.run([binary("tristack"), "-c", str(conf), "--state",
+                            str(tmp_path / "state"), "firewall", "show", host],
+                           capture_output=True, text=True, check=True)
+        return r.stdout
+
+    watchers = "ip saddr { 198.18.9.100, 198.18.9.4, 198.18.9.1 }"
+    mon = rules("mon-01")
+    assert f"{watchers} tcp dport 9110 accept" in mon              # the supervisor's
+    assert "ip saddr { 198.18.9.100, 198.18.9.4 } tcp dport 9090 accept" in mon
+    web = rules("web-02")
+    for port in (8405, 9001, 9104):
+        assert f"{watchers} tcp dport {port} accept" in web, web
+    lb = rules("lb-01")
+    for port in (8404, 8406):
+        assert f"{watchers} tcp dport {port} accept" in lb, lb
+    assert "9090" not in lb and "9110" not in lb
