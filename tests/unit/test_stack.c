@@ -85,7 +85,7 @@ static void check_defaults(const struct stack *s)
 	CHECK_EQ(s->web.timeout_server, 60000);
 	CHECK_EQ(s->web.timeout_server_keep_alive, 4000);
 
-	check_default_http(&s->app.http, ":9000", ":9001", 16384); /* always a limit */
+	check_default_http(&s->app.http, ":9000", ":9001", 16384); /* always a body limit */
 
 	CHECK_STR(s->dns.listen, ":5353");
 	CHECK_EQ(s->dns.ttl, 300000);
@@ -419,6 +419,8 @@ TEST(stack_errors_keys_and_sections)
 		  "unknown key 'frobnicate' in [app]", NULL, "did you mean" },
 		{ "key of another section", "[dns]\nroot = www\n", 2, "unknown key 'root' in [dns]",
 		  NULL, NULL },
+		{ "no tls_listen in [app]", "[app]\nlisten = :9000\ntls_listen = :9443\n", 3,
+		  "unknown key 'tls_listen' in [app]", NULL, NULL },
 		{ "empty key", "[lb]\n= roundrobin\n", 2, "unknown key '' in [lb]", NULL, NULL },
 		{ "unknown section", "[site]\ndomain = x.com\n\n[frontend]\n", 4,
 		  "unknown section [frontend]", NULL, NULL },
