@@ -130,6 +130,9 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
 int mon_prepare(struct ctl *c, char *err, size_t errlen);
 /* The rules file's text for this stack (tests, `up`), into a malloc'd string. */
 char *mon_rules(const struct ctl *c);
+/* With monitoring off: stop the monitoring units an earlier `up` (with it
+ * on) left running, and the supervisor first if there are any. */
+void mon_stop_leftovers(struct ctl *c, unsigned grace_ms);
 void mon_print(const struct ctl *c);
 
 /* db.c: the exporter's MariaDB account (on the primary; replication takes

@@ -220,7 +220,8 @@ static int cmd_up(struct ctl *c)
 		goto fail;
 	}
 	if (renewed)
-		reload_lb(c); /* a running LB takes the new certificates */
+		reload_lb(c);                 /* a running LB takes the new certificates */
+	mon_stop_leftovers(c, STOP_GRACE_MS); /* monitoring turned off since the last up */
 	if (mon_prepare(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: monitoring: %s\n", err);
 		goto fail;
@@ -303,6 +304,7 @@ static int cmd_down(struct ctl *c)
 	pid_t sv = supervisor_running(c);
 	if (sv && supervisor_stop(c) == 0)
 		printf("  supervisor    stopped (pid %d)\n", (int)sv);
+	mon_stop_leftovers(c, STOP_GRACE_MS);
 	/* Front first: the LB stops taking requests before what is behind it. */
 	for (unsigned k = c->nunits; k-- > 0;) {
 		struct unit *u = &c->units[k];

@@ -431,3 +431,27 @@ void mon_print(const struct ctl *c)
 		       u->host->name);
 	}
 }
+
+void mon_stop_leftovers(struct ctl *c, unsigned grace_ms)
+{
+	if (c->monitoring)
+		return;
+	unsigned n = c->nunits;
+	char err[256];
+	if (mon_units(c, err, sizeof(err)) == 0) {
+		for (unsigned i = c->nunits; i-- > n;) {
+			struct unit *u = &c->units[i];
+			pid_t pid = unit_running(u);
+			if (pid == 0)
+				continue;
+			supervisor_stop(c); /* or it would start it again */
+			if (unit_stop(u, grace_ms) == 0)
+				printf("  %-7s %-13s stopped (pid %d; monitoring is off)\n",
+				       u->host->name, u->daemon, (int)pid);
+			else
+				fprintf(stderr, "tristack: %s on %s (pid %d) would not stop\n",
+				        u->daemon, u->host->name, (int)pid);
+		}
+	}
+	c->nunits = n;
+}

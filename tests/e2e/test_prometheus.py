@@ -257,6 +257,22 @@ def test_a_changed_stack_file_reaches_a_running_prometheus(st):
             f.write(text)
 
 
+def test_monitoring_turned_off_stops_prometheus_and_the_exporters(st):
+    """Last on this stack: `up` with enabled = off stops what an `up` with it
+    on started (and so does `down`, at the fixture's end)."""
+    pids = {n: p for n, p in st.pids().items() if ".prometheus." in n or ".exporter." in n}
+    assert len(pids) == 3, st.pids()
+    text = open(st.conf).read().replace("enabled = on", "enabled = off")
+    with open(st.conf, "w") as f:
+        f.write(text)
+    r = st.ctl("up")
+    assert "monitoring is off" in r.stdout
+    for name, pid in pids.items():
+        wait_for(lambda: not alive(pid), timeout=10, what=f"{name} stopped")
+    assert "prometheus" not in st.ctl("status", check=False).stdout
+    assert "monitoring:" not in r.stdout
+
+
 # ---- the rules themselves, on made-up series (promtool test rules) ----
 
 RULE_TESTS = """
