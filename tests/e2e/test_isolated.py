@@ -179,6 +179,8 @@ MATRIX = [
     ("web-01", "lb-01", 9090, "tcp", "timeout"),
     ("client", "lb-01", 9110, "tcp", "open"),      # the supervisor's metrics
     ("web-02", "lb-01", 9110, "tcp", "timeout"),
+    ("web-01", "web-02", 9001, "tcp", "timeout"),
+    ("web-01", "lb-01", 8406, "tcp", "timeout"),
     ("client", "lb-01", 22, "tcp", "timeout"),     # nothing else
     ("web-01", "web-02", 80, "tcp", "timeout"),    # web servers do not talk to each other
 ]
