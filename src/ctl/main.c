@@ -220,8 +220,9 @@ static int cmd_up(struct ctl *c)
 		goto fail;
 	}
 	if (renewed)
-		reload_lb(c);                 /* a running LB takes the new certificates */
-	mon_stop_leftovers(c, STOP_GRACE_MS); /* monitoring turned off since the last up */
+		reload_lb(c); /* a running LB takes the new certificates */
+	/* monitoring turned off since the last up: what it ran goes */
+	mon_stop_leftovers(c, STOP_GRACE_MS);
 	if (mon_prepare(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: monitoring: %s\n", err);
 		goto fail;
