@@ -186,6 +186,31 @@ static const struct key db_keys[] = {
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
+static const char *const mon_enabled_choices[] = { "auto", "on", "off", NULL };
+
+static const struct key monitoring_keys[] = {
+	{ "enabled", K_ENUM, offsetof(struct stack_monitoring, enabled), "auto",
+	  mon_enabled_choices, 0, 0 },
+	{ "host", K_STR, offsetof(struct stack_monitoring, host), "", NULL, 0, 0 },
+	{ "listen", K_STR, offsetof(struct stack_monitoring, listen), ":9090", NULL, 0, 0 },
+	{ "scrape_interval", K_DURATION, offsetof(struct stack_monitoring, scrape_interval), "5s",
+	  NULL, 1000, 3600000 },
+	{ "evaluation_interval", K_DURATION, offsetof(struct stack_monitoring, evaluation_interval),
+	  "5s", NULL, 1000, 3600000 },
+	{ "retention", K_DURATION, offsetof(struct stack_monitoring, retention), "7d", NULL,
+	  3600000, 0 },
+	{ "mysqld_exporter", K_STR, offsetof(struct stack_monitoring, mysqld_exporter), ":9104",
+	  NULL, 0, 0 },
+	{ "supervisor", K_STR, offsetof(struct stack_monitoring, supervisor), ":9110", NULL, 0, 0 },
+	{ "alert_for", K_DURATION, offsetof(struct stack_monitoring, alert_for), "10s", NULL, 0,
+	  86400000 },
+	{ "error_rate_for", K_DURATION, offsetof(struct stack_monitoring, error_rate_for), "1m",
+	  NULL, 0, 86400000 },
+	{ "cert_warning", K_DURATION, offsetof(struct stack_monitoring, cert_warning), "14d", NULL,
+	  86400000, 365 * 86400000LL },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
 struct section {
 	const char *name;
 	bool named; /* [host NAME] */
@@ -201,6 +226,7 @@ static const struct section sections[] = {
 	{ "app", false, app_keys, offsetof(struct stack, app) },
 	{ "dns", false, dns_keys, offsetof(struct stack, dns) },
 	{ "db", false, db_keys, offsetof(struct stack, db) },
+	{ "monitoring", false, monitoring_keys, offsetof(struct stack, monitoring) },
 };
 
 static const struct {
@@ -213,6 +239,7 @@ static const struct {
 	{ "app", ROLE_APP },
 	{ "db-primary", ROLE_DB_PRIMARY },
 	{ "db-replica", ROLE_DB_REPLICA },
+	{ "mon", ROLE_MON },
 };
 
 /* ---- value parsers ---- */
@@ -318,9 +345,9 @@ struct loader {
 	int section_line;
 	const struct section *sec; /* current section, NULL before any */
 	struct stack_host *host;   /* current [host NAME] */
-	int seen[8][48];           /* line where each key was set, per section */
+	int seen[12][48];          /* line where each key was set, per section */
 	int host_seen[STACK_MAX_HOSTS][8];
-	int section_seen[8];
+	int section_seen[12];
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -913,7 +940,8 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		return -1;
 	case K_ROLES:
 		if (parse_roles(value, (unsigned *)slot, bad, sizeof(bad)) < 0) {
-			lfail(L, "unknown role '%s' (lb, dns, web, app, db-primary, db-replica)",
+			lfail(L,
+			      "unknown role '%s' (lb, dns, web, app, db-primary, db-replica, mon)",
 			      bad);
 			return -1;
 		}
@@ -1062,6 +1090,51 @@ int stack_resolve_addr(const struct stack *s, const char *spec, const struct sta
 	return addr_parse(spec, NULL, a, err, errlen);
 }
 
+const struct stack_host *stack_mon_host(const struct stack *s)
+{
+	if (s->monitoring.host && s->monitoring.host[0])
+		return stack_host(s, s->monitoring.host);
+	const struct stack_host *h = stack_host_with_role(s, ROLE_MON);
+	return h ? h : stack_host(s, s->site.www);
+}
+
+/* [monitoring]: its host exists, and so do the hosts its addresses name. */
+static int check_monitoring(struct loader *L)
+{
+	const struct stack *s = L->s;
+	const struct stack_monitoring *m = &s->monitoring;
+	int sec = (int)(find_section("monitoring", 10) - sections);
+	if (m->host[0] && stack_host(s, m->host) == NULL) {
+		L->line = L->seen[sec][1];
+		lfail(L, "'host' in [monitoring] names host '%s', which has no [host] section",
+		      m->host);
+		return -1;
+	}
+	static const struct {
+		const char *key;
+		size_t off;
+	} specs[] = {
+		{ "listen", offsetof(struct stack_monitoring, listen) },
+		{ "mysqld_exporter", offsetof(struct stack_monitoring, mysqld_exporter) },
+		{ "supervisor", offsetof(struct stack_monitoring, supervisor) },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+		const char *spec = *(char *const *)((const char *)m + specs[i].off);
+		if (spec[0] == '\0' || spec[0] == ':' || strncmp(spec, "unix:", 5) == 0)
+			continue; /* ":9090" is on the host it runs on */
+		struct addr a;
+		char e[256];
+		if (stack_resolve_addr(s, spec, NULL, &a, e, sizeof(e)) < 0) {
+			for (const struct key *k = monitoring_keys; k->name; k++)
+				if (strcmp(k->name, specs[i].key) == 0)
+					L->line = L->seen[sec][k - monitoring_keys];
+			lfail(L, "'%s' in [monitoring]: %s", specs[i].key, e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int check(struct loader *L)
 {
 	struct stack *s = L->s;
@@ -1095,6 +1168,8 @@ static int check(struct loader *L)
 		      s->site.www);
 		return -1;
 	}
+	if (check_monitoring(L) < 0)
+		return -1;
 	for (unsigned i = 0; i < s->lb.nservers; i++) {
 		struct stack_server *sv = &s->lb.servers[i];
 		L->line = sv->line;

@@ -30,6 +30,7 @@
 #define ROLE_APP        0x08u
 #define ROLE_DB_PRIMARY 0x10u
 #define ROLE_DB_REPLICA 0x20u
+#define ROLE_MON        0x40u /* where Prometheus runs ([monitoring] host) */
 
 struct stack_site {
 	char *domain;
@@ -172,6 +173,23 @@ struct stack_db {
 	char *buffer_pool;  /* innodb_buffer_pool_size of the instances */
 };
 
+enum mon_enabled { MON_AUTO, MON_ON, MON_OFF };
+
+/* [monitoring]: a Prometheus that scrapes every daemon, with alert rules. */
+struct stack_monitoring {
+	int64_t enabled;          /* enum mon_enabled; auto = on in isolated mode */
+	char *host;               /* "" = the first `mon` host, else [site] www */
+	char *listen;             /* Prometheus's web listener */
+	uint64_t scrape_interval; /* ms */
+	uint64_t evaluation_interval;
+	uint64_t retention;
+	char *mysqld_exporter;   /* on every db host; "" = none */
+	char *supervisor;        /* the supervisor's /metrics, on the monitoring host; "" = none */
+	uint64_t alert_for;      /* the for: of the state alerts (a target, a server down ...) */
+	uint64_t error_rate_for; /* the for: of the 5xx ratio alert */
+	uint64_t cert_warning;   /* a certificate ending sooner than this is alerted on */
+};
+
 struct stack {
 	char *path;
 	struct stack_site site;
@@ -182,6 +200,7 @@ struct stack {
 	struct stack_app app;
 	struct stack_dns dns;
 	struct stack_db db;
+	struct stack_monitoring monitoring;
 };
 
 /* Load and check a stack file. Returns 0, or -1 with "file:line: message"
@@ -198,6 +217,10 @@ void stack_print(const struct stack *s, FILE *out);
 const struct stack_host *stack_host(const struct stack *s, const char *name);
 /* The first host with a role (ROLE_*), or NULL. */
 const struct stack_host *stack_host_with_role(const struct stack *s, unsigned role);
+
+/* The host Prometheus runs on: [monitoring] host, else the first host with
+ * the mon role, else the [site] www host; NULL in a stack without hosts. */
+const struct stack_host *stack_mon_host(const struct stack *s);
 
 /* Resolve a listen/target spec against a host: ":8080" -> "<host address>:8080",
  * "web-01:8080" -> that host's address, "1.2.3.4:80" as is. */

@@ -18,6 +18,9 @@ struct unit {
 	struct addr probe; /* where it answers */
 	enum { PROBE_HTTP, PROBE_DNS, PROBE_DB } probe_kind;
 	bool db; /* a MariaDB instance, not one of our daemons */
+	/* Prometheus or an exporter (monitoring.c makes their arguments) */
+	enum { MON_NONE, MON_PROMETHEUS, MON_EXPORTER } mon;
+	const char *exe; /* an outside program's path; NULL: ours, in bindir */
 	const char *probe_path;
 	pid_t pid; /* running pid or 0 */
 };
@@ -37,10 +40,22 @@ struct ctl {
 	char subnet[40];         /* "10.0.0.0/24" */
 	char client_address[48]; /* the client namespace's */
 	char dns_address[48];    /* where resolv.conf points */
+	bool monitoring;         /* Prometheus and the exporters are units (mon_on) */
 };
 
 /* proc.c */
 int ctl_units(struct ctl *c, char *err, size_t errlen);
+struct unit *unit_new(struct ctl *c, const struct stack_host *host, const char *daemon,
+                      const char *role, char *err, size_t errlen);
+/* An argv built in one store, each argument formatted after the last; full:
+ * it did not fit (argv is NULL-terminated as far as it got). */
+struct argv_buf {
+	char **argv;
+	unsigned n, max;
+	char *w, *end;
+	bool full;
+};
+void argv_add(struct argv_buf *b, const char *fmt, ...) TS_PRINTF(2, 3);
 pid_t unit_running(struct unit *u);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 /* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */
@@ -100,6 +115,36 @@ int http_get_status(const struct addr *a, const char *host, const char *path, in
                     char *body, size_t bodylen);
 /* The sum of every series of a Prometheus counter at http://a/path, or -1. */
 double metric_total(const struct addr *a, const char *host, const char *path, const char *name);
+
+/* monitoring.c: Prometheus, its configuration and alert rules, the MariaDB
+ * exporters. mon_on: [monitoring] enabled, or auto and the stack is (or is
+ * planned as) isolated. */
+bool mon_on(const struct ctl *c);
+/* The monitoring units (prometheus on the monitoring host, an exporter on
+ * every db host), appended to c->units. */
+int mon_units(struct ctl *c, char *err, size_t errlen);
+int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t storelen, char **argv,
+             unsigned max);
+/* Write {state}/monitoring/ (prometheus.yml, rules.yml, the exporters'
+ * my.cnf), and make a running Prometheus read them again. */
+int mon_prepare(struct ctl *c, char *err, size_t errlen);
+/* The rules file's text for this stack (tests, `up`), into a malloc'd string. */
+char *mon_rules(const struct ctl *c);
+/* With monitoring off: stop the monitoring units an earlier `up` (with it
+ * on) left running, and the supervisor first if there are any. */
+void mon_stop_leftovers(struct ctl *c, unsigned grace_ms);
+void mon_print(const struct ctl *c);
+
+/* db.c: the exporter's MariaDB account (on the primary; replication takes
+ * it to the others), with the password in {state}/secrets/exporter.password. */
+int db_exporter_user(struct ctl *c, char *err, size_t errlen);
+
+/* svhttp.c: the supervisor's /metrics listener. svhttp_listen makes the
+ * listening socket (in the monitoring host's namespace in isolated mode):
+ * -1 with err, or the fd (-2: none configured). svhttp_wait serves it for
+ * up to ms and returns; render makes the body of GET /metrics. */
+int svhttp_listen(const struct ctl *c, char *err, size_t errlen);
+void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg);
 
 /* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
 int cmd_bundle(struct ctl *c, int argc, char **argv);

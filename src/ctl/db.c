@@ -197,18 +197,8 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 	const struct stack_db *db = &c->stack.db;
 	const struct stack_host *primary = db_primary(c);
 	unsigned server_id = (unsigned)(u->host - c->stack.hosts) + 1;
-	char *w = store, *end = store + storelen;
-	unsigned n = 0;
-#define ARG(...)                                                                                   \
-	do {                                                                                       \
-		if (n + 1 >= max || w >= end)                                                      \
-			return -1;                                                                 \
-		int k = snprintf(w, (size_t)(end - w), __VA_ARGS__);                               \
-		if (k < 0 || k >= end - w)                                                         \
-			return -1;                                                                 \
-		argv[n++] = w;                                                                     \
-		w += k + 1;                                                                        \
-	} while (0)
+	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
+#define ARG(...) argv_add(&b, __VA_ARGS__)
 	ARG("%s", MARIADBD);
 	ARG("--no-defaults");
 	if (geteuid() == 0)
@@ -231,8 +221,7 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 	/* A replica comes up read-only, not writable until told */
 	ARG("--read-only=%s", u->host == primary ? "OFF" : "ON");
 #undef ARG
-	argv[n] = NULL;
-	return 0;
+	return b.full ? -1 : 0;
 }
 
 /* ---- talking to an instance ---- */
@@ -561,6 +550,41 @@ int db_provision(struct ctl *c, char *err, size_t errlen)
 		    wait_replicating(c, replicas[i], 10000, err, errlen) < 0)
 			return -1;
 	return 0;
+}
+
+/* ---- the exporter's account ---- */
+
+/* prometheus-mysqld-exporter reads status, variables and replication state;
+ * it logs in over each instance's Unix socket, so 'localhost' only. What it
+ * may do is what its documentation asks for, less SELECT on every schema:
+ * PROCESS (processlist, InnoDB status), REPLICATION CLIENT and SLAVE MONITOR
+ * (SHOW SLAVE STATUS, in MariaDB 10.5+ a privilege of its own), SELECT on
+ * performance_schema. Made on the primary; replication takes it to the
+ * replicas. */
+int db_exporter_user(struct ctl *c, char *err, size_t errlen)
+{
+	const struct stack_host *primary = db_primary(c);
+	if (primary == NULL)
+		return 0;
+	char pw[64];
+	if (secret(c, "exporter", pw, sizeof(pw)) < 0) {
+		snprintf(err, errlen, "cannot make the exporter's password in %s/secrets",
+		         c->state);
+		return -1;
+	}
+	MYSQL *m = admin_connect(c, primary, err, errlen);
+	if (m == NULL)
+		return -1;
+	int rc = sql(m, err, errlen,
+	             "CREATE USER IF NOT EXISTS 'exporter'@'localhost' IDENTIFIED BY '%s' "
+	             "WITH MAX_USER_CONNECTIONS 3; "
+	             "ALTER USER 'exporter'@'localhost' IDENTIFIED BY '%s'; "
+	             "GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR ON *.* TO "
+	             "'exporter'@'localhost'; "
+	             "GRANT SELECT ON performance_schema.* TO 'exporter'@'localhost'",
+	             pw, pw);
+	mysql_close(m);
+	return rc;
 }
 
 /* ---- planned failover ---- */

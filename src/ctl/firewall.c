@@ -2,11 +2,18 @@
  * stack file:
  *
  *   lb   HTTP and HTTPS from anywhere; its admin port from [site] admin
- *   dns  53/udp and 53/tcp from anywhere
+ *   dns  53/udp and 53/tcp from anywhere; its admin port from [site] admin
  *   web  its port from the load balancer(s) only; admin port from [site] admin
- *   app  its port from its own host only (its web server)
+ *   app  its port from its own host only (its web server); admin port from
+ *        [site] admin
  *   db   3306 from the app hosts and the other database hosts (replication,
  *        either way: a promotion turns it around)
+ *
+ * The admin ports (/metrics of every daemon), the MariaDB exporters' and
+ * the supervisor's take the "watchers": [site] admin, the monitoring host
+ * (its Prometheus scrapes them) and the load balancer(s) (the LB's
+ * dashboard polls its peers). Prometheus's own port takes [site] admin and
+ * its host.
  *
  * and on every host: loopback, established and related traffic, ICMP;
  * everything else is dropped. One table, `inet tristack`, replaced whole
@@ -51,6 +58,19 @@ static int spec_port(const struct ctl *c, const char *spec, const struct stack_h
 	return addr_port(&a);
 }
 
+/* Add address to the list "a, b" in out, unless it is there. */
+static void add_addr(char *out, size_t len, const char *address)
+{
+	size_t alen = strlen(address);
+	for (const char *p = out; (p = strstr(p, address)) != NULL; p += alen)
+		if ((p == out || p[-1] == ' ') && (p[alen] == '\0' || p[alen] == ','))
+			return;
+	size_t o = strlen(out);
+	int n = snprintf(out + o, len - o, "%s%s", o ? ", " : "", address);
+	if (n < 0 || (size_t)n >= len - o)
+		out[o] = '\0';
+}
+
 /* Add the addresses of the hosts that have any of roles to the list
  * "a, b" in out (each once). */
 static void hosts_with(const struct ctl *c, unsigned roles, const struct stack_host *except,
@@ -58,22 +78,18 @@ static void hosts_with(const struct ctl *c, unsigned roles, const struct stack_h
 {
 	for (unsigned i = 0; i < c->stack.nhosts; i++) {
 		const struct stack_host *h = &c->stack.hosts[i];
-		if (!(h->roles & roles) || h == except)
-			continue;
-		bool have = false;
-		size_t alen = strlen(h->address);
-		for (const char *p = out; (p = strstr(p, h->address)) != NULL; p += alen)
-			if ((p == out || p[-1] == ' ') && (p[alen] == '\0' || p[alen] == ','))
-				have = true;
-		if (have)
-			continue;
-		size_t o = strlen(out);
-		int n = snprintf(out + o, len - o, "%s%s", o ? ", " : "", h->address);
-		if (n < 0 || (size_t)n >= len - o) {
-			out[o] = '\0';
-			return;
-		}
+		if ((h->roles & roles) && h != except)
+			add_addr(out, len, h->address);
 	}
+}
+
+/* An "ip saddr { from } tcp dport PORT" rule for spec on h, when both are. */
+static void allow(struct out *o, const struct ctl *c, const struct stack_host *h, const char *spec,
+                  const char *from, const char *what)
+{
+	int p = spec_port(c, spec, h);
+	if (p && from[0])
+		put(o, "\t\tip saddr { %s } tcp dport %d accept comment \"%s\"\n", from, p, what);
 }
 
 /* [site] admin: host names become their addresses; CIDRs and addresses
@@ -134,12 +150,17 @@ static int admin_sources(const struct ctl *c, char *out, size_t len, char *err, 
 int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, false };
-	char err[256], admin[1024], set[2048];
+	char err[256], admin[1024], set[2048], watch[2048];
 	if (admin_sources(c, admin, sizeof(admin), err, sizeof(err)) < 0) {
 		snprintf(buf, len, "%s", err);
 		return -1;
 	}
 	const struct stack *s = &c->stack;
+	const struct stack_host *mon = stack_mon_host(s);
+	snprintf(watch, sizeof(watch), "%s", admin);
+	if (mon)
+		add_addr(watch, sizeof(watch), mon->address);
+	hosts_with(c, ROLE_LB, NULL, watch, sizeof(watch));
 	put(&o, "# tristack: the firewall of %s (%s), made from the stack file's roles.\n",
 	    h ? h->name : "client", h ? h->address : c->client_address);
 	put(&o, "# Loaded with nft -f; the table is replaced whole.\n");
@@ -158,10 +179,7 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 		if (tp)
 			put(&o, "\t\ttcp dport %d accept comment \"lb: HTTPS from anywhere\"\n",
 			    tp);
-		int ap = spec_port(c, s->lb.http.admin, h);
-		if (ap && admin[0])
-			put(&o, "\t\tip saddr { %s } tcp dport %d accept comment \"lb: admin\"\n",
-			    admin, ap);
+		allow(&o, c, h, s->lb.http.admin, watch, "lb: admin");
 	}
 	if (roles & ROLE_DNS) {
 		int p = spec_port(c, s->dns.listen, h);
@@ -169,6 +187,7 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 			put(&o, "\t\tudp dport %d accept comment \"dns\"\n", p);
 			put(&o, "\t\ttcp dport %d accept comment \"dns over TCP\"\n", p);
 		}
+		allow(&o, c, h, s->dns.admin, watch, "dns: admin");
 	}
 	if (roles & ROLE_WEB) {
 		int p = spec_port(c, s->web.http.listen, h);
@@ -179,10 +198,7 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 			    "\t\tip saddr { %s } tcp dport %d accept comment \"web: from the load "
 			    "balancer\"\n",
 			    set, p);
-		int ap = spec_port(c, s->web.http.admin, h);
-		if (ap && admin[0])
-			put(&o, "\t\tip saddr { %s } tcp dport %d accept comment \"web: admin\"\n",
-			    admin, ap);
+		allow(&o, c, h, s->web.http.admin, watch, "web: admin");
 	}
 	if (roles & ROLE_APP) {
 		int p = spec_port(c, s->app.http.listen, h);
@@ -192,6 +208,7 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 			    "host's "
 			    "web server\"\n",
 			    h->address, p);
+		allow(&o, c, h, s->app.http.admin, watch, "app: admin");
 	}
 	if (roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) {
 		set[0] = '\0';
@@ -202,6 +219,16 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 			    "\t\tip saddr { %s } tcp dport %lld accept comment \"db: the apps and "
 			    "replication\"\n",
 			    set, (long long)s->db.port);
+	}
+	if ((roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && mon_on(c))
+		allow(&o, c, h, s->monitoring.mysqld_exporter, watch, "db: its exporter");
+	if (h && h == mon) {
+		allow(&o, c, h, s->monitoring.supervisor, watch, "the supervisor's metrics");
+		if (mon_on(c)) {
+			snprintf(set, sizeof(set), "%s", admin);
+			add_addr(set, sizeof(set), h->address);
+			allow(&o, c, h, s->monitoring.listen, set, "prometheus");
+		}
 	}
 	put(&o, "\t}\n");
 	put(&o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n"

@@ -223,6 +223,12 @@ static int cmd_up(struct ctl *c)
 	}
 	if (renewed)
 		reload_lb(c); /* a running LB takes the new certificates */
+	/* monitoring turned off since the last up: what it ran goes */
+	mon_stop_leftovers(c, STOP_GRACE_MS);
+	if (mon_prepare(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: monitoring: %s\n", err);
+		goto fail;
+	}
 	if (start_phase(c, false) < 0)
 		goto fail;
 	/* a fresh supervisor: what it had given up on is running again */
@@ -245,6 +251,7 @@ static int cmd_up(struct ctl *c)
 		                       sizeof(err)) == 0)
 			printf("metrics: http://%s/metrics\n", addr_format(&a, hp, sizeof(hp)));
 	}
+	mon_print(c);
 	printf("logs:    %s/log/   stop: tristack down\n", c->state);
 	return 0;
 fail:
@@ -300,6 +307,7 @@ static int cmd_down(struct ctl *c)
 	pid_t sv = supervisor_running(c);
 	if (sv && supervisor_stop(c) == 0)
 		printf("  supervisor    stopped (pid %d)\n", (int)sv);
+	mon_stop_leftovers(c, STOP_GRACE_MS);
 	/* Front first: the LB stops taking requests before what is behind it. */
 	for (unsigned k = c->nunits; k-- > 0;) {
 		struct unit *u = &c->units[k];
@@ -403,7 +411,7 @@ static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr 
 	else if (strcmp(u->role, "web") == 0)
 		spec = c->stack.web.http.admin, *name = "tristack_web_http_requests_total";
 	else if (strcmp(u->role, "app") == 0)
-		spec = c->stack.app.http.listen, *name = "tristack_app_http_requests_total";
+		spec = c->stack.app.http.admin, *name = "tristack_app_http_requests_total";
 	return spec && spec[0] &&
 	       stack_resolve_addr(&c->stack, spec, u->host, a, e, sizeof(e)) == 0;
 }
@@ -696,12 +704,13 @@ int main(int argc, char **argv)
 	snprintf(up2, sizeof(up2), "%s/../..", c.bindir);
 	if (realpath(up2, c.root) == NULL)
 		snprintf(c.root, sizeof(c.root), ".");
-	if (ctl_units(&c, err, sizeof(err)) < 0) {
+	c.isolated = isolated || marked_isolated(&c);
+	if (c.isolated && lab_plan(&c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
-	c.isolated = isolated || marked_isolated(&c);
-	if (c.isolated && lab_plan(&c, err, sizeof(err)) < 0) {
+	/* after the mode: [monitoring] enabled = auto depends on it */
+	if (ctl_units(&c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}

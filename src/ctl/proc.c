@@ -45,6 +45,50 @@ static int fmt_path(char *out, size_t len, const char *fmt, ...)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+void argv_add(struct argv_buf *b, const char *fmt, ...)
+{
+	if (b->full || b->n + 1 >= b->max || b->w >= b->end) {
+		b->full = true;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(b->w, (size_t)(b->end - b->w), fmt, ap);
+	va_end(ap);
+	if (k < 0 || k >= b->end - b->w) {
+		b->full = true;
+		return;
+	}
+	b->argv[b->n++] = b->w;
+	b->argv[b->n] = NULL;
+	b->w += k + 1;
+}
+
+/* A new unit of host, with its pid and log files; NULL with err when there
+ * is no room. */
+struct unit *unit_new(struct ctl *c, const struct stack_host *host, const char *daemon,
+                      const char *role, char *err, size_t errlen)
+{
+	if (c->nunits == ARRAY_SIZE(c->units)) {
+		snprintf(err, errlen, "too many daemons in the stack");
+		return NULL;
+	}
+	struct unit *u = &c->units[c->nunits];
+	memset(u, 0, sizeof(*u));
+	u->host = host;
+	u->daemon = daemon;
+	u->role = role;
+	if (fmt_path(u->pidfile, sizeof(u->pidfile), "%s/run/%s.%s.pid", c->state, host->name,
+	             role) < 0 ||
+	    fmt_path(u->logfile, sizeof(u->logfile), "%s/log/%s.%s.log", c->state, host->name,
+	             role) < 0) {
+		snprintf(err, errlen, "state folder path too long");
+		return NULL;
+	}
+	c->nunits++;
+	return u;
+}
+
 int ctl_units(struct ctl *c, char *err, size_t errlen)
 {
 	struct stack *s = &c->stack;
@@ -56,22 +100,10 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 			const struct stack_host *host = &s->hosts[h];
 			if (!(host->roles & role_daemons[r].role))
 				continue;
-			if (c->nunits == ARRAY_SIZE(c->units)) {
-				snprintf(err, errlen, "too many daemons in the stack");
+			struct unit *u = unit_new(c, host, role_daemons[r].daemon,
+			                          role_daemons[r].name, err, errlen);
+			if (u == NULL)
 				return -1;
-			}
-			struct unit *u = &c->units[c->nunits++];
-			memset(u, 0, sizeof(*u));
-			u->host = host;
-			u->daemon = role_daemons[r].daemon;
-			u->role = role_daemons[r].name;
-			if (fmt_path(u->pidfile, sizeof(u->pidfile), "%s/run/%s.%s.pid", c->state,
-			             host->name, u->role) < 0 ||
-			    fmt_path(u->logfile, sizeof(u->logfile), "%s/log/%s.%s.log", c->state,
-			             host->name, u->role) < 0) {
-				snprintf(err, errlen, "state folder path too long");
-				return -1;
-			}
 			const char *spec = ":0";
 			char dbspec[32];
 			u->probe_kind = PROBE_HTTP;
@@ -106,7 +138,9 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 			}
 		}
 	}
-	return 0;
+	/* Prometheus and the exporters last: they watch the rest */
+	c->monitoring = mon_on(c);
+	return c->monitoring ? mon_units(c, err, errlen) : 0;
 }
 
 /* Is pid one of our daemons? (guards against a recycled pid) */
@@ -135,7 +169,8 @@ pid_t unit_running(struct unit *u)
 	if (fscanf(f, "%d", &pid) != 1)
 		pid = 0;
 	fclose(f);
-	if (pid > 0 && kill(pid, 0) == 0 && is_our_daemon(pid, u->daemon))
+	const char *exe = u->exe ? strrchr(u->exe, '/') : NULL;
+	if (pid > 0 && kill(pid, 0) == 0 && is_our_daemon(pid, exe ? exe + 1 : u->daemon))
 		u->pid = pid;
 	return u->pid;
 }
@@ -178,6 +213,12 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 			return -1;
 		}
 		snprintf(bin, sizeof(bin), "%s", argv[0]);
+	} else if (u->mon != MON_NONE) {
+		if (mon_argv(c, u, store, sizeof(store), argv, ARRAY_SIZE(argv)) < 0) {
+			snprintf(err, errlen, "%s: arguments too long", u->daemon);
+			return -1;
+		}
+		snprintf(bin, sizeof(bin), "%s", u->exe);
 	} else {
 		snprintf(bin, sizeof(bin), "%s/%s", c->bindir, u->daemon);
 		unsigned n = 0;
@@ -191,7 +232,8 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		argv[n] = NULL;
 	}
 	if (access(bin, X_OK) < 0) {
-		snprintf(err, errlen, "%s: %s (run make)", bin, strerror(errno));
+		snprintf(err, errlen, "%s: %s (%s)", bin, strerror(errno),
+		         u->exe ? "scripts/install-deps.sh installs it" : "run make");
 		return -1;
 	}
 	int logfd = open(u->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);

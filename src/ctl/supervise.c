@@ -12,6 +12,10 @@
  * {state}/run/supervisor.state for status; its log is
  * {state}/log/supervisor.log. `down` stops it first, so it never fights a
  * deliberate stop.
+ *
+ * Between two rounds it serves GET /metrics on [monitoring] supervisor (the
+ * monitoring host's address; svhttp.c): per unit, its restarts, whether it
+ * is up, whether it was given up on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -143,7 +147,55 @@ static void reap(struct ctl *c, struct sv_unit *sv, char how[][64])
 	(void)sv;
 }
 
-static void supervise(struct ctl *c)
+struct sv_view {
+	const struct ctl *c;
+	const struct sv_unit *sv;
+	time_t started;
+};
+
+static void series(FILE *f, const struct sv_view *v, const char *name, const char *type,
+                   const char *help, int which)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (unsigned i = 0; i < v->c->nunits; i++) {
+		const struct unit *u = &v->c->units[i];
+		const struct sv_unit *s = &v->sv[i];
+		unsigned value = which == 0   ? s->restarts
+		                 : which == 1 ? s->state == SV_UP
+		                              : s->state == SV_FAILED;
+		fprintf(f, "%s{host=\"%s\",daemon=\"%s\"} %u\n", name, u->host->name, u->daemon,
+		        value);
+	}
+}
+
+/* The body of GET /metrics (malloc'd), in Prometheus's text format. */
+static char *render_metrics(void *arg)
+{
+	const struct sv_view *v = arg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL)
+		return NULL;
+	series(f, v, "tristack_supervisor_restarts_total", "counter",
+	       "Times the supervisor started the unit again", 0);
+	series(f, v, "tristack_supervisor_unit_up", "gauge",
+	       "1 while the unit runs as far as the supervisor knows", 1);
+	series(f, v, "tristack_supervisor_unit_failed", "gauge",
+	       "1 once the supervisor gave up on the unit (it kept crashing)", 2);
+	fprintf(f,
+	        "# HELP process_start_time_seconds Start time of the process since unix epoch "
+	        "in seconds.\n# TYPE process_start_time_seconds gauge\n"
+	        "process_start_time_seconds %lld\n",
+	        (long long)v->started);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void supervise(struct ctl *c, int lfd)
 {
 	struct sv_unit *sv = xcalloc(c->nunits, sizeof(*sv));
 	char(*how)[64] = xcalloc(c->nunits, sizeof(*how));
@@ -152,6 +204,7 @@ static void supervise(struct ctl *c)
 		sv[i].started = t0;
 		unit_running(&c->units[i]);
 	}
+	struct sv_view view = { c, sv, time(NULL) };
 	sv_log("supervising %u units of %s", c->nunits, c->conf);
 	write_state(c, sv);
 	while (!stopping) {
@@ -196,9 +249,11 @@ static void supervise(struct ctl *c)
 		}
 		if (changed)
 			write_state(c, sv);
-		struct timespec ts = { 0, SUPERVISE_MS * 1000000L };
-		nanosleep(&ts, NULL);
+		if (!stopping) /* sleeps SUPERVISE_MS, answering scrapes meanwhile */
+			svhttp_wait(lfd, SUPERVISE_MS, render_metrics, &view);
 	}
+	if (lfd >= 0)
+		close(lfd);
 	sv_log("stopping");
 	free(how);
 	free(sv);
@@ -238,9 +293,14 @@ int supervisor_start(struct ctl *c, char *err, size_t errlen)
 	char logpath[4200], pidpath[4200];
 	path_of(c, "log/supervisor.log", logpath, sizeof(logpath));
 	path_of(c, "run/supervisor.pid", pidpath, sizeof(pidpath));
+	int lfd = svhttp_listen(c, err, errlen);
+	if (lfd == -1)
+		return -1;
 	int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (logfd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", logpath, strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
 		return -1;
 	}
 	fflush(stdout);
@@ -248,6 +308,8 @@ int supervisor_start(struct ctl *c, char *err, size_t errlen)
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(logfd);
+		if (lfd >= 0)
+			close(lfd);
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return -1;
 	}
@@ -260,11 +322,13 @@ int supervisor_start(struct ctl *c, char *err, size_t errlen)
 		struct sigaction sa = { .sa_handler = on_term };
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
-		supervise(c);
+		supervise(c, lfd);
 		unlink(pidpath);
 		_exit(0);
 	}
 	close(logfd);
+	if (lfd >= 0)
+		close(lfd);
 	FILE *f = fopen(pidpath, "w");
 	if (f == NULL) {
 		kill(pid, SIGTERM);

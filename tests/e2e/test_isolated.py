@@ -167,8 +167,20 @@ MATRIX = [
     ("web-02", "web-01", 9000, "tcp", "timeout"),  # not another host's app
     ("lb-01", "web-01", 3306, "tcp", "timeout"),
     ("lb-01", "web-02", 9000, "tcp", "timeout"),
-    ("web-01", "lb-01", 8404, "tcp", "timeout"),   # admin only from the admin source
-    ("lb-01", "web-01", 8405, "tcp", "timeout"),
+    ("web-01", "lb-01", 8404, "tcp", "timeout"),   # admin only from the admin source,
+    ("lb-01", "web-01", 8405, "tcp", "open"),      # the LB and the monitoring host
+    ("lb-01", "web-02", 9001, "tcp", "open"),      # (lb-01 here) for every daemon's
+    ("lb-01", "web-02", 9104, "tcp", "open"),      # metrics and MariaDB's exporter
+    ("client", "web-01", 9104, "tcp", "open"),
+    ("web-02", "web-01", 8405, "tcp", "timeout"),
+    ("web-02", "web-01", 9001, "tcp", "timeout"),
+    ("web-02", "web-01", 9104, "tcp", "timeout"),
+    ("client", "lb-01", 9090, "tcp", "open"),      # Prometheus from the admin source
+    ("web-01", "lb-01", 9090, "tcp", "timeout"),
+    ("client", "lb-01", 9110, "tcp", "open"),      # the supervisor's metrics
+    ("web-02", "lb-01", 9110, "tcp", "timeout"),
+    ("web-01", "web-02", 9001, "tcp", "timeout"),
+    ("web-01", "lb-01", 8406, "tcp", "timeout"),
     ("client", "lb-01", 22, "tcp", "timeout"),     # nothing else
     ("web-01", "web-02", 80, "tcp", "timeout"),    # web servers do not talk to each other
 ]
@@ -244,11 +256,38 @@ def test_link_down_of_web_02_under_load(lab):
              what="web-02 back after the link comes up")
 
 
+def test_prometheus_scrapes_every_target_through_the_firewalls(lab):
+    """On by default in isolated mode: Prometheus runs in lb-01's namespace
+    and reaches every daemon's /metrics, the exporters and the supervisor
+    across the firewalls; the client (an admin source) reads its API."""
+    import json
+    url = f"http://{lab.addr['lb-01']}:9090/api/v1/targets"
+
+    def targets():
+        r = lab.exec("client", "curl", "-s", "--max-time", "3", url)
+        try:
+            active = json.loads(r.stdout)["data"]["activeTargets"]
+        except (ValueError, KeyError):
+            return None
+        return active if active and all(t["health"] == "up" for t in active) else None
+
+    try:
+        active = wait_for(targets, timeout=30, interval=0.5, what="every target up")
+    except AssertionError:
+        raise AssertionError(lab.exec("client", "curl", "-s", url).stdout)
+    got = sorted((t["labels"]["job"], t["labels"]["host"]) for t in active)
+    assert got == [("app", "web-01"), ("app", "web-02"), ("dns", "lb-01"), ("lb", "lb-01"),
+                   ("mysqld", "web-01"), ("mysqld", "web-02"), ("prometheus", "lb-01"),
+                   ("supervisor", "lb-01"), ("web", "web-01"), ("web", "web-02")], got
+    assert all(t["scrapeUrl"].startswith(f"http://{lab.net}.") for t in active)
+
+
 def test_status_in_isolated_mode(lab):
     r = lab.ctl("status")
     assert "isolated mode" in r.stdout
     rows = [l for l in r.stdout.splitlines()[1:] if l and not l.startswith("supervisor")]
-    assert len(rows) == 8 and all(" running" in l for l in rows), r.stdout
+    # 8 daemons and MariaDB instances, Prometheus and 2 exporters
+    assert len(rows) == 11 and all(" running" in l for l in rows), r.stdout
 
 
 def test_down_leaves_nothing_behind(lab):

@@ -91,6 +91,18 @@ static void check_defaults(const struct stack *s)
 	CHECK_STR(s->dns.admin, ":8406");
 	CHECK_EQ(s->dns.ttl, 300000);
 	CHECK_STR(s->dns.log_level, "info");
+
+	CHECK_EQ(s->monitoring.enabled, MON_AUTO);
+	CHECK_STR(s->monitoring.host, "");
+	CHECK_STR(s->monitoring.listen, ":9090");
+	CHECK_EQ(s->monitoring.scrape_interval, 5000);
+	CHECK_EQ(s->monitoring.evaluation_interval, 5000);
+	CHECK_EQ(s->monitoring.retention, 7 * 86400000ULL);
+	CHECK_STR(s->monitoring.mysqld_exporter, ":9104");
+	CHECK_STR(s->monitoring.supervisor, ":9110");
+	CHECK_EQ(s->monitoring.alert_for, 10000);
+	CHECK_EQ(s->monitoring.error_rate_for, 60000);
+	CHECK_EQ(s->monitoring.cert_warning, 14 * 86400000ULL);
 }
 
 TEST(stack_empty_file_is_all_defaults)
@@ -950,6 +962,18 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK_STR(a->dns.listen, b->dns.listen);
 	CHECK(a->dns.ttl == b->dns.ttl);
 	CHECK_STR(a->dns.log_level, b->dns.log_level);
+	const struct stack_monitoring *m = &a->monitoring, *n = &b->monitoring;
+	CHECK_EQ(m->enabled, n->enabled);
+	CHECK_STR(m->host, n->host);
+	CHECK_STR(m->listen, n->listen);
+	CHECK(m->scrape_interval == n->scrape_interval);
+	CHECK(m->evaluation_interval == n->evaluation_interval);
+	CHECK(m->retention == n->retention);
+	CHECK_STR(m->mysqld_exporter, n->mysqld_exporter);
+	CHECK_STR(m->supervisor, n->supervisor);
+	CHECK(m->alert_for == n->alert_for);
+	CHECK(m->error_rate_for == n->error_rate_for);
+	CHECK(m->cert_warning == n->cert_warning);
 }
 
 /* stack_print into a malloc'd string (the caller frees). */
@@ -1187,4 +1211,79 @@ TEST(stack_retry_on)
 	         -1);
 	CHECK(strstr(err, "t.conf:2: ") == err);
 	CHECK(strstr(err, "'junk'") != NULL);
+}
+
+TEST(stack_monitoring_section)
+{
+	struct stack s;
+	char err[256];
+	t_case("the monitoring host defaults to the www host");
+	CHECK_EQ(load(&s, HOSTS, err, sizeof(err)), 0);
+	CHECK(stack_mon_host(&s) == &s.hosts[0]);
+	stack_free(&s);
+
+	t_case("a host with the mon role takes it");
+	CHECK_EQ(load(&s,
+	              HOSTS "[host mon-01]\naddress = 10.0.0.4\nroles = mon\n"
+	                    "[host mon-02]\naddress = 10.0.0.5\nroles = mon, dns\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_STR(err, "");
+	CHECK_EQ(s.hosts[3].roles, ROLE_MON);
+	CHECK_EQ(s.hosts[4].roles, ROLE_MON | ROLE_DNS);
+	CHECK(stack_mon_host(&s) == &s.hosts[3]);
+	stack_free(&s);
+
+	t_case("[monitoring] keys set");
+	CHECK_EQ(load(&s,
+	              HOSTS "[host mon-01]\naddress = 10.0.0.4\nroles = mon\n"
+	                    "[monitoring]\nenabled = on\nhost = web-02\nlisten = :19090\n"
+	                    "scrape_interval = 1s\nevaluation_interval = 2s\nretention = 1d\n"
+	                    "mysqld_exporter =\nsupervisor = 10.0.0.1:9999\nalert_for = 0\n"
+	                    "error_rate_for = 2m\ncert_warning = 30d\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_STR(err, "");
+	CHECK_EQ(s.monitoring.enabled, MON_ON);
+	CHECK(stack_mon_host(&s) == &s.hosts[2]); /* host wins over the role */
+	CHECK_STR(s.monitoring.listen, ":19090");
+	CHECK_EQ(s.monitoring.scrape_interval, 1000);
+	CHECK_EQ(s.monitoring.evaluation_interval, 2000);
+	CHECK_EQ(s.monitoring.retention, 86400000);
+	CHECK_STR(s.monitoring.mysqld_exporter, "");
+	CHECK_STR(s.monitoring.supervisor, "10.0.0.1:9999");
+	CHECK_EQ(s.monitoring.alert_for, 0);
+	CHECK_EQ(s.monitoring.error_rate_for, 120000);
+	CHECK_EQ(s.monitoring.cert_warning, 30 * 86400000ULL);
+	check_round_trip(&s);
+	stack_free(&s);
+
+	CHECK_EQ(load(&s, "[monitoring]\nenabled = off\n", err, sizeof(err)), 0);
+	CHECK_EQ(s.monitoring.enabled, MON_OFF);
+	CHECK(stack_mon_host(&s) == NULL); /* no hosts at all */
+	stack_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "monitoring enabled", "[monitoring]\nenabled = yes\n", 2,
+		  "bad value 'yes' for 'enabled' in [monitoring]", NULL, NULL },
+		{ "monitoring host unknown", HOSTS "[monitoring]\nlisten = :9090\nhost = mon-01\n",
+		  HOSTS_LINES + 3,
+		  "'host' in [monitoring] names host 'mon-01', which has no [host]", NULL, NULL },
+		{ "monitoring address of an unknown host",
+		  HOSTS "[monitoring]\nmysqld_exporter = db-09:9104\n", HOSTS_LINES + 2,
+		  "'mysqld_exporter' in [monitoring]: unknown host 'db-09'", NULL, NULL },
+		{ "scrape interval under a second", "[monitoring]\nscrape_interval = 500ms\n", 2,
+		  "scrape_interval", NULL, NULL },
+		{ "scrape interval without a unit", "[monitoring]\nscrape_interval = 5\n", 2,
+		  "scrape_interval", NULL, NULL },
+		{ "cert warning under a day", "[monitoring]\ncert_warning = 1h\n", 2,
+		  "cert_warning", NULL, NULL },
+		{ "typo in [monitoring]", "[monitoring]\nscrape_intreval = 5s\n", 2,
+		  "unknown key 'scrape_intreval' in [monitoring]",
+		  "did you mean 'scrape_interval'?", NULL },
+		{ "unknown role lists mon", "[host a]\naddress = 10.0.0.1\nroles = monitor\n", 3,
+		  "unknown role 'monitor'", "mon)", NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
 }
