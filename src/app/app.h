@@ -15,6 +15,8 @@ struct app {
 	struct daemon *d;
 	const char *host; /* this host's name, shown in responses */
 	struct addr listen;
+	struct addr admin; /* /metrics, when has_admin */
+	bool has_admin;
 	struct http_metrics hm;
 	struct db db;
 };
@@ -24,6 +26,7 @@ struct app_req;
 struct app_worker {
 	struct app *app;
 	struct http_server http;
+	struct http_server admin;
 	struct db_worker db;
 	struct app_req *reqs; /* waiting on the database */
 	struct app_req *req_free;

@@ -1,4 +1,5 @@
-/* main.c - tristack-app: daemon wiring, routing, /metrics. */
+/* main.c - tristack-app: daemon wiring, routing; /metrics on the admin
+ * listener. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +36,6 @@ static int app_handler(struct http_session *s)
 {
 	struct app_worker *aw = s->srv->data;
 	struct str path = s->req->path;
-	if (http_path_is(path, "/metrics", false)) {
-		if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
-			return app_json_error(s, 405, "method not allowed");
-		return http_respond_metrics(s, aw->app->d->metrics);
-	}
 	bool path_known = false;
 	for (const struct app_route *r = site_routes; r->path; r++) {
 		if (!http_path_is(path, r->path, r->prefix))
@@ -74,6 +70,10 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: [app] listen: %s", d->conf_path, e);
 		return -1;
 	}
+	int r = daemon_admin_addr(d, "app", d->http->admin, &app->listen, &app->admin, err, errlen);
+	if (r < 0)
+		return -1;
+	app->has_admin = r > 0;
 	return db_setup(&app->db, d, err, errlen);
 }
 
@@ -100,13 +100,19 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	aw->row_author = xmalloc(APP_ROW_AUTHOR);
 	aw->row_body = xmalloc(APP_ROW_BODY);
 	db_worker_init(&aw->db, &app->db, w);
-	return http_server_listen(&aw->http, &app->listen, err, errlen);
+	if (http_server_listen(&aw->http, &app->listen, err, errlen) < 0)
+		return -1;
+	http_server_init(&aw->admin, w, NULL, http_admin_handler, w->d);
+	if (app->has_admin && http_server_listen(&aw->admin, &app->admin, err, errlen) < 0)
+		return -1;
+	return 0;
 }
 
 static void app_worker_stop(struct worker *w)
 {
 	struct app_worker *aw = w->data;
 	http_server_stop(&aw->http);
+	http_server_stop(&aw->admin);
 	db_worker_stop(&aw->db);
 }
 
@@ -116,6 +122,7 @@ static void app_worker_free(struct worker *w)
 	if (aw == NULL)
 		return;
 	http_server_free(&aw->http); /* aborts the requests waiting on queries */
+	http_server_free(&aw->admin);
 	if (aw->db.db)
 		db_worker_free(&aw->db); /* fails the queries: their requests are freed */
 	site_worker_free(aw);

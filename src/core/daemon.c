@@ -39,6 +39,24 @@ static void usage(const struct daemon_def *def, FILE *out)
 	        def->name, DEFAULT_CONF);
 }
 
+int daemon_admin_addr(const struct daemon *d, const char *section, const char *spec,
+                      const struct addr *listen, struct addr *out, char *err, size_t errlen)
+{
+	char e[256];
+	if (spec == NULL || spec[0] == '\0')
+		return 0;
+	if (stack_resolve_addr(&d->stack, spec, d->host, out, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "%s: [%s] admin: %s", d->conf_path, section, e);
+		return -1;
+	}
+	if (addr_equal(out, listen)) {
+		snprintf(err, errlen, "%s: [%s] admin and listen are the same address",
+		         d->conf_path, section);
+		return -1;
+	}
+	return 1;
+}
+
 int daemon_path(const struct daemon *d, const char *tmpl, char *out, size_t len)
 {
 	const char *host = d->host ? d->host->name : "-";

@@ -122,6 +122,13 @@ void worker_check_drained(struct worker *w);
  * folder. Returns 0 or -1 when it does not fit. */
 int daemon_path(const struct daemon *d, const char *tmpl, char *out, size_t len);
 
+/* An admin listener's address: spec ("" = none) resolved on the daemon's
+ * host. One equal to listen is refused: SO_REUSEPORT would let both bind
+ * and split the connections between them. section names the stack file's
+ * section in errors ("web"). Returns 1 (out set), 0 (none) or -1 with err. */
+int daemon_admin_addr(const struct daemon *d, const char *section, const char *spec,
+                      const struct addr *listen, struct addr *out, char *err, size_t errlen);
+
 /* Online CPUs (at least 1). */
 unsigned cpu_count(void);
 

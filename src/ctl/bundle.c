@@ -398,6 +398,7 @@ static unsigned role_listens(const struct stack *s, unsigned role, const char **
 		break;
 	case ROLE_DNS:
 		out[n++] = s->dns.listen;
+		out[n++] = s->dns.admin;
 		break;
 	}
 	return n;

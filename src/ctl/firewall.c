@@ -2,9 +2,10 @@
  * stack file:
  *
  *   lb   HTTP and HTTPS from anywhere; its admin port from [site] admin
- *   dns  53/udp and 53/tcp from anywhere
+ *   dns  53/udp and 53/tcp from anywhere; its admin port from [site] admin
  *   web  its port from the load balancer(s) only; admin port from [site] admin
- *   app  its port from its own host only (its web server)
+ *   app  its port from its own host only (its web server); admin port from
+ *        [site] admin
  *   db   3306 from the app hosts and the other database hosts (replication,
  *        either way: a promotion turns it around)
  *
@@ -169,6 +170,10 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 			put(&o, "\t\tudp dport %d accept comment \"dns\"\n", p);
 			put(&o, "\t\ttcp dport %d accept comment \"dns over TCP\"\n", p);
 		}
+		int ap = spec_port(c, s->dns.admin, h);
+		if (ap && admin[0])
+			put(&o, "\t\tip saddr { %s } tcp dport %d accept comment \"dns: admin\"\n",
+			    admin, ap);
 	}
 	if (roles & ROLE_WEB) {
 		int p = spec_port(c, s->web.http.listen, h);
@@ -192,6 +197,10 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 			    "host's "
 			    "web server\"\n",
 			    h->address, p);
+		int ap = spec_port(c, s->app.http.admin, h);
+		if (ap && admin[0])
+			put(&o, "\t\tip saddr { %s } tcp dport %d accept comment \"app: admin\"\n",
+			    admin, ap);
 	}
 	if (roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) {
 		set[0] = '\0';

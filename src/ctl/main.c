@@ -401,7 +401,7 @@ static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr 
 	else if (strcmp(u->role, "web") == 0)
 		spec = c->stack.web.http.admin, *name = "tristack_web_http_requests_total";
 	else if (strcmp(u->role, "app") == 0)
-		spec = c->stack.app.http.listen, *name = "tristack_app_http_requests_total";
+		spec = c->stack.app.http.admin, *name = "tristack_app_http_requests_total";
 	return spec && spec[0] &&
 	       stack_resolve_addr(&c->stack, spec, u->host, a, e, sizeof(e)) == 0;
 }

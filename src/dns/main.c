@@ -26,6 +26,7 @@
 #include "core/daemon.h"
 #include "core/log.h"
 #include "dns.h"
+#include "stats.h"
 
 #define TCP_IDLE_MS   10000
 #define TCP_MAX_CONNS 512  /* per worker */
@@ -37,6 +38,8 @@
 struct dns {
 	struct daemon *d;
 	struct addr listen;
+	struct addr admin; /* HTTP: /metrics, when has_admin */
+	bool has_admin;
 	struct dns_zone zone;
 	char zone_from[4096]; /* the zone file, or "" for the stack's zone */
 };
@@ -59,6 +62,7 @@ struct dns_worker {
 	struct dns *dns;
 	struct worker *w;
 	struct io udp, tcp;
+	struct dns_admin *admin;
 	struct defer udp_more;    /* datagrams left after a batch */
 	struct defer accept_more; /* connections left after a batch */
 	struct dns_conn *conns;
@@ -442,6 +446,11 @@ static int dns_configure(struct daemon *d, char *err, size_t errlen)
 		         d->conf_path, d->stack.dns.listen);
 		return -1;
 	}
+	int r =
+	    daemon_admin_addr(d, "dns", d->stack.dns.admin, &dns->listen, &dns->admin, err, errlen);
+	if (r < 0)
+		return -1;
+	dns->has_admin = r > 0;
 	uint32_t ttl = (uint32_t)(d->stack.dns.ttl / 1000);
 	const char *zone_file = d->stack.dns.zone_file;
 	if (zone_file && zone_file[0]) {
@@ -508,6 +517,8 @@ static int dns_worker_init(struct worker *w, char *err, size_t errlen)
 		worker_unlisten(w, fd);
 		return -1;
 	}
+	if (dns->has_admin && (dw->admin = dns_admin_listen(w, &dns->admin, err, errlen)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -527,6 +538,7 @@ static void dns_worker_stop(struct worker *w)
 	dw->stopping = true;
 	unlisten(w, &dw->udp);
 	unlisten(w, &dw->tcp);
+	dns_admin_stop(dw->admin);
 	/* On a stop an idle connection goes now; one with a query in hand goes
 	 * once it is answered. On a reload each is answered once more first. */
 	for (struct dns_conn *c = dw->conns, *next; c; c = next) {
@@ -543,6 +555,7 @@ static void dns_worker_free(struct worker *w)
 		return;
 	unlisten(w, &dw->udp);
 	unlisten(w, &dw->tcp);
+	dns_admin_free(dw->admin);
 	dw->freeing = true;
 	while (dw->conns)
 		conn_close(dw->conns);

@@ -128,14 +128,11 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: [web] listen: %s", d->conf_path, e);
 		return -1;
 	}
-	if (conf->http.admin[0]) {
-		if (stack_resolve_addr(&d->stack, conf->http.admin, d->host, &web->admin, e,
-		                       sizeof(e)) < 0) {
-			snprintf(err, errlen, "%s: [web] admin: %s", d->conf_path, e);
-			return -1;
-		}
-		web->has_admin = true;
-	}
+	int r =
+	    daemon_admin_addr(d, "web", conf->http.admin, &web->listen, &web->admin, err, errlen);
+	if (r < 0)
+		return -1;
+	web->has_admin = r > 0;
 	if (setup_upstreams(d, web, err, errlen) < 0)
 		return -1;
 	struct stat st;

@@ -90,8 +90,9 @@ def db_query(stack, host, sql):
 
 
 def app_metrics(stack, host_ip):
-    """The app's /metrics (port 9000 on its host) as {series: value}."""
-    conn = http.client.HTTPConnection(host_ip, 9000, timeout=5)
+    """The app's /metrics (its admin listener, port 9001 on its host) as
+    {series: value}."""
+    conn = http.client.HTTPConnection(host_ip, 9001, timeout=5)
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     conn.close()

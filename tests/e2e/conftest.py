@@ -37,7 +37,7 @@ def free_subnet():
         a, b = random.randint(100, 250), random.randint(1, 250)
         ok = True
         for host in (1, 2, 3):
-            for port in (8080, 8443, 8404, 8405, 9000, 3306):
+            for port in (8080, 8443, 8404, 8405, 8406, 9000, 9001, 3306):
                 s = socket.socket()
                 try:
                     s.bind((f"127.{a}.{b}.{host}", port))

@@ -1,5 +1,6 @@
 """`-t` checks a stack file like `nginx -t`; mistakes name file:line and key."""
 import os
+import re
 import subprocess
 
 from conftest import ROOT, binary
@@ -73,3 +74,18 @@ def test_missing_file_and_version():
     for daemon in ("tristack", "tristack-lb", "tristack-web", "tristack-app", "tristack-dns"):
         r = run(binary(daemon), "--version")
         assert r.returncode == 0 and r.stdout.startswith(daemon + " ")
+
+
+def test_an_admin_listener_on_the_listen_address_is_refused(tmp_path):
+    # SO_REUSEPORT would let both bind and split the connections between them
+    base = open(CONF).read()
+    for section, listen, daemon, host in [("[web]", ":8080", "tristack-web", "web-01"),
+                                          ("[app]", ":9000", "tristack-app", "web-01"),
+                                          ("[dns]", ":5353", "tristack-dns", "lb-01")]:
+        head, _, tail = base.partition(section + "\n")
+        tail = re.sub(r"^admin\s*=.*\n", "", tail, count=1, flags=re.M)  # web's own
+        p = tmp_path / "clash.conf"
+        p.write_text(f"{head}{section}\nadmin = {listen}\n{tail}")
+        r = run(binary(daemon), "-t", "-c", str(p), "--host", host)
+        assert r.returncode == 1, daemon
+        assert f"{section} admin and listen are the same address" in r.stderr, r.stderr
