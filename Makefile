@@ -48,7 +48,8 @@ DNS_SRC  = $(wildcard src/dns/*.c)
 CTL_SRC  = $(wildcard src/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests reach into: pure functions with no main().
-UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/dns/answer.c src/dns/zone.c $(LIBS_DNS)
+UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/lb/prom.c \
+                  src/app/text.c src/dns/answer.c src/dns/zone.c $(LIBS_DNS)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -71,7 +72,15 @@ $(CORE_LIB): $(call obj,$(CORE_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/tristack-lb: $(call obj,$(LB_SRC)) $(CORE_LIB)
+# The dashboard's files, built into tristack-lb (src/lb/assets.h).
+DASH_FILES = $(sort $(wildcard www/dashboard/*.html www/dashboard/*.js www/dashboard/*.css))
+DASH_GEN   = $(BUILD)/gen/dashboard_assets.c
+
+$(DASH_GEN): scripts/embed.sh $(DASH_FILES)
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ $(DASH_FILES)
+
+$(BIN)/tristack-lb: $(call obj,$(LB_SRC) $(DASH_GEN)) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
@@ -136,6 +145,7 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 FUZZ_EXTRA_SRC_fuzz_web_path  = src/web/path.c
 FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
 FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
+FUZZ_EXTRA_SRC_fuzz_prom      = src/lb/prom.c
 FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c
 FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
 
