@@ -12,6 +12,10 @@
   var CLASS_COLORS = { "2xx": "#2b9d5b", "3xx": "#2a6fdb", "4xx": "#e0a21a",
                        "5xx": "#c62828", "other": "#8a8f99" };
 
+  /* What a failed check's -errno means (Linux numbers). */
+  var ERRNO = { 71: "bad response", 90: "response too large", 104: "connection reset",
+                110: "timeout", 111: "connection refused", 113: "no route to host" };
+
   var prev = null;          /* the previous /dashboard.json */
   var history = [];         /* { t: seconds, values: { key: number|null } } */
   var seriesInfo = {};      /* chart -> [{ key, label, color }] */
@@ -142,12 +146,19 @@
 
   /* ---- charts ---- */
 
+  /* The top of a chart: four steps of 1, 2 or 5 times a power of ten. */
   function niceMax(v) {
     if (!(v > 0)) return 1;
-    var p = Math.pow(10, Math.floor(Math.log10(v)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
-    return 10 * p;
+    var step = v / 4, p = Math.pow(10, Math.floor(Math.log10(step)));
+    var mult = [1, 2, 5, 10];
+    for (var i = 0; i < mult.length; i++) if (mult[i] * p >= step) return 4 * mult[i] * p;
+    return 40 * p;
+  }
+
+  function tick(v) {
+    if (v === 0) return "0";
+    if (Math.abs(v) >= 1000) return (v / 1000).toFixed(v % 1000 ? 1 : 0) + "k";
+    return String(Math.round(v * 1000) / 1000);
   }
 
   function drawChart(id, series, unit) {
@@ -185,8 +196,7 @@
       g.lineTo(left + pw, Math.round(y) + 0.5);
       g.stroke();
       var label = max * i / 4;
-      g.fillText((max < 10 ? label.toFixed(max < 1 ? 2 : 1) : Math.round(label)) + (unit || ""),
-                 left - 6, y);
+      g.fillText(tick(label) + (unit || ""), left - 6, y);
     }
     g.textAlign = "center";
     g.textBaseline = "top";
@@ -217,7 +227,7 @@
     });
   }
 
-  function drawLegend(id, series, values, unit) {
+  function drawLegend(id, series, values, unit, digits) {
     var box = $("legend-" + id);
     box.textContent = "";
     if (!series.length) {
@@ -230,18 +240,18 @@
       sw.style.background = se.color;
       item.appendChild(sw);
       item.appendChild(document.createTextNode(se.label));
-      item.appendChild(el("b", null, fmt(values[se.key], 1) + (unit || "")));
+      item.appendChild(el("b", null, fmt(values[se.key], digits) + (unit || "")));
       box.appendChild(item);
     });
   }
 
   function drawAll(values) {
-    var charts = [["backends", ""], ["status", ""], ["latency", " ms"], ["tls", ""],
-                  ["lag", " s"], ["daemons", ""]];
+    var charts = [["backends", "", 1], ["status", "", 1], ["latency", " ms", 1], ["tls", "", 1],
+                  ["lag", " s", 3], ["daemons", "", 1]];
     charts.forEach(function (c) {
       var series = seriesInfo[c[0]] || [];
       drawChart(c[0], series, "");
-      drawLegend(c[0], series, values, c[1]);
+      drawLegend(c[0], series, values, c[1], c[2]);
     });
   }
 
@@ -250,13 +260,15 @@
   function badge(host, d) {
     var up = d.up === true ? "true" : d.up === false ? "false" : "unknown";
     var label = d.name === "mariadb" ? "mariadb " + d.role : d.name;
-    var title = d.up ? label + " is up" : label + " is down: " + (d.error || "unknown");
+    var title = d.up === true ? label + " is up"
+              : d.up === false ? label + " is down: " + (d.error || "unknown")
+              : label + ": state unknown (" + (d.error || "not seen yet") + ")";
     if (d.address) title += " (" + d.address + ")";
     if (d.lag_seconds !== undefined && d.lag_seconds !== null)
       title += "; lag " + d.lag_seconds + " s";
     var b = el("span", { "class": "badge", "data-host": host, "data-daemon": d.name,
                          "data-up": up, "title": title }, label);
-    if (!d.up) b.appendChild(el("span", { "class": "why" }, "down"));
+    if (d.up === false) b.appendChild(el("span", { "class": "why" }, "down"));
     return b;
   }
 
@@ -264,7 +276,7 @@
     var body = $("hosts").tBodies[0];
     body.textContent = "";
     cur.hosts.forEach(function (h) {
-      var up = h.daemons.every(function (d) { return d.up; });
+      var up = h.daemons.every(function (d) { return d.up !== false; });
       var tr = el("tr", { "data-host": h.name, "data-state": up ? "UP" : "DOWN" });
       tr.appendChild(el("td", null, h.name));
       tr.appendChild(el("td", null, h.address));
@@ -294,8 +306,9 @@
       tr.appendChild(el("td", { "class": "num" }, s.responses["5xx"]));
       var chk = "–";
       if (s.check && s.check.last_code) {
-        chk = (s.check.last_code > 0 ? "HTTP " + s.check.last_code : "error " + -s.check.last_code) +
-              ", " + s.check.last_ms.toFixed(1) + " ms";
+        var code = s.check.last_code;
+        chk = (code > 0 ? "HTTP " + code : ERRNO[-code] || "error " + -code) + ", " +
+              s.check.last_ms.toFixed(1) + " ms";
       }
       tr.appendChild(el("td", null, chk));
       body.appendChild(tr);
