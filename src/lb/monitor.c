@@ -281,11 +281,13 @@ void lb_monitor_start(struct lb *lb, struct worker *w)
 		t->w = w;
 		t->timer.fn = scrape_timer;
 		t->resp = xmalloc(LB_MONITOR_MAX_BYTES);
+		char host[sizeof(t->addr_text)]; /* not t's own bytes: snprintf's restrict */
+		memcpy(host, t->addr_text, sizeof(host));
 		t->req_len = (size_t)snprintf(t->req, sizeof(t->req),
 		                              "GET /metrics HTTP/1.1\r\nHost: %s\r\n"
 		                              "User-Agent: tristack-lb-monitor\r\n"
 		                              "Connection: close\r\n\r\n",
-		                              t->addr_text);
+		                              host);
 		/* the first round at once, spread over a tenth of the interval */
 		loop_timer_set(w->loop, &t->timer, 1 + LB_MONITOR_INTERVAL / 10 * i / lb->ntargets);
 	}
