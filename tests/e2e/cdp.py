@@ -54,6 +54,7 @@ class Page:
         self.next_id = 0
         self.events = []
         self.errors = []
+        self.on_event = None  # called with every event as it comes
 
     def close(self):
         self.ws.close()
@@ -70,7 +71,14 @@ class Page:
             self.errors.append(f"exception: {desc}")
         elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
             e = p["entry"]
-            self.errors.append(f"log: {e.get('text')} {e.get('url', '')}")
+            self.errors.append(f"log ({e.get('source')}): {e.get('text')} {e.get('url', '')}")
+        if m and self.on_event:
+            self.on_event(msg)
+
+    def send(self, method, **params):
+        """A command whose answer nobody waits for (from on_event)."""
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
 
     def call(self, method, timeout=10.0, **params):
         self.next_id += 1
@@ -128,6 +136,9 @@ class Browser:
         self.proc = None
 
     def __enter__(self):
+        port_file = os.path.join(self.profile, "DevToolsActivePort")
+        if os.path.exists(port_file):  # a former browser's
+            os.unlink(port_file)
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile}", "--no-first-run", "--no-default-browser-check",
@@ -135,7 +146,14 @@ class Browser:
              "--disable-component-update", "--disable-sync", "--metrics-recording-only",
              f"--window-size={self.size[0]},{self.size[1]}", "about:blank"],
             stdout=self.log, stderr=self.log, start_new_session=True)
-        port_file = os.path.join(self.profile, "DevToolsActivePort")
+        try:
+            self.port = self._wait_port(port_file)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_port(self, port_file):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -144,8 +162,7 @@ class Browser:
                 with open(port_file) as f:
                     lines = f.read().split("\n")
                 if len(lines) >= 2 and lines[0].strip():
-                    self.port = int(lines[0])
-                    return self
+                    return int(lines[0])
             except FileNotFoundError:
                 pass
             time.sleep(0.05)

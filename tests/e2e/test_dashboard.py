@@ -22,7 +22,8 @@ import urllib.request
 import pytest
 
 from cdp import Browser, kill_leftovers
-from conftest import ROOT, Stack, alive, free_subnet, stop_stack, wait_for, write_stack
+from conftest import (ROOT, SANITIZER_RE, Stack, alive, free_subnet, stop_stack, wait_for,
+                      write_stack)
 
 CHECK_INTERVAL = 0.5
 FALL = 2
@@ -47,8 +48,11 @@ def st():
     finally:
         kill_leftovers(os.path.join(tmp, "chromium-profile"))
         left = stop_stack(s)
+        bad = {n: t for n, t in s.logs().items() if SANITIZER_RE.search(t)}
         shutil.rmtree(tmp, ignore_errors=True)
         assert not left
+        assert not bad, "sanitizer reports in daemon logs:\n" + "\n".join(
+            f"== {n}\n{t[-3000:]}" for n, t in bad.items())
 
 
 def get(st, path, headers=None):
@@ -296,3 +300,36 @@ def test_the_page_in_chromium_shows_web02_down(st):
             st.pids().get("web-02.web.pid")), timeout=15, what="web-02's web server again")
         wait_for(lambda: server_state(st, "web-02") == "UP", timeout=10,
                  what="web-02 back in the LB")
+
+
+def test_the_page_survives_a_failed_fetch_and_says_so(st):
+    """/dashboard.json fails (Chromium refuses it on the page's behalf): the
+    page says the LB is unreachable, keeps trying, and is live again once
+    the LB answers, with no script error on the way."""
+    with Browser(st.tmp) as browser:
+        page = browser.page()
+        try:
+            page.navigate(st.admin + "/dashboard/")
+            wait_for(lambda: page_state(page)["status"] == "ok", timeout=10, what="live")
+
+            def refuse(msg):
+                if msg["method"] == "Fetch.requestPaused":
+                    page.send("Fetch.failRequest", requestId=msg["params"]["requestId"],
+                              errorReason="ConnectionRefused")
+            page.on_event = refuse
+            page.call("Fetch.enable", patterns=[{"urlPattern": "*/dashboard.json*"}])
+            wait_for(lambda: page_state(page)["status"] == "unreachable", timeout=5,
+                     what="the page saying the LB is unreachable")
+            assert "LB unreachable" in page.evaluate("document.getElementById('status')"
+                                                     ".textContent")
+            # what it knew stays on the page
+            assert page_state(page)["backends"] == {"web-01": "UP", "web-02": "UP"}
+            page.call("Fetch.disable")
+            page.on_event = None
+            wait_for(lambda: page_state(page)["status"] == "ok", timeout=5, what="live again")
+            page.pump(0.2)
+            # the browser's own note of the refused load is not the page's error
+            errors = [e for e in page.errors if not e.startswith("log (network)")]
+            assert errors == [], page.errors
+        finally:
+            page.close()
