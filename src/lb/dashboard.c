@@ -72,7 +72,9 @@ static void json_daemon(struct lb *lb, unsigned i, const struct lb_target_state 
 		lb_json_str(o, t->addr_text);
 	else
 		sbuf_adds(o, "null");
-	sbuf_addf(o, ",\"up\":%s,\"error\":", st->up ? "true" : "false");
+	/* up: null until its first scrape has ended (unless it cannot be) */
+	bool known = st->seen || !t->has_addr;
+	sbuf_addf(o, ",\"up\":%s,\"error\":", st->up ? "true" : known ? "false" : "null");
 	if (st->up)
 		sbuf_adds(o, "null");
 	else

@@ -153,6 +153,9 @@ void lb_check_report(struct lb *lb, int server, bool ok);
 
 /* monitor.c */
 void lb_monitor_setup(struct lb *lb); /* the targets, from the stack file */
+/* A reload: what is known of the daemons that stay (same host, daemon and
+ * address) goes on, rather than "not scraped yet" for a moment. */
+void lb_monitor_carry_over(struct lb *lb, struct lb *old);
 void lb_monitor_start(struct lb *lb, struct worker *w);
 void lb_monitor_stop(struct lb *lb);
 void lb_monitor_free(struct lb *lb);

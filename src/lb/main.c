@@ -144,9 +144,10 @@ static int setup_servers(struct lb *lb, const struct stack_lb *conf)
 /* A reload keeps what is known of servers that stay (same name and
  * address): a server that is down stays down until its checks bring it
  * back. */
-static void carry_over(struct lb *lb, const struct lb *old)
+static void carry_over(struct lb *lb, struct lb *old)
 {
 	lb->started = old->started;
+	lb_monitor_carry_over(lb, old);
 	for (unsigned i = 0; i < lb->nservers; i++)
 		for (unsigned j = 0; j < old->nservers; j++) {
 			if (strcmp(lb->lbs[i].name, old->lbs[j].name) != 0 ||

@@ -272,6 +272,24 @@ static void scrape_timer(struct timer *tm)
 		scrape_start(t);
 }
 
+void lb_monitor_carry_over(struct lb *lb, struct lb *old)
+{
+	pthread_mutex_lock(&old->mon_lock);
+	for (unsigned i = 0; i < lb->ntargets; i++) {
+		struct lb_target *t = &lb->targets[i];
+		for (unsigned j = 0; j < old->ntargets; j++) {
+			const struct lb_target *o = &old->targets[j];
+			if (t->self || !t->has_addr || o->self || !o->has_addr ||
+			    strcmp(t->host, o->host) != 0 || strcmp(t->daemon, o->daemon) != 0 ||
+			    !addr_equal(&t->addr, &o->addr))
+				continue;
+			t->st = o->st;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&old->mon_lock);
+}
+
 void lb_monitor_start(struct lb *lb, struct worker *w)
 {
 	for (unsigned i = 0; i < lb->ntargets; i++) {
