@@ -13,6 +13,10 @@
 #include "lb.h"
 
 #define DASH_PREFIX "/dashboard/"
+/* The page loads nothing but its own files and /dashboard.json. */
+#define DASH_CSP                                                                                   \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static const char *const role_names[] = { "lb", "dns", "web", "app", "db-primary", "db-replica" };
 
@@ -224,6 +228,8 @@ static int serve_asset(struct http_session *s, const struct lb_asset *a)
 	    http_head_add(s, "ETag", a->etag) < 0 ||
 	    http_head_add(s, "Cache-Control", "no-cache") < 0 ||
 	    http_head_add(s, "X-Content-Type-Options", "nosniff") < 0 ||
+	    (strncmp(a->type, "text/html", 9) == 0 &&
+	     http_head_add(s, "Content-Security-Policy", DASH_CSP) < 0) ||
 	    http_head_end(s, fresh ? HTTP_LENGTH_NONE : (int64_t)a->len) < 0)
 		return http_error(s, 500, false);
 	if (!fresh && http_body(s, a->data, a->len) < 0)

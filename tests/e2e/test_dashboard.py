@@ -149,6 +149,9 @@ def test_the_page_is_built_in_with_types_and_etags(st):
     status, h, body = get(st, "/dashboard/")
     assert status == 200 and h["content-type"] == "text/html; charset=utf-8"
     assert b"dashboard.js" in body and b"http://" not in body and b"https://" not in body
+    # nothing but its own files: no CDN, no inline script
+    assert "default-src 'none'" in h["content-security-policy"]
+    assert "script-src 'self'" in h["content-security-policy"]
     etag = h["etag"]
     assert h["cache-control"] == "no-cache"
     assert get(st, "/dashboard/", {"If-None-Match": etag})[0] == 304
