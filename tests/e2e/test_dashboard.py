@@ -27,6 +27,7 @@ from conftest import (ROOT, SANITIZER_RE, Stack, alive, free_subnet, stop_stack,
 
 CHECK_INTERVAL = 0.5
 FALL = 2
+KEEP_SCREENSHOT = os.environ.get("TRISTACK_SCREENSHOT") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -244,10 +245,11 @@ def test_the_page_in_chromium_shows_web02_down(st):
                               s["daemons"].get("web-02/tristack-web") == "true")(
                                   page_state(page)),
                      timeout=10, what="the page showing both backends up")
-            # a few seconds of traffic on the charts
+            # a few seconds of traffic on the charts (more for the picture kept)
             first = page_state(page)["updated"]
-            wait_for(lambda: page_state(page)["updated"] >= first + 6000, timeout=12,
-                     what="six more updates")
+            history = 30 if KEEP_SCREENSHOT else 6
+            wait_for(lambda: page_state(page)["updated"] >= first + history * 1000,
+                     timeout=history * 2, what=f"{history} s of updates")
             # web-02's web server stops; its supervisor is held so it stays down
             os.kill(supervisor, signal.SIGSTOP)
             paused = True
@@ -286,8 +288,7 @@ def test_the_page_in_chromium_shows_web02_down(st):
             wait_for(lambda: page_state(page)["updated"] > upd, timeout=3, what="an update")
             png = page.screenshot()
             check_png(png)
-            keep = os.environ.get("TRISTACK_SCREENSHOT") == "1"
-            path = os.path.join(ROOT, "docs", "dashboard.png") if keep else \
+            path = os.path.join(ROOT, "docs", "dashboard.png") if KEEP_SCREENSHOT else \
                 os.path.join(st.tmp, "dashboard.png")
             with open(path, "wb") as f:
                 f.write(png)
