@@ -49,7 +49,6 @@ CTL_SRC  = $(wildcard src/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests reach into: pure functions with no main().
 UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/dns/answer.c src/dns/zone.c $(LIBS_DNS)
-UNIT_DAEMON_SRC += src/lb/prom.c src/lb/monitor.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -58,6 +57,8 @@ CORE_LIB = $(BUILD)/libtscore.a
 BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristack-app \
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
+# and the LB's monitor with its Prometheus reader
+UNIT_DAEMON_SRC += src/lb/prom.c src/lb/monitor.c
 
 .PHONY: all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
         format-check
