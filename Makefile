@@ -58,6 +58,8 @@ CORE_LIB = $(BUILD)/libtscore.a
 BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristack-app \
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
+# and the LB's monitor with its Prometheus reader
+UNIT_DAEMON_SRC += src/lb/prom.c src/lb/monitor.c
 
 .PHONY: faults all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
         format-check
@@ -72,7 +74,15 @@ $(CORE_LIB): $(call obj,$(CORE_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/tristack-lb: $(call obj,$(LB_SRC)) $(CORE_LIB)
+# The dashboard's files, built into tristack-lb (src/lb/assets.h).
+DASH_FILES = $(sort $(wildcard www/dashboard/*.html www/dashboard/*.js www/dashboard/*.css))
+DASH_GEN   = $(BUILD)/gen/dashboard_assets.c
+
+$(DASH_GEN): scripts/embed.sh $(DASH_FILES)
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ $(DASH_FILES)
+
+$(BIN)/tristack-lb: $(call obj,$(LB_SRC) $(DASH_GEN)) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
@@ -137,6 +147,7 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 FUZZ_EXTRA_SRC_fuzz_web_path  = src/web/path.c
 FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
 FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
+FUZZ_EXTRA_SRC_fuzz_prom      = src/lb/prom.c
 FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c
 FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
 

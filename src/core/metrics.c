@@ -227,6 +227,22 @@ int64_t metrics_value(struct metrics *m, int id)
 	return v;
 }
 
+unsigned metrics_histogram_read(struct metrics *m, int id, const double **bounds, int64_t *counts,
+                                unsigned max)
+{
+	pthread_mutex_lock(&m->lock);
+	const struct metric *x = &m->v[id];
+	unsigned n = 0;
+	if (x->type == METRIC_HISTOGRAM) {
+		*bounds = x->bounds;
+		n = MIN(x->nbounds + 1, max);
+		for (unsigned b = 0; b < n; b++)
+			counts[b] = sum_slot(m, x->slot + (int)b);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
 /* A double as the shortest text that reads back as the same number ("0.1",
  * not "0.10000000000000001"), as Prometheus' clients write it: bucket bounds
  * are label values, and queries match them as text (le="0.1"). At least

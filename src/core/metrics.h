@@ -83,4 +83,11 @@ int64_t metrics_value(struct metrics *m, int id);
 /* Append the whole registry in Prometheus text format. */
 void metrics_render(struct metrics *m, struct sbuf *out);
 
+/* A histogram's buckets as they stand (summed over the shards, not
+ * cumulative): counts[b] for values <= bounds[b], the last one (+Inf) for
+ * the rest. Returns how many counts it wrote (nbounds + 1, at most max; 0
+ * when id is no histogram). *bounds stays valid as long as the registry. */
+unsigned metrics_histogram_read(struct metrics *m, int id, const double **bounds, int64_t *counts,
+                                unsigned max);
+
 #endif

@@ -2,6 +2,7 @@
 #ifndef TS_LB_H
 #define TS_LB_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "core/proxy.h"
@@ -62,6 +63,54 @@ struct lb_check {
 	int m_duration, m_ok, m_failed; /* metric ids */
 };
 
+/* The monitor (monitor.c): how often it asks every other daemon's
+ * /metrics, how long one scrape may take, and how much it reads. */
+#define LB_MONITOR_INTERVAL  1000 /* ms */
+#define LB_MONITOR_TIMEOUT   900  /* ms */
+#define LB_MONITOR_MAX_BYTES (256u << 10)
+#define LB_MAX_TARGETS       (4 * STACK_MAX_HOSTS)
+#define LB_MAX_DB_VIEWS      8
+
+/* A database as an app sees it (tristack_app_db_up, _replica_lag_seconds). */
+struct lb_db_view {
+	char server[64]; /* the host it runs on */
+	bool up;
+	double lag; /* seconds; -1: unknown */
+};
+
+/* What the last scrape of a daemon found. */
+struct lb_target_state {
+	bool seen; /* a scrape has ended */
+	bool up;   /* it answered 200 with metrics */
+	char error[128];
+	int64_t scraped_ms, last_ok_ms; /* wall clock */
+	unsigned duration_ms;
+	double requests; /* its request (or query) counter; -1: none */
+	unsigned ndb;
+	struct lb_db_view db[LB_MAX_DB_VIEWS];
+};
+
+/* A daemon of the stack the LB watches. */
+struct lb_target {
+	struct lb *lb;
+	const char *host, *daemon, *prefix; /* "web-01", "tristack-web", "tristack_web" */
+	bool self;                          /* this LB: up while it answers */
+	bool has_addr;
+	struct addr addr;
+	char addr_text[64];
+	/* the scrape in progress, on worker 0's loop */
+	struct worker *w;
+	struct conn conn;
+	struct timer timer; /* the next scrape, or this one's timeout */
+	bool running, connected;
+	uint64_t t_start_us;
+	char req[256];
+	size_t req_len, sent;
+	char *resp; /* LB_MONITOR_MAX_BYTES */
+	size_t resp_len;
+	struct lb_target_state st; /* under lb->mon_lock */
+};
+
 struct lb {
 	struct daemon *d;
 	struct addr listen, admin, tls_listen;
@@ -83,6 +132,9 @@ struct lb {
 	struct http_msg *check_msg;
 	char check_host[300]; /* Host of checks: www.<domain> unless host= */
 	uint64_t started;     /* wall clock, for /stats.json */
+	struct lb_target targets[LB_MAX_TARGETS];
+	unsigned ntargets;
+	pthread_mutex_t mon_lock; /* the targets' st */
 };
 
 struct lb_worker {
@@ -99,10 +151,32 @@ void lb_checks_stop(struct lb *lb);
  * check when checks are on. */
 void lb_check_report(struct lb *lb, int server, bool ok);
 
+/* monitor.c */
+void lb_monitor_setup(struct lb *lb); /* the targets, from the stack file */
+/* A reload: what is known of the daemons that stay (same host, daemon and
+ * address) goes on, rather than "not scraped yet" for a moment. */
+void lb_monitor_carry_over(struct lb *lb, struct lb *old);
+void lb_monitor_start(struct lb *lb, struct worker *w);
+void lb_monitor_stop(struct lb *lb);
+void lb_monitor_free(struct lb *lb);
+/* Copy every target's state (out: ntargets entries); any thread. */
+void lb_monitor_snapshot(struct lb *lb, struct lb_target_state *out);
+/* Read a /metrics body into st: the request counter, the databases. */
+void lb_monitor_read(const struct lb_target *t, const char *body, size_t len,
+                     struct lb_target_state *st);
+
 /* stats.c */
 void lb_metrics_define(struct lb *lb, struct metrics *m);
 int lb_stats_json(struct lb *lb, struct http_session *s);
 int lb_healthz(struct lb *lb, struct http_session *s);
+/* JSON pieces /dashboard.json shares with /stats.json. */
+void lb_json_str(struct sbuf *o, const char *s);
+void lb_json_figures(struct lb *lb, struct sbuf *o);
+
+/* dashboard.c: the page (built in) and /dashboard.json. Returns -2 when
+ * the path is none of the dashboard's. */
+#define LB_DASHBOARD_NOT_MINE (-2)
+int lb_dashboard_handle(struct lb *lb, struct http_session *s);
 /* HAProxy-like access log line (httplog). */
 void lb_log_line(const struct http_session *s, struct buf *b);
 

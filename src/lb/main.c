@@ -1,6 +1,7 @@
 /* main.c - tristack-lb: daemon wiring. Every request is proxied to a server
- * the balancer chooses; the admin listener serves /metrics, /stats.json and
- * /healthz; worker 0 runs the health checks. */
+ * the balancer chooses; the admin listener serves /metrics, /stats.json,
+ * /healthz and the dashboard; worker 0 runs the health checks and the
+ * monitor of the other daemons. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,8 @@ static int admin_handler(struct http_session *s)
 		return lb_stats_json(lb, s);
 	if (http_path_is(s->req->path, "/healthz", false))
 		return lb_healthz(lb, s);
-	return http_error(s, 404, false);
+	int r = lb_dashboard_handle(lb, s);
+	return r == LB_DASHBOARD_NOT_MINE ? http_error(s, 404, false) : r;
 }
 
 /* ---- the engine's view of the balancer ---- */
@@ -142,9 +144,10 @@ static int setup_servers(struct lb *lb, const struct stack_lb *conf)
 /* A reload keeps what is known of servers that stay (same name and
  * address): a server that is down stays down until its checks bring it
  * back. */
-static void carry_over(struct lb *lb, const struct lb *old)
+static void carry_over(struct lb *lb, struct lb *old)
 {
 	lb->started = old->started;
+	lb_monitor_carry_over(lb, old);
 	for (unsigned i = 0; i < lb->nservers; i++)
 		for (unsigned j = 0; j < old->nservers; j++) {
 			if (strcmp(lb->lbs[i].name, old->lbs[j].name) != 0 ||
@@ -239,6 +242,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	struct lb *lb = xcalloc(1, sizeof(*lb));
 	d->data = lb;
 	lb->d = d;
+	pthread_mutex_init(&lb->mon_lock, NULL);
 	struct stack_lb *conf = &d->stack.lb;
 	d->http = &conf->http;
 	if (d->host == NULL) {
@@ -280,6 +284,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	setup_servers(lb, conf);
+	lb_monitor_setup(lb);
 	lb->started = (uint64_t)time(NULL);
 	if (d->prev && d->prev->data)
 		carry_over(lb, d->prev->data);
@@ -353,16 +358,20 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_init(&lw->admin, w, NULL, admin_handler, lw);
 	if (lb->has_admin && http_server_listen(&lw->admin, &lb->admin, err, errlen) < 0)
 		return -1;
-	if (w->id == 0)
+	if (w->id == 0) {
 		lb_checks_start(lb, w);
+		lb_monitor_start(lb, w);
+	}
 	return 0;
 }
 
 static void lb_worker_stop(struct worker *w)
 {
 	struct lb_worker *lw = w->data;
-	if (w->id == 0)
+	if (w->id == 0) {
 		lb_checks_stop(lw->lb);
+		lb_monitor_stop(lw->lb);
+	}
 	http_server_stop(&lw->http);
 	http_server_stop(&lw->https);
 	http_server_stop(&lw->admin);
@@ -374,8 +383,10 @@ static void lb_worker_free(struct worker *w)
 	struct lb_worker *lw = w->data;
 	if (lw == NULL)
 		return;
-	if (w->id == 0)
+	if (w->id == 0) {
 		lb_checks_stop(lw->lb);
+		lb_monitor_stop(lw->lb);
+	}
 	http_server_free(&lw->http);
 	http_server_free(&lw->https);
 	http_server_free(&lw->admin);
@@ -394,6 +405,7 @@ static void lb_finish(struct daemon *d)
 	tls_site_free(&lb->tls);
 	free(lb->crl);
 	free(lb->pc.workers);
+	lb_monitor_free(lb);
 	free(lb->checks);
 	free(lb->check_msg);
 	free(lb->servers);

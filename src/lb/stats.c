@@ -65,7 +65,7 @@ void lb_metrics_define(struct lb *lb, struct metrics *m)
 
 /* ---- /stats.json ---- */
 
-static void json_str(struct sbuf *o, const char *s)
+void lb_json_str(struct sbuf *o, const char *s)
 {
 	sbuf_adds(o, "\"");
 	for (; *s; s++) {
@@ -80,35 +80,21 @@ static void json_str(struct sbuf *o, const char *s)
 	sbuf_adds(o, "\"");
 }
 
-int lb_stats_json(struct lb *lb, struct http_session *s)
+/* The servers as an array: state, weight, counters, the last check. */
+static void json_servers(struct lb *lb, struct sbuf *o)
 {
 	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	struct metrics *m = lb->d->metrics;
-	struct sbuf o = { 0 };
-	sbuf_adds(&o, "{\"lb\":");
-	json_str(&o, lb->d->host->name);
-	sbuf_addf(&o,
-	          ",\"uptime_seconds\":%lld,\"balance\":\"%s\",\"connections\":%lld,"
-	          "\"queued\":%u,\"servers_up\":%u,\"requests\":{",
-	          (long long)(time(NULL) - (time_t)lb->started),
-	          lb->bal.algo == LB_LEASTCONN ? "leastconn"
-	          : lb->bal.algo == LB_FIRST   ? "first"
-	                                       : "roundrobin",
-	          (long long)metrics_value(m, lb->hm.connections), atomic_load(&lb->pc.queued),
-	          lb_servers_up(&lb->bal));
-	for (int c = 0; c < 6; c++)
-		sbuf_addf(&o, "%s\"%s\":%lld", c ? "," : "", classes[c],
-		          (long long)metrics_value(m, lb->hm.requests[c]));
-	sbuf_adds(&o, "},\"servers\":[");
+	sbuf_adds(o, "[");
 	for (unsigned i = 0; i < lb->nservers; i++) {
 		const struct lb_server *sv = &lb->lbs[i];
 		const struct proxy_server *ps = &lb->servers[i];
 		char addr[128];
-		sbuf_adds(&o, i ? ",{\"name\":" : "{\"name\":");
-		json_str(&o, sv->name);
-		sbuf_adds(&o, ",\"address\":");
-		json_str(&o, addr_format(&ps->addr, addr, sizeof(addr)));
-		sbuf_addf(&o,
+		sbuf_adds(o, i ? ",{\"name\":" : "{\"name\":");
+		lb_json_str(o, sv->name);
+		sbuf_adds(o, ",\"address\":");
+		lb_json_str(o, addr_format(&ps->addr, addr, sizeof(addr)));
+		sbuf_addf(o,
 		          ",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,\"maxconn\":%u,"
 		          "\"active\":%d,\"requests\":%lld,\"errors\":%lld,\"retries\":%lld,"
 		          "\"responses\":{",
@@ -118,20 +104,53 @@ int lb_stats_json(struct lb *lb, struct http_session *s)
 		          (long long)metrics_value(m, ps->m_errors),
 		          (long long)metrics_value(m, ps->m_retries));
 		for (int c = 0; c < 6; c++)
-			sbuf_addf(&o, "%s\"%s\":%lld", c ? "," : "", classes[c],
+			sbuf_addf(o, "%s\"%s\":%lld", c ? "," : "", classes[c],
 			          (long long)metrics_value(m, ps->m_responses[c]));
-		sbuf_adds(&o, "}");
+		sbuf_adds(o, "}");
 		if (lb->checks) {
 			const struct lb_check *c = &lb->checks[i];
-			sbuf_addf(&o,
+			sbuf_addf(o,
 			          ",\"check\":{\"health\":%u,\"rise\":%u,\"fall\":%u,"
 			          "\"last_code\":%d,\"last_ms\":%.3f}",
 			          c->health, c->rise, c->fall, atomic_load(&c->last_code),
 			          atomic_load(&c->last_us) / 1000.0);
 		}
-		sbuf_adds(&o, "}");
+		sbuf_adds(o, "}");
 	}
-	sbuf_adds(&o, "]}\n");
+	sbuf_adds(o, "]");
+}
+
+/* The LB's own figures, as members of an object: "lb", "uptime_seconds",
+ * "balance", "connections", "queued", "servers_up", "requests" (clients'
+ * requests by status class) and "servers". */
+void lb_json_figures(struct lb *lb, struct sbuf *o)
+{
+	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
+	struct metrics *m = lb->d->metrics;
+	sbuf_adds(o, "\"lb\":");
+	lb_json_str(o, lb->d->host->name);
+	sbuf_addf(o,
+	          ",\"uptime_seconds\":%lld,\"balance\":\"%s\",\"connections\":%lld,"
+	          "\"queued\":%u,\"servers_up\":%u,\"requests\":{",
+	          (long long)(time(NULL) - (time_t)lb->started),
+	          lb->bal.algo == LB_LEASTCONN ? "leastconn"
+	          : lb->bal.algo == LB_FIRST   ? "first"
+	                                       : "roundrobin",
+	          (long long)metrics_value(m, lb->hm.connections), atomic_load(&lb->pc.queued),
+	          lb_servers_up(&lb->bal));
+	for (int c = 0; c < 6; c++)
+		sbuf_addf(o, "%s\"%s\":%lld", c ? "," : "", classes[c],
+		          (long long)metrics_value(m, lb->hm.requests[c]));
+	sbuf_adds(o, "},\"servers\":");
+	json_servers(lb, o);
+}
+
+int lb_stats_json(struct lb *lb, struct http_session *s)
+{
+	struct sbuf o = { 0 };
+	sbuf_adds(&o, "{");
+	lb_json_figures(lb, &o);
+	sbuf_adds(&o, "}\n");
 	int r = http_respond(s, 200, "application/json", o.p, o.len);
 	sbuf_free(&o);
 	return r;

@@ -154,6 +154,19 @@ TEST(metrics_histogram_buckets)
 	                 "ts_lat_seconds_sum 3.350000\n"
 	                 "ts_lat_seconds_count 5\n");
 	sbuf_free(&out);
+	t_case("metrics_histogram_buckets: read, not cumulative, summed over shards");
+	const double *b = NULL;
+	int64_t counts[8] = { 0 };
+	CHECK_EQ(metrics_histogram_read(m, h, &b, counts, 8), 4);
+	CHECK(b != NULL && b[0] == 0.1 && b[2] == 1);
+	CHECK(counts[0] == 3 && counts[1] == 1 && counts[2] == 0 && counts[3] == 1);
+	t_case("metrics_histogram_buckets: read into less room");
+	counts[2] = 42;
+	CHECK_EQ(metrics_histogram_read(m, h, &b, counts, 2), 2);
+	CHECK(counts[2] == 42);
+	t_case("metrics_histogram_buckets: no histogram");
+	int c = metrics_counter(m, "ts_c_total", "C.", NULL);
+	CHECK_EQ(metrics_histogram_read(m, c, &b, counts, 8), 0);
 	metrics_free(m);
 }
 
