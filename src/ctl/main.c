@@ -248,8 +248,12 @@ static int cmd_up(struct ctl *c)
 		struct addr a;
 		char hp[128];
 		if (stack_resolve_addr(&c->stack, c->stack.lb.http.admin, lb, &a, err,
-		                       sizeof(err)) == 0)
-			printf("metrics: http://%s/metrics\n", addr_format(&a, hp, sizeof(hp)));
+		                       sizeof(err)) == 0) {
+			addr_format(&a, hp, sizeof(hp));
+			printf("dashboard: http://%s/   metrics: http://%s/metrics%s\n", hp, hp,
+			       c->isolated ? " (from the client host or the [site] admin sources)"
+			                   : "");
+		}
 	}
 	mon_print(c);
 	printf("logs:    %s/log/   stop: tristack down\n", c->state);
