@@ -18,11 +18,14 @@ acknowledged: the client knows), lost acknowledged writes, p99 and max
 latency, and the target: 0 lost writes everywhere, 0 failed GETs except
 during a full LB restart."""
 import argparse
+import ctypes
 import json
 import os
 import random
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +35,47 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 from applab import Client, db_query  # noqa: E402
-from conftest import Stack, alive, free_subnet, stop_stack, write_stack  # noqa: E402
+from conftest import (CA_FILES, ROOT, Stack, alive, free_subnet, stop_stack,  # noqa: E402
+                      write_stack)
+
+LB_MAXCONN = 300  # the fault stack's [lb] maxconn, small enough to fill
+
+
+class IsolatedStack(Stack):
+    """The default isolated stack (conf/foobar-isolated.conf) on a
+    198.18.N.0/24 of its own; clients run in its client namespace."""
+
+    def __init__(self, tmp):
+        n = random.randint(1, 250)
+        super().__init__(tmp, f"198.18.{n}")
+        self.url = f"https://{self.net}.1:443"
+        CA_FILES[f"{self.net}.1:443"] = self.cafile
+        text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
+        text = text.replace("10.0.0.", f"{self.net}.")
+        text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def prefix(self):
+        with open(os.path.join(self.state, "run", "isolated")) as f:
+            return f.read().strip()
+
+    def ns(self, host):
+        return self.prefix() + host
+
+
+CLONE_NEWNET = 0x40000000
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def enter_netns(name):
+    """This thread only (a network namespace is per thread) joins name."""
+    fd = os.open(f"/var/run/netns/{name}", os.O_RDONLY)
+    try:
+        if LIBC.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns {name}")
+    finally:
+        os.close(fd)
 
 
 class Load:
@@ -73,6 +116,8 @@ class Load:
         return "read", st == 200, f"{st}"
 
     def _run(self, i):
+        if isinstance(self.st, IsolatedStack):
+            enter_netns(self.st.ns("client"))
         rnd = random.Random(i)
         c = Client(self.st.url, timeout=15)  # keeps the read-your-writes cookie, like a browser
         known = []
@@ -204,6 +249,65 @@ def sc_restart_primary(st, load, short):
     kill(pid_of(st, "web-01.db.pid"), signal.SIGTERM)  # mariadbd: a clean shutdown
 
 
+def sc_partition_web(st, load, short):
+    """web-02 drops everything from and to the LB (both ways, in its own
+    namespace) for 10 s; replication between the databases goes on."""
+    lb = f"{st.net}.1"
+    rules = (f"table inet tsfault {{\n"
+             f" chain in {{ type filter hook input priority -10; ip saddr {lb} drop; }}\n"
+             f" chain out {{ type filter hook output priority -10; ip daddr {lb} drop; }}\n}}\n")
+    ns = st.ns("web-02")
+    load.wait_until(2)
+    subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules, text=True,
+                   check=True)
+    try:
+        load.wait_until(2 + (5 if short else 10))
+    finally:
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "tsfault"],
+                       check=True)
+
+
+def sc_fill_lb(st, load, short):
+    """LB_MAXCONN idle connections (a TCP connect each, then nothing) for 8 s
+    beside the load; meanwhile 20 GETs on new connections. The load's
+    kept-alive connections must not notice; the new ones wait their turn."""
+    load.wait_until(2)
+    host, port = st.lb, int(st.url.rsplit(":", 1)[1])
+    fillers = []
+    fresh = {"ok": 0, "failed": 0, "max_s": 0.0}
+
+    def fresh_get():
+        c = Client(st.url, timeout=20)
+        t = time.monotonic()
+        try:
+            ok = c.request("GET", "/static/site.css")[0] == 200
+        except OSError:
+            ok = False
+        c.close()
+        fresh["ok" if ok else "failed"] += 1
+        fresh["max_s"] = max(fresh["max_s"], time.monotonic() - t)
+
+    try:
+        for _ in range(LB_MAXCONN):
+            try:
+                fillers.append(socket.create_connection((host, port), timeout=2))
+            except OSError:
+                break  # the backlog is full too: that is full enough
+        getters = [threading.Thread(target=fresh_get) for _ in range(20)]
+        for g in getters:
+            g.start()
+        load.wait_until(10)
+    finally:
+        for f in fillers:
+            f.close()
+    for g in getters:
+        g.join(timeout=30)
+    load.note = (f"{len(fillers)} idle connections held; 20 new-connection GETs: "
+                 f"{fresh['ok']} ok, {fresh['failed']} failed, slowest {fresh['max_s']:.1f} s")
+    if fresh["failed"]:
+        raise RuntimeError(load.note)
+
+
 SCENARIOS = {
     "kill-web": (sc_kill_web, "kill -9 tristack-web on web-02 (the supervisor starts it again)"),
     "stop-web": (sc_stop_web, "SIGSTOP tristack-web on web-02 for 10 s (hung, not dead)"),
@@ -213,7 +317,11 @@ SCENARIOS = {
     "kill-replica": (sc_kill_replica, "kill -9 the replica's mariadbd; it comes back"),
     "restart-primary": (sc_restart_primary,
                         "graceful restart of the primary (SIGTERM; the supervisor starts it)"),
+    "fill-lb": (sc_fill_lb, f"fill the LB to maxconn ({LB_MAXCONN}) with idle connections"),
+    "partition-web": (sc_partition_web,
+                      "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
 }
+ISOLATED = {"partition-web"}
 SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica"]
 
 
@@ -256,19 +364,55 @@ def run_scenario(st, name, short):
         "max_ms": round(max((r[3] for r in rows), default=0) * 1000, 1),
         "errors": sorted({r[4] for r in rows if not r[2]})[:8],
         "action_error": err,
+        "note": getattr(load, "note", ""),
     }
     res["ok"] = (res["lost_on_primary"] == 0 and res["lost_on_replica"] == 0 and
                  (res["failed_gets"] == 0 or name == "restart-lb") and err is None)
     return res
 
 
-def start_stack(extra=""):
+def start_stack(isolated=False):
     tmp = tempfile.mkdtemp(prefix="tristack-faults-")
     os.chmod(tmp, 0o755)
+    if isolated:
+        st = IsolatedStack(tmp)
+        try:
+            st.ctl("up", "--isolated", timeout=240)
+        except Exception:
+            stop_isolated(st, tmp)
+            raise
+        return st, tmp
     st = Stack(tmp, free_subnet())
-    write_stack(st.conf, st.net, extra)
+    write_stack(st.conf, st.net)
+    with open(st.conf) as f:
+        text = f.read()
+    with open(st.conf, "w") as f:
+        f.write(text.replace("[lb]\n", f"[lb]\nmaxconn = {LB_MAXCONN}\n", 1))
     st.ctl("up", timeout=180)
     return st, tmp
+
+
+def stop_isolated(st, tmp):
+    """down, then whatever is left, by PID and by name: nothing may stay."""
+    pids = st.pids()
+    prefix = None
+    try:
+        prefix = st.prefix()
+    except OSError:
+        pass
+    st.ctl("down", check=False, timeout=120)
+    left = [p for p in pids.values() if alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    if prefix:
+        subprocess.run(["ip", "route", "del", "unreachable", f"{st.net}.0/24"],
+                       capture_output=True)
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.split() and line.split()[0].startswith(prefix):
+                subprocess.run(["ip", "netns", "del", line.split()[0]], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return left
 
 
 def print_table(results):
@@ -277,8 +421,8 @@ def print_table(results):
     print(" ".join(f"{c:>15}" for c in cols))
     for r in results:
         print(" ".join(f"{str(r[c]):>15}" for c in cols))
-        if r["errors"] or r["action_error"]:
-            print(f"{'':>15} errors: {r['errors']} {r['action_error'] or ''}")
+        if r["errors"] or r["action_error"] or r["note"]:
+            print(f"{'':>15} errors: {r['errors']} {r['action_error'] or ''} {r['note']}")
 
 
 def main(argv=None):
@@ -291,21 +435,32 @@ def main(argv=None):
     for n in names:
         if n not in SCENARIOS:
             ap.error(f"no scenario '{n}'")
-    st, tmp = start_stack()
     results = []
-    try:
-        for n in names:
-            print(f"== {n}: {SCENARIOS[n][1]}", flush=True)
-            results.append(run_scenario(st, n, a.short))
-            r = results[-1]
-            print(f"   {r['requests']} requests, {r['failed_gets']} failed GETs, "
-                  f"{r['failed_posts']} failed POSTs, {r['acked_writes']} acknowledged, "
-                  f"lost {r['lost_on_primary']}/{r['lost_on_replica']}, "
-                  f"p99 {r['p99_ms']} ms, max {r['max_ms']} ms -> "
-                  f"{'ok' if r['ok'] else 'FAILED'}", flush=True)
-    finally:
-        left = stop_stack(st)
-        shutil.rmtree(tmp, ignore_errors=True)
+    left = []
+    for isolated in (False, True):
+        group = [n for n in names if (n in ISOLATED) == isolated]
+        if not group:
+            continue
+        if isolated and os.geteuid() != 0:
+            print(f"== {', '.join(group)}: skipped (isolated mode needs root)")
+            continue
+        st, tmp = start_stack(isolated)
+        try:
+            for n in group:
+                print(f"== {n}: {SCENARIOS[n][1]}", flush=True)
+                results.append(run_scenario(st, n, a.short))
+                r = results[-1]
+                print(f"   {r['requests']} requests, {r['failed_gets']} failed GETs, "
+                      f"{r['failed_posts']} failed POSTs, {r['acked_writes']} acknowledged, "
+                      f"lost {r['lost_on_primary']}/{r['lost_on_replica']}, "
+                      f"p99 {r['p99_ms']} ms, max {r['max_ms']} ms -> "
+                      f"{'ok' if r['ok'] else 'FAILED'} {r['note']}", flush=True)
+        finally:
+            if isolated:
+                left += stop_isolated(st, tmp)
+            else:
+                left += stop_stack(st)
+                shutil.rmtree(tmp, ignore_errors=True)
     print()
     print_table(results)
     if a.json:
