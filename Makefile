@@ -183,6 +183,8 @@ down:
 # Every fault scenario at full length (the short form runs in make test).
 faults: deps all
 	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/faults.py
+	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --conns 2000
+	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --idle --conns 10000
 
 bench: deps all
 	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done

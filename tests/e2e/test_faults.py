@@ -1,13 +1,15 @@
 """The short form of the fault suite (tests/faults/faults.py; `make faults`
 runs every scenario at full length): kill -9 a web server, kill -9 an app,
 reload the LB, kill -9 the replica, each under mixed reads and writes. No
-acknowledged write may be lost and no GET may fail."""
+acknowledged write may be lost and no GET may fail. And slowloris with
+a few hundred connections (make faults: 2,000, and 10,000 idle ones)."""
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
 import faults  # noqa: E402
+import slowloris  # noqa: E402
 
 
 def test_short_fault_suite_loses_no_write_and_fails_no_get(tmp_path):
@@ -20,4 +22,15 @@ def test_short_fault_suite_loses_no_write_and_fails_no_get(tmp_path):
         assert r["lost_on_primary"] == 0 and r["lost_on_replica"] == 0, r
         assert r["failed_gets"] == 0, r
         assert r["acked_writes"] > 100, r  # the load did write
+    assert rc == 0
+
+
+def test_slowloris_is_cut_at_the_request_timeout_and_normal_traffic_goes_on(tmp_path):
+    out = tmp_path / "slow.json"
+    rc = slowloris.main(["--conns", "300", "--json", str(out)])
+    r = json.loads(out.read_text())
+    assert r["normal_failed"] == 0 and r["normal_beside"] > 100, r
+    assert r["slow_open_at_end"] == 0 and r["slow_408"] == 300, r
+    assert 8.5 <= r["slow_cut_min_s"] and r["slow_cut_max_s"] <= 11.5, r
+    assert r["p99_ratio"] < 10, r
     assert rc == 0

@@ -371,7 +371,7 @@ def run_scenario(st, name, short):
     return res
 
 
-def start_stack(isolated=False):
+def start_stack(isolated=False, maxconn=LB_MAXCONN):
     tmp = tempfile.mkdtemp(prefix="tristack-faults-")
     os.chmod(tmp, 0o755)
     if isolated:
@@ -384,10 +384,11 @@ def start_stack(isolated=False):
         return st, tmp
     st = Stack(tmp, free_subnet())
     write_stack(st.conf, st.net)
-    with open(st.conf) as f:
-        text = f.read()
-    with open(st.conf, "w") as f:
-        f.write(text.replace("[lb]\n", f"[lb]\nmaxconn = {LB_MAXCONN}\n", 1))
+    if maxconn:
+        with open(st.conf) as f:
+            text = f.read()
+        with open(st.conf, "w") as f:
+            f.write(text.replace("[lb]\n", f"[lb]\nmaxconn = {maxconn}\n", 1))
     st.ctl("up", timeout=180)
     return st, tmp
 
