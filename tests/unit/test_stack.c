@@ -85,9 +85,10 @@ static void check_defaults(const struct stack *s)
 	CHECK_EQ(s->web.timeout_server, 60000);
 	CHECK_EQ(s->web.timeout_server_keep_alive, 4000);
 
-	check_default_http(&s->app.http, ":9000", NULL, 16384); /* no admin; always a limit */
+	check_default_http(&s->app.http, ":9000", ":9001", 16384); /* always a body limit */
 
 	CHECK_STR(s->dns.listen, ":5353");
+	CHECK_STR(s->dns.admin, ":8406");
 	CHECK_EQ(s->dns.ttl, 300000);
 	CHECK_STR(s->dns.log_level, "info");
 }
@@ -407,8 +408,8 @@ TEST(stack_errors_keys_and_sections)
 		  "unknown key 'frobnicate' in [app]", NULL, "did you mean" },
 		{ "key of another section", "[dns]\nroot = www\n", 2, "unknown key 'root' in [dns]",
 		  NULL, NULL },
-		{ "no admin in [app]", "[app]\nlisten = :9000\nadmin = :9002\n", 3,
-		  "unknown key 'admin' in [app]", NULL, NULL },
+		{ "no admin in [db]", "[db]\nport = 3306\nadmin = :9002\n", 3,
+		  "unknown key 'admin' in [db]", NULL, NULL },
 		{ "empty key", "[lb]\n= roundrobin\n", 2, "unknown key '' in [lb]", NULL, NULL },
 		{ "unknown section", "[site]\ndomain = x.com\n\n[frontend]\n", 4,
 		  "unknown section [frontend]", NULL, NULL },
@@ -947,6 +948,7 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK(a->web.timeout_server_keep_alive == b->web.timeout_server_keep_alive);
 	check_same_http(&a->app.http, &b->app.http);
 	CHECK_STR(a->dns.listen, b->dns.listen);
+	CHECK_STR(a->dns.admin, b->dns.admin);
 	CHECK(a->dns.ttl == b->dns.ttl);
 	CHECK_STR(a->dns.log_level, b->dns.log_level);
 }
