@@ -685,7 +685,7 @@ void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *pr
 		site->m.failed[i] =
 		    metrics_counter(m, name, "TLS handshakes that failed, by reason", labels);
 	}
-	snprintf(name, sizeof(name), "%s_tls_protocol_total", prefix);
+	snprintf(name, sizeof(name), "%s_tls_handshakes_by_version_total", prefix);
 	h = "TLS handshakes completed, by protocol version";
 	site->m.tls12 = metrics_counter(m, name, h, "version=\"TLSv1.2\"");
 	site->m.tls13 = metrics_counter(m, name, h, "version=\"TLSv1.3\"");
