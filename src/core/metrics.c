@@ -310,6 +310,26 @@ static void render_one(const struct metrics *m, const struct metric *x, struct s
 	sbuf_addf(out, "%lld\n", (long long)cum);
 }
 
+size_t metrics_label_escape(char *out, size_t len, const char *value)
+{
+	size_t n = 0, end = 0; /* needed, written: they part at the first that does not fit */
+	for (const char *p = value; *p; p++) {
+		const char *esc = *p == '\\'   ? "\\\\"
+		                  : *p == '"'  ? "\\\""
+		                  : *p == '\n' ? "\\n"
+		                               : NULL;
+		size_t k = esc ? 2 : 1;
+		if (end == n && n + k < len) {
+			memcpy(out + n, esc ? esc : p, k);
+			end = n + k;
+		}
+		n += k;
+	}
+	if (len)
+		out[end] = '\0';
+	return n;
+}
+
 void metrics_render(struct metrics *m, struct sbuf *out)
 {
 	static const char *const types[] = { "counter", "gauge", "histogram" };

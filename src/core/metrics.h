@@ -84,6 +84,11 @@ void metrics_observe(const struct metrics *m, struct metrics_shard *sh, int id, 
 /* Sum of a counter or gauge over all shards (tests, status pages). */
 int64_t metrics_value(struct metrics *m, int id);
 
+/* A label value as the text format wants it (backslash, double quote and
+ * newline escaped) into out, always terminated; returns the length it
+ * needed (>= len: cut short, as snprintf). */
+size_t metrics_label_escape(char *out, size_t len, const char *value);
+
 /* Append the whole registry in Prometheus text format. */
 void metrics_render(struct metrics *m, struct sbuf *out);
 

@@ -360,3 +360,30 @@ TEST(metrics_threads_on_their_shards)
 	sbuf_free(&out);
 	metrics_free(m);
 }
+
+TEST(metrics_label_values_escaped)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+		size_t need;
+	} rows[] = {
+		{ "www.foobar.com", 64, "www.foobar.com", 14 },
+		{ "a\"b", 64, "a\\\"b", 4 },
+		{ "a\\b", 64, "a\\\\b", 4 },
+		{ "a\nb", 64, "a\\nb", 4 },
+		{ "", 64, "", 0 },
+		{ "abcdef", 4, "abc", 6 },    /* cut, terminated */
+		{ "ab\"cd", 4, "ab", 6 },     /* no half an escape */
+		{ "ab\"cd", 5, "ab\\\"", 6 }, /* the escape just fits */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		t_case("metrics label escape %zu", i);
+		char out[64];
+		memset(out, 'x', sizeof(out));
+		CHECK_EQ(metrics_label_escape(out, rows[i].len, rows[i].in), rows[i].need);
+		CHECK_STR(out, rows[i].want);
+	}
+	CHECK_EQ(metrics_label_escape(NULL, 0, "a\""), 3); /* only the length */
+}
