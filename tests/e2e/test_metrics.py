@@ -120,6 +120,23 @@ def test_every_daemon_has_process_metrics_and_build_info(st, which):
     assert value(text, "process_max_fds") >= 1024
 
 
+def test_every_metric_is_in_the_reference(st):
+    """docs/metrics.md has a row for each family; the HTTP front end's,
+    shared by lb, web and app, under its tristack_lb_ name."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    doc = open(os.path.join(root, "docs", "metrics.md")).read()
+    rows = set(re.findall(r"^\| `([a-z_<>]+)` \|", doc, re.M))
+    missing = set()
+    for which in DAEMONS:
+        for name in re.findall(r"^# TYPE (\S+) ", scrape(admin(st, which)), re.M):
+            shared = re.sub(r"^tristack_(web|app)_", "tristack_lb_", name)
+            generic = re.sub(r"^tristack_[a-z]+_build_info$", "tristack_<daemon>_build_info",
+                             name)
+            if not {name, shared, generic} & rows:
+                missing.add(name)
+    assert not missing, f"not in docs/metrics.md: {sorted(missing)}"
+
+
 def https_get(st, paths):
     """GET each path through the LB on one keep-alive connection; statuses."""
     conn = http.client.HTTPSConnection(st.lb, 8443, context=st.ssl_context(), timeout=10)
