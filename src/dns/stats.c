@@ -43,12 +43,6 @@ static unsigned type_index(unsigned type)
 	return DNS_STATS_TYPES - 1;
 }
 
-const char *dns_stats_rcode_name(unsigned rcode)
-{
-	unsigned i = rcode_index(rcode);
-	return i < ARRAY_SIZE(rcodes) ? rcodes[i].name : "other";
-}
-
 static double zone_serial(void *arg)
 {
 	return (double)dns_zone_serial(arg);

@@ -39,9 +39,6 @@ void dns_stats_define(struct dns_stats *st, struct metrics *m, const struct dns_
 void dns_stats_answered(const struct dns_stats *st, struct metrics_shard *sh, enum dns_transport t,
                         size_t len, const struct dns_answer_info *info);
 
-/* The rcode's label ("NXDOMAIN"; "other" for those we never send). */
-const char *dns_stats_rcode_name(unsigned rcode);
-
 /* A worker's admin listener on a, serving the daemon's /metrics. Returns
  * it, or NULL with err set. */
 struct dns_admin *dns_admin_listen(struct worker *w, const struct addr *a, char *err,
