@@ -13,6 +13,9 @@
  * most TCP_MAX_CONNS (the next ones are accepted and closed at once), and
  * serves at most TCP_BATCH queries of one connection before the others get
  * their turn. A connection holds no buffer while idle.
+ *
+ * Every message is counted in the worker's metrics shard (stats.c), and
+ * the [dns] admin listener serves them over HTTP at /metrics.
  */
 #include <errno.h>
 #include <netinet/in.h>
