@@ -120,7 +120,7 @@ def test_every_daemon_has_process_metrics_and_build_info(st, which):
     assert value(text, "process_virtual_memory_bytes") > value(text,
                                                                "process_resident_memory_bytes")
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    assert abs(value(text, "process_open_fds") - fds) <= 2  # sockets come and go
+    assert abs(value(text, "process_open_fds") - fds) <= 5  # connections come and go
     assert value(text, "process_max_fds") >= 1024
 
 
