@@ -114,9 +114,9 @@ for r in $(seq "$ROUNDS"); do
 	sysbench_run sb_write oltp_insert $NET.2
 done
 
-errors=$(curl -s "http://$NET.2:9000/metrics" "http://$NET.3:9000/metrics" |
+errors=$(curl -s "http://$NET.2:9001/metrics" "http://$NET.3:9001/metrics" |
 	awk '/^tristack_app_db_errors_total/ {s += $2} END {print s + 0}')
-fallbacks=$(curl -s "http://$NET.2:9000/metrics" "http://$NET.3:9000/metrics" |
+fallbacks=$(curl -s "http://$NET.2:9001/metrics" "http://$NET.3:9001/metrics" |
 	awk '/^tristack_app_db_read_fallbacks_total/ {s += $2} END {print s + 0}')
 
 echo

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/httpd.h"
 #include "core/log.h"
 #include "db.h"
 
@@ -109,8 +110,21 @@ void db_param_str(struct db_job *job, int i, const char *s, size_t len)
 
 /* ---- connections ---- */
 
+/* A submitted statement is over, whichever way: into the histogram. */
+static void job_observe(struct db_job *job)
+{
+	struct db_worker *dw = job->timed_by;
+	if (dw == NULL)
+		return;
+	job->timed_by = NULL;
+	double secs = (double)(http_now_us() - job->t_submit_us) / 1e6;
+	metrics_observe(dw->w->d->metrics, dw->w->shard, dw->db->m_duration[job->timed_target],
+	                secs);
+}
+
 static void job_fail(struct db_job *job, unsigned err, const char *msg)
 {
+	job_observe(job);
 	job->err = err;
 	snprintf(job->errmsg, sizeof(job->errmsg), "%s", msg);
 	job->st = NULL;
@@ -264,6 +278,7 @@ static void job_done(struct db_conn *c, bool ok)
 	}
 	bool lost = !ok && (job->err == CR_SERVER_LOST || job->err == CR_SERVER_GONE_ERROR ||
 	                    (job->err >= 2000 && job->err < 2100));
+	job_observe(job);
 	job->done(job, ok);
 	if (lost) {
 		conn_reset(c, "lost during a query");
@@ -441,7 +456,10 @@ void db_submit(struct db_worker *dw, struct db_server *sv, struct db_job *job)
 	job->server = sv;
 	job->gtid[0] = '\0';
 	job->err = 0;
-	count(dw, dw->db->m_queries[sv->role == DB_ROLE_REPLICA ? 1 : 0], 1);
+	job->timed_target = sv->role == DB_ROLE_REPLICA ? 1 : 0;
+	job->timed_by = dw;
+	job->t_submit_us = http_now_us();
+	count(dw, dw->db->m_queries[job->timed_target], 1);
 	if (p->alive == 0 && p->failed) {
 		count(dw, dw->db->m_errors, 1);
 		job_fail(job, CR_CONNECTION_ERROR, "database unreachable");
@@ -710,6 +728,15 @@ void db_metrics_define(struct db *db, struct metrics *m)
 	                                   "Statements run, by target", "target=\"primary\"");
 	db->m_queries[1] = metrics_counter(m, "tristack_app_db_queries_total",
 	                                   "Statements run, by target", "target=\"replica\"");
+	/* from 0.5 ms (a primary key read on the same host) to the 2 s timeout */
+	static const double bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+		                         0.05,   0.1,   0.25,   0.5,   1,    2.5 };
+	const char *dh = "Time from a statement's submission (its wait for a connection "
+	                 "included) to its result, by target";
+	db->m_duration[0] = metrics_histogram(m, "tristack_app_db_query_duration_seconds", dh,
+	                                      "target=\"primary\"", bounds, ARRAY_SIZE(bounds));
+	db->m_duration[1] = metrics_histogram(m, "tristack_app_db_query_duration_seconds", dh,
+	                                      "target=\"replica\"", bounds, ARRAY_SIZE(bounds));
 	db->m_errors = metrics_counter(m, "tristack_app_db_errors_total",
 	                               "Statements that failed or found no connection", NULL);
 	const char *h = "Reads sent to the primary instead of a replica, by reason";
@@ -732,7 +759,7 @@ void db_metrics_define(struct db *db, struct metrics *m)
 		db->m_pool_open[i] = metrics_gauge(m, "tristack_app_db_pool_connections",
 		                                   "Pooled connections that are open", labels);
 		db->m_pool_busy[i] =
-		    metrics_gauge(m, "tristack_app_db_pool_busy",
+		    metrics_gauge(m, "tristack_app_db_pool_busy_connections",
 		                  "Pooled connections running a statement", labels);
 	}
 }

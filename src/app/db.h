@@ -72,6 +72,11 @@ struct db_job {
 	struct db_job *next;
 	uint64_t deadline;
 	struct db_conn *conn;
+	/* timing, for the duration histogram: set by db_submit (the
+	 * monitor's own jobs are not timed) */
+	struct db_worker *timed_by;
+	uint64_t t_submit_us;
+	uint8_t timed_target; /* 0 primary, 1 replica */
 };
 
 struct db_pool;
@@ -86,7 +91,8 @@ struct db {
 	uint64_t timeout_ms, max_lag_us, gtid_wait_ms;
 	char app_host[64];
 	/* metric ids */
-	int m_queries[2], m_errors, m_fallback_down, m_fallback_lag, m_fallback_gtid, m_gtid_waits;
+	int m_queries[2], m_duration[2], m_errors, m_fallback_down, m_fallback_lag, m_fallback_gtid,
+	    m_gtid_waits;
 	int m_pool_open[4], m_pool_busy[4];
 };
 

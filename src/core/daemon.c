@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procmetrics.h"
 
 #define DEFAULT_CONF "conf/foobar.conf"
 
@@ -525,6 +526,11 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	d->metrics = metrics_new();
+	char prefix[64]; /* "tristack-lb" -> "tristack_lb" */
+	snprintf(prefix, sizeof(prefix), "%s", def->name);
+	for (char *q = prefix; *q; q++)
+		*q = *q == '-' ? '_' : *q;
+	procmetrics_define(d->metrics, prefix);
 	if (gen_start(d, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto fail;

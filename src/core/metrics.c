@@ -125,17 +125,29 @@ int metrics_gauge(struct metrics *m, const char *name, const char *help, const c
 	return define_locked(m, name, help, labels, METRIC_GAUGE, 1);
 }
 
-int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, const char *labels,
-                     double (*fn)(void *arg), void *arg)
+static int define_fn(struct metrics *m, const char *name, const char *help, const char *labels,
+                     enum metric_type type, double (*fn)(void *arg), void *arg)
 {
 	pthread_mutex_lock(&m->lock);
-	int id = define(m, name, help, labels, METRIC_GAUGE, 0);
-	/* A new configuration takes the gauge over from the old one. */
+	int id = define(m, name, help, labels, type, 0);
+	/* A new configuration takes the metric over from the old one. */
 	m->v[id].fn = fn;
 	m->v[id].arg = arg;
 	m->v[id].owner = m->owner;
 	pthread_mutex_unlock(&m->lock);
 	return id;
+}
+
+int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, const char *labels,
+                     double (*fn)(void *arg), void *arg)
+{
+	return define_fn(m, name, help, labels, METRIC_GAUGE, fn, arg);
+}
+
+int metrics_counter_fn(struct metrics *m, const char *name, const char *help, const char *labels,
+                       double (*fn)(void *arg), void *arg)
+{
+	return define_fn(m, name, help, labels, METRIC_COUNTER, fn, arg);
 }
 
 int metrics_histogram(struct metrics *m, const char *name, const char *help, const char *labels,
@@ -217,7 +229,7 @@ int64_t metrics_value(struct metrics *m, int id)
 	pthread_mutex_lock(&m->lock);
 	const struct metric *x = &m->v[id];
 	int64_t v;
-	if (x->type == METRIC_GAUGE && x->owner != NULL)
+	if (x->owner != NULL)
 		v = x->fn ? (int64_t)x->fn(x->arg) : 0;
 	else if (x->fn)
 		v = (int64_t)x->fn(x->arg);
@@ -286,7 +298,7 @@ static void add_sample(struct sbuf *out, const char *name, const char *suffix, c
 static void render_one(const struct metrics *m, const struct metric *x, struct sbuf *out)
 {
 	char num[64];
-	if (x->type == METRIC_GAUGE && x->fn == NULL && x->owner != NULL)
+	if (x->fn == NULL && x->owner != NULL)
 		return; /* its configuration is gone */
 	if (x->type != METRIC_HISTOGRAM) {
 		add_sample(out, x->name, "", x->labels, NULL);
@@ -312,6 +324,26 @@ static void render_one(const struct metrics *m, const struct metric *x, struct s
 	sbuf_addf(out, "%.6f\n", (double)sum_slot(m, x->slot + (int)x->nbounds + 1) / SUM_SCALE);
 	add_sample(out, x->name, "_count", x->labels, NULL);
 	sbuf_addf(out, "%lld\n", (long long)cum);
+}
+
+size_t metrics_label_escape(char *out, size_t len, const char *value)
+{
+	size_t n = 0, end = 0; /* needed, written: they part at the first that does not fit */
+	for (const char *p = value; *p; p++) {
+		const char *esc = *p == '\\'   ? "\\\\"
+		                  : *p == '"'  ? "\\\""
+		                  : *p == '\n' ? "\\n"
+		                               : NULL;
+		size_t k = esc ? 2 : 1;
+		if (end == n && n + k < len) {
+			memcpy(out + n, esc ? esc : p, k);
+			end = n + k;
+		}
+		n += k;
+	}
+	if (len)
+		out[end] = '\0';
+	return n;
 }
 
 void metrics_render(struct metrics *m, struct sbuf *out)

@@ -11,7 +11,7 @@
  * shards for its new threads, and retires the old threads' shards into one
  * accumulator when they end. Metrics may be defined at any time; a shard
  * only holds the slots that existed when it was made, which is all its
- * thread uses. Gauges computed by a callback belong to an owner (the
+ * thread uses. Metrics computed by a callback belong to an owner (the
  * configuration whose objects they read) and fall silent when it goes.
  */
 #ifndef TS_METRICS_H
@@ -45,6 +45,10 @@ int metrics_histogram(struct metrics *m, const char *name, const char *help, con
 /* A gauge whose value is read at scrape time by calling fn(arg). */
 int metrics_gauge_fn(struct metrics *m, const char *name, const char *help, const char *labels,
                      double (*fn)(void *arg), void *arg);
+/* The same for a counter someone else keeps (the kernel's CPU time): fn
+ * must never go down. */
+int metrics_counter_fn(struct metrics *m, const char *name, const char *help, const char *labels,
+                       double (*fn)(void *arg), void *arg);
 
 /* A shard for one thread, covering every metric defined so far. */
 struct metrics_shard *metrics_shard_new(struct metrics *m);
@@ -52,9 +56,9 @@ struct metrics_shard *metrics_shard_new(struct metrics *m);
  * free the shard. */
 void metrics_shard_retire(struct metrics *m, struct metrics_shard *sh);
 
-/* Callback gauges defined from now on belong to owner (NULL: none). */
+/* Callback metrics defined from now on belong to owner (NULL: none). */
 void metrics_set_owner(struct metrics *m, const void *owner);
-/* The owner is going away: its callback gauges stop calling it (until a
+/* The owner is going away: its callback metrics stop calling it (until a
  * new owner defines them again). */
 void metrics_release_owner(struct metrics *m, const void *owner);
 
@@ -79,6 +83,11 @@ void metrics_observe(const struct metrics *m, struct metrics_shard *sh, int id, 
 
 /* Sum of a counter or gauge over all shards (tests, status pages). */
 int64_t metrics_value(struct metrics *m, int id);
+
+/* A label value as the text format wants it (backslash, double quote and
+ * newline escaped) into out, always terminated; returns the length it
+ * needed (>= len: cut short, as snprintf). */
+size_t metrics_label_escape(char *out, size_t len, const char *value);
 
 /* Append the whole registry in Prometheus text format. */
 void metrics_render(struct metrics *m, struct sbuf *out);

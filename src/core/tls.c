@@ -46,6 +46,13 @@ struct tls_cert {
 	int type; /* EVP_PKEY_EC, EVP_PKEY_RSA, ... */
 };
 
+/* A certificate's expiry, as a metric: two certificates with the same
+ * labels show the earlier notAfter. */
+struct tls_expiry {
+	char labels[320];
+	double not_after; /* seconds since the epoch */
+};
+
 struct tls_group {
 	char **names; /* lower case; "*.example.com" for wildcards */
 	unsigned nnames;
@@ -69,8 +76,10 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The certificate's DNS names (SAN, else the CN), lower case and sorted. */
-static char **cert_names(X509 *x, unsigned *n)
+/* The certificate's DNS names (SAN, else the CN), lower case and sorted;
+ * *first (if not NULL) gets a copy of the first in the certificate's own
+ * order. */
+static char **cert_names(X509 *x, unsigned *n, char **first)
 {
 	char **names = NULL;
 	*n = 0;
@@ -107,6 +116,8 @@ static char **cert_names(X509 *x, unsigned *n)
 	for (unsigned i = 0; i < *n; i++)
 		for (char *c = names[i]; *c; c++)
 			*c = (char)tolower((unsigned char)*c);
+	if (first)
+		*first = *n ? xstrdup(names[0]) : NULL;
 	if (*n > 1)
 		qsort(names, *n, sizeof(*names), cmp_str);
 	return names;
@@ -191,6 +202,45 @@ static int load_cert(const struct stack_tls_cert *sc, struct tls_cert *out, char
 	return 0;
 }
 
+static const char *key_type(int type)
+{
+	switch (type) {
+	case EVP_PKEY_EC:
+		return "ecdsa";
+	case EVP_PKEY_RSA:
+		return "rsa";
+	case EVP_PKEY_ED25519:
+		return "ed25519";
+	case EVP_PKEY_ED448:
+		return "ed448";
+	default:
+		return "other";
+	}
+}
+
+/* Note the certificate's expiry under its first name and key type. */
+static void expiry_add(struct tls_site *site, const char *name, const struct tls_cert *c)
+{
+	struct tm tm;
+	if (!ASN1_TIME_to_tm(X509_get0_notAfter(c->leaf), &tm)) {
+		ERR_clear_error();
+		return;
+	}
+	double t = (double)timegm(&tm);
+	char value[256], labels[sizeof(site->expiry->labels)];
+	metrics_label_escape(value, sizeof(value), name);
+	snprintf(labels, sizeof(labels), "name=\"%s\",key_type=\"%s\"", value, key_type(c->type));
+	for (unsigned i = 0; i < site->nexpiry; i++)
+		if (strcmp(site->expiry[i].labels, labels) == 0) {
+			site->expiry[i].not_after = MIN(site->expiry[i].not_after, t);
+			return;
+		}
+	site->expiry = xrealloc(site->expiry, (site->nexpiry + 1) * sizeof(*site->expiry));
+	struct tls_expiry *e = &site->expiry[site->nexpiry++];
+	snprintf(e->labels, sizeof(e->labels), "%s", labels);
+	e->not_after = t;
+}
+
 int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, unsigned n,
                   uint64_t rotate_ms, char *err, size_t errlen)
 {
@@ -204,7 +254,8 @@ int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, uns
 		if (load_cert(&certs[i], &c, err, errlen) < 0)
 			goto fail;
 		unsigned nn;
-		char **names = cert_names(c.leaf, &nn);
+		char *first = NULL;
+		char **names = cert_names(c.leaf, &nn, &first);
 		if (nn == 0) {
 			snprintf(err, errlen, "tls_cert %s: the certificate names no host",
 			         certs[i].cert);
@@ -212,6 +263,8 @@ int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, uns
 			free(names);
 			goto fail;
 		}
+		expiry_add(site, first, &c);
+		free(first);
 		size_t klen = 1;
 		for (unsigned k = 0; k < nn; k++)
 			klen += strlen(names[k]) + 1;
@@ -279,6 +332,7 @@ void tls_site_free(struct tls_site *site)
 		free(g->key);
 	}
 	free(site->groups);
+	free(site->expiry);
 	memset(site, 0, sizeof(*site));
 }
 
@@ -668,6 +722,11 @@ void tls_worker_free(struct tls_worker *tw)
 	tw->ctx = NULL;
 }
 
+static double expiry_value(void *arg)
+{
+	return ((const struct tls_expiry *)arg)->not_after;
+}
+
 void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *prefix)
 {
 	static const char *const reasons[TLS_FAIL_COUNT] = {
@@ -685,10 +744,16 @@ void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *pr
 		site->m.failed[i] =
 		    metrics_counter(m, name, "TLS handshakes that failed, by reason", labels);
 	}
-	snprintf(name, sizeof(name), "%s_tls_protocol_total", prefix);
+	snprintf(name, sizeof(name), "%s_tls_handshakes_by_version_total", prefix);
 	h = "TLS handshakes completed, by protocol version";
 	site->m.tls12 = metrics_counter(m, name, h, "version=\"TLSv1.2\"");
 	site->m.tls13 = metrics_counter(m, name, h, "version=\"TLSv1.3\"");
+	snprintf(name, sizeof(name), "%s_tls_certificate_expiry_timestamp_seconds", prefix);
+	for (unsigned i = 0; i < site->nexpiry; i++)
+		metrics_gauge_fn(m, name,
+		                 "When a loaded certificate expires (its notAfter), in seconds "
+		                 "since the epoch",
+		                 site->expiry[i].labels, expiry_value, &site->expiry[i]);
 	site->m.defined = true;
 }
 

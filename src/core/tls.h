@@ -49,6 +49,7 @@ struct tls_metrics {
 
 struct tls_cert;
 struct tls_group;
+struct tls_expiry;
 
 struct tls_site {
 	struct tls_group *groups;
@@ -57,6 +58,8 @@ struct tls_site {
 	bool tickets;        /* resumption by ticket (else none in TLS 1.3 without a cache) */
 	unsigned cache_size; /* per worker; 0: no session cache */
 	struct tls_metrics m;
+	struct tls_expiry *expiry; /* one per (name, key type) of the certificates */
+	unsigned nexpiry;
 };
 
 /* Per worker. */
@@ -75,7 +78,10 @@ int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, uns
  * on, a 20000-session cache). */
 void tls_site_resumption(struct tls_site *site, bool tickets, unsigned cache_size);
 void tls_site_free(struct tls_site *site);
-/* The handshake counters, prefix "tristack_lb". */
+/* The handshake counters, prefix "tristack_lb", and each certificate's
+ * notAfter: <prefix>_tls_certificate_expiry_timestamp_seconds{name, key_type}
+ * (name: its first DNS subjectAltName, else its CN; a gauge read from the
+ * site, so a reload's site replaces the old one's). */
 void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *prefix);
 
 int tls_worker_init(struct tls_worker *tw, const struct tls_site *site, struct worker *w, char *err,

@@ -404,7 +404,8 @@ static int cmd_firewall(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
-/* Where a unit's request counter is: its /metrics and the counter's name. */
+/* Where a unit's request (or query) counter is: its /metrics and the
+ * counter's name. */
 static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr *a,
                          const char **name)
 {
@@ -416,6 +417,8 @@ static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr 
 		spec = c->stack.web.http.admin, *name = "tristack_web_http_requests_total";
 	else if (strcmp(u->role, "app") == 0)
 		spec = c->stack.app.http.admin, *name = "tristack_app_http_requests_total";
+	else if (strcmp(u->role, "dns") == 0)
+		spec = c->stack.dns.admin, *name = "tristack_dns_queries_total";
 	return spec && spec[0] &&
 	       stack_resolve_addr(&c->stack, spec, u->host, a, e, sizeof(e)) == 0;
 }

@@ -835,8 +835,8 @@ static bool resolve(struct query *q)
 	return true;
 }
 
-size_t dns_answer(const struct dns_zone *z, const uint8_t *pkt, size_t len, uint8_t *out,
-                  size_t outcap, enum dns_transport transport)
+static size_t answer(const struct dns_zone *z, const uint8_t *pkt, size_t len, uint8_t *out,
+                     size_t outcap, enum dns_transport transport, struct dns_answer_info *info)
 {
 	if (len < HEADER || (pkt[2] & 0x80))
 		return 0; /* not a query: drop */
@@ -849,6 +849,7 @@ size_t dns_answer(const struct dns_zone *z, const uint8_t *pkt, size_t len, uint
 	size_t at = HEADER, n;
 	if ((pkt[3] & 0x0f) != 0 || (n = parse_question(pkt + at, len - at, &q)) == 0)
 		return formerr(pkt, out, outcap, true);
+	info->qtype = q.qtype;
 	if (opcode == OP_NOTIFY) {
 		/* we are the primary: nobody notifies us */
 		uint8_t lname[DNS_NAME_MAX];
@@ -885,8 +886,11 @@ size_t dns_answer(const struct dns_zone *z, const uint8_t *pkt, size_t len, uint
 	if (ar > 0) /* anything but one OPT (a TSIG we could not check) */
 		return formerr(pkt, out, outcap, true);
 	/* trailing bytes are ignored, as NSD does */
-	if (edns.status < 0)
+	if (edns.status < 0) {
+		info->rcode = 16; /* the OPT's extended rcode 1, over the header's 0 */
 		return badvers(pkt, &q, out, outcap);
+	}
+	info->edns = edns.status == 1;
 
 	q.tcp = transport == DNS_TCP;
 	q.rcode = RCODE_OK;
@@ -937,4 +941,21 @@ size_t dns_answer(const struct dns_zone *z, const uint8_t *pkt, size_t len, uint
 	set_counts(out, sections ? 1 : 0, e.count[S_ANSWER],
 	           e.count[S_AUTHORITY] + e.count[S_OPT_AUTHORITY], arcount);
 	return end;
+}
+
+size_t dns_answer(const struct dns_zone *z, const uint8_t *pkt, size_t len, uint8_t *out,
+                  size_t outcap, enum dns_transport transport, struct dns_answer_info *info)
+{
+	struct dns_answer_info none;
+	if (info == NULL)
+		info = &none;
+	memset(info, 0, sizeof(*info));
+	size_t n = answer(z, pkt, len, out, outcap, transport, info);
+	if (n < HEADER) {
+		memset(info, 0, sizeof(*info));
+		return n;
+	}
+	info->rcode |= out[3] & 0x0f;
+	info->truncated = (out[2] & 0x02) != 0;
+	return n;
 }

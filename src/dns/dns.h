@@ -111,18 +111,30 @@ int dns_zone_load_file(struct dns_zone *z, const char *path, const char *origin,
 int dns_zone_load_string(struct dns_zone *z, const char *name, const char *text, const char *origin,
                          uint32_t default_ttl, char *err, size_t errlen);
 void dns_zone_free(struct dns_zone *z);
+/* The serial of the zone's SOA. */
+uint32_t dns_zone_serial(const struct dns_zone *z);
 
 /* The node of a wire name (any case), or NULL. */
 const struct dns_node *dns_zone_find(const struct dns_zone *z, const uint8_t *name, size_t len);
 const struct dns_rrset *dns_node_rrset(const struct dns_node *n, uint16_t type);
+
+/* What one dns_answer() did, for the statistics (NSD's num.rcode.*,
+ * num.type.*, num.edns, num.truncated). */
+struct dns_answer_info {
+	uint16_t rcode; /* of the response, extended bits included (16 = BADVERS) */
+	uint16_t qtype; /* of the question; 0 when none was read */
+	bool edns;      /* the query carried a valid OPT record */
+	bool truncated; /* the response has TC set */
+};
 
 /* Answer one query (wire format, qlen bytes) into out (outcap bytes).
  * Returns the response length, or 0 when nothing should be sent (shorter
  * than a header, a response, or no room in out). A response never exceeds
  * outcap, nor over UDP 512 bytes (without EDNS) or min(the client's EDNS
  * size, 1232) (with it), nor 65535 over TCP: what does not fit is left out
- * by whole RRsets, with TC set when the answer or authority is cut. */
+ * by whole RRsets, with TC set when the answer or authority is cut. info,
+ * if not NULL, is filled in (zeroed when nothing is sent). */
 size_t dns_answer(const struct dns_zone *z, const uint8_t *q, size_t qlen, uint8_t *out,
-                  size_t outcap, enum dns_transport transport);
+                  size_t outcap, enum dns_transport transport, struct dns_answer_info *info);
 
 #endif

@@ -13,6 +13,9 @@
  * most TCP_MAX_CONNS (the next ones are accepted and closed at once), and
  * serves at most TCP_BATCH queries of one connection before the others get
  * their turn. A connection holds no buffer while idle.
+ *
+ * Every message is counted in the worker's metrics shard (stats.c), and
+ * the [dns] admin listener serves them over HTTP at /metrics.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -40,6 +43,7 @@ struct dns {
 	struct addr listen;
 	struct addr admin; /* HTTP: /metrics, when has_admin */
 	bool has_admin;
+	struct dns_stats stats; /* metric slots */
 	struct dns_zone zone;
 	char zone_from[4096]; /* the zone file, or "" for the stack's zone */
 };
@@ -94,10 +98,13 @@ static void udp_ready(struct io *io)
 				io->ready &= ~IO_READ;
 			return;
 		}
+		struct dns_answer_info info;
 		size_t len = dns_answer(&dw->dns->zone, dw->query, (size_t)n, dw->resp,
-		                        sizeof(dw->resp), DNS_UDP);
-		if (len > 0)
-			sendto(io->fd, dw->resp, len, MSG_DONTWAIT, (struct sockaddr *)&peer, plen);
+		                        sizeof(dw->resp), DNS_UDP, &info);
+		dns_stats_answered(&dw->dns->stats, dw->w->shard, DNS_UDP, len, &info);
+		if (len > 0 &&
+		    sendto(io->fd, dw->resp, len, MSG_DONTWAIT, (struct sockaddr *)&peer, plen) < 0)
+			metrics_add(dw->w->shard, dw->dns->stats.send_errors, 1);
 	}
 	if (io->ready & IO_READ)
 		loop_defer(dw->w->loop, &dw->udp_more, udp_more);
@@ -195,6 +202,7 @@ static void conn_close(struct dns_conn *c)
 		c->next->prev = c->prev;
 	dw->nconns--;
 	w->nconns--;
+	metrics_add(w->shard, dw->dns->stats.tcp_open, -1);
 	/* events of this batch may still name c->io: free after it */
 	if (dw->freeing)
 		free(c);
@@ -270,7 +278,10 @@ static int conn_answer(struct dns_conn *c, size_t len)
 {
 	struct dns_worker *dw = c->dw;
 	const uint8_t *q = (const uint8_t *)buf_rptr(&c->in) + 2;
-	size_t n = dns_answer(&dw->dns->zone, q, len, dw->resp + 2, DNS_MESSAGE_MAX, DNS_TCP);
+	struct dns_answer_info info;
+	size_t n =
+	    dns_answer(&dw->dns->zone, q, len, dw->resp + 2, DNS_MESSAGE_MAX, DNS_TCP, &info);
+	dns_stats_answered(&dw->dns->stats, dw->w->shard, DNS_TCP, n, &info);
 	buf_consume(&c->in, 2 + len);
 	if (n == 0)
 		return 0; /* not a query: nothing to say */
@@ -332,8 +343,10 @@ static void conn_io(struct io *io)
 		if (have >= 2) {
 			const uint8_t *p = (const uint8_t *)buf_rptr(&c->in);
 			len = (size_t)p[0] << 8 | p[1];
-			if (len > TCP_QUERY_MAX)
+			if (len > TCP_QUERY_MAX) {
+				metrics_add(w->shard, c->dw->dns->stats.dropped[DNS_TCP], 1);
 				goto close; /* no query is that long */
+			}
 		}
 		if (have >= 2 && have >= 2 + len) {
 			if (answered == TCP_BATCH) {
@@ -396,6 +409,7 @@ static void accept_ready(struct io *io)
 			/* Full: closed at once rather than left in the queue, where
 			 * it would hold the client until it times out. */
 			close(fd);
+			metrics_add(w->shard, dw->dns->stats.tcp_refused, 1);
 			continue;
 		}
 		int one = 1;
@@ -414,6 +428,8 @@ static void accept_ready(struct io *io)
 		dw->conns = c;
 		dw->nconns++;
 		w->nconns++;
+		metrics_add(w->shard, dw->dns->stats.tcp_accepted, 1);
+		metrics_add(w->shard, dw->dns->stats.tcp_open, 1);
 		loop_timer_set(w->loop, &c->timer, TCP_IDLE_MS);
 	}
 	/* Edge-triggered: connections left after a batch bring no new event;
@@ -470,15 +486,6 @@ static int dns_configure(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
-static uint32_t zone_serial(const struct dns_zone *z)
-{
-	const struct dns_rr *soa = &z->soa->rrs[0];
-	if (soa->rdlen < 20)
-		return 0;
-	const uint8_t *p = soa->rdata + soa->rdlen - 20;
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static int dns_start(struct daemon *d, char *err, size_t errlen)
 {
 	(void)err;
@@ -487,7 +494,8 @@ static int dns_start(struct daemon *d, char *err, size_t errlen)
 	log_set_level((enum log_level)log_level_parse(d->stack.dns.log_level));
 	log_info("zone %s (from %s): %u records, %u names, serial %u", d->stack.site.domain,
 	         dns->zone_from[0] ? dns->zone_from : "the stack file", dns->zone.nrecords,
-	         dns->zone.nnodes, zone_serial(&dns->zone));
+	         dns->zone.nnodes, dns_zone_serial(&dns->zone));
+	dns_stats_define(&dns->stats, d->metrics, &dns->zone);
 	return 0;
 }
 

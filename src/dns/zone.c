@@ -545,3 +545,12 @@ int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl,
 		dns_zone_free(z);
 	return rc;
 }
+
+uint32_t dns_zone_serial(const struct dns_zone *z)
+{
+	const struct dns_rr *soa = &z->soa->rrs[0];
+	if (soa->rdlen < 20)
+		return 0;
+	const uint8_t *p = soa->rdata + soa->rdlen - 20;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}

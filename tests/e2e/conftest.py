@@ -103,7 +103,9 @@ class Stack:
                 if not name.endswith(".pid"):
                     continue
                 with open(os.path.join(run, name)) as f:
-                    out[name] = int(f.read().strip())
+                    text = f.read().strip()
+                if text.isdigit():  # not one being written
+                    out[name] = int(text)
         return out
 
     def logs(self):

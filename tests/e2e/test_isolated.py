@@ -154,6 +154,8 @@ MATRIX = [
     ("client", "lb-01", 53, "tcp", "open"),
     ("client", "lb-01", 8404, "tcp", "open"),      # [site] admin = client
     ("client", "web-01", 8405, "tcp", "open"),     # the web server's admin port too
+    ("client", "web-02", 9001, "tcp", "open"),     # the app's, and the DNS server's
+    ("client", "lb-01", 8406, "tcp", "open"),
     ("lb-01", "web-01", 80, "tcp", "open"),
     ("lb-01", "web-02", 80, "tcp", "open"),
     ("web-01", "web-01", 9000, "tcp", "open"),     # a web server to its own app

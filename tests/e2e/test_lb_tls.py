@@ -638,8 +638,8 @@ def test_an_idle_kept_alive_connection_is_closed_cleanly(tls_lab, pki):
 
 
 def test_handshakes_are_counted_by_type_and_version(tls_lab, pki):
-    names = [FULL, RESUMED, 'tristack_lb_tls_protocol_total{version="TLSv1.2"}',
-             'tristack_lb_tls_protocol_total{version="TLSv1.3"}']
+    names = [FULL, RESUMED, 'tristack_lb_tls_handshakes_by_version_total{version="TLSv1.2"}',
+             'tristack_lb_tls_handshakes_by_version_total{version="TLSv1.3"}']
 
     def counts():
         return [metric(tls_lab.admin, n) for n in names]

@@ -173,7 +173,7 @@ static void answer(const struct dns_zone *z, const uint8_t *q, size_t qlen, size
                    enum dns_transport t)
 {
 	uint8_t *out = malloc(outcap ? outcap : 1);
-	size_t n = dns_answer(z, q, qlen, out, outcap, t);
+	size_t n = dns_answer(z, q, qlen, out, outcap, t, NULL);
 	REQUIRE(n <= outcap);
 	if (n > 0) {
 		REQUIRE(n >= 12);

@@ -142,10 +142,11 @@ static size_t build(uint8_t *p, const struct q *q)
 /* ---- responses ---- */
 
 static uint8_t out[65535];
+static struct dns_answer_info info; /* of the last answer_raw */
 
 static size_t answer_raw(const uint8_t *q, size_t n, enum dns_transport t)
 {
-	return dns_answer(zone(), q, n, out, sizeof(out), t);
+	return dns_answer(zone(), q, n, out, sizeof(out), t, &info);
 }
 
 static ldns_pkt *ask(const struct q *q, enum dns_transport t, size_t *len)
@@ -523,6 +524,11 @@ TEST(dns_answer_rows)
 		CHECK_EQ(row_rcode(p), r->rcode);
 		CHECK_EQ(ldns_pkt_aa(p), !!(r->flags & AA));
 		CHECK_EQ(ldns_pkt_tc(p), !!(r->flags & TC));
+		/* what the statistics are told agrees with the response */
+		CHECK_EQ(info.rcode, r->rcode);
+		CHECK_EQ(info.truncated, !!(r->flags & TC));
+		CHECK_EQ(info.qtype, r->q.type);
+		CHECK_EQ(info.edns, r->q.edns != NOEDNS && r->q.version == 0);
 		CHECK(ldns_pkt_rd(p));
 		CHECK(!ldns_pkt_ra(p));
 		CHECK_STR(section(ldns_pkt_answer(p), an, sizeof(an)), r->an);
@@ -619,12 +625,30 @@ TEST(dns_answer_badvers)
 		if (!p)
 			continue;
 		CHECK_EQ(row_rcode(p), 16);
+		CHECK_EQ(info.rcode, 16);
 		CHECK(!ldns_pkt_aa(p));
 		CHECK_EQ(ldns_pkt_qdcount(p), 1);
 		CHECK_EQ(ldns_pkt_ancount(p) + ldns_pkt_nscount(p), 0);
 		CHECK_EQ(ldns_pkt_edns_version(p), 0);
 		ldns_pkt_free(p);
 	}
+}
+
+/* A message that is not answered tells the statistics nothing; one without
+ * a question has no type. */
+TEST(dns_answer_info_of_dropped_and_malformed_messages)
+{
+	uint8_t q[600];
+	struct q ok = { "host.example", LDNS_RR_TYPE_A, 0, 0, NOEDNS, 0, 0 };
+	size_t n = build(q, &ok);
+	q[2] |= 0x80; /* a response */
+	CHECK_EQ(answer_raw(q, n, DNS_UDP), 0);
+	CHECK(info.rcode == 0 && info.qtype == 0 && !info.edns && !info.truncated);
+	q[2] &= 0x7f;
+	CHECK(answer_raw(q, 14, DNS_UDP) > 0); /* the question cut short */
+	CHECK_EQ(info.rcode, 1);               /* FORMERR */
+	CHECK_EQ(info.qtype, 0);
+	CHECK(dns_answer(zone(), q, n, out, sizeof(out), DNS_UDP, NULL) > 0); /* info optional */
 }
 
 /* The 1232 EDNS size holds 40 A records; TCP holds anything. */
@@ -803,8 +827,8 @@ TEST(dns_answer_respects_the_output_room)
 	struct q base = { "big.example", LDNS_RR_TYPE_A, 0, 0, NOEDNS, 0, 0 };
 	uint8_t q[200], small[40];
 	size_t n = build(q, &base);
-	CHECK_EQ(dns_answer(zone(), q, n, small, 20, DNS_TCP), 0); /* not even the question */
-	size_t r = dns_answer(zone(), q, n, small, sizeof(small), DNS_TCP);
+	CHECK_EQ(dns_answer(zone(), q, n, small, 20, DNS_TCP, NULL), 0); /* not even the question */
+	size_t r = dns_answer(zone(), q, n, small, sizeof(small), DNS_TCP, NULL);
 	CHECK_EQ(r, 29);
 	CHECK(small[2] & 0x02); /* TC */
 }
@@ -831,7 +855,7 @@ TEST(dns_answer_stack_zone)
 	for (size_t i = 0; i < ARRAY_SIZE(rows2); i++) {
 		t_case("dns_answer stack zone %s", rows2[i].name);
 		uint8_t q[200];
-		size_t n = dns_answer(&z, q, build(q, &rows2[i]), out, sizeof(out), DNS_UDP);
+		size_t n = dns_answer(&z, q, build(q, &rows2[i]), out, sizeof(out), DNS_UDP, NULL);
 		ldns_pkt *p = NULL;
 		char an[256];
 		CHECK(n > 0 && ldns_wire2pkt(&p, out, n) == LDNS_STATUS_OK);

@@ -132,6 +132,42 @@ TEST(metrics_gauge_fn_reads_at_scrape)
 	metrics_free(m);
 }
 
+/* A counter kept elsewhere (the kernel's CPU time) is read at scrape and
+ * typed as a counter; callback metrics of an owner fall silent when it
+ * goes, ownerless ones stay. */
+TEST(metrics_counter_fn_and_owners)
+{
+	struct metrics *m = metrics_new();
+	double cpu = 2.5, lag = 0.5;
+	int id = metrics_counter_fn(m, "ts_cpu_seconds_total", "CPU.", NULL, read_double, &cpu);
+	int cfg = 1;
+	metrics_set_owner(m, &cfg);
+	metrics_gauge_fn(m, "ts_lag_seconds", "Lag.", "server=\"a\"", read_double, &lag);
+	metrics_counter_fn(m, "ts_reads_total", "Reads.", NULL, read_double, &cpu);
+	struct sbuf out = { 0 };
+	metrics_render(m, &out);
+	CHECK_STR(out.p, "# HELP ts_cpu_seconds_total CPU.\n"
+	                 "# TYPE ts_cpu_seconds_total counter\n"
+	                 "ts_cpu_seconds_total 2.5\n"
+	                 "# HELP ts_lag_seconds Lag.\n"
+	                 "# TYPE ts_lag_seconds gauge\n"
+	                 "ts_lag_seconds{server=\"a\"} 0.5\n"
+	                 "# HELP ts_reads_total Reads.\n"
+	                 "# TYPE ts_reads_total counter\n"
+	                 "ts_reads_total 2.5\n");
+	sbuf_free(&out);
+	cpu = 3;
+	CHECK_EQ(metrics_value(m, id), 3);
+	metrics_release_owner(m, &cfg);
+	struct sbuf after = { 0 };
+	metrics_render(m, &after);
+	CHECK(strstr(after.p, "\nts_cpu_seconds_total 3\n") != NULL);
+	CHECK(strstr(after.p, "ts_lag_seconds{") == NULL);
+	CHECK(strstr(after.p, "\nts_reads_total ") == NULL);
+	sbuf_free(&after);
+	metrics_free(m);
+}
+
 TEST(metrics_histogram_buckets)
 {
 	struct metrics *m = metrics_new();
@@ -336,4 +372,31 @@ TEST(metrics_threads_on_their_shards)
 	CHECK(strstr(out.p, "ts_h_seconds_count 4000\n") != NULL);
 	sbuf_free(&out);
 	metrics_free(m);
+}
+
+TEST(metrics_label_values_escaped)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+		size_t need;
+	} rows[] = {
+		{ "www.foobar.com", 64, "www.foobar.com", 14 },
+		{ "a\"b", 64, "a\\\"b", 4 },
+		{ "a\\b", 64, "a\\\\b", 4 },
+		{ "a\nb", 64, "a\\nb", 4 },
+		{ "", 64, "", 0 },
+		{ "abcdef", 4, "abc", 6 },    /* cut, terminated */
+		{ "ab\"cd", 4, "ab", 6 },     /* no half an escape */
+		{ "ab\"cd", 5, "ab\\\"", 6 }, /* the escape just fits */
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		t_case("metrics label escape %zu", i);
+		char out[64];
+		memset(out, 'x', sizeof(out));
+		CHECK_EQ(metrics_label_escape(out, rows[i].len, rows[i].in), rows[i].need);
+		CHECK_STR(out, rows[i].want);
+	}
+	CHECK_EQ(metrics_label_escape(NULL, 0, "a\""), 3); /* only the length */
 }

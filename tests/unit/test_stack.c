@@ -422,6 +422,8 @@ TEST(stack_errors_keys_and_sections)
 		  NULL, NULL },
 		{ "no tls_listen in [app]", "[app]\nlisten = :9000\ntls_listen = :9443\n", 3,
 		  "unknown key 'tls_listen' in [app]", NULL, NULL },
+		{ "no admin in [db]", "[db]\nport = 3306\nadmin = :9002\n", 3,
+		  "unknown key 'admin' in [db]", NULL, NULL },
 		{ "empty key", "[lb]\n= roundrobin\n", 2, "unknown key '' in [lb]", NULL, NULL },
 		{ "unknown section", "[site]\ndomain = x.com\n\n[frontend]\n", 4,
 		  "unknown section [frontend]", NULL, NULL },
@@ -960,6 +962,7 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK(a->web.timeout_server_keep_alive == b->web.timeout_server_keep_alive);
 	check_same_http(&a->app.http, &b->app.http);
 	CHECK_STR(a->dns.listen, b->dns.listen);
+	CHECK_STR(a->dns.admin, b->dns.admin);
 	CHECK(a->dns.ttl == b->dns.ttl);
 	CHECK_STR(a->dns.log_level, b->dns.log_level);
 	const struct stack_monitoring *m = &a->monitoring, *n = &b->monitoring;
