@@ -951,6 +951,7 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK(a->lb.timeout_server == b->lb.timeout_server);
 	CHECK(a->lb.timeout_server_keep_alive == b->lb.timeout_server_keep_alive);
 	CHECK_EQ(a->lb.retries, b->lb.retries);
+	CHECK_STR(a->lb.retry_on, b->lb.retry_on);
 	check_same_http(&a->web.http, &b->web.http);
 	CHECK_STR(a->web.root, b->web.root);
 	CHECK_EQ(a->web.nproxy, b->web.nproxy);
@@ -1053,7 +1054,7 @@ TEST(stack_print_round_trip_every_key)
 	    "error_log = /tmp/e.log\nlog_level = debug\nbalance = first\n"
 	    "server = web-01:80 weight=3 maxconn=10\nserver = web-02:80 weight=0 backup\n"
 	    "server = 10.0.0.9:8080\ntimeout_connect = 61m\ntimeout_server = 25h\n"
-	    "timeout_server_keep_alive = 1001ms\nretries = 100\n"
+	    "timeout_server_keep_alive = 1001ms\nretries = 100\nretry_on = conn-failure 404\n"
 	    "[web]\nlisten = *:8081\nroot = /srv/www\nproxy = /api/\nproxy = /b\n"
 	    "upstream = unix:/tmp/app.sock\ntimeout_connect = 7s\nlog_level = error\n"
 	    "max_body_size = 12345\n"
