@@ -1287,7 +1287,7 @@ int stack_load(struct stack *s, const char *path, char *err, size_t errlen)
 static void free_section(const struct section *sec, void *base)
 {
 	for (const struct key *k = sec->keys; k->name; k++) {
-		if (k->type == K_STR || k->type == K_LEVEL) {
+		if (k->type == K_STR || k->type == K_LEVEL || k->type == K_RETRY) {
 			char **p = (char **)((char *)base + k->off);
 			free(*p);
 			*p = NULL;
