@@ -22,8 +22,14 @@ struct unit {
 	enum { MON_NONE, MON_PROMETHEUS, MON_EXPORTER } mon;
 	const char *exe; /* an outside program's path; NULL: ours, in bindir */
 	const char *probe_path;
-	pid_t pid; /* running pid or 0 */
+	bool root_ns; /* runs in this machine's namespace, not its host's (forward) */
+	pid_t pid;    /* running pid or 0 */
 };
+
+/* Isolated mode publishes the LB on this machine's 127.0.0.1 (forward.c). */
+#define FORWARD_HTTP_PORT  8080
+#define FORWARD_HTTPS_PORT 8443
+#define FORWARD_ADMIN_PORT 8404
 
 struct ctl {
 	struct stack stack;
@@ -148,5 +154,6 @@ void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg);
 
 /* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
 int cmd_bundle(struct ctl *c, int argc, char **argv);
+int cmd_forward(struct ctl *c);
 
 #endif

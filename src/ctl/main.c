@@ -120,6 +120,9 @@ static bool print_https(const struct ctl *c)
 	       portstr);
 	if (c->isolated) {
 		/* the lab is reached from its client, by name, through its DNS */
+		printf("  from this machine (forwarded to the LB): https://127.0.0.1:%d/ and the "
+		       "dashboard http://127.0.0.1:%d/\n",
+		       FORWARD_HTTPS_PORT, FORWARD_ADMIN_PORT);
 		printf("  from the client host, through the lab's DNS:\n"
 		       "  tristack%s%s exec client curl --cacert %s/tls/ca.crt https://www.%s%s/\n",
 		       strcmp(c->conf_arg, "conf/foobar.conf") ? " -c " : "",
@@ -737,6 +740,8 @@ int main(int argc, char **argv)
 		rc = cmd_exec(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "firewall") == 0)
 		rc = cmd_firewall(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "forward") == 0)
+		rc = cmd_forward(&c); /* the supervisor's unit, not a user's command */
 	else if (strcmp(cmd, "bundle") == 0)
 		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
 	else {

@@ -171,7 +171,7 @@ bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t w
 {
 	if (u->probe_kind == PROBE_DB)
 		return db_answers(c, u, why, whylen); /* over its Unix socket */
-	if (!c->isolated)
+	if (!c->isolated || u->root_ns)
 		return answers(c, u, why, whylen);
 	/* the host's address is only reachable from inside its namespace */
 	if (netns_enter(c, u->host->name) < 0) {
@@ -195,7 +195,7 @@ static bool answers(const struct ctl *c, const struct unit *u, char *why, size_t
 	}
 	int st = http_get_status(&u->probe, u->host->address, u->probe_path, 500, NULL, 0);
 	/* with HTTPS on, the LB's plain listener answers with a redirect */
-	if (st == 200 || (st == 301 && strcmp(u->role, "lb") == 0))
+	if (st == 200 || (st == 301 && (strcmp(u->role, "lb") == 0 || u->root_ns)))
 		return true;
 	if (st < 0)
 		snprintf(why, whylen, "no HTTP answer on %s", u->probe_path);

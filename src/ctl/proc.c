@@ -138,6 +138,22 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 			}
 		}
 	}
+	/* isolated: the forwarder that publishes the LB on 127.0.0.1 */
+	const struct stack_host *lbh = stack_host_with_role(s, ROLE_LB);
+	if (c->isolated && lbh) {
+		struct unit *u = unit_new(c, lbh, "tristack", "forward", err, errlen);
+		if (u == NULL)
+			return -1;
+		u->root_ns = true;
+		u->probe_kind = PROBE_HTTP;
+		u->probe_path = "/";
+		char e[256], spec[32];
+		snprintf(spec, sizeof(spec), "127.0.0.1:%d", FORWARD_HTTP_PORT);
+		if (addr_parse(spec, NULL, &u->probe, e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "forward: %s", e);
+			return -1;
+		}
+	}
 	/* Prometheus and the exporters last: they watch the rest */
 	c->monitoring = mon_on(c);
 	return c->monitoring ? mon_units(c, err, errlen) : 0;
@@ -219,6 +235,16 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 			return -1;
 		}
 		snprintf(bin, sizeof(bin), "%s", u->exe);
+	} else if (u->root_ns) {
+		snprintf(bin, sizeof(bin), "%s/tristack", c->bindir);
+		unsigned n = 0;
+		argv[n++] = "tristack";
+		argv[n++] = "-c";
+		argv[n++] = c->conf;
+		argv[n++] = "--state";
+		argv[n++] = c->state;
+		argv[n++] = "forward";
+		argv[n] = NULL;
 	} else {
 		snprintf(bin, sizeof(bin), "%s/%s", c->bindir, u->daemon);
 		unsigned n = 0;
@@ -270,7 +296,7 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (c->isolated && netns_enter(c, u->host->name) < 0) {
+		if (c->isolated && !u->root_ns && netns_enter(c, u->host->name) < 0) {
 			int e = errno;
 			ssize_t w = write(report[1], &e, sizeof(e));
 			(void)w;

@@ -288,8 +288,49 @@ def test_status_in_isolated_mode(lab):
     r = lab.ctl("status")
     assert "isolated mode" in r.stdout
     rows = [l for l in r.stdout.splitlines()[1:] if l and not l.startswith("supervisor")]
-    # 8 daemons and MariaDB instances, Prometheus and 2 exporters
-    assert len(rows) == 11 and all(" running" in l for l in rows), r.stdout
+    # 8 daemons and MariaDB instances, Prometheus and 2 exporters, the forwarder
+    assert len(rows) == 12 and all(" running" in l for l in rows), r.stdout
+
+
+def test_the_lb_is_published_on_this_machines_loopback(lab):
+    """Like `docker run -p`: 127.0.0.1:8443/8080/8404 of the machine reach
+    the LB in its namespace (DESIGN.md), and nothing but 127.0.0.1 listens."""
+    import json
+    import socket
+    forward = lab.pids()["lb-01.forward.pid"]
+    assert alive(forward)
+    out = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True).stdout
+    mine = [l.split()[3] for l in out.splitlines() if f"pid={forward}," in l]
+    assert sorted(mine) == ["127.0.0.1:8080", "127.0.0.1:8404", "127.0.0.1:8443"], out
+    r = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", lab.ca, "--resolve",
+                        "www.foobar.com:8443:127.0.0.1", "-o", "/dev/null", "-w",
+                        "%{http_code} %{ssl_verify_result}",
+                        "https://www.foobar.com:8443/api/posts?limit=1"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.stdout == "200 0", r.stdout + r.stderr
+    r = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w",
+                        "%{http_code} %{redirect_url}", "http://127.0.0.1:8080/x"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.stdout.startswith("301 https://"), r.stdout + r.stderr
+    r = subprocess.run(["curl", "-sS", "--max-time", "10", "http://127.0.0.1:8404/dashboard.json"],
+                       capture_output=True, text=True, timeout=20)
+    assert json.loads(r.stdout)["servers_up"] == 2
+    # many at once, then none left open in the forwarder
+    with socket.create_connection(("127.0.0.1", 8080), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 301 ")
+    fds = lambda: len(os.listdir(f"/proc/{forward}/fd"))  # noqa: E731
+    base = fds()
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--cacert", lab.ca, "--resolve",
+                               "www.foobar.com:8443:127.0.0.1",
+                               "https://www.foobar.com:8443/static/site.css"])
+             for _ in range(30)]
+    assert all(p.wait(timeout=30) == 0 for p in procs)
+    wait_for(lambda: fds() <= base, timeout=5, what="the forwarder to close its pairs")
+    # the supervisor keeps it running like the daemons
+    os.kill(forward, 9)
+    wait_for(lambda: lab.pids()["lb-01.forward.pid"] != forward and
+             alive(lab.pids()["lb-01.forward.pid"]), timeout=10, what="a new forwarder")
 
 
 def test_down_leaves_nothing_behind(lab):
