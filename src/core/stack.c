@@ -519,8 +519,10 @@ static char *reader(char *str, int num, void *stream)
 	const char *nl = memchr(start, '\n', L->len - L->pos);
 	size_t n = nl ? (size_t)(nl - start) + 1 : L->len - L->pos;
 	L->line++;
-	if (n >= (size_t)num) {
-		lfail(L, "line too long (over %d bytes)", num - 1);
+	/* The same limit with or without the newline (a last line may have
+	 * none), so that what stack_print writes always loads again. */
+	if ((nl ? n - 1 : n) > (size_t)num - 2) {
+		lfail(L, "line too long (over %d bytes)", num - 2);
 		return NULL;
 	}
 	if (memchr(start, '\0', n)) {

@@ -647,6 +647,25 @@ TEST(stack_errors_long_lines_and_limits)
 	CHECK(strncmp(err, NAME ":3: line too long", strlen(NAME ":3: line too long")) == 0);
 	CHECK(stack_is_zero(&s));
 
+	/* found by fuzz_stack: the longest line is the same with and without
+	 * its newline, so what prints loads again */
+	t_case("stack longest line, last without a newline");
+	n = snprintf(text, cap, "[site]\nstate = ");
+	memset(text + n, 'x', (size_t)(4094 - 8));
+	text[n + 4094 - 8] = '\0';
+	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
+	stack_free(&s);
+	n = snprintf(text, cap, "[site]\nstate = ");
+	memset(text + n, 'x', (size_t)(4095 - 8));
+	text[n + 4095 - 8] = '\0';
+	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
+	CHECK(strncmp(err, NAME ":2: line too long (over 4094 bytes)",
+	              strlen(NAME ":2: line too long (over 4094 bytes)")) == 0);
+	n = snprintf(text, cap, "[site]\nstate = ");
+	memset(text + n, 'x', (size_t)(4095 - 8));
+	snprintf(text + n + 4095 - 8, cap - (size_t)n - (4095 - 8), "\n");
+	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
+
 	t_case("stack too many hosts");
 	n = snprintf(text, cap, "[site]\nwww = h0\n");
 	for (int i = 0; i <= STACK_MAX_HOSTS; i++)
