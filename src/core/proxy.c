@@ -346,7 +346,20 @@ static int append_content_length(struct buf *b, const struct http_msg *m)
 {
 	if (m->framing != HTTP_BODY_LENGTH)
 		return 0;
-	return buf_appendf(b, "Content-Length: %llu\r\n", (unsigned long long)m->content_length);
+	/* on every response: digits by hand, not printf */
+	char line[48] = "Content-Length: ";
+	char digits[24];
+	size_t nd = 0;
+	uint64_t v = m->content_length;
+	do
+		digits[nd++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	size_t n = sizeof("Content-Length: ") - 1;
+	while (nd)
+		line[n++] = digits[--nd];
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return buf_append(b, line, n);
 }
 
 static int build_request_head(struct proxy_txn *t)
