@@ -133,6 +133,25 @@ def alive(pid):
 SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:")
 
 
+def sanitizer_reports(stack):
+    """The daemon logs of a stack that hold a sanitizer report, as one
+    message ("" when there is none). Read before the state folder goes."""
+    bad = {n: t for n, t in stack.logs().items() if SANITIZER_RE.search(t)}
+    if not bad:
+        return ""
+    return "sanitizer reports in daemon logs:\n" + "\n".join(
+        f"== {n}\n{t[-3000:]}" for n, t in bad.items())
+
+
+def rss_kib(pid):
+    """A process's resident memory, KiB (0 when /proc does not say)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def stop_stack(stack):
     """Bring the stack down; kill by PID whatever `down` left; report leftovers."""
     pids = stack.pids()
@@ -156,11 +175,10 @@ def stack():
         yield st
     finally:
         left = stop_stack(st)
-        bad = {n: t for n, t in st.logs().items() if SANITIZER_RE.search(t)}
+        bad = sanitizer_reports(st)
         shutil.rmtree(tmp, ignore_errors=True)
         assert not left, f"processes left after down: {left}"
-        assert not bad, "sanitizer reports in daemon logs:\n" + "\n".join(
-            f"== {n}\n{t[-3000:]}" for n, t in bad.items())
+        assert not bad, bad
 
 
 def tls_args(args):

@@ -188,7 +188,7 @@ def corpus(path="/", host="x"):
                    ("fragment-only", "#x"), ("space", "/a b"), ("backslash-start", "\\a"),
                    ("control-pct", "/\x7f")]:
         add("bad", f"target-{tag}", f"GET {t} HTTP/1.1\r\nHost: {host}\r\n\r\n")
-    add("bad", "connect", f"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n")
+    add("bad", "connect", "CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n")
     add("bad", "absolute-bad-scheme", f"GET ftp://{host}{path} HTTP/1.1\r\nHost: {host}\r\n\r\n")
     add("bad", "absolute-no-host", f"GET http://{path} HTTP/1.1\r\nHost: {host}\r\n\r\n")
     add("bad", "absolute-userinfo",

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from applab import Client, app_metrics, db_query
-from conftest import (SANITIZER_RE, Stack, alive, free_subnet, stop_stack, wait_for,
-                      write_stack)
+from conftest import (Stack, alive, free_subnet, sanitizer_reports, stop_stack,
+                      wait_for, write_stack)
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,10 @@ def lab():
         yield st
     finally:
         left = stop_stack(st)
-        bad = {n: t for n, t in st.logs().items() if SANITIZER_RE.search(t)}
+        bad = sanitizer_reports(st)
         shutil.rmtree(tmp, ignore_errors=True)
         assert not left, f"processes left after down: {left}"
-        assert not bad, "sanitizer reports in daemon logs:\n" + "\n".join(
-            f"== {n}\n{t[-3000:]}" for n, t in bad.items())
+        assert not bad, bad
 
 
 class Load:

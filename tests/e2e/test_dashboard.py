@@ -16,14 +16,12 @@ import struct
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from cdp import Browser, kill_leftovers
-from conftest import (ROOT, SANITIZER_RE, Stack, alive, free_subnet, stop_stack, wait_for,
-                      write_stack)
+from conftest import (ROOT, Stack, alive, free_subnet, sanitizer_reports, stop_stack,
+                      wait_for, write_stack)
 
 CHECK_INTERVAL = 0.5
 FALL = 2
@@ -49,11 +47,10 @@ def st():
     finally:
         kill_leftovers(os.path.join(tmp, "chromium-profile"))
         left = stop_stack(s)
-        bad = {n: t for n, t in s.logs().items() if SANITIZER_RE.search(t)}
+        bad = sanitizer_reports(s)
         shutil.rmtree(tmp, ignore_errors=True)
         assert not left
-        assert not bad, "sanitizer reports in daemon logs:\n" + "\n".join(
-            f"== {n}\n{t[-3000:]}" for n, t in bad.items())
+        assert not bad, bad
 
 
 def get(st, path, headers=None):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import raw_http, wait_for
+from conftest import raw_http, rss_kib, wait_for
 from lblab import LbLab, http
 
 
@@ -98,14 +98,6 @@ def test_pool_idle_timeout_below_the_backends_means_no_502():
             assert [http(lab.url + "/name")[0] for _ in range(3)] == [200] * 3
         finally:
             lab.close()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class RssWatch:

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import (SANITIZER_RE, Stack, curl, free_subnet, stop_stack, wait_for,
-                      write_stack)
+from conftest import (Stack, curl, free_subnet, sanitizer_reports, stop_stack,
+                      wait_for, write_stack)
 
 N = 37
 CHECK = "check      = GET /healthz interval=1s timeout=1s rise=2 fall=2 expect=2xx"
@@ -43,11 +43,10 @@ def st():
         yield s
     finally:
         left = stop_stack(s)
-        bad = {n: t for n, t in s.logs().items() if SANITIZER_RE.search(t)}
+        bad = sanitizer_reports(s)
         shutil.rmtree(tmp, ignore_errors=True)
         assert not left
-        assert not bad, "sanitizer reports in daemon logs:\n" + "\n".join(
-            f"== {n}\n{t[-3000:]}" for n, t in bad.items())
+        assert not bad, bad
 
 
 def admin(st, which):

@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 sys.path.insert(0, HERE)
 from applab import Client  # noqa: E402
-from conftest import stop_stack  # noqa: E402
+from conftest import rss_kib, stop_stack  # noqa: E402
 import faults  # noqa: E402
 
 TIMEOUT_HTTP_REQUEST = 10.0  # the stack's default
@@ -68,14 +68,6 @@ class Normal:
         self.stop.set()
         for t in self.threads:
             t.join(timeout=30)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def slow_attack(host, port, conns, limit, idle=False, lb_pid=None, peak=None):
