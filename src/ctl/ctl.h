@@ -63,6 +63,7 @@ struct argv_buf {
 };
 void argv_add(struct argv_buf *b, const char *fmt, ...) TS_PRINTF(2, 3);
 pid_t unit_running(struct unit *u);
+int write_pidfile(const char *path, pid_t pid);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 /* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */
 int unit_stop(struct unit *u, unsigned grace_ms);

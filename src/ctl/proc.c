@@ -175,6 +175,28 @@ static bool is_our_daemon(pid_t pid, const char *daemon)
 	       (base[strlen(daemon)] == '\0' || base[strlen(daemon)] == ' ');
 }
 
+/* The file appears whole or not at all: a reader (status, a test, the
+ * supervisor after a restart) never sees it empty or half written. */
+int write_pidfile(const char *path, pid_t pid)
+{
+	char tmp[4200];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%d\n", (int)pid);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 pid_t unit_running(struct unit *u)
 {
 	u->pid = 0;
@@ -321,14 +343,11 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		snprintf(err, errlen, "exec %s: %s", bin, strerror(child_errno));
 		return -1;
 	}
-	FILE *f = fopen(u->pidfile, "w");
-	if (f == NULL) {
+	if (write_pidfile(u->pidfile, pid) < 0) {
 		kill(pid, SIGTERM);
 		snprintf(err, errlen, "cannot write %s: %s", u->pidfile, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "%d\n", (int)pid);
-	fclose(f);
 	u->pid = pid;
 	return 0;
 }

@@ -329,14 +329,11 @@ int supervisor_start(struct ctl *c, char *err, size_t errlen)
 	close(logfd);
 	if (lfd >= 0)
 		close(lfd);
-	FILE *f = fopen(pidpath, "w");
-	if (f == NULL) {
+	if (write_pidfile(pidpath, pid) < 0) {
 		kill(pid, SIGTERM);
 		snprintf(err, errlen, "cannot write %s: %s", pidpath, strerror(errno));
 		return -1;
 	}
-	fprintf(f, "%d\n", (int)pid);
-	fclose(f);
 	return 0;
 }
 
