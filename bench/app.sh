@@ -23,9 +23,11 @@ STATE=$BENCH_DIR/state
 CONF=$BENCH_DIR/stack.conf
 export LC_ALL=C
 
-# no access logs (sysbench keeps none either)
+# no access logs (sysbench keeps none either), and no TLS: the LB serves the
+# site on plain HTTP as sysbench talks to MariaDB in the clear (bench/tls.sh
+# measures TLS)
 sed -e "s/127\.0\.0\./$NET./g" -e "s|^root\(\s*\)= www|root\1= $ROOT/www|" \
-	-e '/^access_log/d' "$ROOT/conf/foobar.conf" > "$CONF"
+	-e '/^access_log/d' -e '/^tls_listen/d' "$ROOT/conf/foobar.conf" > "$CONF"
 
 ctl() { "$BIN/tristack" -c "$CONF" --state "$STATE" "$@"; }
 stack_down() { ctl down >/dev/null 2>&1 || true; }

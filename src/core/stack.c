@@ -175,6 +175,15 @@ static const struct key dns_keys[] = {
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
+/* MariaDB's own names for its thread_handling */
+static const char *const db_threads_choices[] = { "pool-of-threads", "one-thread-per-connection",
+	                                          NULL };
+
+const char *stack_db_threads_name(int64_t v)
+{
+	return v == DB_ONE_THREAD_PER_CONNECTION ? db_threads_choices[1] : db_threads_choices[0];
+}
+
 static const struct key db_keys[] = {
 	{ "port", K_INT, offsetof(struct stack_db, port), "3306", NULL, 1, 65535 },
 	{ "name", K_STR, offsetof(struct stack_db, name), "foobar", NULL, 0, 0 },
@@ -183,6 +192,8 @@ static const struct key db_keys[] = {
 	{ "gtid_wait", K_DURATION, offsetof(struct stack_db, gtid_wait), "200ms", NULL, 0, 60000 },
 	{ "timeout", K_DURATION, offsetof(struct stack_db, timeout), "2s", NULL, 100, 600000 },
 	{ "buffer_pool", K_STR, offsetof(struct stack_db, buffer_pool), "64M", NULL, 0, 0 },
+	{ "thread_handling", K_ENUM, offsetof(struct stack_db, thread_handling), "pool-of-threads",
+	  db_threads_choices, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 

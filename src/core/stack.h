@@ -165,13 +165,17 @@ struct stack_dns {
 
 struct stack_db {
 	int64_t port;
-	char *name;         /* the site's schema */
-	int64_t pool;       /* connections per app worker per database */
-	uint64_t max_lag;   /* a replica further behind is not read from, ms */
-	uint64_t gtid_wait; /* read-your-writes: how long a replica may take, ms */
-	uint64_t timeout;   /* connect and query timeout of the apps, ms */
-	char *buffer_pool;  /* innodb_buffer_pool_size of the instances */
+	char *name;              /* the site's schema */
+	int64_t pool;            /* connections per app worker per database */
+	uint64_t max_lag;        /* a replica further behind is not read from, ms */
+	uint64_t gtid_wait;      /* read-your-writes: how long a replica may take, ms */
+	uint64_t timeout;        /* connect and query timeout of the apps, ms */
+	char *buffer_pool;       /* innodb_buffer_pool_size of the instances */
+	int64_t thread_handling; /* enum db_threads */
 };
+
+enum db_threads { DB_POOL_OF_THREADS, DB_ONE_THREAD_PER_CONNECTION };
+const char *stack_db_threads_name(int64_t v);
 
 enum mon_enabled { MON_AUTO, MON_ON, MON_OFF };
 

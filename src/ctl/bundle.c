@@ -597,11 +597,13 @@ static int put_cnf(struct bundle *b)
 	        "skip_name_resolve\n"
 	        "innodb_buffer_pool_size = %s\n"
 	        "max_connections         = 1000\n"
+	        "thread_handling         = %s\n"
 	        "character_set_server    = utf8mb4\n"
 	        "%s"
 	        "read_only               = %s\n",
 	        b->h->name, primary ? "primary" : "replica", b->c->stack.site.domain, b->h->name,
 	        server_id, b->h->address, (long long)db->port, db->buffer_pool,
+	        stack_db_threads_name(db->thread_handling),
 	        primary ? "" : "# a replica comes up read-only, not writable until promoted\n",
 	        primary ? "OFF" : "ON");
 	return put_stream(b, "mariadb/60-tristack.cnf", 0644, f, &text, &len);

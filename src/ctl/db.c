@@ -217,6 +217,9 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 	ARG("--relay-log=relay-bin");
 	ARG("--innodb-buffer-pool-size=%s", db->buffer_pool);
 	ARG("--max-connections=1000");
+	/* The thread pool: a few threads serve the short queries of many
+	 * connections, instead of a wake-up of one thread per query. */
+	ARG("--thread-handling=%s", stack_db_threads_name(db->thread_handling));
 	ARG("--character-set-server=utf8mb4");
 	/* A replica comes up read-only, not writable until told */
 	ARG("--read-only=%s", u->host == primary ? "OFF" : "ON");

@@ -200,6 +200,7 @@ def test_planned_failover_under_writes_loses_nothing(lab):
     wait_for(lambda: rows_on(lab, "web-01", acked) == len(acked), timeout=30,
              what="the old primary, now a replica, to have every write")
     assert db_query(lab, "web-01", "SELECT @@read_only")[0][0] == "1"
+    assert db_query(lab, "web-01", "SELECT @@thread_handling")[0][0] == "pool-of-threads"
     assert db_query(lab, "web-02", "SELECT @@read_only")[0][0] == "0"
     # the apps found the new primary by themselves
     c = Client(lab.url)

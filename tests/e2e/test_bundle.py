@@ -176,6 +176,7 @@ def test_mariadb_settings_per_database_role(made):
         assert c["log_slave_updates"] == "ON" and c["relay_log"] == "relay-bin"
         assert c["character_set_server"] == "utf8mb4"
         assert "skip_name_resolve" in c and "innodb_buffer_pool_size" in c
+        assert c["thread_handling"] == "pool-of-threads"
         assert "datadir" not in c and "socket" not in c  # Debian's
     assert not os.path.exists(os.path.join(made.trees["lb-01"], "mariadb"))
 

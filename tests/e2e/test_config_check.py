@@ -54,6 +54,8 @@ def test_bad_values_name_their_line(tmp_path):
         ("admin      = :8404", "timeout_connect = 5 seconds",
          "bad duration '5 seconds' for 'timeout_connect' in [lb]"),
         ("[web]", "[webb]", "unknown section [webb]"),
+        ("max_lag = 5s", "thread_handling = threadpool",
+         "bad value 'threadpool' for 'thread_handling' in [db]"),
     ]
     base = open(CONF).read()
     for old, new, msg in cases:
