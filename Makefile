@@ -59,7 +59,7 @@ BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristac
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
 # and the LB's monitor with its Prometheus reader
-UNIT_DAEMON_SRC += src/lb/prom.c src/lb/monitor.c
+UNIT_DAEMON_SRC += src/lb/prom.c src/lb/monitor.c src/lb/fetch.c
 
 .PHONY: faults all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
         format-check
@@ -187,7 +187,7 @@ faults: deps all
 	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --idle --conns 10000
 
 bench: deps all
-	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+	@for b in $(filter-out bench/lib.sh,$(wildcard bench/*.sh)); do echo "== $$b"; bash $$b || exit 1; done
 
 # ---- housekeeping ----
 

@@ -25,7 +25,6 @@
 #include "lb.h"
 
 static void check_start(struct lb_check *c);
-static void check_io(struct io *io);
 static void check_timer(struct timer *t);
 
 static unsigned top(const struct lb_check *c)
@@ -80,8 +79,8 @@ static void count(struct lb_check *c, int id, int64_t n)
 static void check_done(struct lb_check *c, bool ok, int code, const char *why)
 {
 	struct loop *loop = c->w->loop;
-	conn_close(&c->conn);
-	uint64_t us = http_now_us() - c->t_start_us;
+	lb_fetch_close(&c->fetch);
+	uint64_t us = http_now_us() - c->fetch.t_start_us;
 	atomic_store(&c->last_code, code);
 	atomic_store(&c->last_us, (int)MIN(us, (uint64_t)INT32_MAX));
 	metrics_observe(c->w->d->metrics, c->w->shard, c->m_duration, (double)us / 1e6);
@@ -106,85 +105,48 @@ static void check_fail_errno(struct lb_check *c, int e)
 
 static void check_start(struct lb_check *c)
 {
-	struct lb *lb = c->lb;
 	c->running = true;
-	c->t_start_us = http_now_us();
-	c->resp_len = 0;
 	c->scan = 0;
-	c->sent = 0;
-	int fd = net_connect(&lb->servers[c->server].addr);
-	if (fd < 0 || conn_init(&c->conn, c->w->loop, fd, check_io) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		c->conn.io.fd = -1;
+	int e = lb_fetch_start(&c->fetch, c->w->loop, &c->lb->servers[c->server].addr);
+	if (e) {
 		check_fail_errno(c, e);
 		return;
 	}
-	c->connected = false;
 	loop_timer_set(c->w->loop, &c->timer, c->timeout);
 }
 
-static void check_io(struct io *io)
+/* What the exchange brings: read the response head as it comes. */
+static void check_event(struct lb_fetch *f, int what)
 {
-	struct lb_check *c = container_of(io, struct lb_check, conn.io);
-	if (!c->connected) {
-		if (!(io->ready & (IO_WRITE | IO_ERR | IO_HUP)))
-			return;
-		int e = net_socket_error(io->fd);
-		if (e) {
-			check_fail_errno(c, e);
-			return;
-		}
-		c->connected = true;
-	}
-	while (c->sent < c->req_len) {
-		ssize_t n = conn_write(&c->conn, c->req + c->sent, c->req_len - c->sent);
-		if (n == TS_AGAIN)
-			return;
-		if (n < 0) {
-			check_fail_errno(c, errno);
-			return;
-		}
-		c->sent += (size_t)n;
-	}
-	for (;;) {
-		if (c->resp_len == sizeof(c->resp)) {
-			check_done(c, false, -EMSGSIZE, "response head too large");
-			return;
-		}
-		ssize_t n =
-		    conn_read(&c->conn, c->resp + c->resp_len, sizeof(c->resp) - c->resp_len);
-		if (n == TS_AGAIN)
-			return;
-		if (n < 0) {
-			check_fail_errno(c, errno);
-			return;
-		}
-		if (n == 0) {
-			check_done(c, false, -ECONNRESET, "connection closed before a response");
-			return;
-		}
-		c->resp_len += (size_t)n;
-		struct http_limits lim = { .max_head = sizeof(c->resp), .max_headers = 100 };
-		ssize_t r = http_parse_response(c->resp, c->resp_len, &c->scan, &lim, HTTP_GET,
-		                                c->lb->check_msg);
-		if (r == TS_AGAIN)
-			continue;
-		if (r < 0) {
-			check_done(c, false, -EPROTO, "bad HTTP response");
-			return;
-		}
-		const struct http_msg *m = c->lb->check_msg;
-		if (m->status < 200)
-			continue; /* an interim 1xx: the real one follows */
-		char why[96];
-		snprintf(why, sizeof(why), "HTTP %d", m->status);
-		bool ok =
-		    m->status >= c->lb->check->expect_lo && m->status <= c->lb->check->expect_hi;
-		check_done(c, ok, m->status, why);
+	struct lb_check *c = container_of(f, struct lb_check, fetch);
+	if (what == -EMSGSIZE) {
+		check_done(c, false, -EMSGSIZE, "response head too large");
 		return;
 	}
+	if (what < 0) {
+		check_fail_errno(c, -what);
+		return;
+	}
+	if (what == LB_FETCH_EOF) {
+		check_done(c, false, -ECONNRESET, "connection closed before a response");
+		return;
+	}
+	struct http_limits lim = { .max_head = sizeof(c->resp), .max_headers = 100 };
+	ssize_t r =
+	    http_parse_response(c->resp, f->resp_len, &c->scan, &lim, HTTP_GET, c->lb->check_msg);
+	if (r == TS_AGAIN)
+		return;
+	if (r < 0) {
+		check_done(c, false, -EPROTO, "bad HTTP response");
+		return;
+	}
+	const struct http_msg *m = c->lb->check_msg;
+	if (m->status < 200)
+		return; /* an interim 1xx: the real one follows */
+	char why[96];
+	snprintf(why, sizeof(why), "HTTP %d", m->status);
+	bool ok = m->status >= c->lb->check->expect_lo && m->status <= c->lb->check->expect_hi;
+	check_done(c, ok, m->status, why);
 }
 
 static void check_timer(struct timer *t)
@@ -224,13 +186,17 @@ void lb_checks_start(struct lb *lb, struct worker *w)
 	for (unsigned i = 0; i < lb->nservers; i++) {
 		struct lb_check *c = &lb->checks[i];
 		c->w = w;
-		c->conn.io.fd = -1;
+		c->fetch.conn.io.fd = -1;
+		c->fetch.req = c->req;
+		c->fetch.resp = c->resp;
+		c->fetch.resp_cap = sizeof(c->resp);
+		c->fetch.event = check_event;
 		c->timer.fn = check_timer;
-		c->req_len = (size_t)snprintf(c->req, sizeof(c->req),
-		                              "%s %s HTTP/1.1\r\nHost: %s\r\n"
-		                              "User-Agent: tristack-lb-check\r\n"
-		                              "Connection: close\r\n\r\n",
-		                              conf->method, conf->path, host);
+		c->fetch.req_len = (size_t)snprintf(c->req, sizeof(c->req),
+		                                    "%s %s HTTP/1.1\r\nHost: %s\r\n"
+		                                    "User-Agent: tristack-lb-check\r\n"
+		                                    "Connection: close\r\n\r\n",
+		                                    conf->method, conf->path, host);
 		/* Spread the servers' checks over the first interval. */
 		loop_timer_set(w->loop, &c->timer, 1 + conf->interval * i / lb->nservers);
 	}
@@ -244,7 +210,7 @@ void lb_checks_stop(struct lb *lb)
 		struct lb_check *c = &lb->checks[i];
 		if (c->w == NULL)
 			continue;
-		conn_close(&c->conn);
+		lb_fetch_close(&c->fetch);
 		loop_timer_stop(c->w->loop, &c->timer);
 		c->running = false;
 	}

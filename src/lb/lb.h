@@ -42,21 +42,46 @@ void lb_release(struct lb_balancer *b, int server);
 unsigned lb_servers_up(const struct lb_balancer *b);
 
 /* One server's health check (check.c); runs on worker 0's loop. */
+/* One HTTP exchange over a connection of its own, on a worker's loop
+ * (fetch.c): connect, send req, read into resp. Its owner hears of each
+ * step through event(): LB_FETCH_DATA (resp has grown), LB_FETCH_EOF (the
+ * server closed), or -errno (EMSGSIZE: resp is full). On DATA the owner
+ * may end it (lb_fetch_close) or let it read on; on EOF and errors it ends
+ * it. The owner's own timer gives up on it (a timeout) the same way. */
+enum { LB_FETCH_DATA = 0, LB_FETCH_EOF = 1 };
+
+struct lb_fetch {
+	struct conn conn; /* io.fd < 0: not open */
+	bool connected;
+	const char *req;
+	size_t req_len, sent;
+	char *resp;
+	size_t resp_len, resp_cap;
+	uint64_t t_start_us; /* set by lb_fetch_start */
+	void (*event)(struct lb_fetch *f, int what);
+};
+
+/* 0, or the errno of a connect that failed at once (nothing is open). */
+int lb_fetch_start(struct lb_fetch *f, struct loop *loop, const struct addr *a);
+void lb_fetch_close(struct lb_fetch *f);
+static inline bool lb_fetch_open(const struct lb_fetch *f)
+{
+	return f->conn.io.fd >= 0;
+}
+
 struct lb_check {
 	struct lb *lb;
 	int server;
 	struct worker *w;
-	struct conn conn;
+	struct lb_fetch fetch;
 	struct timer timer; /* the next check, or this one's timeout */
-	bool running, connected;
+	bool running;
 	unsigned health; /* [0, rise + fall - 1]; up while >= rise */
 	unsigned rise, fall;
 	uint64_t interval, timeout;
-	uint64_t t_start_us;
 	char req[512];
-	size_t req_len, sent;
 	char resp[2048];
-	size_t resp_len, scan;
+	size_t scan;
 	_Atomic unsigned passive; /* failures reported by traffic, not yet counted */
 	_Atomic int last_code;    /* HTTP status, or -errno; 0 before the first */
 	_Atomic int last_us;
@@ -100,14 +125,10 @@ struct lb_target {
 	char addr_text[64];
 	/* the scrape in progress, on worker 0's loop */
 	struct worker *w;
-	struct conn conn;
-	struct timer timer; /* the next scrape, or this one's timeout */
-	bool running, connected;
-	uint64_t t_start_us;
+	struct lb_fetch fetch; /* its resp: LB_MONITOR_MAX_BYTES */
+	struct timer timer;    /* the next scrape, or this one's timeout */
+	bool running;
 	char req[256];
-	size_t req_len, sent;
-	char *resp; /* LB_MONITOR_MAX_BYTES */
-	size_t resp_len;
 	struct lb_target_state st; /* under lb->mon_lock */
 };
 

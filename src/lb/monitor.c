@@ -23,8 +23,6 @@
 #include "lb.h"
 #include "prom.h"
 
-static void scrape_io(struct io *io);
-
 static void target_add(struct lb *lb, const struct stack_host *h, const char *daemon,
                        const char *spec, const char *prefix)
 {
@@ -36,7 +34,7 @@ static void target_add(struct lb *lb, const struct stack_host *h, const char *da
 	t->host = h->name;
 	t->daemon = daemon;
 	t->prefix = prefix;
-	t->conn.io.fd = -1;
+	t->fetch.conn.io.fd = -1;
 	t->st.requests = -1;
 	if (spec == NULL) { /* this LB */
 		t->self = true;
@@ -149,22 +147,23 @@ static int64_t wall_ms(void)
 static void scrape_done(struct lb_target *t, const char *error)
 {
 	struct lb *lb = t->lb;
-	conn_close(&t->conn);
+	struct lb_fetch *f = &t->fetch;
+	lb_fetch_close(f);
 	t->running = false;
 	struct lb_target_state st;
 	pthread_mutex_lock(&lb->mon_lock);
 	st = t->st;
 	pthread_mutex_unlock(&lb->mon_lock);
 	st.scraped_ms = wall_ms();
-	st.duration_ms = (unsigned)((http_now_us() - t->t_start_us) / 1000);
+	st.duration_ms = (unsigned)((http_now_us() - f->t_start_us) / 1000);
 	st.seen = true;
 	if (error) {
 		st.up = false;
 		snprintf(st.error, sizeof(st.error), "%s", error);
 	} else {
-		const char *body = memmem(t->resp, t->resp_len, "\r\n\r\n", 4);
+		const char *body = memmem(f->resp, f->resp_len, "\r\n\r\n", 4);
 		body += 4;
-		lb_monitor_read(t, body, (size_t)(t->resp + t->resp_len - body), &st);
+		lb_monitor_read(t, body, (size_t)(f->resp + f->resp_len - body), &st);
 		st.up = true;
 		st.error[0] = '\0';
 		st.last_ok_ms = st.scraped_ms;
@@ -183,14 +182,15 @@ static void scrape_fail_errno(struct lb_target *t, int e)
 /* The whole response is in: is it a 200 with a head? */
 static void scrape_check(struct lb_target *t)
 {
+	const struct lb_fetch *f = &t->fetch;
 	char why[64];
-	const char *end = memmem(t->resp, t->resp_len, "\r\n\r\n", 4);
-	if (t->resp_len < 12 || memcmp(t->resp, "HTTP/1.", 7) != 0 || end == NULL) {
+	const char *end = memmem(f->resp, f->resp_len, "\r\n\r\n", 4);
+	if (f->resp_len < 12 || memcmp(f->resp, "HTTP/1.", 7) != 0 || end == NULL) {
 		scrape_done(t, "bad HTTP response");
 		return;
 	}
-	if (memcmp(t->resp + 8, " 200", 4) != 0) {
-		snprintf(why, sizeof(why), "HTTP %.3s", t->resp + 9);
+	if (memcmp(f->resp + 8, " 200", 4) != 0) {
+		snprintf(why, sizeof(why), "HTTP %.3s", f->resp + 9);
 		scrape_done(t, why);
 		return;
 	}
@@ -200,67 +200,28 @@ static void scrape_check(struct lb_target *t)
 static void scrape_start(struct lb_target *t)
 {
 	t->running = true;
-	t->t_start_us = http_now_us();
-	t->resp_len = 0;
-	t->sent = 0;
-	int fd = net_connect(&t->addr);
-	if (fd < 0 || conn_init(&t->conn, t->w->loop, fd, scrape_io) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		t->conn.io.fd = -1;
+	int e = lb_fetch_start(&t->fetch, t->w->loop, &t->addr);
+	if (e) {
 		scrape_fail_errno(t, e);
 		return;
 	}
-	t->connected = false;
 	loop_timer_set(t->w->loop, &t->timer, LB_MONITOR_TIMEOUT);
 }
 
-static void scrape_io(struct io *io)
+/* A scrape reads until the daemon closes (Connection: close). */
+static void scrape_event(struct lb_fetch *f, int what)
 {
-	struct lb_target *t = container_of(io, struct lb_target, conn.io);
-	if (!t->connected) {
-		if (!(io->ready & (IO_WRITE | IO_ERR | IO_HUP)))
-			return;
-		int e = net_socket_error(io->fd);
-		if (e) {
-			scrape_fail_errno(t, e);
-			return;
-		}
-		t->connected = true;
-	}
-	while (t->sent < t->req_len) {
-		ssize_t n = conn_write(&t->conn, t->req + t->sent, t->req_len - t->sent);
-		if (n == TS_AGAIN)
-			return;
-		if (n < 0) {
-			scrape_fail_errno(t, errno);
-			return;
-		}
-		t->sent += (size_t)n;
-	}
-	for (;;) {
-		if (t->resp_len == LB_MONITOR_MAX_BYTES) {
-			scrape_done(t, "response too large");
-			return;
-		}
-		ssize_t n =
-		    conn_read(&t->conn, t->resp + t->resp_len, LB_MONITOR_MAX_BYTES - t->resp_len);
-		if (n == TS_AGAIN)
-			return;
-		if (n < 0) {
-			scrape_fail_errno(t, errno);
-			return;
-		}
-		if (n == 0) {
-			if (t->resp_len == 0)
-				scrape_done(t, "connection closed before a response");
-			else
-				scrape_check(t);
-			return;
-		}
-		t->resp_len += (size_t)n;
-	}
+	struct lb_target *t = container_of(f, struct lb_target, fetch);
+	if (what == LB_FETCH_DATA)
+		return;
+	if (what == -EMSGSIZE)
+		scrape_done(t, "response too large");
+	else if (what < 0)
+		scrape_fail_errno(t, -what);
+	else if (f->resp_len == 0)
+		scrape_done(t, "connection closed before a response");
+	else
+		scrape_check(t);
 }
 
 static void scrape_timer(struct timer *tm)
@@ -298,14 +259,17 @@ void lb_monitor_start(struct lb *lb, struct worker *w)
 			continue;
 		t->w = w;
 		t->timer.fn = scrape_timer;
-		t->resp = xmalloc(LB_MONITOR_MAX_BYTES);
+		t->fetch.resp = xmalloc(LB_MONITOR_MAX_BYTES);
+		t->fetch.resp_cap = LB_MONITOR_MAX_BYTES;
+		t->fetch.req = t->req;
+		t->fetch.event = scrape_event;
 		char host[sizeof(t->addr_text)]; /* not t's own bytes: snprintf's restrict */
 		memcpy(host, t->addr_text, sizeof(host));
-		t->req_len = (size_t)snprintf(t->req, sizeof(t->req),
-		                              "GET /metrics HTTP/1.1\r\nHost: %s\r\n"
-		                              "User-Agent: tristack-lb-monitor\r\n"
-		                              "Connection: close\r\n\r\n",
-		                              host);
+		t->fetch.req_len = (size_t)snprintf(t->req, sizeof(t->req),
+		                                    "GET /metrics HTTP/1.1\r\nHost: %s\r\n"
+		                                    "User-Agent: tristack-lb-monitor\r\n"
+		                                    "Connection: close\r\n\r\n",
+		                                    host);
 		/* the first round at once, spread over a tenth of the interval */
 		loop_timer_set(w->loop, &t->timer, 1 + LB_MONITOR_INTERVAL / 10 * i / lb->ntargets);
 	}
@@ -317,7 +281,7 @@ void lb_monitor_stop(struct lb *lb)
 		struct lb_target *t = &lb->targets[i];
 		if (t->w == NULL)
 			continue;
-		conn_close(&t->conn);
+		lb_fetch_close(&t->fetch);
 		loop_timer_stop(t->w->loop, &t->timer);
 		t->running = false;
 	}
@@ -326,7 +290,7 @@ void lb_monitor_stop(struct lb *lb)
 void lb_monitor_free(struct lb *lb)
 {
 	for (unsigned i = 0; i < lb->ntargets; i++)
-		free(lb->targets[i].resp);
+		free(lb->targets[i].fetch.resp);
 	pthread_mutex_destroy(&lb->mon_lock);
 }
 
