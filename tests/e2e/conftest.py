@@ -118,6 +118,60 @@ class Stack:
         return text
 
 
+class IsolatedStack(Stack):
+    """The default isolated stack (conf/foobar-isolated.conf) on a
+    198.18.N.0/24 of its own (RFC 2544's benchmarking range: nothing real
+    lives there); clients run in its client namespace. stop() leaves
+    nothing behind: no process, namespace or guard route."""
+
+    def __init__(self, tmp):
+        n = random.randint(1, 250)
+        super().__init__(tmp, f"198.18.{n}")
+        self.url = f"https://{self.net}.1:443"
+        CA_FILES[f"{self.net}.1:443"] = self.cafile
+        text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
+        text = text.replace("10.0.0.", f"{self.net}.")
+        text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        self.addr = {"lb-01": f"{self.net}.1", "web-01": f"{self.net}.2",
+                     "web-02": f"{self.net}.3", "client": f"{self.net}.100"}
+
+    def prefix(self):
+        with open(os.path.join(self.state, "run", "isolated")) as f:
+            return f.read().strip()
+
+    def ns(self, host):
+        return self.prefix() + host
+
+    def exec(self, host, *cmd, timeout=60):
+        return self.ctl("exec", host, *cmd, check=False, timeout=timeout)
+
+    def stop(self):
+        """down, then whatever is left, by PID and by name. Returns the PIDs
+        that down left running (then killed)."""
+        pids = self.pids()
+        prefix = None
+        try:
+            prefix = self.prefix()
+        except OSError:
+            pass
+        self.ctl("down", check=False, timeout=120)
+        left = [p for p in pids.values() if alive(p)]
+        for p in left:
+            os.kill(p, signal.SIGKILL)
+        if prefix:
+            subprocess.run(["ip", "route", "del", "unreachable", f"{self.net}.0/24"],
+                           capture_output=True)
+            out = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                 text=True).stdout
+            for line in out.splitlines():
+                if line.split() and line.split()[0].startswith(prefix):
+                    subprocess.run(["ip", "netns", "del", line.split()[0]],
+                                   capture_output=True)
+        return left
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)

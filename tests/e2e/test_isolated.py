@@ -3,7 +3,6 @@ a private bridge, a client to stand in, DNS for real, a firewall per host.
 The lab uses 198.18.N.0/24 (RFC 2544's benchmarking range: nothing real
 lives there), so it can run beside a `make run` lab on 10.0.0.0/24."""
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -13,53 +12,12 @@ import time
 
 import pytest
 
-from conftest import ROOT, alive, binary, wait_for
+from conftest import ROOT, IsolatedStack, alive, wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None,
                                 reason="isolated mode needs root and iproute2")
 
 PROBE = os.path.join(ROOT, "tests", "e2e", "connect_probe.py")
-
-
-class Lab:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.n = random.randint(1, 250)
-        self.net = f"198.18.{self.n}"
-        self.conf = os.path.join(tmp, "stack.conf")
-        self.state = os.path.join(tmp, "state")
-        self.ca = os.path.join(self.state, "tls", "ca.crt")
-        text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
-        text = text.replace("10.0.0.", f"{self.net}.")
-        text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
-        with open(self.conf, "w") as f:
-            f.write(text)
-        self.addr = {"lb-01": f"{self.net}.1", "web-01": f"{self.net}.2",
-                     "web-02": f"{self.net}.3", "client": f"{self.net}.100"}
-
-    def ctl(self, *args, check=True, timeout=120):
-        r = subprocess.run([binary("tristack"), "-c", self.conf, "--state", self.state, *args],
-                           capture_output=True, text=True, timeout=timeout)
-        if check and r.returncode != 0:
-            raise AssertionError(f"tristack {' '.join(args)}: {r.returncode}\n{r.stdout}\n"
-                                 f"{r.stderr}")
-        return r
-
-    def exec(self, host, *cmd, timeout=60):
-        return self.ctl("exec", host, *cmd, check=False, timeout=timeout)
-
-    def prefix(self):
-        with open(os.path.join(self.state, "run", "isolated")) as f:
-            return f.read().strip()
-
-    def pids(self):
-        run = os.path.join(self.state, "run")
-        out = {}
-        for name in os.listdir(run) if os.path.isdir(run) else []:
-            if name.endswith(".pid"):
-                with open(os.path.join(run, name)) as f:
-                    out[name] = int(f.read().strip())
-        return out
 
 
 def leftovers(prefix, subnet):
@@ -75,24 +33,13 @@ def leftovers(prefix, subnet):
 @pytest.fixture(scope="module")
 def lab():
     tmp = tempfile.mkdtemp(prefix="tristack-e2e-iso-")
-    lb = Lab(tmp)
-    prefix = None
+    lb = IsolatedStack(tmp)
     try:
         r = lb.ctl("up", "--isolated", timeout=240)
         lb.up_output = r.stdout
-        prefix = lb.prefix()
         yield lb
     finally:
-        pids = lb.pids()
-        lb.ctl("down", check=False)
-        for pid in pids.values():
-            if alive(pid):
-                os.kill(pid, 9)
-        if prefix:  # nothing may be left, whatever happened
-            subprocess.run(["ip", "route", "del", "unreachable", f"{lb.net}.0/24"],
-                           capture_output=True)
-            for n in leftovers(prefix, f"{lb.net}.0/24")[0]:
-                subprocess.run(["ip", "netns", "del", n], capture_output=True)
+        lb.stop()  # nothing may be left, whatever happened
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -124,7 +71,7 @@ def test_dns_from_the_client(lab):
 
 
 def curl(lab, *args):
-    r = lab.exec("client", "curl", "-s", "-S", "--max-time", "10", "--cacert", lab.ca, "-o",
+    r = lab.exec("client", "curl", "-s", "-S", "--max-time", "10", "--cacert", lab.cafile, "-o",
                  "/dev/stdout", "-w", "\n%{http_code}", *args)
     body, _, code = r.stdout.rpartition("\n")
     return int(code or 0), body
@@ -302,7 +249,7 @@ def test_the_lb_is_published_on_this_machines_loopback(lab):
     out = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True).stdout
     mine = [l.split()[3] for l in out.splitlines() if f"pid={forward}," in l]
     assert sorted(mine) == ["127.0.0.1:8080", "127.0.0.1:8404", "127.0.0.1:8443"], out
-    r = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", lab.ca, "--resolve",
+    r = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", lab.cafile, "--resolve",
                         "www.foobar.com:8443:127.0.0.1", "-o", "/dev/null", "-w",
                         "%{http_code} %{ssl_verify_result}",
                         "https://www.foobar.com:8443/api/posts?limit=1"],
@@ -321,7 +268,7 @@ def test_the_lb_is_published_on_this_machines_loopback(lab):
         assert s.recv(100).startswith(b"HTTP/1.1 301 ")
     fds = lambda: len(os.listdir(f"/proc/{forward}/fd"))  # noqa: E731
     base = fds()
-    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--cacert", lab.ca, "--resolve",
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "--cacert", lab.cafile, "--resolve",
                                "www.foobar.com:8443:127.0.0.1",
                                "https://www.foobar.com:8443/static/site.css"])
              for _ in range(30)]
@@ -329,8 +276,11 @@ def test_the_lb_is_published_on_this_machines_loopback(lab):
     wait_for(lambda: fds() <= base, timeout=5, what="the forwarder to close its pairs")
     # the supervisor keeps it running like the daemons
     os.kill(forward, 9)
-    wait_for(lambda: lab.pids()["lb-01.forward.pid"] != forward and
-             alive(lab.pids()["lb-01.forward.pid"]), timeout=10, what="a new forwarder")
+
+    def new_forwarder():
+        p = lab.pids().get("lb-01.forward.pid")
+        return p not in (None, forward) and alive(p)
+    wait_for(new_forwarder, timeout=10, what="a new forwarder")
 
 
 def test_down_leaves_nothing_behind(lab):

@@ -22,7 +22,6 @@ import ctypes
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -35,33 +34,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 from applab import Client, db_query  # noqa: E402
-from conftest import (CA_FILES, ROOT, Stack, alive, free_subnet, stop_stack,  # noqa: E402
+from conftest import (IsolatedStack, Stack, free_subnet, stop_stack,  # noqa: E402
                       write_stack)
 
 LB_MAXCONN = 300  # the fault stack's [lb] maxconn, small enough to fill
-
-
-class IsolatedStack(Stack):
-    """The default isolated stack (conf/foobar-isolated.conf) on a
-    198.18.N.0/24 of its own; clients run in its client namespace."""
-
-    def __init__(self, tmp):
-        n = random.randint(1, 250)
-        super().__init__(tmp, f"198.18.{n}")
-        self.url = f"https://{self.net}.1:443"
-        CA_FILES[f"{self.net}.1:443"] = self.cafile
-        text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
-        text = text.replace("10.0.0.", f"{self.net}.")
-        text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
-        with open(self.conf, "w") as f:
-            f.write(text)
-
-    def prefix(self):
-        with open(os.path.join(self.state, "run", "isolated")) as f:
-            return f.read().strip()
-
-    def ns(self, host):
-        return self.prefix() + host
 
 
 CLONE_NEWNET = 0x40000000
@@ -394,24 +370,7 @@ def start_stack(isolated=False, maxconn=LB_MAXCONN):
 
 
 def stop_isolated(st, tmp):
-    """down, then whatever is left, by PID and by name: nothing may stay."""
-    pids = st.pids()
-    prefix = None
-    try:
-        prefix = st.prefix()
-    except OSError:
-        pass
-    st.ctl("down", check=False, timeout=120)
-    left = [p for p in pids.values() if alive(p)]
-    for p in left:
-        os.kill(p, signal.SIGKILL)
-    if prefix:
-        subprocess.run(["ip", "route", "del", "unreachable", f"{st.net}.0/24"],
-                       capture_output=True)
-        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.split() and line.split()[0].startswith(prefix):
-                subprocess.run(["ip", "netns", "del", line.split()[0]], capture_output=True)
+    left = st.stop()
     shutil.rmtree(tmp, ignore_errors=True)
     return left
 
