@@ -567,6 +567,29 @@ static void heartbeat_done(struct db_job *job, bool ok)
 	mo->busy_heartbeat = false;
 }
 
+/* A server's lag from the age of its newest heartbeat (-1: none yet). See
+ * db.h: against the primary's newest when there is one to compare with. */
+static int64_t replica_lag(struct db *db, struct db_server *sv, int role, long long age)
+{
+	if (age < 0) {
+		atomic_store(&sv->newest_hb_us, 0);
+		return -1;
+	}
+	int64_t newest = (int64_t)http_now_us() - age;
+	atomic_store(&sv->newest_hb_us, newest);
+	if (role == DB_ROLE_PRIMARY)
+		return 0;
+	for (unsigned i = 0; i < db->nservers; i++) {
+		struct db_server *p = &db->servers[i];
+		int64_t theirs = atomic_load(&p->newest_hb_us);
+		if (p == sv || atomic_load(&p->role) != DB_ROLE_PRIMARY || !atomic_load(&p->up) ||
+		    theirs == 0)
+			continue;
+		return theirs > newest ? theirs - newest : 0;
+	}
+	return age;
+}
+
 static void status_done(struct db_job *job, bool ok)
 {
 	struct monitor *mo = job->arg;
@@ -596,7 +619,7 @@ static void status_done(struct db_job *job, bool ok)
 	if (old != role)
 		log_warn("database %s is now the %s", sv->name,
 		         role == DB_ROLE_PRIMARY ? "primary" : "replica");
-	atomic_store(&sv->lag_us, null_age ? -1 : age);
+	atomic_store(&sv->lag_us, replica_lag(db, sv, role, null_age ? -1 : age));
 	if (!atomic_exchange(&sv->up, true))
 		log_info("database %s is reachable (%s)", sv->name,
 		         role == DB_ROLE_PRIMARY ? "primary" : "replica");
@@ -781,6 +804,7 @@ int db_setup(struct db *db, struct daemon *d, char *err, size_t errlen)
 		             (h->roles & ROLE_DB_PRIMARY) ? DB_ROLE_PRIMARY : DB_ROLE_REPLICA);
 		atomic_store(&sv->up, true);
 		atomic_store(&sv->lag_us, -1);
+		atomic_store(&sv->newest_hb_us, 0);
 	}
 	snprintf(db->user, sizeof(db->user), "app");
 	snprintf(db->schema, sizeof(db->schema), "%s", s->db.name);

@@ -12,7 +12,10 @@
  * A monitor (worker 0, every 500 ms) asks each server whether it is
  * read-only (the primary is the one that is not: after a promotion the apps
  * follow by themselves) and how far the replica lags, from a heartbeat row
- * each app writes on the primary (Seconds_Behind_Master lies under load).
+ * each app writes on the primary (Seconds_Behind_Master lies under load):
+ * the primary's newest heartbeat minus the replica's, so a replica that has
+ * everything lags 0 rather than the time since the last heartbeat. Without
+ * a primary to compare with, the age of the replica's newest heartbeat.
  */
 #ifndef TS_APP_DB_H
 #define TS_APP_DB_H
@@ -43,7 +46,10 @@ struct db_server {
 	unsigned port;
 	_Atomic int role;       /* enum db_role, from its read_only */
 	_Atomic bool up;        /* the monitor could talk to it */
-	_Atomic int64_t lag_us; /* replica: age of the newest heartbeat; -1 unknown */
+	_Atomic int64_t lag_us; /* replica: how far behind the primary; -1 unknown */
+	/* when its newest heartbeat row was written, on this app's monotonic
+	 * clock (now - its age, at the last status); 0 unknown */
+	_Atomic int64_t newest_hb_us;
 };
 
 #define DB_PARAMS 3

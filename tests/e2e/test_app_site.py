@@ -2,6 +2,7 @@
 validation, escaping, read-your-writes across the web servers, /healthz and
 the app's database metrics."""
 import json
+import time
 import re
 import secrets
 import urllib.parse
@@ -214,6 +215,23 @@ def test_healthz_names_the_databases(stack):
     assert doc["databases"]["web-01"]["up"] is True
     assert doc["databases"]["web-01"]["role"] == "primary"
     assert doc["databases"]["web-02"]["role"] == "replica"
+
+
+def test_a_replica_that_has_everything_lags_zero(stack):
+    """Lag is the primary's newest heartbeat minus the replica's: 0 when the
+    replica has caught up, not the 0-0.5 s since the last heartbeat."""
+    series = 'tristack_app_db_replica_lag_seconds{server="web-02"}'
+
+    def zero_for_a_second():
+        for _ in range(6):  # over two heartbeats of each app
+            for ip in (f"{stack.net}.2", f"{stack.net}.3"):
+                if app_metrics(stack, ip)[series] != 0:
+                    return False
+            time.sleep(0.2)
+        return True
+    wait_for(zero_for_a_second, timeout=20, what="a replica lag of 0 for a second")
+    for ip in (f"{stack.net}.2", f"{stack.net}.3"):
+        assert app_metrics(stack, ip)['tristack_app_db_replica_lag_seconds{server="web-01"}'] == 0
 
 
 def test_metrics_show_queries_by_target_and_pools(stack):
