@@ -7,10 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
-from conftest import ROOT, SANITIZER_RE, alive, binary, free_subnet, wait_for
+from conftest import SANITIZER_RE, alive, binary, free_subnet, wait_for
 
 BACKEND_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend.py")
 

@@ -6,8 +6,6 @@ import signal
 import subprocess
 import tempfile
 
-import pytest
-
 from conftest import wait_for
 from lblab import LbLab, http
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import raw_http, rss_kib, wait_for
+from conftest import raw_http, rss_kib
 from lblab import LbLab, http
 
 

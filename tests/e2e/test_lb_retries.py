@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from conftest import wait_for
 from lblab import LbLab, http
 
 
@@ -99,7 +98,7 @@ def test_connect_timeout_then_redispatch():
     with tempfile.TemporaryDirectory(prefix="tristack-lb-") as tmp:
         lab = LbLab(tmp)
         try:
-            b1 = lab.backend("b1")
+            lab.backend("b1")
             hole = socket.socket()
             hole.bind((f"{lab.net}.20", 8080))
             hole.listen(0)

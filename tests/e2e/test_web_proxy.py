@@ -2,7 +2,6 @@
 X-Served-By, a kept-alive pool, bodies streamed both ways, 502 and 504,
 next-upstream on a failed connect, a Unix-socket upstream."""
 import json
-import os
 import subprocess
 import tempfile
 import time
