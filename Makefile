@@ -49,7 +49,7 @@ DNS_SRC  = $(wildcard src/dns/*.c)
 CTL_SRC  = $(wildcard src/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests reach into: pure functions with no main().
-UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/dns/answer.c src/dns/zone.c src/dns/stats.c $(LIBS_DNS)
+UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/dns/answer.c src/dns/zone.c src/dns/stats.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -84,7 +84,7 @@ $(DASH_GEN): scripts/embed.sh $(DASH_FILES)
 
 $(BIN)/tristack-lb: $(call obj,$(LB_SRC) $(DASH_GEN)) $(CORE_LIB)
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_DNS)
 
 $(BIN)/tristack-web: $(call obj,$(WEB_SRC)) $(CORE_LIB)
 	@mkdir -p $(BIN)
@@ -104,7 +104,7 @@ $(BIN)/tristack: $(call obj,$(CTL_SRC)) $(CORE_LIB)
 
 $(UNIT_BIN): $(call obj,$(UNIT_SRC) $(UNIT_DAEMON_SRC)) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_DNS)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
