@@ -31,8 +31,12 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_POST_INSERT] = "INSERT INTO posts (author, body, created_at) VALUES (?, ?, ?)",
 	[ST_GTID_WAIT] = "SELECT MASTER_GTID_WAIT(?, ? / 1000)",
 	[ST_HEARTBEAT] = "REPLACE INTO heartbeat (host, ts) VALUES (?, NOW(6))",
+	/* read-only?, the newest heartbeat's age, and the newest heartbeat
+	 * itself as a number: the row's own value, the same on every server
+	 * that has it (no time zone: DATETIME arithmetic) */
 	[ST_STATUS] = "SELECT @@read_only, "
-	              "TIMESTAMPDIFF(MICROSECOND, (SELECT MAX(ts) FROM heartbeat), NOW(6))",
+	              "TIMESTAMPDIFF(MICROSECOND, (SELECT MAX(ts) FROM heartbeat), NOW(6)), "
+	              "TIMESTAMPDIFF(MICROSECOND, '2000-01-01', (SELECT MAX(ts) FROM heartbeat))",
 };
 
 enum conn_state { DC_DOWN, DC_CONNECT, DC_PREPARE, DC_IDLE, DC_EXEC, DC_STORE };
@@ -567,15 +571,16 @@ static void heartbeat_done(struct db_job *job, bool ok)
 	mo->busy_heartbeat = false;
 }
 
-/* A server's lag from the age of its newest heartbeat (-1: none yet). See
- * db.h: against the primary's newest when there is one to compare with. */
-static int64_t replica_lag(struct db *db, struct db_server *sv, int role, long long age)
+/* A server's lag from its newest heartbeat row (newest, and its age; -1:
+ * none yet). See db.h: against the primary's newest when there is one to
+ * compare with, else the age. */
+static int64_t replica_lag(struct db *db, struct db_server *sv, int role, long long newest,
+                           long long age)
 {
-	if (age < 0) {
+	if (age < 0 || newest <= 0) {
 		atomic_store(&sv->newest_hb_us, 0);
 		return -1;
 	}
-	int64_t newest = (int64_t)http_now_us() - age;
 	atomic_store(&sv->newest_hb_us, newest);
 	if (role == DB_ROLE_PRIMARY)
 		return 0;
@@ -603,15 +608,18 @@ static void status_done(struct db_job *job, bool ok)
 			log_warn("database %s is unreachable: %s", sv->name, job->errmsg);
 		return;
 	}
-	long long ro = 0, age = -1;
-	my_bool null_age = 0;
-	MYSQL_BIND out[2];
+	long long ro = 0, age = -1, newest = 0;
+	my_bool null_age = 0, null_newest = 0;
+	MYSQL_BIND out[3];
 	memset(out, 0, sizeof(out));
 	out[0].buffer_type = MYSQL_TYPE_LONGLONG;
 	out[0].buffer = &ro;
 	out[1].buffer_type = MYSQL_TYPE_LONGLONG;
 	out[1].buffer = &age;
 	out[1].is_null = &null_age;
+	out[2].buffer_type = MYSQL_TYPE_LONGLONG;
+	out[2].buffer = &newest;
+	out[2].is_null = &null_newest;
 	if (mysql_stmt_bind_result(job->st, out) != 0 || mysql_stmt_fetch(job->st) != 0)
 		return;
 	int role = ro ? DB_ROLE_REPLICA : DB_ROLE_PRIMARY;
@@ -619,7 +627,8 @@ static void status_done(struct db_job *job, bool ok)
 	if (old != role)
 		log_warn("database %s is now the %s", sv->name,
 		         role == DB_ROLE_PRIMARY ? "primary" : "replica");
-	atomic_store(&sv->lag_us, replica_lag(db, sv, role, null_age ? -1 : age));
+	atomic_store(&sv->lag_us,
+	             replica_lag(db, sv, role, null_newest ? 0 : newest, null_age ? -1 : age));
 	if (!atomic_exchange(&sv->up, true))
 		log_info("database %s is reachable (%s)", sv->name,
 		         role == DB_ROLE_PRIMARY ? "primary" : "replica");

@@ -47,8 +47,8 @@ struct db_server {
 	_Atomic int role;       /* enum db_role, from its read_only */
 	_Atomic bool up;        /* the monitor could talk to it */
 	_Atomic int64_t lag_us; /* replica: how far behind the primary; -1 unknown */
-	/* when its newest heartbeat row was written, on this app's monotonic
-	 * clock (now - its age, at the last status); 0 unknown */
+	/* its newest heartbeat row's ts, in microseconds since 2000-01-01 (the
+	 * primary's clock, which wrote it), at the last status; 0 unknown */
 	_Atomic int64_t newest_hb_us;
 };
 
