@@ -7,7 +7,7 @@ import ssl
 import subprocess
 import urllib.parse
 
-from conftest import CA_FILES
+from conftest import CA_FILES, metric_samples
 
 COOKIE = "tristack_gtid"
 
@@ -96,9 +96,4 @@ def app_metrics(stack, host_ip):
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     conn.close()
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            k, _, v = line.rpartition(" ")
-            out[k] = float(v)
-    return out
+    return metric_samples(text)

@@ -172,6 +172,16 @@ class IsolatedStack(Stack):
         return left
 
 
+def metric_samples(text):
+    """{series as written: value} of a Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, v = line.rpartition(" ")
+            out[series] = float(v)
+    return out
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import (Stack, curl, free_subnet, sanitizer_reports, stop_stack,
+from conftest import (Stack, curl, free_subnet, metric_samples, sanitizer_reports, stop_stack,
                       wait_for, write_stack)
 
 N = 37
@@ -63,25 +63,15 @@ def scrape(url):
     return body.decode()
 
 
-def samples(text):
-    """{series as written: value} of a scrape."""
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            series, _, v = line.rpartition(" ")
-            out[series] = float(v)
-    return out
-
-
 def value(text, series):
-    return samples(text).get(series)
+    return metric_samples(text).get(series)
 
 
 def total(text, family, **labels):
     """The sum over a family's series whose labels include the given ones."""
     want = [f'{k}="{v}"' for k, v in labels.items()]
     s = 0.0
-    for series, v in samples(text).items():
+    for series, v in metric_samples(text).items():
         name, _, rest = series.partition("{")
         if name == family and all(w in rest.rstrip("}").split(",") for w in want):
             s += v
