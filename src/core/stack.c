@@ -90,6 +90,7 @@ static const struct key site_keys[] = {
 	{ "www", K_STR, offsetof(struct stack_site, www), "lb-01", NULL, 0, 0 },
 	{ "state", K_STR, offsetof(struct stack_site, state), "var", NULL, 0, 0 },
 	{ "admin", K_STR, offsetof(struct stack_site, admin), "", NULL, 0, 0 },
+	{ "user", K_STR, offsetof(struct stack_site, user), "tristack", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 

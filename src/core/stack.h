@@ -37,6 +37,7 @@ struct stack_site {
 	char *www;   /* host that www.<domain> points at */
 	char *state; /* state folder */
 	char *admin; /* who may reach the admin ports: host names and CIDRs, space-separated */
+	char *user;  /* the account daemons run as when tristack runs as root */
 };
 
 struct stack_host {

@@ -141,9 +141,10 @@ static int mkdirs(struct bundle *b, const char *path)
 			continue;
 		char was = *p;
 		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0755) == 0)
+			chmod(tmp, 0755); /* ours: 0755 whatever the umask; never an ancestor's */
+		else if (errno != EEXIST)
 			return fail(b, "cannot make %s: %s", tmp, strerror(errno));
-		chmod(tmp, 0755); /* whatever the umask */
 		if (was == '\0')
 			return 0;
 		*p = '/';

@@ -47,7 +47,27 @@ struct ctl {
 	char client_address[48]; /* the client namespace's */
 	char dns_address[48];    /* where resolv.conf points */
 	bool monitoring;         /* Prometheus and the exporters are units (mon_on) */
+	/* account.c: as root, what is started drops to [site] user */
+	bool drop;
+	uid_t uid;
+	gid_t gid;
 };
+
+/* account.c: the service account (see there). acct_init looks it up (as
+ * root: makes it if missing; sets c->drop); acct_drop, in a child before
+ * exec, becomes it for good (bind_low: keeping CAP_NET_BIND_SERVICE);
+ * acct_state gives the state folder's parts to it; acct_give_dir makes a
+ * folder of its own; acct_check_reach: can it reach paths[i] with
+ * modes[i] (access(2) modes)? -1 with err naming what blocks it.
+ * acct_operator: the name of the account running tristack (MariaDB's
+ * admin over the socket). */
+int acct_init(struct ctl *c, char *err, size_t errlen);
+int acct_drop(const struct ctl *c, bool bind_low);
+int acct_state(const struct ctl *c, char *err, size_t errlen);
+int acct_give_dir(const struct ctl *c, const char *path, char *err, size_t errlen);
+int acct_check_reach(const struct ctl *c, const char *const *paths, const int *modes, unsigned n,
+                     char *err, size_t errlen);
+const char *acct_operator(void);
 
 /* proc.c */
 int ctl_units(struct ctl *c, char *err, size_t errlen);
@@ -71,6 +91,7 @@ int unit_stop(struct unit *u, unsigned grace_ms);
 /* db.c */
 struct db_paths {
 	char datadir[4200], socket[4200], pidfile[4200];
+	char files[4200]; /* --secure-file-priv: the only folder FILE may touch */
 };
 void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p);
 const struct stack_host *db_primary(const struct ctl *c);
@@ -133,7 +154,7 @@ int mon_units(struct ctl *c, char *err, size_t errlen);
 int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t storelen, char **argv,
              unsigned max);
 /* Write {state}/monitoring/ (prometheus.yml, rules.yml, the exporters'
- * my.cnf), and make a running Prometheus read them again. */
+ * login in secrets/), and make a running Prometheus read them again. */
 int mon_prepare(struct ctl *c, char *err, size_t errlen);
 /* The rules file's text for this stack (tests, `up`), into a malloc'd string. */
 char *mon_rules(const struct ctl *c);

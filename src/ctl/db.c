@@ -51,6 +51,7 @@ void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *
 	fmt(p->datadir, sizeof(p->datadir), "%s/db/%s", c->state, h->name);
 	fmt(p->socket, sizeof(p->socket), "%s/run/%s.db.sock", c->state, h->name);
 	fmt(p->pidfile, sizeof(p->pidfile), "%s/db/%s/mariadbd.pid", c->state, h->name);
+	fmt(p->files, sizeof(p->files), "%s/db/%s.files", c->state, h->name);
 }
 
 /* ---- the current primary ---- */
@@ -165,21 +166,33 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	char dir[4200];
 	fmt(dir, sizeof(dir), "%s/db", c->state);
 	mkdir(dir, 0750);
+	/* The instance's own folders, the service account's (a datadir made
+	 * by an older tristack as root is given to it too); SELECT ... INTO
+	 * OUTFILE and LOAD DATA reach nothing else (--secure-file-priv). */
+	if (acct_give_dir(c, p.datadir, err, errlen) < 0 ||
+	    acct_give_dir(c, p.files, err, errlen) < 0)
+		return -1;
 	char marker[4300];
 	fmt(marker, sizeof(marker), "%s/mysql", p.datadir);
 	struct stat st;
 	if (stat(marker, &st) == 0)
 		return 0; /* made before: all data stays */
-	mkdir(p.datadir, 0750);
-	char datadir_arg[4300], user_arg[300];
+	/* root@localhost (and, for an operator who is not root, an account
+	 * of the operator's name) authenticated by the socket's peer: only
+	 * that Unix account logs in as it, with no password to steal, and
+	 * from no TCP address at all. */
+	char datadir_arg[4300], user_arg[300], socket_user_arg[300];
 	fmt(datadir_arg, sizeof(datadir_arg), "--datadir=%s", p.datadir);
-	const char *user = getenv("USER");
-	fmt(user_arg, sizeof(user_arg), "--user=%s", geteuid() == 0 ? "root" : (user ? user : ""));
+	fmt(user_arg, sizeof(user_arg), "--user=%s",
+	    c->drop ? c->stack.site.user : acct_operator());
+	fmt(socket_user_arg, sizeof(socket_user_arg), "--auth-root-socket-user=%s",
+	    acct_operator());
 	char *argv[] = { MARIADB_INSTALL,
 		         "--no-defaults",
 		         user_arg,
 		         datadir_arg,
-		         "--auth-root-authentication-method=normal",
+		         "--auth-root-authentication-method=socket",
+		         socket_user_arg,
 		         "--skip-test-db",
 		         NULL };
 	if (run_wait(argv, u->logfile) < 0) {
@@ -201,9 +214,8 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 #define ARG(...) argv_add(&b, __VA_ARGS__)
 	ARG("%s", MARIADBD);
 	ARG("--no-defaults");
-	if (geteuid() == 0)
-		ARG("--user=root");
-	ARG("--datadir=%s", p.datadir);
+	ARG("--datadir=%s", p.datadir); /* started as the service account, never root */
+	ARG("--secure-file-priv=%s", p.files);
 	ARG("--socket=%s", p.socket);
 	ARG("--pid-file=%s", p.pidfile);
 	ARG("--log-error=%s", u->logfile);
@@ -234,15 +246,24 @@ static MYSQL *admin_connect(const struct ctl *c, const struct stack_host *h, cha
 {
 	struct db_paths p;
 	db_paths(c, h, &p);
-	MYSQL *m = mysql_init(NULL);
-	unsigned timeout = 2;
-	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	if (!mysql_real_connect(m, NULL, "root", "", NULL, 0, p.socket, CLIENT_MULTI_STATEMENTS)) {
-		snprintf(err, errlen, "%s: %s", h->name, mysql_error(m));
+	/* As the operator's own account, authenticated by the socket; a
+	 * datadir made by an older tristack has a root with no password
+	 * instead, until db_harden has run once. */
+	const char *users[] = { acct_operator(), "root" };
+	for (unsigned i = 0; i < ARRAY_SIZE(users); i++) {
+		if (i > 0 && strcmp(users[i], users[0]) == 0)
+			break;
+		MYSQL *m = mysql_init(NULL);
+		unsigned timeout = 2;
+		mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+		if (mysql_real_connect(m, NULL, users[i], "", NULL, 0, p.socket,
+		                       CLIENT_MULTI_STATEMENTS))
+			return m;
+		if (i == 0) /* the first refusal is the one that explains */
+			snprintf(err, errlen, "%s: %s", h->name, mysql_error(m));
 		mysql_close(m);
-		return NULL;
 	}
-	return m;
+	return NULL;
 }
 
 static int sql(MYSQL *m, char *err, size_t errlen, const char *fmtq, ...) TS_PRINTF(4, 5);
@@ -355,6 +376,69 @@ void db_describe(const struct ctl *c, const struct unit *u, char *out, size_t le
 	mysql_close(m);
 }
 
+/* ---- hardening ---- */
+
+/* Each instance's own administrators, made safe on every up (and so on
+ * the first up after an older tristack made them): no root but
+ * root@localhost, authenticated by the socket's peer; the operator's own
+ * account likewise when the operator is not root; no anonymous account;
+ * any other account with an empty password locked. Local to the instance
+ * (sql_log_bin off): a replica's accounts are its own. */
+static int db_harden(const struct ctl *c, const struct stack_host *h, char *err, size_t errlen)
+{
+	MYSQL *m = admin_connect(c, h, err, errlen);
+	if (m == NULL)
+		return -1;
+	const char *op = acct_operator();
+	int rc = -1;
+	if (sql(m, err, errlen, "SET SESSION sql_log_bin = 0") < 0)
+		goto out;
+	if (strcmp(op, "root") != 0 &&
+	    sql(m, err, errlen,
+	        "CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED VIA unix_socket; "
+	        "GRANT ALL PRIVILEGES ON *.* TO '%s'@'localhost' WITH GRANT OPTION",
+	        op, op) < 0)
+		goto out;
+	if (sql(m, err, errlen,
+	        "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING "
+	        "'invalid' OR unix_socket") < 0)
+		goto out;
+	/* Accounts to drop (root elsewhere, anonymous) and to lock (an empty
+	 * password), as 'user'@'host' statements built by the server. */
+	static const char *const fixes =
+	    "SELECT CONCAT(IF(User = 'root' OR User = '', 'DROP USER ', 'ALTER USER '), "
+	    "QUOTE(User), '@', QUOTE(Host), IF(User = 'root' OR User = '', '', ' ACCOUNT LOCK')) "
+	    "FROM mysql.global_priv WHERE (User = 'root' AND Host <> 'localhost') OR User = '' "
+	    "OR (JSON_VALUE(Priv, '$.authentication_string') = '' "
+	    "AND JSON_VALUE(Priv, '$.plugin') IN ('mysql_native_password', 'mysql_old_password') "
+	    "AND JSON_EXISTS(Priv, '$.auth_or') = 0 "
+	    "AND IFNULL(JSON_VALUE(Priv, '$.account_locked'), 0) NOT IN ('1', 'true'))";
+	if (mysql_query(m, fixes) != 0) {
+		snprintf(err, errlen, "%s: %s", h->name, mysql_error(m));
+		goto out;
+	}
+	MYSQL_RES *r = mysql_store_result(m);
+	if (r == NULL) {
+		snprintf(err, errlen, "%s: %s", h->name, mysql_error(m));
+		goto out;
+	}
+	char stmts[16][300];
+	unsigned n = 0;
+	for (MYSQL_ROW row; n < ARRAY_SIZE(stmts) && (row = mysql_fetch_row(r)) != NULL;)
+		if (row[0])
+			snprintf(stmts[n++], sizeof(stmts[0]), "%s", row[0]);
+	mysql_free_result(r);
+	for (unsigned i = 0; i < n; i++) {
+		if (sql(m, err, errlen, "%s", stmts[i]) < 0)
+			goto out;
+		printf("  %s: %s\n", h->name, stmts[i]);
+	}
+	rc = 0;
+out:
+	mysql_close(m);
+	return rc;
+}
+
 /* ---- provisioning ---- */
 
 /* The pattern app and repl may connect from: the hosts' own addresses, or
@@ -432,6 +516,17 @@ static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errle
 	return rc;
 }
 
+/* Take every privilege from user@host (none held is not an error), so
+ * that a grant narrowed since an earlier up is narrowed on it too. */
+static int revoke_all(MYSQL *m, const char *user, const char *host, char *err, size_t errlen)
+{
+	if (sql(m, err, errlen, "REVOKE ALL PRIVILEGES, GRANT OPTION FROM '%s'@'%s'", user, host) <
+	        0 &&
+	    mysql_errno(m) != ER_NONEXISTING_GRANT)
+		return -1;
+	return 0;
+}
+
 static int setup_primary(struct ctl *c, const struct stack_host *primary, char *err, size_t errlen)
 {
 	char app_pw[64], repl_pw[64], from[64];
@@ -446,18 +541,26 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 	const char *schema = c->stack.db.name;
 	int rc = -1;
 	if (sql(m, err, errlen, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4",
-	        schema) < 0)
+	        schema) < 0 ||
+	    sql(m, err, errlen, "SET GLOBAL read_only = OFF") < 0 ||
+	    run_migrations(c, m, err, errlen) < 0)
 		goto out;
-	/* One account per client address; DML on the site's schema only. */
+	/* One account per client address, with what the app does and no
+	 * more: posts are read and added (never changed or removed), the
+	 * heartbeat row replaced (REPLACE: INSERT and DELETE). */
 	for (unsigned i = 0; i < c->stack.nhosts; i++) {
 		const struct stack_host *h = &c->stack.hosts[i];
 		if (h->roles & ROLE_APP) {
 			client_host(c, h, from, sizeof(from));
 			if (sql(m, err, errlen,
 			        "CREATE USER IF NOT EXISTS 'app'@'%s' IDENTIFIED BY '%s'; "
-			        "ALTER USER 'app'@'%s' IDENTIFIED BY '%s'; "
-			        "GRANT SELECT, INSERT, UPDATE, DELETE ON `%s`.* TO 'app'@'%s'",
-			        from, app_pw, from, app_pw, schema, from) < 0)
+			        "ALTER USER 'app'@'%s' IDENTIFIED BY '%s'",
+			        from, app_pw, from, app_pw) < 0 ||
+			    revoke_all(m, "app", from, err, errlen) < 0 ||
+			    sql(m, err, errlen,
+			        "GRANT SELECT, INSERT ON `%s`.posts TO 'app'@'%s'; "
+			        "GRANT SELECT, INSERT, DELETE ON `%s`.heartbeat TO 'app'@'%s'",
+			        schema, from, schema, from) < 0)
 				goto out;
 		}
 		if (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) {
@@ -470,9 +573,6 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 				goto out;
 		}
 	}
-	if (sql(m, err, errlen, "SET GLOBAL read_only = OFF") < 0 ||
-	    run_migrations(c, m, err, errlen) < 0)
-		goto out;
 	rc = 0;
 out:
 	mysql_close(m);
@@ -544,6 +644,12 @@ int db_provision(struct ctl *c, char *err, size_t errlen)
 	const struct stack_host *primary = db_primary(c);
 	if (primary == NULL)
 		return 0; /* a stack without a database */
+	for (unsigned i = 0; i < c->stack.nhosts; i++) {
+		const struct stack_host *h = &c->stack.hosts[i];
+		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) &&
+		    db_harden(c, h, err, errlen) < 0)
+			return -1;
+	}
 	if (setup_primary(c, primary, err, errlen) < 0)
 		return -1;
 	const struct stack_host *replicas[8];

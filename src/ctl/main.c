@@ -200,9 +200,35 @@ static int start_phase(struct ctl *c, bool db)
 	return 0;
 }
 
+/* As root: the account the daemons run as, the state folder's parts given
+ * to it, and what it must read (the stack file, the state folder, the
+ * document root, a zone file) checked before anything starts. */
+static int prepare_account(struct ctl *c, char *err, size_t errlen)
+{
+	if (acct_init(c, err, errlen) < 0 || acct_state(c, err, errlen) < 0)
+		return -1;
+	const struct stack *s = &c->stack;
+	const char *paths[4] = { c->conf, c->state };
+	int modes[4] = { R_OK, R_OK | X_OK };
+	unsigned n = 2;
+	if (stack_host_with_role(s, ROLE_WEB) && s->web.root && s->web.root[0]) {
+		paths[n] = s->web.root;
+		modes[n++] = R_OK | X_OK;
+	}
+	if (stack_host_with_role(s, ROLE_DNS) && s->dns.zone_file && s->dns.zone_file[0]) {
+		paths[n] = s->dns.zone_file;
+		modes[n++] = R_OK;
+	}
+	return acct_check_reach(c, paths, modes, n, err, errlen);
+}
+
 static int cmd_up(struct ctl *c)
 {
 	char err[512];
+	if (prepare_account(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: %s\n", err);
+		return 1;
+	}
 	if (c->isolated) {
 		if (lab_up(c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tristack: isolated mode: %s\n", err);
@@ -225,11 +251,15 @@ static int cmd_up(struct ctl *c)
 		fprintf(stderr, "tristack: certificates: %s\n", err);
 		goto fail;
 	}
+	if (acct_state(c, err, sizeof(err)) < 0) { /* the secrets and keys just made */
+		fprintf(stderr, "tristack: %s\n", err);
+		goto fail;
+	}
 	if (renewed)
 		reload_lb(c); /* a running LB takes the new certificates */
 	/* monitoring turned off since the last up: what it ran goes */
 	mon_stop_leftovers(c, STOP_GRACE_MS);
-	if (mon_prepare(c, err, sizeof(err)) < 0) {
+	if (mon_prepare(c, err, sizeof(err)) < 0 || acct_state(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: monitoring: %s\n", err);
 		goto fail;
 	}
@@ -287,7 +317,7 @@ static int mark_isolated(const struct ctl *c, bool on)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/run", c->state);
-	mkdir(path, 0755);
+	mkdir(path, 0750);
 	snprintf(path, sizeof(path), "%s/run/isolated", c->state);
 	if (!on)
 		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;

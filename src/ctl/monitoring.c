@@ -8,7 +8,7 @@
  *
  *   {state}/monitoring/prometheus.yml   the scrape targets, from the roles
  *   {state}/monitoring/rules.yml        the alert rules (mon_rules)
- *   {state}/monitoring/HOST.my.cnf      the exporter's login (0600)
+ *   {state}/secrets/HOST.exporter.cnf   the exporter's login (0600: a secret)
  *   {state}/monitoring/data/            Prometheus's TSDB
  *
  * Every target carries a `host` label: the stack file's host it runs on.
@@ -132,7 +132,7 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
 		ARG("--web.listen-address=%s", hp); /* no --web.enable-lifecycle: SIGHUP reloads */
 	} else {
 		ARG("%s", u->exe);
-		ARG("--config.my-cnf=%s%s.my.cnf", dir, u->host->name);
+		ARG("--config.my-cnf=%s/secrets/%s.exporter.cnf", c->state, u->host->name);
 		ARG("--web.listen-address=%s", hp);
 		ARG("--collect.slave_status");
 	}
@@ -370,9 +370,7 @@ static int exporter_logins(struct ctl *c, char *err, size_t errlen)
 			continue;
 		struct db_paths p;
 		db_paths(c, u->host, &p);
-		char name[200];
-		snprintf(name, sizeof(name), "%s.my.cnf", u->host->name);
-		path_in(c, path, sizeof(path), name);
+		snprintf(path, sizeof(path), "%s/secrets/%s.exporter.cnf", c->state, u->host->name);
 		snprintf(text, sizeof(text),
 		         "# the MariaDB login of the exporter on %s (made by tristack up)\n"
 		         "[client]\nuser = exporter\npassword = %s\nsocket = %s\n",

@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "ctl.h"
+
+extern char **environ;
 
 static const struct {
 	unsigned role;
@@ -221,11 +224,18 @@ static int mkdirs(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(tmp, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	return mkdir(tmp, 0750) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The daemons that may listen on a port under 1024 (:80, :443, :53 in the
+ * isolated lab): they keep CAP_NET_BIND_SERVICE, as the bundles' units do. */
+static bool unit_binds_low(const struct unit *u)
+{
+	return !u->db && u->mon == MON_NONE && strcmp(u->role, "app") != 0;
 }
 
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
@@ -284,8 +294,16 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		         u->exe ? "scripts/install-deps.sh installs it" : "run make");
 		return -1;
 	}
+	/* Opened here, exec'd from the descriptor after the drop: the
+	 * account need not reach the folder the binaries are in. */
+	int binfd = open(bin, O_RDONLY | O_CLOEXEC);
+	if (binfd < 0) {
+		snprintf(err, errlen, "%s: %s", bin, strerror(errno));
+		return -1;
+	}
 	int logfd = open(u->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (logfd < 0) {
+		close(binfd);
 		snprintf(err, errlen, "cannot open %s: %s", u->logfile, strerror(errno));
 		return -1;
 	}
@@ -295,12 +313,14 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	int report[2];
 	if (pipe2(report, O_CLOEXEC) < 0) {
 		close(logfd);
+		close(binfd);
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(logfd);
+		close(binfd);
 		close(report[0]);
 		close(report[1]);
 		snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -318,19 +338,23 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (c->isolated && !u->root_ns && netns_enter(c, u->host->name) < 0) {
+		/* In its host's namespace, then never root again (the forwarder
+		 * stays: it makes a socket in the LB's namespace per connection). */
+		if ((c->isolated && !u->root_ns && netns_enter(c, u->host->name) < 0) ||
+		    (!u->root_ns && acct_drop(c, unit_binds_low(u)) < 0)) {
 			int e = errno;
 			ssize_t w = write(report[1], &e, sizeof(e));
 			(void)w;
 			_exit(127);
 		}
-		execv(bin, argv);
+		syscall(SYS_execveat, binfd, "", argv, environ, AT_EMPTY_PATH);
 		int e = errno;
 		ssize_t w = write(report[1], &e, sizeof(e));
 		(void)w;
 		_exit(127);
 	}
 	close(logfd);
+	close(binfd);
 	close(report[1]);
 	int child_errno = 0;
 	ssize_t got;

@@ -5,6 +5,7 @@ Each test session gets its own stack file on its own 127.x.y.0/24 addresses
 folder, and is brought down by PID at the end, failing the test run if any
 process is left or any sanitizer complained in a daemon's log.
 """
+import atexit
 import os
 import random
 import re
@@ -51,12 +52,44 @@ def free_subnet():
     raise RuntimeError("no free loopback subnet")
 
 
+def others_reach(path):
+    """Can an account that is neither owner nor group (the daemons' own,
+    as root) reach path? Every folder on the way searchable by others."""
+    path = os.path.abspath(path)
+    while path != "/":
+        path = os.path.dirname(path)
+        if not os.stat(path).st_mode & 0o001:
+            return False
+    return True
+
+
+_SITE_ROOT = []
+
+
+def site_root():
+    """The document root of the stacks `tristack up` starts here. As root the
+    daemons drop to the tristack account, which must read it: the checkout's
+    www/ when the account reaches it, else a copy of it that it reaches (a
+    clone under a private folder, as CI's may be)."""
+    if not _SITE_ROOT:
+        www = os.path.join(ROOT, "www")
+        if os.geteuid() != 0 or others_reach(www):
+            _SITE_ROOT.append(www)
+        else:
+            tmp = tempfile.mkdtemp(prefix="tristack-www-")
+            os.chmod(tmp, 0o755)
+            shutil.copytree(www, os.path.join(tmp, "www"))
+            atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+            _SITE_ROOT.append(os.path.join(tmp, "www"))
+    return _SITE_ROOT[0]
+
+
 def write_stack(path, net, extra=""):
     """The default stack of DESIGN.md, on the given loopback /24."""
     text = open(os.path.join(ROOT, "conf", "foobar.conf")).read()
     text = text.replace("127.0.0.1", f"{net}.1").replace("127.0.0.2", f"{net}.2")
     text = text.replace("127.0.0.3", f"{net}.3")
-    text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
+    text = re.sub(r"^root(\s*)= www", rf"root\1= {site_root()}", text, flags=re.M)
     with open(path, "w") as f:
         f.write(text + extra)
 
@@ -72,6 +105,9 @@ class Stack:
     HTTPS (the LB's address); http_url its plain listener, which redirects."""
 
     def __init__(self, tmp, net):
+        # as root the daemons run as the tristack account: it must reach
+        # the stack file and the state folder in here (mkdtemp makes 0700)
+        os.chmod(tmp, 0o755)
         self.tmp = tmp
         self.net = net
         self.conf = os.path.join(tmp, "stack.conf")
@@ -131,7 +167,7 @@ class IsolatedStack(Stack):
         CA_FILES[f"{self.net}.1:443"] = self.cafile
         text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
         text = text.replace("10.0.0.", f"{self.net}.")
-        text = re.sub(r"^root(\s*)= www", rf"root\1= {ROOT}/www", text, flags=re.M)
+        text = re.sub(r"^root(\s*)= www", rf"root\1= {site_root()}", text, flags=re.M)
         with open(self.conf, "w") as f:
             f.write(text)
         self.addr = {"lb-01": f"{self.net}.1", "web-01": f"{self.net}.2",

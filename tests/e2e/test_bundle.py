@@ -347,3 +347,20 @@ def test_unknown_host_is_a_clear_error(tmp_path):
     r = subprocess.run([binary("tristack"), "-c", CONF, "--state", str(tmp_path), "bundle"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "usage: tristack bundle HOST" in r.stderr
+
+
+def test_bundling_changes_no_folder_it_did_not_make(tmp_path):
+    """Its staging folder goes under TMPDIR: making it once set every folder
+    on the way to 0755, /tmp itself included (a sticky 1777 /tmp became
+    0755, and no user but root could make a temporary file again)."""
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    os.chmod(tmp_path, 0o711)
+    env = dict(os.environ, TMPDIR=str(shared))
+    r = subprocess.run([binary("tristack"), "-c", CONF, "--state", str(tmp_path / "state"),
+                        "bundle", "web-02", "-o", str(tmp_path / "b.tar.gz")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o711

@@ -231,6 +231,25 @@ def test_prometheus_scrapes_every_target_through_the_firewalls(lab):
     assert all(t["scrapeUrl"].startswith(f"http://{lab.net}.") for t in active)
 
 
+def test_every_daemon_of_the_lab_runs_as_the_tristack_account(lab):
+    """Finding 2 of issue 13: as root, tristack starts nothing that keeps
+    root: the LB, web servers, apps, DNS, MariaDB, Prometheus and the
+    exporters run as tristack; the LB, web and DNS bind :80/:443/:53 with
+    CAP_NET_BIND_SERVICE alone. (The supervisor and the forwarder, which
+    make sockets in the namespaces, are the operator's.)"""
+    import pwd
+    uid = pwd.getpwnam("tristack").pw_uid
+    seen = set()
+    for name, pid in lab.pids().items():
+        if name.startswith("supervisor") or ".forward." in name:
+            continue
+        with open(f"/proc/{pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        assert [int(x) for x in status["Uid"].split()] == [uid] * 4, (name, status["Uid"])
+        seen.add(name.split(".")[1])
+    assert {"lb", "web", "app", "dns", "db", "prometheus", "exporter"} <= seen, seen
+
+
 def test_status_in_isolated_mode(lab):
     r = lab.ctl("status")
     assert "isolated mode" in r.stdout

@@ -120,7 +120,7 @@ def test_the_exporter_account_is_narrow_and_its_password_private(st):
     secret = os.path.join(st.state, "secrets", "exporter.password")
     pw = open(secret).read().strip()
     assert len(pw) >= 16
-    for path in (secret, os.path.join(st.state, "monitoring", "web-01.my.cnf")):
+    for path in (secret, os.path.join(st.state, "secrets", "web-01.exporter.cnf")):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     for name, text in st.logs().items():
         assert pw not in text, f"the exporter's password is in {name}"
