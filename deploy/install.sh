@@ -158,6 +158,7 @@ mariadb_ready() {
 if [ -n "$DB_ROLE" ]; then
 	say "MariaDB ($DB_ROLE): $MARIADB_CNF"
 	systemctl enable --quiet mariadb.service
+	install -d -o mysql -g mysql -m 0750 /var/lib/mysql-files # secure_file_priv
 	if put mariadb/60-tristack.cnf "$MARIADB_CNF" 0644; then
 		systemctl restart mariadb.service
 	else
@@ -182,6 +183,8 @@ if [ "$DB_ROLE" = primary ]; then
 		mariadb -e "INSERT INTO \`$SCHEMA\`.schema_migrations (version) VALUES ('$v')"
 		say "migration $v applied"
 	done
+	# what the app may do, table by table, once the tables exist
+	mariadb <mariadb/grants.sql
 fi
 
 if [ "$DB_ROLE" = replica ]; then

@@ -596,6 +596,8 @@ static int put_cnf(struct bundle *b)
 	        "bind_address            = %s\n"
 	        "port                    = %lld\n"
 	        "skip_name_resolve\n"
+	        "# SELECT ... INTO OUTFILE and LOAD DATA reach this folder alone\n"
+	        "secure_file_priv        = /var/lib/mysql-files\n"
 	        "innodb_buffer_pool_size = %s\n"
 	        "max_connections         = 1000\n"
 	        "thread_handling         = %s\n"
@@ -653,9 +655,8 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 			fprintf(f, " IDENTIFIED BY ");
 			sql_str(f, pw);
 			if (app) {
-				fprintf(f, ";\nGRANT SELECT, INSERT, UPDATE, DELETE ON ");
-				sql_id(f, s->db.name);
-				fprintf(f, ".* TO %s", user);
+				/* grants.sql gives what it may do, once the tables exist */
+				fprintf(f, ";\nREVOKE ALL PRIVILEGES, GRANT OPTION FROM %s", user);
 			} else {
 				fprintf(
 				    f,
@@ -674,6 +675,37 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 	           "    applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)\n"
 	           ") ENGINE=InnoDB;\n");
 	return put_stream(b, "mariadb/provision.sql", 0600, f, &text, &len);
+}
+
+/* The app's privileges, table by table (db_app_grants): install.sh runs
+ * this after the migrations, which make the tables. */
+static int put_grants(struct bundle *b)
+{
+	const struct stack *s = &b->c->stack;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL)
+		return fail(b, "out of memory");
+	fprintf(f,
+	        "-- grants.sql: what the app's accounts may do (no more); made by `tristack\n"
+	        "-- bundle %s`, run by install.sh after the migrations.\n",
+	        b->h->name);
+	for (unsigned i = 0; i < s->nhosts; i++) {
+		const struct stack_host *h = &s->hosts[i];
+		if (!(h->roles & ROLE_APP))
+			continue;
+		for (const struct db_grant *g = db_app_grants; g->table; g++) {
+			fprintf(f, "GRANT %s ON ", g->privileges);
+			sql_id(f, s->db.name);
+			fputc('.', f);
+			sql_id(f, g->table);
+			fprintf(f, " TO 'app'@");
+			sql_str(f, h->address);
+			fprintf(f, ";\n");
+		}
+	}
+	return put_stream(b, "mariadb/grants.sql", 0644, f, &text, &len);
 }
 
 /* The .sql files of the checkout's db/migrations, in order. Their names end up in a
@@ -749,7 +781,9 @@ static int put_database(struct bundle *b)
 	if (rc == 0 && is_db(b->h)) {
 		rc = put_cnf(b);
 		if (rc == 0 && b->h == b->primary)
-			rc = put_provision(b, app_pw, repl_pw) < 0 ? -1 : put_migrations(b);
+			rc = put_provision(b, app_pw, repl_pw) < 0 || put_grants(b) < 0
+			         ? -1
+			         : put_migrations(b);
 		else if (rc == 0)
 			rc = put_replica(b, repl_pw);
 	}

@@ -89,6 +89,14 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 int unit_stop(struct unit *u, unsigned grace_ms);
 
 /* db.c */
+/* What the app's MariaDB account may do, table by table (db.c grants it,
+ * bundle.c writes it for install.sh): posts are read and added, never
+ * changed or removed; the heartbeat row is replaced (REPLACE: INSERT and
+ * DELETE). NULL-terminated. */
+struct db_grant {
+	const char *table, *privileges;
+};
+extern const struct db_grant db_app_grants[];
 struct db_paths {
 	char datadir[4200], socket[4200], pidfile[4200];
 	char files[4200]; /* --secure-file-priv: the only folder FILE may touch */

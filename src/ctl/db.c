@@ -516,6 +516,12 @@ static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errle
 	return rc;
 }
 
+const struct db_grant db_app_grants[] = {
+	{ "posts", "SELECT, INSERT" },
+	{ "heartbeat", "SELECT, INSERT, DELETE" },
+	{ NULL, NULL },
+};
+
 /* Take every privilege from user@host (none held is not an error), so
  * that a grant narrowed since an earlier up is narrowed on it too. */
 static int revoke_all(MYSQL *m, const char *user, const char *host, char *err, size_t errlen)
@@ -546,8 +552,7 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 	    run_migrations(c, m, err, errlen) < 0)
 		goto out;
 	/* One account per client address, with what the app does and no
-	 * more: posts are read and added (never changed or removed), the
-	 * heartbeat row replaced (REPLACE: INSERT and DELETE). */
+	 * more (db_app_grants). */
 	for (unsigned i = 0; i < c->stack.nhosts; i++) {
 		const struct stack_host *h = &c->stack.hosts[i];
 		if (h->roles & ROLE_APP) {
@@ -556,12 +561,12 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 			        "CREATE USER IF NOT EXISTS 'app'@'%s' IDENTIFIED BY '%s'; "
 			        "ALTER USER 'app'@'%s' IDENTIFIED BY '%s'",
 			        from, app_pw, from, app_pw) < 0 ||
-			    revoke_all(m, "app", from, err, errlen) < 0 ||
-			    sql(m, err, errlen,
-			        "GRANT SELECT, INSERT ON `%s`.posts TO 'app'@'%s'; "
-			        "GRANT SELECT, INSERT, DELETE ON `%s`.heartbeat TO 'app'@'%s'",
-			        schema, from, schema, from) < 0)
+			    revoke_all(m, "app", from, err, errlen) < 0)
 				goto out;
+			for (const struct db_grant *g = db_app_grants; g->table; g++)
+				if (sql(m, err, errlen, "GRANT %s ON `%s`.`%s` TO 'app'@'%s'",
+				        g->privileges, schema, g->table, from) < 0)
+					goto out;
 		}
 		if (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) {
 			client_host(c, h, from, sizeof(from));

@@ -192,7 +192,11 @@ def test_provision_holds_the_state_folders_passwords(made):
     for host in ("web-01", "web-02"):
         a = ADDRESSES[host]
         assert f"CREATE USER IF NOT EXISTS 'app'@'{a}' IDENTIFIED BY '{app}'" in sql
-        assert f"GRANT SELECT, INSERT, UPDATE, DELETE ON `foobar`.* TO 'app'@'{a}'" in sql
+        assert f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'app'@'{a}'" in sql
+        grants = made.read("web-01", "mariadb/grants.sql")
+        assert f"GRANT SELECT, INSERT ON `foobar`.`posts` TO 'app'@'{a}'" in grants
+        assert f"GRANT SELECT, INSERT, DELETE ON `foobar`.`heartbeat` TO 'app'@'{a}'" in grants
+        assert "UPDATE" not in grants and ".*" not in grants
         assert f"CREATE USER IF NOT EXISTS 'repl'@'{a}' IDENTIFIED BY '{repl}'" in sql
         assert re.search(rf"GRANT REPLICATION SLAVE\b.* TO 'repl'@'{re.escape(a)}'", sql)
     assert "'app'@'127.0.0.1'" not in sql  # the LB runs no app
