@@ -39,7 +39,7 @@ fi
 echo "install-deps: installing:$missing"
 # Keep Debian's maintainer scripts from starting daemons (and binding :80,
 # :3306) on this machine: policy-rc.d exit 101 = "action forbidden".
-policy=/usr/sbin/policy-rc.d
+policy=${TRISTACK_POLICY_RC:-/usr/sbin/policy-rc.d} # overridable for tests/e2e/test_install_deps.py
 made_policy=0
 if [ ! -e "$policy" ]; then
 	printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
