@@ -1,4 +1,5 @@
 /* main.c - tristack: up, down, status, logs. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -96,7 +97,7 @@ static void reload_lb(struct ctl *c)
 		struct unit *u = &c->units[i];
 		if (strcmp(u->role, "lb") == 0 && unit_running(u) > 0) {
 			kill(u->pid, SIGHUP);
-			printf("  %-7s %-13s reloaded (pid %d)\n", u->host->name, u->daemon,
+			printf("  %-7s %-15s reloaded (pid %d)\n", u->host->name, u->daemon,
 			       (int)u->pid);
 		}
 	}
@@ -155,7 +156,7 @@ static int start_phase(struct ctl *c, bool db)
 		if (u->db != db)
 			continue;
 		if (unit_running(u)) {
-			printf("  %-7s %-13s already running (pid %d)\n", u->host->name, u->daemon,
+			printf("  %-7s %-15s already running (pid %d)\n", u->host->name, u->daemon,
 			       (int)u->pid);
 			continue;
 		}
@@ -182,7 +183,7 @@ static int start_phase(struct ctl *c, bool db)
 			if (unit_answers(c, u, why, sizeof(why))) {
 				pending[i] = false;
 				left--;
-				printf("  %-7s %-13s up (pid %d)\n", u->host->name, u->daemon,
+				printf("  %-7s %-15s up (pid %d)\n", u->host->name, u->daemon,
 				       (int)u->pid);
 			}
 		}
@@ -222,9 +223,51 @@ static int prepare_account(struct ctl *c, char *err, size_t errlen)
 	return acct_check_reach(c, paths, modes, n, err, errlen);
 }
 
+/* Outside isolated mode every host's address must be this machine's
+ * (loopback): a stack file for the lab or for real servers names addresses
+ * nothing here has, and would fail late and half started. */
+static int addresses_here(const struct ctl *c, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->stack.nhosts; i++) {
+		const struct stack_host *h = &c->stack.hosts[i];
+		struct sockaddr_storage ss = { 0 };
+		struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+		socklen_t len;
+		if (inet_pton(AF_INET, h->address, &v4->sin_addr) == 1) {
+			v4->sin_family = AF_INET;
+			len = sizeof(*v4);
+		} else if (inet_pton(AF_INET6, h->address, &v6->sin6_addr) == 1) {
+			v6->sin6_family = AF_INET6;
+			len = sizeof(*v6);
+		} else {
+			continue; /* the stack file's own check names it */
+		}
+		int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&ss, len);
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0 && e == EADDRNOTAVAIL) {
+			snprintf(
+			    err, errlen,
+			    "%s's address %s is not on this machine: this stack file is for "
+			    "isolated mode (tristack up --isolated, as root) or for real servers "
+			    "(tristack bundle)",
+			    h->name, h->address);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int cmd_up(struct ctl *c)
 {
 	char err[512];
+	if (!c->isolated && addresses_here(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: %s\n", err);
+		return 1;
+	}
 	if (prepare_account(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
@@ -359,7 +402,7 @@ static int cmd_down(struct ctl *c)
 			        u->host->name, (int)pid);
 			rc = 1;
 		} else {
-			printf("  %-7s %-13s stopped (pid %d)\n", u->host->name, u->daemon,
+			printf("  %-7s %-15s stopped (pid %d)\n", u->host->name, u->daemon,
 			       (int)pid);
 		}
 	}
@@ -535,9 +578,20 @@ static void status_measure(struct ctl *c, struct status_row *rows, bool supervis
 	free(before);
 }
 
+/* The DAEMON column: as wide as the longest name (mysqld_exporter). */
+static int daemon_width(const struct ctl *c)
+{
+	size_t w = strlen("tristack-app");
+	for (unsigned i = 0; i < c->nunits; i++)
+		if (strlen(c->units[i].daemon) > w)
+			w = strlen(c->units[i].daemon);
+	return (int)w;
+}
+
 static void status_table(const struct ctl *c, const struct status_row *rows)
 {
-	printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", "HOST", "DAEMON", "PID", "STATE",
+	int dw = daemon_width(c);
+	printf("%-8s %-*s %-7s %-20s %-8s %-6s %-21s %s\n", "HOST", dw, "DAEMON", "PID", "STATE",
 	       "REQ/S", "LAG", "ADDRESS", "HEALTH");
 	for (unsigned i = 0; i < c->nunits; i++) {
 		const struct unit *u = &c->units[i];
@@ -556,8 +610,8 @@ static void status_table(const struct ctl *c, const struct status_row *rows)
 			snprintf(rps, sizeof(rps), "%.0f", r->rps);
 		if (r->lag >= 0)
 			snprintf(lag, sizeof(lag), "%.0fs", r->lag);
-		printf("%-8s %-13s %-7s %-20s %-8s %-6s %-21s %s\n", u->host->name, u->daemon, pid,
-		       state, rps, lag, r->address, r->pid ? r->health : "-");
+		printf("%-8s %-*s %-7s %-20s %-8s %-6s %-21s %s\n", u->host->name, dw, u->daemon,
+		       pid, state, rps, lag, r->address, r->pid ? r->health : "-");
 	}
 }
 

@@ -91,3 +91,16 @@ def test_an_admin_listener_on_the_listen_address_is_refused(tmp_path):
         r = run(binary(daemon), "-t", "-c", str(p), "--host", host)
         assert r.returncode == 1, daemon
         assert f"{section} admin and listen are the same address" in r.stderr, r.stderr
+
+
+def test_up_refuses_a_stack_whose_addresses_are_not_on_this_machine(tmp_path):
+    """conf/foobar-isolated.conf names 10.0.0.x: without --isolated, up used
+    to provision MariaDB there and fail ten seconds later on replication."""
+    state = tmp_path / "state"
+    r = subprocess.run([binary("tristack"), "-c", os.path.join(ROOT, "conf", "foobar-isolated.conf"),
+                        "--state", str(state), "up"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=10)
+    assert r.returncode == 1
+    assert "lb-01's address 10.0.0.1 is not on this machine" in r.stderr, r.stderr
+    assert "--isolated" in r.stderr
+    assert not state.exists()  # nothing made, nothing started

@@ -256,6 +256,12 @@ def test_status_in_isolated_mode(lab):
     rows = [l for l in r.stdout.splitlines()[1:] if l and not l.startswith("supervisor")]
     # 8 daemons and MariaDB instances, Prometheus and 2 exporters, the forwarder
     assert len(rows) == 12 and all(" running" in l for l in rows), r.stdout
+    # the columns line up, mysqld_exporter's row too (its name is the longest)
+    head = r.stdout.splitlines()[0]
+    for col in ("PID", "STATE", "ADDRESS"):
+        at = head.index(col)
+        for l in rows:
+            assert l[at - 1] == " " and l[at] != " ", (col, head, l)
 
 
 def test_the_lb_is_published_on_this_machines_loopback(lab):
