@@ -261,6 +261,7 @@ static void web_worker_free(struct worker *w)
 	http_server_free(&ww->http);
 	http_server_free(&ww->admin);
 	proxy_worker_free(&ww->pw);
+	web_static_free(ww); /* after the sessions, which give theirs back */
 	web_filecache_free(ww->files);
 	free(ww);
 	w->data = NULL;
