@@ -430,7 +430,11 @@ int http_head_end(struct http_session *s, int64_t content_length)
 	} else if (content_length == HTTP_LENGTH_UNKNOWN) {
 		s->close_after = true; /* without a length, the close marks the end */
 	}
-	bool keep = s->req->keep_alive && !s->close_after && !s->srv->stopping;
+	/* A request body no one has read (a 405 answered before it) would be
+	 * taken for the next request: the connection ends after this response
+	 * (request_finish) and the response says so. */
+	bool unread = s->req->framing != HTTP_BODY_NONE && !s->req->body_consumed;
+	bool keep = s->req->keep_alive && !s->close_after && !s->srv->stopping && !unread;
 	if (!keep) {
 		s->close_after = true;
 		s->announced_close = true;
