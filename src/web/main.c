@@ -67,6 +67,9 @@ static int web_handler(struct http_session *s)
 	skip_arrived_body(s);
 	if (n < 0)
 		return http_error(s, (int)-n, false);
+	/* 404, not 403: whether a .git is there is nobody's business */
+	if (!ww->web->d->stack.web.dotfiles && web_path_hidden(path))
+		return http_error(s, 404, false);
 	return web_static(ww, s, path, (size_t)n);
 }
 
