@@ -25,6 +25,7 @@ static void session_write(struct http_session *s);
 static void accept_ready(struct io *io);
 static void accept_more(struct defer *d);
 static void file_done(struct http_req *r);
+static void pieces_done(struct http_req *r);
 
 uint64_t http_now_us(void)
 {
@@ -177,6 +178,7 @@ static void req_put(struct http_session *s)
 	free(r->chunked);
 	free(r->resp_body);
 	file_done(r);
+	pieces_done(r);
 	s->req = NULL;
 	if (s->srv->freeing) {
 		free(r);
@@ -428,7 +430,11 @@ int http_head_end(struct http_session *s, int64_t content_length)
 	} else if (content_length == HTTP_LENGTH_UNKNOWN) {
 		s->close_after = true; /* without a length, the close marks the end */
 	}
-	bool keep = s->req->keep_alive && !s->close_after && !s->srv->stopping;
+	/* A request body no one has read (a 405 answered before it) would be
+	 * taken for the next request: the connection ends after this response
+	 * (request_finish) and the response says so. */
+	bool unread = s->req->framing != HTTP_BODY_NONE && !s->req->body_consumed;
+	bool keep = s->req->keep_alive && !s->close_after && !s->srv->stopping && !unread;
 	if (!keep) {
 		s->close_after = true;
 		s->announced_close = true;
@@ -477,6 +483,27 @@ void http_body_file_ref(struct http_session *s, int fd, off_t off, off_t len,
 	s->req->file_end = off + len;
 	s->req->file_release = release;
 	s->req->file_arg = arg;
+}
+
+void http_body_pieces(struct http_session *s, int (*next)(struct http_session *s, void *arg),
+                      void (*done)(void *arg), void *arg)
+{
+	if (s->req->method == HTTP_HEAD) {
+		done(arg);
+		return;
+	}
+	s->req->pieces_next = next;
+	s->req->pieces_done = done;
+	s->req->pieces_arg = arg;
+}
+
+static void pieces_done(struct http_req *r)
+{
+	if (r->pieces_done == NULL)
+		return;
+	r->pieces_done(r->pieces_arg);
+	r->pieces_next = NULL;
+	r->pieces_done = NULL;
 }
 
 /* Done with the response's file: closed, or given back to its owner. */
@@ -880,6 +907,17 @@ static void session_write(struct http_session *s)
 			}
 			s->req->bytes_out += (size_t)w;
 			continue;
+		}
+		if (s->req->pieces_next) {
+			file_done(s->req); /* the last piece's file */
+			int more = s->req->pieces_next(s, s->req->pieces_arg);
+			if (more > 0)
+				continue;
+			pieces_done(s->req);
+			if (more < 0) {
+				http_session_close(s);
+				return;
+			}
 		}
 		break;
 	}

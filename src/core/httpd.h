@@ -123,6 +123,10 @@ struct http_req {
 	off_t file_off, file_end;
 	void (*file_release)(void *arg); /* instead of close(file_fd) */
 	void *file_arg;
+	/* a body made piece by piece (http_body_pieces) */
+	int (*pieces_next)(struct http_session *s, void *arg);
+	void (*pieces_done)(void *arg);
+	void *pieces_arg;
 	char *resp_body;
 	size_t resp_len, resp_sent;
 	/* what a proxy did, for the log: HAProxy's Tw/Tc/Tr in ms (-1: did
@@ -225,6 +229,14 @@ void http_body_file(struct http_session *s, int fd, off_t off, off_t len);
 /* The same from an fd someone else owns: release(arg) when done with it. */
 void http_body_file_ref(struct http_session *s, int fd, off_t off, off_t len,
                         void (*release)(void *arg), void *arg);
+/* After http_head_*: a body made piece by piece, for one too large to hold
+ * (multipart/byteranges of a file). next(s, arg) is called each time all
+ * that was queued has been written: it queues the next piece (http_body,
+ * http_body_file_ref) and returns 1, or returns 0 when the body is whole,
+ * -1 to give up (the connection closes). done(arg) is called once, when the
+ * body is whole or the session ends first. */
+void http_body_pieces(struct http_session *s, int (*next)(struct http_session *s, void *arg),
+                      void (*done)(void *arg), void *arg);
 /* A short error page; the connection closes after it when close is true. */
 int http_error(struct http_session *s, int status, bool close);
 

@@ -134,6 +134,7 @@ struct stack_web {
 	char *root;
 	char *index;
 	bool autoindex;
+	bool dotfiles;                /* serve paths with a segment starting '.' */
 	char *proxy[STACK_MAX_PROXY]; /* path prefixes sent to the app */
 	unsigned nproxy;
 	int proxy_line;

@@ -25,16 +25,51 @@ static bool proxied(const struct stack_web *conf, const char *path)
 	return false;
 }
 
+/* Only the app reads request bodies. One sent here (a DELETE, a POST to a
+ * file) that has all arrived with its head is skipped, so the connection
+ * goes on after the answer, as nginx's discard_request_body lets it; one
+ * still on its way makes the answer say Connection: close (http_head_end). */
+static void skip_arrived_body(struct http_session *s)
+{
+	size_t avail = http_session_body_avail(s);
+	size_t n;
+	if (s->req->framing == HTTP_BODY_LENGTH) {
+		if (avail < s->req->content_length)
+			return;
+		n = (size_t)s->req->content_length;
+	} else if (s->req->framing == HTTP_BODY_CHUNKED) {
+		struct http_chunked ch;
+		http_chunked_init(&ch, 0, (uint32_t)s->srv->limits.max_head);
+		const char *p = http_session_body_ptr(s);
+		struct str data;
+		n = 0;
+		while (!http_chunked_done(&ch)) {
+			ssize_t k = http_chunked_step(&ch, p + n, avail - n, &data);
+			if (k <= 0)
+				return; /* malformed, or not all here */
+			n += (size_t)k;
+		}
+	} else {
+		return;
+	}
+	http_session_body_consume(s, n);
+	s->req->body_consumed = true;
+}
+
 static int web_handler(struct http_session *s)
 {
 	struct web_worker *ww = s->srv->data;
 	char path[WEB_PATH_BUF];
 	long n = web_path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX);
+	/* Prefixes match the normalised path, as nginx's locations do. */
+	if (n >= 0 && proxied(&ww->web->d->stack.web, path))
+		return proxy_handle(&ww->pw, s);
+	skip_arrived_body(s);
 	if (n < 0)
 		return http_error(s, (int)-n, false);
-	/* Prefixes match the normalised path, as nginx's locations do. */
-	if (proxied(&ww->web->d->stack.web, path))
-		return proxy_handle(&ww->pw, s);
+	/* 404, not 403: whether a .git is there is nobody's business */
+	if (!ww->web->d->stack.web.dotfiles && web_path_hidden(path))
+		return http_error(s, 404, false);
 	return web_static(ww, s, path, (size_t)n);
 }
 
@@ -261,6 +296,7 @@ static void web_worker_free(struct worker *w)
 	http_server_free(&ww->http);
 	http_server_free(&ww->admin);
 	proxy_worker_free(&ww->pw);
+	web_static_free(ww); /* after the sessions, which give theirs back */
 	web_filecache_free(ww->files);
 	free(ww);
 	w->data = NULL;

@@ -80,3 +80,13 @@ long web_path_normalize(const char *target, size_t len, char *out, size_t outlen
 	out[o] = '\0';
 	return (long)o;
 }
+
+bool web_path_hidden(const char *path)
+{
+	static const char wk[] = "/.well-known";
+	size_t n = sizeof(wk) - 1;
+	if (strncmp(path, wk, n) == 0 && (path[n] == '/' || path[n] == '\0'))
+		path += n;
+	/* normalised: every segment follows a '/' */
+	return strstr(path, "/.") != NULL;
+}

@@ -11,11 +11,18 @@
 #ifndef TS_WEB_PATH_H
 #define TS_WEB_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Normalise target[0..len) into out (NUL-terminated, starts with '/').
  * Returns the length of out, or -status (-400, -414) when refused. A
  * trailing '/' is kept (it asks for a directory). */
 long web_path_normalize(const char *target, size_t len, char *out, size_t outlen);
+
+/* Does a normalised path name something hidden: a segment starting with '.'
+ * (/.env, /.git/config)? Such files are not for the web unless the
+ * operator says so. "/.well-known" (RFC 8615) is not hidden, though a dot
+ * segment below it is. */
+bool web_path_hidden(const char *path);
 
 #endif

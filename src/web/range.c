@@ -33,6 +33,17 @@ static bool parse_pos(const char *p, size_t n, int64_t *out)
 	return true;
 }
 
+/* Do two of the ranges share a byte? Ranges that do not, all inside the
+ * file, cannot add up to more than the file: one test bounds both. */
+static bool overlapping(const struct web_range *rg, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned k = 0; k < i; k++)
+			if (rg[i].first <= rg[k].last && rg[k].first <= rg[i].last)
+				return true;
+	return false;
+}
+
 enum web_range_result web_range_parse(struct str value, int64_t size, struct web_range *out,
                                       unsigned *n)
 {
@@ -97,6 +108,11 @@ enum web_range_result web_range_parse(struct str value, int64_t size, struct web
 	/* An empty file satisfies a non-zero suffix (RFC 9110 14.1.1), but no
 	 * 206 can carry zero bytes: send it whole (200) rather than a 416. */
 	if (seen == 0 || (*n == 0 && empty_suffix))
+		goto ignore;
+	/* Overlaps ask for bytes twice: sixteen "0-524287" would make a 206
+	 * sixteen times the file. The whole file (200) answers them, as nginx
+	 * does when the ranges add up to more than the file. */
+	if (overlapping(out, *n))
 		goto ignore;
 	return *n ? WEB_RANGE_OK : WEB_RANGE_UNSATISFIABLE;
 ignore:

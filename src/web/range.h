@@ -23,7 +23,9 @@ enum web_range_result {
  * bytes. A malformed header, another unit, or more than WEB_MAX_RANGES
  * ranges means NONE: the field is ignored, as the RFC allows. Ranges are
  * clipped to the file; those wholly past its end are dropped, and when none
- * is left the answer is 416. */
+ * is left the answer is 416. Ranges that overlap once clipped mean NONE too
+ * (RFC 9110 14.3 lets a server refuse them): what OK gives never shares a
+ * byte, so its lengths add up to at most size. */
 enum web_range_result web_range_parse(struct str value, int64_t size, struct web_range *out,
                                       unsigned *n);
 

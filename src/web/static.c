@@ -254,57 +254,134 @@ static int file_read(const struct web_file *f, char *dst, size_t len, int64_t of
 
 static void file_send(struct http_session *s, struct web_file *f, int64_t off, int64_t len);
 
-static int send_ranges(struct web *web, struct http_session *s, struct web_file *f,
+/* A multipart/byteranges body on its way out, one piece at a time: a part's
+ * head, then its bytes (sendfile from the held fd, or copied from the cached
+ * content as room allows), then the closing boundary. Whatever the ranges,
+ * a response costs this struct, from the worker's free list. */
+struct web_parts {
+	struct web_worker *ww;
+	struct web_file f; /* its cache entry held until the body is whole */
+	const char *type;
+	struct web_range rg[WEB_MAX_RANGES];
+	unsigned n, i; /* parts, the part being sent (n: the tail) */
+	int64_t pos;   /* next byte of part i; -1: its head first */
+	struct web_parts *next_free;
+};
+
+/* The head of a part (with the CRLF ending the part before it). */
+static size_t part_head(char *buf, size_t len, const struct web *web, const char *type,
+                        const struct web_range *r, int64_t size)
+{
+	int k = snprintf(
+	    buf, len, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
+	    web->boundary, type, (long long)r->first, (long long)r->last, (long long)size);
+	return (size_t)MIN(k, (int)len - 1);
+}
+
+static size_t parts_tail(char *buf, size_t len, const struct web *web)
+{
+	return (size_t)snprintf(buf, len, "\r\n--%s--\r\n", web->boundary);
+}
+
+static int parts_next(struct http_session *s, void *arg)
+{
+	struct web_parts *p = arg;
+	const struct web *web = p->ww->web;
+	char h[512];
+	if (p->i == p->n) {
+		p->i++;
+		return http_body(s, h, parts_tail(h, sizeof(h), web)) < 0 ? -1 : 1;
+	}
+	if (p->i > p->n)
+		return 0;
+	const struct web_range *r = &p->rg[p->i];
+	if (p->pos < 0) {
+		if (http_body(s, h, part_head(h, sizeof(h), web, p->type, r, p->f.st.st_size)) < 0)
+			return -1;
+		p->pos = r->first;
+	}
+	int64_t len = r->last + 1 - p->pos;
+	if (p->f.data) {
+		/* no more than the output buffer holds: nothing is allocated */
+		len = MIN(len, (int64_t)buf_room(&s->out));
+		if (http_body(s, p->f.data + p->pos, (size_t)len) < 0)
+			return -1;
+	} else {
+		web_filecache_hold(p->f.cached);
+		http_body_file_ref(s, p->f.fd, (off_t)p->pos, (off_t)len, web_filecache_release,
+		                   p->f.cached);
+	}
+	p->pos += len;
+	if (p->pos > r->last) {
+		p->i++;
+		p->pos = -1;
+	}
+	return 1;
+}
+
+static void parts_done(void *arg)
+{
+	struct web_parts *p = arg;
+	web_filecache_release(p->f.cached);
+	p->next_free = p->ww->parts_free;
+	p->ww->parts_free = p;
+}
+
+void web_static_free(struct web_worker *ww)
+{
+	for (struct web_parts *p = ww->parts_free, *next; p; p = next) {
+		next = p->next_free;
+		free(p);
+	}
+	ww->parts_free = NULL;
+}
+
+/* Several ranges: multipart/byteranges, its length known before a byte is
+ * read, its body streamed (parts_next). */
+static int send_multipart(struct web_worker *ww, struct http_session *s, struct web_file *f,
+                          const char *type, const struct web_range *rg, unsigned n)
+{
+	char h[512];
+	int64_t total = (int64_t)parts_tail(h, sizeof(h), ww->web);
+	for (unsigned i = 0; i < n; i++)
+		total += (int64_t)part_head(h, sizeof(h), ww->web, type, &rg[i], f->st.st_size) +
+		         rg[i].last - rg[i].first + 1;
+	char ct[96];
+	snprintf(ct, sizeof(ct), "multipart/byteranges; boundary=%s", ww->web->boundary);
+	if (http_head_begin(s, 206) < 0 || http_head_add(s, "Content-Type", ct) < 0 ||
+	    http_head_end(s, total) < 0)
+		return http_error(s, 500, true);
+	struct web_parts *p = ww->parts_free;
+	if (p)
+		ww->parts_free = p->next_free;
+	else
+		p = xmalloc(sizeof(*p));
+	p->ww = ww;
+	p->f = *f;
+	p->type = type;
+	memcpy(p->rg, rg, n * sizeof(*rg));
+	p->n = n;
+	p->i = 0;
+	p->pos = -1;
+	web_filecache_hold(f->cached);
+	http_body_pieces(s, parts_next, parts_done, p);
+	return TS_OK;
+}
+
+static int send_ranges(struct web_worker *ww, struct http_session *s, struct web_file *f,
                        const char *type, const struct web_range *rg, unsigned n)
 {
+	if (n > 1)
+		return send_multipart(ww, s, f, type, rg, n);
 	char cr[96];
-	int64_t size = f->st.st_size;
-	if (n == 1) {
-		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)rg[0].first,
-		         (long long)rg[0].last, (long long)size);
-		int64_t len = rg[0].last - rg[0].first + 1;
-		if (http_head_begin(s, 206) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
-		    http_head_add(s, "Content-Range", cr) < 0 || http_head_end(s, len) < 0)
-			return http_error(s, 500, true);
-		file_send(s, f, rg[0].first, len);
-		return TS_OK;
-	}
-	/* multipart/byteranges, built in memory: the part heads, then each
-	 * part's bytes */
-	char head[WEB_MAX_RANGES][256];
-	size_t hlen[WEB_MAX_RANGES], total = 0;
-	for (unsigned i = 0; i < n; i++) {
-		int k = snprintf(
-		    head[i], sizeof(head[i]),
-		    "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
-		    web->boundary, type, (long long)rg[i].first, (long long)rg[i].last,
-		    (long long)size);
-		hlen[i] = (size_t)MIN(k, (int)sizeof(head[i]) - 1);
-		total += hlen[i] + (size_t)(rg[i].last - rg[i].first + 1);
-	}
-	char tail[64];
-	size_t tlen = (size_t)snprintf(tail, sizeof(tail), "\r\n--%s--\r\n", web->boundary);
-	total += tlen;
-	char *body = xmalloc(total), *p = body;
-	for (unsigned i = 0; i < n; i++) {
-		memcpy(p, head[i], hlen[i]);
-		p += hlen[i];
-		size_t len = (size_t)(rg[i].last - rg[i].first + 1);
-		if (file_read(f, p, len, rg[i].first) < 0) {
-			free(body);
-			return http_error(s, 500, true);
-		}
-		p += len;
-	}
-	memcpy(p, tail, tlen);
-	char ct[96];
-	snprintf(ct, sizeof(ct), "multipart/byteranges; boundary=%s", web->boundary);
-	int r = -1;
-	if (http_head_begin(s, 206) == 0 && http_head_add(s, "Content-Type", ct) == 0 &&
-	    http_head_end(s, (int64_t)total) == 0)
-		r = http_body(s, body, total);
-	free(body);
-	return r < 0 ? http_error(s, 500, true) : TS_OK;
+	snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)rg[0].first,
+	         (long long)rg[0].last, (long long)f->st.st_size);
+	int64_t len = rg[0].last - rg[0].first + 1;
+	if (http_head_begin(s, 206) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
+	    http_head_add(s, "Content-Range", cr) < 0 || http_head_end(s, len) < 0)
+		return http_error(s, 500, true);
+	file_send(s, f, rg[0].first, len);
+	return TS_OK;
 }
 
 /* ---- gzip ---- */
@@ -433,9 +510,6 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 		struct web_range rg[WEB_MAX_RANGES];
 		unsigned nr;
 		enum web_range_result rr = web_range_parse(range, f.st.st_size, rg, &nr);
-		uint64_t total = 0;
-		for (unsigned i = 0; i < nr; i++)
-			total += (uint64_t)(rg[i].last - rg[i].first + 1);
 		if (rr == WEB_RANGE_UNSATISFIABLE) {
 			char cr[48];
 			snprintf(cr, sizeof(cr), "bytes */%lld", (long long)f.st.st_size);
@@ -447,8 +521,8 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 				return http_error(s, 500, true);
 			return http_body(s, body, sizeof(body) - 1);
 		}
-		if (rr == WEB_RANGE_OK && (nr == 1 || total <= WEB_MULTIRANGE_MAX))
-			return send_ranges(web, s, &f, type, rg, nr);
+		if (rr == WEB_RANGE_OK)
+			return send_ranges(ww, s, &f, type, rg, nr);
 	}
 	if (gz_type && client_takes_gzip(s)) {
 		struct web_file gz;

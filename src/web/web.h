@@ -15,11 +15,10 @@
 
 /* Files up to this size are gzipped on the fly (larger ones go as they are). */
 #define WEB_GZIP_MAX (8u << 20)
-/* Multi-range answers are built in memory up to this size. */
-#define WEB_MULTIRANGE_MAX (8u << 20)
 
 struct fc_entry;
 struct web_filecache;
+struct web_parts;
 
 /* A file to answer with, from the worker's open-file cache or not. */
 struct web_file {
@@ -71,11 +70,14 @@ struct web_worker {
 	struct http_server http, admin;
 	struct proxy_worker pw;
 	struct web_filecache *files;
+	struct web_parts *parts_free; /* multipart/byteranges bodies, for reuse */
 };
 
 /* static.c: answer a GET or HEAD for path (normalised, n bytes, in a buffer
  * of WEB_PATH_BUF) from the document root. */
 int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n);
+/* Free what web_static kept for reuse (the worker is going). */
+void web_static_free(struct web_worker *ww);
 /* The configured page for an error status (http_server's error_page hook). */
 int web_error_page(struct http_session *s, int status);
 /* filecache.c */

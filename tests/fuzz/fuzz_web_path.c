@@ -5,6 +5,8 @@
  * -400, -414, or a length below outlen of a NUL-terminated path that starts
  * with '/' and has no empty, "." or ".." segment (a final '/' aside) and no
  * NUL or control byte. A path without '%', '?' or '#' normalises to itself.
+ * web_path_hidden says yes exactly when a segment starts with '.', a first
+ * segment ".well-known" aside.
  * A violation is __builtin_trap(), so libFuzzer saves the input.
  */
 #include <stdint.h>
@@ -40,13 +42,31 @@ static void check_inside(const char *p, long n)
 	}
 }
 
+/* web_path_hidden's rule, segment by segment. */
+static bool dot_segment(const char *p)
+{
+	bool first = true;
+	for (const char *seg = p + 1; *seg; first = false) {
+		size_t len = strcspn(seg, "/");
+		bool well_known = first && len == 11 && memcmp(seg, ".well-known", 11) == 0;
+		if (seg[0] == '.' && !well_known)
+			return true;
+		seg += len;
+		if (*seg == '/')
+			seg++;
+	}
+	return false;
+}
+
 static long run(const char *target, size_t len, size_t outlen, char **outp)
 {
 	char *out = malloc(outlen ? outlen : 1);
 	long r = web_path_normalize(target, len, out, outlen);
 	REQUIRE(r == -400 || r == -414 || (r >= 0 && (size_t)r < outlen));
-	if (r >= 0)
+	if (r >= 0) {
 		check_inside(out, r);
+		REQUIRE(web_path_hidden(out) == dot_segment(out));
+	}
 	*outp = out;
 	return r;
 }

@@ -7,7 +7,9 @@
  * ASan sees a read past the length), is the Range value; the whole input is
  * also an Accept-Encoding value. A violation is __builtin_trap(), so
  * libFuzzer saves the input:
- *   - OK: 1 <= n <= WEB_MAX_RANGES and 0 <= first <= last < size each;
+ *   - OK: 1 <= n <= WEB_MAX_RANGES and 0 <= first <= last < size each; no
+ *     two ranges share a byte and their lengths add up to at most size (no
+ *     206 is larger than the file);
  *   - NONE, UNSATISFIABLE: n == 0; an empty file is never OK;
  *   - a value not starting "bytes=" (any case, after OWS) is NONE;
  *   - nothing is written past ranges[WEB_MAX_RANGES);
@@ -65,9 +67,15 @@ static void check_range(const char *value, size_t len, int64_t fsize)
 	case WEB_RANGE_OK:
 		REQUIRE(n >= 1 && n <= WEB_MAX_RANGES);
 		REQUIRE(fsize > 0);
-		for (unsigned i = 0; i < n; i++)
+		int64_t total = 0;
+		for (unsigned i = 0; i < n; i++) {
 			REQUIRE(0 <= rg[i].first && rg[i].first <= rg[i].last &&
 			        rg[i].last < fsize);
+			for (unsigned k = 0; k < i; k++)
+				REQUIRE(rg[i].last < rg[k].first || rg[k].last < rg[i].first);
+			total += rg[i].last - rg[i].first + 1;
+		}
+		REQUIRE(total <= fsize);
 		break;
 	case WEB_RANGE_NONE:
 	case WEB_RANGE_UNSATISFIABLE:

@@ -337,3 +337,36 @@ TEST(web_path_random_targets_match_reference)
 	CHECK(accepted > 1000); /* the alphabet does reach the accepting paths */
 	CHECK(checked - accepted > 1000);
 }
+
+/* Dotfiles are hidden from the web (nginx's usual `location ~ /\. { deny
+ * all; }`), /.well-known/ (RFC 8615) aside. Paths are normalised ones. */
+TEST(web_path_hidden_dotfiles)
+{
+	static const struct {
+		const char *path;
+		bool hidden;
+	} rows[] = {
+		{ "/.env", true },
+		{ "/.git/config", true },
+		{ "/.git/", true },
+		{ "/static/.htpasswd", true },
+		{ "/a/b/.secret/c.txt", true },
+		{ "/.", true }, /* never out of the normaliser, hidden anyway */
+		{ "/.well-knownx/a", true },
+		{ "/.well-known.bak", true },
+		{ "/.well-known/.hidden", true }, /* dot segments below it stay hidden */
+		{ "/.well-known/a/.git/config", true },
+		{ "/static/.well-known/x", true }, /* only at the top */
+		{ "/.well-known", false },
+		{ "/.well-known/", false },
+		{ "/.well-known/acme-challenge/tok.en", false },
+		{ "/", false },
+		{ "/index.html", false },
+		{ "/a.b/c..d/e.", false }, /* dots inside a name are fine */
+		{ "/static/app.min.js", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		t_case("web_path_hidden \"%s\"", rows[i].path);
+		CHECK_EQ(web_path_hidden(rows[i].path), rows[i].hidden);
+	}
+}
