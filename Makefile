@@ -49,7 +49,7 @@ DNS_SRC  = $(wildcard src/dns/*.c)
 CTL_SRC  = $(wildcard src/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests reach into: pure functions with no main().
-UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/dns/answer.c src/dns/zone.c src/dns/stats.c
+UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))

@@ -10,6 +10,7 @@
 
 #include "core/httpd.h"
 #include "db.h"
+#include "sign.h"
 
 struct app {
 	struct daemon *d;
@@ -19,6 +20,9 @@ struct app {
 	bool has_admin;
 	struct http_metrics hm;
 	struct db db;
+	struct sign_key key; /* {state}/secrets/cookie.key: cookies, form tokens */
+	/* metric ids */
+	int m_gtid_rejected_signature, m_gtid_rejected_ahead, m_form_rejected;
 };
 
 struct app_req;
@@ -28,6 +32,7 @@ struct app_worker {
 	struct http_server http;
 	struct http_server admin;
 	struct db_worker db;
+	struct sign sign;
 	struct app_req *reqs; /* waiting on the database */
 	struct app_req *req_free;
 	/* where a row is fetched into (the callbacks run one at a time): room

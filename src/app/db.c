@@ -37,6 +37,7 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_STATUS] = "SELECT @@read_only, "
 	              "TIMESTAMPDIFF(MICROSECOND, (SELECT MAX(ts) FROM heartbeat), NOW(6)), "
 	              "TIMESTAMPDIFF(MICROSECOND, '2000-01-01', (SELECT MAX(ts) FROM heartbeat))",
+	[ST_GTID_POS] = "SELECT @@gtid_binlog_pos",
 };
 
 enum conn_state { DC_DOWN, DC_CONNECT, DC_PREPARE, DC_IDLE, DC_EXEC, DC_STORE };
@@ -714,6 +715,45 @@ struct db_server *db_pick(struct db_worker *dw, enum db_target target)
 	}
 	count(dw, lagging ? db->m_fallback_lag : db->m_fallback_down, 1);
 	return primary;
+}
+
+/* ---- what the primary has ---- */
+
+/* The slot of a domain; with add, a free one claimed for it. NULL: none
+ * (the table is full: such a domain is never covered, only checked). */
+static struct db_gtid_seen *gtid_slot(struct db *db, uint32_t domain, bool add)
+{
+	uint64_t want = (uint64_t)domain + 1;
+	for (unsigned i = 0; i < DB_GTID_DOMAINS; i++) {
+		struct db_gtid_seen *g = &db->gtid_seen[i];
+		uint64_t d = atomic_load(&g->domain1);
+		if (d == 0 && add) {
+			/* workers race for a free slot: the loser looks at it again */
+			if (atomic_compare_exchange_strong(&g->domain1, &d, want))
+				return g;
+		}
+		if (d == want)
+			return g;
+		if (d == 0)
+			return NULL; /* slots are claimed in order: no more after */
+	}
+	return NULL;
+}
+
+void db_gtid_seen_raise(struct db *db, uint32_t domain, uint64_t seq)
+{
+	struct db_gtid_seen *g = gtid_slot(db, domain, true);
+	if (g == NULL)
+		return;
+	uint64_t cur = atomic_load(&g->seq);
+	while (cur < seq && !atomic_compare_exchange_weak(&g->seq, &cur, seq))
+		;
+}
+
+bool db_gtid_seen_covers(struct db *db, uint32_t domain, uint64_t seq)
+{
+	struct db_gtid_seen *g = gtid_slot(db, domain, false);
+	return g && atomic_load(&g->seq) >= seq;
 }
 
 unsigned db_reachable(struct db *db, char *out, size_t len)

@@ -33,6 +33,7 @@ enum db_stmt {
 	ST_GTID_WAIT,    /* (gtid, seconds) -> 0, or -1 on timeout */
 	ST_HEARTBEAT,    /* (app host) */
 	ST_STATUS,       /* -> read_only, heartbeat age in microseconds */
+	ST_GTID_POS,     /* -> @@gtid_binlog_pos */
 	ST_COUNT
 };
 
@@ -53,6 +54,15 @@ struct db_server {
 };
 
 #define DB_PARAMS 3
+
+/* The newest sequence number known to be on the primary in one replication
+ * domain (domain1: the domain + 1; 0 is a free slot). */
+struct db_gtid_seen {
+	_Atomic uint64_t domain1;
+	_Atomic uint64_t seq;
+};
+
+#define DB_GTID_DOMAINS 8
 
 struct db_job;
 /* ok: the statement ran (rows can be fetched from job->st); else job->err
@@ -96,6 +106,9 @@ struct db {
 	unsigned pool_size;
 	uint64_t timeout_ms, max_lag_us, gtid_wait_ms;
 	char app_host[64];
+	/* what the primary has, from this app's commits and its answers to
+	 * ST_GTID_POS; never lowered (see db_gtid_seen) */
+	struct db_gtid_seen gtid_seen[DB_GTID_DOMAINS];
 	/* metric ids */
 	int m_queries[2], m_duration[2], m_errors, m_fallback_down, m_fallback_lag, m_fallback_gtid,
 	    m_gtid_waits;
@@ -135,6 +148,12 @@ void db_submit(struct db_worker *dw, struct db_server *sv, struct db_job *job);
 /* Parameters */
 void db_param_ll(struct db_job *job, int i, long long v);
 void db_param_str(struct db_job *job, int i, const char *s, size_t len);
+
+/* The primary has (at least) seq in domain: note it. */
+void db_gtid_seen_raise(struct db *db, uint32_t domain, uint64_t seq);
+/* Is seq in domain known to be on the primary? False when it is ahead of
+ * what this app has seen, or the domain is not known yet. */
+bool db_gtid_seen_covers(struct db *db, uint32_t domain, uint64_t seq);
 
 /* Is any server reachable, and which (for /healthz)? */
 unsigned db_reachable(struct db *db, char *out, size_t len);

@@ -77,13 +77,36 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 	return db_setup(&app->db, d, err, errlen);
 }
 
+static void app_metrics_define(struct app *app, struct metrics *m)
+{
+	const char *h = "Read-your-writes cookies ignored, by reason: not signed by this stack, "
+	                "or a GTID the primary does not have";
+	app->m_gtid_rejected_signature = metrics_counter(
+	    m, "tristack_app_gtid_cookie_rejected_total", h, "reason=\"signature\"");
+	app->m_gtid_rejected_ahead =
+	    metrics_counter(m, "tristack_app_gtid_cookie_rejected_total", h, "reason=\"ahead\"");
+	app->m_form_rejected = metrics_counter(
+	    m, "tristack_app_form_rejected_total",
+	    "Form posts refused as cross-site (Origin, Sec-Fetch-Site) or without a valid token",
+	    NULL);
+}
+
 static int app_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct app *app = d->data;
+	char path[4300];
 	if (db_read_password(&app->db, d, err, errlen) < 0)
+		return -1;
+	/* made here if need be, not by -t: checking a file writes nothing */
+	if (daemon_path(d, "{state}/secrets/" APP_COOKIE_KEY, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "the state folder's path is too long");
+		return -1;
+	}
+	if (sign_key_load(&app->key, path, err, errlen) < 0)
 		return -1;
 	http_metrics_define(d->metrics, "tristack_app", &app->hm);
 	db_metrics_define(&app->db, d->metrics);
+	app_metrics_define(app, d->metrics);
 	return 0;
 }
 
@@ -97,6 +120,12 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_use_metrics(&aw->http, w->d->metrics, &app->hm);
 	http_server_buffer_bodies(&aw->http);
 	aw->http.error_page = app_error_page;
+	/* every answer, JSON and errors too: a browser takes the type we say */
+	aw->http.extra_headers = "X-Content-Type-Options: nosniff\r\n";
+	if (sign_init(&aw->sign, &app->key) < 0) {
+		snprintf(err, errlen, "cannot set up HMAC-SHA256 (OpenSSL)");
+		return -1;
+	}
 	aw->row_author = xmalloc(APP_ROW_AUTHOR);
 	aw->row_body = xmalloc(APP_ROW_BODY);
 	db_worker_init(&aw->db, &app->db, w);
@@ -126,6 +155,7 @@ static void app_worker_free(struct worker *w)
 	if (aw->db.db)
 		db_worker_free(&aw->db); /* fails the queries: their requests are freed */
 	site_worker_free(aw);
+	sign_free(&aw->sign);
 	free(aw->row_author);
 	free(aw->row_body);
 	free(aw);

@@ -184,3 +184,39 @@ bool gtid_valid(struct str g)
 	}
 	return true;
 }
+
+/* Digits up to a separator, at most max: the value, or -1 when none, out of
+ * range or followed by anything else than sep (or the end, when sep is
+ * ','). */
+static int gtid_number(struct str *l, char sep, uint64_t max, uint64_t *v)
+{
+	size_t i = 0;
+	*v = 0;
+	for (; i < l->len && l->p[i] >= '0' && l->p[i] <= '9'; i++) {
+		unsigned d = (unsigned)(l->p[i] - '0');
+		if (*v > (max - d) / 10)
+			return -1;
+		*v = *v * 10 + d;
+	}
+	bool at_end = i == l->len;
+	if (i == 0 || (at_end ? sep != ',' : l->p[i] != sep))
+		return -1;
+	size_t used = at_end ? i : i + 1;
+	if (!at_end && sep == ',' && used == l->len)
+		return -1; /* a trailing comma */
+	l->p += used;
+	l->len -= used;
+	return 0;
+}
+
+bool gtid_next(struct str *list, struct gtid *g)
+{
+	struct str l = *list;
+	uint64_t d, s, n;
+	if (l.len == 0 || gtid_number(&l, '-', UINT32_MAX, &d) < 0 ||
+	    gtid_number(&l, '-', UINT32_MAX, &s) < 0 || gtid_number(&l, ',', UINT64_MAX, &n) < 0)
+		return false;
+	*g = (struct gtid){ (uint32_t)d, (uint32_t)s, n };
+	*list = l;
+	return true;
+}

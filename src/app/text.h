@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/common.h"
 #include "core/sbuf.h"
@@ -31,5 +32,16 @@ long long text_id(const char *p, size_t n);
 /* A GTID list as MariaDB writes one: domain-server-seq (each 1 to 20
  * digits), comma separated, shorter than 64 bytes. */
 bool gtid_valid(struct str g);
+
+/* One GTID: replication domain, server id, sequence number in the domain. */
+struct gtid {
+	uint32_t domain, server;
+	uint64_t seq;
+};
+
+/* Take the first GTID off a comma-separated list (as @@gtid_binlog_pos
+ * reads): true with *list moved past it and its comma; false at the end of
+ * the list, or at anything but in-range numbers joined by '-'. */
+bool gtid_next(struct str *list, struct gtid *g);
 
 #endif

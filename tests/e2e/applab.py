@@ -1,8 +1,10 @@
 """Helpers for the application tests: a keep-alive HTTP client that keeps
-the read-your-writes cookie, and queries straight to a MariaDB instance."""
+the app's cookies (read-your-writes, the form's nonce) and posts the form as
+its page says, and queries straight to a MariaDB instance."""
 import http.client
 import json
 import os
+import re
 import ssl
 import subprocess
 import urllib.parse
@@ -14,7 +16,8 @@ COOKIE = "tristack_gtid"
 
 class Client:
     """One keep-alive connection (to the load balancer), like a browser tab:
-    it sends back the GTID cookie the app hands out."""
+    it sends back the cookies the app hands out (cookies=False: none of
+    them)."""
 
     def __init__(self, url, timeout=10, cookies=True):
         u = urllib.parse.urlsplit(url)
@@ -25,14 +28,19 @@ class Client:
             self.ctx = ssl.create_default_context(cafile=CA_FILES[f"{self.host}:{self.port}"])
         self.timeout = timeout
         self.conn = None
-        self.cookie = None
+        self.cookies = {}
         self.keep_cookie = cookies
+
+    @property
+    def cookie(self):
+        """The read-your-writes cookie's value."""
+        return self.cookies.get(COOKIE)
 
     def request(self, method, path, body=None, headers=None):
         """(status, headers as a lower-cased dict, body bytes)."""
         h = dict(headers or {})
-        if self.cookie and self.keep_cookie:
-            h["Cookie"] = f"{COOKIE}={self.cookie}"
+        if self.cookies and self.keep_cookie and "Cookie" not in h:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         for attempt in range(2):
             if self.conn is None:
                 if self.tls:
@@ -57,9 +65,10 @@ class Client:
         if r.getheader("Connection", "").lower() == "close":
             self.conn.close()
             self.conn = None
-        sc = r.getheader("Set-Cookie")
-        if sc and sc.startswith(COOKIE + "="):
-            self.cookie = sc.split(";", 1)[0].split("=", 1)[1]
+        for k, v in r.getheaders():
+            if k.lower() == "set-cookie":
+                name, value = v.split(";", 1)[0].split("=", 1)
+                self.cookies[name] = value
         return r.status, hdrs, data
 
     def post(self, author, body):
@@ -67,6 +76,22 @@ class Client:
                                    body=json.dumps({"author": author, "body": body}).encode(),
                                    headers={"Content-Type": "application/json"})
         return st, h, (json.loads(data) if data.startswith(b"{") else data)
+
+    def form_token(self):
+        """The anti-forgery token of the form on / (the page also sets the
+        nonce cookie it is tied to)."""
+        st, _, page = self.request("GET", "/")
+        assert st == 200, page
+        m = re.search(rb'<input type="hidden" name="csrf" value="([A-Za-z0-9_-]+)">', page)
+        assert m, page
+        return m.group(1).decode()
+
+    def post_form(self, fields, headers=None):
+        """POST /posts as the board's own page does: fields plus the page's
+        token, urlencoded. (status, headers, body)."""
+        body = urllib.parse.urlencode({**fields, "csrf": self.form_token()}).encode()
+        h = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return self.request("POST", "/posts", body=body, headers=h)
 
     def get_json(self, path):
         st, h, data = self.request("GET", path)

@@ -5,7 +5,6 @@ import json
 import time
 import re
 import secrets
-import urllib.parse
 
 from applab import Client, app_metrics, db_query
 from conftest import curl, wait_for
@@ -22,8 +21,9 @@ def test_post_then_get_the_same_post(stack):
     assert st == 201, post
     assert h["content-type"] == "application/json"
     assert h["location"] == f"/api/posts/{post['id']}"
-    assert re.match(r"tristack_gtid=\d+-\d+-\d+; Path=/; Max-Age=\d+; HttpOnly; SameSite=Lax$",
-                    h["set-cookie"])
+    # GTID.MAC, and Secure: the client came over HTTPS
+    assert re.match(r"tristack_gtid=\d+-\d+-\d+\.[A-Za-z0-9_-]{43}; Path=/; Max-Age=\d+; "
+                    r"HttpOnly; SameSite=Lax; Secure$", h["set-cookie"])
     assert post["author"] == author and post["body"] == "hello, board"
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", post["created_at"])
     st, _, got = c.get_json(h["location"])
@@ -148,9 +148,7 @@ def test_the_page_escapes_what_users_wrote(stack):
 def test_the_form_posts_and_redirects_home(stack):
     c = Client(stack.url)
     author = tag()
-    form = urllib.parse.urlencode({"author": author, "body": "from the form & more"}).encode()
-    st, h, _ = c.request("POST", "/posts", body=form,
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    st, h, _ = c.post_form({"author": author, "body": "from the form & more"})
     assert st == 303
     assert h["location"] == "/"
     assert c.cookie
@@ -159,11 +157,11 @@ def test_the_form_posts_and_redirects_home(stack):
     assert f"<strong>{author}</strong>".encode() in page
     assert b"from the form &amp; more" in page
     # a bad form is a 400 page that says why
-    st, h, page = c.request("POST", "/posts", body=b"author=&body=x",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    st, h, page = c.post_form({"author": "", "body": "x"})
     assert st == 400 and h["content-type"].startswith("text/html")
     assert b"author must be 1 to 64 characters" in page
-    st, _, page = c.request("POST", "/posts", body=b"author=a&body=%ff",
+    token = c.form_token()
+    st, _, page = c.request("POST", "/posts", body=b"author=a&body=%ff&csrf=" + token.encode(),
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert st == 400 and b"UTF-8" in page
 

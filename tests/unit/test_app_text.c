@@ -604,3 +604,62 @@ TEST(gtid_valid_rows)
 	CHECK(!gtid_valid((struct str){ "0-1-2\0", 6 }));
 	CHECK(!gtid_valid((struct str){ NULL, 0 }));
 }
+
+/* ---- gtid_next ---- */
+
+TEST(gtid_next_takes_each_gtid_of_a_list)
+{
+	static const char list[] = "0-1-5,4294967295-4294967295-18446744073709551615,7-2-0";
+	struct str l = { list, sizeof(list) - 1 };
+	struct gtid g;
+	t_case("first");
+	CHECK(gtid_next(&l, &g));
+	CHECK(g.domain == 0 && g.server == 1 && g.seq == 5);
+	t_case("the largest numbers MariaDB has");
+	CHECK(gtid_next(&l, &g));
+	CHECK(g.domain == UINT32_MAX && g.server == UINT32_MAX && g.seq == UINT64_MAX);
+	t_case("last, then the end");
+	CHECK(gtid_next(&l, &g));
+	CHECK(g.domain == 7 && g.server == 2 && g.seq == 0);
+	CHECK_EQ(l.len, 0);
+	CHECK(!gtid_next(&l, &g));
+}
+
+TEST(gtid_next_refuses_what_is_not_a_gtid)
+{
+	static const char *const bad[] = {
+		"",
+		"0",
+		"0-1",
+		"0-1-",
+		"-0-1-2",
+		"0--2",
+		"a-1-2",
+		"0-1-x",
+		"0-1-2-3",
+		"0-1-2,",
+		"0-1-2 ",
+		" 0-1-2",
+		"+0-1-2",
+		"0-1-0x2",
+		"4294967296-1-2",
+		"0-4294967296-2",
+		"0-1-18446744073709551616",
+		"0-1-99999999999999999999",
+		"0-1-2;1-2-3",
+		"0-1-2.abc",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		t_case("gtid_next \"%s\"", bad[i]);
+		size_t n = strlen(bad[i]);
+		char *p = malloc(n ? n : 1); /* exact size: ASan sees a read past n */
+		memcpy(p, bad[i], n);
+		struct str l = { p, n }, before = l;
+		struct gtid g;
+		bool ok = gtid_next(&l, &g);
+		/* one that parses must leave what follows (never a whole list) */
+		CHECK(!ok || l.len > 0);
+		CHECK(ok || (l.p == before.p && l.len == before.len));
+		free(p);
+	}
+}

@@ -11,7 +11,17 @@
  * hands the client the GTID of its commit in a cookie; a read that carries
  * one first waits, briefly, for the replica to have applied it, else it is
  * served by the primary: whoever posts sees the post on the next page,
- * whichever web server and app answer it.
+ * whichever web server and app answer it. The cookie is GTID.MAC (sign.h):
+ * one this stack did not sign, or that is ahead of what the primary has, is
+ * ignored and counted (a crafted one would make every read wait).
+ *
+ * Browsers of other sites must not post for their users: the API takes only
+ * Content-Type: application/json (a cross-site fetch can send that only
+ * after a CORS preflight, which the app never grants); the form refuses
+ * cross-site Origin / Sec-Fetch-Site and needs the token the page gave it,
+ * a MAC of a random nonce kept in a cookie (signed double submit). HTML
+ * pages carry a Content-Security-Policy and X-Frame-Options, and every
+ * response X-Content-Type-Options: nosniff.
  *
  * A request that needs the database returns TS_AGAIN; the query's callback
  * writes the response and resumes the session. If the client goes away
@@ -27,6 +37,7 @@
 #include <time.h>
 
 #include "app/app.h"
+#include "app/sign.h"
 #include "app/text.h"
 #include "core/log.h"
 #include "core/sbuf.h"
@@ -36,8 +47,19 @@
 #define PAGE_POSTS       20
 #define LIMIT_MAX        100
 #define GTID_COOKIE      "tristack_gtid"
-#define GTID_COOKIE_AGE  300 /* s: long past any replica lag we read from */
-#define WRITE_RETRY_MS   100 /* no writable primary yet (a promotion): again */
+#define CSRF_COOKIE      "tristack_csrf"
+/* over HTTPS: a browser takes this name only from this very origin over
+ * TLS, so neither a sibling domain nor plain HTTP can plant a nonce */
+#define CSRF_COOKIE_TLS "__Host-tristack_csrf"
+#define CSRF_FIELD      "csrf"
+#define MAC_GTID        "gtid" /* MAC labels (sign.h) */
+#define MAC_CSRF        "csrf"
+#define HTML_TYPE       "text/html; charset=utf-8"
+#define HTML_CSP                                                                                   \
+	"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "        \
+	"object-src 'none'"
+#define GTID_COOKIE_AGE 300 /* s: long past any replica lag we read from */
+#define WRITE_RETRY_MS  100 /* no writable primary yet (a promotion): again */
 
 enum req_kind { RK_POST, RK_LIST, RK_HOME, RK_CREATE_JSON, RK_CREATE_FORM };
 
@@ -46,15 +68,20 @@ struct app_req {
 	struct http_session *s; /* NULL once the client has gone */
 	struct db_job job;
 	enum req_kind kind;
-	enum db_stmt stmt;   /* the read (after any GTID wait) */
-	long long a, b;      /* its parameters */
-	bool on_primary;     /* the read goes to the primary now */
-	char gtid[64];       /* the client's last write, from its cookie */
-	char created[48];    /* a write's created_at, as the API shows it */
-	char created_db[48]; /* and as the statement takes it */
-	bool in_handler;     /* the handler has not returned yet */
-	bool finished;       /* the response was queued before it did */
-	char *text;          /* a write's author then body (owned) */
+	enum db_stmt stmt;               /* the read (after any GTID wait) */
+	long long a, b;                  /* its parameters */
+	bool on_primary;                 /* the read goes to the primary now */
+	char gtid[64];                   /* the client's last write, from its cookie */
+	struct gtid g;                   /* and parsed */
+	bool pos_asked;                  /* the primary was asked whether it has it */
+	bool https;                      /* the client came over HTTPS: Secure cookies */
+	bool csrf_new;                   /* the page sets csrf as the client's nonce */
+	char csrf[SIGN_NONCE_CHARS + 1]; /* the form's nonce (home page) */
+	char created[48];                /* a write's created_at, as the API shows it */
+	char created_db[48];             /* and as the statement takes it */
+	bool in_handler;                 /* the handler has not returned yet */
+	bool finished;                   /* the response was queued before it did */
+	char *text;                      /* a write's author then body (owned) */
 	size_t author_len, body_len;
 	uint64_t deadline; /* a write retries until then */
 	struct timer retry;
@@ -158,32 +185,59 @@ static void reply_json(struct app_req *r, int status, json_t *body)
 	req_done(r);
 }
 
+/* Start a response: status, type, no caching, and for a page what keeps it
+ * from being framed or running anything but our own files. */
+static int head_begin(struct http_session *s, int status, const char *type)
+{
+	if (http_head_begin(s, status) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
+	    http_head_add(s, "Cache-Control", "no-store") < 0)
+		return -1;
+	if (strncmp(type, "text/html", 9) != 0)
+		return 0;
+	if (http_head_add(s, "Content-Security-Policy", HTML_CSP) < 0 ||
+	    http_head_add(s, "X-Frame-Options", "DENY") < 0)
+		return -1;
+	return 0;
+}
+
+/* A cookie only for HTTP (no script reads it), not sent along cross-site
+ * subrequests or posts, and over HTTPS never sent in clear. max_age < 0:
+ * until the browser closes. */
+static int set_cookie(struct http_session *s, bool https, const char *name, const char *value,
+                      int max_age)
+{
+	char age[32] = "";
+	if (max_age >= 0)
+		snprintf(age, sizeof(age), " Max-Age=%d;", max_age);
+	return http_head_addf(s, "Set-Cookie", "%s=%s; Path=/;%s HttpOnly; SameSite=Lax%s", name,
+	                      value, age, https ? "; Secure" : "");
+}
+
+static int head_finish(struct http_session *s, const char *body, size_t len)
+{
+	if (http_head_end(s, (int64_t)len) < 0)
+		return -1;
+	return http_body(s, body, len);
+}
+
+static int html_respond(struct http_session *s, int status, const char *body, size_t len)
+{
+	if (head_begin(s, status, HTML_TYPE) < 0)
+		return -1;
+	return head_finish(s, body, len);
+}
+
 static void reply_unavailable(struct app_req *r, const char *why)
 {
 	log_warn("%s: %s", r->kind >= RK_CREATE_JSON ? "write" : "read", why);
 	if (r->s && r->kind == RK_HOME) {
 		const char page[] = "<!doctype html><title>Unavailable</title>"
 		                    "<p>The message board is unavailable, try again shortly.</p>\n";
-		http_respond(r->s, 503, "text/html; charset=utf-8", page, sizeof(page) - 1);
+		html_respond(r->s, 503, page, sizeof(page) - 1);
 		req_done(r);
 		return;
 	}
 	reply_json(r, 503, json_pack("{s:s}", "error", "database unavailable"));
-}
-
-/* Status, headers, body in one go. */
-static int respond(struct http_session *s, int status, const char *type, const char *body,
-                   size_t len, const char *location, const char *gtid)
-{
-	if (http_head_begin(s, status) < 0 ||
-	    (type && http_head_add(s, "Content-Type", type) < 0) ||
-	    (location && http_head_add(s, "Location", location) < 0) ||
-	    (gtid && http_head_addf(s, "Set-Cookie",
-	                            GTID_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax",
-	                            gtid, GTID_COOKIE_AGE) < 0) ||
-	    http_head_add(s, "Cache-Control", "no-store") < 0 || http_head_end(s, (int64_t)len) < 0)
-		return -1;
-	return http_body(s, body, len);
 }
 
 /* ---- request details ---- */
@@ -209,20 +263,88 @@ static long long query_id(struct str q, const char *name)
 	return n < 0 ? -1 : text_id(v, (size_t)n);
 }
 
-/* The client's last write, from its cookie. */
-static void take_gtid(struct app_req *r, struct http_session *s)
+/* A cookie of the request, from whichever Cookie header has it first. */
+static struct str request_cookie(struct http_session *s, const char *name)
 {
 	if (s->req->msg == NULL)
-		return;
+		return (struct str){ NULL, 0 };
 	for (int i = http_find_header(s->req->msg, "Cookie", 0); i >= 0;
 	     i = http_find_header(s->req->msg, "Cookie", i + 1)) {
-		struct str v = cookie_value(s->req->msg->headers[i].value, GTID_COOKIE);
-		if (v.p && gtid_valid(v)) {
-			memcpy(r->gtid, v.p, v.len);
-			r->gtid[v.len] = '\0';
-			return;
-		}
+		struct str v = cookie_value(s->req->msg->headers[i].value, name);
+		if (v.p)
+			return v;
 	}
+	return (struct str){ NULL, 0 };
+}
+
+/* Did the client reach the site over HTTPS? The LB says so, and only the
+ * web servers (behind the LB) reach the app. */
+static bool request_https(struct http_session *s)
+{
+	struct str v;
+	return http_session_header(s, "X-Forwarded-Proto", &v) && http_str_ieq(v, "https");
+}
+
+static void gtid_rejected(struct app_worker *aw, int metric)
+{
+	metrics_add(aw->http.w->shard, metrics_slot(aw->http.w->d->metrics, metric), 1);
+}
+
+/* The client's last write, from its cookie (GTID.MAC): only one this stack
+ * signed is taken, else a crafted one would tie up the replica. */
+static void take_gtid(struct app_req *r, struct http_session *s)
+{
+	struct str v = request_cookie(s, GTID_COOKIE);
+	if (v.p == NULL)
+		return;
+	const char *dot = memrchr(v.p, '.', v.len);
+	struct str gtid = { v.p, dot ? (size_t)(dot - v.p) : 0 };
+	struct str mac = { dot ? dot + 1 : NULL, dot ? (size_t)(v.p + v.len - dot - 1) : 0 };
+	struct str rest = gtid;
+	if (dot == NULL || gtid.len >= sizeof(r->gtid) ||
+	    !sign_check(&r->aw->sign, MAC_GTID, gtid, mac) || !gtid_next(&rest, &r->g) ||
+	    rest.len != 0) {
+		gtid_rejected(r->aw, r->aw->app->m_gtid_rejected_signature);
+		return;
+	}
+	memcpy(r->gtid, gtid.p, gtid.len);
+	r->gtid[gtid.len] = '\0';
+}
+
+/* The form's cookie: its name for this scheme. */
+static const char *csrf_cookie(bool https)
+{
+	return https ? CSRF_COOKIE_TLS : CSRF_COOKIE;
+}
+
+/* Is v a nonce as sign_nonce makes them? */
+static bool nonce_valid(struct str v)
+{
+	if (v.len != SIGN_NONCE_CHARS)
+		return false;
+	for (size_t i = 0; i < v.len; i++) {
+		char c = v.p[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* The nonce the page's token is made from: the client's own (another tab's
+ * form stays valid), else a new one the page sets. Left empty when there
+ * are no random bytes: the page is then a 503. */
+static void take_csrf(struct app_req *r, struct http_session *s)
+{
+	struct str v = request_cookie(s, csrf_cookie(r->https));
+	if (v.p && nonce_valid(v)) {
+		memcpy(r->csrf, v.p, v.len);
+		r->csrf[v.len] = '\0';
+		return;
+	}
+	r->csrf_new = true;
+	if (!sign_nonce(r->csrf))
+		r->csrf[0] = '\0';
 }
 
 /* Does the request's Content-Type (if any) name this media type? */
@@ -306,11 +428,18 @@ static void html_page_start(struct sbuf *o, const char *title)
 static void render_home(struct app_req *r, MYSQL_STMT *st)
 {
 	struct app_worker *aw = r->aw;
+	char token[SIGN_MAC_CHARS + 1];
+	if (r->csrf[0] == '\0' ||
+	    !sign_mac(&aw->sign, MAC_CSRF, (struct str){ r->csrf, strlen(r->csrf) }, token)) {
+		reply_unavailable(r, "cannot sign the form's token");
+		return;
+	}
 	struct sbuf o = { 0 };
 	html_page_start(&o, "www.foobar.com message board");
 	sbuf_adds(&o, "<h1>www.foobar.com</h1>\n"
-	              "<form method=\"post\" action=\"/posts\" class=\"new-post\">\n"
-	              "<p><label>Name<br><input name=\"author\" maxlength=\"64\" required>"
+	              "<form method=\"post\" action=\"/posts\" class=\"new-post\">\n");
+	sbuf_addf(&o, "<input type=\"hidden\" name=\"" CSRF_FIELD "\" value=\"%s\">\n", token);
+	sbuf_adds(&o, "<p><label>Name<br><input name=\"author\" maxlength=\"64\" required>"
 	              "</label></p>\n"
 	              "<p><label>Message<br><textarea name=\"body\" rows=\"4\" maxlength=\"4000\" "
 	              "required></textarea></label></p>\n"
@@ -338,8 +467,12 @@ static void render_home(struct app_req *r, MYSQL_STMT *st)
 	if (n == (unsigned)r->b)
 		sbuf_addf(&o, "<p><a href=\"/?before=%lld\">Older posts</a></p>\n", last);
 	sbuf_addf(&o, "<footer>Served by %s.</footer>\n</body>\n</html>\n", aw->app->host);
-	if (r->s)
-		respond(r->s, 200, "text/html; charset=utf-8", o.p, o.len, NULL, NULL);
+	struct http_session *s = r->s;
+	if (s && (head_begin(s, 200, HTML_TYPE) < 0 ||
+	          (r->csrf_new && set_cookie(s, r->https, r->https ? CSRF_COOKIE_TLS : CSRF_COOKIE,
+	                                     r->csrf, -1) < 0) ||
+	          head_finish(s, o.p, o.len) < 0))
+		http_error(s, 500, true);
 	sbuf_free(&o);
 	req_done(r);
 }
@@ -467,6 +600,53 @@ static void gtid_waited(struct db_job *job, bool ok)
 	read_submit(r);
 }
 
+static void gtid_pos_done(struct db_job *job, bool ok)
+{
+	struct app_req *r = job->arg;
+	if (ok) {
+		char pos[512];
+		unsigned long len = 0;
+		MYSQL_BIND out;
+		memset(&out, 0, sizeof(out));
+		out.buffer_type = MYSQL_TYPE_STRING;
+		out.buffer = pos;
+		out.buffer_length = sizeof(pos);
+		out.length = &len;
+		int rc = mysql_stmt_bind_result(job->st, &out) == 0 ? mysql_stmt_fetch(job->st) : 1;
+		/* cut short, a list loses digits: never a higher number */
+		struct str list = { pos, MIN(len, (unsigned long)sizeof(pos)) };
+		struct gtid g;
+		if (rc == 0 || rc == MYSQL_DATA_TRUNCATED)
+			while (gtid_next(&list, &g))
+				db_gtid_seen_raise(r->aw->db.db, g.domain, g.seq);
+	}
+	if (r->s == NULL) {
+		req_done(r);
+		return;
+	}
+	read_submit(r); /* covered now, or refused */
+}
+
+/* A signed GTID ahead of what this app has seen on the primary: a write the
+ * other app made since, or one the primary does not have (lost in a
+ * failover, a restored backup). Ask the primary, once; a GTID it does not
+ * have is ignored: waiting for it would only time out. */
+static void gtid_check_primary(struct app_req *r)
+{
+	struct db_worker *dw = &r->aw->db;
+	struct db_server *p = r->pos_asked ? NULL : db_pick(dw, DB_PRIMARY);
+	if (p == NULL) {
+		gtid_rejected(r->aw, r->aw->app->m_gtid_rejected_ahead);
+		r->gtid[0] = '\0';
+		read_submit(r);
+		return;
+	}
+	r->pos_asked = true;
+	r->job.stmt = ST_GTID_POS;
+	r->job.done = gtid_pos_done;
+	db_submit(dw, p, &r->job);
+}
+
 static void read_submit(struct app_req *r)
 {
 	struct db_worker *dw = &r->aw->db;
@@ -476,6 +656,10 @@ static void read_submit(struct app_req *r)
 		return;
 	}
 	if (r->gtid[0] && !r->on_primary && atomic_load(&sv->role) == DB_ROLE_REPLICA) {
+		if (!db_gtid_seen_covers(dw->db, r->g.domain, r->g.seq)) {
+			gtid_check_primary(r);
+			return;
+		}
 		struct db_job *job = &r->job;
 		job->stmt = ST_GTID_WAIT;
 		job->done = gtid_waited;
@@ -497,7 +681,10 @@ static int start_read(struct app_worker *aw, struct http_session *s, enum req_ki
 	r->stmt = stmt;
 	r->a = a;
 	r->b = b;
+	r->https = request_https(s);
 	take_gtid(r, s);
+	if (kind == RK_HOME)
+		take_csrf(r, s);
 	return req_go(r, read_submit);
 }
 
@@ -537,7 +724,7 @@ static int home(struct app_worker *aw, struct http_session *s)
 	if (aw->db.db->nservers == 0) {
 		const char page[] = "<!doctype html><title>www.foobar.com</title>"
 		                    "<p>No database in this stack.</p>\n";
-		return http_respond(s, 503, "text/html; charset=utf-8", page, sizeof(page) - 1);
+		return html_respond(s, 503, page, sizeof(page) - 1);
 	}
 	if (before > 0)
 		return start_read(aw, s, RK_HOME, ST_POSTS_BEFORE, before, PAGE_POSTS);
@@ -565,6 +752,34 @@ static bool write_later(struct app_req *r)
 	return true;
 }
 
+/* The read-your-writes cookie for a commit's GTID (GTID.MAC, out holds
+ * sizeof(job->gtid) + SIGN_MAC_CHARS + 1): false when the commit's GTID is
+ * unknown. The GTID is now known to be on the primary, too. */
+static bool gtid_cookie(struct app_req *r, const char *gtid, char *out, size_t len)
+{
+	struct str v = { gtid, strlen(gtid) }, rest = v;
+	struct gtid g;
+	char mac[SIGN_MAC_CHARS + 1];
+	if (!gtid_next(&rest, &g) || rest.len != 0 || !sign_mac(&r->aw->sign, MAC_GTID, v, mac))
+		return false;
+	db_gtid_seen_raise(r->aw->db.db, g.domain, g.seq);
+	snprintf(out, len, "%s.%s", gtid, mac);
+	return true;
+}
+
+/* A write's answer: where the post is, and the cookie of its commit. */
+static int respond_written(struct app_req *r, struct db_job *job, int status, const char *type,
+                           const char *body, size_t len, const char *location)
+{
+	struct http_session *s = r->s;
+	char cookie[sizeof(job->gtid) + SIGN_MAC_CHARS + 1];
+	bool has = gtid_cookie(r, job->gtid, cookie, sizeof(cookie));
+	if (head_begin(s, status, type) < 0 || http_head_add(s, "Location", location) < 0 ||
+	    (has && set_cookie(s, r->https, GTID_COOKIE, cookie, GTID_COOKIE_AGE) < 0))
+		return -1;
+	return head_finish(s, body, len);
+}
+
 static void write_done(struct db_job *job, bool ok)
 {
 	struct app_req *r = job->arg;
@@ -586,25 +801,25 @@ static void write_done(struct db_job *job, bool ok)
 		req_done(r);
 		return;
 	}
-	const char *gtid = job->gtid[0] ? job->gtid : NULL;
 	char location[48];
 	snprintf(location, sizeof(location), "/api/posts/%lld", job->insert_id);
 	if (r->kind == RK_CREATE_FORM) {
 		const char msg[] = "Posted.\n";
-		respond(s, 303, "text/plain; charset=utf-8", msg, sizeof(msg) - 1, "/", gtid);
+		if (respond_written(r, job, 303, "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
+		                    "/") < 0)
+			http_error(s, 500, true);
 	} else {
 		json_t *post = post_json(job->insert_id, r->text, r->author_len,
 		                         r->text + r->author_len, r->body_len, r->created);
 		char *text = json_dumps(post, JSON_COMPACT);
 		json_decref(post);
-		if (text == NULL) {
-			http_error(s, 500, true);
-		} else {
-			size_t n = strlen(text);
+		size_t n = text ? strlen(text) : 0;
+		if (text)
 			text[n] = '\n';
-			respond(s, 201, "application/json", text, n + 1, location, gtid);
-			free(text);
-		}
+		if (text == NULL ||
+		    respond_written(r, job, 201, "application/json", text, n + 1, location) < 0)
+			http_error(s, 500, true);
+		free(text);
 	}
 	req_done(r);
 }
@@ -649,6 +864,7 @@ static int start_write(struct app_worker *aw, struct http_session *s, enum req_k
 	if (aw->db.db->nservers == 0)
 		return app_json_error(s, 503, "no database in this stack");
 	struct app_req *r = req_new(aw, s, kind);
+	r->https = request_https(s);
 	r->text = xmalloc(author_len + body_len + 1);
 	memcpy(r->text, author, author_len);
 	memcpy(r->text + author_len, body, body_len);
@@ -671,7 +887,9 @@ static int start_write(struct app_worker *aw, struct http_session *s, enum req_k
 /* POST /api/posts {"author": ..., "body": ...} */
 static int create_post(struct app_worker *aw, struct http_session *s)
 {
-	if (!content_type_is(s, "application/json", true))
+	/* required: a body of any other type (or none) is what a page of any
+	 * site can make a browser send without asking (no CORS preflight) */
+	if (!content_type_is(s, "application/json", false))
 		return app_json_error(s, 415, "send the post as Content-Type: application/json");
 	json_error_t e;
 	json_t *doc = json_loadb(s->req->body ? s->req->body : "", s->req->body_len,
@@ -705,9 +923,46 @@ static int form_error(struct http_session *s, int status, const char *message)
 	sbuf_adds(&o, "<h1>Not posted</h1>\n<p>");
 	html_escape(&o, message, strlen(message));
 	sbuf_adds(&o, ".</p>\n<p><a href=\"/\">Back to the board</a></p>\n</body>\n</html>\n");
-	int rc = http_respond(s, status, "text/html; charset=utf-8", o.p, o.len);
+	int rc = html_respond(s, status, o.p, o.len);
 	sbuf_free(&o);
 	return rc;
+}
+
+/* The origin a browser would name for this site, as the client reached it
+ * (through the LB: its X-Forwarded-Proto and -Host). */
+static bool origin_is_ours(struct http_session *s, struct str origin)
+{
+	struct str host;
+	if (!http_session_header(s, "X-Forwarded-Host", &host) &&
+	    !http_session_header(s, "Host", &host))
+		return false;
+	const char *scheme = request_https(s) ? "https://" : "http://";
+	size_t n = strlen(scheme);
+	return origin.len == n + host.len && strncasecmp(origin.p, scheme, n) == 0 &&
+	       strncasecmp(origin.p + n, host.p, host.len) == 0;
+}
+
+/* Why a form post did not come from our own page, or NULL. A browser says
+ * where a post comes from (Sec-Fetch-Site, Origin; "null" from sandboxes
+ * and data: pages); the token proves the poster read our page, which
+ * another site cannot. */
+static const char *form_forged(struct app_worker *aw, struct http_session *s, const char *b,
+                               size_t n)
+{
+	struct str v;
+	if (http_session_header(s, "Sec-Fetch-Site", &v) && !http_str_ieq(v, "same-origin") &&
+	    !http_str_ieq(v, "none"))
+		return "posts from other sites are refused";
+	if (http_session_header(s, "Origin", &v) && !origin_is_ours(s, v))
+		return "posts from other sites are refused";
+	char token[SIGN_MAC_CHARS + 2];
+	long tl = form_field(b, n, CSRF_FIELD, token, sizeof(token));
+	struct str nonce = request_cookie(s, csrf_cookie(request_https(s)));
+	if (tl < 0 || nonce.p == NULL || !nonce_valid(nonce) ||
+	    !sign_check(&aw->sign, MAC_CSRF, nonce, (struct str){ token, (size_t)tl }))
+		return "the form has expired or did not come from this site: reload the board "
+		       "and post again";
+	return NULL;
 }
 
 /* POST /posts, from the form on / */
@@ -718,6 +973,12 @@ static int create_post_form(struct app_worker *aw, struct http_session *s)
 		                  "the form must be sent as application/x-www-form-urlencoded");
 	const char *b = s->req->body ? s->req->body : "";
 	size_t n = s->req->body_len;
+	const char *forged = form_forged(aw, s, b, n);
+	if (forged) {
+		metrics_add(aw->http.w->shard,
+		            metrics_slot(aw->http.w->d->metrics, aw->app->m_form_rejected), 1);
+		return form_error(s, 403, forged);
+	}
 	/* decoded fields are never longer than the body */
 	char *author = xmalloc(n + 1), *body = xmalloc(n + 1);
 	long al = form_field(b, n, "author", author, n + 1);
