@@ -161,30 +161,6 @@ long long text_id(const char *p, size_t n)
 	return v > 0 ? v : -1;
 }
 
-bool gtid_valid(struct str g)
-{
-	if (g.len == 0 || g.len >= 64)
-		return false;
-	int fields = 0, digits = 0;
-	for (size_t i = 0; i <= g.len; i++) {
-		char c = i < g.len ? g.p[i] : ',';
-		if (c >= '0' && c <= '9') {
-			if (++digits > 20)
-				return false;
-			continue;
-		}
-		if (digits == 0 || (c != '-' && c != ','))
-			return false;
-		digits = 0;
-		fields++;
-		if (c == ',' ? fields != 3 : fields > 2)
-			return false;
-		if (c == ',')
-			fields = 0;
-	}
-	return true;
-}
-
 /* Digits up to a separator, at most max: the value, or -1 when none, out of
  * range or followed by anything else than sep (or the end, when sep is
  * ','). */

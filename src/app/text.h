@@ -29,10 +29,6 @@ void html_escape(struct sbuf *o, const char *s, size_t n);
 /* A post id: 1 to 18 decimal digits, not 0; else -1. */
 long long text_id(const char *p, size_t n);
 
-/* A GTID list as MariaDB writes one: domain-server-seq (each 1 to 20
- * digits), comma separated, shorter than 64 bytes. */
-bool gtid_valid(struct str g);
-
 /* One GTID: replication domain, server id, sequence number in the domain. */
 struct gtid {
 	uint32_t domain, server;

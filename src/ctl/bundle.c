@@ -776,8 +776,17 @@ static int put_database(struct bundle *b)
 	if (secrets(b, app_pw, repl_pw, sizeof(app_pw)) < 0)
 		return -1;
 	int rc = 0;
-	if (b->h->roles & ROLE_APP) /* what tristack-app reads at {state}/secrets */
+	char key[80];
+	if (b->h->roles & ROLE_APP) { /* what tristack-app reads at {state}/secrets */
 		rc = put_file(b, "secrets/app.password", 0600, app_pw, strlen(app_pw));
+		/* one signing key for every app host: a read-your-writes cookie
+		 * one app signed, the others honour */
+		if (rc == 0 && db_cookie_key(b->c, key, sizeof(key)) < 0)
+			rc = fail(b, "cannot read or make %s/secrets/cookie.key", b->c->state);
+		else if (rc == 0)
+			rc = put_file(b, "secrets/cookie.key", 0600, key, strlen(key));
+		explicit_bzero(key, sizeof(key));
+	}
 	if (rc == 0 && is_db(b->h)) {
 		rc = put_cnf(b);
 		if (rc == 0 && b->h == b->primary)
@@ -1026,7 +1035,9 @@ static int put_readme(struct bundle *b)
 		    "                          relative path\n");
 	if (b->h->roles & ROLE_APP && b->primary)
 		fprintf(f, "  secrets/app.password    to " T_STATE
-		           "/secrets (0600): the app's database password\n");
+		           "/secrets (0600): the app's database password\n"
+		           "  secrets/cookie.key      to " T_STATE
+		           "/secrets (0600): the apps' shared signing key\n");
 	if (is_db(b->h) && b->primary) {
 		fprintf(f,
 		        "  mariadb/60-tristack.cnf to /etc/mysql/mariadb.conf.d: server_id, binary "

@@ -104,6 +104,10 @@ struct db_paths {
 void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p);
 const struct stack_host *db_primary(const struct ctl *c);
 int db_secret(const struct ctl *c, const char *name, char *out, size_t len);
+/* The apps' signing key, {state}/secrets/cookie.key (64 hex digits, the
+ * format tristack-app makes when it finds none: src/app/sign.h), made on
+ * first use; shipped to every app host of the bundles. */
+int db_cookie_key(const struct ctl *c, char *out, size_t len);
 int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen);
 int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv, unsigned max);
 bool db_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);

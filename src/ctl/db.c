@@ -101,13 +101,15 @@ static int write_primary(const struct ctl *c, const char *name)
 
 /* ---- secrets ---- */
 
-/* The password in {state}/secrets/NAME, made (0600) on first use. */
-static int secret(const struct ctl *c, const char *name, char *out, size_t len)
+/* The secret in {state}/secrets/FILE, made (0600) on first use: nchars
+ * random characters of alphabet (whose size divides 256 or nearly). */
+static int secret_file(const struct ctl *c, const char *file, const char *alphabet, size_t nchars,
+                       char *out, size_t len)
 {
 	char dir[4200], path[4300];
 	fmt(dir, sizeof(dir), "%s/secrets", c->state);
 	mkdir(dir, 0700);
-	fmt(path, sizeof(path), "%s/%s.password", dir, name);
+	fmt(path, sizeof(path), "%s/%s", dir, file);
 	FILE *f = fopen(path, "r");
 	if (f) {
 		bool ok = fgets(out, (int)len, f) != NULL;
@@ -116,14 +118,14 @@ static int secret(const struct ctl *c, const char *name, char *out, size_t len)
 		if (ok && out[0])
 			return 0;
 	}
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char rnd[24];
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd) || len < sizeof(rnd) + 1)
+	unsigned char rnd[64];
+	size_t na = strlen(alphabet);
+	if (nchars > sizeof(rnd) || len < nchars + 1 ||
+	    getrandom(rnd, nchars, 0) != (ssize_t)nchars)
 		return -1;
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		out[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
-	out[sizeof(rnd)] = '\0';
+	for (size_t i = 0; i < nchars; i++)
+		out[i] = alphabet[rnd[i] % na];
+	out[nchars] = '\0';
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -132,9 +134,24 @@ static int secret(const struct ctl *c, const char *name, char *out, size_t len)
 	return w == (ssize_t)strlen(out) ? 0 : -1;
 }
 
+/* A MariaDB password: {state}/secrets/NAME.password, 24 alphanumerics. */
+static int secret(const struct ctl *c, const char *name, char *out, size_t len)
+{
+	char file[256];
+	fmt(file, sizeof(file), "%s.password", name);
+	return secret_file(c, file,
+	                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 24,
+	                   out, len);
+}
+
 int db_secret(const struct ctl *c, const char *name, char *out, size_t len)
 {
 	return secret(c, name, out, len);
+}
+
+int db_cookie_key(const struct ctl *c, char *out, size_t len)
+{
+	return secret_file(c, "cookie.key", "0123456789abcdef", 64, out, len);
 }
 
 /* ---- making and starting an instance ---- */

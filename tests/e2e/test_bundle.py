@@ -232,6 +232,16 @@ def test_existing_passwords_are_kept(tmp_path):
     assert "MASTER_PASSWORD='KeptReplPassword0123'" in rsql and app == "KeptAppPassword0123"
 
 
+def test_every_app_host_gets_the_same_signing_key(made):
+    keys = {h: made.read(h, "secrets/cookie.key") for h in ("web-01", "web-02")}
+    assert keys["web-01"] == keys["web-02"], keys
+    assert re.fullmatch(r"[0-9a-f]{64}", keys["web-01"]), keys
+    for h in keys:
+        mode = os.stat(os.path.join(made.trees[h], "secrets", "cookie.key")).st_mode
+        assert stat.S_IMODE(mode) == 0o600
+    assert not os.path.exists(os.path.join(made.trees["lb-01"], "secrets", "cookie.key"))
+
+
 def test_lb_carries_the_local_cas_certificates_not_its_key(made):
     tls = os.path.join(made.trees["lb-01"], "tls")
     assert sorted(os.listdir(tls)) == ["ca.crl", "ca.crt", "site-ecdsa.pem", "site-rsa.pem"]

@@ -1,7 +1,7 @@
 /* The app's text helpers, each against its spec: utf8_valid (RFC 3629: no
  * overlong forms, no surrogates, nothing past U+10FFFF), form_field (WHATWG
  * application/x-www-form-urlencoded, with a bad escape refused), cookie_value
- * (RFC 6265 cookie-string), html_escape, text_id (a post id) and gtid_valid
+ * (RFC 6265 cookie-string), html_escape, text_id (a post id) and gtid_next
  * (a MariaDB GTID list). Every function reads only the length it is given. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,71 +538,6 @@ TEST(text_id_rows)
 	CHECK_EQ(text_id("1\0002", 1), 1);
 	CHECK_EQ(text_id("1\0002", 3), -1);
 	CHECK_EQ(text_id(NULL, 0), -1);
-}
-
-/* ---- gtid_valid ---- */
-
-TEST(gtid_valid_rows)
-{
-	static const struct {
-		const char *s;
-		bool want;
-	} rows[] = {
-		{ "0-1-2", true },
-		{ "0-1-2,1-2-3", true },
-		{ "0-1-2,1-2-3,2-3-4", true },
-		{ "1-100-12345", true },
-		{ "00-01-02", true },
-		{ "12345678901234567890-1-2", true },
-		{ "0-12345678901234567890-2", true },
-		{ "0-1-12345678901234567890", true },
-		{ "", false },
-		{ "0", false },
-		{ "0-1", false },
-		{ "0-1-", false },
-		{ "0-1-2-3", false },
-		{ "0-1-2-", false },
-		{ "-0-1-2", false },
-		{ "a-1-2", false },
-		{ "0-1-x", false },
-		{ "0--2", false },
-		{ "0-1--2", false },
-		{ "0-1-2,", false },
-		{ ",0-1-2", false },
-		{ "0-1-2,,1-2-3", false },
-		{ "0-1-2,1-2", false },
-		{ "0-1,2-3", false },
-		{ "0-1-2;1-2-3", false },
-		{ "0-1-2 ", false },
-		{ " 0-1-2", false },
-		{ "0-1-2, 1-2-3", false },
-		{ "+0-1-2", false },
-		{ "0-1-0x2", false },
-		{ "\"0-1-2\"", false },
-		{ "123456789012345678901-1-2", false },
-		{ "0-123456789012345678901-2", false },
-		{ "0-1-123456789012345678901", false },
-		/* 63 bytes, the longest; then 64 */
-		{ "1-2-3,12345678901234567890-12345678901234567890-123456789012345", true },
-		{ "1-2-3,12345678901234567890-12345678901234567890-1234567890123456", false },
-		{ "0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-23456", true },
-		{ "0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-2,0-1-234567", false },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		t_case("gtid_valid \"%s\" (%zu bytes)", rows[i].s, strlen(rows[i].s));
-		size_t n = strlen(rows[i].s);
-		char *p = malloc(n ? n : 1);
-		memcpy(p, rows[i].s, n);
-		CHECK_EQ(gtid_valid((struct str){ p, n }), rows[i].want);
-		free(p);
-	}
-	t_case("gtid_valid reads only len");
-	static const char buf[] = "0-1-2,x";
-	CHECK(gtid_valid((struct str){ buf, 5 }));
-	CHECK(!gtid_valid((struct str){ buf, 6 }));
-	CHECK(!gtid_valid((struct str){ buf, 7 }));
-	CHECK(!gtid_valid((struct str){ "0-1-2\0", 6 }));
-	CHECK(!gtid_valid((struct str){ NULL, 0 }));
 }
 
 /* ---- gtid_next ---- */
