@@ -60,6 +60,8 @@ BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristac
 UNIT_BIN = $(BUILD)/tests/unit
 # and the LB's monitor with its Prometheus reader
 UNIT_DAEMON_SRC += src/lb/prom.c src/lb/monitor.c src/lb/fetch.c
+# and the limits per client address
+UNIT_DAEMON_SRC += src/lb/ratelimit.c
 
 .PHONY: faults all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
         format-check

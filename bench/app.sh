@@ -28,6 +28,8 @@ export LC_ALL=C
 # measures TLS)
 sed -e "s/127\.0\.0\./$NET./g" -e "s|^root\(\s*\)= www|root\1= $ROOT/www|" \
 	-e '/^access_log/d' -e '/^tls_listen/d' "$ROOT/conf/foobar.conf" > "$CONF"
+# one wrk address stands in for many clients: no limits per client address
+sed -i 's/^\[lb\]$/[lb]\nrate_limit = off\nrate_limit_write = off\nconn_limit = off/' "$CONF"
 
 ctl() { "$BIN/tristack" -c "$CONF" --state "$STATE" "$@"; }
 stack_down() { ctl down >/dev/null 2>&1 || true; }

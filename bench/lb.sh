@@ -31,6 +31,10 @@ balance = roundrobin
 server  = 127.0.1.1:8080
 server  = 127.0.1.2:8080
 timeout_http_keep_alive = 60s
+# one wrk address stands in for many clients, and HAProxy has no limits here
+rate_limit = off
+rate_limit_write = off
+conn_limit = off
 CONF
 start_ts() {
 	taskset -c $SERVER_CPU "$BIN/tristack-lb" -c "$BENCH_DIR/stack.conf" 2>>"$BENCH_DIR/lb.log" &

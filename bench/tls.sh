@@ -53,6 +53,10 @@ balance    = roundrobin
 server     = 127.0.1.1:8080
 server     = 127.0.1.2:8080
 timeout_http_keep_alive = 60s
+# one wrk address stands in for many clients, and HAProxy has no limits here
+rate_limit = off
+rate_limit_write = off
+conn_limit = off
 $2
 CONF
 }

@@ -199,6 +199,8 @@ void http_session_close(struct http_session *s)
 		ops->abort(s);
 	}
 	conn_close(&s->conn);
+	if (srv->closed)
+		srv->closed(s);
 	loop_timer_stop(srv->w->loop, &s->timer);
 	buf_release(&srv->w->pool, &s->in);
 	buf_release(&srv->w->pool, &s->out);
@@ -279,6 +281,15 @@ static struct http_session *session_new(struct http_server *srv)
 	return s;
 }
 
+/* A refused connection is reset, not closed: no TIME_WAIT is kept for
+ * it, and the client learns at once. Returns true, for the caller's if. */
+static bool refuse(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	return true;
+}
+
 static void accept_ready(struct io *io)
 {
 	struct http_server *srv = container_of(io, struct http_server, listen_io);
@@ -319,7 +330,8 @@ static void accept_ready(struct io *io)
 			srv->free_list = s;
 			continue;
 		}
-		if (srv->tls && conn_tls_accept(&s->conn, srv->tls) < 0) {
+		if ((srv->tls && conn_tls_accept(&s->conn, srv->tls) < 0) ||
+		    (srv->admit && srv->admit(s) < 0 && refuse(fd))) {
 			conn_close(&s->conn);
 			s->next = srv->free_list;
 			srv->free_list = s;

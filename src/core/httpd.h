@@ -66,6 +66,12 @@ struct http_server {
 	/* Formats one access-log line (ending in '\n') into b; NULL: nginx's
 	 * combined format. */
 	void (*log_line)(const struct http_session *s, struct buf *b);
+	/* Admission of a new connection (s->peer set), or NULL: -1 refuses
+	 * it, reset at once before anything is read (HAProxy's `tcp-request
+	 * connection reject`). closed() then runs once for each admitted
+	 * session as it closes. */
+	int (*admit)(struct http_session *s);
+	void (*closed)(struct http_session *s);
 	bool buffer_body;       /* see http_server_buffer_bodies */
 	struct tls_worker *tls; /* set: accepted connections speak TLS */
 	bool count;             /* update metrics (off for admin listeners) */

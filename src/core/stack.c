@@ -30,7 +30,9 @@ enum ktype {
 	K_ERRPAGE,
 	K_TLSCERT,
 	K_LEVEL,
-	K_RETRY
+	K_RETRY,
+	K_RATE,    /* struct stack_rate: "100/s burst 200" or "off" */
+	K_INT_OFF, /* a whole number >= min, or "off" (stored as 0) */
 };
 
 struct key {
@@ -125,6 +127,14 @@ static const struct key lb_keys[] = {
 	{ "tls_tickets", K_BOOL, offsetof(struct stack_lb, tls_tickets), "yes", NULL, 0, 0 },
 	{ "tls_session_cache", K_INT, offsetof(struct stack_lb, tls_session_cache), "20000", NULL,
 	  0, 1000000 },
+	{ "rate_limit", K_RATE, offsetof(struct stack_lb, rate_limit), "500/s burst 1000", NULL, 0,
+	  0 },
+	{ "rate_limit_write", K_RATE, offsetof(struct stack_lb, rate_limit_write),
+	  "100/s burst 200", NULL, 0, 0 },
+	{ "conn_limit", K_INT_OFF, offsetof(struct stack_lb, conn_limit), "1000", NULL, 1,
+	  1000000 },
+	{ "rate_limit_table", K_INT, offsetof(struct stack_lb, rate_limit_table), "65536", NULL,
+	  1024, 1 << 24 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
@@ -344,6 +354,33 @@ static int parse_int(const char *s, int64_t *v)
 	if (errno || *end)
 		return -1;
 	*v = x;
+	return 0;
+}
+
+#define RATE_MAX 100000000 /* 1e8 a second: beyond any one client, still whole ns apart */
+
+/* "100/s", "30/m", "100/s burst 200" or "off" (count 0). Without burst,
+ * one period's worth may come at once. */
+static int parse_rate(const char *s, struct stack_rate *r)
+{
+	if (strcmp(s, "off") == 0)
+		return *r = (struct stack_rate){ 0, 1000, 0 }, 0;
+	char unit = 0, word[8] = "", extra = 0;
+	unsigned long long count = 0, burst = 0;
+	int n = sscanf(s, "%llu/%c %7s %llu %c", &count, &unit, word, &burst, &extra);
+	if (!isdigit((unsigned char)*s) || (n != 2 && n != 4) || (unit != 's' && unit != 'm') ||
+	    (n == 4 && strcmp(word, "burst") != 0) || count == 0 || count > RATE_MAX)
+		return -1;
+	if (n == 2) {
+		/* nothing may follow the unit but blanks */
+		const char *p = strchr(s, '/') + 2;
+		if (p[strspn(p, " \t")] != '\0')
+			return -1;
+		burst = count;
+	}
+	if (burst == 0 || burst > RATE_MAX)
+		return -1;
+	*r = (struct stack_rate){ (uint32_t)count, unit == 's' ? 1000 : 60000, (uint32_t)burst };
 	return 0;
 }
 
@@ -898,6 +935,28 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		*(int64_t *)slot = v;
 		return 0;
 	}
+	case K_INT_OFF:
+		if (strcmp(value, "off") == 0)
+			return *(int64_t *)slot = 0, 0;
+		if (parse_int(value, (int64_t *)slot) < 0 || *(int64_t *)slot < k->min ||
+		    *(int64_t *)slot > k->max) {
+			lfail(L,
+			      "bad value '%s' for '%s' in [%s] (off, or a whole number in "
+			      "%lld..%lld)",
+			      value, k->name, sec->name, (long long)k->min, (long long)k->max);
+			return -1;
+		}
+		return 0;
+	case K_RATE:
+		if (parse_rate(value, (struct stack_rate *)slot) < 0) {
+			lfail(
+			    L,
+			    "bad rate '%s' for '%s' in [%s] (off, or requests per second or minute "
+			    "with an optional burst: 100/s burst 200, 30/m)",
+			    value, k->name, sec->name);
+			return -1;
+		}
+		return 0;
 	case K_DURATION: {
 		uint64_t v;
 		if (parse_duration(value, &v) < 0) {
@@ -1453,6 +1512,21 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 		case K_DURATION:
 			print_duration(out, *(const uint64_t *)slot);
 			break;
+		case K_INT_OFF:
+			if (*(const int64_t *)slot == 0)
+				fprintf(out, "off");
+			else
+				fprintf(out, "%lld", (long long)*(const int64_t *)slot);
+			break;
+		case K_RATE: {
+			const struct stack_rate *r = slot;
+			if (r->count == 0)
+				fprintf(out, "off");
+			else
+				fprintf(out, "%u/%c burst %u", r->count,
+				        r->period_ms == 1000 ? 's' : 'm', r->burst);
+			break;
+		}
 		case K_SIZE:
 			print_size(out, *(const uint64_t *)slot);
 			break;

@@ -89,6 +89,14 @@ struct stack_http {
 
 #define STACK_MAX_TLS_CERTS 16
 
+/* A request rate: count per period_ms, with burst requests at once from a
+ * fresh start ("100/s burst 200"). count 0: off. */
+struct stack_rate {
+	uint32_t count;
+	uint32_t period_ms; /* 1000 (/s) or 60000 (/m) */
+	uint32_t burst;
+};
+
 struct stack_tls_cert {
 	char *cert; /* PEM: the certificate, its chain, maybe its key */
 	char *key;  /* PEM key, or NULL when it is in cert */
@@ -114,6 +122,11 @@ struct stack_lb {
 	int64_t retries;
 	char *retry_on; /* HAProxy's retry-on: see stack_retry_on_parse */
 	struct stack_check check;
+	/* per client address (src/lb/ratelimit.h) */
+	struct stack_rate rate_limit;       /* every request */
+	struct stack_rate rate_limit_write; /* methods other than GET, HEAD, OPTIONS */
+	int64_t conn_limit;                 /* open connections; 0 = off */
+	int64_t rate_limit_table;           /* addresses tracked at most */
 };
 
 #define STACK_MAX_CACHE      16

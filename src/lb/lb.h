@@ -7,6 +7,7 @@
 
 #include "core/proxy.h"
 #include "core/tls.h"
+#include "ratelimit.h"
 
 /* A server as the balancer and the health checks share it between threads. */
 struct lb_server {
@@ -132,6 +133,9 @@ struct lb_target {
 	struct lb_target_state st; /* under lb->mon_lock */
 };
 
+/* What the limits per client address refused, as metric labels. */
+enum lb_limited { LB_LIMITED_REQ, LB_LIMITED_WRITE, LB_LIMITED_CONN, LB_LIMITED_KINDS };
+
 struct lb {
 	struct daemon *d;
 	struct addr listen, admin, tls_listen;
@@ -156,6 +160,11 @@ struct lb {
 	struct lb_target targets[LB_MAX_TARGETS];
 	unsigned ntargets;
 	pthread_mutex_t mon_lock; /* the targets' st */
+	/* limits per client address (limits.c); rl NULL: all off */
+	struct lb_rl_table *rl; /* shared with the generations before and after */
+	unsigned rl_size;
+	struct lb_rl_limits limits;
+	int m_limited[LB_LIMITED_KINDS]; /* metric slots */
 };
 
 struct lb_worker {
@@ -193,6 +202,17 @@ int lb_healthz(struct lb *lb, struct http_session *s);
 /* JSON pieces /dashboard.json shares with /stats.json. */
 void lb_json_str(struct sbuf *o, const char *s);
 void lb_json_figures(struct lb *lb, struct sbuf *o);
+
+/* limits.c: the limits per client address. configure reads the keys
+ * (-t too); start takes the table over from the previous generation or
+ * makes one; attach hooks a public listener's accepts and closes. */
+int lb_limits_configure(struct lb *lb, const struct stack_lb *conf, char *err, size_t errlen);
+void lb_limits_start(struct lb *lb, const struct stack_lb *conf);
+void lb_limits_metrics_define(struct lb *lb, struct metrics *m);
+void lb_limits_attach(struct lb *lb, struct http_server *srv);
+void lb_limits_free(struct lb *lb);
+/* Over a rate: true with a 429 queued (the handler returns TS_OK). */
+bool lb_limits_refuse(struct lb *lb, struct http_session *s);
 
 /* dashboard.c: the page (built in) and /dashboard.json. Returns -2 when
  * the path is none of the dashboard's. */

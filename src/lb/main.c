@@ -60,6 +60,8 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 static int lb_handler(struct http_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
+	if (lb_limits_refuse(lw->lb, s))
+		return TS_OK;
 	if (lw->lb->crl && http_path_is(s->req->path, TS_CRL_PATH, false))
 		return http_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
 	/* ACME's HTTP-01 challenge must reach the servers over plain HTTP */
@@ -270,6 +272,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	}
 	if (conf->tls_listen[0] && setup_tls(lb, conf, err, errlen) < 0)
 		return -1;
+	if (lb_limits_configure(lb, conf, err, errlen) < 0)
+		return -1;
 	/* SO_REUSEPORT would let two listeners share a port and split its
 	 * connections between them: refuse it */
 	const char *clash = NULL;
@@ -326,6 +330,8 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	struct lb *lb = d->data;
 	(void)err;
 	(void)errlen;
+	lb_limits_start(lb, &d->stack.lb);
+	lb_limits_metrics_define(lb, d->metrics);
 	lb_metrics_define(lb, d->metrics);
 	if (lb->has_tls)
 		tls_metrics_define(&lb->tls, d->metrics, "tristack_lb");
@@ -342,6 +348,7 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_init(&lw->http, w, w->d->http, lb_handler, lw);
 	http_server_use_metrics(&lw->http, w->d->metrics, &lb->hm);
 	lw->http.log_line = lb_log_line;
+	lb_limits_attach(lb, &lw->http);
 	if (http_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
 		return -1;
 	if (lb->has_tls) {
@@ -350,6 +357,7 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 		http_server_init(&lw->https, w, w->d->http, lb_handler, lw);
 		http_server_use_metrics(&lw->https, w->d->metrics, &lb->hm);
 		lw->https.log_line = lb_log_line;
+		lb_limits_attach(lb, &lw->https);
 		lw->https.tls = &lw->tls;
 		lw->https.extra_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
 		if (http_server_listen(&lw->https, &lb->tls_listen, err, errlen) < 0)
@@ -401,6 +409,7 @@ static void lb_finish(struct daemon *d)
 	struct lb *lb = d->data;
 	if (lb == NULL)
 		return;
+	lb_limits_free(lb);
 	lb_balancer_free(&lb->bal);
 	tls_site_free(&lb->tls);
 	free(lb->crl);

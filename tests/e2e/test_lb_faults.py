@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from lblab import LbLab, http
+from lblab import ONE_ADDRESS_LOAD, LbLab, http
 
 INTERVAL, RISE, FALL = 0.2, 2, 2
 CHECK = f"check = GET /healthz interval={int(INTERVAL * 1000)}ms timeout=500ms rise={RISE} fall={FALL}\n"
@@ -23,7 +23,7 @@ def lab(request):
         lab = LbLab(tmp)
         lab.backend("b1", request.param)
         lab.backend("b2", request.param)
-        lab.start_lb(["b1:8080", "b2:8080"], "threads = auto\n" + CHECK)
+        lab.start_lb(["b1:8080", "b2:8080"], "threads = auto\n" + CHECK + ONE_ADDRESS_LOAD)
         try:
             yield lab
         finally:
@@ -83,7 +83,7 @@ def test_reload_under_load(lab):
     load.start()
     for i in range(6):
         time.sleep(1)
-        assert lab.reload(["b1:8080", "b2:8080"], "threads = auto\n" + CHECK)
+        assert lab.reload(["b1:8080", "b2:8080"], "threads = auto\n" + CHECK + ONE_ADDRESS_LOAD)
     load.join()
     out = result["out"]
     assert result["requests"] > 1000, out

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from lblab import LbLab, http
+from lblab import ONE_ADDRESS_LOAD, LbLab, http
 
 
 @pytest.fixture
@@ -74,14 +74,15 @@ def wrk(url, seconds, extra=()):
 
 @pytest.mark.parametrize("keepalive", [True, False])
 def test_reloads_under_load_drop_nothing(lab, keepalive):
-    lab.start_lb(["b1:8080", "b2:8080"])
+    lab.start_lb(["b1:8080", "b2:8080"], ONE_ADDRESS_LOAD)
     done = threading.Event()
 
     def reloader():
         n = 0
         while not done.is_set():
             time.sleep(0.3)
-            lab.reload(["b1:8080", "b2:8080"] if n % 2 else ["b1:8080 weight=2", "b2:8080"])
+            lab.reload(["b1:8080", "b2:8080"] if n % 2 else ["b1:8080 weight=2", "b2:8080"],
+                       ONE_ADDRESS_LOAD)
             n += 1
 
     t = threading.Thread(target=reloader)
@@ -98,7 +99,7 @@ def test_reloads_under_load_drop_nothing(lab, keepalive):
 
 
 def test_new_connections_are_never_refused_during_reloads(lab):
-    lab.start_lb(["b1:8080", "b2:8080"])
+    lab.start_lb(["b1:8080", "b2:8080"], ONE_ADDRESS_LOAD)
     stop = threading.Event()
     failures, attempts = [], [0]
 
@@ -119,7 +120,7 @@ def test_new_connections_are_never_refused_during_reloads(lab):
     for t in threads:
         t.start()
     for i in range(8):
-        lab.reload(["b1:8080", "b2:8080"])
+        lab.reload(["b1:8080", "b2:8080"], ONE_ADDRESS_LOAD)
     stop.set()
     for t in threads:
         t.join()

@@ -971,6 +971,11 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK(a->lb.timeout_server_keep_alive == b->lb.timeout_server_keep_alive);
 	CHECK_EQ(a->lb.retries, b->lb.retries);
 	CHECK_STR(a->lb.retry_on, b->lb.retry_on);
+	CHECK(memcmp(&a->lb.rate_limit, &b->lb.rate_limit, sizeof(a->lb.rate_limit)) == 0);
+	CHECK(memcmp(&a->lb.rate_limit_write, &b->lb.rate_limit_write,
+	             sizeof(a->lb.rate_limit_write)) == 0);
+	CHECK_EQ(a->lb.conn_limit, b->lb.conn_limit);
+	CHECK_EQ(a->lb.rate_limit_table, b->lb.rate_limit_table);
 	check_same_http(&a->web.http, &b->web.http);
 	CHECK_STR(a->web.root, b->web.root);
 	CHECK_EQ(a->web.nproxy, b->web.nproxy);
@@ -1306,6 +1311,60 @@ TEST(stack_monitoring_section)
 		  "did you mean 'scrape_interval'?", NULL },
 		{ "unknown role lists mon", "[host a]\naddress = 10.0.0.1\nroles = monitor\n", 3,
 		  "unknown role 'monitor'", "mon)", NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
+
+/* ---- the LB's limits per client address ---- */
+
+TEST(stack_rate_limits)
+{
+	struct stack s;
+	char err[512];
+	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.rate_limit.count, 500);
+	CHECK_EQ(s.lb.rate_limit.period_ms, 1000);
+	CHECK_EQ(s.lb.rate_limit.burst, 1000);
+	CHECK_EQ(s.lb.rate_limit_write.count, 100);
+	CHECK_EQ(s.lb.rate_limit_write.burst, 200);
+	CHECK_EQ(s.lb.conn_limit, 1000);
+	CHECK_EQ(s.lb.rate_limit_table, 65536);
+	stack_free(&s);
+
+	static const char text[] = "[lb]\nrate_limit = 30/m\nrate_limit_write = off\n"
+	                           "conn_limit = off\nrate_limit_table = 2048\n";
+	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.rate_limit.count, 30);
+	CHECK_EQ(s.lb.rate_limit.period_ms, 60000);
+	CHECK_EQ(s.lb.rate_limit.burst, 30); /* one period's worth */
+	CHECK_EQ(s.lb.rate_limit_write.count, 0);
+	CHECK_EQ(s.lb.conn_limit, 0);
+	check_round_trip(&s);
+	char *printed = print_to_string(&s);
+	CHECK(printed && strstr(printed, "rate_limit = 30/m burst 30\n"));
+	CHECK(printed && strstr(printed, "rate_limit_write = off\n"));
+	CHECK(printed && strstr(printed, "conn_limit = off\n"));
+	free(printed);
+	stack_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "rate without unit", "[lb]\nrate_limit = 100\n", 2, "bad rate '100'", NULL,
+		  NULL },
+		{ "rate bad unit", "[lb]\nrate_limit = 100/h\n", 2, "'rate_limit' in [lb]", NULL,
+		  NULL },
+		{ "rate zero", "[lb]\nrate_limit = 0/s\n", 2, "bad rate", NULL, NULL },
+		{ "burst zero", "[lb]\nrate_limit_write = 5/s burst 0\n", 2, "bad rate", NULL,
+		  NULL },
+		{ "burst word", "[lb]\nrate_limit = 5/s bursts 9\n", 2, "bad rate", NULL, NULL },
+		{ "rate trailing", "[lb]\nrate_limit = 5/s x\n", 2, "bad rate", NULL, NULL },
+		{ "rate huge", "[lb]\nrate_limit = 100000001/s\n", 2, "bad rate", NULL, NULL },
+		{ "conn_limit word", "[lb]\nconn_limit = none\n", 2, "off, or a whole number", NULL,
+		  NULL },
+		{ "conn_limit zero", "[lb]\nconn_limit = 0\n", 2, "'conn_limit' in [lb]", NULL,
+		  NULL },
+		{ "table small", "[lb]\nrate_limit_table = 10\n", 2, "'rate_limit_table'", NULL,
+		  NULL },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
 		check_error(&rows[i]);
