@@ -100,6 +100,7 @@ extern const struct db_grant db_app_grants[];
 struct db_paths {
 	char datadir[4200], socket[4200], pidfile[4200];
 	char files[4200]; /* --secure-file-priv: the only folder FILE may touch */
+	char tmp[4200];   /* --tmpdir: its own, not a shared /tmp */
 };
 void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p);
 const struct stack_host *db_primary(const struct ctl *c);

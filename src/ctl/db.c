@@ -52,6 +52,7 @@ void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *
 	fmt(p->socket, sizeof(p->socket), "%s/run/%s.db.sock", c->state, h->name);
 	fmt(p->pidfile, sizeof(p->pidfile), "%s/db/%s/mariadbd.pid", c->state, h->name);
 	fmt(p->files, sizeof(p->files), "%s/db/%s.files", c->state, h->name);
+	fmt(p->tmp, sizeof(p->tmp), "%s/db/%s.tmp", c->state, h->name);
 }
 
 /* ---- the current primary ---- */
@@ -156,7 +157,9 @@ int db_cookie_key(const struct ctl *c, char *out, size_t len)
 
 /* ---- making and starting an instance ---- */
 
-static int run_wait(char *const argv[], const char *logfile)
+/* Run argv with its output to logfile, TMPDIR set to tmpdir (the
+ * instance's own: mariadbd takes its temporary files there). */
+static int run_wait(char *const argv[], const char *logfile, const char *tmpdir)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -167,6 +170,7 @@ static int run_wait(char *const argv[], const char *logfile)
 			dup2(fd, STDOUT_FILENO);
 			dup2(fd, STDERR_FILENO);
 		}
+		setenv("TMPDIR", tmpdir, 1);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -187,7 +191,7 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	 * by an older tristack as root is given to it too); SELECT ... INTO
 	 * OUTFILE and LOAD DATA reach nothing else (--secure-file-priv). */
 	if (acct_give_dir(c, p.datadir, err, errlen) < 0 ||
-	    acct_give_dir(c, p.files, err, errlen) < 0)
+	    acct_give_dir(c, p.files, err, errlen) < 0 || acct_give_dir(c, p.tmp, err, errlen) < 0)
 		return -1;
 	char marker[4300];
 	fmt(marker, sizeof(marker), "%s/mysql", p.datadir);
@@ -212,7 +216,7 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		         socket_user_arg,
 		         "--skip-test-db",
 		         NULL };
-	if (run_wait(argv, u->logfile) < 0) {
+	if (run_wait(argv, u->logfile, p.tmp) < 0) {
 		snprintf(err, errlen, "mariadb-install-db failed for %s (see %s)", u->host->name,
 		         u->logfile);
 		return -1;
@@ -233,6 +237,7 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 	ARG("--no-defaults");
 	ARG("--datadir=%s", p.datadir); /* started as the service account, never root */
 	ARG("--secure-file-priv=%s", p.files);
+	ARG("--tmpdir=%s", p.tmp);
 	ARG("--socket=%s", p.socket);
 	ARG("--pid-file=%s", p.pidfile);
 	ARG("--log-error=%s", u->logfile);
