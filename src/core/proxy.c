@@ -334,7 +334,7 @@ static bool replaced_header(const struct proxy_conf *pc, struct str name)
 }
 
 /* Content-Length as we understood it: one field with the number, whatever
- * list ("4, 4"), repetition or leading zeros the sender used, so the next
+ * leading zeros the sender used (the parser refuses lists), so the next
  * hop cannot frame the body differently. Other messages keep theirs as
  * they are (a HEAD or 304 response's is only information). */
 static bool is_content_length(struct str name)
