@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "path.h"
+#include "core/path.h"
 #include "web.h"
 
 #define APP_FAIL_TIMEOUT_MS 10000 /* a failed app is skipped this long (nginx's fail_timeout) */
@@ -29,7 +29,7 @@ static int web_handler(struct http_session *s)
 {
 	struct web_worker *ww = s->srv->data;
 	char path[WEB_PATH_BUF];
-	long n = web_path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX);
+	long n = path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, 0);
 	if (n < 0)
 		return http_error(s, (int)-n, false);
 	/* Prefixes match the normalised path, as nginx's locations do. */
