@@ -12,9 +12,11 @@
 #include <openssl/pem.h>
 
 #include "core/log.h"
+#include "core/path.h"
 #include "lb.h"
 
-#define ACME_PREFIX "/.well-known/acme-challenge/"
+#define ACME_PREFIX    "/.well-known/acme-challenge/"
+#define ACME_TOKEN_MAX 128 /* Let's Encrypt's are 43 characters */
 
 /* Plain HTTP when HTTPS is on: 301 to the same URL over HTTPS. */
 static int redirect_https(struct lb *lb, struct http_session *s)
@@ -57,14 +59,33 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 	return TS_OK;
 }
 
+/* Is this ACME's HTTP-01 challenge, the one path plain HTTP may reach? Only
+ * ACME_PREFIX and one base64url token (RFC 8555 8.1), matched on the path as
+ * the web server will read it (escapes decoded, dot segments resolved, an
+ * escaped '/' refused): "/.well-known/acme-challenge/../../x" is not. */
+static bool acme_challenge(struct str path)
+{
+	char norm[sizeof(ACME_PREFIX) + ACME_TOKEN_MAX];
+	long n = path_normalize(path.p, path.len, norm, sizeof(norm), PATH_NO_ENCODED_SLASH);
+	size_t pre = sizeof(ACME_PREFIX) - 1;
+	if (n <= (long)pre || memcmp(norm, ACME_PREFIX, pre) != 0)
+		return false;
+	for (size_t i = pre; i < (size_t)n; i++) {
+		char c = norm[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 static int lb_handler(struct http_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	if (lw->lb->crl && http_path_is(s->req->path, TS_CRL_PATH, false))
 		return http_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
 	/* ACME's HTTP-01 challenge must reach the servers over plain HTTP */
-	if (lw->lb->has_tls && !conn_is_tls(&s->conn) &&
-	    !http_path_is(s->req->path, ACME_PREFIX, true))
+	if (lw->lb->has_tls && !conn_is_tls(&s->conn) && !acme_challenge(s->req->path))
 		return redirect_https(lw->lb, s);
 	return proxy_handle(&lw->pw, s);
 }
