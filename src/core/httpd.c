@@ -623,8 +623,10 @@ static void log_combined(const struct http_session *s, struct buf *b)
 {
 	char ip[64];
 	struct http_server *srv = s->srv;
-	http_session_client_ip(s, ip, sizeof(ip));
-	buf_append(b, ip, strlen(ip));
+	if (s->req->real_ip_len)
+		buf_append(b, s->req->real_ip, s->req->real_ip_len);
+	else
+		buf_append(b, ip, strlen(http_session_client_ip(s, ip, sizeof(ip))));
 	buf_append_lit(b, " - - ");
 	refresh_common(srv);
 	buf_append(b, srv->log_time, srv->log_time_len);
@@ -1043,6 +1045,43 @@ static void begin_body(struct http_session *s)
 	read_body(s);
 }
 
+/* nginx's real_ip: from a trusted proxy, the client is the last address of
+ * the last X-Forwarded-For (what that proxy appended); anything that is not
+ * an IP address leaves the peer as the client. */
+static void take_real_ip(struct http_session *s, const struct http_msg *m)
+{
+	struct http_req *r = s->req;
+	r->real_ip_len = 0;
+	if (s->srv->real_ip_from == NULL ||
+	    !net_ipset_has(s->srv->real_ip_from, (const struct sockaddr *)&s->peer))
+		return;
+	int last = -1;
+	for (int i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
+	     i = http_find_header(m, "x-forwarded-for", i + 1))
+		last = i;
+	if (last < 0)
+		return;
+	struct str v = m->headers[last].value;
+	const char *comma = memrchr(v.p, ',', v.len);
+	if (comma) {
+		v.len -= (size_t)(comma + 1 - v.p);
+		v.p = comma + 1;
+	}
+	while (v.len && (v.p[0] == ' ' || v.p[0] == '\t')) {
+		v.p++;
+		v.len--;
+	}
+	while (v.len && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+		v.len--;
+	unsigned char bin[sizeof(struct in6_addr)];
+	if (v.len == 0 || v.len >= sizeof(r->real_ip))
+		return;
+	memcpy(r->real_ip, v.p, v.len);
+	r->real_ip[v.len] = '\0';
+	if (inet_pton(AF_INET, r->real_ip, bin) == 1 || inet_pton(AF_INET6, r->real_ip, bin) == 1)
+		r->real_ip_len = (uint8_t)v.len;
+}
+
 static void head_parsed(struct http_session *s, const struct http_msg *m)
 {
 	struct http_req *r = s->req;
@@ -1062,6 +1101,7 @@ static void head_parsed(struct http_session *s, const struct http_msg *m)
 	r->referer = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
 	i = http_find_header(m, "user-agent", 0);
 	r->user_agent = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
+	take_real_ip(s, m);
 	r->t_start_us = s->srv->count ? http_now_us() : 0;
 	s->req->t_head = loop_now(s->srv->w->loop);
 	s->req->msg = s->srv->scratch;

@@ -66,6 +66,10 @@ struct http_server {
 	/* Formats one access-log line (ending in '\n') into b; NULL: nginx's
 	 * combined format. */
 	void (*log_line)(const struct http_session *s, struct buf *b);
+	/* Peers (the LB in front) whose X-Forwarded-For names the client the
+	 * access log shows, as nginx's set_real_ip_from: its last address.
+	 * NULL: the TCP peer, always. */
+	const struct net_ipset *real_ip_from;
 	bool buffer_body;       /* see http_server_buffer_bodies */
 	struct tls_worker *tls; /* set: accepted connections speak TLS */
 	bool count;             /* update metrics (off for admin listeners) */
@@ -132,6 +136,8 @@ struct http_req {
 	uint8_t retries;
 	uint8_t peer_text_len; /* of peer_text, 0 until first needed */
 	char peer_text[46];    /* the client's IP as text */
+	uint8_t real_ip_len;   /* of real_ip; 0: the peer is the client */
+	char real_ip[46];      /* the client a trusted proxy names (real_ip_from) */
 	struct http_req *next_free;
 };
 struct http_stream_ops {

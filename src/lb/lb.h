@@ -135,6 +135,7 @@ struct lb_target {
 struct lb {
 	struct daemon *d;
 	struct addr listen, admin, tls_listen;
+	struct addr source; /* servers are connected to from here (setup_source) */
 	bool has_admin;
 	bool has_tls;      /* HTTPS on tls_listen; plain HTTP redirects */
 	unsigned tls_port; /* for the redirects' URL */

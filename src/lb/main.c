@@ -2,9 +2,11 @@
  * the balancer chooses; the admin listener serves /metrics, /stats.json,
  * /healthz and the dashboard; worker 0 runs the health checks and the
  * monitor of the other daemons. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,6 +260,30 @@ static int setup_tls(struct lb *lb, const struct stack_lb *conf, char *err, size
 	return 0;
 }
 
+/* Connect to the servers from this host's address in the stack file: that
+ * is the address the web servers trust with X-Forwarded-* ([web]
+ * trusted_proxies), where the route alone could pick another (127.0.0.1 on
+ * loopback). An address this machine does not have (a NATed server) leaves
+ * the choice to the route, with a warning. */
+static const struct addr *setup_source(struct lb *lb)
+{
+	char e[256];
+	if (stack_resolve_addr(&lb->d->stack, ":0", lb->d->host, &lb->source, e, sizeof(e)) < 0)
+		return NULL;
+	int family = ((const struct sockaddr *)&lb->source.ss)->sa_family;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int r = fd < 0 ? -1 : bind(fd, (const struct sockaddr *)&lb->source.ss, lb->source.len);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		log_warn("cannot connect from %s (%s): the servers see the route's address and "
+		         "will not trust this LB's X-Forwarded-*",
+		         lb->d->host->address, strerror(errno));
+		return NULL;
+	}
+	return &lb->source;
+}
+
 static int lb_configure(struct daemon *d, char *err, size_t errlen)
 {
 	struct lb *lb = xcalloc(1, sizeof(*lb));
@@ -332,7 +358,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	pc->pool_max = 256;
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
-	pc->forwarded_headers = true;
+	pc->forwarded_headers = true; /* the edge: ours replace the client's */
+	pc->source = d->check_only ? NULL : setup_source(lb);
 	pc->proto = "http";
 	pc->tls_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
 	pc->pick = pick;

@@ -169,7 +169,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
 	pc->forwarded_headers = true;
-	pc->trust_forwarded = true; /* the LB in front sets Proto and Host */
+	pc->trusted = &conf->trusted; /* the LB in front sets them */
 	pc->proto = "http";
 	pc->served_by = web->host;
 	pc->pick = pick_app;
@@ -237,6 +237,7 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
 	ww->http.extra_headers = web->served_by;
 	ww->http.error_page = web_error_page;
+	ww->http.real_ip_from = &w->d->stack.web.trusted;
 	if (http_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
 	http_server_init(&ww->admin, w, NULL, http_admin_handler, w->d);
