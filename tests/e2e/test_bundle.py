@@ -263,6 +263,31 @@ def test_web_hosts_carry_the_web_root(made):
     assert not os.path.exists(os.path.join(made.trees["lb-01"], "share"))
 
 
+def test_the_web_root_ships_without_dotfiles_or_links_out(tmp_path):
+    www = tmp_path / "www"
+    (www / ".git").mkdir(parents=True)
+    (www / ".git" / "config").write_text("[remote]\n")
+    (www / ".env").write_text("DB_PASSWORD=secret\n")
+    (www / "index.html").write_text("<!doctype html>hi\n")
+    (www / "sub").mkdir()
+    (www / "sub" / ".htpasswd").write_text("ann:x\n")
+    (www / "sub" / "page.html").write_text("page\n")
+    os.symlink("/etc/passwd", www / "passwd")
+    os.symlink("/etc", www / "etc")
+    os.symlink("../outside.txt", www / "sub" / "up.txt")
+    (tmp_path / "outside.txt").write_text("not the site's\n")
+    os.symlink("index.html", www / "home.html")  # inside: followed, as the web server does
+    conf = tmp_path / "stack.conf"
+    conf.write_text(open(CONF).read())
+    out = tmp_path / "web.tar.gz"
+    r = bundle(str(conf), str(tmp_path / "state"), "web-01", str(out), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(out) as t:
+        names = {n.split("/share/www", 1)[1] for n in t.getnames() if "/share/www" in n}
+        assert not any(m.issym() or m.islnk() for m in t.getmembers())
+    assert names == {"", "/index.html", "/home.html", "/sub", "/sub/page.html"}, names
+
+
 def test_install_sh_parses_and_knows_its_host(made):
     for host in ROLE_BINARIES:
         path = os.path.join(made.trees[host], "install.sh")
