@@ -239,8 +239,15 @@ int http_error(struct http_session *s, int status, bool close);
 bool http_path_is(struct str path, const char *want, bool prefix);
 /* The whole registry in Prometheus text format. */
 int http_respond_metrics(struct http_session *s, struct metrics *m);
-/* A handler for admin listeners: /metrics, else 404. s->srv->data must be
- * the daemon's struct daemon. */
+/* Does the request name this daemon in its Host (port aside)? Its host's
+ * address and names in the stack file (name, name.domain; www.domain and
+ * domain on the www host), the address it was reached at, or localhost:
+ * what Prometheus, `tristack status` and a browser on the dashboard send,
+ * and never what a DNS-rebinding page sends (its own name). Admin
+ * listeners answer the rest 403. */
+bool http_admin_host_ok(const struct http_session *s, const struct daemon *d);
+/* A handler for admin listeners: /metrics, else 404 (403 for a Host that is
+ * not ours). s->srv->data must be the daemon's struct daemon. */
 int http_admin_handler(struct http_session *s);
 
 /* The async handler has queued its response. */

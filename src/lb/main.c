@@ -96,6 +96,8 @@ static int admin_handler(struct http_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	struct lb *lb = lw->lb;
+	if (!http_admin_host_ok(s, lb->d))
+		return http_error(s, 403, false); /* DNS rebinding */
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return http_error(s, 405, false);
 	if (http_path_is(s->req->path, "/metrics", false))
