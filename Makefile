@@ -49,7 +49,7 @@ DNS_SRC  = $(wildcard src/dns/*.c)
 CTL_SRC  = $(wildcard src/ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests reach into: pure functions with no main().
-UNIT_DAEMON_SRC = src/web/path.c src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c
+UNIT_DAEMON_SRC = src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -146,7 +146,6 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 
 # A target that reaches beyond core names its own sources and libraries:
 # FUZZ_EXTRA_SRC_<target> and FUZZ_EXTRA_LIBS_<target>.
-FUZZ_EXTRA_SRC_fuzz_web_path  = src/web/path.c
 FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
 FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
 FUZZ_EXTRA_SRC_fuzz_prom      = src/lb/prom.c

@@ -12,7 +12,8 @@
  *
  * Strictness (each is a 400 for requests, a 502 for responses): a bare LF or
  * CR, obs-fold, whitespace before the colon, control bytes, Content-Length
- * together with Transfer-Encoding, differing Content-Lengths, chunked
+ * together with Transfer-Encoding, a Content-Length list (even of equal
+ * values, in one field or several), chunked
  * applied twice, Transfer-Encoding in HTTP/1.0, a missing or repeated Host in
  * an HTTP/1.1 request, a CONNECT target that is not host:port. Requests
  * whose last transfer coding is not chunked are 400; such responses are read

@@ -580,9 +580,61 @@ int http_respond_metrics(struct http_session *s, struct metrics *m)
 	return r;
 }
 
+/* host (no port) is one of these names, whatever their case. */
+static bool host_in(struct str host, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && strlen(names[i]) == host.len &&
+		    strncasecmp(host.p, names[i], host.len) == 0)
+			return true;
+	return false;
+}
+
+/* The Host without its port; an IPv6 literal without its brackets. */
+static struct str host_name(struct str a)
+{
+	if (a.len && a.p[0] == '[') {
+		const char *end = memchr(a.p, ']', a.len);
+		return end ? (struct str){ a.p + 1, (size_t)(end - a.p - 1) } : a;
+	}
+	const char *colon = memrchr(a.p, ':', a.len);
+	return colon ? (struct str){ a.p, (size_t)(colon - a.p) } : a;
+}
+
+bool http_admin_host_ok(const struct http_session *s, const struct daemon *d)
+{
+	struct str host = host_name(s->req->authority);
+	if (host.len == 0)
+		return true; /* HTTP/1.0 without Host: no browser sends that */
+	char local[64] = "", fqdn[300] = "", www[300] = "";
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(s->conn.io.fd, (struct sockaddr *)&ss, &len) == 0)
+		sockaddr_ip((const struct sockaddr *)&ss, local, sizeof(local));
+	const struct stack_host *h = d->host;
+	const char *domain = d->stack.site.domain;
+	bool is_www = h && domain && d->stack.site.www && strcmp(h->name, d->stack.site.www) == 0;
+	if (h && domain)
+		snprintf(fqdn, sizeof(fqdn), "%s.%s", h->name, domain);
+	if (is_www)
+		snprintf(www, sizeof(www), "www.%s", domain);
+	const char *const names[] = { "localhost",
+		                      "127.0.0.1",
+		                      "::1",
+		                      local,
+		                      h ? h->address : NULL,
+		                      h ? h->name : NULL,
+		                      fqdn[0] ? fqdn : NULL,
+		                      www[0] ? www : NULL,
+		                      is_www ? domain : NULL };
+	return host_in(host, names, ARRAY_SIZE(names));
+}
+
 int http_admin_handler(struct http_session *s)
 {
 	struct daemon *d = s->srv->data;
+	if (!http_admin_host_ok(s, d))
+		return http_error(s, 403, false);
 	if (!http_path_is(s->req->path, "/metrics", false))
 		return http_error(s, 404, false);
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
@@ -662,8 +714,10 @@ static void log_combined(const struct http_session *s, struct buf *b)
 {
 	char ip[64];
 	struct http_server *srv = s->srv;
-	http_session_client_ip(s, ip, sizeof(ip));
-	buf_append(b, ip, strlen(ip));
+	if (s->req->real_ip_len)
+		buf_append(b, s->req->real_ip, s->req->real_ip_len);
+	else
+		buf_append(b, ip, strlen(http_session_client_ip(s, ip, sizeof(ip))));
 	buf_append_lit(b, " - - ");
 	refresh_common(srv);
 	buf_append(b, srv->log_time, srv->log_time_len);
@@ -1093,6 +1147,43 @@ static void begin_body(struct http_session *s)
 	read_body(s);
 }
 
+/* nginx's real_ip: from a trusted proxy, the client is the last address of
+ * the last X-Forwarded-For (what that proxy appended); anything that is not
+ * an IP address leaves the peer as the client. */
+static void take_real_ip(struct http_session *s, const struct http_msg *m)
+{
+	struct http_req *r = s->req;
+	r->real_ip_len = 0;
+	if (s->srv->real_ip_from == NULL ||
+	    !net_ipset_has(s->srv->real_ip_from, (const struct sockaddr *)&s->peer))
+		return;
+	int last = -1;
+	for (int i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
+	     i = http_find_header(m, "x-forwarded-for", i + 1))
+		last = i;
+	if (last < 0)
+		return;
+	struct str v = m->headers[last].value;
+	const char *comma = memrchr(v.p, ',', v.len);
+	if (comma) {
+		v.len -= (size_t)(comma + 1 - v.p);
+		v.p = comma + 1;
+	}
+	while (v.len && (v.p[0] == ' ' || v.p[0] == '\t')) {
+		v.p++;
+		v.len--;
+	}
+	while (v.len && (v.p[v.len - 1] == ' ' || v.p[v.len - 1] == '\t'))
+		v.len--;
+	unsigned char bin[sizeof(struct in6_addr)];
+	if (v.len == 0 || v.len >= sizeof(r->real_ip))
+		return;
+	memcpy(r->real_ip, v.p, v.len);
+	r->real_ip[v.len] = '\0';
+	if (inet_pton(AF_INET, r->real_ip, bin) == 1 || inet_pton(AF_INET6, r->real_ip, bin) == 1)
+		r->real_ip_len = (uint8_t)v.len;
+}
+
 static void head_parsed(struct http_session *s, const struct http_msg *m)
 {
 	struct http_req *r = s->req;
@@ -1112,6 +1203,7 @@ static void head_parsed(struct http_session *s, const struct http_msg *m)
 	r->referer = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
 	i = http_find_header(m, "user-agent", 0);
 	r->user_agent = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
+	take_real_ip(s, m);
 	r->t_start_us = s->srv->count ? http_now_us() : 0;
 	s->req->t_head = loop_now(s->srv->w->loop);
 	s->req->msg = s->srv->scratch;

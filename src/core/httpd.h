@@ -72,6 +72,10 @@ struct http_server {
 	 * session as it closes. */
 	int (*admit)(struct http_session *s);
 	void (*closed)(struct http_session *s);
+	/* Peers (the LB in front) whose X-Forwarded-For names the client the
+	 * access log shows, as nginx's set_real_ip_from: its last address.
+	 * NULL: the TCP peer, always. */
+	const struct net_ipset *real_ip_from;
 	bool buffer_body;       /* see http_server_buffer_bodies */
 	struct tls_worker *tls; /* set: accepted connections speak TLS */
 	bool count;             /* update metrics (off for admin listeners) */
@@ -142,6 +146,8 @@ struct http_req {
 	uint8_t retries;
 	uint8_t peer_text_len; /* of peer_text, 0 until first needed */
 	char peer_text[46];    /* the client's IP as text */
+	uint8_t real_ip_len;   /* of real_ip; 0: the peer is the client */
+	char real_ip[46];      /* the client a trusted proxy names (real_ip_from) */
 	struct http_req *next_free;
 };
 struct http_stream_ops {
@@ -251,8 +257,15 @@ int http_error(struct http_session *s, int status, bool close);
 bool http_path_is(struct str path, const char *want, bool prefix);
 /* The whole registry in Prometheus text format. */
 int http_respond_metrics(struct http_session *s, struct metrics *m);
-/* A handler for admin listeners: /metrics, else 404. s->srv->data must be
- * the daemon's struct daemon. */
+/* Does the request name this daemon in its Host (port aside)? Its host's
+ * address and names in the stack file (name, name.domain; www.domain and
+ * domain on the www host), the address it was reached at, or localhost:
+ * what Prometheus, `tristack status` and a browser on the dashboard send,
+ * and never what a DNS-rebinding page sends (its own name). Admin
+ * listeners answer the rest 403. */
+bool http_admin_host_ok(const struct http_session *s, const struct daemon *d);
+/* A handler for admin listeners: /metrics, else 404 (403 for a Host that is
+ * not ours). s->srv->data must be the daemon's struct daemon. */
 int http_admin_handler(struct http_session *s);
 
 /* The async handler has queued its response. */

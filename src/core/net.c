@@ -183,6 +183,11 @@ fail:
 
 int net_connect(const struct addr *a)
 {
+	return net_connect_from(a, NULL);
+}
+
+int net_connect_from(const struct addr *a, const struct addr *source)
+{
 	int family = ((const struct sockaddr *)&a->ss)->sa_family;
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -190,6 +195,19 @@ int net_connect(const struct addr *a)
 	if (family != AF_UNIX) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	if (source && family != AF_UNIX &&
+	    ((const struct sockaddr *)&source->ss)->sa_family == family) {
+		/* the port is chosen at connect, per destination, so a busy
+		 * proxy does not run out of ports at bind */
+		int one = 1;
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&source->ss, source->len) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
 	}
 	if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
 		int e = errno;
@@ -207,4 +225,42 @@ int net_socket_error(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
 		return errno;
 	return e;
+}
+
+static struct in6_addr mapped(const struct in_addr *v4)
+{
+	struct in6_addr a = { 0 };
+	a.s6_addr[10] = 0xff;
+	a.s6_addr[11] = 0xff;
+	memcpy(&a.s6_addr[12], v4, 4);
+	return a;
+}
+
+int net_ipset_add(struct net_ipset *set, const char *ip)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, ip, &v4) == 1)
+		v6 = mapped(&v4);
+	else if (inet_pton(AF_INET6, ip, &v6) != 1)
+		return -1;
+	if (set->n == NET_IPSET_MAX)
+		return -1;
+	set->a[set->n++] = v6;
+	return 0;
+}
+
+bool net_ipset_has(const struct net_ipset *set, const struct sockaddr *sa)
+{
+	struct in6_addr a;
+	if (sa->sa_family == AF_INET)
+		a = mapped(&((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+	else if (sa->sa_family == AF_INET6)
+		a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else
+		return false; /* a Unix socket's peer names no proxy */
+	for (unsigned i = 0; i < set->n; i++)
+		if (memcmp(&set->a[i], &a, sizeof(a)) == 0)
+			return true;
+	return false;
 }

@@ -2,6 +2,7 @@
 #ifndef TS_NET_H
 #define TS_NET_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
@@ -30,6 +31,20 @@ int net_listen(const struct addr *a, bool reuseport, int backlog, char *err, siz
 /* Start a non-blocking connect. Returns the fd (connect in progress or done),
  * or -1 with errno set. */
 int net_connect(const struct addr *a);
+/* The same from a local address (port 0: any), as HAProxy's `source`: a
+ * peer that trusts us by address sees that one, not the route's choice. */
+int net_connect_from(const struct addr *a, const struct addr *source);
+
+/* A few IP addresses (IPv4 kept as v4-mapped IPv6), to ask whether a peer
+ * is one of them: the proxies whose X-Forwarded-* a server believes. */
+#define NET_IPSET_MAX 64
+struct net_ipset {
+	unsigned n;
+	struct in6_addr a[NET_IPSET_MAX];
+};
+/* Add a literal IPv4 or IPv6 address. -1: not one, or the set is full. */
+int net_ipset_add(struct net_ipset *set, const char *ip);
+bool net_ipset_has(const struct net_ipset *set, const struct sockaddr *sa);
 
 /* The pending error of a connecting socket (0 = connected). */
 int net_socket_error(int fd);

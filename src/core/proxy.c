@@ -322,19 +322,27 @@ static struct upconn *up_new(struct proxy_worker *pw, int fd, int server)
 
 /* ---- building the upstream request head ---- */
 
-/* Forwarded headers we write ourselves (the client's are not to be trusted,
- * except those of a proxy in front when trust_forwarded says so). */
-static bool replaced_header(const struct proxy_conf *pc, struct str name)
+/* Forwarded headers we write ourselves. A client's are not to be trusted
+ * (the leftmost X-Forwarded-For would be its choice): only a trusted peer's
+ * Proto and Host are kept, and its X-Forwarded-For is rewritten with our
+ * peer appended. */
+static bool replaced_header(struct str name, bool trusted)
 {
 	if (http_str_ieq(name, "x-forwarded-for"))
 		return true;
-	if (pc->trust_forwarded)
+	if (trusted)
 		return false;
-	return http_str_ieq(name, "x-forwarded-proto") || http_str_ieq(name, "x-forwarded-host");
+	return http_str_ieq(name, "x-forwarded-proto") || http_str_ieq(name, "x-forwarded-host") ||
+	       http_str_ieq(name, "forwarded") || http_str_ieq(name, "x-real-ip");
+}
+
+static bool peer_trusted(const struct proxy_conf *pc, const struct http_session *s)
+{
+	return pc->trusted && net_ipset_has(pc->trusted, (const struct sockaddr *)&s->peer);
 }
 
 /* Content-Length as we understood it: one field with the number, whatever
- * list ("4, 4"), repetition or leading zeros the sender used, so the next
+ * leading zeros the sender used (the parser refuses lists), so the next
  * hop cannot frame the body differently. Other messages keep theirs as
  * they are (a HEAD or 304 response's is only information). */
 static bool is_content_length(struct str name)
@@ -368,6 +376,7 @@ static int build_request_head(struct proxy_txn *t)
 	const struct http_msg *m = s->req->msg;
 	const struct proxy_conf *pc = t->pw->pc;
 	struct buf *b = &t->head;
+	bool trusted = peer_trusted(pc, s);
 	int r = 0;
 	r |= buf_append(b, m->method_name.p, m->method_name.len);
 	r |= buf_append_lit(b, " ");
@@ -377,7 +386,7 @@ static int build_request_head(struct proxy_txn *t)
 		const struct http_header *h = &m->headers[i];
 		if (http_hop_by_hop(m, h->name))
 			continue;
-		if (pc->forwarded_headers && replaced_header(pc, h->name))
+		if (pc->forwarded_headers && replaced_header(h->name, trusted))
 			continue;
 		if (h->name.len == 6 && http_str_ieq(h->name, "expect") && m->expect_continue)
 			continue; /* answered here: see proxy_handle */
@@ -397,9 +406,10 @@ static int build_request_head(struct proxy_txn *t)
 		r |= buf_append_lit(b, "\r\n");
 	}
 	if (pc->forwarded_headers) {
-		/* Earlier proxies' X-Forwarded-For values come first, ours last. */
+		/* A trusted proxy's X-Forwarded-For values come first, our
+		 * peer last; from anyone else, our peer alone. */
 		r |= buf_append_lit(b, "X-Forwarded-For: ");
-		for (int i = http_find_header(m, "x-forwarded-for", 0); i >= 0;
+		for (int i = trusted ? http_find_header(m, "x-forwarded-for", 0) : -1; i >= 0;
 		     i = http_find_header(m, "x-forwarded-for", i + 1)) {
 			r |= buf_append(b, m->headers[i].value.p, m->headers[i].value.len);
 			r |= buf_append_lit(b, ", ");
@@ -407,7 +417,7 @@ static int build_request_head(struct proxy_txn *t)
 		struct str ip = http_session_client_ip_str(s);
 		r |= buf_append(b, ip.p, ip.len);
 		r |= buf_append_lit(b, "\r\n");
-		bool keep = pc->trust_forwarded;
+		bool keep = trusted;
 		if (!keep || http_find_header(m, "x-forwarded-proto", 0) < 0) {
 			r |= buf_append_lit(b, "X-Forwarded-Proto: ");
 			const char *proto = conn_is_tls(&t->s->conn) ? "https" : pc->proto;
@@ -653,7 +663,7 @@ static int txn_connect(struct proxy_txn *t, int avoid, int picked)
 		count(pw, pc->servers[server].m_requests, 1);
 		struct upconn *up = pool_take(pw, server);
 		if (up == NULL) {
-			int fd = net_connect(&pc->servers[server].addr);
+			int fd = net_connect_from(&pc->servers[server].addr, pc->source);
 			if (fd >= 0)
 				up = up_new(pw, fd, server);
 			if (up == NULL) {

@@ -55,8 +55,15 @@ struct proxy_conf {
 	unsigned retry_on;
 	unsigned pool_max; /* idle connections kept per server per worker */
 	struct http_limits resp_limits;
-	bool forwarded_headers;  /* X-Forwarded-For, -Proto, -Host */
-	bool trust_forwarded;    /* keep the Proto and Host a proxy in front set */
+	bool forwarded_headers; /* X-Forwarded-For, -Proto, -Host */
+	/* Peers whose X-Forwarded-* are kept (the LB in front: their
+	 * X-Forwarded-For goes on before its address, their Proto and Host
+	 * stay). From anyone else, or with NULL (the edge), those headers,
+	 * Forwarded and X-Real-IP are dropped and ours alone are sent. */
+	const struct net_ipset *trusted;
+	/* connect to servers from this address (the stack's address of the
+	 * host, which the servers trust); NULL: the route's choice */
+	const struct addr *source;
 	const char *proto;       /* value of X-Forwarded-Proto ("https" on TLS sessions) */
 	const char *tls_headers; /* header lines added to responses on TLS sessions (HSTS) */
 	const char *served_by;   /* adds X-Served-By to responses when set */

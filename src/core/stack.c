@@ -161,6 +161,7 @@ static const struct key web_keys[] = {
 	{ "error_page", K_ERRPAGE, 0, NULL, NULL, 0, 0 },
 	{ "proxy", K_PREFIX, 0, NULL, NULL, 0, 0 },
 	{ "upstream", K_STR, offsetof(struct stack_web, upstream), ":9000", NULL, 0, 0 },
+	{ "trusted_proxies", K_STR, offsetof(struct stack_web, trusted_proxies), "", NULL, 0, 0 },
 	{ "timeout_connect", K_DURATION, offsetof(struct stack_web, timeout_connect), "5s", NULL, 1,
 	  0 },
 	{ "timeout_server", K_DURATION, offsetof(struct stack_web, timeout_server), "60s", NULL, 1,
@@ -1209,6 +1210,40 @@ static int check_monitoring(struct loader *L)
 	return 0;
 }
 
+/* [web] trusted_proxies: host names and addresses into s->web.trusted; by
+ * default the addresses of the hosts with the lb role. */
+static int check_trusted_proxies(struct loader *L)
+{
+	struct stack *s = L->s;
+	struct stack_web *w = &s->web;
+	if (w->trusted_proxies[0] == '\0') {
+		for (unsigned i = 0; i < s->nhosts; i++)
+			if (s->hosts[i].roles & ROLE_LB)
+				net_ipset_add(&w->trusted, s->hosts[i].address); /* checked */
+		return 0;
+	}
+	char *copy = xstrdup(w->trusted_proxies), *save = NULL;
+	int r = 0;
+	for (char *t = strtok_r(copy, " \t,", &save); t && r == 0;
+	     t = strtok_r(NULL, " \t,", &save)) {
+		const struct stack_host *h = stack_host(s, t);
+		if (net_ipset_add(&w->trusted, h ? h->address : t) < 0) {
+			int sec = (int)(find_section("web", 3) - sections);
+			for (const struct key *k = web_keys; k->name; k++)
+				if (strcmp(k->name, "trusted_proxies") == 0)
+					L->line = L->seen[sec][k - web_keys];
+			lfail(
+			    L,
+			    "'trusted_proxies' in [web]: '%s' is neither a host nor an IP address "
+			    "(or more than %d)",
+			    t, NET_IPSET_MAX);
+			r = -1;
+		}
+	}
+	free(copy);
+	return r;
+}
+
 static int check(struct loader *L)
 {
 	struct stack *s = L->s;
@@ -1242,7 +1277,7 @@ static int check(struct loader *L)
 		      s->site.www);
 		return -1;
 	}
-	if (check_monitoring(L) < 0)
+	if (check_monitoring(L) < 0 || check_trusted_proxies(L) < 0)
 		return -1;
 	for (unsigned i = 0; i < s->lb.nservers; i++) {
 		struct stack_server *sv = &s->lb.servers[i];

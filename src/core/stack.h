@@ -164,6 +164,8 @@ struct stack_web {
 	unsigned ncache;
 	struct stack_error_page error_pages[STACK_MAX_ERROR_PAGE];
 	unsigned nerror_pages;
+	char *trusted_proxies;    /* as written; "" = the hosts with the lb role */
+	struct net_ipset trusted; /* what it names: whose X-Forwarded-* are believed */
 };
 
 struct stack_app {

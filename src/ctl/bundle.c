@@ -239,9 +239,27 @@ static int copy_file(struct bundle *b, const char *src, const char *rel, mode_t 
 	return rc;
 }
 
-/* A folder, recursively: folders 0755, files 0644; symbolic links are
- * followed (a link out of the tree ships what it points at). */
-static int copy_tree(struct bundle *b, const char *src, const char *rel, int depth)
+/* May this entry of a tree go into the bundle? Not a dotfile or dot folder
+ * (.env, .git/: secrets and history the web server never serves either),
+ * nor a symbolic link that leads out of the tree (top, a real path): it
+ * would ship what it points at (/etc/passwd). Links that stay inside are
+ * followed, as the web server follows them. */
+static bool tree_entry_ships(const char *top, const char *path, const char *name)
+{
+	struct stat st;
+	if (name[0] == '.')
+		return false;
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+		return true;
+	char real[PATH_MAX];
+	size_t n = strlen(top);
+	return realpath(path, real) != NULL && strncmp(real, top, n) == 0 &&
+	       (real[n] == '/' || real[n] == '\0');
+}
+
+/* A folder under top, recursively: folders 0755, files 0644; what
+ * tree_entry_ships refuses is left out. */
+static int copy_tree(struct bundle *b, const char *top, const char *src, const char *rel, int depth)
 {
 	if (depth > 32)
 		return fail(b, "%s: folders nested too deep", src);
@@ -259,10 +277,12 @@ static int copy_tree(struct bundle *b, const char *src, const char *rel, int dep
 		if ((size_t)snprintf(s, sizeof(s), "%s/%s", src, e->d_name) >= sizeof(s) ||
 		    (size_t)snprintf(r, sizeof(r), "%s/%s", rel, e->d_name) >= sizeof(r)) {
 			rc = fail(b, "path too long under %s", src);
+		} else if (!tree_entry_ships(top, s, e->d_name)) {
+			continue;
 		} else if (stat(s, &st) < 0) {
 			rc = fail(b, "%s: %s", s, strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
-			rc = copy_tree(b, s, r, depth + 1);
+			rc = copy_tree(b, top, s, r, depth + 1);
 		} else if (S_ISREG(st.st_mode)) {
 			rc = copy_file(b, s, r, 0644);
 		}
@@ -354,7 +374,12 @@ static int ship_path(struct bundle *b, const char *what, const char *path, bool 
 	snprintf(rel, sizeof(rel), "share/%s", path);
 	while (rel[strlen(rel) - 1] == '/')
 		rel[strlen(rel) - 1] = '\0';
-	return dir ? copy_tree(b, src, rel, 0) : copy_file(b, src, rel, 0644);
+	if (!dir)
+		return copy_file(b, src, rel, 0644);
+	char top[PATH_MAX];
+	if (realpath(src, top) == NULL)
+		return fail(b, "%s: %s", src, strerror(errno));
+	return copy_tree(b, top, src, rel, 0);
 }
 
 /* ---- bin/ ---- */

@@ -1,7 +1,8 @@
 /* certs.c - the certificates `tristack up` makes when the stack file names
  * none: a local CA, made once, and an ECDSA P-256 and an RSA 2048
  * certificate for www.<domain> and <domain> signed by it, remade when they
- * near their end (or the domain changes). Keys are 0600; the CA certificate
+ * near their end (or the domain changes). The CA is constrained to the
+ * site's names and the stack's addresses (ca_constraints). Keys are 0600; the CA certificate
  * is what clients are told to trust. All in {state}/tls/.
  */
 #include <errno.h>
@@ -148,6 +149,39 @@ static EVP_PKEY *read_key(const char *path)
 	return k;
 }
 
+/* The CA's nameConstraints (critical): the site's domain and its
+ * subdomains, and the stack's host addresses, so that a leaked CA key
+ * mints nothing a client would take for another site. */
+static void ca_constraints(const struct stack *s, char *out, size_t len)
+{
+	size_t o = (size_t)snprintf(out, len, "critical,permitted;DNS:%s", s->site.domain);
+	for (unsigned i = 0; i < s->nhosts && o < len; i++) {
+		const char *a = s->hosts[i].address;
+		bool v6 = strchr(a, ':') != NULL;
+		o += (size_t)snprintf(out + o, len - o, ",permitted;IP:%s/%s", a,
+		                      v6 ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+		                         : "255.255.255.255");
+	}
+}
+
+/* Does ca carry exactly these constraints? A CA made before they existed,
+ * or for another domain or other addresses, is made again. */
+static bool ca_constrained(X509 *ca, const char *constraints)
+{
+	int i = X509_get_ext_by_NID(ca, NID_name_constraints, -1);
+	X509_EXTENSION *have = i >= 0 ? X509_get_ext(ca, i) : NULL;
+	X509V3_CTX v3;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, ca, ca, NULL, NULL, 0);
+	X509_EXTENSION *want = X509V3_EXT_conf_nid(NULL, &v3, NID_name_constraints, constraints);
+	bool same = have && want && X509_EXTENSION_get_critical(have) &&
+	            ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(have),
+	                                  X509_EXTENSION_get_data(want)) == 0;
+	X509_EXTENSION_free(want);
+	ERR_clear_error();
+	return same;
+}
+
 /* Is the leaf at path still good: signed by ca, for these names, with
  * more than RENEW_DAYS left? */
 static bool leaf_ok(const char *path, X509 *ca, const char *www, const char *domain, const char *ip)
@@ -234,22 +268,31 @@ int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen)
 	const char *ip = lb && lb->address && lb->address[0] ? lb->address : NULL;
 	char www[300], cn[300];
 	snprintf(www, sizeof(www), "www.%s", domain);
+	char constraints[STACK_MAX_HOSTS * 64 + 300];
+	ca_constraints(&c->stack, constraints, sizeof(constraints));
 	X509 *ca = read_cert(ca_crt);
 	EVP_PKEY *cakey = read_key(ca_key);
 	int rc = -1;
-	if (ca == NULL || cakey == NULL || X509_check_private_key(ca, cakey) != 1) {
+	if (ca && !ca_constrained(ca, constraints))
+		printf("  the local CA lacks this stack's name constraints: made again; "
+		       "clients must trust the new %s\n",
+		       ca_crt);
+	if (ca == NULL || cakey == NULL || X509_check_private_key(ca, cakey) != 1 ||
+	    !ca_constrained(ca, constraints)) {
 		ERR_clear_error();
 		X509_free(ca);
 		EVP_PKEY_free(cakey);
 		cakey = new_key(false);
 		snprintf(cn, sizeof(cn), "tristack local CA for %s", domain);
-		static const char *const ca_exts[] = { "basicConstraints",
-			                               "critical,CA:TRUE,pathlen:0",
-			                               "keyUsage",
-			                               "critical,keyCertSign,cRLSign",
-			                               "subjectKeyIdentifier",
-			                               "hash",
-			                               NULL };
+		const char *const ca_exts[] = { "basicConstraints",
+			                        "critical,CA:TRUE,pathlen:0",
+			                        "keyUsage",
+			                        "critical,keyCertSign,cRLSign",
+			                        "subjectKeyIdentifier",
+			                        "hash",
+			                        "nameConstraints",
+			                        constraints,
+			                        NULL };
 		ca = cakey ? make_cert(cakey, cn, NULL, cakey, CA_DAYS, ca_exts) : NULL;
 		if (ca == NULL) {
 			openssl_err(err, errlen, "making the local CA");

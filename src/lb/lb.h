@@ -139,6 +139,7 @@ enum lb_limited { LB_LIMITED_REQ, LB_LIMITED_WRITE, LB_LIMITED_CONN, LB_LIMITED_
 struct lb {
 	struct daemon *d;
 	struct addr listen, admin, tls_listen;
+	struct addr source; /* servers are connected to from here (setup_source) */
 	bool has_admin;
 	bool has_tls;      /* HTTPS on tls_listen; plain HTTP redirects */
 	unsigned tls_port; /* for the redirects' URL */

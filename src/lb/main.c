@@ -2,9 +2,11 @@
  * the balancer chooses; the admin listener serves /metrics, /stats.json,
  * /healthz and the dashboard; worker 0 runs the health checks and the
  * monitor of the other daemons. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,9 +14,11 @@
 #include <openssl/pem.h>
 
 #include "core/log.h"
+#include "core/path.h"
 #include "lb.h"
 
-#define ACME_PREFIX "/.well-known/acme-challenge/"
+#define ACME_PREFIX    "/.well-known/acme-challenge/"
+#define ACME_TOKEN_MAX 128 /* Let's Encrypt's are 43 characters */
 
 /* Plain HTTP when HTTPS is on: 301 to the same URL over HTTPS. */
 static int redirect_https(struct lb *lb, struct http_session *s)
@@ -57,6 +61,26 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 	return TS_OK;
 }
 
+/* Is this ACME's HTTP-01 challenge, the one path plain HTTP may reach? Only
+ * ACME_PREFIX and one base64url token (RFC 8555 8.1), matched on the path as
+ * the web server will read it (escapes decoded, dot segments resolved, an
+ * escaped '/' refused): "/.well-known/acme-challenge/../../x" is not. */
+static bool acme_challenge(struct str path)
+{
+	char norm[sizeof(ACME_PREFIX) + ACME_TOKEN_MAX];
+	long n = path_normalize(path.p, path.len, norm, sizeof(norm), PATH_NO_ENCODED_SLASH);
+	size_t pre = sizeof(ACME_PREFIX) - 1;
+	if (n <= (long)pre || memcmp(norm, ACME_PREFIX, pre) != 0)
+		return false;
+	for (size_t i = pre; i < (size_t)n; i++) {
+		char c = norm[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
 static int lb_handler(struct http_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
@@ -65,8 +89,7 @@ static int lb_handler(struct http_session *s)
 	if (lw->lb->crl && http_path_is(s->req->path, TS_CRL_PATH, false))
 		return http_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
 	/* ACME's HTTP-01 challenge must reach the servers over plain HTTP */
-	if (lw->lb->has_tls && !conn_is_tls(&s->conn) &&
-	    !http_path_is(s->req->path, ACME_PREFIX, true))
+	if (lw->lb->has_tls && !conn_is_tls(&s->conn) && !acme_challenge(s->req->path))
 		return redirect_https(lw->lb, s);
 	return proxy_handle(&lw->pw, s);
 }
@@ -75,6 +98,8 @@ static int admin_handler(struct http_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	struct lb *lb = lw->lb;
+	if (!http_admin_host_ok(s, lb->d))
+		return http_error(s, 403, false); /* DNS rebinding */
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return http_error(s, 405, false);
 	if (http_path_is(s->req->path, "/metrics", false))
@@ -239,6 +264,30 @@ static int setup_tls(struct lb *lb, const struct stack_lb *conf, char *err, size
 	return 0;
 }
 
+/* Connect to the servers from this host's address in the stack file: that
+ * is the address the web servers trust with X-Forwarded-* ([web]
+ * trusted_proxies), where the route alone could pick another (127.0.0.1 on
+ * loopback). An address this machine does not have (a NATed server) leaves
+ * the choice to the route, with a warning. */
+static const struct addr *setup_source(struct lb *lb)
+{
+	char e[256];
+	if (stack_resolve_addr(&lb->d->stack, ":0", lb->d->host, &lb->source, e, sizeof(e)) < 0)
+		return NULL;
+	int family = ((const struct sockaddr *)&lb->source.ss)->sa_family;
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int r = fd < 0 ? -1 : bind(fd, (const struct sockaddr *)&lb->source.ss, lb->source.len);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		log_warn("cannot connect from %s (%s): the servers see the route's address and "
+		         "will not trust this LB's X-Forwarded-*",
+		         lb->d->host->address, strerror(errno));
+		return NULL;
+	}
+	return &lb->source;
+}
+
 static int lb_configure(struct daemon *d, char *err, size_t errlen)
 {
 	struct lb *lb = xcalloc(1, sizeof(*lb));
@@ -315,7 +364,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	pc->pool_max = 256;
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
-	pc->forwarded_headers = true;
+	pc->forwarded_headers = true; /* the edge: ours replace the client's */
+	pc->source = d->check_only ? NULL : setup_source(lb);
 	pc->proto = "http";
 	pc->tls_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
 	pc->pick = pick;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "path.h"
+#include "core/path.h"
 #include "web.h"
 
 #define APP_FAIL_TIMEOUT_MS 10000 /* a failed app is skipped this long (nginx's fail_timeout) */
@@ -60,7 +60,7 @@ static int web_handler(struct http_session *s)
 {
 	struct web_worker *ww = s->srv->data;
 	char path[WEB_PATH_BUF];
-	long n = web_path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX);
+	long n = path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, 0);
 	/* Prefixes match the normalised path, as nginx's locations do. */
 	if (n >= 0 && proxied(&ww->web->d->stack.web, path))
 		return proxy_handle(&ww->pw, s);
@@ -68,7 +68,7 @@ static int web_handler(struct http_session *s)
 	if (n < 0)
 		return http_error(s, (int)-n, false);
 	/* 404, not 403: whether a .git is there is nobody's business */
-	if (!ww->web->d->stack.web.dotfiles && web_path_hidden(path))
+	if (!ww->web->d->stack.web.dotfiles && path_hidden(path))
 		return http_error(s, 404, false);
 	return web_static(ww, s, path, (size_t)n);
 }
@@ -204,7 +204,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
 	pc->forwarded_headers = true;
-	pc->trust_forwarded = true; /* the LB in front sets Proto and Host */
+	pc->trusted = &conf->trusted; /* the LB in front sets them */
 	pc->proto = "http";
 	pc->served_by = web->host;
 	pc->pick = pick_app;
@@ -272,6 +272,7 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
 	ww->http.extra_headers = web->served_by;
 	ww->http.error_page = web_error_page;
+	ww->http.real_ip_from = &w->d->stack.web.trusted;
 	if (http_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
 	http_server_init(&ww->admin, w, NULL, http_admin_handler, w->d);

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "core/sbuf.h"
-#include "path.h"
 #include "range.h"
 #include "web.h"
 

@@ -313,10 +313,12 @@ def curl(*args, timeout=10):
     return status, headers, rest
 
 
-def raw_http(host, port, data, timeout=5.0, read_until_close=True):
+def raw_http(host, port, data, timeout=5.0, read_until_close=True, source=None):
     """Send raw bytes; return everything the server sends until it closes
-    (or the timeout passes). Over TLS for the HTTPS port of our stacks."""
-    s = socket.create_connection((host, port), timeout=timeout)
+    (or the timeout passes). Over TLS for the HTTPS port of our stacks.
+    source: the local address to send from (a proxy the server trusts)."""
+    s = socket.create_connection((host, port), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
     ca = CA_FILES.get(f"{host}:{port}")
     if ca:
         s = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname=host)

@@ -35,7 +35,7 @@ http {{
         location = /healthz {{ return 200 "ok"; }}
         location = /name {{ add_header X-Backend {name}; return 200 "{name}"; }}
         location = /echo {{
-            return 200 "xff=$http_x_forwarded_for|proto=$http_x_forwarded_proto|xfh=$http_x_forwarded_host|host=$http_host|connection=$http_connection|keepalive=$http_keep_alive|te=$http_te|trailer=$http_trailer|proxyauth=$http_proxy_authorization|custom=$http_x_custom|hop=$http_x_hop|protocol=$server_protocol";
+            return 200 "xff=$http_x_forwarded_for|proto=$http_x_forwarded_proto|xfh=$http_x_forwarded_host|host=$http_host|connection=$http_connection|keepalive=$http_keep_alive|te=$http_te|trailer=$http_trailer|proxyauth=$http_proxy_authorization|custom=$http_x_custom|hop=$http_x_hop|protocol=$server_protocol|fwd=$http_forwarded|realip=$http_x_real_ip|remote=$remote_addr";
         }}
         location = /upload {{ client_max_body_size 0; return 200 "ok"; }}
     }}

@@ -253,6 +253,56 @@ def test_lb_carries_the_local_cas_certificates_not_its_key(made):
         assert not os.path.exists(os.path.join(made.trees[host], "tls"))
 
 
+def openssl(*args, cwd=None):
+    return subprocess.run(["openssl", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=30)
+
+
+def test_the_local_ca_is_name_constrained(made, tmp_path):
+    tls = os.path.join(made.state, "tls")
+    ca, ca_key = os.path.join(tls, "ca.crt"), os.path.join(tls, "ca.key")
+    ext = openssl("x509", "-in", ca, "-noout", "-ext", "nameConstraints").stdout
+    assert "X509v3 Name Constraints: critical" in ext, ext
+    permitted = re.findall(r"^\s+(DNS:\S+|IP:\S+)$", ext, re.M)
+    assert permitted == ["DNS:foobar.com"] + [f"IP:{a}/255.255.255.255"
+                                             for a in ADDRESSES.values()], ext
+    # the site's certificates verify under it...
+    for leaf in ("site-ecdsa.pem", "site-rsa.pem"):
+        r = openssl("verify", "-CAfile", ca, os.path.join(tls, leaf))
+        assert r.returncode == 0, r.stdout + r.stderr
+    # ...a certificate its key signs for another site does not
+    for i, san in enumerate(["DNS:evil.example", "DNS:foobar.com.evil.example",
+                             "IP:192.0.2.1"]):
+        key, csr, crt = (str(tmp_path / f"{i}.{x}") for x in ("key", "csr", "crt"))
+        assert openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=evil",
+                       "-addext", f"subjectAltName={san}").returncode == 0
+        r = openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-out", crt,
+                    "-days", "2", "-copy_extensions", "copy")
+        assert r.returncode == 0, r.stderr
+        r = openssl("verify", "-CAfile", ca, crt)
+        assert r.returncode != 0 and "permitted subtree violation" in r.stdout + r.stderr, \
+            (san, r.stdout, r.stderr)
+
+
+def test_an_unconstrained_local_ca_is_made_again(tmp_path):
+    tls = tmp_path / "state" / "tls"
+    tls.mkdir(parents=True)
+    ca, ca_key = str(tls / "ca.crt"), str(tls / "ca.key")
+    r = openssl("req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", ca_key, "-out", ca, "-days", "30", "-subj", "/CN=old CA",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    assert r.returncode == 0, r.stderr
+    r = bundle(CONF, str(tmp_path / "state"), "lb-01", str(tmp_path / "lb.tar.gz"))
+    assert r.returncode == 0, r.stderr
+    assert "lacks this stack's name constraints" in r.stdout, r.stdout
+    ext = openssl("x509", "-in", ca, "-noout", "-ext", "nameConstraints").stdout
+    assert "critical" in ext and "DNS:foobar.com" in ext, ext
+    r = openssl("verify", "-CAfile", ca, str(tls / "site-ecdsa.pem"))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_lb_with_tls_cert_names_the_operators_files(tmp_path):
     conf = tmp_path / "le.conf"
     conf.write_text(open(SERVERS).read().replace(
@@ -275,6 +325,31 @@ def test_web_hosts_carry_the_web_root(made):
         assert filecmp.cmp(os.path.join(share, "index.html"),
                            os.path.join(ROOT, "www", "index.html"), shallow=False)
     assert not os.path.exists(os.path.join(made.trees["lb-01"], "share"))
+
+
+def test_the_web_root_ships_without_dotfiles_or_links_out(tmp_path):
+    www = tmp_path / "www"
+    (www / ".git").mkdir(parents=True)
+    (www / ".git" / "config").write_text("[remote]\n")
+    (www / ".env").write_text("DB_PASSWORD=secret\n")
+    (www / "index.html").write_text("<!doctype html>hi\n")
+    (www / "sub").mkdir()
+    (www / "sub" / ".htpasswd").write_text("ann:x\n")
+    (www / "sub" / "page.html").write_text("page\n")
+    os.symlink("/etc/passwd", www / "passwd")
+    os.symlink("/etc", www / "etc")
+    os.symlink("../outside.txt", www / "sub" / "up.txt")
+    (tmp_path / "outside.txt").write_text("not the site's\n")
+    os.symlink("index.html", www / "home.html")  # inside: followed, as the web server does
+    conf = tmp_path / "stack.conf"
+    conf.write_text(open(CONF).read())
+    out = tmp_path / "web.tar.gz"
+    r = bundle(str(conf), str(tmp_path / "state"), "web-01", str(out), cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(out) as t:
+        names = {n.split("/share/www", 1)[1] for n in t.getnames() if "/share/www" in n}
+        assert not any(m.issym() or m.islnk() for m in t.getmembers())
+    assert names == {"", "/index.html", "/home.html", "/sub", "/sub/page.html"}, names
 
 
 def test_install_sh_parses_and_knows_its_host(made):

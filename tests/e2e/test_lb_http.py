@@ -44,8 +44,14 @@ def echo(lab, extra_headers):
 
 def test_forwarded_headers(nginx_lb):
     e = echo(nginx_lb, b"X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n"
-                       b"X-Forwarded-Host: evil.example\r\n")
-    assert e["xff"].startswith("1.2.3.4, 127."), e
+                       b"X-Forwarded-Host: evil.example\r\nForwarded: for=1.2.3.4\r\n"
+                       b"X-Real-IP: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n")
+    # the edge: the client's claims are replaced, X-Forwarded-For is the TCP
+    # peer alone (a leftmost value of its choice would be believed)
+    assert e["xff"] == "127.0.0.1", e
+    assert e["fwd"] == "" and e["realip"] == "", e
+    # and the servers see the LB's own address, which they trust
+    assert e["remote"] == nginx_lb.lb_ip, e
     assert e["proto"] == "http"  # what the client claimed is replaced
     assert e["xfh"] == "www.foobar.com"
     assert e["host"] == "www.foobar.com"  # Host is kept

@@ -594,6 +594,28 @@ def test_backends_are_told_the_request_came_over_https(tls_lab, pki):
                for line in tls_lab.access_lines()), tls_lab.access_lines()[-5:]
 
 
+@pytest.mark.parametrize("path", [
+    "/.well-known/acme-challenge/../../echo", "/.well-known/acme-challenge/%2e%2e/%2E%2E/echo",
+    "/.well-known/acme-challenge/..%2f..%2fecho", "/.well-known/acme-challenge//../../echo",
+    "/.well-known/acme-challenge/tok/../../../echo", "/.well-known/acme-challenge/a%2Fb",
+    "/.well-known/acme-challenge/tok/x", "/.well-known/acme-challenge/tok%00",
+    "/.well-known/acme-challenge/", "/.well-known/acme-challenge/tok.html",
+    "/.well-known/acme-challenge%2ftok"])
+def test_only_an_acme_token_escapes_the_redirect(tls_lab, path):
+    req = f"GET {path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n"
+    out = raw_http(tls_lab.lb_ip, 8080, req.encode())
+    assert out.startswith(b"HTTP/1.1 301 "), out[:300]
+
+
+def test_an_acme_token_reaches_the_servers(tls_lab):
+    for path in ("/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+                 "/.well-known/acme-challenge/a-b_c?x=1", "/.well-known/./acme-challenge/%41"):
+        req = f"GET {path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n"
+        out = raw_http(tls_lab.lb_ip, 8080, req.encode())
+        # the backend's own answer (its 404), not the redirect
+        assert out.startswith(b"HTTP/1.1 404 ") and b"Location:" not in out, (path, out[:300])
+
+
 def test_an_idle_tls_connection_is_closed_in_timeout_http_request(tls_lab):
     for data in (b"", client_hello("a.example")[:20]):
         aborted = metric(tls_lab.admin, failures("aborted"))

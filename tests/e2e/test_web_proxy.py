@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from conftest import raw_http, wait_for
 from lblab import http
 from weblab import WebLab
 
@@ -33,16 +34,70 @@ def test_prefix_goes_to_the_app_the_rest_is_static(web):
     assert h["X-Backend"] == "app0"
 
 
-def test_forwarded_headers_reach_the_app(web):
-    e = json.loads(http(web.url + "/api/echo", headers={"X-Forwarded-For": "10.9.8.7"})[2])
-    h = {k.lower(): v for k, v in e["headers"]}
-    assert h["x-forwarded-for"].startswith("10.9.8.7, 127.")
-    assert h["x-forwarded-proto"] == "http"
-    # what the LB in front set is kept
-    e = json.loads(http(web.url + "/api/echo", headers={"X-Forwarded-Proto": "https",
-                                                        "X-Forwarded-Host": "www.foobar.com"})[2])
-    h = {k.lower(): v for k, v in e["headers"]}
+def echo_from(lab, source, extra=b""):
+    """The headers the app got for a request sent from source."""
+    out = raw_http(lab.ip, 8080, b"GET /api/echo HTTP/1.1\r\nHost: www.foobar.com\r\n" + extra +
+                   b"Connection: close\r\n\r\n", source=source)
+    assert out.startswith(b"HTTP/1.1 200"), out[:300]
+    e = json.loads(out.split(b"\r\n\r\n", 1)[1])
+    return {k.lower(): v for k, v in e["headers"]}
+
+
+CLAIMS = (b"X-Forwarded-For: 10.9.8.7\r\nX-Forwarded-Proto: https\r\n"
+          b"X-Forwarded-Host: evil.example\r\nForwarded: for=10.9.8.7;proto=https\r\n"
+          b"X-Real-IP: 10.9.8.7\r\n")
+
+
+def test_forwarded_headers_from_anyone_are_replaced(web):
+    # no lb host in this stack: nobody's X-Forwarded-* is believed
+    src = f"{web.net}.50"
+    h = echo_from(web, src, CLAIMS)
+    assert h["x-forwarded-for"] == src
+    assert h["x-forwarded-proto"] == "http"  # not HTTPS because a client said so
+    assert h["x-forwarded-host"] == "www.foobar.com"
+    assert "forwarded" not in h and "x-real-ip" not in h
+    wait_for(lambda: any(line.startswith(src + " ") for line in web_access(web)),
+             what="the peer in the access log")
+
+
+def web_access(lab):
+    try:
+        with open(lab.access) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+@pytest.fixture(scope="module")
+def behind_lb():
+    """A web server whose stack has an LB host (.9): only that address is
+    trusted with X-Forwarded-*."""
+    with tempfile.TemporaryDirectory(prefix="tristack-web-lb-") as tmp:
+        lab = WebLab(tmp, hosts_extra="[host lb-01]\naddress = {net}.9\nroles = lb\n\n").start()
+        try:
+            yield lab
+        finally:
+            lab.close()
+
+
+def test_the_lb_hosts_forwarded_headers_are_kept(behind_lb):
+    lb = f"{behind_lb.net}.9"
+    h = echo_from(behind_lb, lb, b"X-Forwarded-For: 10.9.8.7\r\nX-Forwarded-Proto: https\r\n"
+                                 b"X-Forwarded-Host: www.foobar.com\r\n")
+    assert h["x-forwarded-for"] == f"10.9.8.7, {lb}"
     assert h["x-forwarded-proto"] == "https" and h["x-forwarded-host"] == "www.foobar.com"
+    # the access log names the client the LB saw (nginx's real_ip)
+    wait_for(lambda: any(line.startswith("10.9.8.7 ") for line in web_access(behind_lb)),
+             what="the real client in the access log")
+
+
+def test_other_peers_of_an_lb_stack_are_not_believed(behind_lb):
+    src = f"{behind_lb.net}.10"
+    h = echo_from(behind_lb, src, CLAIMS)
+    assert h["x-forwarded-for"] == src and h["x-forwarded-proto"] == "http"
+    assert "forwarded" not in h and "x-real-ip" not in h
+    wait_for(lambda: any(line.startswith(src + " ") for line in web_access(behind_lb)),
+             what="the peer in the access log")
 
 
 def test_app_connections_are_kept_alive(web):

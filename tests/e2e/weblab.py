@@ -55,7 +55,7 @@ def make_docroot(base):
 
 
 class WebLab:
-    def __init__(self, tmp, web_extra="", apps=1, unix=False):
+    def __init__(self, tmp, web_extra="", apps=1, unix=False, hosts_extra=""):
         self.tmp = tmp
         self.net = free_subnet()
         self.ip = f"{self.net}.2"
@@ -70,6 +70,7 @@ class WebLab:
             addr = f"unix:{tmp}/app{i}.sock" if unix else f"{self.net}.{21 + i}:9000"
             self.apps.append({"addr": addr, "name": f"app{i}", "proc": None})
         self.web_extra = web_extra
+        self.hosts_extra = hosts_extra  # more [host] sections ("{net}" = the subnet)
         self.web = None
 
     def start_app(self, i):
@@ -100,6 +101,7 @@ class WebLab:
     def write_conf(self):
         upstream = " ".join(a["addr"] for a in self.apps)
         text = (f"[site]\nwww = web-01\n\n[host web-01]\naddress = {self.ip}\nroles = web\n\n"
+                f"{self.hosts_extra.replace('{net}', self.net)}"
                 f"[web]\nlisten = :8080\nadmin = :8405\nthreads = 1\nroot = {self.root}\n"
                 f"proxy = /api/\nupstream = {upstream}\naccess_log = {self.access}\n"
                 f"{self.web_extra}\n")

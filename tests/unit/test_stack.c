@@ -2,6 +2,7 @@
  * file:line and the key or section, server and proxy lines, host addresses,
  * stack_resolve_addr, and stack_print's output loading back to the same
  * configuration. A failed load frees everything (the ASan build checks). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1368,4 +1369,39 @@ TEST(stack_rate_limits)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
 		check_error(&rows[i]);
+}
+
+static bool trusts(const struct stack *s, const char *ip)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return net_ipset_has(&s->web.trusted, (const struct sockaddr *)&a);
+}
+
+/* [web] trusted_proxies: by default the lb hosts; else the hosts and
+ * addresses it names; anything else is an error at its line. */
+TEST(stack_trusted_proxies)
+{
+	static const char hosts[] = "[site]\nwww = lb\n[host lb]\naddress = 10.0.0.1\nroles = lb\n"
+	                            "[host w]\naddress = 10.0.0.2\nroles = web\n";
+	struct stack s;
+	char err[256], text[512];
+	CHECK_EQ(load(&s, hosts, err, sizeof(err)), 0);
+	CHECK(trusts(&s, "10.0.0.1"));
+	CHECK(!trusts(&s, "10.0.0.2"));
+	CHECK(!trusts(&s, "127.0.0.1"));
+	stack_free(&s);
+
+	snprintf(text, sizeof(text), "%s[web]\ntrusted_proxies = w 192.0.2.7, ::1\n", hosts);
+	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK(trusts(&s, "10.0.0.2"));
+	CHECK(trusts(&s, "192.0.2.7"));
+	CHECK(!trusts(&s, "10.0.0.1")); /* named ones replace the default */
+	CHECK_EQ(s.web.trusted.n, 3);
+	stack_free(&s);
+
+	snprintf(text, sizeof(text), "%s[web]\nroot = /srv\ntrusted_proxies = w nowhere\n", hosts);
+	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
+	CHECK(strstr(err, NAME ":11: 'trusted_proxies' in [web]: 'nowhere'") != NULL);
 }

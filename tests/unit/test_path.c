@@ -1,4 +1,4 @@
-/* web_path_normalize: hostile request targets are refused (400, 414) or come
+/* path_normalize: hostile request targets are refused (400, 414) or come
  * out as a path inside the root; what comes out starts with '/', has no "."
  * or ".." segment, no NUL or control byte, and never overruns the output.
  * Random targets are checked against a second, simpler normaliser. */
@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/path.h"
 #include "t.h"
-#include "web/path.h"
 
 /* What every accepted output must be: "/" then segments that are neither
  * empty, "." nor "..", an optional final '/', no byte below 0x20 or 0x7f. */
@@ -40,7 +40,7 @@ static long normalize(const char *target, size_t len, char *out, size_t outlen)
 	if (outlen > 8192)
 		return -1;
 	memset(buf, 0xee, sizeof(buf));
-	long r = web_path_normalize(target, len, buf, outlen);
+	long r = path_normalize(target, len, buf, outlen, 0);
 	for (size_t i = outlen; i < outlen + 16; i++)
 		if ((unsigned char)buf[i] != 0xee) {
 			t_check(0, __FILE__, __LINE__, "wrote past outlen %zu at %zu", outlen, i);
@@ -51,7 +51,7 @@ static long normalize(const char *target, size_t len, char *out, size_t outlen)
 	return r;
 }
 
-TEST(web_path_hostile_targets)
+TEST(path_hostile_targets)
 {
 	static const struct {
 		const char *target;
@@ -155,7 +155,7 @@ TEST(web_path_hostile_targets)
 		{ "/%23x", "/#x", 0 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		t_case("web_path \"%s\"", rows[i].target);
+		t_case("path \"%s\"", rows[i].target);
 		char out[256];
 		long r = normalize(rows[i].target, strlen(rows[i].target), out, sizeof(out));
 		if (rows[i].want) {
@@ -172,7 +172,7 @@ TEST(web_path_hostile_targets)
 }
 
 /* A NUL inside the given length is a byte like any other: refused. */
-TEST(web_path_embedded_nul)
+TEST(path_embedded_nul)
 {
 	char out[64];
 	static const char t1[] = "/a\0/../../etc";
@@ -184,21 +184,45 @@ TEST(web_path_embedded_nul)
 	CHECK_EQ(normalize("/", 0, out, sizeof(out)), -400);
 }
 
-TEST(web_path_lengths)
+/* PATH_NO_ENCODED_SLASH: a "%2F" is refused, nothing else changes. */
+TEST(path_no_encoded_slash)
+{
+	static const struct {
+		const char *target;
+		long want; /* with the flag: the length, or -400 */
+	} rows[] = {
+		{ "/a%2Fb", -400 }, { "/a%2fb", -400 },    { "/a/%2f/b", -400 },
+		{ "/a%252Fb", 6 },  { "/a/b%2e%2e/c", 8 }, { "/%41", 2 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		t_case("path \"%s\" with PATH_NO_ENCODED_SLASH", rows[i].target);
+		char out[64], plain[64];
+		size_t len = strlen(rows[i].target);
+		long r =
+		    path_normalize(rows[i].target, len, out, sizeof(out), PATH_NO_ENCODED_SLASH);
+		CHECK_EQ(r, rows[i].want);
+		long p = path_normalize(rows[i].target, len, plain, sizeof(plain), 0);
+		CHECK(p >= 0); /* without the flag a "%2F" is a separator */
+		if (r >= 0)
+			CHECK_STR(out, plain);
+	}
+}
+
+TEST(path_lengths)
 {
 	static char target[8192], out[8192];
 
-	t_case("web_path overlong segment");
+	t_case("path overlong segment");
 	target[0] = '/';
 	memset(target + 1, 'a', 5000);
 	CHECK_EQ(normalize(target, 5001, out, 4096), -414);
 
-	t_case("web_path overlong path of short segments");
+	t_case("path overlong path of short segments");
 	for (int i = 0; i < 2000; i++)
 		memcpy(target + 3 * i, "/ab", 3);
 	CHECK_EQ(normalize(target, 6000, out, 4096), -414);
 
-	t_case("web_path long target, short result");
+	t_case("path long target, short result");
 	/* "/a/.." 1600 times then "/x": long in, short out, accepted. */
 	size_t n = 0;
 	for (int i = 0; i < 1600; i++) {
@@ -210,7 +234,7 @@ TEST(web_path_lengths)
 	CHECK_EQ(normalize(target, n, out, 64), 2);
 	CHECK_STR(out, "/x");
 
-	t_case("web_path long encoded target");
+	t_case("path long encoded target");
 	n = 0;
 	target[n++] = '/';
 	for (int i = 0; i < 1000; i++) {
@@ -225,7 +249,7 @@ TEST(web_path_lengths)
 	static const char *const paths[] = { "/abc", "/abc/", "/a/b/c", "/a/../bcd", "/%41bc" };
 	for (size_t p = 0; p < ARRAY_SIZE(paths); p++) {
 		for (size_t outlen = 0; outlen < 12; outlen++) {
-			t_case("web_path \"%s\" into %zu bytes", paths[p], outlen);
+			t_case("path \"%s\" into %zu bytes", paths[p], outlen);
 			long r = normalize(paths[p], strlen(paths[p]), out, outlen);
 			CHECK(r == -414 || r == -400 || (r >= 0 && (size_t)r < outlen));
 			if (r >= 0)
@@ -303,7 +327,7 @@ static long reference(const char *t, size_t len, char *out)
 	return (long)o;
 }
 
-TEST(web_path_random_targets_match_reference)
+TEST(path_random_targets_match_reference)
 {
 	/* Bytes that matter to the normaliser, and a few that do not. */
 	static const char alphabet[] = "//////....%%%2eEfF0a?#\\\x01\x7f\x80";
@@ -340,7 +364,7 @@ TEST(web_path_random_targets_match_reference)
 
 /* Dotfiles are hidden from the web (nginx's usual `location ~ /\. { deny
  * all; }`), /.well-known/ (RFC 8615) aside. Paths are normalised ones. */
-TEST(web_path_hidden_dotfiles)
+TEST(path_hidden_dotfiles)
 {
 	static const struct {
 		const char *path;
@@ -366,7 +390,7 @@ TEST(web_path_hidden_dotfiles)
 		{ "/static/app.min.js", false },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		t_case("web_path_hidden \"%s\"", rows[i].path);
-		CHECK_EQ(web_path_hidden(rows[i].path), rows[i].hidden);
+		t_case("path_hidden \"%s\"", rows[i].path);
+		CHECK_EQ(path_hidden(rows[i].path), rows[i].hidden);
 	}
 }

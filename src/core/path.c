@@ -1,4 +1,4 @@
-/* path.c - request path normalisation. See path.h. */
+/* path.c - request path decoding and normalisation. See path.h. */
 #include "path.h"
 
 #include <string.h>
@@ -14,7 +14,7 @@ static int hexval(char c)
 	return -1;
 }
 
-long web_path_normalize(const char *target, size_t len, char *out, size_t outlen)
+long path_normalize(const char *target, size_t len, char *out, size_t outlen, unsigned flags)
 {
 	if (len == 0 || target[0] != '/' || outlen < 2)
 		return -400;
@@ -42,6 +42,8 @@ long web_path_normalize(const char *target, size_t len, char *out, size_t outlen
 				return -400;
 			c = (char)(hi * 16 + lo);
 			i += 2;
+			if (c == '/' && (flags & PATH_NO_ENCODED_SLASH))
+				return -400;
 		} else {
 			c = target[i];
 		}
@@ -81,7 +83,7 @@ long web_path_normalize(const char *target, size_t len, char *out, size_t outlen
 	return (long)o;
 }
 
-bool web_path_hidden(const char *path)
+bool path_hidden(const char *path)
 {
 	static const char wk[] = "/.well-known";
 	size_t n = sizeof(wk) - 1;

@@ -1,19 +1,19 @@
-/* fuzz_web_path.c - libFuzzer target for web_path_normalize.
+/* fuzz_path.c - libFuzzer target for path_normalize.
  *
  * Any bytes as a request target, into outputs of several sizes, each an
  * exact-size heap block (so ASan sees a write past outlen). The result is
  * -400, -414, or a length below outlen of a NUL-terminated path that starts
  * with '/' and has no empty, "." or ".." segment (a final '/' aside) and no
  * NUL or control byte. A path without '%', '?' or '#' normalises to itself.
- * web_path_hidden says yes exactly when a segment starts with '.', a first
- * segment ".well-known" aside.
+ * path_hidden says yes exactly when a segment starts with '.', a first
+ * segment ".well-known" aside. PATH_NO_ENCODED_SLASH only adds 400s.
  * A violation is __builtin_trap(), so libFuzzer saves the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "web/path.h"
+#include "core/path.h"
 
 #define REQUIRE(c)                                                                                 \
 	do {                                                                                       \
@@ -42,7 +42,7 @@ static void check_inside(const char *p, long n)
 	}
 }
 
-/* web_path_hidden's rule, segment by segment. */
+/* path_hidden's rule, segment by segment. */
 static bool dot_segment(const char *p)
 {
 	bool first = true;
@@ -61,11 +61,11 @@ static bool dot_segment(const char *p)
 static long run(const char *target, size_t len, size_t outlen, char **outp)
 {
 	char *out = malloc(outlen ? outlen : 1);
-	long r = web_path_normalize(target, len, out, outlen);
+	long r = path_normalize(target, len, out, outlen, 0);
 	REQUIRE(r == -400 || r == -414 || (r >= 0 && (size_t)r < outlen));
 	if (r >= 0) {
 		check_inside(out, r);
-		REQUIRE(web_path_hidden(out) == dot_segment(out));
+		REQUIRE(path_hidden(out) == dot_segment(out));
 	}
 	*outp = out;
 	return r;
@@ -99,6 +99,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(r == -414);
 		free(out);
 	}
+	/* PATH_NO_ENCODED_SLASH refuses more, and changes nothing else. */
+	char *strict = malloc(8192);
+	long rs = path_normalize(target, size, strict, 8192, PATH_NO_ENCODED_SLASH);
+	REQUIRE(rs == big || rs == -400);
+	if (rs >= 0)
+		REQUIRE(memcmp(strict, big_out, (size_t)rs + 1) == 0);
+	free(strict);
 	/* Idempotent where the output reads the same as a target. */
 	if (big >= 0 && strpbrk(big_out, "%?#") == NULL) {
 		char *again;
