@@ -13,7 +13,6 @@ from conftest import SANITIZER_RE, alive, binary, free_subnet, wait_for
 
 # A load generator (wrk) on one address stands in for many clients: the
 # limits per client address (on by default) would answer it 429.
-ONE_ADDRESS_LOAD = "rate_limit = off\nrate_limit_write = off\n"
 
 BACKEND_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend.py")
 

@@ -34,11 +34,6 @@ def leftovers(prefix, subnet):
 def lab():
     tmp = tempfile.mkdtemp(prefix="tristack-e2e-iso-")
     lb = IsolatedStack(tmp)
-    # wrk in the client namespace stands in for many clients on one address
-    with open(lb.conf) as f:
-        text = f.read()
-    with open(lb.conf, "w") as f:
-        f.write(text.replace("[lb]\n", "[lb]\nrate_limit = off\nrate_limit_write = off\n", 1))
     try:
         r = lb.ctl("up", "--isolated", timeout=240)
         lb.up_output = r.stdout

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import wait_for
-from lblab import ONE_ADDRESS_LOAD, LbLab, http
+from conftest import ONE_ADDRESS_LOAD, wait_for
+from lblab import LbLab, http
 
 
 @pytest.fixture

@@ -359,15 +359,12 @@ def start_stack(isolated=False, maxconn=LB_MAXCONN):
             raise
         return st, tmp
     st = Stack(tmp, free_subnet())
-    # Every client here stands for many (one loopback address carries the
-    # slowloris and idle crowds of thousands): no per-address connection
-    # limit; the request rates keep their defaults (the load is under them).
-    write_stack(st.conf, st.net)
-    lb = "[lb]\nconn_limit = off\n" + (f"maxconn = {maxconn}\n" if maxconn else "")
-    with open(st.conf) as f:
-        text = f.read()
-    with open(st.conf, "w") as f:
-        f.write(text.replace("[lb]\n", lb, 1))
+    write_stack(st.conf, st.net)  # no per-address limits: one address, many clients
+    if maxconn:
+        with open(st.conf) as f:
+            text = f.read()
+        with open(st.conf, "w") as f:
+            f.write(text.replace("[lb]\n", f"[lb]\nmaxconn = {maxconn}\n", 1))
     st.ctl("up", timeout=180)
     return st, tmp
 
