@@ -11,12 +11,14 @@
  * (errors reach `tristack up`), in the monitoring host's network namespace
  * in isolated mode: the socket keeps its namespace wherever its owner runs.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,13 +122,58 @@ static void accept_all(int lfd)
 	}
 }
 
+/* Is the head's Host (port aside) one this listener answers to: the
+ * address the connection reached, or localhost? Anything else is a name a
+ * page rebound to us (DNS rebinding), as the daemons' admin listeners
+ * refuse (http_admin_host_ok). No Host at all (HTTP/1.0) is answered. */
+static bool host_ok(const struct svconn *k)
+{
+	const char *h = strcasestr(k->head, "\nhost:");
+	if (h == NULL)
+		return true;
+	h += 6;
+	h += strspn(h, " \t");
+	size_t n = strcspn(h, "\r\n");
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	char name[128];
+	if (n == 0 || n >= sizeof(name))
+		return false;
+	memcpy(name, h, n);
+	name[n] = '\0';
+	/* the port goes: "a.b.c.d:9110", "[::1]:9110" */
+	char *end = name[0] == '[' ? strchr(name, ']') : strrchr(name, ':');
+	if (name[0] == '[') {
+		if (end == NULL)
+			return false;
+		memmove(name, name + 1, (size_t)(end - name - 1));
+		name[end - name - 1] = '\0';
+	} else if (end && strchr(name, ':') == end) {
+		*end = '\0';
+	}
+	if (strcasecmp(name, "localhost") == 0 || strcmp(name, "127.0.0.1") == 0 ||
+	    strcmp(name, "::1") == 0)
+		return true;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char here[INET6_ADDRSTRLEN] = "";
+	if (getsockname(k->fd, (struct sockaddr *)&ss, &len) == 0)
+		inet_ntop(ss.ss_family,
+		          ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
+		                                  : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr,
+		          here, sizeof(here));
+	return here[0] && strcmp(name, here) == 0;
+}
+
 /* The answer to a complete head. */
 static void answer(struct svconn *k, char *(*render)(void *arg), void *arg)
 {
 	char *body = NULL;
 	const char *status = "200 OK", *type = "text/plain; version=0.0.4; charset=utf-8";
 	bool head_only = strncmp(k->head, "HEAD ", 5) == 0;
-	if (strncmp(k->head, "GET ", 4) != 0 && !head_only)
+	if (!host_ok(k))
+		status = "403 Forbidden", type = "text/plain";
+	else if (strncmp(k->head, "GET ", 4) != 0 && !head_only)
 		status = "405 Method Not Allowed", type = "text/plain";
 	else if (strncmp(k->head + (head_only ? 5 : 4), "/metrics ", 9) == 0 ||
 	         strncmp(k->head + (head_only ? 5 : 4), "/metrics?", 9) == 0)

@@ -135,6 +135,14 @@ def test_supervisor_metrics(st):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(f"http://{st.net}.1:9110/nothing", timeout=5)
     assert e.value.code == 404
+    # a name a page rebound to this address (DNS rebinding) is refused
+    for host, want in (("evil.example", 403), (f"{st.net}.1:9110", 200), ("localhost", 200)):
+        req = urllib.request.Request(f"http://{st.net}.1:9110/metrics", headers={"Host": host})
+        try:
+            code = urllib.request.urlopen(req, timeout=5).status
+        except urllib.error.HTTPError as he:
+            code = he.code
+        assert code == want, host
     # a client that connects and says nothing holds nothing up
     import socket
     idle = [socket.create_connection((f"{st.net}.1", 9110), timeout=5) for _ in range(12)]
