@@ -45,17 +45,6 @@ bool utf8_valid(const char *p, size_t n, size_t *chars)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long form_field(const char *body, size_t n, const char *name, char *out, size_t outlen)
 {
 	size_t nlen = strlen(name);

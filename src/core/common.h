@@ -37,6 +37,19 @@ struct str {
 
 #define STR_LIT(s) ((struct str){ (s), sizeof(s) - 1 })
 
+/* The value of a hex digit, or -1: the one copy for percent-escapes
+ * (path.c, the app's forms) and chunk sizes (http.c). */
+static inline int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Allocation that cannot fail quietly: aborts with a message on ENOMEM.
  * Used for start-up and per-connection structures; nothing on the request
  * hot path allocates. */

@@ -744,13 +744,6 @@ static ssize_t ch_fail(struct http_chunked *c, int status, const char *why)
 	return TS_ERROR;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	return lower(ch) - 'a' + 10;
-}
-
 /* After the size line's CRLF: data, or the trailer section for size 0. */
 static ssize_t ch_size_done(struct http_chunked *c)
 {

@@ -1,18 +1,9 @@
 /* path.c - request path decoding and normalisation. See path.h. */
 #include "path.h"
 
-#include <string.h>
+#include "common.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include <string.h>
 
 long path_normalize(const char *target, size_t len, char *out, size_t outlen, unsigned flags)
 {

@@ -159,8 +159,9 @@ static bool host_ok(const struct svconn *k)
 	char here[INET6_ADDRSTRLEN] = "";
 	if (getsockname(k->fd, (struct sockaddr *)&ss, &len) == 0)
 		inet_ntop(ss.ss_family,
-		          ss.ss_family == AF_INET ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
-		                                  : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr,
+		          ss.ss_family == AF_INET
+		              ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
+		              : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr,
 		          here, sizeof(here));
 	return here[0] && strcmp(name, here) == 0;
 }
