@@ -32,6 +32,7 @@ enum ktype {
 	K_LEVEL,
 	K_RETRY,
 	K_RATE,    /* struct stack_rate: "100/s burst 200" or "off" */
+	K_PORTMAP, /* struct stack_portmap: "8080:8443 8081:8444" */
 	K_INT_OFF, /* a whole number >= min, or "off" (stored as 0) */
 };
 
@@ -127,6 +128,7 @@ static const struct key lb_keys[] = {
 	{ "tls_tickets", K_BOOL, offsetof(struct stack_lb, tls_tickets), "yes", NULL, 0, 0 },
 	{ "tls_session_cache", K_INT, offsetof(struct stack_lb, tls_session_cache), "20000", NULL,
 	  0, 1000000 },
+	{ "redirect_ports", K_PORTMAP, offsetof(struct stack_lb, redirect_ports), "", NULL, 0, 0 },
 	{ "rate_limit", K_RATE, offsetof(struct stack_lb, rate_limit), "500/s burst 1000", NULL, 0,
 	  0 },
 	{ "rate_limit_write", K_RATE, offsetof(struct stack_lb, rate_limit_write),
@@ -362,6 +364,26 @@ static int parse_int(const char *s, int64_t *v)
 
 /* "100/s", "30/m", "100/s burst 200" or "off" (count 0). Without burst,
  * one period's worth may come at once. */
+/* "FROM:TO ..." (ports 1-65535, at most STACK_PORTMAP_MAX pairs), or "". */
+static int parse_portmap(const char *s, struct stack_portmap *m)
+{
+	*m = (struct stack_portmap){ 0 };
+	for (const char *p = s + strspn(s, " \t"); *p; p += strspn(p, " \t")) {
+		char *end;
+		unsigned long from = strtoul(p, &end, 10);
+		if (!isdigit((unsigned char)*p) || *end != ':' || !isdigit((unsigned char)end[1]))
+			return -1;
+		unsigned long to = strtoul(end + 1, &end, 10);
+		if (from == 0 || from > 65535 || to == 0 || to > 65535 ||
+		    (*end != '\0' && *end != ' ' && *end != '\t') || m->n == STACK_PORTMAP_MAX)
+			return -1;
+		m->from[m->n] = (uint16_t)from;
+		m->to[m->n++] = (uint16_t)to;
+		p = end;
+	}
+	return 0;
+}
+
 static int parse_rate(const char *s, struct stack_rate *r)
 {
 	if (strcmp(s, "off") == 0)
@@ -948,6 +970,15 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 			return -1;
 		}
 		return 0;
+	case K_PORTMAP:
+		if (parse_portmap(value, (struct stack_portmap *)slot) < 0) {
+			lfail(L,
+			      "bad port map '%s' for '%s' in [%s] (up to %d pairs FROM:TO, ports "
+			      "1-65535: 8080:8443)",
+			      value, k->name, sec->name, STACK_PORTMAP_MAX);
+			return -1;
+		}
+		return 0;
 	case K_RATE:
 		if (parse_rate(value, (struct stack_rate *)slot) < 0) {
 			lfail(
@@ -1082,7 +1113,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		      name, sec->name);
 		return 0;
 	}
-	if (*value == '\0' && k->type != K_STR && k->type != K_ROLES) {
+	if (*value == '\0' && k->type != K_STR && k->type != K_ROLES && k->type != K_PORTMAP) {
 		lfail(L, "'%s' in [%s] needs a value", name, sec->name);
 		return 0;
 	}
@@ -1553,6 +1584,12 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 			else
 				fprintf(out, "%lld", (long long)*(const int64_t *)slot);
 			break;
+		case K_PORTMAP: {
+			const struct stack_portmap *m = slot;
+			for (unsigned i = 0; i < m->n; i++)
+				fprintf(out, "%s%u:%u", i ? " " : "", m->from[i], m->to[i]);
+			break;
+		}
 		case K_RATE: {
 			const struct stack_rate *r = slot;
 			if (r->count == 0)

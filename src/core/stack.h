@@ -97,6 +97,15 @@ struct stack_rate {
 	uint32_t burst;
 };
 
+/* Ports a client reached the LB's plain listener on, through a mapping
+ * (the isolated lab's forwarder publishes :80 as 127.0.0.1:8080), and the
+ * HTTPS port to send it to there: "8080:8443". */
+#define STACK_PORTMAP_MAX 4
+struct stack_portmap {
+	unsigned n;
+	uint16_t from[STACK_PORTMAP_MAX], to[STACK_PORTMAP_MAX];
+};
+
 struct stack_tls_cert {
 	char *cert; /* PEM: the certificate, its chain, maybe its key */
 	char *key;  /* PEM key, or NULL when it is in cert */
@@ -123,10 +132,11 @@ struct stack_lb {
 	char *retry_on; /* HAProxy's retry-on: see stack_retry_on_parse */
 	struct stack_check check;
 	/* per client address (src/lb/ratelimit.h) */
-	struct stack_rate rate_limit;       /* every request */
-	struct stack_rate rate_limit_write; /* methods other than GET, HEAD, OPTIONS */
-	int64_t conn_limit;                 /* open connections; 0 = off */
-	int64_t rate_limit_table;           /* addresses tracked at most */
+	struct stack_rate rate_limit;        /* every request */
+	struct stack_rate rate_limit_write;  /* methods other than GET, HEAD, OPTIONS */
+	struct stack_portmap redirect_ports; /* the HTTPS redirect behind a port mapping */
+	int64_t conn_limit;                  /* open connections; 0 = off */
+	int64_t rate_limit_table;            /* addresses tracked at most */
 };
 
 #define STACK_MAX_CACHE      16

@@ -20,6 +20,24 @@
 #define ACME_PREFIX    "/.well-known/acme-challenge/"
 #define ACME_TOKEN_MAX 128 /* Let's Encrypt's are 43 characters */
 
+/* The HTTPS port for a client that named host (its first n bytes the name,
+ * then ":PORT" or nothing): where redirect_ports maps the port it came in
+ * on (it reached us through a mapping, like the lab's forwarder), else our
+ * own TLS port. */
+static unsigned redirect_port(const struct stack_portmap *m, struct str host, size_t n,
+                              unsigned tls_port)
+{
+	if (n + 1 >= host.len || host.len - n - 1 > 5)
+		return tls_port;
+	unsigned p = 0;
+	for (size_t i = n + 1; i < host.len; i++)
+		p = p * 10 + (unsigned)(host.p[i] - '0'); /* digits: the caller's scan */
+	for (unsigned i = 0; i < m->n; i++)
+		if (m->from[i] == p)
+			return m->to[i];
+	return tls_port;
+}
+
 /* Plain HTTP when HTTPS is on: 301 to the same URL over HTTPS. */
 static int redirect_https(struct lb *lb, struct http_session *s)
 {
@@ -50,8 +68,9 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 		               : STR_LIT("/");
 	}
 	char port[8] = "";
-	if (lb->tls_port != 443)
-		snprintf(port, sizeof(port), ":%u", lb->tls_port);
+	unsigned to = redirect_port(&lb->d->stack.lb.redirect_ports, host, n, lb->tls_port);
+	if (to != 443)
+		snprintf(port, sizeof(port), ":%u", to);
 	if (http_head_begin(s, 301) < 0 ||
 	    http_head_addf(s, "Location", "https://%.*s%s%.*s", (int)n, host.p, port,
 	                   (int)target.len, target.p) < 0 ||

@@ -283,7 +283,17 @@ def test_the_lb_is_published_on_this_machines_loopback(lab):
     r = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w",
                         "%{http_code} %{redirect_url}", "http://127.0.0.1:8080/x"],
                        capture_output=True, text=True, timeout=20)
-    assert r.stdout.startswith("301 https://"), r.stdout + r.stderr
+    # to the HTTPS port as published here, path and query kept (not :443,
+    # where nothing listens on this machine)
+    assert r.stdout == "301 https://127.0.0.1:8443/x", r.stdout + r.stderr
+    r = subprocess.run(["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w",
+                        "%{http_code} %{redirect_url}", "http://127.0.0.1:8080/a/b?c=d&e"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.stdout == "301 https://127.0.0.1:8443/a/b?c=d&e", r.stdout
+    # inside the lab, the real ports: to :443, which the URL leaves out
+    c = lab.exec("client", "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w",
+                 "%{http_code} %{redirect_url}", "http://www.foobar.com/a?b")
+    assert c.stdout == "301 https://www.foobar.com/a?b", c.stdout + c.stderr
     r = subprocess.run(["curl", "-sS", "--max-time", "10", "http://127.0.0.1:8404/dashboard.json"],
                        capture_output=True, text=True, timeout=20)
     assert json.loads(r.stdout)["servers_up"] == 2

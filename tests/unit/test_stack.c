@@ -1405,3 +1405,39 @@ TEST(stack_trusted_proxies)
 	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
 	CHECK(strstr(err, NAME ":11: 'trusted_proxies' in [web]: 'nowhere'") != NULL);
 }
+
+/* ---- [lb] redirect_ports ---- */
+
+TEST(stack_redirect_ports)
+{
+	struct stack s;
+	char err[512];
+	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.redirect_ports.n, 0u);
+	stack_free(&s);
+
+	CHECK_EQ(load(&s, "[lb]\nredirect_ports = 8080:8443  81:444\n", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.redirect_ports.n, 2u);
+	CHECK_EQ(s.lb.redirect_ports.from[0], 8080);
+	CHECK_EQ(s.lb.redirect_ports.to[0], 8443);
+	CHECK_EQ(s.lb.redirect_ports.from[1], 81);
+	CHECK_EQ(s.lb.redirect_ports.to[1], 444);
+	check_round_trip(&s);
+	char *printed = print_to_string(&s);
+	CHECK(printed && strstr(printed, "redirect_ports = 8080:8443 81:444\n"));
+	free(printed);
+	stack_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "no colon", "[lb]\nredirect_ports = 8080\n", 2, "bad port map '8080'", NULL,
+		  NULL },
+		{ "zero", "[lb]\nredirect_ports = 0:443\n", 2, "bad port map", NULL, NULL },
+		{ "too big", "[lb]\nredirect_ports = 8080:65536\n", 2, "bad port map", NULL, NULL },
+		{ "junk", "[lb]\nredirect_ports = 8080:8443x\n", 2, "bad port map", NULL, NULL },
+		{ "empty to", "[lb]\nredirect_ports = 8080:\n", 2, "bad port map", NULL, NULL },
+		{ "five", "[lb]\nredirect_ports = 1:2 3:4 5:6 7:8 9:10\n", 2, "up to 4 pairs", NULL,
+		  NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
