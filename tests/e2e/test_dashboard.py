@@ -76,14 +76,17 @@ def daemon(d, host, name):
 
 
 def all_scraped(d):
-    """Every daemon scraped and every server checked at least once."""
-    return all(x["self"] or x["scraped_ms"] for h in d["hosts"] for x in h["daemons"]
-               if x["name"] != "mariadb") and all(s["check"]["last_code"] for s in d["servers"])
+    """Every daemon scraped with an answer and every server checked at least
+    once. (A daemon's admin listener may open a moment after the port `up`
+    waited for, so a first scrape can be refused: the next one answers.)"""
+    return all(x["self"] or (x["scraped_ms"] and x["up"]) for h in d["hosts"]
+               for x in h["daemons"] if x["name"] != "mariadb") and \
+        all(s["check"]["last_code"] for s in d["servers"])
 
 
 def test_dashboard_json_tells_every_backend_host_and_daemon(st):
-    d = wait_for(lambda: (lambda d: d if all_scraped(d) else None)(dash(st)), timeout=5,
-                 what="a first scrape of every daemon")
+    d = wait_for(lambda: (lambda d: d if all_scraped(d) else None)(dash(st)), timeout=10,
+                 what="a first answered scrape of every daemon")
     assert d["site"] == "foobar.com" and d["lb"] == "lb-01"
     assert abs(d["time_ms"] / 1000 - time.time()) < 5
     assert [s["name"] for s in d["servers"]] == ["web-01", "web-02"]
