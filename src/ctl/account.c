@@ -29,9 +29,11 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -189,6 +191,17 @@ int acct_state(const struct ctl *c, char *err, size_t errlen)
 		{ "secrets", 0700, true }, { "monitoring", 0750, true },
 	};
 	char path[4400];
+	/* the folders above it as the operator would make them (var/ of
+	 * var/isolated), the state folder itself root:ACCOUNT */
+	snprintf(path, sizeof(path), "%s", c->state);
+	for (char *p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot make %s: %s", path, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
 	if (mkdir_given(c, c->state, 0, 0750, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
@@ -223,6 +236,116 @@ int acct_give_dir(const struct ctl *c, const char *path, char *err, size_t errle
 	               give_tree(c, path, err, errlen) < 0
 	           ? -1
 	           : 0;
+}
+
+/* ---- a view of the file system the account can walk ---- */
+
+/* May the account search (x) the folder st describes? Its own group only:
+ * a system account has no other. */
+static bool account_searches(const struct ctl *c, const struct stat *st)
+{
+	if (st->st_uid == c->uid)
+		return st->st_mode & S_IXUSR;
+	if (st->st_gid == c->gid)
+		return st->st_mode & S_IXGRP;
+	return st->st_mode & S_IXOTH;
+}
+
+/* The view of the folder over (its first len bytes of path), made when
+ * new; NULL when there is no room. */
+static struct acct_view *view_of(struct ctl *c, const char *path, size_t len)
+{
+	for (unsigned i = 0; i < c->nviews; i++)
+		if (strlen(c->views[i].over) == len && strncmp(c->views[i].over, path, len) == 0)
+			return &c->views[i];
+	if (c->nviews == ARRAY_SIZE(c->views))
+		return NULL;
+	struct acct_view *v = &c->views[c->nviews++];
+	snprintf(v->over, sizeof(v->over), "%.*s", (int)len, path);
+	v->nkeep = 0;
+	return v;
+}
+
+static void view_keep(struct acct_view *v, const char *path, size_t len)
+{
+	for (unsigned k = 0; k < v->nkeep; k++)
+		if (strlen(v->keep[k]) == len && strncmp(v->keep[k], path, len) == 0)
+			return;
+	if (v->nkeep < ARRAY_SIZE(v->keep))
+		snprintf(v->keep[v->nkeep++], sizeof(v->keep[0]), "%.*s", (int)len, path);
+}
+
+static int by_depth(const void *a, const void *b)
+{
+	return (int)strlen(((const struct acct_view *)a)->over) -
+	       (int)strlen(((const struct acct_view *)b)->over);
+}
+
+void acct_plan_view(struct ctl *c, const char *const *paths, unsigned n)
+{
+	c->nviews = 0;
+	if (!c->drop)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		char real[4096];
+		if (realpath(paths[i], real) == NULL)
+			continue; /* the reach check names it */
+		/* every folder on the way the account cannot search, and the
+		 * step below it to keep */
+		for (char *p = real + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			struct stat st;
+			bool blocked = stat(real, &st) == 0 && !account_searches(c, &st);
+			*p = '/';
+			if (!blocked)
+				continue;
+			const char *next = strchr(p + 1, '/');
+			struct acct_view *v = view_of(c, real, (size_t)(p - real));
+			if (v)
+				view_keep(v, real, next ? (size_t)(next - real) : strlen(real));
+		}
+	}
+	/* outer folders first: an inner one lies in what the outer keeps */
+	qsort(c->views, c->nviews, sizeof(c->views[0]), by_depth);
+}
+
+/* One folder: the subtrees first, as detached copies of their mounts; then
+ * the tmpfs over the folder; then each copy back where it was. */
+static int view_one(const struct acct_view *v)
+{
+	int trees[ARRAY_SIZE(v->keep)];
+	for (unsigned k = 0; k < v->nkeep; k++) {
+		trees[k] = (int)syscall(SYS_open_tree, AT_FDCWD, v->keep[k],
+		                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (trees[k] < 0)
+			return -1;
+	}
+	if (mount("tristack-view", v->over, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	          "mode=0755,size=64k") < 0)
+		return -1;
+	for (unsigned k = 0; k < v->nkeep; k++) {
+		struct stat st;
+		int made = stat(v->keep[k], &st) == 0 ? 0 : mkdir(v->keep[k], 0755);
+		if (made < 0 || syscall(SYS_move_mount, trees[k], "", AT_FDCWD, v->keep[k],
+		                        MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			return -1;
+		close(trees[k]);
+	}
+	return 0;
+}
+
+int acct_view_enter(const struct ctl *c)
+{
+	if (!c->drop || c->nviews == 0)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	for (unsigned i = 0; i < c->nviews; i++)
+		if (view_one(&c->views[i]) < 0)
+			return -1;
+	return 0;
 }
 
 /* ---- can the account reach what it must read? ---- */
@@ -266,7 +389,10 @@ int acct_check_reach(const struct ctl *c, const char *const *paths, const int *m
 	if (pid == 0) {
 		close(report[0]);
 		char msg[1024] = "";
-		if (acct_drop(c, false) < 0) {
+		if (acct_view_enter(c) < 0) {
+			snprintf(msg, sizeof(msg), "a view of the folders on the way: %s",
+			         strerror(errno));
+		} else if (acct_drop(c, false) < 0) {
 			snprintf(msg, sizeof(msg), "cannot become %s: %s", c->stack.site.user,
 			         strerror(errno));
 		} else {

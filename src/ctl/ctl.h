@@ -51,6 +51,14 @@ struct ctl {
 	bool drop;
 	uid_t uid;
 	gid_t gid;
+	/* folders on the way the account cannot search (a checkout in /root):
+	 * the units see each as a tmpfs holding only the subtrees they need */
+	struct acct_view {
+		char over[4096];
+		char keep[4][4096];
+		unsigned nkeep;
+	} views[4];
+	unsigned nviews;
 };
 
 /* account.c: the service account (see there). acct_init looks it up (as
@@ -67,6 +75,14 @@ int acct_state(const struct ctl *c, char *err, size_t errlen);
 int acct_give_dir(const struct ctl *c, const char *path, char *err, size_t errlen);
 int acct_check_reach(const struct ctl *c, const char *const *paths, const int *modes, unsigned n,
                      char *err, size_t errlen);
+/* When paths lie below a folder the account cannot search (a checkout in
+ * /root, 0700), plan a view in which it can: acct_view_enter, in a child
+ * before exec, gives that child a mount namespace of its own where the
+ * folder is a tmpfs holding only the subtrees on the way to paths (bind
+ * mounts of the real ones: the same files). Nothing on the machine changes
+ * mode. */
+void acct_plan_view(struct ctl *c, const char *const *paths, unsigned n);
+int acct_view_enter(const struct ctl *c);
 const char *acct_operator(void);
 
 /* proc.c */

@@ -158,8 +158,10 @@ int db_cookie_key(const struct ctl *c, char *out, size_t len)
 /* ---- making and starting an instance ---- */
 
 /* Run argv with its output to logfile, TMPDIR set to tmpdir (the
- * instance's own: mariadbd takes its temporary files there). */
-static int run_wait(char *const argv[], const char *logfile, const char *tmpdir)
+ * instance's own: mariadbd takes its temporary files there), as the
+ * service account in its view of the files, as the instance will run. */
+static int run_wait(const struct ctl *c, char *const argv[], const char *logfile,
+                    const char *tmpdir)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -171,6 +173,8 @@ static int run_wait(char *const argv[], const char *logfile, const char *tmpdir)
 			dup2(fd, STDERR_FILENO);
 		}
 		setenv("TMPDIR", tmpdir, 1);
+		if (acct_view_enter(c) < 0 || acct_drop(c, false) < 0)
+			_exit(126);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -216,7 +220,7 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		         socket_user_arg,
 		         "--skip-test-db",
 		         NULL };
-	if (run_wait(argv, u->logfile, p.tmp) < 0) {
+	if (run_wait(c, argv, u->logfile, p.tmp) < 0) {
 		snprintf(err, errlen, "mariadb-install-db failed for %s (see %s)", u->host->name,
 		         u->logfile);
 		return -1;

@@ -220,6 +220,7 @@ static int prepare_account(struct ctl *c, char *err, size_t errlen)
 		paths[n] = s->dns.zone_file;
 		modes[n++] = R_OK;
 	}
+	acct_plan_view(c, paths, n);
 	return acct_check_reach(c, paths, modes, n, err, errlen);
 }
 

@@ -341,7 +341,8 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		/* In its host's namespace, then never root again (the forwarder
 		 * stays: it makes a socket in the LB's namespace per connection). */
 		if ((c->isolated && !u->root_ns && netns_enter(c, u->host->name) < 0) ||
-		    (!u->root_ns && acct_drop(c, unit_binds_low(u)) < 0)) {
+		    (!u->root_ns &&
+		     (acct_view_enter(c) < 0 || acct_drop(c, unit_binds_low(u)) < 0))) {
 			int e = errno;
 			ssize_t w = write(report[1], &e, sizeof(e));
 			(void)w;

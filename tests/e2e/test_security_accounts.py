@@ -8,6 +8,7 @@ root must be reachable only by root over the socket, and a local user
 clear refusal."""
 import os
 import pwd
+import re
 import stat
 import subprocess
 
@@ -126,3 +127,39 @@ def test_the_app_account_may_only_read_and_add_posts(stack):
     assert posts and "GRANT SELECT, INSERT ON" in posts[0], grants
     assert "UPDATE" not in grants and "ALL PRIVILEGES" not in grants, grants
     assert not any(".* TO" in g and "USAGE" not in g for g in lines), grants
+
+
+@needs_root
+def test_a_stack_below_a_folder_the_account_cannot_search_still_runs(tmp_path):
+    """A checkout in /root (0700) as root: the daemons, run as tristack,
+    could not reach its state folder, stack file or document root. They get
+    a view of their own (a mount namespace where that folder is a tmpfs
+    holding only the subtree on their way), and the folder keeps its mode."""
+    import shutil
+
+    from conftest import ROOT, Stack, curl, free_subnet, stop_stack, write_stack
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    os.chmod(private, 0o700)
+    home = private / "checkout"
+    home.mkdir()
+    shutil.copytree(os.path.join(ROOT, "www"), home / "www")
+    st = Stack(str(home), free_subnet())
+    write_stack(st.conf, st.net)
+    with open(st.conf) as f:
+        text = f.read()
+    with open(st.conf, "w") as f:  # the document root in there too
+        f.write(re.sub(r"^root\s*=.*$", f"root = {home}/www", text, count=1, flags=re.M))
+    try:
+        st.ctl("up", timeout=120)
+        status, _, body = curl(st.url + "/api/hello")
+        assert status == 200 and b"Hello from" in body
+        status, _, _ = curl(st.url + "/static/site.css")
+        assert status == 200
+        uid = pwd.getpwnam("tristack").pw_uid
+        for name, pid in daemon_pids(st).items():
+            assert uids(pid) == [uid] * 4, name
+        assert stat.S_IMODE(os.stat(private).st_mode) == 0o700  # nothing opened up
+    finally:
+        left = stop_stack(st)
+    assert not left, left
