@@ -147,6 +147,7 @@ static const struct key web_keys[] = {
 	{ "index", K_STR, offsetof(struct stack_web, index), "index.html", NULL, 0, 0 },
 	{ "autoindex", K_BOOL, offsetof(struct stack_web, autoindex), "no", NULL, 0, 0 },
 	{ "dotfiles", K_BOOL, offsetof(struct stack_web, dotfiles), "no", NULL, 0, 0 },
+	{ "csp", K_STR, offsetof(struct stack_web, csp), TS_SITE_CSP, NULL, 0, 0 },
 	{ "mime_types", K_STR, offsetof(struct stack_web, mime_types), "/etc/mime.types", NULL, 0,
 	  0 },
 	{ "file_cache", K_DURATION, offsetof(struct stack_web, file_cache), "1s", NULL, 0,

@@ -158,6 +158,7 @@ struct stack_web {
 	char *index;
 	bool autoindex;
 	bool dotfiles;                /* serve paths with a segment starting '.' */
+	char *csp;                    /* Content-Security-Policy of static HTML; "" = none */
 	char *proxy[STACK_MAX_PROXY]; /* path prefixes sent to the app */
 	unsigned nproxy;
 	int proxy_line;

@@ -419,6 +419,14 @@ static int file_head(struct http_session *s, int status, const char *type, const
 		return -1;
 	if (vary && http_head_add(s, "Vary", "Accept-Encoding") < 0)
 		return -1;
+	/* no guessing a type from the bytes; a page is never framed */
+	if (http_head_add(s, "X-Content-Type-Options", "nosniff") < 0)
+		return -1;
+	const char *csp = ((struct web_worker *)s->srv->data)->web->d->stack.web.csp;
+	if (strncmp(type, "text/html", 9) == 0 && csp && csp[0] &&
+	    (http_head_add(s, "Content-Security-Policy", csp) < 0 ||
+	     http_head_add(s, "X-Frame-Options", "DENY") < 0))
+		return -1;
 	return 0;
 }
 

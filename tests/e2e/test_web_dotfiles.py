@@ -67,3 +67,29 @@ def test_dotfiles_yes_serves_them():
             assert st == 200 and body == SECRETS[".env"].encode()
         finally:
             lab.close()
+
+
+def test_static_html_says_nosniff_and_is_never_framed(web):
+    """Issue 13, finding 9: the site's HTML carries nosniff, a CSP with
+    frame-ancestors 'none' and X-Frame-Options, whoever serves it: here the
+    web server's own static pages (the app's board has them too)."""
+    st, h, _ = http(web.url + "/index.html")
+    assert st == 200 and h["Content-Type"].startswith("text/html")
+    assert h["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in h["Content-Security-Policy"]
+    assert "default-src 'self'" in h["Content-Security-Policy"]
+    assert h["X-Frame-Options"] == "DENY"
+    st, h, _ = http(f"{web.url}/{TOKEN}")  # not HTML: nosniff alone
+    assert st == 200 and h["X-Content-Type-Options"] == "nosniff"
+    assert "content-security-policy" not in h and "x-frame-options" not in h
+
+
+def test_csp_empty_sends_none():
+    with tempfile.TemporaryDirectory(prefix="tristack-web-") as tmp:
+        lab = lab_with_dotfiles(tmp, "csp =\n")
+        try:
+            st, h, _ = http(lab.url + "/index.html")
+            assert st == 200 and "content-security-policy" not in h
+            assert h["X-Content-Type-Options"] == "nosniff"
+        finally:
+            lab.close()

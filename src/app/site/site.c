@@ -55,9 +55,6 @@
 #define MAC_GTID        "gtid" /* MAC labels (sign.h) */
 #define MAC_CSRF        "csrf"
 #define HTML_TYPE       "text/html; charset=utf-8"
-#define HTML_CSP                                                                                   \
-	"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "        \
-	"object-src 'none'"
 #define GTID_COOKIE_AGE 300 /* s: long past any replica lag we read from */
 #define WRITE_RETRY_MS  100 /* no writable primary yet (a promotion): again */
 
@@ -194,7 +191,7 @@ static int head_begin(struct http_session *s, int status, const char *type)
 		return -1;
 	if (strncmp(type, "text/html", 9) != 0)
 		return 0;
-	if (http_head_add(s, "Content-Security-Policy", HTML_CSP) < 0 ||
+	if (http_head_add(s, "Content-Security-Policy", TS_SITE_CSP) < 0 ||
 	    http_head_add(s, "X-Frame-Options", "DENY") < 0)
 		return -1;
 	return 0;
