@@ -3,7 +3,8 @@ stack: the audit of the writes against fake rows, the verdict of a
 scenario, and the load threads against fake clients. Each case is a way
 the suite could miss a loss (issue 14): a wrong body, a row twice, a row
 missing, a row for a write the client was told failed, an exception that
-kills a load thread, a GET that needed a second try."""
+kills a load thread, a GET that needed a second try; and slowloris's
+verdict on its slow connections."""
 import http.client
 import itertools
 import json
@@ -16,6 +17,7 @@ import types
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
 import faults  # noqa: E402
+import slowloris  # noqa: E402
 from applab import Client  # noqa: E402
 
 
@@ -342,3 +344,27 @@ def test_the_client_says_a_request_that_could_not_be_sent_was_not():
         raise AssertionError("connected to a closed port")
     except ConnectionRefusedError:
         assert not c.sent
+
+
+# ---- slowloris's verdict on a group of slow connections ----
+
+def slow_group(**kw):
+    g = {"conns": 10, "cut": 10, "open_at_end": 0, "cut_min_s": 10.0, "cut_max_s": 10.1,
+         "408": 10, "closed": 0, "handshakes": 10}
+    g.update(kw)
+    return g
+
+
+def test_a_slow_connection_that_lives_on_or_is_cut_out_of_time_fails_slowloris():
+    for kind in ("slow", "tls-silent", "tls-hello", "tls-head"):
+        assert slowloris.group_ok(kind, slow_group())
+        assert not slowloris.group_ok(kind, slow_group(cut=9, open_at_end=1)), kind
+        assert not slowloris.group_ok(kind, slow_group(cut_max_s=11.6)), kind
+        assert not slowloris.group_ok(kind, slow_group(cut_min_s=8.4)), kind
+    assert slowloris.group_ok("idle", slow_group(cut_max_s=20.0))  # waited for a slot
+
+
+def test_a_slow_head_not_answered_408_or_never_inside_tls_fails_slowloris():
+    assert not slowloris.group_ok("slow", slow_group(**{"408": 9, "closed": 1}))
+    assert not slowloris.group_ok("tls-head", slow_group(**{"408": 9, "closed": 1}))
+    assert not slowloris.group_ok("tls-head", slow_group(handshakes=9))
