@@ -186,6 +186,7 @@ faults: deps all
 	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/faults.py
 	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --conns 2000
 	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --idle --conns 10000
+	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --conns 0 --tls 2000 --waves 3
 
 bench: deps all
 	@for b in $(filter-out bench/lib.sh,$(wildcard bench/*.sh)); do echo "== $$b"; bash $$b || exit 1; done

@@ -17,7 +17,12 @@ COOKIE = "tristack_gtid"
 class Client:
     """One keep-alive connection (to the load balancer), like a browser tab:
     it sends back the cookies the app hands out (cookies=False: none of
-    them)."""
+    them). A GET whose connection was closed or reset before its answer
+    came whole is sent once more on a new connection, as browsers do with
+    a kept-alive one (RFC 9112 9.3.1); `retries` counts those, so that a
+    caller can report them.
+    `sent` says whether the last request left whole (False: it failed
+    before, so the server cannot have acted on it)."""
 
     def __init__(self, url, timeout=10, cookies=True):
         u = urllib.parse.urlsplit(url)
@@ -30,6 +35,8 @@ class Client:
         self.conn = None
         self.cookies = {}
         self.keep_cookie = cookies
+        self.retries = 0
+        self.sent = False
 
     @property
     def cookie(self):
@@ -50,8 +57,10 @@ class Client:
                 else:
                     self.conn = http.client.HTTPConnection(self.host, self.port,
                                                            timeout=self.timeout)
+            self.sent = False
             try:
                 self.conn.request(method, path, body=body, headers=h)
+                self.sent = True
                 r = self.conn.getresponse()
                 data = r.read()
                 break
@@ -61,6 +70,7 @@ class Client:
                 self.conn = None
                 if attempt or method != "GET":
                     raise
+                self.retries += 1
         hdrs = {k.lower(): v for k, v in r.getheaders()}
         if r.getheader("Connection", "").lower() == "close":
             self.conn.close()

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
-"""The fault suite (issue 9): each scenario under a bounded load of mixed
-reads and writes through the load balancer over HTTPS, then an audit of the
-writes: every post the site acknowledged (201) must be a row on the primary
-and on the replica.
+"""The fault suite (issues 9, 14): each scenario under a bounded load of
+mixed reads and writes by 32 clients through the load balancer over HTTPS,
+then an audit of the writes on the primary and on the replica: every post
+the site acknowledged (201) is exactly one row, with the author and body
+acknowledged; a post the client was told failed (a 4xx, or never sent
+whole) is no row; one of unknown outcome (a 5xx, or the connection lost
+after sending) at most one; no row twice. Each POST's body is unique, so
+rows are matched to attempts even without an id.
 
     tests/faults/faults.py [--short] [--json FILE] [SCENARIO...]
     make faults            every scenario, full length
@@ -13,12 +17,16 @@ scenario needs isolated mode and root), which the supervisor keeps running:
 a killed daemon is started again by it, as in production. Between
 scenarios the suite waits until every daemon is healthy again.
 
-Per scenario it prints requests, failed GETs, failed POSTs (never
-acknowledged: the client knows), lost acknowledged writes, p99 and max
-latency, and the target: 0 lost writes everywhere, 0 failed GETs except
-during a full LB restart."""
+Per scenario it prints requests, failed GETs, GETs sent again (the client
+does so once when a kept-alive connection is reset, as a browser does:
+allowed, and counted), acknowledged, failed and unknown POSTs, lost
+acknowledged writes and bad rows on each database, load errors, p99 and
+max latency. The target: 0 lost writes, 0 bad rows and 0 load errors
+everywhere (any exception in a load thread other than a network failure
+is a load error), 0 failed GETs except during a full LB restart."""
 import argparse
 import ctypes
+import http.client
 import json
 import os
 import random
@@ -30,6 +38,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
@@ -54,19 +64,41 @@ def enter_netns(name):
         os.close(fd)
 
 
+class LoadError(Exception):
+    """Something no fault excuses: a 201 whose answer is not the post sent."""
+
+
+# A peer that died or a network that failed: a failed request, which the
+# scenario's target judges. Anything else a load thread meets (a bad status
+# line, a 201 that is not the post, a bug here) is a load error and fails
+# the scenario whatever the target.
+NET_ERRORS = (OSError, http.client.IncompleteRead)
+
+
 class Load:
     """THREADS clients, each a keep-alive connection like a browser tab,
     repeating a mix: 70% reads (API list, one post, the page, a static
-    file), 30% writes (POST /api/posts). Stops by itself at `limit`."""
+    file), 30% writes (POST /api/posts). Stops by itself at `limit`.
 
-    THREADS = 6
+    Every write is an attempt with a body no other attempt has (this load's
+    tag and a uuid), so a row can be matched to it without an id. Its
+    outcome: "acked" (201, with the id the answer gave), "failed" (the
+    client knows nothing was written: a 4xx, or the request never left
+    whole) or "unknown" (a 5xx, which a gateway or the app sends when the
+    write may have happened, or the connection lost after sending)."""
+
+    THREADS = 32
 
     def __init__(self, st, limit):
         self.st = st
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.rows = []  # (t, kind, ok, latency, detail)
-        self.acked = []
+        self.rows = []  # (t, kind, ok, latency, detail, retried)
+        self.attempts = []  # one dict a POST: author, body, outcome, id, detail
+        self.errors = []  # load errors: "thread N: what"
+        self.retries = 0  # GETs sent again by the client (applab.Client)
+        self.tag = f"fs{uuid.uuid4().hex[:12]}"
+        self.note = ""
         self.t0 = time.monotonic()
         self.deadline = self.t0 + limit
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
@@ -74,45 +106,93 @@ class Load:
         for t in self.threads:
             t.start()
 
-    def _one(self, c, rnd, known):
+    def client(self):
+        return Client(self.st.url, timeout=15)  # keeps the read-your-writes cookie
+
+    def _write(self, c, i):
+        a = {"author": f"fault-suite-{i}", "body": f"{self.tag} {uuid.uuid4()}",
+             "outcome": None, "id": None, "detail": ""}
+        with self.lock:
+            self.attempts.append(a)
+        try:
+            st, _, data = c.request("POST", "/api/posts",
+                                    body=json.dumps({"author": a["author"],
+                                                     "body": a["body"]}).encode(),
+                                    headers={"Content-Type": "application/json"})
+        except BaseException as e:
+            a["outcome"] = "unknown" if c.sent else "failed"
+            a["detail"] = type(e).__name__
+            raise
+        a["detail"] = str(st)
+        if st != 201:
+            a["outcome"] = "unknown" if st >= 500 else "failed"
+            return False, str(st)
+        a["outcome"] = "acked"  # the audit finds its row by body if not by id
+        try:
+            post = json.loads(data)
+            ok = (post["author"], post["body"]) == (a["author"], a["body"])
+            a["id"] = post["id"] if ok and isinstance(post["id"], int) else None
+        except (ValueError, TypeError, KeyError):
+            pass
+        if a["id"] is None:
+            raise LoadError(f"a 201 whose answer is not the post sent: {data[:120]!r}")
+        return True, a["id"]
+
+    def _read(self, c, rnd, known):
         x = rnd.random()
-        if x < 0.30:
-            st, _, post = c.post("fault-suite", f"written under load {rnd.random()}")
-            if st == 201:
-                return "write", True, post["id"]
-            return "write", False, f"{st}"
-        if x < 0.55:
-            st, _, _ = c.request("GET", "/api/posts?limit=5")
-        elif x < 0.75 and known:
-            st, _, _ = c.request("GET", f"/api/posts/{rnd.choice(known)}")
-        elif x < 0.90:
-            st, _, _ = c.request("GET", "/")
+        if x < 0.35:
+            path = "/api/posts?limit=5"
+        elif x < 0.65 and known:
+            path = f"/api/posts/{rnd.choice(known)}"
+        elif x < 0.85:
+            path = "/"
         else:
-            st, _, _ = c.request("GET", "/static/site.css")
-        return "read", st == 200, f"{st}"
+            path = "/static/site.css"
+        st = c.request("GET", path)[0]
+        return st == 200, str(st)
 
     def _run(self, i):
-        if isinstance(self.st, IsolatedStack):
-            enter_netns(self.st.ns("client"))
+        try:
+            if isinstance(self.st, IsolatedStack):
+                enter_netns(self.st.ns("client"))
+            c = self.client()
+            try:
+                self._loop(c, i)
+            finally:
+                c.close()
+                with self.lock:
+                    self.retries += c.retries
+        except BaseException as e:  # never silently: the scenario fails
+            with self.lock:
+                self.errors.append(f"thread {i} died: {e!r}")
+
+    def _loop(self, c, i):
         rnd = random.Random(i)
-        c = Client(self.st.url, timeout=15)  # keeps the read-your-writes cookie, like a browser
         known = []
         while not self.stop.is_set() and time.monotonic() < self.deadline:
+            kind = "write" if rnd.random() < 0.30 else "read"
             t = time.monotonic()
+            before = c.retries
             try:
-                kind, ok, detail = self._one(c, rnd, known)
-            except (OSError, ValueError) as e:
+                if kind == "write":
+                    ok, detail = self._write(c, i)
+                else:
+                    ok, detail = self._read(c, rnd, known)
+            except NET_ERRORS as e:
                 c.close()
-                kind, ok, detail = "?", False, type(e).__name__
+                ok, detail = False, type(e).__name__
+            except Exception as e:
+                c.close()
+                ok, detail = False, type(e).__name__
+                with self.lock:
+                    self.errors.append(f"thread {i}, {kind}: {e!r}")
             lat = time.monotonic() - t
             with self.lock:
                 if kind == "write" and ok:
-                    self.acked.append(detail)
                     known.append(detail)
-                self.rows.append((t - self.t0, kind, ok, lat, detail))
+                self.rows.append((t - self.t0, kind, ok, lat, detail, c.retries - before))
             if not ok:
                 time.sleep(0.01)  # a failing client does not spin
-        c.close()
 
     def elapsed(self):
         return time.monotonic() - self.t0
@@ -125,7 +205,13 @@ class Load:
         self.stop.set()
         for t in self.threads:
             t.join(timeout=30)
-        return self.rows, self.acked
+        hung = sum(1 for t in self.threads if t.is_alive())
+        if hung:
+            self.errors.append(f"{hung} load threads still running 30 s after the end")
+        for a in self.attempts:
+            if a["outcome"] is None:
+                a["outcome"] = "unknown"  # its thread was stopped mid-request
+        return self
 
 
 def pid_of(st, name):
@@ -158,28 +244,87 @@ def wait_healthy(st, timeout=90):
     raise RuntimeError(f"the stack did not come back healthy: {last}")
 
 
-def rows_on(st, host, ids):
-    found = set()
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        sql = f"SELECT id FROM foobar.posts WHERE id IN ({','.join(map(str, part))})"
-        found |= {int(r[0]) for r in db_query(st, host, sql)}
-    return found
+def rows_of(st, host, tag):
+    """(id, author, body) of every post whose body carries the load's tag."""
+    sql = ("SELECT id, HEX(author), HEX(body) FROM foobar.posts "
+           f"WHERE body LIKE '{tag} %'")
+    return [(int(i), bytes.fromhex(a).decode(), bytes.fromhex(b).decode())
+            for i, a, b in db_query(st, host, sql)]
 
 
-def audit(st, acked, timeout=60):
-    """Acknowledged writes missing on the primary / the replica (after the
-    replica had time to catch up)."""
-    ids = sorted(set(acked))
-    if not ids:
-        return [], []
-    missing_p = sorted(set(ids) - rows_on(st, "web-01", ids))
+AUDIT_FAULTS = ("missing", "wrong", "duplicates", "failed_written", "stray")
+
+
+def audit_rows(attempts, rows):
+    """One database's rows (id, author, body) against the load's write
+    attempts. Counts, each but unknown_written a fault:
+      missing         an acknowledged write with no row for its id (or, when
+                      the answer gave none, for its body)
+      wrong           a row under an acknowledged id whose author or body is
+                      not the one acknowledged
+      duplicates      rows beyond the first for an id or for an attempt's body
+      failed_written  rows for a write the client was told failed
+      unknown_written writes of unknown outcome that were made (at most once:
+                      a second row is a duplicate)
+      stray           rows of this load's tag that no attempt sent
+    and examples: the first few faults, described."""
+    by_id, by_body = defaultdict(list), defaultdict(list)
+    for r in rows:
+        by_id[r[0]].append(r)
+        by_body[r[2]].append(r)
+    out = {k: 0 for k in AUDIT_FAULTS + ("unknown_written",)}
+    examples = []
+
+    def fault(kind, what):
+        out[kind] += 1
+        if len(examples) < 8:
+            examples.append(f"{kind}: {what}")
+
+    sent = set()
+    for a in attempts:
+        sent.add(a["body"])
+        same = by_body.get(a["body"], [])
+        extra = len(same) - 1
+        if a["outcome"] == "acked" and a["id"] is not None:
+            mine = by_id.get(a["id"], [])
+            if not mine:
+                fault("missing", f"id {a['id']} ({a['body']})")
+            for r in mine:
+                if (r[1], r[2]) != (a["author"], a["body"]):
+                    fault("wrong", f"id {a['id']}: {r[1:]} for {(a['author'], a['body'])}")
+            extra = max(0, len(mine) - 1) + sum(1 for r in same if r[0] != a["id"])
+        elif a["outcome"] == "acked":
+            if not same:
+                fault("missing", f"acknowledged without an id: {a['body']}")
+        elif a["outcome"] == "failed":
+            for r in same:
+                fault("failed_written", f"id {r[0]} ({a['body']}, answered {a['detail']})")
+            extra = 0
+        elif same:
+            out["unknown_written"] += 1
+        for _ in range(max(0, extra)):
+            fault("duplicates", a["body"])
+    for body, rs in by_body.items():
+        if body not in sent:
+            for r in rs:
+                fault("stray", f"id {r[0]}: {body}")
+    out["examples"] = examples
+    out["ok"] = all(out[k] == 0 for k in AUDIT_FAULTS)
+    return out
+
+
+def audit(st, attempts, tag, timeout=60):
+    """audit_rows on the primary (web-01), then on the replica (web-02) once
+    it has every row the primary has (or `timeout` passed)."""
+    primary = rows_of(st, "web-01", tag)
+    ids = {r[0] for r in primary}
     deadline = time.monotonic() + timeout
     while True:
-        missing_r = sorted(set(ids) - rows_on(st, "web-02", ids))
-        if not missing_r or time.monotonic() > deadline:
-            return missing_p, missing_r
+        replica = rows_of(st, "web-02", tag)
+        if ids <= {r[0] for r in replica} or time.monotonic() > deadline:
+            break
         time.sleep(0.5)
+    return {"primary": audit_rows(attempts, primary), "replica": audit_rows(attempts, replica)}
 
 
 # ---- scenarios: fn(st, load, short) acts while the load runs ----
@@ -257,8 +402,12 @@ def sc_fill_lb(st, load, short):
         t = time.monotonic()
         try:
             ok = c.request("GET", "/static/site.css")[0] == 200
-        except OSError:
+        except NET_ERRORS:
             ok = False
+        except Exception as e:
+            ok = False
+            with load.lock:
+                load.errors.append(f"fill-lb's new-connection GET: {e!r}")
         c.close()
         fresh["ok" if ok else "failed"] += 1
         fresh["max_s"] = max(fresh["max_s"], time.monotonic() - t)
@@ -298,6 +447,7 @@ SCENARIOS = {
                       "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
 }
 ISOLATED = {"partition-web"}
+RETRIES_ALLOWED = {"reload-lb", "restart-lb"}  # the LB's own connections close
 SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica"]
 
 
@@ -306,6 +456,54 @@ def p99(xs):
         return 0.0
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(len(xs) * 0.99))]
+
+
+def judge(name, what, seconds, load, audits, action_error=None):
+    """A scenario's figures and verdict from its finished load and the
+    audits of both databases. ok: no load error, no fault in either audit
+    (every acknowledged write once, as acknowledged, on both; no row for a
+    write the client was told failed; none twice), the action went as
+    planned, and no GET failed (but in restart-lb, where the only LB is
+    down for a second). A GET the client sent again on a new connection
+    (as a browser does when a kept-alive one is closed under it) is
+    allowed where the LB itself is reloaded or restarted, and counted;
+    anywhere else the LB must not close a client's connection, so one
+    fails the scenario."""
+    rows = load.rows
+    reads = [r for r in rows if r[1] == "read"]
+    outcomes = [a["outcome"] for a in load.attempts]
+    p, r = audits["primary"], audits["replica"]
+    res = {
+        "scenario": name,
+        "what": what,
+        "seconds": seconds,
+        "clients": len(load.threads),
+        "requests": len(rows),
+        "reads": len(reads),
+        "failed_gets": sum(1 for x in reads if not x[2]),
+        "retried_gets": load.retries,
+        "writes": len(load.attempts),
+        "acked_writes": outcomes.count("acked"),
+        "failed_posts": outcomes.count("failed"),
+        "unknown_posts": outcomes.count("unknown"),
+        "unknown_written": p["unknown_written"],
+        "lost_on_primary": p["missing"],
+        "lost_on_replica": r["missing"],
+        "bad_rows_on_primary": sum(p[k] for k in AUDIT_FAULTS if k != "missing"),
+        "bad_rows_on_replica": sum(r[k] for k in AUDIT_FAULTS if k != "missing"),
+        "load_errors": len(load.errors),
+        "p99_ms": round(p99([x[3] for x in rows]) * 1000, 1),
+        "max_ms": round(max((x[3] for x in rows), default=0) * 1000, 1),
+        "errors": sorted({x[4] for x in rows if not x[2]})[:8],
+        "load_error_list": load.errors[:8],
+        "audit": audits,
+        "action_error": action_error,
+        "note": load.note,
+    }
+    res["ok"] = (p["ok"] and r["ok"] and not load.errors and action_error is None and
+                 (res["failed_gets"] == 0 or name == "restart-lb") and
+                 (res["retried_gets"] == 0 or name in RETRIES_ALLOWED))
+    return res
 
 
 def run_scenario(st, name, short):
@@ -319,32 +517,9 @@ def run_scenario(st, name, short):
     except Exception as e:  # the load still stops and is audited
         err = repr(e)
     load.wait_until(limit)
-    rows, acked = load.finish()
+    load.finish()
     wait_healthy(st)
-    missing_p, missing_r = audit(st, acked)
-    reads = [r for r in rows if r[1] in ("read", "?")]
-    writes = [r for r in rows if r[1] == "write"]
-    res = {
-        "scenario": name,
-        "what": what,
-        "seconds": limit,
-        "requests": len(rows),
-        "reads": len(reads),
-        "failed_gets": sum(1 for r in reads if not r[2]),
-        "writes": len(writes),
-        "failed_posts": sum(1 for r in writes if not r[2]),
-        "acked_writes": len(acked),
-        "lost_on_primary": len(missing_p),
-        "lost_on_replica": len(missing_r),
-        "p99_ms": round(p99([r[3] for r in rows]) * 1000, 1),
-        "max_ms": round(max((r[3] for r in rows), default=0) * 1000, 1),
-        "errors": sorted({r[4] for r in rows if not r[2]})[:8],
-        "action_error": err,
-        "note": getattr(load, "note", ""),
-    }
-    res["ok"] = (res["lost_on_primary"] == 0 and res["lost_on_replica"] == 0 and
-                 (res["failed_gets"] == 0 or name == "restart-lb") and err is None)
-    return res
+    return judge(name, what, limit, load, audit(st, load.attempts, load.tag), err)
 
 
 def start_stack(isolated=False, maxconn=LB_MAXCONN):
@@ -375,14 +550,21 @@ def stop_isolated(st, tmp):
     return left
 
 
+TABLE = ["scenario", "requests", "failed_gets", "retried_gets", "acked_writes", "failed_posts",
+         "unknown_posts", "unknown_written", "lost_on_primary", "lost_on_replica",
+         "bad_rows_on_primary", "bad_rows_on_replica", "load_errors", "p99_ms", "max_ms", "ok"]
+
+
 def print_table(results):
-    cols = ["scenario", "requests", "failed_gets", "failed_posts", "acked_writes",
-            "lost_on_primary", "lost_on_replica", "p99_ms", "max_ms", "ok"]
-    print(" ".join(f"{c:>15}" for c in cols))
+    w = {c: max([len(c)] + [len(str(r[c])) for r in results]) for c in TABLE}
+    print(" ".join(f"{c:>{w[c]}}" for c in TABLE))
     for r in results:
-        print(" ".join(f"{str(r[c]):>15}" for c in cols))
-        if r["errors"] or r["action_error"] or r["note"]:
-            print(f"{'':>15} errors: {r['errors']} {r['action_error'] or ''} {r['note']}")
+        print(" ".join(f"{str(r[c]):>{w[c]}}" for c in TABLE))
+        ex = r["audit"]["primary"]["examples"] + r["audit"]["replica"]["examples"]
+        if r["errors"] or r["action_error"] or r["note"] or r["load_error_list"] or ex:
+            print(f"    errors: {r['errors']} {r['action_error'] or ''} {r['note']}")
+            for e in r["load_error_list"] + ex:
+                print(f"    {e}")
 
 
 def main(argv=None):
@@ -410,9 +592,13 @@ def main(argv=None):
                 print(f"== {n}: {SCENARIOS[n][1]}", flush=True)
                 results.append(run_scenario(st, n, a.short))
                 r = results[-1]
-                print(f"   {r['requests']} requests, {r['failed_gets']} failed GETs, "
-                      f"{r['failed_posts']} failed POSTs, {r['acked_writes']} acknowledged, "
+                print(f"   {r['requests']} requests by {r['clients']} clients, "
+                      f"{r['failed_gets']} failed GETs ({r['retried_gets']} sent again), "
+                      f"{r['acked_writes']} acknowledged POSTs, {r['failed_posts']} failed, "
+                      f"{r['unknown_posts']} unknown ({r['unknown_written']} written), "
                       f"lost {r['lost_on_primary']}/{r['lost_on_replica']}, "
+                      f"bad rows {r['bad_rows_on_primary']}/{r['bad_rows_on_replica']}, "
+                      f"{r['load_errors']} load errors, "
                       f"p99 {r['p99_ms']} ms, max {r['max_ms']} ms -> "
                       f"{'ok' if r['ok'] else 'FAILED'} {r['note']}", flush=True)
         finally:
@@ -427,9 +613,12 @@ def main(argv=None):
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)
     for r in results:
-        print(f"RESULT fault_{r['scenario'].replace('-', '_')}_failed_gets={r['failed_gets']}")
-        print(f"RESULT fault_{r['scenario'].replace('-', '_')}_lost_writes="
-              f"{r['lost_on_primary'] + r['lost_on_replica']}")
+        n = f"fault_{r['scenario'].replace('-', '_')}"
+        print(f"RESULT {n}_failed_gets={r['failed_gets']}")
+        print(f"RESULT {n}_retried_gets={r['retried_gets']}")
+        print(f"RESULT {n}_lost_writes={r['lost_on_primary'] + r['lost_on_replica']}")
+        print(f"RESULT {n}_bad_rows={r['bad_rows_on_primary'] + r['bad_rows_on_replica']}")
+        print(f"RESULT {n}_load_errors={r['load_errors']}")
     if left:
         print(f"faults: processes left after down: {left}", file=sys.stderr)
         return 1
