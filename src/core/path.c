@@ -38,7 +38,8 @@ long path_normalize(const char *target, size_t len, char *out, size_t outlen, un
 		} else {
 			c = target[i];
 		}
-		if ((unsigned char)c < 0x20 || c == 0x7f)
+		if (c == 0 ||
+		    (((unsigned char)c < 0x20 || c == 0x7f) && !(flags & PATH_CONTROL_OK)))
 			return -400; /* NUL and control bytes name no file of ours */
 		if (c != '/') {
 			if (o + 1 >= outlen)

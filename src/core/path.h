@@ -19,6 +19,10 @@
 /* Refuse (400) an escape that decodes to '/' ("%2F"): for a caller whose
  * match must not see a separator the sender hid. */
 #define PATH_NO_ENCODED_SLASH 0x1u
+/* Let control bytes other than NUL through ("%0d%0a"): for a caller that
+ * only matches a prefix and sends the target on as it came (the web
+ * server's proxy prefixes), never for one that names a file with it. */
+#define PATH_CONTROL_OK 0x2u
 
 /* Normalise target[0..len) into out (NUL-terminated, starts with '/').
  * Returns the length of out, or -status (-400, -414) when refused. A

@@ -381,7 +381,9 @@ static int build_request_head(struct proxy_txn *t)
 	r |= buf_append(b, m->method_name.p, m->method_name.len);
 	r |= buf_append_lit(b, " ");
 	r |= buf_append(b, m->path.p, m->path.len);
-	r |= m->minor ? buf_append_lit(b, " HTTP/1.1\r\n") : buf_append_lit(b, " HTTP/1.0\r\n");
+	/* Our own version, whatever the client's (RFC 9110 2.5: an
+	 * intermediary sends its own): a 1.0 request goes on as 1.1 */
+	r |= buf_append_lit(b, " HTTP/1.1\r\n");
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const struct http_header *h = &m->headers[i];
 		if (http_hop_by_hop(m, h->name))
@@ -400,7 +402,10 @@ static int build_request_head(struct proxy_txn *t)
 		r |= buf_append_lit(b, "\r\n");
 	}
 	r |= append_content_length(b, m);
-	if (m->absolute_form) {
+	/* absolute-form names the host; a 1.0 request may name none, and a
+	 * 1.1 request must have a Host: empty when the authority is unknown
+	 * (RFC 9112 3.2) */
+	if (m->absolute_form || m->host_index < 0) {
 		r |= buf_append_lit(b, "Host: ");
 		r |= buf_append(b, m->authority.p, m->authority.len);
 		r |= buf_append_lit(b, "\r\n");
@@ -430,9 +435,6 @@ static int build_request_head(struct proxy_txn *t)
 			r |= buf_append_lit(b, "\r\n");
 		}
 	}
-	/* HTTP/1.0 servers close unless asked; 1.1 keeps alive by default. */
-	if (m->minor == 0)
-		r |= buf_append_lit(b, "Connection: keep-alive\r\n");
 	r |= buf_append_lit(b, "\r\n");
 	return r ? -1 : 0;
 }

@@ -56,17 +56,34 @@ static void skip_arrived_body(struct http_session *s)
 	s->req->body_consumed = true;
 }
 
+/* OPTIONS * (RFC 9110 9.3.7) asks about the server, not a resource: what
+ * its files answer to (the app's prefixes answer for themselves). */
+static int options_star(struct http_session *s)
+{
+	if (http_head_begin(s, 200) < 0 || http_head_add(s, "Allow", "GET, HEAD") < 0 ||
+	    http_head_end(s, 0) < 0)
+		return http_error(s, 500, true);
+	return TS_OK;
+}
+
 static int web_handler(struct http_session *s)
 {
 	struct web_worker *ww = s->srv->data;
 	char path[WEB_PATH_BUF];
-	long n = path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, 0);
-	/* Prefixes match the normalised path, as nginx's locations do. */
+	/* Prefixes match the normalised path, as nginx's locations do; a
+	 * control byte encoded in it (%0d) is the app's business, not a file */
+	long n =
+	    path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, PATH_CONTROL_OK);
 	if (n >= 0 && proxied(&ww->web->d->stack.web, path))
 		return proxy_handle(&ww->pw, s);
 	skip_arrived_body(s);
-	if (n < 0)
-		return http_error(s, (int)-n, false);
+	if (s->req->method == HTTP_CONNECT)
+		return http_error(s, 405, true); /* no tunnels, as the proxy answers */
+	if (s->req->path.len == 1 && s->req->path.p[0] == '*')
+		return options_star(s); /* the parser lets only OPTIONS have it */
+	n = path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, 0);
+	if (n < 0) /* a target we cannot read: the connection ends, as nginx's 400 */
+		return http_error(s, (int)-n, true);
 	/* 404, not 403: whether a .git is there is nobody's business */
 	if (!ww->web->d->stack.web.dotfiles && path_hidden(path))
 		return http_error(s, 404, false);
