@@ -47,7 +47,9 @@ wait_http() {
 }
 
 # start_nginx NAME ADDR:PORT DOCROOT: an nginx configured as the anchors
-# note says; its pid is added to BENCH_PIDS.
+# note says (open_file_cache included: tristack-web keeps files open too),
+# whether it is the anchor (web.sh) or a backend both sides share (lb.sh,
+# tls.sh); its pid is added to BENCH_PIDS.
 start_nginx() {
 	name=$1 listen=$2 root=$3
 	d=$BENCH_DIR/$name
@@ -62,6 +64,7 @@ events { worker_connections 16000; }
 http {
 	sendfile on; tcp_nopush on;
 	keepalive_requests 1000; keepalive_timeout 65;
+	open_file_cache max=1000 inactive=20s; open_file_cache_valid 1s;
 	access_log $d/access.log;
 	client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy;
 	fastcgi_temp_path $d/tmp/fcgi; uwsgi_temp_path $d/tmp/uwsgi; scgi_temp_path $d/tmp/scgi;
