@@ -296,3 +296,77 @@ idle_line() {
 		"$(awk -v b="$2" 'BEGIN{printf "%.0f", b*1000/1024}')"
 }
 
+# ---- results files (bench/record.sh, make bench, make faults) ----
+
+# machine_header NAME COMMAND...: what a figure needs beside it to be read:
+# when, which tree, which machine, which tools, which settings
+machine_header() {
+	name=$1
+	shift
+	echo "# tristack results: $name"
+	echo "# command: $*"
+	echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "# commit: $(git -C "$ROOT" log -1 --format='%H (%ad) %s' --date=short)$(commit_dirty)"
+	echo "# machine: nproc $(nproc); CPU $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo);" \
+		"kernel $(uname -r); memory $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+	echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# tools: $(tool_versions)"
+	echo "# bench settings: BENCH_ROUNDS=$ROUNDS BENCH_SECONDS=$SECONDS_PER_RUN BENCH_WARMUP=$WARMUP" \
+		"BENCH_CONNS=$CONNS BENCH_IDLE_CONNS=$IDLE_CONNS BENCH_MIN_VALID=$MIN_VALID"
+	if bench_short; then
+		echo "# VALIDATION run: shorter than a measuring run; proves the machinery," \
+			"its figures are not to be quoted"
+	fi
+	echo
+}
+
+# commit_dirty: " + uncommitted changes" when the tracked tree differs from HEAD
+# (the results themselves, bench/results/, do not count)
+commit_dirty() {
+	git -C "$ROOT" diff --quiet HEAD -- . ':!bench/results' 2>/dev/null ||
+		echo " + uncommitted changes"
+}
+
+tool_versions() {
+	v=""
+	command -v haproxy >/dev/null && v="$v haproxy $(haproxy -v | awk 'NR == 1 {print $3}');"
+	command -v nginx >/dev/null && v="$v nginx $(nginx -v 2>&1 | sed 's|.*nginx/||');"
+	command -v wrk >/dev/null && v="$v wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}');"
+	command -v openssl >/dev/null && v="$v $(openssl version | cut -d' ' -f1-2);"
+	command -v sysbench >/dev/null && v="$v $(sysbench --version);"
+	command -v mariadbd >/dev/null && v="$v mariadbd $(mariadbd --version | awk '{print $3}');"
+	v=${v# }
+	echo "${v%;}"
+}
+
+# record NAME COMMAND...: runs COMMAND, its output (stdout and stderr) on
+# the terminal and in $BENCH_RESULTS/NAME-<UTC date>-<commit>.txt after
+# machine_header, with the exit status at the end. A run that is not a
+# validation run and succeeds becomes NAME-latest.txt (a symbolic link).
+# @STEM@ in an argument stands for the file's name without .txt, for files
+# of the command's own beside it (faults.py --json @STEM@.json).
+record() {
+	name=$1
+	shift
+	dir=${BENCH_RESULTS:-$ROOT/bench/results}
+	mkdir -p "$dir"
+	commit=$(git -C "$ROOT" rev-parse --short=10 HEAD)
+	[ -z "$(commit_dirty)" ] || commit=$commit-dirty
+	kind=""
+	bench_short && kind=-validation
+	file=$dir/$name-$(date -u +%Y%m%dT%H%M%SZ)-$commit$kind.txt
+	stem=${file%.txt}
+	args=()
+	for a in "$@"; do args+=("${a//@STEM@/$stem}"); done
+	machine_header "$name" "${args[@]}" > "$file"
+	set +e
+	"${args[@]}" 2>&1 | tee -a "$file"
+	rc=${PIPESTATUS[0]}
+	set -e
+	printf '\n# exit status: %s; ended %s\n' "$rc" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$file"
+	if [ -z "$kind" ] && [ "$rc" = 0 ]; then
+		ln -sfn "$(basename "$file")" "$dir/$name-latest.txt"
+	fi
+	echo "bench: written to ${file#"$ROOT"/}"
+	return "$rc"
+}
