@@ -182,14 +182,27 @@ down:
 	$(BIN)/tristack -c $(RUN_CONF) down
 
 # Every fault scenario at full length (the short form runs in make test).
+# make faults and make bench write what they print, after a header (date,
+# commit, machine, tools), to bench/results/NAME-<date>-<commit>.txt
+# (bench/record.sh; bench/results/README.md), faults and slowloris with
+# their JSON beside it (@STEM@: that file's name without .txt). BENCH_RESULTS=DIR writes elsewhere.
 faults: deps all
-	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/faults.py
-	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --conns 2000
-	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --idle --conns 10000
-	TRISTACK_BIN=$(CURDIR)/$(BIN) /usr/bin/python3 tests/faults/slowloris.py --conns 0 --tls 2000 --waves 3
+	TRISTACK_BIN=$(CURDIR)/$(BIN) bash bench/record.sh faults \
+		/usr/bin/python3 tests/faults/faults.py --json @STEM@.json
+	TRISTACK_BIN=$(CURDIR)/$(BIN) bash bench/record.sh slowloris \
+		/usr/bin/python3 tests/faults/slowloris.py --conns 2000 --json @STEM@.json
+	TRISTACK_BIN=$(CURDIR)/$(BIN) bash bench/record.sh slowloris-idle \
+		/usr/bin/python3 tests/faults/slowloris.py --idle --conns 10000 --json @STEM@.json
+	TRISTACK_BIN=$(CURDIR)/$(BIN) bash bench/record.sh slowloris-tls \
+		/usr/bin/python3 tests/faults/slowloris.py --conns 0 --tls 2000 --waves 3 --json @STEM@.json
+
+# every bench script, one after the other; a short validation run of all:
+#   make bench BENCH_SECONDS=2 BENCH_WARMUP=1 BENCH_ROUNDS=5 BENCH_IDLE_CONNS=500
+BENCH_SCRIPTS = $(filter-out bench/lib.sh bench/record.sh,$(wildcard bench/*.sh))
 
 bench: deps all
-	@for b in $(filter-out bench/lib.sh,$(wildcard bench/*.sh)); do echo "== $$b"; bash $$b || exit 1; done
+	@for b in $(BENCH_SCRIPTS); do echo "== $$b"; \
+		bash bench/record.sh $$(basename $$b .sh) bash $$b || exit 1; done
 
 # ---- housekeeping ----
 

@@ -2,12 +2,16 @@
 # bench/web.sh - tristack-web beside nginx 1.22, same box, same files.
 #
 # Both with 1 worker, sendfile on, keepalive_requests 1000, access log to a
-# file (nginx configured as notes/anchors-bench.md says), pinned to CPU1;
-# wrk on CPU0. A 1 KiB and a 64 KiB file with keep-alive, 1 KiB with
-# Connection: close; ROUNDS interleaved rounds; median (min..max) of rps,
-# p99 and server CPU per request. Then memory per idle connection: fresh
-# processes, IDLE_CONNS keep-alive connections that each made one GET.
+# file, files kept open (tristack-web's open-file cache; nginx's
+# open_file_cache, as notes/anchors-bench.md says), pinned to CPU1; wrk on
+# CPU0. A 1 KiB and a 64 KiB file with keep-alive, 1 KiB with Connection:
+# close; ROUNDS rounds, tristack-web first in odd ones and nginx in even
+# ones; median (min..max) of rps, p99 and server CPU per request over the
+# valid runs (lib.sh). Then memory per idle connection: fresh processes,
+# IDLE_CONNS keep-alive connections that each made one GET.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+bench_banner
 
 mkdir -p "$BENCH_DIR/www"
 head -c 1024 /dev/zero | tr '\0' x > "$BENCH_DIR/www/1k.html"
@@ -30,7 +34,7 @@ keepalive_requests = 1000
 timeout_http_keep_alive = 65s
 CONF
 start_ts() {
-	taskset -c $SERVER_CPU "$BIN/tristack-web" -c "$BENCH_DIR/stack.conf" 2>>"$BENCH_DIR/web.log" &
+	taskset -c "$SERVER_CPU" "$BIN/tristack-web" -c "$BENCH_DIR/stack.conf" 2>>"$BENCH_DIR/web.log" &
 	TS_PID=$!
 	BENCH_PIDS="$BENCH_PIDS $TS_PID"
 }
@@ -53,22 +57,27 @@ wait_http http://127.0.1.110:8080/1k.html
 wait_http http://127.0.1.111:8080/1k.html
 AN_WORKER=$(an_worker)
 
+# run_side SIDE MODE: one measured run of tristack-web (ts) or nginx (an)
+run_side() {
+	file=${2#*_}.html
+	set -- "$1" "$2"
+	[ "$2" = close_1k ] && set -- "$1" "$2" -H Connection:close
+	if [ "$1" = ts ]; then
+		one_run "ts_$2" "$TS_PID" "http://127.0.1.110:8080/$file" "${@:3}"
+	else
+		one_run "an_$2" "$AN_WORKER" "http://127.0.1.111:8080/$file" "${@:3}"
+	fi
+}
 for mode in ka_1k ka_64k close_1k; do
-	file=${mode#*_}.html
-	args=""
-	[ "$mode" = close_1k ] && args="-H Connection:close"
 	echo "== $mode, $ROUNDS rounds of ${SECONDS_PER_RUN}s"
 	for r in $(seq "$ROUNDS"); do
-		echo " round $r"
-		# shellcheck disable=SC2086
-		one_run "ts_$mode" $TS_PID "http://127.0.1.110:8080/$file" $args
-		# shellcheck disable=SC2086
-		one_run "an_$mode" $AN_WORKER "http://127.0.1.111:8080/$file" $args
+		round_header "$r" tristack-web nginx
+		alternate "$r" run_side "$mode"
 	done
 done
 
 echo
-table tristack-web nginx ka_1k ka_64k close_1k
+table tristack-web nginx "rps p99_ms cpu_us" ka_1k ka_64k close_1k
 
 # memory per idle connection, fresh processes
 kill "$TS_PID" "$AN_PID"
@@ -86,12 +95,4 @@ echo
 echo "RESULT web_idle_conn_bytes=$ts_idle"
 echo "RESULT nginx_idle_conn_bytes=$an_idle"
 echo "RESULT web_idle_conn_mem_ratio=$(ratio "$ts_idle" "$an_idle")"
-for mode in ka_1k ka_64k close_1k; do
-	eval "ts=\$${mode}_rps_ts an=\$${mode}_rps_anchor tp=\$${mode}_p99_ms_ts ap=\$${mode}_p99_ms_anchor"
-	eval "tc=\$${mode}_cpu_us_ts ac=\$${mode}_cpu_us_anchor"
-	echo "RESULT web_${mode}_rps=$ts"
-	echo "RESULT nginx_${mode}_rps=$an"
-	echo "RESULT web_${mode}_rps_ratio=$(ratio "$ts" "$an")"
-	echo "RESULT web_${mode}_p99_ratio=$(ratio "$tp" "$ap")"
-	echo "RESULT web_${mode}_cpu_us_per_req_ratio=$(ratio "$tc" "$ac")"
-done
+results web nginx "rps p99_ms cpu_us" ka_1k ka_64k close_1k
