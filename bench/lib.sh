@@ -102,6 +102,12 @@ http {
 	client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy;
 	fastcgi_temp_path $d/tmp/fcgi; uwsgi_temp_path $d/tmp/uwsgi; scgi_temp_path $d/tmp/scgi;
 	default_type application/octet-stream;
+	# what tristack-web sends with a static HTML file (the benches serve
+	# .html only), so both sides send the same head
+	types { text/html html; }
+	add_header X-Content-Type-Options nosniff;
+	add_header Content-Security-Policy "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+	add_header X-Frame-Options DENY;
 	server { listen $listen; root $root; }
 }
 NGX
