@@ -76,6 +76,8 @@ void buf_compact(struct buf *b)
 
 int buf_append(struct buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return 0; /* an empty view may have no pointer (an unnamed Host) */
 	if (buf_room(b) < n) {
 		buf_compact(b);
 		if (buf_room(b) < n)

@@ -254,3 +254,18 @@ TEST(buf_pool_in_use_accounting)
 	buf_pool_destroy(&pool);
 	CHECK_EQ(pool.nfree, 0);
 }
+
+/* An empty view may carry no pointer at all (a request that named no Host):
+ * appending it is appending nothing, never a memcpy from NULL (UBSan). */
+TEST(buf_append_nothing_from_null)
+{
+	struct buf_pool pool;
+	buf_pool_init(&pool, 64);
+	struct buf b = { 0 };
+	buf_attach(&pool, &b);
+	CHECK_EQ(buf_append_lit(&b, "Host: "), 0);
+	CHECK_EQ(buf_append(&b, NULL, 0), 0);
+	CHECK(buf_is(&b, "Host: "));
+	buf_release(&pool, &b);
+	buf_pool_destroy(&pool);
+}
