@@ -141,6 +141,11 @@ def test_reads_survive_a_frozen_replica(lab):
     ones go there once the monitor gives up on the replica."""
     c = Client(lab.url)
     ids = [c.post("seed", f"seed {i}")[2]["id"] for i in range(5)]
+    # the readers carry no read-your-writes cookie: the replica must have
+    # the seeds first (after the restarts of the tests before, replication
+    # may take a moment), or a read is a 404 before the freeze is reached
+    wait_for(lambda: rows_on(lab, "web-02", ids) == len(ids), timeout=10,
+             what="the seeds on the replica")
     pid = lab.pids()["web-02.db.pid"]
 
     def reader(c):
