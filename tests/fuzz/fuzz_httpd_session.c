@@ -6,7 +6,7 @@
  * bodies, bits 1-2 the buffer size, bit 3 keepalive_requests 3, bits 4-5
  * max_body_size, bit 6 extra headers. Ops (low nibble; the high one is the
  * argument): those of sm_common_op, then 10 the pending async handler
- * answers, 11 a graceful stop of the server.
+ * answers.
  *
  * The handler answers according to the request's target: at once, later
  * (async, the script says when), a file, a body in pieces, an error page,
@@ -144,44 +144,26 @@ static void resume(void)
 	http_session_resume(s);
 }
 
+static void own_op(uint8_t op)
+{
+	if ((op & 0x0f) == 10)
+		resume();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint32_t bufsizes[4] = { 1024, 4096, 16384, 2048 };
-	static const uint64_t max_bodies[4] = { 0, 16, 1000, 100000 };
 	struct sm_script sc = { data, size };
 	uint8_t cfg = sm_byte(&sc);
 	static struct sm_world wd;
 	world = &wd;
 	pending = NULL;
-	uint32_t bufsize = bufsizes[(cfg >> 1) & 3];
-	sm_world_init(&wd, bufsize);
-	wd.conf.maxconn = 64;
-	wd.conf.max_header_size = bufsize / 2;
-	wd.conf.max_body_size = max_bodies[(cfg >> 4) & 3];
-	wd.conf.timeout_client = 30000;
-	wd.conf.timeout_http_request = 5000;
-	wd.conf.timeout_http_keep_alive = 2500;
-	wd.conf.keepalive_requests = cfg & 8 ? 3 : 0;
+	sm_world_init(&wd, cfg >> 1, cfg & 8, cfg >> 4);
 	sm_world_start(&wd, handler, false);
 	if (cfg & 1)
 		http_server_buffer_bodies(&wd.srv);
 	if (cfg & 64)
 		wd.srv.extra_headers = "X-Served-By: fuzz\r\n";
-	sm_client_connect(&wd);
-	bool stopped = false;
-	while (sm_more(&sc)) {
-		uint8_t op = sm_byte(&sc);
-		if (sm_common_op(&wd, op, &sc))
-			continue;
-		if ((op & 0x0f) == 10) {
-			resume();
-			sm_settle(&wd);
-		} else if ((op & 0x0f) == 11 && !stopped) {
-			stopped = true;
-			http_server_stop(&wd.srv);
-			sm_settle(&wd);
-		}
-	}
+	sm_run(&wd, &sc, own_op);
 	/* The async handler answers in the end, if its client is still there. */
 	resume();
 	sm_finish(&wd, NULL);

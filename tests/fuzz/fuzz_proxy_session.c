@@ -9,7 +9,7 @@
  * bits 1-2 max_body_size. Ops (low nibble; the high one is the argument):
  * those of sm_common_op (backends answer, close, reset, stop listening),
  * then 10 pick() answers normally / "none" / "full" (and the queue is
- * woken), 11 a graceful stop of the server, 12 a server is found down.
+ * woken), 12 a server is found down.
  *
  * Invariants, beyond ASan / UBSan / LSan: every session, transfer and
  * upstream connection ends within bounded time whatever the peers do, the
@@ -123,25 +123,32 @@ static void check_forwarded(void)
 		sm_reqs_free(creqs[c], ncreq[c]);
 }
 
+static void own_op(uint8_t op)
+{
+	unsigned arg = op >> 4;
+	switch (op & 0x0f) {
+	case 10:
+		pick_mode = (int)(arg % 3);
+		if (pick_mode == PICK_NORMAL || pick_mode == PICK_NONE)
+			proxy_wake_queues(&pc, &pw);
+		break;
+	case 12:
+		proxy_server_down(&pc, (int)(arg & 1));
+		break;
+	default:
+		break;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint32_t bufsizes[4] = { 1024, 4096, 16384, 2048 };
-	static const uint64_t max_bodies[4] = { 0, 16, 1000, 100000 };
 	static const unsigned retry_on[4] = { STACK_RETRY_CONN_FAILURE | STACK_RETRY_EMPTY_RESPONSE,
 		                              0, STACK_RETRY_CONN_FAILURE,
 		                              STACK_RETRY_CONN_FAILURE |
 		                                  STACK_RETRY_EMPTY_RESPONSE };
 	struct sm_script sc = { data, size };
 	uint8_t cfg0 = sm_byte(&sc), cfg1 = sm_byte(&sc);
-	uint32_t bufsize = bufsizes[(cfg0 >> 4) & 3];
-	sm_world_init(&wd, bufsize);
-	wd.conf.maxconn = 64;
-	wd.conf.max_header_size = bufsize / 2;
-	wd.conf.max_body_size = max_bodies[(cfg1 >> 1) & 3];
-	wd.conf.timeout_client = 30000;
-	wd.conf.timeout_http_request = 5000;
-	wd.conf.timeout_http_keep_alive = 2500;
-	wd.conf.keepalive_requests = cfg1 & 1 ? 3 : 0;
+	sm_world_init(&wd, cfg0 >> 4, cfg1 & 1, cfg1 >> 1);
 
 	memset(&pc, 0, sizeof(pc));
 	memset(servers, 0, sizeof(servers));
@@ -173,33 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	sm_world_start(&wd, handler, true);
 	proxy_worker_init(&pw, &pc, &wd.w);
-	sm_client_connect(&wd);
-	bool stopped = false;
-	while (sm_more(&sc)) {
-		uint8_t op = sm_byte(&sc);
-		if (sm_common_op(&wd, op, &sc))
-			continue;
-		unsigned arg = op >> 4;
-		switch (op & 0x0f) {
-		case 10:
-			pick_mode = (int)(arg % 3);
-			if (pick_mode == PICK_NORMAL || pick_mode == PICK_NONE)
-				proxy_wake_queues(&pc, &pw);
-			break;
-		case 11:
-			if (!stopped) {
-				stopped = true;
-				http_server_stop(&wd.srv);
-			}
-			break;
-		case 12:
-			proxy_server_down(&pc, (int)(arg & 1));
-			break;
-		default:
-			break;
-		}
-		sm_settle(&wd);
-	}
+	sm_run(&wd, &sc, own_op);
 	/* Requests still queued are let go (or time out). */
 	pick_mode = PICK_NORMAL;
 	proxy_wake_queues(&pc, &pw);

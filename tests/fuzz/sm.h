@@ -104,10 +104,13 @@ static inline uint8_t sm_byte(struct sm_script *sc)
 void sm_bytes_add(struct sm_bytes *b, const void *p, size_t n);
 void sm_bytes_free(struct sm_bytes *b);
 
-/* Make the world, its buffers of bufsize. The target then fills wd->conf
- * (the server's [http] settings) and defines its metrics, and starts it:
- * the server (srv->data is wd) and, with_backends, their listener. */
-void sm_world_init(struct sm_world *wd, uint32_t bufsize);
+/* Make the world. size 0-3 picks the buffer size (1k, 4k, 16k, 2k; heads
+ * up to half of it), body 0-3 max_body_size (none, 16, 1000, 100000),
+ * keepalive_limit keepalive_requests 3; timeouts: client 30 s, request
+ * head 5 s, keep-alive 2.5 s. The target may change wd->conf and define
+ * its metrics, then starts it: the server (srv->data is wd) and,
+ * with_backends, their listener. */
+void sm_world_init(struct sm_world *wd, unsigned size, bool keepalive_limit, unsigned body);
 void sm_world_start(struct sm_world *wd, http_handler_fn handler, bool with_backends);
 /* Turn the loop until nothing moves (bounded: a livelock traps). */
 void sm_settle(struct sm_world *wd);
@@ -120,9 +123,16 @@ void sm_backend_send(struct sm_world *wd, unsigned b, const uint8_t *p, size_t n
 void sm_backend_close(struct sm_world *wd, unsigned b, bool reset);
 void sm_backends_listen(struct sm_world *wd, bool up);
 void sm_advance(struct sm_world *wd, uint64_t ms);
-/* One op of the script that every target shares; false when op is not one
- * of them (the target's own ops). */
+/* One op of the script that every target shares (low nibble; the high one
+ * is its argument): 0-1 a client sends a segment (a length byte, 0 for 256,
+ * then the bytes), 2 it shuts its write side, 3 it closes (or resets), 4
+ * the clock moves, 5 a client connects, 6-7 a backend sends a segment, 8
+ * it closes (or resets), 9 the backends' listener goes down or up, 11 the
+ * server stops gracefully. False when op is none of them. */
 bool sm_common_op(struct sm_world *wd, uint8_t op, struct sm_script *sc);
+/* The whole script: a client connects, then each op, common or the
+ * target's own (own_op, after which the loop settles). */
+void sm_run(struct sm_world *wd, struct sm_script *sc, void (*own_op)(uint8_t op));
 /* The end: time passes until every session has closed and quiet(wd) holds
  * (trapping if they do not), then the checks of what the clients got. */
 void sm_finish(struct sm_world *wd, bool (*quiet)(struct sm_world *wd));
