@@ -151,9 +151,12 @@ FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
 FUZZ_EXTRA_SRC_fuzz_prom      = src/lb/prom.c
 FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c
 FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
+# The state-machine targets: their harness (real sockets, the real loop).
+FUZZ_EXTRA_SRC_fuzz_httpd_session = tests/fuzz/sm.c
+FUZZ_EXTRA_SRC_fuzz_proxy_session = tests/fuzz/sm.c
 
 .SECONDEXPANSION:
-$(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/*/*.h) $$(FUZZ_EXTRA_SRC_$$*)
+$(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/*/*.h tests/fuzz/*.h) $$(FUZZ_EXTRA_SRC_$$*)
 	@mkdir -p $(FUZZ_DIR)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA_SRC_$*) $(LIBS_CORE) \
 	  $(FUZZ_EXTRA_LIBS_$*)
@@ -207,7 +210,7 @@ bench: deps all
 # ---- housekeeping ----
 
 FORMAT_FILES = $(wildcard src/*/*.c src/*/*.h src/app/site/*.c src/app/site/*.h tests/unit/*.c \
-               tests/unit/*.h tests/fuzz/*.c)
+               tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h)
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -24,8 +24,9 @@ struct post {
 struct loop {
 	int epfd;
 	atomic_bool stop;
-	uint64_t now; /* monotonic ms */
-	int64_t wall; /* realtime s */
+	uint64_t now;  /* monotonic ms */
+	uint64_t skew; /* loop_advance: added to the clock */
+	int64_t wall;  /* realtime s */
 	struct timer **heap;
 	uint32_t nheap, capheap;
 	bool in_timers; /* run_timers is firing: see loop_timer_set */
@@ -46,8 +47,14 @@ static uint64_t mono_ms(void)
 void loop_update_time(struct loop *loop)
 {
 	/* Never 0: a timer's when == 0 means "not armed". */
-	loop->now = mono_ms() + 1;
-	loop->wall = (int64_t)time(NULL);
+	loop->now = mono_ms() + 1 + loop->skew;
+	loop->wall = (int64_t)time(NULL) + (int64_t)(loop->skew / 1000);
+}
+
+void loop_advance(struct loop *loop, uint64_t ms)
+{
+	loop->skew += ms;
+	loop_update_time(loop);
 }
 
 uint64_t loop_now(const struct loop *loop)
@@ -320,34 +327,45 @@ static int next_timeout(struct loop *loop)
 	return d > 60000 ? 60000 : (int)d;
 }
 
-int loop_run(struct loop *loop)
+/* One turn: wait for events (max_wait_ms at most, -1: as long as the timers
+ * allow), dispatch them, then fire due timers and deferred work. */
+int loop_run_once(struct loop *loop, int max_wait_ms)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
-	while (!atomic_load_explicit(&loop->stop, memory_order_relaxed)) {
-		int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, next_timeout(loop));
-		if (n < 0 && errno != EINTR) {
-			log_error("epoll_wait: %s", strerror(errno));
-			return -1;
-		}
-		loop_update_time(loop);
-		for (int i = 0; i < n; i++) {
-			struct io *io = evs[i].data.ptr;
-			if (io->fd < 0)
-				continue; /* closed earlier in this batch */
-			uint32_t e = evs[i].events;
-			if (e & EPOLLIN)
-				io->ready |= IO_READ;
-			if (e & EPOLLOUT)
-				io->ready |= IO_WRITE;
-			if (e & (EPOLLRDHUP | EPOLLHUP))
-				io->ready |= IO_HUP | IO_READ;
-			if (e & EPOLLERR)
-				io->ready |= IO_ERR | IO_READ | IO_WRITE;
-			io->fn(io);
-		}
-		run_timers(loop);
-		run_deferred(loop);
+	int wait = next_timeout(loop);
+	if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms))
+		wait = max_wait_ms;
+	int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, wait);
+	if (n < 0 && errno != EINTR) {
+		log_error("epoll_wait: %s", strerror(errno));
+		return -1;
 	}
+	loop_update_time(loop);
+	for (int i = 0; i < n; i++) {
+		struct io *io = evs[i].data.ptr;
+		if (io->fd < 0)
+			continue; /* closed earlier in this batch */
+		uint32_t e = evs[i].events;
+		if (e & EPOLLIN)
+			io->ready |= IO_READ;
+		if (e & EPOLLOUT)
+			io->ready |= IO_WRITE;
+		if (e & (EPOLLRDHUP | EPOLLHUP))
+			io->ready |= IO_HUP | IO_READ;
+		if (e & EPOLLERR)
+			io->ready |= IO_ERR | IO_READ | IO_WRITE;
+		io->fn(io);
+	}
+	run_timers(loop);
+	run_deferred(loop);
+	return n > 0 ? n : 0;
+}
+
+int loop_run(struct loop *loop)
+{
+	while (!atomic_load_explicit(&loop->stop, memory_order_relaxed))
+		if (loop_run_once(loop, -1) < 0)
+			return -1;
 	/* Work queued on the way out still runs: callers free memory there. */
 	while (loop->defer_head)
 		run_deferred(loop);

@@ -62,6 +62,11 @@ void loop_free(struct loop *loop);
 
 /* Run until loop_stop(); returns 0. */
 int loop_run(struct loop *loop);
+/* One turn of loop_run, waiting at most max_wait_ms for an event (0: only
+ * what is ready; -1: until the next timer). Returns the number of events
+ * dispatched, or -1. For drivers that step the loop themselves (tests, the
+ * fuzz targets). */
+int loop_run_once(struct loop *loop, int max_wait_ms);
 /* Ask the loop to return after the current iteration (any thread). */
 void loop_stop(struct loop *loop);
 bool loop_stopping(const struct loop *loop);
@@ -70,6 +75,9 @@ bool loop_stopping(const struct loop *loop);
 uint64_t loop_now(const struct loop *loop);
 /* Refresh the cached clock (after a long callback). */
 void loop_update_time(struct loop *loop);
+/* Move the loop's clocks ms ahead for good, as if that time had passed
+ * (tests: due timers fire on the next turn, without the wait). */
+void loop_advance(struct loop *loop, uint64_t ms);
 /* Wall-clock seconds, cached once per iteration (for Date headers, logs). */
 int64_t loop_wall(const struct loop *loop);
 
