@@ -97,7 +97,7 @@ static void reload_lb(struct ctl *c)
 		struct unit *u = &c->units[i];
 		if (strcmp(u->role, "lb") == 0 && unit_running(u) > 0) {
 			kill(u->pid, SIGHUP);
-			printf("  %-7s %-13s reloaded (pid %d)\n", u->host->name, u->daemon,
+			printf("  %-7s %-15s reloaded (pid %d)\n", u->host->name, u->daemon,
 			       (int)u->pid);
 		}
 	}
@@ -156,7 +156,7 @@ static int start_phase(struct ctl *c, bool db)
 		if (u->db != db)
 			continue;
 		if (unit_running(u)) {
-			printf("  %-7s %-13s already running (pid %d)\n", u->host->name, u->daemon,
+			printf("  %-7s %-15s already running (pid %d)\n", u->host->name, u->daemon,
 			       (int)u->pid);
 			continue;
 		}
@@ -183,7 +183,7 @@ static int start_phase(struct ctl *c, bool db)
 			if (unit_answers(c, u, why, sizeof(why))) {
 				pending[i] = false;
 				left--;
-				printf("  %-7s %-13s up (pid %d)\n", u->host->name, u->daemon,
+				printf("  %-7s %-15s up (pid %d)\n", u->host->name, u->daemon,
 				       (int)u->pid);
 			}
 		}
@@ -388,7 +388,7 @@ static int cmd_down(struct ctl *c)
 	/* the supervisor first, or it would start again what we stop */
 	pid_t sv = supervisor_running(c);
 	if (sv && supervisor_stop(c) == 0)
-		printf("  supervisor    stopped (pid %d)\n", (int)sv);
+		printf("  %-23s stopped (pid %d)\n", "supervisor", (int)sv);
 	mon_stop_leftovers(c, STOP_GRACE_MS);
 	/* Front first: the LB stops taking requests before what is behind it. */
 	for (unsigned k = c->nunits; k-- > 0;) {
@@ -403,7 +403,7 @@ static int cmd_down(struct ctl *c)
 			        u->host->name, (int)pid);
 			rc = 1;
 		} else {
-			printf("  %-7s %-13s stopped (pid %d)\n", u->host->name, u->daemon,
+			printf("  %-7s %-15s stopped (pid %d)\n", u->host->name, u->daemon,
 			       (int)pid);
 		}
 	}

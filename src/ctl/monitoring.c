@@ -444,7 +444,7 @@ void mon_stop_leftovers(struct ctl *c, unsigned grace_ms)
 				continue;
 			supervisor_stop(c); /* or it would start it again */
 			if (unit_stop(u, grace_ms) == 0)
-				printf("  %-7s %-13s stopped (pid %d; monitoring is off)\n",
+				printf("  %-7s %-15s stopped (pid %d; monitoring is off)\n",
 				       u->host->name, u->daemon, (int)pid);
 			else
 				fprintf(stderr, "tristack: %s on %s (pid %d) would not stop\n",
