@@ -156,7 +156,7 @@ FUZZ_EXTRA_SRC_fuzz_httpd_session = tests/fuzz/sm.c
 FUZZ_EXTRA_SRC_fuzz_proxy_session = tests/fuzz/sm.c
 
 .SECONDEXPANSION:
-$(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/*/*.h tests/fuzz/*.h) $$(FUZZ_EXTRA_SRC_$$*)
+$(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/*/*.h tests/fuzz/*.h tests/unit/dns_fixture.h) $$(FUZZ_EXTRA_SRC_$$*)
 	@mkdir -p $(FUZZ_DIR)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(FUZZ_EXTRA_SRC_$*) $(LIBS_CORE) \
 	  $(FUZZ_EXTRA_LIBS_$*)

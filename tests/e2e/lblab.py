@@ -5,16 +5,12 @@ test."""
 import json
 import os
 import signal
-import subprocess
-import sys
-import urllib.request
 
-from conftest import SANITIZER_RE, alive, binary, free_subnet, wait_for
+from conftest import alive, binary, free_subnet, wait_for
+from lab import Daemon, answers, http, python_backend, read_text, spawn, stop
 
 # A load generator (wrk) on one address stands in for many clients: the
 # limits per client address (on by default) would answer it 429.
-
-BACKEND_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend.py")
 
 NGINX_CONF = """
 worker_processes 1;
@@ -42,33 +38,6 @@ http {{
 """
 
 
-class Headers(dict):
-    """Response headers, looked up whatever their case (HAProxy sends
-    them in lower case)."""
-
-    def __init__(self, items):
-        super().__init__((k.lower(), v) for k, v in items)
-
-    def __getitem__(self, k):
-        return super().__getitem__(k.lower())
-
-    def __contains__(self, k):
-        return super().__contains__(k.lower())
-
-    def get(self, k, default=None):
-        return super().get(k.lower(), default)
-
-
-def http(url, method="GET", data=None, headers=None, timeout=10):
-    """(status, headers, body) of one request on a new connection."""
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, Headers(r.headers.items()), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, Headers(e.headers.items()), e.read()
-
-
 class Backend:
     def __init__(self, lab, name, index, kind):
         self.lab, self.name, self.kind = lab, name, kind
@@ -85,7 +54,18 @@ class Backend:
         return f"http://{self.ip}:{self.port}"
 
     def start(self, wait=True):
-        log = open(os.path.join(self.dir, "out.log"), "ab")
+        # its own process group: a kill reaches nginx's worker too
+        log = os.path.join(self.dir, "out.log")
+        if self.kind == "python":
+            self.proc = python_backend(f"{self.ip}:{self.port}", self.name, log,
+                                       self.lab.backend_args)
+        else:
+            self.proc = spawn(self._command(), log, group=True)
+        if wait:
+            wait_for(self.answers, timeout=10, what=f"backend {self.name}")
+        return self
+
+    def _command(self):
         if self.kind == "tristack-web":
             root = os.path.join(self.dir, "www")
             os.makedirs(root, exist_ok=True)
@@ -98,36 +78,25 @@ class Backend:
                 f.write(f"[site]\nwww = {self.name}\n[host {self.name}]\naddress = {self.ip}\n"
                         f"roles = web\n[web]\nlisten = :{self.port}\nadmin =\nthreads = 1\n"
                         f"root = {root}\n")
-            cmd = [binary("tristack-web"), "-c", conf, "--host", self.name]
-        elif self.kind == "nginx":
-            conf = os.path.join(self.dir, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(NGINX_CONF.format(d=self.dir, addr=f"{self.ip}:{self.port}",
-                                          root=self.lab.docroot, name=self.name))
-            cmd = ["nginx", "-e", os.path.join(self.dir, "error.log"), "-c", conf]
-        else:
-            cmd = [sys.executable, BACKEND_PY, "--listen", f"{self.ip}:{self.port}",
-                   "--name", self.name, *self.lab.backend_args]
-        # its own process group: a kill reaches nginx's worker too
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
-        if wait:
-            wait_for(lambda: self.answers(), timeout=10, what=f"backend {self.name}")
-        return self
+            return [binary("tristack-web"), "-c", conf, "--host", self.name]
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(d=self.dir, addr=f"{self.ip}:{self.port}",
+                                      root=self.lab.docroot, name=self.name))
+        return ["nginx", "-e", os.path.join(self.dir, "error.log"), "-c", conf]
 
     def answers(self):
-        try:
-            return http(self.url + "/healthz", timeout=1)[0] in (200, 503)
-        except OSError:
-            return False
+        return answers(self.url + "/healthz", ok=(200, 503))
 
     def kill(self, sig=signal.SIGKILL):
         """Signal the backend's whole process group (nginx's master and
         worker); SIGKILL and SIGTERM wait until it is gone."""
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            if sig in (signal.SIGKILL, signal.SIGTERM):
-                self.proc.wait(timeout=10)
-                wait_for(lambda: not self.answers(), timeout=10, what=f"{self.name} gone")
+            if sig not in (signal.SIGKILL, signal.SIGTERM):
+                os.killpg(self.proc.pid, sig)
+                return
+            stop(self.proc, sig, timeout=10)
+            wait_for(lambda: not self.answers(), timeout=10, what=f"{self.name} gone")
 
     def control(self, what):
         return http(self.url + "/control/" + what, timeout=5)
@@ -142,12 +111,12 @@ class LbLab:
         self.net = free_subnet()
         self.backends = []
         self.backend_args = list(backend_args)
-        self.lb = None
         self.lb_ip = f"{self.net}.1"
         self.url = f"http://{self.lb_ip}:8080"
         self.admin = f"http://{self.lb_ip}:8404"
         self.conf = os.path.join(tmp, "lb.conf")
         self.log = os.path.join(tmp, "lb.log")
+        self.daemon = Daemon("tristack-lb", self.conf, self.log)
         self.access = os.path.join(tmp, "lb.access.log")
         self.docroot = os.path.join(tmp, "www")
         os.makedirs(self.docroot, exist_ok=True)
@@ -155,6 +124,11 @@ class LbLab:
         os.chmod(self.docroot, 0o755)
         with open(os.path.join(self.docroot, "1k.html"), "w") as f:
             f.write("x" * 1024)
+
+    @property
+    def lb(self):
+        """The LB's process (None until started, and once stopped)."""
+        return self.daemon.proc
 
     def backend(self, name, kind="python"):
         b = Backend(self, name, 11 + len(self.backends), kind)
@@ -170,45 +144,26 @@ class LbLab:
                 f"{hosts}[lb]\nlisten = :8080\nadmin = :8404\n"
                 f"{'threads = ' + threads + chr(10) if 'threads' not in lb_extra else ''}"
                 f"access_log = {self.access}\n{lines}{lb_extra}\n")
-        with open(self.conf, "w") as f:
-            f.write(text)
+        self.daemon.write(text)
 
     def start_lb(self, servers, lb_extra=""):
         self.write_conf(servers, lb_extra)
-        self.lb = subprocess.Popen([binary("tristack-lb"), "-c", self.conf],
-                                   stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_for(self._lb_answers, timeout=10, what="the load balancer")
-        return self.lb
-
-    @staticmethod
-    def _answers_http(url):
-        try:
-            return http(url, timeout=1)[0] == 200
-        except OSError:
-            return False
-
-    def _lb_answers(self):
-        if self.lb.poll() is not None:
-            raise AssertionError(f"tristack-lb exited:\n{self.log_text()[-2000:]}")
-        try:
-            return http(self.admin + "/healthz", timeout=1)[0] in (200, 503)
-        except OSError:
-            return False
+        return self.daemon.start(lambda: answers(self.admin + "/healthz", ok=(200, 503)))
 
     def reload(self, servers, lb_extra=""):
         self.write_conf(servers, lb_extra)
         before = self.log_text().count("reloaded ")
         refused = self.log_text().count("reload refused")
-        self.lb.send_signal(signal.SIGHUP)
+        self.daemon.signal(signal.SIGHUP)
         wait_for(lambda: self.log_text().count("reloaded ") > before or
                  self.log_text().count("reload refused") > refused, what="the reload")
         return self.log_text().count("reloaded ") > before
 
     def stop_lb(self):
-        if self.lb and self.lb.poll() is None:
-            self.lb.send_signal(signal.SIGTERM)
-            self.lb.wait(timeout=20)
-        self.lb = None
+        try:
+            self.daemon.stop()
+        finally:
+            self.daemon.proc = None
 
     def stats(self):
         return json.loads(http(self.admin + "/stats.json")[2])
@@ -220,24 +175,17 @@ class LbLab:
         return http(self.admin + "/metrics")[2].decode()
 
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return self.daemon.log_text()
 
     def access_lines(self):
-        try:
-            with open(self.access, errors="replace") as f:
-                return f.read().splitlines()
-        except FileNotFoundError:
-            return []
+        return read_text(self.access).splitlines()
 
     def close(self):
-        self.stop_lb()
-        for b in self.backends:
-            b.kill(signal.SIGTERM)
+        try:
+            self.stop_lb()
+        finally:
+            for b in self.backends:
+                b.kill(signal.SIGTERM)
         left = [b.name for b in self.backends if b.proc and alive(b.proc.pid)]
         assert not left, f"backends left: {left}"
-        bad = SANITIZER_RE.search(self.log_text())
-        assert not bad, "sanitizer report in the LB log:\n" + self.log_text()[-4000:]
+        self.daemon.check_log()

@@ -32,7 +32,8 @@ import time
 
 import pytest
 
-from conftest import SANITIZER_RE, binary, wait_for
+from conftest import binary, wait_for
+from lab import Daemon, assert_no_sanitizer_report, spawn, stop
 
 NSD = "/usr/sbin/nsd"
 
@@ -265,44 +266,19 @@ def summary(res):
 class Servers:
     def __init__(self, tmp, nsd_addr, tri_addr, port, zone, tri):
         self.tmp, self.nsd, self.tri, self.port = tmp, nsd_addr, tri_addr, port
-        self.zone, self.proc = zone, tri
+        self.zone, self.dns = zone, tri
 
 
 def start_tristack(tmp, addr, port, zone, name="stack.conf"):
-    conf = os.path.join(tmp, name)
-    with open(conf, "w") as f:
-        f.write(STACK.format(tmp=tmp, addr=addr, port=port, zone=zone))
-    log = open(os.path.join(tmp, name + ".log"), "w")
-    proc = subprocess.Popen([binary("tristack-dns"), "-c", conf], stdout=log,
-                            stderr=subprocess.STDOUT)
-    proc.log_path = log.name
-    log.close()
-    return proc
-
-
-def read(path):
-    with open(path, errors="replace") as f:
-        return f.read()
+    """tristack-dns serving zone on addr:port, once it answers."""
+    dns = Daemon("tristack-dns", os.path.join(tmp, name), os.path.join(tmp, name + ".log"))
+    dns.write(STACK.format(tmp=tmp, addr=addr, port=port, zone=zone))
+    dns.start(answering(addr, port))
+    return dns
 
 
 def answering(addr, port):
     return lambda: udp(addr, port, query("example", 6), timeout=0.2) is not None
-
-
-def stop(proc, group=False):
-    if proc.poll() is None:
-        if group:
-            os.killpg(proc.pid, signal.SIGTERM)
-        else:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            if group:
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -316,23 +292,24 @@ def servers():
         f.write(ZONE)
     with open(os.path.join(tmp, "nsd.conf"), "w") as f:
         f.write(NSD_CONF.format(addr=nsd_addr, port=port, tmp=tmp))
-    nsd_log = open(os.path.join(tmp, "nsd.log"), "w")
     # NSD forks (main, xfrd, a server): its own process group, stopped as one.
-    nsd = subprocess.Popen([NSD, "-d", "-c", os.path.join(tmp, "nsd.conf")], stdout=nsd_log,
-                           stderr=subprocess.STDOUT, start_new_session=True)
-    nsd_log.close()
-    tri = start_tristack(tmp, tri_addr, port, zone)
+    nsd = spawn([NSD, "-d", "-c", os.path.join(tmp, "nsd.conf")], os.path.join(tmp, "nsd.log"),
+                group=True)
+    tri = None
     try:
         wait_for(answering(nsd_addr, port), timeout=10, what="nsd to answer")
-        wait_for(answering(tri_addr, port), timeout=10, what="tristack-dns to answer")
+        tri = start_tristack(tmp, tri_addr, port, zone)
         yield Servers(tmp, nsd_addr, tri_addr, port, zone, tri)
-        assert tri.poll() is None, "tristack-dns died during the tests"
+        assert tri.running(), "tristack-dns died during the tests"
     finally:
-        stop(tri)
-        stop(nsd, group=True)
-        log = read(tri.log_path)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not SANITIZER_RE.search(log), log[-3000:]
+        try:
+            if tri:
+                tri.stop(timeout=15)
+        finally:
+            stop(nsd, timeout=15)
+            log = tri.log_text() if tri else ""
+            shutil.rmtree(tmp, ignore_errors=True)
+        assert_no_sanitizer_report(log, "the tristack-dns log")
 
 
 # ---- the comparison ----
@@ -537,7 +514,7 @@ def test_random_packets_get_formerr_or_nothing_and_it_keeps_answering(servers):
             assert ref is None, f"NSD answered {ref.hex()} to {pkt.hex()}, we did not"
     assert answered > 20
     assert answering(servers.tri, servers.port)()
-    assert servers.proc.poll() is None
+    assert servers.dns.running()
 
 
 def test_tcp_pipelined_queries_get_their_answers_in_order(servers):
@@ -626,7 +603,7 @@ def test_tcp_connections_beyond_the_cap_are_closed_at_once(servers):
     """512 connections per worker; the next ones are accepted and closed
     (not left in the queue); UDP is answered all the same, and TCP again
     once connections are given back."""
-    m = re.search(r"with (\d+) workers?", read(servers.proc.log_path))
+    m = re.search(r"with (\d+) workers?", servers.dns.log_text())
     cap = 512 * int(m.group(1))
     n = cap + 200
     if n + 200 > resource.getrlimit(resource.RLIMIT_NOFILE)[0]:
@@ -663,15 +640,14 @@ def test_sighup_serves_the_edited_zone_and_keeps_the_old_one_if_broken(servers):
     zone = os.path.join(tmp, "reload.zone")
     with open(zone, "w") as f:
         f.write(ZONE)
-    proc = start_tristack(tmp, addr, port, zone, name="reload.conf")
+    dns = start_tristack(tmp, addr, port, zone, name="reload.conf")
     try:
-        wait_for(answering(addr, port), timeout=10, what="tristack-dns to answer")
         assert rcode(udp(addr, port, query("new.example"))) == 3  # NXDOMAIN
         s = socket.create_connection((addr, port), timeout=5)  # open across the reload
 
         with open(zone, "w") as f:
             f.write(ZONE.replace("2024010101", "2024010102") + "new IN A 192.0.2.99\n")
-        proc.send_signal(signal.SIGHUP)
+        dns.signal(signal.SIGHUP)
 
         def has_new():
             r = udp(addr, port, query("new.example"), timeout=0.3)
@@ -690,17 +666,17 @@ def test_sighup_serves_the_edited_zone_and_keeps_the_old_one_if_broken(servers):
 
         with open(zone, "a") as f:
             f.write("new IN CNAME host\n")  # CNAME and other data: refused
-        proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: "reload refused" in read(proc.log_path), timeout=10,
+        dns.signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in dns.log_text(), timeout=10,
                  what="the refusal in the log")
-        log = read(proc.log_path)
+        log = dns.log_text()
         assert re.search(r"reload\.zone:\d+: new\.example\.: CNAME and other data", log), log
         assert has_new()
-        assert proc.poll() is None
+        assert dns.running()
     finally:
-        stop(proc)
-    assert proc.returncode == 0
-    assert not SANITIZER_RE.search(read(proc.log_path))
+        rc = dns.stop(timeout=15)
+    assert rc == 0
+    dns.check_log()
 
 
 def test_a_broken_zone_file_is_a_start_error_naming_file_and_line(servers):

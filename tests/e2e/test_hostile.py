@@ -29,7 +29,8 @@ import pytest
 
 import hostile
 from conftest import free_subnet
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 from recorder import Recorder
 from weblab import WebLab
 

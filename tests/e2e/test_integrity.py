@@ -11,18 +11,16 @@ bulk.py instead: the path the app's bodies take, minus the app."""
 import hashlib
 import json
 import os
-import signal
 import socket
 import ssl
-import subprocess
 import tempfile
 import time
 
 import pytest
 
 import bulk
-from conftest import ONE_ADDRESS_LOAD, binary, rss_kib, wait_for
-from lblab import http
+from conftest import ONE_ADDRESS_LOAD, rss_kib
+from lab import Daemon, answers
 from test_lb_tls import Pki
 from weblab import WebLab
 
@@ -36,32 +34,32 @@ class Lab:
 
     def __init__(self, tmp):
         self.tmp = tmp
+        self.lbs, self.bulk = [], None
         self.web = WebLab(tmp, hosts_extra="[host lb-01]\naddress = {net}.1\nroles = lb\n\n")
         net = self.net = self.web.net
-        self.bulk = bulk.BulkServer((f"{net}.21", 9000))
-        self.web.apps = [{"addr": f"{net}.21:9000", "name": "bulk", "proc": None}]
-        self.web.start(with_apps=False)
-        pki = Pki(tmp)
-        self.cafile = pki.ca
-        pem = pki.issue("site", [SERVER_NAME])[2]
-        self.lbs = []
-        self.tls = self.start_lb("lb-01", 1, f"tls_listen = :8443\ntls_cert = {pem}\nhsts = 0\n")
-        self.plain = self.start_lb("lb-02", 3, "")
+        try:  # what started before a failure is stopped all the same
+            self.bulk = bulk.BulkServer((f"{net}.21", 9000))
+            self.web.apps = [{"addr": f"{net}.21:9000", "name": "bulk", "proc": None}]
+            self.web.start(with_apps=False)
+            pki = Pki(tmp)
+            self.cafile = pki.ca
+            pem = pki.issue("site", [SERVER_NAME])[2]
+            self.tls = self.start_lb("lb-01", 1,
+                                     f"tls_listen = :8443\ntls_cert = {pem}\nhsts = 0\n")
+            self.plain = self.start_lb("lb-02", 3, "")
+        except BaseException:
+            self.close()
+            raise
 
     def start_lb(self, name, index, extra):
-        conf = os.path.join(self.tmp, f"{name}.conf")
-        with open(conf, "w") as f:
-            f.write(f"[site]\nwww = {name}\n\n[host {name}]\naddress = {self.net}.{index}\n"
-                    f"roles = lb\n\n[host web-01]\naddress = {self.net}.2\nroles = web\n\n"
-                    f"[lb]\nlisten = :8080\nadmin = :8404\nthreads = 1\n{ONE_ADDRESS_LOAD}"
-                    f"server = web-01:8080\n{extra}")
-        log = open(os.path.join(self.tmp, f"{name}.log"), "ab")
-        p = subprocess.Popen([binary("tristack-lb"), "-c", conf, "--host", name],
-                             stdout=log, stderr=subprocess.STDOUT)
-        self.lbs.append(p)
-        admin = f"http://{self.net}.{index}:8404/healthz"
-        wait_for(lambda: p.poll() is None and answers(admin), timeout=10, what=name)
-        return p
+        lb = Daemon("tristack-lb", os.path.join(self.tmp, f"{name}.conf"),
+                    os.path.join(self.tmp, f"{name}.log"), ["--host", name])
+        lb.write(f"[site]\nwww = {name}\n\n[host {name}]\naddress = {self.net}.{index}\n"
+                 f"roles = lb\n\n[host web-01]\naddress = {self.net}.2\nroles = web\n\n"
+                 f"[lb]\nlisten = :8080\nadmin = :8404\nthreads = 1\n{ONE_ADDRESS_LOAD}"
+                 f"server = web-01:8080\n{extra}")
+        self.lbs.append(lb)
+        return lb.start(lambda: answers(f"http://{self.net}.{index}:8404/healthz", ok=(200, 503)))
 
     def connect(self, tls):
         """A new connection to the LB: lb-01 over TLS, or lb-02."""
@@ -72,19 +70,15 @@ class Lab:
         return socket.create_connection((f"{self.net}.3", 8080), timeout=30)
 
     def close(self):
-        for p in self.lbs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=20)
-        self.web.close()
-        self.bulk.close()
-
-
-def answers(url):
-    try:
-        return http(url, timeout=1)[0] in (200, 503)
-    except OSError:
-        return False
+        try:
+            for lb in self.lbs:
+                lb.stop()
+        finally:
+            self.web.close()
+            if self.bulk:
+                self.bulk.close()
+        for lb in self.lbs:
+            lb.check_log()
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +222,7 @@ class SlowReader:
 
     def __init__(self, lab):
         self.lab, self.next, self.ahead, self.during = lab, 1 << 20, [], []
-        self.rss0 = {p.pid: rss_kib(p.pid) for p in lab.lbs + [lab.web.web]}
+        self.rss0 = {p.pid: rss_kib(p.pid) for p in [lb.proc for lb in lab.lbs] + [lab.web.web]}
         self.rss = {}
 
     def __call__(self, total):

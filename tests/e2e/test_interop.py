@@ -2,12 +2,11 @@
 tristack-web, and tristack-lb in front of two stock nginx, pass the same
 round-robin and static-file checks."""
 import os
-import signal
-import subprocess
 import tempfile
 
 from conftest import wait_for
-from lblab import LbLab, http
+from lab import answers, http, spawn, stop
+from lblab import LbLab
 
 HAPROXY_CFG = """
 global
@@ -57,18 +56,16 @@ def test_haproxy_in_front_of_two_tristack_web():
             cfg = os.path.join(tmp, "haproxy.cfg")
             with open(cfg, "w") as f:
                 f.write(HAPROXY_CFG.format(ip=lab.lb_ip, servers=servers))
-            ha = subprocess.Popen(["haproxy", "-db", "-f", cfg],
-                                  stdout=open(os.path.join(tmp, "haproxy.log"), "ab"),
-                                  stderr=subprocess.STDOUT)
-            wait_for(lambda: lab._answers_http(lab.url + "/name"), what="haproxy")
+            ha = spawn(["haproxy", "-db", "-f", cfg], os.path.join(tmp, "haproxy.log"))
+            wait_for(lambda: answers(lab.url + "/name"), what="haproxy")
             check_round_robin_and_static(lab.url, ["b1", "b2"])
             # and what tristack-web tells which one answered
             assert {http(lab.url + "/1k.html")[1]["X-Served-By"] for _ in range(4)} == {"b1", "b2"}
         finally:
-            if ha and ha.poll() is None:
-                ha.send_signal(signal.SIGTERM)
-                ha.wait(timeout=10)
-            lab.close()
+            try:
+                stop(ha, timeout=10)
+            finally:
+                lab.close()
 
 
 def test_tristack_lb_in_front_of_two_nginx():

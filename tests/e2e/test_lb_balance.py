@@ -5,7 +5,8 @@ import tempfile
 
 import pytest
 
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 
 @pytest.fixture(scope="module", params=["nginx", "python", "tristack-web"])

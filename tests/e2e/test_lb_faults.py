@@ -11,7 +11,8 @@ import time
 import pytest
 
 from conftest import ONE_ADDRESS_LOAD, wait_for
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 INTERVAL, RISE, FALL = 0.2, 2, 2
 CHECK = f"check = GET /healthz interval={int(INTERVAL * 1000)}ms timeout=500ms rise={RISE} fall={FALL}\n"

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from conftest import wait_for
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 CHECK = "check = GET /healthz interval=200ms timeout=300ms rise=2 fall=2 expect=2xx\n"
 

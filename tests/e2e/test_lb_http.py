@@ -11,7 +11,8 @@ import time
 import pytest
 
 from conftest import raw_http, rss_kib
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import tempfile
 import pytest
 
 from conftest import cpu_count, wait_for
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 
 @pytest.fixture(scope="module")

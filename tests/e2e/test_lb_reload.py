@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import ONE_ADDRESS_LOAD, wait_for
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 
 @pytest.fixture

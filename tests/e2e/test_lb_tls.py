@@ -17,7 +17,8 @@ import time
 import pytest
 
 from conftest import alive, binary, curl, raw_http, wait_for
-from lblab import LbLab, http
+from lab import http
+from lblab import LbLab
 
 # ---- shared helpers: a test PKI with the openssl CLI, s_client, metrics ----
 

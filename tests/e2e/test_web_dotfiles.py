@@ -9,7 +9,7 @@ import tempfile
 import pytest
 
 from conftest import raw_http
-from lblab import http
+from lab import http
 from weblab import WebLab
 
 SECRETS = {".env": "DB_PASSWORD=hunter2\n", ".git/config": "[core]\n\tbare = false\n",

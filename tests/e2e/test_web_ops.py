@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from lblab import http
+from lab import http
 from weblab import WebLab
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import raw_http, wait_for
-from lblab import http
+from lab import http
 from weblab import WebLab
 
 

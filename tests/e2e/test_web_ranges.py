@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import rss_kib
-from lblab import http
+from lab import http
 from weblab import WebLab
 
 SIZE = 800_000  # the finding's "800 KB file"; held open, not in memory

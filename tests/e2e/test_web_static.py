@@ -8,7 +8,7 @@ import tempfile
 import pytest
 
 from conftest import raw_http
-from lblab import http
+from lab import http
 from weblab import WebLab
 
 

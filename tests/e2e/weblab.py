@@ -4,11 +4,9 @@ of its own. Stopped by PID at the end; a sanitizer report fails the test."""
 import gzip
 import os
 import signal
-import subprocess
-import sys
 
-from conftest import SANITIZER_RE, alive, binary, free_subnet, wait_for
-from lblab import BACKEND_PY, http
+from conftest import alive, free_subnet, wait_for
+from lab import Daemon, answers, python_backend, stop
 
 SECRET = "the-secret-outside-the-root"
 
@@ -71,32 +69,25 @@ class WebLab:
             self.apps.append({"addr": addr, "name": f"app{i}", "proc": None})
         self.web_extra = web_extra
         self.hosts_extra = hosts_extra  # more [host] sections ("{net}" = the subnet)
-        self.web = None
+        self.daemon = Daemon("tristack-web", self.conf, self.log, ["--host", "web-01"])
+
+    @property
+    def web(self):
+        """tristack-web's process (None until started)."""
+        return self.daemon.proc
 
     def start_app(self, i):
         app = self.apps[i]
-        log = open(os.path.join(self.tmp, f"{app['name']}.log"), "ab")
-        app["proc"] = subprocess.Popen([sys.executable, BACKEND_PY, "--listen", app["addr"],
-                                        "--name", app["name"]], stdout=log, stderr=log,
-                                       start_new_session=True)
+        app["proc"] = python_backend(app["addr"], app["name"],
+                                     os.path.join(self.tmp, f"{app['name']}.log"))
         if app["addr"].startswith("unix:"):
             wait_for(lambda: os.path.exists(app["addr"][5:]), what=f"{app['name']} socket")
         else:
             host, port = app["addr"].rsplit(":", 1)
-            wait_for(lambda: self._answers(f"http://{host}:{port}/healthz"), what=app["name"])
+            wait_for(lambda: answers(f"http://{host}:{port}/healthz"), what=app["name"])
 
     def stop_app(self, i):
-        p = self.apps[i]["proc"]
-        if p and p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(timeout=10)
-
-    @staticmethod
-    def _answers(url):
-        try:
-            return http(url, timeout=1)[0] == 200
-        except OSError:
-            return False
+        stop(self.apps[i]["proc"], signal.SIGKILL, timeout=10)
 
     def write_conf(self):
         upstream = " ".join(a["addr"] for a in self.apps)
@@ -105,41 +96,25 @@ class WebLab:
                 f"[web]\nlisten = :8080\nadmin = :8405\nthreads = 1\nroot = {self.root}\n"
                 f"proxy = /api/\nupstream = {upstream}\naccess_log = {self.access}\n"
                 f"{self.web_extra}\n")
-        with open(self.conf, "w") as f:
-            f.write(text)
+        self.daemon.write(text)
 
     def start(self, with_apps=True):
         if with_apps:
             for i in range(len(self.apps)):
                 self.start_app(i)
         self.write_conf()
-        self.web = subprocess.Popen([binary("tristack-web"), "-c", self.conf, "--host", "web-01"],
-                                    stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-        wait_for(self._web_up, what="tristack-web")
+        self.daemon.start(lambda: answers(self.admin + "/metrics"), timeout=5)
         return self
 
-    def _web_up(self):
-        if self.web.poll() is not None:
-            raise AssertionError(f"tristack-web exited:\n{self.log_text()[-2000:]}")
-        try:
-            return http(self.admin + "/metrics", timeout=1)[0] == 200
-        except OSError:
-            return False
-
     def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return self.daemon.log_text()
 
     def close(self):
-        if self.web and self.web.poll() is None:
-            self.web.send_signal(signal.SIGTERM)
-            self.web.wait(timeout=20)
-        for i in range(len(self.apps)):
-            self.stop_app(i)
+        try:
+            self.daemon.stop()
+        finally:
+            for i in range(len(self.apps)):
+                self.stop_app(i)
         left = [a["name"] for a in self.apps if a["proc"] and alive(a["proc"].pid)]
         assert not left, f"apps left: {left}"
-        bad = SANITIZER_RE.search(self.log_text())
-        assert not bad, "sanitizer report in the web log:\n" + self.log_text()[-4000:]
+        self.daemon.check_log()

@@ -29,14 +29,7 @@
 
 #include "app/text.h"
 #include "core/sbuf.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* Field and cookie names; none is empty (an app never asks for one). */
 static const char *const names[] = { "author", "body", "a",   "ab", "tristack_gtid",
@@ -290,8 +283,7 @@ static void check_gtid(const char *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *whole = malloc(size ? size : 1);
-	memcpy(whole, data, size);
+	char *whole = fuzz_copy(data, size);
 	check_utf8(whole, size);
 	check_html(whole, size);
 	check_id(whole, size);
@@ -301,8 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	size_t n = size - 2;
-	char *rest = malloc(n ? n : 1);
-	memcpy(rest, data + 2, n);
+	char *rest = fuzz_copy(data + 2, n);
 	const char *name = names[data[1] % (sizeof(names) / sizeof(names[0]))];
 	check_form(rest, n, name, n + 1);
 	check_form(rest, n, name, data[0] < 0x80 ? data[0] & 0x1f : n + 1);

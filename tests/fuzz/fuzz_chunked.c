@@ -18,14 +18,7 @@
 #include <string.h>
 
 #include "core/http.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 struct result {
 	char *out; /* decoded bytes, at most the input size */
@@ -50,9 +43,7 @@ static void decode(const uint8_t *data, size_t size, size_t first, size_t piece,
 		/* Call until the decoder wants more than it has been offered. */
 		for (;;) {
 			size_t n = avail - res->consumed;
-			char *buf = malloc(n ? n : 1);
-			if (n)
-				memcpy(buf, data + res->consumed, n);
+			char *buf = fuzz_copy(data + res->consumed, n);
 			struct str d;
 			ssize_t r = http_chunked_step(&c, buf, n, &d);
 			if (r < 0) {
@@ -112,8 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	one.out = malloc(size + 1);
 	two.out = malloc(size + 1);
 	each.out = malloc(size + 1);
-	size_t k =
-	    size ? ((size_t)data[0] * 131 + (size_t)data[size - 1] * 7 + size) % (size + 1) : 0;
+	size_t k = fuzz_split(data, size);
 	for (size_t l = 0; l < ARRAY_SIZE(limits); l++) {
 		uint64_t mb = limits[l].max_body;
 		uint32_t mt = limits[l].max_trailer;

@@ -20,16 +20,10 @@
 
 #include <ldns/ldns.h>
 
+#include "../unit/dns_fixture.h"
 #include "core/stack.h"
 #include "dns/dns.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* conf/foobar.conf, its header comment left out. */
 static const char foobar_conf[] =
@@ -76,48 +70,11 @@ static const char foobar_conf[] =
 #define T10  "tttttttttt"
 #define T100 T10 T10 T10 T10 T10 T10 T10 T10 T10 T10
 
-/* The zone of tests/e2e/test_dns_nsd.py, and then some. */
+/* The unit tests' zone (the one of tests/e2e/test_dns_nsd.py, and then
+ * some), with a wildcard MX and an RRset too big for UDP in one record. */
 static const char example_zone[] =
-    "$ORIGIN example.\n"
-    "$TTL 300\n"
-    "@ 3600 IN SOA ns1 hostmaster 2024010101 7200 3600 1209600 60\n"
-    "@ NS ns1\n"
-    "@ NS ns.other.net.\n"
-    "@ A 192.0.2.1\n"
-    "@ MX 10 mail\n"
-    "@ MX 20 mx.other.net.\n"
-    "ns1 A 192.0.2.53\n"
-    "ns1 AAAA 2001:db8::53\n"
-    "mail A 192.0.2.25\n"
-    "host A 192.0.2.10\n"
-    "host AAAA 2001:db8::10\n"
-    "www CNAME host\n"
-    "out CNAME www.other.net.\n"
-    "c1 CNAME c2\n"
-    "c2 CNAME host\n"
-    "dangling CNAME nothere\n"
-    "loop1 CNAME loop2\n"
-    "loop2 CNAME loop1\n"
-    "txt TXT \"hello world\" \"say \\\"hi\\\"\"\n"
-    "a.b A 192.0.2.20\n"
-    "*.wild A 10.2.2.2\n"
-    "*.wild MX 5 mail\n"
-    "wc CNAME foo.wild\n"
-    "sub NS ns1.sub\n"
-    "sub NS ns.other.net.\n"
-    "ns1.sub A 10.1.1.1\n"
-    "todeleg CNAME www.sub\n"
-    "mxglue MX 10 ns1.sub\n"
-    "srv SRV 0 5 5060 host\n"
-    "big A 10.0.0.1\nbig A 10.0.0.2\nbig A 10.0.0.3\nbig A 10.0.0.4\n"
-    "big A 10.0.0.5\nbig A 10.0.0.6\nbig A 10.0.0.7\nbig A 10.0.0.8\n"
-    "big A 10.0.0.9\nbig A 10.0.0.10\nbig A 10.0.0.11\nbig A 10.0.0.12\n"
-    "big A 10.0.0.13\nbig A 10.0.0.14\nbig A 10.0.0.15\nbig A 10.0.0.16\n"
-    "big A 10.0.0.17\nbig A 10.0.0.18\nbig A 10.0.0.19\nbig A 10.0.0.20\n"
-    "big A 10.0.0.21\nbig A 10.0.0.22\nbig A 10.0.0.23\nbig A 10.0.0.24\n"
-    "big A 10.0.0.25\nbig A 10.0.0.26\nbig A 10.0.0.27\nbig A 10.0.0.28\n"
-    "big A 10.0.0.29\nbig A 10.0.0.30\nbig A 10.0.0.31\nbig A 10.0.0.32\n"
-    "big TXT \"" T100 T100 "\" \"" T100 "\"\n";
+    DNS_FIXTURE_EXAMPLE_ZONE "*.wild MX 5 mail\n"
+                             "big TXT \"" T100 T100 "\" \"" T100 "\"\n";
 
 static struct stack stack;
 static struct dns_zone zones[2];
@@ -190,8 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	load_zones();
 	/* An exact-size copy: a read past the query is caught too. */
-	uint8_t *q = malloc(size ? size : 1);
-	memcpy(q, data, size);
+	uint8_t *q = (uint8_t *)fuzz_copy(data, size);
 	for (size_t i = 0; i < 2; i++) {
 		answer(&zones[i], q, size, 1232, DNS_UDP);
 		answer(&zones[i], q, size, 65535, DNS_TCP);

@@ -12,49 +12,12 @@
  * Every call gets an exact-size heap copy, so ASan sees any read past the
  * bytes received.
  */
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/http.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const struct http_limits roomy = { .max_head = 8192,
-	                                  .max_headers = HTTP_MAX_HEADERS,
-	                                  .max_body = 1 << 20 };
-static const struct http_limits tight = { .max_head = 96, .max_headers = 4, .max_body = 10 };
-
-static char *copy_of(const uint8_t *data, size_t n)
-{
-	char *p = malloc(n ? n : 1);
-	if (n)
-		memcpy(p, data, n);
-	return p;
-}
-
-static bool inside(struct str s, const char *base, size_t len)
-{
-	uintptr_t p = (uintptr_t)s.p, b = (uintptr_t)base;
-	return s.len == 0 || (s.p && p >= b && p - b <= len && s.len <= len - (p - b));
-}
-
-static bool has_ctl(struct str s)
-{
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return true;
-	}
-	return false;
-}
+#include "fuzz.h"
 
 /* Bytes of empty lines before the request line (RFC 9112 2.2). */
 static size_t leading_crlf(const char *p, size_t len)
@@ -97,14 +60,14 @@ static void check_one(const char *buf, size_t len, const struct http_limits *lim
 			REQUIRE(i + 1 < n && buf[i + 1] == '\n');
 	}
 	REQUIRE(m->minor == 0 || m->minor == 1);
-	REQUIRE(m->method_name.len > 0 && inside(m->method_name, buf, n));
+	REQUIRE(m->method_name.len > 0 && fuzz_inside(m->method_name, buf, n));
 	REQUIRE(m->method_name.p == buf + start);
-	REQUIRE(m->target.len > 0 && inside(m->target, buf, n) && !has_ctl(m->target));
+	REQUIRE(m->target.len > 0 && fuzz_inside(m->target, buf, n) && !fuzz_has_ctl(m->target));
 	REQUIRE(memchr(m->target.p, ' ', m->target.len) == NULL);
 	REQUIRE(m->path.len > 0);
-	REQUIRE(inside(m->path, buf, n) ||
+	REQUIRE(fuzz_inside(m->path, buf, n) ||
 	        (m->absolute_form && m->path.len == 1 && m->path.p[0] == '/'));
-	REQUIRE(inside(m->authority, buf, n));
+	REQUIRE(fuzz_inside(m->authority, buf, n));
 	if (m->absolute_form)
 		REQUIRE(memchr(m->authority.p, '@', m->authority.len) == NULL);
 	if (m->target.len == 1 && m->target.p[0] == '*')
@@ -119,10 +82,11 @@ static void check_one(const char *buf, size_t len, const struct http_limits *lim
 	REQUIRE(m->nheaders <= lim->max_headers && m->nheaders <= HTTP_MAX_HEADERS);
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const struct http_header *h = &m->headers[i];
-		REQUIRE(h->name.len > 0 && inside(h->name, buf, n) && inside(h->value, buf, n));
-		REQUIRE(memchr(h->name.p, ':', h->name.len) == NULL && !has_ctl(h->name));
+		REQUIRE(h->name.len > 0 && fuzz_inside(h->name, buf, n) &&
+		        fuzz_inside(h->value, buf, n));
+		REQUIRE(memchr(h->name.p, ':', h->name.len) == NULL && !fuzz_has_ctl(h->name));
 		REQUIRE(memchr(h->name.p, ' ', h->name.len) == NULL);
-		REQUIRE(!has_ctl(h->value));
+		REQUIRE(!fuzz_has_ctl(h->value));
 		if (h->value.len) {
 			char a = h->value.p[0], z = h->value.p[h->value.len - 1];
 			REQUIRE(a != ' ' && a != '\t' && z != ' ' && z != '\t');
@@ -201,25 +165,25 @@ static bool same_result(ssize_t ra, const struct http_msg *a, const char *abase,
 	return true;
 }
 
-/* The input arriving in pieces ending at cuts[] (ascending, <= size), then
- * the rest; compared with the one-shot parse. */
-static void check_pieces(const uint8_t *data, size_t size, const size_t *cuts, size_t ncuts,
+struct parse_args {
+	const struct http_limits *lim;
+	struct http_msg *m;
+};
+
+static ssize_t parse(const char *buf, size_t n, size_t *scan, void *arg)
+{
+	struct parse_args *a = arg;
+	return http_parse_request(buf, n, scan, a->lim, a->m);
+}
+
+/* The input arriving in pieces, compared with the one-shot parse. */
+static void check_pieces(const uint8_t *data, size_t size, const struct fuzz_pieces *p,
                          const struct http_limits *lim, ssize_t r1, const struct http_msg *one,
                          const char *one_buf)
 {
 	static struct http_msg m;
-	size_t scan = 0, prev = 0;
-	ssize_t r = TS_AGAIN;
-	char *buf = NULL;
-	for (size_t i = 0; i <= ncuts && r == TS_AGAIN; i++) {
-		size_t n = i < ncuts ? cuts[i] : size;
-		REQUIRE(n >= prev);
-		prev = n;
-		free(buf);
-		buf = copy_of(data, n);
-		r = http_parse_request(buf, n, &scan, lim, &m);
-		REQUIRE(scan <= n);
-	}
+	char *buf;
+	ssize_t r = fuzz_feed(data, size, p, parse, &(struct parse_args){ lim, &m }, &buf);
 	REQUIRE(same_result(r1, one, one_buf, r, &m, buf));
 	free(buf);
 }
@@ -227,29 +191,20 @@ static void check_pieces(const uint8_t *data, size_t size, const size_t *cuts, s
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct http_msg one;
-	const struct http_limits *lims[] = { &roomy, &tight };
+	const struct http_limits *lims[] = { &fuzz_roomy, &fuzz_tight };
 	for (size_t l = 0; l < 2; l++) {
 		const struct http_limits *lim = lims[l];
-		char *buf = copy_of(data, size);
+		char *buf = fuzz_copy(data, size);
 		size_t scan = 0;
 		ssize_t r1 = http_parse_request(buf, size, &scan, lim, &one);
 		check_one(buf, size, lim, r1, &one);
 
-		/* Two or three pieces, split where the data says. */
-		size_t h = size ? (size_t)data[0] * 131 + (size_t)data[size - 1] * 7 + size : 0;
-		size_t k1 = size ? h % (size + 1) : 0;
-		size_t k2 = k1 + (size - k1) / 2;
-		check_pieces(data, size, &k1, 1, lim, r1, &one, buf);
-		size_t cuts[2] = { k1, k2 };
-		check_pieces(data, size, cuts, 2, lim, r1, &one, buf);
-
-		/* One byte at a time, for inputs small enough to afford it. */
-		if (size <= 300) {
-			size_t each[300];
-			for (size_t i = 0; i < size; i++)
-				each[i] = i + 1;
-			check_pieces(data, size, each, size, lim, r1, &one, buf);
-		}
+		/* Two or three pieces, split where the data says, and one byte
+		 * at a time for inputs small enough to afford it. */
+		struct fuzz_pieces p;
+		for (enum fuzz_plan plan = FUZZ_TWO; plan <= FUZZ_EACH; plan++)
+			if (fuzz_pieces(&p, plan, data, size))
+				check_pieces(data, size, &p, lim, r1, &one, buf);
 		free(buf);
 	}
 	return 0;

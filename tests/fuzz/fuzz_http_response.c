@@ -10,49 +10,12 @@
  *   - the input arriving in pieces (split where the data says, and one byte
  *     at a time for small inputs) parses exactly as in one piece.
  */
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/http.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const struct http_limits roomy = { .max_head = 8192,
-	                                  .max_headers = HTTP_MAX_HEADERS,
-	                                  .max_body = 1 << 20 };
-static const struct http_limits tight = { .max_head = 96, .max_headers = 4, .max_body = 10 };
-
-static char *copy_of(const uint8_t *data, size_t n)
-{
-	char *p = malloc(n ? n : 1);
-	if (n)
-		memcpy(p, data, n);
-	return p;
-}
-
-static bool inside(struct str s, const char *base, size_t len)
-{
-	uintptr_t p = (uintptr_t)s.p, b = (uintptr_t)base;
-	return s.len == 0 || (s.p && p >= b && p - b <= len && s.len <= len - (p - b));
-}
-
-static bool has_ctl(struct str s)
-{
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned char c = (unsigned char)s.p[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return true;
-	}
-	return false;
-}
+#include "fuzz.h"
 
 static void check_one(const char *buf, size_t len, const struct http_limits *lim,
                       enum http_method req, ssize_t r, const struct http_msg *m)
@@ -81,14 +44,15 @@ static void check_one(const char *buf, size_t len, const struct http_limits *lim
 	}
 	REQUIRE(m->minor == 0 || m->minor == 1);
 	REQUIRE(m->status >= 100 && m->status <= 599);
-	REQUIRE(inside(m->reason, buf, n) && !has_ctl(m->reason));
+	REQUIRE(fuzz_inside(m->reason, buf, n) && !fuzz_has_ctl(m->reason));
 	REQUIRE(m->nheaders <= lim->max_headers);
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const struct http_header *h = &m->headers[i];
-		REQUIRE(h->name.len > 0 && inside(h->name, buf, n) && inside(h->value, buf, n));
-		REQUIRE(memchr(h->name.p, ':', h->name.len) == NULL && !has_ctl(h->name));
+		REQUIRE(h->name.len > 0 && fuzz_inside(h->name, buf, n) &&
+		        fuzz_inside(h->value, buf, n));
+		REQUIRE(memchr(h->name.p, ':', h->name.len) == NULL && !fuzz_has_ctl(h->name));
 		REQUIRE(memchr(h->name.p, ' ', h->name.len) == NULL);
-		REQUIRE(!has_ctl(h->value));
+		REQUIRE(!fuzz_has_ctl(h->value));
 	}
 	bool no_body = req == HTTP_HEAD || m->status < 200 || m->status == 204 || m->status == 304;
 	bool has_te = http_find_header(m, "transfer-encoding", 0) >= 0;
@@ -147,21 +111,26 @@ static bool same_result(ssize_t ra, const struct http_msg *a, const char *abase,
 	return true;
 }
 
-static void check_pieces(const uint8_t *data, size_t size, const size_t *cuts, size_t ncuts,
+struct parse_args {
+	const struct http_limits *lim;
+	enum http_method req;
+	struct http_msg *m;
+};
+
+static ssize_t parse(const char *buf, size_t n, size_t *scan, void *arg)
+{
+	struct parse_args *a = arg;
+	return http_parse_response(buf, n, scan, a->lim, a->req, a->m);
+}
+
+/* The input arriving in pieces, compared with the one-shot parse. */
+static void check_pieces(const uint8_t *data, size_t size, const struct fuzz_pieces *p,
                          const struct http_limits *lim, enum http_method req, ssize_t r1,
                          const struct http_msg *one, const char *one_buf)
 {
 	static struct http_msg m;
-	size_t scan = 0;
-	ssize_t r = TS_AGAIN;
-	char *buf = NULL;
-	for (size_t i = 0; i <= ncuts && r == TS_AGAIN; i++) {
-		size_t n = i < ncuts ? cuts[i] : size;
-		free(buf);
-		buf = copy_of(data, n);
-		r = http_parse_response(buf, n, &scan, lim, req, &m);
-		REQUIRE(scan <= n);
-	}
+	char *buf;
+	ssize_t r = fuzz_feed(data, size, p, parse, &(struct parse_args){ lim, req, &m }, &buf);
 	REQUIRE(same_result(r1, one, one_buf, r, &m, buf));
 	free(buf);
 }
@@ -169,29 +138,24 @@ static void check_pieces(const uint8_t *data, size_t size, const size_t *cuts, s
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct http_msg one;
-	const struct http_limits *lims[] = { &roomy, &tight };
+	const struct http_limits *lims[] = { &fuzz_roomy, &fuzz_tight };
 	const enum http_method reqs[] = { HTTP_GET, HTTP_HEAD };
 	for (size_t l = 0; l < 2; l++) {
 		for (size_t q = 0; q < 2; q++) {
 			const struct http_limits *lim = lims[l];
 			enum http_method req = reqs[q];
-			char *buf = copy_of(data, size);
+			char *buf = fuzz_copy(data, size);
 			size_t scan = 0;
 			ssize_t r1 = http_parse_response(buf, size, &scan, lim, req, &one);
 			check_one(buf, size, lim, req, r1, &one);
 
-			size_t h =
-			    size ? (size_t)data[0] * 131 + (size_t)data[size - 1] * 7 + size : 0;
-			size_t k1 = size ? h % (size + 1) : 0;
-			size_t cuts[2] = { k1, k1 + (size - k1) / 2 };
-			check_pieces(data, size, cuts, 1, lim, req, r1, &one, buf);
-			check_pieces(data, size, cuts, 2, lim, req, r1, &one, buf);
-			if (size <= 300 && l == 0) {
-				size_t each[300];
-				for (size_t i = 0; i < size; i++)
-					each[i] = i + 1;
-				check_pieces(data, size, each, size, lim, req, r1, &one, buf);
-			}
+			/* Two or three pieces, split where the data says, and
+			 * (roomy limits only) one byte at a time. */
+			struct fuzz_pieces p;
+			enum fuzz_plan most = l == 0 ? FUZZ_EACH : FUZZ_THREE;
+			for (enum fuzz_plan plan = FUZZ_TWO; plan <= most; plan++)
+				if (fuzz_pieces(&p, plan, data, size))
+					check_pieces(data, size, &p, lim, req, r1, &one, buf);
 			free(buf);
 		}
 	}

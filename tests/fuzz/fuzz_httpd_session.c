@@ -26,14 +26,12 @@
 
 #include "sm.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static struct http_session *pending; /* an async handler's session */
 static struct sm_world *world;
 
 static void pending_abort(struct http_session *s)
 {
-	SM_REQUIRE(s == pending);
+	REQUIRE(s == pending);
 	pending = NULL;
 }
 
@@ -57,9 +55,9 @@ static void piece_done(void *arg)
 static int file_body(struct http_session *s)
 {
 	int fd = memfd_create("body", MFD_CLOEXEC);
-	SM_REQUIRE(fd >= 0);
+	REQUIRE(fd >= 0);
 	static const char text[] = "a file's body, sent with sendfile\n";
-	SM_REQUIRE(write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1);
+	REQUIRE(write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1);
 	if (http_head_begin(s, 200) < 0 || http_head_end(s, sizeof(text) - 1) < 0) {
 		close(fd);
 		return TS_ERROR;
@@ -94,7 +92,7 @@ static int handler(struct http_session *s)
 		return file_body(s);
 	case 3: {
 		int *left = malloc(sizeof(*left));
-		SM_REQUIRE(left != NULL);
+		REQUIRE(left != NULL);
 		*left = 3;
 		if (http_head_begin(s, 200) < 0 || http_head_end(s, 15) < 0) {
 			free(left);
@@ -152,8 +150,8 @@ static void own_op(uint8_t op)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sm_script sc = { data, size };
-	uint8_t cfg = sm_byte(&sc);
+	struct fuzz_input sc = { data, size };
+	uint8_t cfg = fuzz_byte(&sc);
 	static struct sm_world wd;
 	world = &wd;
 	pending = NULL;
@@ -167,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The async handler answers in the end, if its client is still there. */
 	resume();
 	sm_finish(&wd, NULL);
-	SM_REQUIRE(pending == NULL);
+	REQUIRE(pending == NULL);
 	sm_world_free(&wd);
 	return 0;
 }

@@ -14,14 +14,7 @@
 #include <string.h>
 
 #include "core/path.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static void check_inside(const char *p, long n)
 {
@@ -74,8 +67,7 @@ static long run(const char *target, size_t len, size_t outlen, char **outp)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* An exact-size copy: a read past size is caught too. */
-	char *target = malloc(size ? size : 1);
-	memcpy(target, data, size);
+	char *target = fuzz_copy(data, size);
 	const size_t sizes[] = { 8192, 4096, 64, 16, 2, 1, 0, size / 2 + 1, size + 2 };
 	long big = 0;
 	char *big_out = NULL;

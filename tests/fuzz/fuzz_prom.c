@@ -14,15 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "lb/prom.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool inside(struct str s, const char *p, size_t n)
 {
@@ -31,8 +24,7 @@ static bool inside(struct str s, const char *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *p = malloc(size ? size : 1);
-	memcpy(p, data, size);
+	char *p = fuzz_copy(data, size);
 	size_t lines = 1;
 	for (size_t i = 0; i < size; i++)
 		lines += p[i] == '\n';

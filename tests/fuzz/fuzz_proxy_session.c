@@ -28,8 +28,6 @@
 #include "core/stack.h"
 #include "sm.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 enum { PICK_NORMAL, PICK_NONE, PICK_FULL };
 
 static struct sm_world wd;
@@ -54,9 +52,9 @@ static int pick(struct proxy_worker *p, unsigned attempt, int avoid)
 static void release(struct proxy_worker *p, int server)
 {
 	(void)p;
-	SM_REQUIRE(server == 0 || server == 1);
+	REQUIRE(server == 0 || server == 1);
 	slots--;
-	SM_REQUIRE(slots >= 0);
+	REQUIRE(slots >= 0);
 }
 
 static int handler(struct http_session *s)
@@ -91,7 +89,7 @@ static void check_forwarded(void)
 		const struct sm_bytes *got = &wd.backends[b].got;
 		unsigned n = sm_parse_requests(got, &roomy, fwd, SM_MAX_REQS, &bad);
 		/* Only valid requests, the last one maybe cut short. */
-		SM_REQUIRE(!bad);
+		REQUIRE(!bad);
 		for (unsigned i = 0; i < n; i++) {
 			const struct sm_req *q = &fwd[i];
 			bool found = false;
@@ -113,12 +111,12 @@ static void check_forwarded(void)
 					found = true;
 				}
 			}
-			SM_REQUIRE(found);
+			REQUIRE(found);
 		}
 		nfwd += n;
 		sm_reqs_free(fwd, n);
 	}
-	SM_REQUIRE(nfwd <= nseen * (pc.retries + 1));
+	REQUIRE(nfwd <= nseen * (pc.retries + 1));
 	for (unsigned c = 0; c < wd.nclients; c++)
 		sm_reqs_free(creqs[c], ncreq[c]);
 }
@@ -146,8 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                              0, STACK_RETRY_CONN_FAILURE,
 		                              STACK_RETRY_CONN_FAILURE |
 		                                  STACK_RETRY_EMPTY_RESPONSE };
-	struct sm_script sc = { data, size };
-	uint8_t cfg0 = sm_byte(&sc), cfg1 = sm_byte(&sc);
+	struct fuzz_input sc = { data, size };
+	uint8_t cfg0 = fuzz_byte(&sc), cfg1 = fuzz_byte(&sc);
 	sm_world_init(&wd, cfg0 >> 4, cfg1 & 1, cfg1 >> 1);
 
 	memset(&pc, 0, sizeof(pc));
@@ -185,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pick_mode = PICK_NORMAL;
 	proxy_wake_queues(&pc, &pw);
 	sm_finish(&wd, quiet);
-	SM_REQUIRE(slots == 0);
+	REQUIRE(slots == 0);
 	check_forwarded();
 	proxy_worker_free(&pw);
 	free(pc.workers);

@@ -13,16 +13,9 @@
 #include <string.h>
 
 #include "core/stack.h"
+#include "fuzz.h"
 
 #define NAME "fuzz.conf"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int is_zero(const struct stack *s)
 {

@@ -20,15 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz.h"
 #include "web/range.h"
-
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int64_t file_size(const uint8_t *d)
 {
@@ -90,14 +83,12 @@ static void check_range(const char *value, size_t len, int64_t fsize)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *whole = malloc(size ? size : 1);
-	memcpy(whole, data, size);
+	char *whole = fuzz_copy(data, size);
 
 	if (size >= 8) {
 		int64_t fsize = file_size(data);
 		size_t len = size - 8;
-		char *value = malloc(len ? len : 1);
-		memcpy(value, data + 8, len);
+		char *value = fuzz_copy(data + 8, len);
 		check_range(value, len, fsize);
 		/* The same value against the edges of the file. */
 		check_range(value, len, 0);

@@ -27,7 +27,7 @@ void sm_bytes_add(struct sm_bytes *b, const void *p, size_t n)
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 64;
 		b->p = realloc(b->p, b->cap);
-		SM_REQUIRE(b->p != NULL);
+		REQUIRE(b->p != NULL);
 	}
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
@@ -53,7 +53,7 @@ static int sm_admit(struct http_session *s)
 			return 0;
 		}
 	}
-	SM_REQUIRE(0); /* a connection no client made */
+	REQUIRE(0); /* a connection no client made */
 	return -1;
 }
 
@@ -69,7 +69,7 @@ static void unix_addr(struct addr *a, const char *what)
 {
 	char spec[108], err[128];
 	snprintf(spec, sizeof(spec), "unix:/tmp/tsfuzz-%d-%s.sock", (int)getpid(), what);
-	SM_REQUIRE(addr_parse(spec, NULL, a, err, sizeof(err)) == 0);
+	REQUIRE(addr_parse(spec, NULL, a, err, sizeof(err)) == 0);
 }
 
 void sm_world_init(struct sm_world *wd, unsigned size, bool keepalive_limit, unsigned body)
@@ -84,7 +84,7 @@ void sm_world_init(struct sm_world *wd, unsigned size, bool keepalive_limit, uns
 	memset(wd, 0, sizeof(*wd));
 	wd->back_fd = -1;
 	wd->loop = loop_new();
-	SM_REQUIRE(wd->loop != NULL);
+	REQUIRE(wd->loop != NULL);
 	wd->d.nworkers = 1;
 	wd->d.metrics = metrics_new();
 	wd->w.d = &wd->d;
@@ -108,7 +108,7 @@ void sm_world_start(struct sm_world *wd, http_handler_fn handler, bool with_back
 	http_server_init(&wd->srv, &wd->w, &wd->conf, handler, wd);
 	wd->srv.admit = sm_admit;
 	wd->srv.closed = sm_closed;
-	SM_REQUIRE(http_server_listen(&wd->srv, &wd->front, err, sizeof(err)) == 0);
+	REQUIRE(http_server_listen(&wd->srv, &wd->front, err, sizeof(err)) == 0);
 	wd->with_backends = with_backends;
 	if (with_backends)
 		sm_backends_listen(wd, true);
@@ -119,7 +119,7 @@ void sm_backends_listen(struct sm_world *wd, bool up)
 	char err[256];
 	if (up && wd->back_fd < 0) {
 		wd->back_fd = net_listen(&wd->back, false, 64, err, sizeof(err));
-		SM_REQUIRE(wd->back_fd >= 0);
+		REQUIRE(wd->back_fd >= 0);
 	} else if (!up && wd->back_fd >= 0) {
 		close(wd->back_fd); /* connects are refused from now on */
 		wd->back_fd = -1;
@@ -177,13 +177,13 @@ void sm_settle(struct sm_world *wd)
 	unsigned idle = 0;
 	for (unsigned turn = 0; turn < SM_MAX_TURNS; turn++) {
 		int n = loop_run_once(wd->loop, 0);
-		SM_REQUIRE(n >= 0);
+		REQUIRE(n >= 0);
 		bool moved = pump_peers(wd) || n > 0;
 		idle = moved ? 0 : idle + 1;
 		if (idle == 4)
 			return;
 	}
-	SM_REQUIRE(0); /* still busy: a livelock */
+	REQUIRE(0); /* still busy: a livelock */
 }
 
 void sm_advance(struct sm_world *wd, uint64_t ms)
@@ -202,7 +202,7 @@ void sm_client_connect(struct sm_world *wd)
 	if (wd->nclients == SM_MAX_CLIENTS || open >= 2)
 		return;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	SM_REQUIRE(fd >= 0);
+	REQUIRE(fd >= 0);
 	if (connect(fd, (const struct sockaddr *)&wd->front.ss, wd->front.len) < 0) {
 		close(fd); /* the server has stopped listening */
 		return;
@@ -296,28 +296,14 @@ void sm_backend_close(struct sm_world *wd, unsigned b, bool reset)
  * configurations, and a little past them. */
 static const uint64_t steps[8] = { 1, 100, 1001, 2500, 5001, 10001, 30001, 60001 };
 
-/* A segment of the script: its length (0 for 256), then its bytes. */
-static const uint8_t *segment(struct sm_script *sc, size_t *n)
-{
-	size_t len = sm_byte(sc);
-	if (len == 0)
-		len = 256;
-	len = len < sc->n ? len : sc->n;
-	const uint8_t *p = sc->p;
-	sc->p += len;
-	sc->n -= len;
-	*n = len;
-	return p;
-}
-
-bool sm_common_op(struct sm_world *wd, uint8_t op, struct sm_script *sc)
+bool sm_common_op(struct sm_world *wd, uint8_t op, struct fuzz_input *sc)
 {
 	unsigned arg = op >> 4;
 	switch (op & 0x0f) {
 	case 0:
 	case 1: { /* a client sends a segment */
 		size_t n;
-		const uint8_t *p = segment(sc, &n);
+		const uint8_t *p = fuzz_segment(sc, &n);
 		sm_client_send(wd, arg, p, n);
 		return true;
 	}
@@ -336,7 +322,7 @@ bool sm_common_op(struct sm_world *wd, uint8_t op, struct sm_script *sc)
 	case 6:
 	case 7: { /* a backend sends a segment */
 		size_t n;
-		const uint8_t *p = segment(sc, &n);
+		const uint8_t *p = fuzz_segment(sc, &n);
 		if (wd->with_backends)
 			sm_backend_send(wd, arg, p, n);
 		return true;
@@ -362,11 +348,11 @@ bool sm_common_op(struct sm_world *wd, uint8_t op, struct sm_script *sc)
 	}
 }
 
-void sm_run(struct sm_world *wd, struct sm_script *sc, void (*own_op)(uint8_t op))
+void sm_run(struct sm_world *wd, struct fuzz_input *sc, void (*own_op)(uint8_t op))
 {
 	sm_client_connect(wd);
-	while (sm_more(sc)) {
-		uint8_t op = sm_byte(sc);
+	while (fuzz_more(sc)) {
+		uint8_t op = fuzz_byte(sc);
 		if (sm_common_op(wd, op, sc))
 			continue;
 		own_op(op);
@@ -390,9 +376,9 @@ void sm_finish(struct sm_world *wd, bool (*quiet)(struct sm_world *wd))
 		sm_advance(wd, 61000);
 	}
 	/* Every session has ended, in bounded time, whatever the peers did. */
-	SM_REQUIRE(wd->w.nconns == 0);
-	SM_REQUIRE(wd->srv.sessions == NULL);
-	SM_REQUIRE(quiet == NULL || quiet(wd));
+	REQUIRE(wd->w.nconns == 0);
+	REQUIRE(wd->srv.sessions == NULL);
+	REQUIRE(quiet == NULL || quiet(wd));
 	if (getenv("SM_TRACE")) {
 		for (unsigned i = 0; i < wd->nclients; i++) {
 			trace("client sent", i, &wd->clients[i].sent);
@@ -405,9 +391,9 @@ void sm_finish(struct sm_world *wd, bool (*quiet)(struct sm_world *wd))
 	}
 	for (unsigned i = 0; i < wd->nclients; i++) {
 		struct sm_client *c = &wd->clients[i];
-		SM_REQUIRE(c->s == NULL);
+		REQUIRE(c->s == NULL);
 		/* The server closed its side of every connection it took. */
-		SM_REQUIRE(!c->accepted || c->fd < 0 || c->eof);
+		REQUIRE(!c->accepted || c->fd < 0 || c->eof);
 		sm_check_seen(wd, c);
 		sm_check_responses(wd, c);
 	}
@@ -465,7 +451,7 @@ bool sm_text_is(const struct sm_text *t, struct str v)
 struct sm_seen *sm_seen_add(struct sm_world *wd, struct http_session *s)
 {
 	struct sm_client *c = sm_client_of(wd, s);
-	SM_REQUIRE(c != NULL);
+	REQUIRE(c != NULL);
 	if (c->nseen == SM_MAX_REQS)
 		return NULL;
 	struct sm_seen *r = &c->seen[c->nseen++];
@@ -547,16 +533,16 @@ void sm_check_seen(const struct sm_world *wd, const struct sm_client *c)
 	unsigned n = sm_parse_requests(&c->sent, &wd->srv.limits, reqs, SM_MAX_REQS, &bad);
 	if (getenv("SM_TRACE"))
 		fprintf(stderr, "seen %u parsed %u bad %d\n", c->nseen, n, bad);
-	SM_REQUIRE(c->nseen <= n);
+	REQUIRE(c->nseen <= n);
 	for (unsigned k = 0; k < c->nseen; k++) {
 		const struct sm_seen *s = &c->seen[k];
-		SM_REQUIRE(sm_text_is(&s->method, reqs[k].method_name));
-		SM_REQUIRE(sm_text_is(&s->target, reqs[k].target));
+		REQUIRE(sm_text_is(&s->method, reqs[k].method_name));
+		REQUIRE(sm_text_is(&s->target, reqs[k].target));
 		if (s->has_body) {
-			SM_REQUIRE(reqs[k].body_whole);
-			SM_REQUIRE(s->body.len == reqs[k].body.len);
-			SM_REQUIRE(s->body.len == 0 ||
-			           memcmp(s->body.p, reqs[k].body.p, s->body.len) == 0);
+			REQUIRE(reqs[k].body_whole);
+			REQUIRE(s->body.len == reqs[k].body.len);
+			REQUIRE(s->body.len == 0 ||
+			        memcmp(s->body.p, reqs[k].body.p, s->body.len) == 0);
 		}
 	}
 	sm_reqs_free(reqs, n);
@@ -579,7 +565,7 @@ void sm_check_responses(const struct sm_world *wd, const struct sm_client *c)
 		ssize_t r =
 		    http_parse_response(g->p + pos, g->len - pos, &scan, &roomy, method, &m);
 		/* Whole heads only: a head is written in one piece. */
-		SM_REQUIRE(r > 0);
+		REQUIRE(r > 0);
 		/* An error that closes may answer a request that had not arrived
 		 * whole (a 408 while the rest was still to come): not the HEAD
 		 * the whole stream shows, so its body is there. */
@@ -588,18 +574,18 @@ void sm_check_responses(const struct sm_world *wd, const struct sm_client *c)
 			scan = 0;
 			r = http_parse_response(g->p + pos, g->len - pos, &scan, &roomy, HTTP_GET,
 			                        &m);
-			SM_REQUIRE(r > 0);
+			REQUIRE(r > 0);
 		}
-		SM_REQUIRE(m.status >= 100 && m.status <= 599);
+		REQUIRE(m.status >= 100 && m.status <= 599);
 		pos += (size_t)r;
 		if (m.status < 200)
 			continue;
 		finals++;
 		/* At most one response per request the client sent, and one
 		 * more for what came after them (400, 408, 431 ...), closing. */
-		SM_REQUIRE(finals <= nreq + 1);
+		REQUIRE(finals <= nreq + 1);
 		if (finals == nreq + 1)
-			SM_REQUIRE(m.status >= 400 && !m.keep_alive);
+			REQUIRE(m.status >= 400 && !m.keep_alive);
 		size_t avail = g->len - pos;
 		bool whole = true;
 		if (m.framing == HTTP_BODY_LENGTH) {
@@ -611,22 +597,22 @@ void sm_check_responses(const struct sm_world *wd, const struct sm_client *c)
 			while (!http_chunked_done(&ch)) {
 				struct str data;
 				ssize_t k = http_chunked_step(&ch, g->p + pos, g->len - pos, &data);
-				SM_REQUIRE(k >= 0);
+				REQUIRE(k >= 0);
 				if (k == 0)
 					break;
 				pos += (size_t)k;
 			}
 			whole = http_chunked_done(&ch);
 		} else if (m.framing == HTTP_BODY_CLOSE) {
-			SM_REQUIRE(!m.keep_alive);
+			REQUIRE(!m.keep_alive);
 			pos = g->len;
 		}
 		/* A body cut short (the backend died in it) ends the stream. */
 		if (!whole)
-			SM_REQUIRE(pos == g->len);
+			REQUIRE(pos == g->len);
 		/* Nothing follows a response that said it closes. */
 		if (!m.keep_alive)
-			SM_REQUIRE(pos == g->len);
+			REQUIRE(pos == g->len);
 	}
 	sm_reqs_free(reqs, nreq);
 }

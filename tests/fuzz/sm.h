@@ -22,12 +22,7 @@
 
 #include "core/daemon.h"
 #include "core/httpd.h"
-
-#define SM_REQUIRE(c)                                                                              \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz.h"
 
 #define SM_MAX_CLIENTS  4 /* per input, at most 2 open at once */
 #define SM_MAX_BACKENDS 16
@@ -83,24 +78,6 @@ struct sm_world {
 	bool with_backends;
 };
 
-/* The script: bytes read one at a time, 0 once they run out. */
-struct sm_script {
-	const uint8_t *p;
-	size_t n;
-};
-
-static inline bool sm_more(const struct sm_script *sc)
-{
-	return sc->n > 0;
-}
-static inline uint8_t sm_byte(struct sm_script *sc)
-{
-	if (sc->n == 0)
-		return 0;
-	sc->n--;
-	return *sc->p++;
-}
-
 void sm_bytes_add(struct sm_bytes *b, const void *p, size_t n);
 void sm_bytes_free(struct sm_bytes *b);
 
@@ -129,10 +106,10 @@ void sm_advance(struct sm_world *wd, uint64_t ms);
  * the clock moves, 5 a client connects, 6-7 a backend sends a segment, 8
  * it closes (or resets), 9 the backends' listener goes down or up, 11 the
  * server stops gracefully. False when op is none of them. */
-bool sm_common_op(struct sm_world *wd, uint8_t op, struct sm_script *sc);
+bool sm_common_op(struct sm_world *wd, uint8_t op, struct fuzz_input *sc);
 /* The whole script: a client connects, then each op, common or the
  * target's own (own_op, after which the loop settles). */
-void sm_run(struct sm_world *wd, struct sm_script *sc, void (*own_op)(uint8_t op));
+void sm_run(struct sm_world *wd, struct fuzz_input *sc, void (*own_op)(uint8_t op));
 /* The end: time passes until every session has closed and quiet(wd) holds
  * (trapping if they do not), then the checks of what the clients got. */
 void sm_finish(struct sm_world *wd, bool (*quiet)(struct sm_world *wd));

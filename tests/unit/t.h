@@ -10,6 +10,7 @@
 #ifndef T_H
 #define T_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -50,6 +51,18 @@ void t_check(int ok, const char *file, int line, const char *fmt, ...)
 		        "%s == %s (\"%s\" vs \"%s\")", #a, #b, t_a_ ? t_a_ : "(null)",             \
 		        t_b_ ? t_b_ : "(null)");                                                   \
 	} while (0)
+
+/* Bytes that may contain NUL, for tables of inputs: a literal and its
+ * length, as RAW("a\0b"). */
+struct raw {
+	const char *s;
+	size_t len;
+};
+
+#define RAW(lit)                                                                                   \
+	{                                                                                          \
+		(lit), sizeof(lit) - 1                                                             \
+	}
 
 /* A struct str (pointer + length) equals a C string. */
 #define CHECK_STRN(s, b)                                                                           \

@@ -1,5 +1,5 @@
 /* dns_answer: one query in, one response out, against a zone built from a
- * string. The expectations are NSD 4.6's answers to the same queries on the
+ * string (dns_fixture.h). The expectations are NSD 4.6's answers to the same queries on the
  * same zone (checked with dig while writing them; tests/e2e/test_dns_nsd.py
  * keeps checking against a running NSD): sections in NSD's order, the
  * negative SOA with TTL min(TTL, MINIMUM), the apex NS in the authority of
@@ -11,70 +11,8 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "core/stack.h"
-#include "dns/dns.h"
+#include "dns_fixture.h"
 #include "t.h"
-
-static const char zone_text[] =
-    "$ORIGIN example.\n"
-    "$TTL 300\n"
-    "@ 3600 SOA ns1 hostmaster 2024010101 7200 3600 1209600 60\n"
-    "@ NS ns1\n"
-    "@ NS ns.other.net.\n"
-    "@ A 192.0.2.1\n"
-    "@ MX 10 mail\n"
-    "@ MX 20 mx.other.net.\n"
-    "ns1 A 192.0.2.53\n"
-    "ns1 AAAA 2001:db8::53\n"
-    "mail A 192.0.2.25\n"
-    "host A 192.0.2.10\n"
-    "host AAAA 2001:db8::10\n"
-    "www CNAME host\n"
-    "out CNAME www.other.net.\n"
-    "c1 CNAME c2\n"
-    "c2 CNAME host\n"
-    "dangling CNAME nothere\n"
-    "loop1 CNAME loop2\n"
-    "loop2 CNAME loop1\n"
-    "txt TXT \"hello world\" \"say \\\"hi\\\"\"\n"
-    "a.b A 192.0.2.20\n"
-    "*.wild A 10.2.2.2\n"
-    "wc CNAME foo.wild\n"
-    "sub NS ns1.sub\n"
-    "sub NS ns.other.net.\n"
-    "ns1.sub A 10.1.1.1\n"
-    "todeleg CNAME www.sub\n"
-    "mxglue MX 10 ns1.sub\n"
-    "srv SRV 0 5 5060 host\n"
-    "multi TXT \"one\"\n"
-    "multi MX 1 mail\n"
-    "multi A 10.3.3.3\n"
-    "big A 10.0.0.1\nbig A 10.0.0.2\nbig A 10.0.0.3\nbig A 10.0.0.4\nbig A 10.0.0.5\n"
-    "big A 10.0.0.6\nbig A 10.0.0.7\nbig A 10.0.0.8\nbig A 10.0.0.9\nbig A 10.0.0.10\n"
-    "big A 10.0.0.11\nbig A 10.0.0.12\nbig A 10.0.0.13\nbig A 10.0.0.14\n"
-    "big A 10.0.0.15\nbig A 10.0.0.16\nbig A 10.0.0.17\nbig A 10.0.0.18\n"
-    "big A 10.0.0.19\nbig A 10.0.0.20\nbig A 10.0.0.21\nbig A 10.0.0.22\n"
-    "big A 10.0.0.23\nbig A 10.0.0.24\nbig A 10.0.0.25\nbig A 10.0.0.26\n"
-    "big A 10.0.0.27\nbig A 10.0.0.28\nbig A 10.0.0.29\nbig A 10.0.0.30\n"
-    "big A 10.0.0.31\nbig A 10.0.0.32\nbig A 10.0.0.33\nbig A 10.0.0.34\n"
-    "big A 10.0.0.35\nbig A 10.0.0.36\nbig A 10.0.0.37\nbig A 10.0.0.38\n"
-    "big A 10.0.0.39\nbig A 10.0.0.40\n";
-
-static const struct dns_zone *zone(void)
-{
-	static struct dns_zone z;
-	static int ready;
-	if (!ready) {
-		char err[256];
-		if (dns_zone_load_string(&z, "test.zone", zone_text, "example", 300, err,
-		                         sizeof(err)) < 0) {
-			printf("test zone: %s\n", err);
-			return NULL;
-		}
-		ready = 1;
-	}
-	return &z;
-}
 
 /* ---- queries ---- */
 
@@ -146,7 +84,7 @@ static struct dns_answer_info info; /* of the last answer_raw */
 
 static size_t answer_raw(const uint8_t *q, size_t n, enum dns_transport t)
 {
-	return dns_answer(zone(), q, n, out, sizeof(out), t, &info);
+	return dns_answer(dns_fixture_example(), q, n, out, sizeof(out), t, &info);
 }
 
 static ldns_pkt *ask(const struct q *q, enum dns_transport t, size_t *len)
@@ -507,8 +445,8 @@ static int row_rcode(const ldns_pkt *p)
 
 TEST(dns_answer_rows)
 {
-	CHECK(zone() != NULL);
-	if (zone() == NULL)
+	CHECK(dns_fixture_example() != NULL);
+	if (dns_fixture_example() == NULL)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		const struct row *r = &rows[i];
@@ -648,7 +586,8 @@ TEST(dns_answer_info_of_dropped_and_malformed_messages)
 	CHECK(answer_raw(q, 14, DNS_UDP) > 0); /* the question cut short */
 	CHECK_EQ(info.rcode, 1);               /* FORMERR */
 	CHECK_EQ(info.qtype, 0);
-	CHECK(dns_answer(zone(), q, n, out, sizeof(out), DNS_UDP, NULL) > 0); /* info optional */
+	CHECK(dns_answer(dns_fixture_example(), q, n, out, sizeof(out), DNS_UDP, NULL) >
+	      0); /* info optional */
 }
 
 /* The 1232 EDNS size holds 40 A records; TCP holds anything. */
@@ -827,8 +766,9 @@ TEST(dns_answer_respects_the_output_room)
 	struct q base = { "big.example", LDNS_RR_TYPE_A, 0, 0, NOEDNS, 0, 0 };
 	uint8_t q[200], small[40];
 	size_t n = build(q, &base);
-	CHECK_EQ(dns_answer(zone(), q, n, small, 20, DNS_TCP, NULL), 0); /* not even the question */
-	size_t r = dns_answer(zone(), q, n, small, sizeof(small), DNS_TCP, NULL);
+	CHECK_EQ(dns_answer(dns_fixture_example(), q, n, small, 20, DNS_TCP, NULL),
+	         0); /* not even the question */
+	size_t r = dns_answer(dns_fixture_example(), q, n, small, sizeof(small), DNS_TCP, NULL);
 	CHECK_EQ(r, 29);
 	CHECK(small[2] & 0x02); /* TC */
 }
@@ -842,8 +782,12 @@ TEST(dns_answer_stack_zone)
 	struct stack s;
 	struct dns_zone z;
 	char err[256];
-	CHECK(stack_load_string(&s, "t.conf", conf, err, sizeof(err)) == 0);
-	CHECK(dns_zone_from_stack(&z, &s, 300, err, sizeof(err)) == 0);
+	int rc = dns_fixture_from_stack(&z, &s, conf, 300, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (rc < 0) {
+		printf("%s\n", err);
+		return;
+	}
 	struct q rows2[] = {
 		{ "www.foobar.com", LDNS_RR_TYPE_A, 0, 0, NOEDNS, 0, 0 },
 		{ "ns1.foobar.com", LDNS_RR_TYPE_A, 0, 0, NOEDNS, 0, 0 },

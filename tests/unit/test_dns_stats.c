@@ -6,12 +6,8 @@
 
 #include "core/metrics.h"
 #include "dns/stats.h"
+#include "dns_fixture.h"
 #include "t.h"
-
-static const char zone_text[] = "$TTL 300\n"
-                                "@ IN SOA ns1 hostmaster 2026112601 7200 3600 1209600 60\n"
-                                "@ IN NS ns1\n"
-                                "ns1 IN A 192.0.2.1\n";
 
 /* The sample of one series in a scrape, or -1. */
 static long long sample(const char *text, const char *series)
@@ -26,8 +22,7 @@ TEST(dns_stats_count_by_transport_rcode_and_type)
 {
 	struct dns_zone z;
 	char err[256];
-	CHECK_EQ(dns_zone_load_string(&z, "t.zone", zone_text, "example", 300, err, sizeof(err)),
-	         0);
+	CHECK_EQ(dns_fixture_load(&z, DNS_FIXTURE_SMALL_ZONE, err, sizeof(err)), 0);
 	struct metrics *m = metrics_new();
 	struct dns_stats st;
 	dns_stats_define(&st, m, &z);

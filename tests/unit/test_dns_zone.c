@@ -9,15 +9,10 @@
 #include <unistd.h>
 
 #include "core/common.h"
-#include "dns/dns.h"
+#include "dns_fixture.h"
 #include "t.h"
 
 #define SOA "@ 3600 SOA ns1 hostmaster 1 7200 3600 1209600 60\n"
-
-static int load(struct dns_zone *z, const char *text, char *err, size_t errlen)
-{
-	return dns_zone_load_string(z, "z.zone", text, "example", 300, err, errlen);
-}
 
 /* The node of a presentation-format name, or NULL. */
 static const struct dns_node *node(const struct dns_zone *z, const char *name)
@@ -78,7 +73,7 @@ TEST(dns_zone_errors_name_file_and_line)
 		t_case("dns_zone error \"%s\"", bad_rows[i].err);
 		struct dns_zone z;
 		char err[512] = "";
-		CHECK_EQ(load(&z, bad_rows[i].text, err, sizeof(err)), -1);
+		CHECK_EQ(dns_fixture_load(&z, bad_rows[i].text, err, sizeof(err)), -1);
 		CHECK_STR(err, bad_rows[i].err);
 		CHECK(z.mem == NULL && z.table == NULL); /* nothing left behind */
 	}
@@ -96,11 +91,12 @@ TEST(dns_zone_indexes_names_and_rrsets)
 {
 	struct dns_zone z;
 	char err[256] = "";
-	int rc = load(&z,
-	              "$TTL 300\n" SOA "@ NS ns1\n@ A 192.0.2.1\na.b.c A 192.0.2.2\n"
-	              "*.w TXT \"w\"\nMixed.Case A 192.0.2.3\nmixed.case AAAA ::1\n"
-	              "host TXT \"t\"\nhost A 192.0.2.4\nhost TXT \"u\"\nhost A 192.0.2.4\n",
-	              err, sizeof(err));
+	int rc =
+	    dns_fixture_load(&z,
+	                     "$TTL 300\n" SOA "@ NS ns1\n@ A 192.0.2.1\na.b.c A 192.0.2.2\n"
+	                     "*.w TXT \"w\"\nMixed.Case A 192.0.2.3\nmixed.case AAAA ::1\n"
+	                     "host TXT \"t\"\nhost A 192.0.2.4\nhost TXT \"u\"\nhost A 192.0.2.4\n",
+	                     err, sizeof(err));
 	CHECK_EQ(rc, 0);
 	if (rc < 0) {
 		printf("%s\n", err);
@@ -135,23 +131,26 @@ TEST(dns_zone_ttls)
 	struct dns_zone z;
 	char err[256] = "";
 	t_case("dns_zone without $TTL: the last TTL given, else the default");
-	CHECK_EQ(load(&z, "a A 192.0.2.1\n" SOA "b A 192.0.2.2\nc 7 A 192.0.2.3\nd A 192.0.2.4\n",
-	              err, sizeof(err)),
+	CHECK_EQ(dns_fixture_load(
+	             &z, "a A 192.0.2.1\n" SOA "b A 192.0.2.2\nc 7 A 192.0.2.3\nd A 192.0.2.4\n",
+	             err, sizeof(err)),
 	         0);
 	CHECK_EQ(ttl_of(&z, "a.example.", LDNS_RR_TYPE_A), 300);
 	CHECK_EQ(ttl_of(&z, "b.example.", LDNS_RR_TYPE_A), 3600);
 	CHECK_EQ(ttl_of(&z, "d.example.", LDNS_RR_TYPE_A), 7);
 	dns_zone_free(&z);
 	t_case("dns_zone with $TTL: $TTL");
-	CHECK_EQ(load(&z, "$TTL 1h\n" SOA "b A 192.0.2.2\nc 7 A 192.0.2.3\nd A 192.0.2.4\n", err,
-	              sizeof(err)),
+	CHECK_EQ(dns_fixture_load(&z,
+	                          "$TTL 1h\n" SOA "b A 192.0.2.2\nc 7 A 192.0.2.3\nd A 192.0.2.4\n",
+	                          err, sizeof(err)),
 	         0);
 	CHECK_EQ(ttl_of(&z, "b.example.", LDNS_RR_TYPE_A), 3600);
 	CHECK_EQ(ttl_of(&z, "c.example.", LDNS_RR_TYPE_A), 7);
 	CHECK_EQ(ttl_of(&z, "d.example.", LDNS_RR_TYPE_A), 3600);
 	dns_zone_free(&z);
 	t_case("dns_zone negative TTL is the SOA's TTL when lower than MINIMUM");
-	CHECK_EQ(load(&z, "@ 30 SOA ns1 hostmaster 1 7200 3600 1209600 600\n", err, sizeof(err)),
+	CHECK_EQ(dns_fixture_load(&z, "@ 30 SOA ns1 hostmaster 1 7200 3600 1209600 600\n", err,
+	                          sizeof(err)),
 	         0);
 	CHECK_EQ(z.neg_ttl, 30);
 	dns_zone_free(&z);
@@ -161,11 +160,12 @@ TEST(dns_zone_origin_and_multiline)
 {
 	struct dns_zone z;
 	char err[256] = "";
-	int rc = load(&z,
-	              "$ORIGIN example.\n@ IN SOA ns1 hostmaster (\n  2024 ; serial\n  7200 3600\n"
-	              "  1209600 60 )\n$ORIGIN sub.example.\nwww A 192.0.2.9\n"
-	              "$ORIGIN example.\n  TXT \"same owner as above\"\n",
-	              err, sizeof(err));
+	int rc = dns_fixture_load(
+	    &z,
+	    "$ORIGIN example.\n@ IN SOA ns1 hostmaster (\n  2024 ; serial\n  7200 3600\n"
+	    "  1209600 60 )\n$ORIGIN sub.example.\nwww A 192.0.2.9\n"
+	    "$ORIGIN example.\n  TXT \"same owner as above\"\n",
+	    err, sizeof(err));
 	CHECK_EQ(rc, 0);
 	if (rc < 0) {
 		printf("%s\n", err);
@@ -184,7 +184,7 @@ TEST(dns_zone_from_a_file)
 	CHECK(fd >= 0);
 	if (fd < 0)
 		return;
-	const char text[] = "$TTL 60\n" SOA "@ NS ns1\nns1 A 192.0.2.53\n";
+	const char text[] = DNS_FIXTURE_SMALL_ZONE;
 	CHECK_EQ(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
 	close(fd);
 	struct dns_zone z;

@@ -12,16 +12,6 @@
 #include "core/http.h"
 #include "t.h"
 
-struct raw {
-	const char *s;
-	size_t len;
-};
-
-#define RAW(lit)                                                                                   \
-	{                                                                                          \
-		(lit), sizeof(lit) - 1                                                             \
-	}
-
 struct decoded {
 	char out[4096];
 	size_t outlen;

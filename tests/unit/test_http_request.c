@@ -14,17 +14,6 @@
 
 static const struct http_limits lim = { .max_head = 8192, .max_headers = 64, .max_body = 1 << 20 };
 
-/* Bytes that may contain NUL: a literal and its length. */
-struct raw {
-	const char *s;
-	size_t len;
-};
-
-#define RAW(lit)                                                                                   \
-	{                                                                                          \
-		(lit), sizeof(lit) - 1                                                             \
-	}
-
 /* The copy the last parse looked at; the message points into it, so it
  * lives until the next parse. */
 static char *held;

@@ -12,16 +12,6 @@
 
 static const struct http_limits lim = { .max_head = 8192, .max_headers = 64, .max_body = 1 << 20 };
 
-struct raw {
-	const char *s;
-	size_t len;
-};
-
-#define RAW(lit)                                                                                   \
-	{                                                                                          \
-		(lit), sizeof(lit) - 1                                                             \
-	}
-
 /* An exact-size copy of what was received; the message points into it. */
 static char *held;
 
