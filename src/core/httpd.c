@@ -20,21 +20,21 @@
 
 static void session_io(struct io *io);
 static void session_timeout(struct timer *t);
-static void session_process(struct http_session *s);
-static void session_write(struct http_session *s);
+static void session_process(struct httpd_session *s);
+static void session_write(struct httpd_session *s);
 static void accept_ready(struct io *io);
 static void accept_more(struct defer *d);
-static void file_done(struct http_req *r);
-static void pieces_done(struct http_req *r);
+static void file_done(struct httpd_req *r);
+static void pieces_done(struct httpd_req *r);
 
-uint64_t http_now_us(void)
+uint64_t httpd_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static uint64_t conf_ms(const struct http_server *srv, size_t off, uint64_t def)
+static uint64_t conf_ms(const struct httpd_server *srv, size_t off, uint64_t def)
 {
 	return srv->conf ? *(const uint64_t *)((const char *)srv->conf + off) : def;
 }
@@ -43,7 +43,7 @@ static uint64_t conf_ms(const struct http_server *srv, size_t off, uint64_t def)
 
 /* ---- metrics ---- */
 
-void http_metrics_define(struct metrics *m, const char *prefix, struct http_metrics *ids)
+void httpd_metrics_define(struct metrics *m, const char *prefix, struct httpd_metrics *ids)
 {
 	static const double bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 		                         0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
@@ -69,8 +69,8 @@ void http_metrics_define(struct metrics *m, const char *prefix, struct http_metr
 	ids->bad_requests = metrics_counter(m, name, "Requests refused as malformed or slow", NULL);
 }
 
-void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
-                             const struct http_metrics *ids)
+void httpd_server_use_metrics(struct httpd_server *srv, const struct metrics *m,
+                              const struct httpd_metrics *ids)
 {
 	for (int i = 0; i < 6; i++)
 		srv->m.requests[i] = metrics_slot(m, ids->requests[i]);
@@ -84,8 +84,8 @@ void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
 
 /* ---- server ---- */
 
-void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
-                      http_handler_fn handler, void *data)
+void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct stack_http *conf,
+                       httpd_handler_fn handler, void *data)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->w = w;
@@ -103,15 +103,15 @@ void http_server_init(struct http_server *srv, struct worker *w, const struct st
 		srv->access_log = &w->d->access_log;
 }
 
-void http_server_buffer_bodies(struct http_server *srv)
+void httpd_server_buffer_bodies(struct httpd_server *srv)
 {
 	srv->buffer_body = true;
 	/* A handler that gets whole bodies gets bounded ones. */
 	if (srv->limits.max_body == 0)
-		srv->limits.max_body = HTTP_BUFFERED_MAX_BODY;
+		srv->limits.max_body = HTTPD_BUFFERED_MAX_BODY;
 }
 
-int http_server_listen(struct http_server *srv, const struct addr *a, char *err, size_t errlen)
+int httpd_server_listen(struct httpd_server *srv, const struct addr *a, char *err, size_t errlen)
 {
 	int fd = worker_listen(srv->w, a, err, errlen);
 	if (fd < 0)
@@ -126,7 +126,7 @@ int http_server_listen(struct http_server *srv, const struct addr *a, char *err,
 }
 
 /* Stop accepting; the socket is closed unless a new generation took it. */
-static void unlisten(struct http_server *srv)
+static void unlisten(struct httpd_server *srv)
 {
 	int fd = srv->listen_io.fd;
 	if (fd < 0)
@@ -136,15 +136,15 @@ static void unlisten(struct http_server *srv)
 }
 
 /* Waiting for a next request that has not begun: safe to close on a stop. */
-static bool session_idle(const struct http_session *s)
+static bool session_idle(const struct httpd_session *s)
 {
 	return s->state == HS_WAIT && !s->head_started && buf_empty(&s->in);
 }
 
 static void session_free_deferred(struct defer *d)
 {
-	struct http_session *s = container_of(d, struct http_session, free_defer);
-	struct http_server *srv = s->srv;
+	struct httpd_session *s = container_of(d, struct httpd_session, free_defer);
+	struct httpd_server *srv = s->srv;
 	/* Kept for reuse: a new connection costs no malloc once warm. */
 	s->next = srv->free_list;
 	srv->free_list = s;
@@ -152,12 +152,12 @@ static void session_free_deferred(struct defer *d)
 
 /* The request state, from a per-worker stock: made when a head begins,
  * given back when the connection goes idle. */
-static struct http_req *req_get(struct http_session *s)
+static struct httpd_req *req_get(struct httpd_session *s)
 {
 	if (s->req)
 		return s->req;
-	struct http_server *srv = s->srv;
-	struct http_req *r = srv->req_free;
+	struct httpd_server *srv = s->srv;
+	struct httpd_req *r = srv->req_free;
 	if (r)
 		srv->req_free = r->next_free;
 	else
@@ -169,9 +169,9 @@ static struct http_req *req_get(struct http_session *s)
 	return r;
 }
 
-static void req_put(struct http_session *s)
+static void req_put(struct httpd_session *s)
 {
-	struct http_req *r = s->req;
+	struct httpd_req *r = s->req;
 	if (r == NULL)
 		return;
 	free(r->body);
@@ -188,13 +188,13 @@ static void req_put(struct http_session *s)
 	s->srv->req_free = r;
 }
 
-void http_session_close(struct http_session *s)
+void httpd_session_close(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	if (!conn_open(&s->conn))
 		return;
 	if (s->stream_ops) {
-		const struct http_stream_ops *ops = s->stream_ops;
+		const struct httpd_stream_ops *ops = s->stream_ops;
 		s->stream_ops = NULL;
 		ops->abort(s);
 	}
@@ -226,7 +226,7 @@ void http_session_close(struct http_session *s)
 	worker_check_drained(srv->w);
 }
 
-void http_server_stop(struct http_server *srv)
+void httpd_server_stop(struct httpd_server *srv)
 {
 	if (srv->w == NULL)
 		return;
@@ -237,29 +237,29 @@ void http_server_stop(struct http_server *srv)
 	 * it meanwhile is not lost) or when it times out. On a stop, idle ones
 	 * go now. */
 	bool close_idle = !srv->w->reloading;
-	for (struct http_session *s = srv->sessions, *next; s; s = next) {
+	for (struct httpd_session *s = srv->sessions, *next; s; s = next) {
 		next = s->next;
 		if (close_idle && session_idle(s))
-			http_session_close(s);
+			httpd_session_close(s);
 		else
 			s->close_after = true;
 	}
 }
 
-void http_server_free(struct http_server *srv)
+void httpd_server_free(struct httpd_server *srv)
 {
 	if (srv->w == NULL)
 		return; /* never initialised (a worker that failed to start) */
 	unlisten(srv);
 	srv->freeing = true;
 	while (srv->sessions)
-		http_session_close(srv->sessions);
-	for (struct http_session *s = srv->free_list, *next; s; s = next) {
+		httpd_session_close(srv->sessions);
+	for (struct httpd_session *s = srv->free_list, *next; s; s = next) {
 		next = s->next;
 		free(s);
 	}
 	srv->free_list = NULL;
-	for (struct http_req *r = srv->req_free, *next; r; r = next) {
+	for (struct httpd_req *r = srv->req_free, *next; r; r = next) {
 		next = r->next_free;
 		free(r);
 	}
@@ -268,9 +268,9 @@ void http_server_free(struct http_server *srv)
 	srv->scratch = NULL;
 }
 
-static struct http_session *session_new(struct http_server *srv)
+static struct httpd_session *session_new(struct httpd_server *srv)
 {
-	struct http_session *s = srv->free_list;
+	struct httpd_session *s = srv->free_list;
 	if (s)
 		srv->free_list = s->next;
 	else
@@ -292,7 +292,7 @@ static bool refuse(int fd)
 
 static void accept_ready(struct io *io)
 {
-	struct http_server *srv = container_of(io, struct http_server, listen_io);
+	struct httpd_server *srv = container_of(io, struct httpd_server, listen_io);
 	struct worker *w = srv->w;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		if (srv->stopping || io->fd < 0)
@@ -322,7 +322,7 @@ static void accept_ready(struct io *io)
 			int one = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		}
-		struct http_session *s = session_new(srv);
+		struct httpd_session *s = session_new(srv);
 		memcpy(&s->peer, &ss, MIN((size_t)len, sizeof(s->peer)));
 		if (conn_init(&s->conn, w->loop, fd, session_io) < 0) {
 			close(fd);
@@ -359,17 +359,17 @@ static void accept_ready(struct io *io)
 
 static void accept_more(struct defer *d)
 {
-	struct http_server *srv = container_of(d, struct http_server, accept_more);
+	struct httpd_server *srv = container_of(d, struct httpd_server, accept_more);
 	if (srv->listen_io.fd >= 0 && (srv->listen_io.ready & IO_READ))
 		accept_ready(&srv->listen_io);
 }
 
 /* ---- responses ---- */
 
-static void log_time_format(struct http_server *srv, int64_t now);
+static void log_time_format(struct httpd_server *srv, int64_t now);
 
 /* Once a second: the Date line and what follows it in every response. */
-static void refresh_common(struct http_server *srv)
+static void refresh_common(struct httpd_server *srv)
 {
 	int64_t now = loop_wall(srv->w->loop);
 	if (now == srv->date_t)
@@ -382,9 +382,9 @@ static void refresh_common(struct http_server *srv)
 	log_time_format(srv, now);
 }
 
-int http_head_begin(struct http_session *s, int status)
+int httpd_head_begin(struct httpd_session *s, int status)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	buf_attach(&srv->w->pool, &s->out);
 	s->req->status = status;
 	refresh_common(srv);
@@ -405,7 +405,7 @@ int http_head_begin(struct http_session *s, int status)
 	return 0;
 }
 
-int http_head_add(struct http_session *s, const char *name, const char *value)
+int httpd_head_add(struct httpd_session *s, const char *name, const char *value)
 {
 	size_t n = strlen(name), v = strlen(value);
 	if (buf_room(&s->out) < n + v + 4)
@@ -419,7 +419,7 @@ int http_head_add(struct http_session *s, const char *name, const char *value)
 	return 0;
 }
 
-int http_head_addf(struct http_session *s, const char *name, const char *fmt, ...)
+int httpd_head_addf(struct httpd_session *s, const char *name, const char *fmt, ...)
 {
 	char value[1024];
 	va_list ap;
@@ -428,10 +428,10 @@ int http_head_addf(struct http_session *s, const char *name, const char *fmt, ..
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(value))
 		return -1;
-	return http_head_add(s, name, value);
+	return httpd_head_add(s, name, value);
 }
 
-int http_head_end(struct http_session *s, int64_t content_length)
+int httpd_head_end(struct httpd_session *s, int64_t content_length)
 {
 	struct buf *o = &s->out;
 	int r = 0;
@@ -439,7 +439,7 @@ int http_head_end(struct http_session *s, int64_t content_length)
 		r |= buf_append_lit(o, "Content-Length: ");
 		r |= buf_append_u64(o, (uint64_t)content_length);
 		r |= buf_append_lit(o, "\r\n");
-	} else if (content_length == HTTP_LENGTH_UNKNOWN) {
+	} else if (content_length == HTTPD_LENGTH_UNKNOWN) {
 		s->close_after = true; /* without a length, the close marks the end */
 	}
 	/* A request body no one has read (a 405 answered before it) would be
@@ -458,7 +458,7 @@ int http_head_end(struct http_session *s, int64_t content_length)
 	return r ? -1 : 0;
 }
 
-int http_body(struct http_session *s, const void *body, size_t len)
+int httpd_body(struct httpd_session *s, const void *body, size_t len)
 {
 	if (s->req->method == HTTP_HEAD || len == 0)
 		return 0;
@@ -472,7 +472,7 @@ int http_body(struct http_session *s, const void *body, size_t len)
 	return 0;
 }
 
-void http_body_file(struct http_session *s, int fd, off_t off, off_t len)
+void httpd_body_file(struct httpd_session *s, int fd, off_t off, off_t len)
 {
 	if (s->req->method == HTTP_HEAD || len == 0) {
 		close(fd);
@@ -483,8 +483,8 @@ void http_body_file(struct http_session *s, int fd, off_t off, off_t len)
 	s->req->file_end = off + len;
 }
 
-void http_body_file_ref(struct http_session *s, int fd, off_t off, off_t len,
-                        void (*release)(void *arg), void *arg)
+void httpd_body_file_ref(struct httpd_session *s, int fd, off_t off, off_t len,
+                         void (*release)(void *arg), void *arg)
 {
 	if (s->req->method == HTTP_HEAD || len == 0) {
 		release(arg);
@@ -497,8 +497,8 @@ void http_body_file_ref(struct http_session *s, int fd, off_t off, off_t len,
 	s->req->file_arg = arg;
 }
 
-void http_body_pieces(struct http_session *s, int (*next)(struct http_session *s, void *arg),
-                      void (*done)(void *arg), void *arg)
+void httpd_body_pieces(struct httpd_session *s, int (*next)(struct httpd_session *s, void *arg),
+                       void (*done)(void *arg), void *arg)
 {
 	if (s->req->method == HTTP_HEAD) {
 		done(arg);
@@ -509,7 +509,7 @@ void http_body_pieces(struct http_session *s, int (*next)(struct http_session *s
 	s->req->pieces_arg = arg;
 }
 
-static void pieces_done(struct http_req *r)
+static void pieces_done(struct httpd_req *r)
 {
 	if (r->pieces_done == NULL)
 		return;
@@ -519,7 +519,7 @@ static void pieces_done(struct http_req *r)
 }
 
 /* Done with the response's file: closed, or given back to its owner. */
-static void file_done(struct http_req *r)
+static void file_done(struct httpd_req *r)
 {
 	if (r->file_fd < 0)
 		return;
@@ -531,17 +531,17 @@ static void file_done(struct http_req *r)
 	r->file_release = NULL;
 }
 
-int http_respond(struct http_session *s, int status, const char *content_type, const void *body,
-                 size_t len)
+int httpd_respond(struct httpd_session *s, int status, const char *content_type, const void *body,
+                  size_t len)
 {
-	if (http_head_begin(s, status) < 0 ||
-	    (content_type && http_head_add(s, "Content-Type", content_type) < 0) ||
-	    http_head_end(s, (int64_t)len) < 0)
+	if (httpd_head_begin(s, status) < 0 ||
+	    (content_type && httpd_head_add(s, "Content-Type", content_type) < 0) ||
+	    httpd_head_end(s, (int64_t)len) < 0)
 		return -1;
-	return http_body(s, body, len);
+	return httpd_body(s, body, len);
 }
 
-int http_error(struct http_session *s, int status, bool close)
+int httpd_error(struct httpd_session *s, int status, bool close)
 {
 	char body[128];
 	int n = snprintf(body, sizeof(body), "%d %s\n", status, http_status_reason(status));
@@ -558,10 +558,10 @@ int http_error(struct http_session *s, int status, bool close)
 		return 0;
 	if (s->out.data)
 		s->out.head = s->out.tail = 0; /* what the hook began, if it failed */
-	return http_respond(s, status, "text/plain; charset=utf-8", body, (size_t)n);
+	return httpd_respond(s, status, "text/plain; charset=utf-8", body, (size_t)n);
 }
 
-bool http_path_is(struct str path, const char *want, bool prefix)
+bool httpd_path_is(struct str path, const char *want, bool prefix)
 {
 	size_t n = strlen(want);
 	const char *q = memchr(path.p, '?', path.len);
@@ -571,11 +571,11 @@ bool http_path_is(struct str path, const char *want, bool prefix)
 	return len == n && memcmp(path.p, want, n) == 0;
 }
 
-int http_respond_metrics(struct http_session *s, struct metrics *m)
+int httpd_respond_metrics(struct httpd_session *s, struct metrics *m)
 {
 	struct sbuf out = { 0 };
 	metrics_render(m, &out);
-	int r = http_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p, out.len);
+	int r = httpd_respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", out.p, out.len);
 	sbuf_free(&out);
 	return r;
 }
@@ -601,7 +601,7 @@ static struct str host_name(struct str a)
 	return colon ? (struct str){ a.p, (size_t)(colon - a.p) } : a;
 }
 
-bool http_admin_host_ok(const struct http_session *s, const struct daemon *d)
+bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d)
 {
 	struct str host = host_name(s->req->authority);
 	if (host.len == 0)
@@ -630,21 +630,21 @@ bool http_admin_host_ok(const struct http_session *s, const struct daemon *d)
 	return host_in(host, names, ARRAY_SIZE(names));
 }
 
-int http_admin_handler(struct http_session *s)
+int httpd_admin_handler(struct httpd_session *s)
 {
 	struct daemon *d = s->srv->data;
-	if (!http_admin_host_ok(s, d))
-		return http_error(s, 403, false);
-	if (!http_path_is(s->req->path, "/metrics", false))
-		return http_error(s, 404, false);
+	if (!httpd_admin_host_ok(s, d))
+		return httpd_error(s, 403, false);
+	if (!httpd_path_is(s->req->path, "/metrics", false))
+		return httpd_error(s, 404, false);
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
-		return http_error(s, 405, false);
-	return http_respond_metrics(s, d->metrics);
+		return httpd_error(s, 405, false);
+	return httpd_respond_metrics(s, d->metrics);
 }
 
 /* ---- access log ---- */
 
-void http_log_escaped(struct buf *b, struct str v)
+void httpd_log_escaped(struct buf *b, struct str v)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < v.len && buf_room(b) > 8; i++) {
@@ -661,19 +661,19 @@ void http_log_escaped(struct buf *b, struct str v)
 static void log_field(struct buf *b, struct str v)
 {
 	if (v.len)
-		http_log_escaped(b, v);
+		httpd_log_escaped(b, v);
 	else
 		buf_append_lit(b, "-");
 }
 
-static void log_time_format(struct http_server *srv, int64_t now)
+static void log_time_format(struct httpd_server *srv, int64_t now)
 {
 	struct buf b = { .data = srv->log_time, .size = sizeof(srv->log_time) };
-	http_log_time(&b, now, false);
+	httpd_log_time(&b, now, false);
 	srv->log_time_len = (uint8_t)buf_len(&b);
 }
 
-void http_log_time(struct buf *b, int64_t wall, bool ms)
+void httpd_log_time(struct buf *b, int64_t wall, bool ms)
 {
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
@@ -695,13 +695,13 @@ void http_log_time(struct buf *b, int64_t wall, bool ms)
 		buf_append_lit(b, " +0000]");
 }
 
-void http_log_request(struct buf *b, const struct http_session *s)
+void httpd_log_request(struct buf *b, const struct httpd_session *s)
 {
 	if (s->req->head_len == 0)
 		return;
-	http_log_escaped(b, s->req->method_name);
+	httpd_log_escaped(b, s->req->method_name);
 	buf_append_lit(b, " ");
-	http_log_escaped(b, s->req->target);
+	httpd_log_escaped(b, s->req->target);
 	if (s->req->minor)
 		buf_append_lit(b, " HTTP/1.1");
 	else
@@ -710,19 +710,19 @@ void http_log_request(struct buf *b, const struct http_session *s)
 
 /* nginx's "combined": $remote_addr - $remote_user [$time_local] "$request"
  * $status $body_bytes_sent "$http_referer" "$http_user_agent" */
-static void log_combined(const struct http_session *s, struct buf *b)
+static void log_combined(const struct httpd_session *s, struct buf *b)
 {
 	char ip[64];
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	if (s->req->real_ip_len)
 		buf_append(b, s->req->real_ip, s->req->real_ip_len);
 	else
-		buf_append(b, ip, strlen(http_session_client_ip(s, ip, sizeof(ip))));
+		buf_append(b, ip, strlen(httpd_session_client_ip(s, ip, sizeof(ip))));
 	buf_append_lit(b, " - - ");
 	refresh_common(srv);
 	buf_append(b, srv->log_time, srv->log_time_len);
 	buf_append_lit(b, " \"");
-	http_log_request(b, s);
+	httpd_log_request(b, s);
 	buf_append_lit(b, "\" ");
 	buf_append_u64(b, (uint64_t)(s->req->status > 0 ? s->req->status : 0));
 	buf_append_lit(b, " ");
@@ -734,9 +734,9 @@ static void log_combined(const struct http_session *s, struct buf *b)
 	buf_append_lit(b, "\"\n");
 }
 
-static void access_log(struct http_session *s)
+static void access_log(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	char line[4096];
 	struct buf b = { .data = line, .size = sizeof(line) - 1 };
 	if (srv->log_line)
@@ -748,9 +748,9 @@ static void access_log(struct http_session *s)
 	log_file_write(srv->access_log, line, buf_len(&b));
 }
 
-static void count_request(struct http_session *s)
+static void count_request(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	if (srv->count) {
 		int cls = s->req->status >= 100 && s->req->status < 600 ? s->req->status / 100 : 0;
 		struct metrics_shard *sh = srv->w->shard;
@@ -758,7 +758,7 @@ static void count_request(struct http_session *s)
 		metrics_add(sh, srv->m.bytes_out, (int64_t)s->req->bytes_out);
 		if (s->req->t_start_us)
 			metrics_observe(srv->w->d->metrics, sh, srv->m.duration_id,
-			                (double)(http_now_us() - s->req->t_start_us) / 1e6);
+			                (double)(httpd_now_us() - s->req->t_start_us) / 1e6);
 	}
 	if (srv->access_log)
 		access_log(s);
@@ -766,7 +766,7 @@ static void count_request(struct http_session *s)
 
 /* ---- request bytes ---- */
 
-int http_session_client_port(const struct http_session *s)
+int httpd_session_client_port(const struct httpd_session *s)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
 	if (sa->sa_family == AF_INET)
@@ -776,7 +776,7 @@ int http_session_client_port(const struct http_session *s)
 	return 0;
 }
 
-struct str http_session_client_ip_str(struct http_session *s)
+struct str httpd_session_client_ip_str(struct httpd_session *s)
 {
 	if (s->req->peer_text_len == 0) {
 		sockaddr_ip((const struct sockaddr *)&s->peer, s->req->peer_text,
@@ -786,12 +786,12 @@ struct str http_session_client_ip_str(struct http_session *s)
 	return (struct str){ s->req->peer_text, s->req->peer_text_len };
 }
 
-const char *http_session_client_ip(const struct http_session *s, char *out, size_t len)
+const char *httpd_session_client_ip(const struct httpd_session *s, char *out, size_t len)
 {
 	return sockaddr_ip((const struct sockaddr *)&s->peer, out, len);
 }
 
-bool http_session_header(const struct http_session *s, const char *name, struct str *value)
+bool httpd_session_header(const struct httpd_session *s, const char *name, struct str *value)
 {
 	if (s->req->msg == NULL)
 		return false;
@@ -802,7 +802,7 @@ bool http_session_header(const struct http_session *s, const char *name, struct 
 	return true;
 }
 
-void http_session_body_consume(struct http_session *s, size_t n)
+void httpd_session_body_consume(struct httpd_session *s, size_t n)
 {
 	struct buf *in = &s->in;
 	size_t body_at = in->head + s->req->head_len;
@@ -812,7 +812,7 @@ void http_session_body_consume(struct http_session *s, size_t n)
 	in->tail -= (uint32_t)n;
 }
 
-ssize_t http_session_read(struct http_session *s)
+ssize_t httpd_session_read(struct httpd_session *s)
 {
 	struct buf *in = &s->in;
 	buf_attach(&s->srv->w->pool, in);
@@ -834,9 +834,9 @@ ssize_t http_session_read(struct http_session *s)
 
 /* The request and its response are over: forget them, keep the bytes of the
  * next request. */
-static void request_reset(struct http_session *s)
+static void request_reset(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	buf_consume(&s->in, s->req->head_len);
 	req_put(s);
 	s->scan = 0;
@@ -846,15 +846,15 @@ static void request_reset(struct http_session *s)
 }
 
 /* Discard what the client still sends, until it closes or time is up. */
-static void linger_read(struct http_session *s)
+static void linger_read(struct httpd_session *s)
 {
 	char sink[16384];
 	for (;;) {
 		ssize_t n = conn_read(&s->conn, sink, sizeof(sink));
 		if (n == TS_AGAIN)
 			return;
-		if (n <= 0 || (s->lingered += (uint32_t)n) > HTTP_LINGER_BYTES) {
-			http_session_close(s);
+		if (n <= 0 || (s->lingered += (uint32_t)n) > HTTPD_LINGER_BYTES) {
+			httpd_session_close(s);
 			return;
 		}
 	}
@@ -864,13 +864,13 @@ static void linger_read(struct http_session *s)
  * did not read, bytes of a next request), closing at once would answer its
  * data with a reset, which can destroy our response before it is read (an
  * early 413 lost as a "connection reset"): shut our side, drain a while. */
-static void session_end(struct http_session *s)
+static void session_end(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	bool unread = (s->req->framing != HTTP_BODY_NONE && !s->req->body_consumed) ||
 	              buf_len(&s->in) > s->req->head_len;
 	if (!unread || srv->freeing) {
-		http_session_close(s);
+		httpd_session_close(s);
 		return;
 	}
 	conn_shutdown_write(&s->conn);
@@ -878,14 +878,14 @@ static void session_end(struct http_session *s)
 	buf_release(&srv->w->pool, &s->out);
 	s->state = HS_LINGER;
 	s->lingered = 0;
-	loop_timer_set(srv->w->loop, &s->timer, HTTP_LINGER_MS);
+	loop_timer_set(srv->w->loop, &s->timer, HTTPD_LINGER_MS);
 	linger_read(s);
 }
 
 /* After a response: close, or wait for the next request. */
-static void request_finish(struct http_session *s)
+static void request_finish(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	count_request(s);
 	bool body_pending = s->req->framing != HTTP_BODY_NONE && !s->req->body_consumed;
 	/* A response that promised keep-alive is not followed by a close: the
@@ -910,7 +910,7 @@ static void request_finish(struct http_session *s)
 	}
 }
 
-void http_session_stream_done(struct http_session *s, bool keep_alive)
+void httpd_session_stream_done(struct httpd_session *s, bool keep_alive)
 {
 	s->stream_ops = NULL;
 	s->stream = NULL;
@@ -921,7 +921,7 @@ void http_session_stream_done(struct http_session *s, bool keep_alive)
 		session_process(s);
 }
 
-static void write_done(struct http_session *s)
+static void write_done(struct httpd_session *s)
 {
 	request_finish(s);
 	/* Inside session_process, its loop takes the next request itself:
@@ -931,9 +931,9 @@ static void write_done(struct http_session *s)
 }
 
 /* Write what is queued: s->out, then the heap body or the file. */
-static void session_write(struct http_session *s)
+static void session_write(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	for (;;) {
 		size_t pending_out = s->out.data ? buf_len(&s->out) : 0;
 		size_t pending_body = s->req->resp_len - s->req->resp_sent;
@@ -952,7 +952,7 @@ static void session_write(struct http_session *s)
 			if (w == TS_AGAIN)
 				goto wait;
 			if (w < 0) {
-				http_session_close(s);
+				httpd_session_close(s);
 				return;
 			}
 			size_t k = MIN((size_t)w, pending_out);
@@ -968,7 +968,7 @@ static void session_write(struct http_session *s)
 			if (w == TS_AGAIN)
 				goto wait;
 			if (w <= 0) { /* an error, or the file shrank under us */
-				http_session_close(s);
+				httpd_session_close(s);
 				return;
 			}
 			s->req->bytes_out += (size_t)w;
@@ -981,7 +981,7 @@ static void session_write(struct http_session *s)
 				continue;
 			pieces_done(s->req);
 			if (more < 0) {
-				http_session_close(s);
+				httpd_session_close(s);
 				return;
 			}
 		}
@@ -1003,25 +1003,25 @@ wait:
 	loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_client, 60000));
 }
 
-static void start_write(struct http_session *s, bool closing)
+static void start_write(struct httpd_session *s, bool closing)
 {
 	s->state = closing ? HS_CLOSING : HS_WRITE;
 	session_write(s);
 }
 
-static void fail_request(struct http_session *s, int status)
+static void fail_request(struct httpd_session *s, int status)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	req_get(s);
 	if (srv->count)
 		metrics_add(srv->w->shard, srv->m.bad_requests, 1);
 	if (s->req->head_len == 0)
 		s->req->minor = 1;
-	http_error(s, status, true);
+	httpd_error(s, status, true);
 	start_write(s, true);
 }
 
-static void call_handler(struct http_session *s)
+static void call_handler(struct httpd_session *s)
 {
 	s->state = HS_HANDLER;
 	int r = s->srv->handler(s);
@@ -1034,12 +1034,12 @@ static void call_handler(struct http_session *s)
 		/* stream_ops without on_client: an async handler's abort hook */
 		s->state = s->stream_ops && s->stream_ops->on_client ? HS_STREAM : HS_HANDLER;
 	} else {
-		http_error(s, 500, true);
+		httpd_error(s, 500, true);
 		start_write(s, true);
 	}
 }
 
-void http_session_stream_reply(struct http_session *s)
+void httpd_session_stream_reply(struct httpd_session *s)
 {
 	s->stream_ops = NULL;
 	s->stream = NULL;
@@ -1047,7 +1047,7 @@ void http_session_stream_reply(struct http_session *s)
 		start_write(s, false);
 }
 
-void http_session_resume(struct http_session *s)
+void httpd_session_resume(struct httpd_session *s)
 {
 	s->stream_ops = NULL;
 	s->stream = NULL;
@@ -1056,16 +1056,16 @@ void http_session_resume(struct http_session *s)
 }
 
 /* Feed the buffered body with what has arrived; true when it is complete. */
-static int collect_body(struct http_session *s)
+static int collect_body(struct httpd_session *s)
 {
-	size_t avail = http_session_body_avail(s);
-	char *p = http_session_body_ptr(s);
+	size_t avail = httpd_session_body_avail(s);
+	char *p = httpd_session_body_ptr(s);
 	if (s->req->framing == HTTP_BODY_LENGTH) {
 		size_t n = (size_t)MIN((uint64_t)avail, s->req->body_left);
 		memcpy(s->req->body + s->req->body_len, p, n);
 		s->req->body_len += n;
 		s->req->body_left -= n;
-		http_session_body_consume(s, n);
+		httpd_session_body_consume(s, n);
 		return s->req->body_left == 0;
 	}
 	size_t off = 0;
@@ -1084,14 +1084,14 @@ static int collect_body(struct http_session *s)
 			break;
 		off += (size_t)n;
 	}
-	http_session_body_consume(s, off);
+	httpd_session_body_consume(s, off);
 	return http_chunked_done(s->req->chunked);
 }
 
 /* Buffered body: collect it into s->req->body, then call the handler. */
-static void read_body(struct http_session *s)
+static void read_body(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	for (;;) {
 		int done = collect_body(s);
 		if (done < 0) {
@@ -1115,19 +1115,19 @@ static void read_body(struct http_session *s)
 			call_handler(s);
 			return;
 		}
-		ssize_t n = http_session_read(s);
+		ssize_t n = httpd_session_read(s);
 		if (n == TS_AGAIN)
 			return;
 		if (n <= 0) {
-			http_session_close(s);
+			httpd_session_close(s);
 			return;
 		}
 	}
 }
 
-static void begin_body(struct http_session *s)
+static void begin_body(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	s->state = HS_BODY;
 	if (s->req->framing == HTTP_BODY_LENGTH) {
 		/* The limit was checked against Content-Length when the head was
@@ -1150,9 +1150,9 @@ static void begin_body(struct http_session *s)
 /* nginx's real_ip: from a trusted proxy, the client is the last address of
  * the last X-Forwarded-For (what that proxy appended); anything that is not
  * an IP address leaves the peer as the client. */
-static void take_real_ip(struct http_session *s, const struct http_msg *m)
+static void take_real_ip(struct httpd_session *s, const struct http_msg *m)
 {
-	struct http_req *r = s->req;
+	struct httpd_req *r = s->req;
 	r->real_ip_len = 0;
 	if (s->srv->real_ip_from == NULL ||
 	    !net_ipset_has(s->srv->real_ip_from, (const struct sockaddr *)&s->peer))
@@ -1184,9 +1184,9 @@ static void take_real_ip(struct http_session *s, const struct http_msg *m)
 		r->real_ip_len = (uint8_t)v.len;
 }
 
-static void head_parsed(struct http_session *s, const struct http_msg *m)
+static void head_parsed(struct httpd_session *s, const struct http_msg *m)
 {
-	struct http_req *r = s->req;
+	struct httpd_req *r = s->req;
 	r->method = m->method;
 	r->minor = m->minor;
 	r->keep_alive = m->keep_alive;
@@ -1204,7 +1204,7 @@ static void head_parsed(struct http_session *s, const struct http_msg *m)
 	i = http_find_header(m, "user-agent", 0);
 	r->user_agent = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };
 	take_real_ip(s, m);
-	r->t_start_us = s->srv->count ? http_now_us() : 0;
+	r->t_start_us = s->srv->count ? httpd_now_us() : 0;
 	s->req->t_head = loop_now(s->srv->w->loop);
 	s->req->msg = s->srv->scratch;
 	/* nginx's keepalive_requests: the last one says Connection: close */
@@ -1217,16 +1217,16 @@ static void head_parsed(struct http_session *s, const struct http_msg *m)
 
 static void resume_deferred(struct defer *d)
 {
-	struct http_session *s = container_of(d, struct http_session, resume);
+	struct httpd_session *s = container_of(d, struct httpd_session, resume);
 	if (conn_open(&s->conn) && s->state == HS_WAIT)
 		session_process(s);
 }
 
 /* One read; false when the session must wait for the socket (or is gone). */
-static bool read_more(struct http_session *s)
+static bool read_more(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
-	ssize_t n = http_session_read(s);
+	struct httpd_server *srv = s->srv;
+	ssize_t n = httpd_session_read(s);
 	if (n == TS_AGAIN) {
 		if (buf_room(&s->in) == 0)
 			fail_request(s, 431);
@@ -1235,15 +1235,15 @@ static bool read_more(struct http_session *s)
 		return false;
 	}
 	if (n <= 0) {
-		http_session_close(s);
+		httpd_session_close(s);
 		return false;
 	}
 	return true;
 }
 
-static void process_head(struct http_session *s, struct http_msg *m)
+static void process_head(struct httpd_session *s, struct http_msg *m)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	head_parsed(s, m);
 	loop_timer_set(srv->w->loop, &s->timer, TIMEOUT(srv, timeout_client, 60000));
 	if (srv->buffer_body && m->framing != HTTP_BODY_NONE)
@@ -1253,9 +1253,9 @@ static void process_head(struct http_session *s, struct http_msg *m)
 }
 
 /* Parse what has arrived; answer complete requests, pipelined ones in order. */
-static void session_process(struct http_session *s)
+static void session_process(struct httpd_session *s)
 {
-	struct http_server *srv = s->srv;
+	struct httpd_server *srv = s->srv;
 	s->processing = true;
 	for (int round = 0; round < PIPELINE_BATCH; round++) {
 		if (s->state != HS_WAIT || !conn_open(&s->conn))
@@ -1293,7 +1293,7 @@ out:
 
 static void session_io(struct io *io)
 {
-	struct http_session *s = container_of(io, struct http_session, conn.io);
+	struct httpd_session *s = container_of(io, struct httpd_session, conn.io);
 	switch (s->state) {
 	case HS_STREAM:
 		s->stream_ops->on_client(s);
@@ -1309,11 +1309,11 @@ static void session_io(struct io *io)
 		if (io->ready & IO_WRITE)
 			session_write(s);
 		else if (io->ready & IO_ERR)
-			http_session_close(s);
+			httpd_session_close(s);
 		break;
 	case HS_HANDLER:
 		if (io->ready & IO_ERR)
-			http_session_close(s);
+			httpd_session_close(s);
 		break;
 	case HS_LINGER:
 		linger_read(s);
@@ -1323,7 +1323,7 @@ static void session_io(struct io *io)
 
 static void session_timeout(struct timer *t)
 {
-	struct http_session *s = container_of(t, struct http_session, timer);
+	struct httpd_session *s = container_of(t, struct httpd_session, timer);
 	switch (s->state) {
 	case HS_STREAM:
 		s->stream_ops->on_timeout(s);
@@ -1337,14 +1337,14 @@ static void session_timeout(struct timer *t)
 			req_get(s);
 			if (s->req->head_len == 0)
 				s->req->minor = 1;
-			http_error(s, 408, true);
+			httpd_error(s, 408, true);
 			start_write(s, true);
 		} else {
-			http_session_close(s); /* idle keep-alive, or nothing ever sent */
+			httpd_session_close(s); /* idle keep-alive, or nothing ever sent */
 		}
 		break;
 	default:
-		http_session_close(s);
+		httpd_session_close(s);
 		break;
 	}
 }

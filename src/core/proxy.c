@@ -41,7 +41,7 @@ struct upconn {
 };
 
 struct proxy_txn {
-	struct http_session *s;
+	struct httpd_session *s;
 	struct proxy_worker *pw;
 	struct upconn *up;
 	struct buf head; /* the request head for upstream, kept for a retry */
@@ -84,11 +84,11 @@ struct proxy_txn {
 static void up_io(struct io *io);
 static void up_timeout(struct timer *t);
 static void txn_pump(struct proxy_txn *t);
-static void stream_client(struct http_session *s);
-static void stream_timeout(struct http_session *s);
-static void stream_abort(struct http_session *s);
+static void stream_client(struct httpd_session *s);
+static void stream_timeout(struct httpd_session *s);
+static void stream_abort(struct httpd_session *s);
 
-static const struct http_stream_ops proxy_stream_ops = {
+static const struct httpd_stream_ops proxy_stream_ops = {
 	.on_client = stream_client,
 	.on_timeout = stream_timeout,
 	.abort = stream_abort,
@@ -336,7 +336,7 @@ static bool replaced_header(struct str name, bool trusted)
 	       http_str_ieq(name, "forwarded") || http_str_ieq(name, "x-real-ip");
 }
 
-static bool peer_trusted(const struct proxy_conf *pc, const struct http_session *s)
+static bool peer_trusted(const struct proxy_conf *pc, const struct httpd_session *s)
 {
 	return pc->trusted && net_ipset_has(pc->trusted, (const struct sockaddr *)&s->peer);
 }
@@ -372,7 +372,7 @@ static int append_content_length(struct buf *b, const struct http_msg *m)
 
 static int build_request_head(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	const struct http_msg *m = s->req->msg;
 	const struct proxy_conf *pc = t->pw->pc;
 	struct buf *b = &t->head;
@@ -419,7 +419,7 @@ static int build_request_head(struct proxy_txn *t)
 			r |= buf_append(b, m->headers[i].value.p, m->headers[i].value.len);
 			r |= buf_append_lit(b, ", ");
 		}
-		struct str ip = http_session_client_ip_str(s);
+		struct str ip = httpd_session_client_ip_str(s);
 		r |= buf_append(b, ip.p, ip.len);
 		r |= buf_append_lit(b, "\r\n");
 		bool keep = trusted;
@@ -452,7 +452,7 @@ static void queue_unlink(struct proxy_txn *t);
 static void txn_free(struct proxy_txn *t)
 {
 	struct proxy_worker *pw = t->pw;
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	if (t->queued)
 		queue_unlink(t);
 	if (s) {
@@ -512,35 +512,35 @@ static void txn_detach_up(struct proxy_txn *t, bool reuse)
 /* The response is complete and written: keep what can be kept. */
 static void txn_finish(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	/* client_keep was announced with the head: hold to it */
 	bool keep = t->client_keep && t->req_sent;
 	txn_detach_up(t, t->req_sent && t->up_reusable);
 	s->req->body_consumed = t->req_sent;
 	txn_free(t);
-	http_session_stream_done(s, keep);
+	httpd_session_stream_done(s, keep);
 }
 
 /* Nothing was sent to the client yet: answer with an error page. */
 static void txn_error(struct proxy_txn *t, int status)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	txn_detach_up(t, false);
 	s->req->body_consumed = t->req_sent;
 	txn_free(t);
-	http_error(s, status, !s->req->body_consumed);
-	http_session_stream_reply(s);
+	httpd_error(s, status, !s->req->body_consumed);
+	httpd_session_stream_reply(s);
 }
 
 /* The response has begun (or the client is gone): only a close is left. */
 static void txn_abort(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	txn_detach_up(t, false);
 	txn_free(t);
 	s->stream_ops = NULL;
 	s->stream = NULL;
-	http_session_close(s);
+	httpd_session_close(s);
 }
 
 /* ---- the queue: requests waiting for a server slot ---- */
@@ -731,14 +731,14 @@ static int up_failed(struct proxy_txn *t, bool timeout)
 /* Body bytes that may be sent now. P_GONE on a malformed chunked body. */
 static int request_sendable(struct proxy_txn *t, size_t *out)
 {
-	struct http_session *s = t->s;
-	size_t avail = http_session_body_avail(s);
+	struct httpd_session *s = t->s;
+	size_t avail = httpd_session_body_avail(s);
 	switch (s->req->framing) {
 	case HTTP_BODY_LENGTH:
 		*out = (size_t)MIN((uint64_t)avail, t->req_left);
 		return P_MORE;
 	case HTTP_BODY_CHUNKED: {
-		char *p = http_session_body_ptr(s);
+		char *p = httpd_session_body_ptr(s);
 		while (t->req_ok < avail && !http_chunked_done(&t->req_ch)) {
 			struct str data;
 			ssize_t n =
@@ -775,7 +775,7 @@ static bool request_body_done(const struct proxy_txn *t)
 
 static int send_request(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	if (t->req_sent || t->req_broken)
 		return P_WAIT;
@@ -792,7 +792,7 @@ static int send_request(struct proxy_txn *t)
 			t->req_sent = true;
 			return P_MORE;
 		}
-		ssize_t n = http_session_read(s);
+		ssize_t n = httpd_session_read(s);
 		if (n > 0)
 			return P_MORE;
 		if (n == TS_AGAIN) {
@@ -807,7 +807,7 @@ static int send_request(struct proxy_txn *t)
 	if (head_rem)
 		iov[n++] = (struct iovec){ buf_rptr(&t->head) + t->head_sent, head_rem };
 	if (body)
-		iov[n++] = (struct iovec){ http_session_body_ptr(s), body };
+		iov[n++] = (struct iovec){ httpd_session_body_ptr(s), body };
 	ssize_t w = conn_writev(&up->conn, iov, n);
 	if (w == TS_AGAIN) {
 		t->waiting |= W_UP;
@@ -828,7 +828,7 @@ static int send_request(struct proxy_txn *t)
 	size_t rest = (size_t)w - k;
 	if (rest) {
 		t->body_started = true;
-		http_session_body_consume(s, rest);
+		httpd_session_body_consume(s, rest);
 		if (s->req->framing == HTTP_BODY_LENGTH)
 			t->req_left -= rest;
 		else
@@ -841,7 +841,7 @@ static int send_request(struct proxy_txn *t)
 
 static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	const struct proxy_conf *pc = t->pw->pc;
 	struct buf *o = &s->out;
 	int r = 0;
@@ -888,7 +888,7 @@ static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
 /* Parse the response head in up->in and queue its re-serialized form. */
 static int take_response_head(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	struct proxy_conf *pc = t->pw->pc;
 	if (t->scratch == NULL)
@@ -1004,7 +1004,7 @@ static bool response_body_done(const struct proxy_txn *t)
 /* Write queued head bytes and sendable body bytes to the client. */
 static int flush_client(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	size_t out = s->out.data ? buf_len(&s->out) : 0;
 	size_t body = 0;
@@ -1044,7 +1044,7 @@ static int flush_client(struct proxy_txn *t)
 
 static int recv_response(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	if (!up->connected)
 		return P_WAIT;
@@ -1124,7 +1124,7 @@ static void txn_pump(struct proxy_txn *t)
 			break;
 	}
 	/* Only the side being waited on may time the transfer out. */
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	if (t->waiting & W_CLIENT)
 		loop_timer_set(pw->w->loop, &s->timer,
@@ -1243,12 +1243,12 @@ void proxy_server_down(struct proxy_conf *pc, int server)
 	}
 }
 
-static void stream_client(struct http_session *s)
+static void stream_client(struct httpd_session *s)
 {
 	txn_pump(s->stream);
 }
 
-static void stream_timeout(struct http_session *s)
+static void stream_timeout(struct httpd_session *s)
 {
 	struct proxy_txn *t = s->stream;
 	if (t->queued) {
@@ -1261,7 +1261,7 @@ static void stream_timeout(struct http_session *s)
 	}
 }
 
-static void stream_abort(struct http_session *s)
+static void stream_abort(struct httpd_session *s)
 {
 	struct proxy_txn *t = s->stream;
 	txn_detach_up(t, false);
@@ -1271,10 +1271,10 @@ static void stream_abort(struct http_session *s)
 
 /* ---- entry ---- */
 
-int proxy_handle(struct proxy_worker *pw, struct http_session *s)
+int proxy_handle(struct proxy_worker *pw, struct httpd_session *s)
 {
 	if (s->req->method == HTTP_CONNECT) {
-		http_error(s, 405, true);
+		httpd_error(s, 405, true);
 		return TS_OK;
 	}
 	struct proxy_txn *t = pw->txn_free;
@@ -1295,7 +1295,7 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 	buf_attach(&pw->w->pool, &t->head);
 	if (build_request_head(t) < 0) {
 		txn_free(t);
-		http_error(s, 431, true);
+		httpd_error(s, 431, true);
 		return TS_OK;
 	}
 	if (s->req->framing == HTTP_BODY_LENGTH)
