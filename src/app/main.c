@@ -35,7 +35,7 @@ static int app_error_page(struct httpd_session *s, int status)
 static int app_handler(struct httpd_session *s)
 {
 	struct app_worker *aw = s->srv->data;
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	bool path_known = false;
 	for (const struct app_route *r = site_routes; r->path; r++) {
 		if (!httpd_path_is(path, r->path, r->prefix))

@@ -245,8 +245,8 @@ static bool host_shape_ok(struct str v)
 /* absolute-form: http[s]://authority[/path...] -> authority and path. */
 static int split_absolute(struct http_msg *m)
 {
-	const char *p = m->target.p;
-	size_t n = m->target.len, skip;
+	const char *p = m->raw_target.p;
+	size_t n = m->raw_target.len, skip;
 	if (n > 7 && ieq_n(p, "http://", 7))
 		skip = 7;
 	else if (n > 8 && ieq_n(p, "https://", 8))
@@ -265,9 +265,9 @@ static int split_absolute(struct http_msg *m)
 	if (!host_shape_ok(m->authority))
 		return -1;
 	if (slash == end)
-		m->path = STR_LIT("/");
+		m->target = STR_LIT("/");
 	else
-		m->path = (struct str){ slash, (size_t)(end - slash) };
+		m->target = (struct str){ slash, (size_t)(end - slash) };
 	m->absolute_form = true;
 	return 0;
 }
@@ -311,7 +311,7 @@ static ssize_t parse_request_line(const char *p, size_t n, struct http_msg *m)
 			return fail(m, 400, "bad character in request target");
 		return fail(m, 400, "bad request line");
 	}
-	m->target = (struct str){ p + t, i - t };
+	m->raw_target = (struct str){ p + t, i - t };
 	i++;
 	int r = parse_version(p + i, n - i, &m->minor);
 	if (r == -2)
@@ -320,15 +320,15 @@ static ssize_t parse_request_line(const char *p, size_t n, struct http_msg *m)
 		return fail(m, 400, "bad HTTP version");
 
 	if (m->method == HTTP_CONNECT) {
-		if (!is_authority_form(m->target))
+		if (!is_authority_form(m->raw_target))
 			return fail(m, 400, "CONNECT needs host:port");
-		m->path = m->target; /* authority-form: the daemon decides */
-	} else if (m->target.p[0] == '/') {
-		m->path = m->target;
-	} else if (m->target.len == 1 && m->target.p[0] == '*') {
+		m->target = m->raw_target; /* authority-form: the daemon decides */
+	} else if (m->raw_target.p[0] == '/') {
+		m->target = m->raw_target;
+	} else if (m->raw_target.len == 1 && m->raw_target.p[0] == '*') {
 		if (m->method != HTTP_OPTIONS)
 			return fail(m, 400, "asterisk-form is only for OPTIONS");
-		m->path = m->target;
+		m->target = m->raw_target;
 	} else if (split_absolute(m) < 0) {
 		return fail(m, 400, "bad request target");
 	}
@@ -511,7 +511,8 @@ static ssize_t parse_fields(const char *p, size_t n, const struct http_limits *l
 static void reset(struct http_msg *m)
 {
 	m->method = HTTP_OTHER;
-	m->method_name = m->target = m->path = m->authority = m->reason = (struct str){ NULL, 0 };
+	m->method_name = m->raw_target = m->target = m->authority = m->reason =
+	    (struct str){ NULL, 0 };
 	m->absolute_form = false;
 	m->status = 0;
 	m->minor = 1;

@@ -76,9 +76,9 @@ struct http_msg {
 	/* request line */
 	enum http_method method;
 	struct str method_name;
-	struct str target;    /* as received */
-	struct str path;      /* origin-form: absolute-form reduced to its path */
-	struct str authority; /* absolute-form's authority, else the Host value */
+	struct str raw_target; /* as received */
+	struct str target;     /* origin-form (path and query): absolute-form reduced to it */
+	struct str authority;  /* absolute-form's authority, else the Host value */
 	bool absolute_form;
 	/* status line */
 	int status;

@@ -635,7 +635,7 @@ int httpd_admin_handler(struct httpd_session *s)
 	struct daemon *d = s->srv->data;
 	if (!httpd_admin_host_ok(s, d))
 		return httpd_error(s, 403, false);
-	if (!httpd_path_is(s->req->path, "/metrics", false))
+	if (!httpd_path_is(s->req->target, "/metrics", false))
 		return httpd_error(s, 404, false);
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return httpd_error(s, 405, false);
@@ -701,7 +701,7 @@ void httpd_log_request(struct buf *b, const struct httpd_session *s)
 		return;
 	httpd_log_escaped(b, s->req->method_name);
 	buf_append_lit(b, " ");
-	httpd_log_escaped(b, s->req->target);
+	httpd_log_escaped(b, s->req->raw_target);
 	if (s->req->minor)
 		buf_append_lit(b, " HTTP/1.1");
 	else
@@ -1196,8 +1196,8 @@ static void head_parsed(struct httpd_session *s, const struct http_msg *m)
 	r->content_length = m->content_length;
 	r->head_len = m->head_len;
 	r->method_name = m->method_name;
+	r->raw_target = m->raw_target;
 	r->target = m->target;
-	r->path = m->path;
 	r->authority = m->authority;
 	int i = http_find_header(m, "referer", 0);
 	r->referer = i >= 0 ? m->headers[i].value : (struct str){ NULL, 0 };

@@ -115,7 +115,7 @@ struct httpd_req {
 	enum http_framing framing;
 	uint64_t content_length;
 	size_t head_len;
-	struct str method_name, target, path, authority;
+	struct str method_name, raw_target, target, authority;
 	struct str referer, user_agent; /* for the access log */
 	uint64_t t_start_us;
 	uint64_t t_head;      /* loop ms: the head was parsed */

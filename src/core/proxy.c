@@ -380,7 +380,7 @@ static int build_request_head(struct proxy_txn *t)
 	int r = 0;
 	r |= buf_append(b, m->method_name.p, m->method_name.len);
 	r |= buf_append_lit(b, " ");
-	r |= buf_append(b, m->path.p, m->path.len);
+	r |= buf_append(b, m->target.p, m->target.len);
 	/* Our own version, whatever the client's (RFC 9110 2.5: an
 	 * intermediary sends its own): a 1.0 request goes on as 1.1 */
 	r |= buf_append_lit(b, " HTTP/1.1\r\n");

@@ -249,16 +249,16 @@ static int redirect(struct httpd_session *s, const char *to)
 
 int lb_dashboard_handle(struct lb *lb, struct httpd_session *s)
 {
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	const char *q = memchr(path.p, '?', path.len);
 	if (q)
 		path.len = (size_t)(q - path.p);
-	if (httpd_path_is(s->req->path, "/dashboard.json", false))
+	if (httpd_path_is(s->req->target, "/dashboard.json", false))
 		return dashboard_json(lb, s);
-	if (httpd_path_is(s->req->path, "/", false) ||
-	    httpd_path_is(s->req->path, "/dashboard", false))
+	if (httpd_path_is(s->req->target, "/", false) ||
+	    httpd_path_is(s->req->target, "/dashboard", false))
 		return redirect(s, DASH_PREFIX);
-	if (!httpd_path_is(s->req->path, DASH_PREFIX, true))
+	if (!httpd_path_is(s->req->target, DASH_PREFIX, true))
 		return LB_DASHBOARD_NOT_MINE;
 	struct str name = { path.p + strlen(DASH_PREFIX), path.len - strlen(DASH_PREFIX) };
 	if (name.len == 0)

@@ -59,7 +59,7 @@ static int redirect_https(struct lb *lb, struct httpd_session *s)
 			break;
 		}
 	/* the path and query: origin-form as it came, or absolute-form's own */
-	struct str target = s->req->target;
+	struct str target = s->req->raw_target;
 	if (s->req->absolute_form) {
 		const char *p = memmem(target.p, target.len, "://", 3);
 		const char *slash =
@@ -105,10 +105,10 @@ static int lb_handler(struct httpd_session *s)
 	struct lb_worker *lw = s->srv->data;
 	if (lb_limits_refuse(lw->lb, s))
 		return TS_OK;
-	if (lw->lb->crl && httpd_path_is(s->req->path, TS_CRL_PATH, false))
+	if (lw->lb->crl && httpd_path_is(s->req->target, TS_CRL_PATH, false))
 		return httpd_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
 	/* ACME's HTTP-01 challenge must reach the servers over plain HTTP */
-	if (lw->lb->has_tls && !conn_is_tls(&s->conn) && !acme_challenge(s->req->path))
+	if (lw->lb->has_tls && !conn_is_tls(&s->conn) && !acme_challenge(s->req->target))
 		return redirect_https(lw->lb, s);
 	return proxy_handle(&lw->pw, s);
 }
@@ -121,11 +121,11 @@ static int admin_handler(struct httpd_session *s)
 		return httpd_error(s, 403, false); /* DNS rebinding */
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return httpd_error(s, 405, false);
-	if (httpd_path_is(s->req->path, "/metrics", false))
+	if (httpd_path_is(s->req->target, "/metrics", false))
 		return httpd_respond_metrics(s, lb->d->metrics);
-	if (httpd_path_is(s->req->path, "/stats.json", false))
+	if (httpd_path_is(s->req->target, "/stats.json", false))
 		return lb_stats_json(lb, s);
-	if (httpd_path_is(s->req->path, "/healthz", false))
+	if (httpd_path_is(s->req->target, "/healthz", false))
 		return lb_healthz(lb, s);
 	int r = lb_dashboard_handle(lb, s);
 	return r == LB_DASHBOARD_NOT_MINE ? httpd_error(s, 404, false) : r;

@@ -72,16 +72,16 @@ static int web_handler(struct httpd_session *s)
 	char path[WEB_PATH_BUF];
 	/* Prefixes match the normalised path, as nginx's locations do; a
 	 * control byte encoded in it (%0d) is the app's business, not a file */
-	long n =
-	    path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, PATH_CONTROL_OK);
+	long n = path_normalize(s->req->target.p, s->req->target.len, path, WEB_PATH_MAX,
+	                        PATH_CONTROL_OK);
 	if (n >= 0 && proxied(&ww->web->d->stack.web, path))
 		return proxy_handle(&ww->pw, s);
 	skip_arrived_body(s);
 	if (s->req->method == HTTP_CONNECT)
 		return httpd_error(s, 405, true); /* no tunnels, as the proxy answers */
-	if (s->req->path.len == 1 && s->req->path.p[0] == '*')
+	if (s->req->target.len == 1 && s->req->target.p[0] == '*')
 		return options_star(s); /* the parser lets only OPTIONS have it */
-	n = path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, 0);
+	n = path_normalize(s->req->target.p, s->req->target.len, path, WEB_PATH_MAX, 0);
 	if (n < 0) /* a target we cannot read: the connection ends, as nginx's 400 */
 		return httpd_error(s, (int)-n, true);
 	/* 404, not 403: whether a .git is there is nobody's business */

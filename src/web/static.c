@@ -125,9 +125,9 @@ static int redirect_dir(struct httpd_session *s, const char *path)
 	/* A directory named without its slash: send the browser to it, so
 	 * relative links inside resolve (what nginx does). */
 	struct str q = { NULL, 0 };
-	const char *qm = memchr(s->req->path.p, '?', s->req->path.len);
+	const char *qm = memchr(s->req->target.p, '?', s->req->target.len);
 	if (qm)
-		q = (struct str){ qm, s->req->path.len - (size_t)(qm - s->req->path.p) };
+		q = (struct str){ qm, s->req->target.len - (size_t)(qm - s->req->target.p) };
 	static const char body[] = "301 Moved Permanently\n";
 	if (httpd_head_begin(s, 301) < 0 ||
 	    httpd_head_addf(s, "Location", "%s/%.*s", path, (int)q.len, q.p ? q.p : "") < 0 ||

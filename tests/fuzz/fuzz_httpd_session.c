@@ -79,8 +79,8 @@ static int handler(struct httpd_session *s)
 		sm_bytes_add(&seen->body, s->req->body, s->req->body_len);
 	}
 	unsigned h = 0;
-	for (size_t i = 0; i < s->req->target.len; i++)
-		h = h * 31 + (unsigned char)s->req->target.p[i];
+	for (size_t i = 0; i < s->req->raw_target.len; i++)
+		h = h * 31 + (unsigned char)s->req->raw_target.p[i];
 	switch (h % 10) {
 	case 0:
 		return httpd_respond(s, 200, "text/plain", "hello\n", 6) < 0 ? TS_ERROR : TS_OK;

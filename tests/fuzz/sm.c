@@ -471,8 +471,8 @@ struct sm_seen *sm_seen_add(struct sm_world *wd, struct httpd_session *s)
 	struct sm_seen *r = &c->seen[c->nseen++];
 	memset(r, 0, sizeof(*r));
 	text_set(&r->method, s->req->method_name);
-	text_set(&r->target, s->req->target);
-	text_set(&r->path, s->req->path);
+	text_set(&r->target, s->req->raw_target);
+	text_set(&r->path, s->req->target);
 	r->head = s->req->method == HTTP_HEAD;
 	return r;
 }
@@ -499,8 +499,8 @@ unsigned sm_parse_requests(const struct sm_bytes *b, const struct http_limits *l
 		memset(q, 0, sizeof(*q));
 		q->method = m.method;
 		q->method_name = m.method_name;
-		q->target = m.target;
-		q->path = m.path;
+		q->target = m.raw_target;
+		q->path = m.target;
 		pos += (size_t)r;
 		size_t avail = b->len - pos;
 		if (m.framing == HTTP_BODY_NONE) {

@@ -242,7 +242,7 @@ static void reply_unavailable(struct app_req *r, const char *why)
 /* The query string of the request target ({NULL, 0} when none). */
 static struct str query_of(const struct httpd_session *s)
 {
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	const char *q = memchr(path.p, '?', path.len);
 	if (q == NULL)
 		return (struct str){ NULL, 0 };
@@ -688,7 +688,7 @@ static int start_read(struct app_worker *aw, struct httpd_session *s, enum req_k
 /* GET /api/posts/ID */
 static int get_post(struct app_worker *aw, struct httpd_session *s)
 {
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	size_t pre = strlen("/api/posts/");
 	const char *q = memchr(path.p, '?', path.len);
 	size_t end = q ? (size_t)(q - path.p) : path.len;
