@@ -215,9 +215,11 @@ void lb_limits_free(struct lb *lb);
 /* Over a rate: true with a 429 queued (the handler returns TS_OK). */
 bool lb_limits_refuse(struct lb *lb, struct httpd_session *s);
 
-/* dashboard.c: the page (built in) and /dashboard.json. Returns -2 when
- * the path is none of the dashboard's. */
-#define LB_DASHBOARD_NOT_MINE (-2)
+/* dashboard.c: the page (built in) and /dashboard.json. Returns what a
+ * handler returns (TS_OK, TS_AGAIN, TS_ERROR), or LB_DASHBOARD_NOT_MINE when
+ * the path is none of the dashboard's and the caller answers it (nginx's
+ * DECLINED): positive, so it is never taken for one of the TS_ statuses. */
+#define LB_DASHBOARD_NOT_MINE 1
 int lb_dashboard_handle(struct lb *lb, struct httpd_session *s);
 /* HAProxy-like access log line (httplog). */
 void lb_log_line(const struct httpd_session *s, struct buf *b);
