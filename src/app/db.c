@@ -871,7 +871,7 @@ int db_read_password(struct db *db, struct daemon *d, char *err, size_t errlen)
 {
 	if (db->nservers == 0)
 		return 0; /* no database in this stack */
-	char path[4300];
+	char path[TS_PATH_MAX + 100];
 	if (daemon_path(d, "{state}/secrets/app.password", path, sizeof(path)) < 0) {
 		snprintf(err, errlen, "the state folder's path is too long");
 		return -1;

@@ -94,7 +94,7 @@ static void app_metrics_define(struct app *app, struct metrics *m)
 static int app_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct app *app = d->data;
-	char path[4300];
+	char path[TS_PATH_MAX + 100];
 	if (db_read_password(&app->db, d, err, errlen) < 0)
 		return -1;
 	/* made here if need be, not by -t: checking a file writes nothing */

@@ -212,7 +212,7 @@ static void carry_over(struct lb *lb, struct lb *old)
  * makes point at: served as DER, as RFC 5280 clients fetch it. */
 static void load_crl(struct lb *lb)
 {
-	char path[4200];
+	char path[TS_PATH_MAX];
 	if (daemon_path(lb->d, "{state}/tls/ca.crl", path, sizeof(path)) < 0)
 		return;
 	FILE *f = fopen(path, "r");

@@ -238,7 +238,7 @@ static int load_error_pages(struct web *web, char *err, size_t errlen)
 	    xcalloc(conf->nerror_pages ? conf->nerror_pages : 1, sizeof(*web->error_pages));
 	for (unsigned i = 0; i < conf->nerror_pages; i++) {
 		const struct stack_error_page *ep = &conf->error_pages[i];
-		char full[4200];
+		char full[TS_PATH_MAX];
 		snprintf(full, sizeof(full), "%s%s", conf->root, ep->path);
 		FILE *f = fopen(full, "r");
 		if (f == NULL) {
