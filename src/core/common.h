@@ -51,7 +51,7 @@ struct str {
 #define STR_LIT(s) ((struct str){ (s), sizeof(s) - 1 })
 
 /* The value of a hex digit, or -1: the one copy for percent-escapes
- * (path.c, the app's forms) and chunk sizes (http.c). */
+ * (path.c, the app's forms) and chunk sizes (chunked.c). */
 static inline int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
