@@ -117,27 +117,21 @@ int httpd_body(struct httpd_session *s, const void *body, size_t len)
 
 void httpd_body_file(struct httpd_session *s, int fd, off_t off, off_t len)
 {
-	if (s->req->method == HTTP_HEAD || len == 0) {
-		close(fd);
-		return;
-	}
-	s->req->file_fd = fd;
-	s->req->file_off = off;
-	s->req->file_end = off + len;
+	httpd_body_file_ref(s, fd, off, len, NULL, NULL);
 }
 
+/* release NULL: the session owns fd and closes it (httpd_req_file_done). */
 void httpd_body_file_ref(struct httpd_session *s, int fd, off_t off, off_t len,
                          void (*release)(void *arg), void *arg)
 {
-	if (s->req->method == HTTP_HEAD || len == 0) {
-		release(arg);
-		return;
-	}
-	s->req->file_fd = fd;
-	s->req->file_off = off;
-	s->req->file_end = off + len;
-	s->req->file_release = release;
-	s->req->file_arg = arg;
+	struct httpd_req *r = s->req;
+	r->file_fd = fd;
+	r->file_off = off;
+	r->file_end = off + len;
+	r->file_release = release;
+	r->file_arg = arg;
+	if (r->method == HTTP_HEAD || len == 0)
+		httpd_req_file_done(r); /* nothing to send: let go of it now */
 }
 
 void httpd_body_pieces(struct httpd_session *s, int (*next)(struct httpd_session *s, void *arg),
