@@ -7,7 +7,8 @@
  * answered in order) or closes. An idle session holds no buffer memory.
  *
  * A handler either
- *   - answers at once: httpd_respond() / httpd_respond_file() then TS_OK;
+ *   - answers at once: httpd_respond() (or httpd_head_*() and a body) then
+ *     TS_OK;
  *   - answers later: returns TS_AGAIN and calls httpd_session_resume() once
  *     the response is queued (the app waiting on its database); it may set
  *     s->stream_ops to ops with only `abort` (called if the session closes
@@ -253,9 +254,9 @@ void httpd_body_pieces(struct httpd_session *s, int (*next)(struct httpd_session
 /* A short error page; the connection closes after it when close is true. */
 int httpd_error(struct httpd_session *s, int status, bool close);
 
-/* Is the request's path (its query aside) exactly want, or, with prefix,
- * does it start with want? */
-bool httpd_path_is(struct str path, const char *want, bool prefix);
+/* Is the path of a request's target (its query aside) exactly want, or,
+ * with prefix, does it start with want? */
+bool httpd_path_is(struct str target, const char *want, bool prefix);
 /* The whole registry in Prometheus text format. */
 int httpd_respond_metrics(struct httpd_session *s, struct metrics *m);
 /* Does the request name this daemon in its Host (port aside)? Its host's

@@ -11,14 +11,12 @@
 
 #include "net.h"
 
-bool httpd_path_is(struct str path, const char *want, bool prefix)
+bool httpd_path_is(struct str target, const char *want, bool prefix)
 {
-	size_t n = strlen(want);
-	const char *q = memchr(path.p, '?', path.len);
-	size_t len = q ? (size_t)(q - path.p) : path.len;
+	size_t n = strlen(want), len = http_target_path_len(target);
 	if (prefix)
-		return len >= n && memcmp(path.p, want, n) == 0;
-	return len == n && memcmp(path.p, want, n) == 0;
+		return len >= n && memcmp(target.p, want, n) == 0;
+	return len == n && memcmp(target.p, want, n) == 0;
 }
 
 int httpd_respond_metrics(struct httpd_session *s, struct metrics *m)
