@@ -18,7 +18,7 @@ struct app {
 	struct addr listen;
 	struct addr admin; /* /metrics, when has_admin */
 	bool has_admin;
-	struct http_metrics hm;
+	struct httpd_metrics hm;
 	struct db db;
 	struct sign_key key; /* {state}/secrets/cookie.key: cookies, form tokens */
 	/* metric ids */
@@ -29,8 +29,8 @@ struct app_req;
 
 struct app_worker {
 	struct app *app;
-	struct http_server http;
-	struct http_server admin;
+	struct httpd_server http;
+	struct httpd_server admin;
 	struct db_worker db;
 	struct sign sign;
 	struct app_req *reqs; /* waiting on the database */
@@ -43,7 +43,7 @@ struct app_worker {
 #define APP_ROW_AUTHOR (64 * 4 + 1)
 #define APP_ROW_BODY   65536
 
-typedef int (*app_handler_fn)(struct app_worker *aw, struct http_session *s);
+typedef int (*app_handler_fn)(struct app_worker *aw, struct httpd_session *s);
 
 struct app_route {
 	enum http_method method; /* HTTP_OTHER = any */
@@ -59,7 +59,7 @@ void site_worker_free(struct app_worker *aw);
 
 /* JSON response helpers (jansson): takes ownership of body. */
 struct json_t;
-int app_json(struct http_session *s, int status, struct json_t *body);
-int app_json_error(struct http_session *s, int status, const char *message);
+int app_json(struct httpd_session *s, int status, struct json_t *body);
+int app_json_error(struct httpd_session *s, int status, const char *message);
 
 #endif

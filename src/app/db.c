@@ -122,7 +122,7 @@ static void job_observe(struct db_job *job)
 	if (dw == NULL)
 		return;
 	job->timed_by = NULL;
-	double secs = (double)(http_now_us() - job->t_submit_us) / 1e6;
+	double secs = (double)(httpd_now_us() - job->t_submit_us) / 1e6;
 	metrics_observe(dw->w->d->metrics, dw->w->shard, dw->db->m_duration[job->timed_target],
 	                secs);
 }
@@ -463,7 +463,7 @@ void db_submit(struct db_worker *dw, struct db_server *sv, struct db_job *job)
 	job->err = 0;
 	job->timed_target = sv->role == DB_ROLE_REPLICA ? 1 : 0;
 	job->timed_by = dw;
-	job->t_submit_us = http_now_us();
+	job->t_submit_us = httpd_now_us();
 	count(dw, dw->db->m_queries[job->timed_target], 1);
 	if (p->alive == 0 && p->failed) {
 		count(dw, dw->db->m_errors, 1);
@@ -871,7 +871,7 @@ int db_read_password(struct db *db, struct daemon *d, char *err, size_t errlen)
 {
 	if (db->nservers == 0)
 		return 0; /* no database in this stack */
-	char path[4300];
+	char path[TS_PATH_MAX + 100];
 	if (daemon_path(d, "{state}/secrets/app.password", path, sizeof(path)) < 0) {
 		snprintf(err, errlen, "the state folder's path is too long");
 		return -1;

@@ -8,37 +8,37 @@
 #include "app.h"
 #include "core/log.h"
 
-int app_json(struct http_session *s, int status, json_t *body)
+int app_json(struct httpd_session *s, int status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)
-		return http_error(s, 500, true);
+		return httpd_error(s, 500, true);
 	size_t n = strlen(text);
 	text[n] = '\n'; /* replaces the NUL: the body is sent by length */
-	int r = http_respond(s, status, "application/json", text, n + 1);
+	int r = httpd_respond(s, status, "application/json", text, n + 1);
 	free(text);
 	return r;
 }
 
-int app_json_error(struct http_session *s, int status, const char *message)
+int app_json_error(struct httpd_session *s, int status, const char *message)
 {
 	return app_json(s, status, json_pack("{s:s}", "error", message));
 }
 
 /* Errors the server itself answers (413, 431, 408 ...) in JSON too. */
-static int app_error_page(struct http_session *s, int status)
+static int app_error_page(struct httpd_session *s, int status)
 {
 	return app_json_error(s, status, http_status_reason(status));
 }
 
-static int app_handler(struct http_session *s)
+static int app_handler(struct httpd_session *s)
 {
 	struct app_worker *aw = s->srv->data;
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	bool path_known = false;
 	for (const struct app_route *r = site_routes; r->path; r++) {
-		if (!http_path_is(path, r->path, r->prefix))
+		if (!httpd_path_is(path, r->path, r->prefix))
 			continue;
 		path_known = true;
 		bool head_as_get = s->req->method == HTTP_HEAD && r->method == HTTP_GET;
@@ -94,7 +94,7 @@ static void app_metrics_define(struct app *app, struct metrics *m)
 static int app_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct app *app = d->data;
-	char path[4300];
+	char path[TS_PATH_MAX + 100];
 	if (db_read_password(&app->db, d, err, errlen) < 0)
 		return -1;
 	/* made here if need be, not by -t: checking a file writes nothing */
@@ -104,7 +104,7 @@ static int app_start(struct daemon *d, char *err, size_t errlen)
 	}
 	if (sign_key_load(&app->key, path, err, errlen) < 0)
 		return -1;
-	http_metrics_define(d->metrics, "tristack_app", &app->hm);
+	httpd_metrics_define(d->metrics, "tristack_app", &app->hm);
 	db_metrics_define(&app->db, d->metrics);
 	app_metrics_define(app, d->metrics);
 	return 0;
@@ -116,9 +116,9 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	struct app_worker *aw = xcalloc(1, sizeof(*aw));
 	w->data = aw;
 	aw->app = app;
-	http_server_init(&aw->http, w, w->d->http, app_handler, aw);
-	http_server_use_metrics(&aw->http, w->d->metrics, &app->hm);
-	http_server_buffer_bodies(&aw->http);
+	httpd_server_init(&aw->http, w, w->d->http, app_handler, aw);
+	httpd_server_use_metrics(&aw->http, w->d->metrics, &app->hm);
+	httpd_server_buffer_bodies(&aw->http);
 	aw->http.error_page = app_error_page;
 	/* every answer, JSON and errors too: a browser takes the type we say */
 	aw->http.extra_headers = "X-Content-Type-Options: nosniff\r\n";
@@ -129,10 +129,10 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	aw->row_author = xmalloc(APP_ROW_AUTHOR);
 	aw->row_body = xmalloc(APP_ROW_BODY);
 	db_worker_init(&aw->db, &app->db, w);
-	if (http_server_listen(&aw->http, &app->listen, err, errlen) < 0)
+	if (httpd_server_listen(&aw->http, &app->listen, err, errlen) < 0)
 		return -1;
-	http_server_init(&aw->admin, w, NULL, http_admin_handler, w->d);
-	if (app->has_admin && http_server_listen(&aw->admin, &app->admin, err, errlen) < 0)
+	httpd_server_init(&aw->admin, w, NULL, httpd_admin_handler, w->d);
+	if (app->has_admin && httpd_server_listen(&aw->admin, &app->admin, err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -140,8 +140,8 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 static void app_worker_stop(struct worker *w)
 {
 	struct app_worker *aw = w->data;
-	http_server_stop(&aw->http);
-	http_server_stop(&aw->admin);
+	httpd_server_stop(&aw->http);
+	httpd_server_stop(&aw->admin);
 	db_worker_stop(&aw->db);
 }
 
@@ -150,8 +150,8 @@ static void app_worker_free(struct worker *w)
 	struct app_worker *aw = w->data;
 	if (aw == NULL)
 		return;
-	http_server_free(&aw->http); /* aborts the requests waiting on queries */
-	http_server_free(&aw->admin);
+	httpd_server_free(&aw->http); /* aborts the requests waiting on queries */
+	httpd_server_free(&aw->admin);
 	if (aw->db.db)
 		db_worker_free(&aw->db); /* fails the queries: their requests are freed */
 	site_worker_free(aw);

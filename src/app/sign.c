@@ -51,7 +51,7 @@ static int key_make(const char *path, char *err, size_t errlen)
 
 int sign_key_load(struct sign_key *key, const char *path, char *err, size_t errlen)
 {
-	char dir[4300];
+	char dir[TS_PATH_MAX + 100];
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (slash) {

@@ -17,6 +17,13 @@
 
 #define TS_VERSION "0.1.0"
 
+/* A path built from configured folders and names (the state folder, a
+ * daemon's pid or log file, a document root and a file in it): the kernel's
+ * PATH_MAX (4096) and room for what is appended to a configured folder, so a
+ * path cut short by snprintf is one the kernel would refuse anyway. A file
+ * named inside such a folder takes TS_PATH_MAX + 100. */
+#define TS_PATH_MAX 4200
+
 /* The site's HTML pages, whoever serves them (the app's board, the web
  * server's static .html): same-origin everything, never in a frame. */
 #define TS_SITE_CSP                                                                                \
@@ -44,7 +51,7 @@ struct str {
 #define STR_LIT(s) ((struct str){ (s), sizeof(s) - 1 })
 
 /* The value of a hex digit, or -1: the one copy for percent-escapes
- * (path.c, the app's forms) and chunk sizes (http.c). */
+ * (path.c, the app's forms) and chunk sizes (chunked.c). */
 static inline int hexval(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -11,6 +11,19 @@
  * can be dropped at once, saving the read that would return EAGAIN. The same
  * holds for a short write and the send buffer. */
 
+/* A failed call's outcome: 1 to try again (EINTR), else TS_AGAIN with the
+ * readiness bit dropped (EAGAIN), or TS_ERROR with errno set. */
+static int io_failed(struct conn *c, unsigned bit)
+{
+	if (errno == EINTR)
+		return 1;
+	if (errno == EAGAIN) {
+		c->io.ready &= ~bit;
+		return TS_AGAIN;
+	}
+	return TS_ERROR;
+}
+
 static ssize_t plain_read(struct conn *c, char *p, size_t n)
 {
 	for (;;) {
@@ -22,13 +35,9 @@ static ssize_t plain_read(struct conn *c, char *p, size_t n)
 		}
 		if (r == 0)
 			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
-			c->io.ready &= ~IO_READ;
-			return TS_AGAIN;
-		}
-		return TS_ERROR;
+		int f = io_failed(c, IO_READ);
+		if (f <= 0)
+			return f;
 	}
 }
 
@@ -52,13 +61,9 @@ static ssize_t plain_writev(struct conn *c, const struct iovec *iov, int iovcnt,
 				c->io.ready &= ~IO_WRITE;
 			return r;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
-			c->io.ready &= ~IO_WRITE;
-			return TS_AGAIN;
-		}
-		return TS_ERROR;
+		int f = io_failed(c, IO_WRITE);
+		if (f <= 0)
+			return f;
 	}
 }
 
@@ -70,13 +75,9 @@ static ssize_t plain_sendfile(struct conn *c, int fd, off_t *off, size_t n)
 		ssize_t r = sendfile(c->io.fd, fd, off, n);
 		if (r >= 0)
 			return r;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
-			c->io.ready &= ~IO_WRITE;
-			return TS_AGAIN;
-		}
-		return TS_ERROR;
+		int f = io_failed(c, IO_WRITE);
+		if (f <= 0)
+			return f;
 	}
 }
 

@@ -1,10 +1,10 @@
-/* conn.h - a non-blocking stream connection, plain now, TLS later.
+/* conn.h - a non-blocking stream connection, plain (conn.c) or TLS (tls.c).
  *
  * The owner drives it from its io callback. Every I/O call returns a byte
  * count, 0 for end of stream (read only), TS_AGAIN (readiness bit cleared:
- * wait for the next event) or TS_ERROR (errno set). A TLS implementation
- * supplies another conn_ops and keeps its state in c->tls; the owners do not
- * change.
+ * wait for the next event) or TS_ERROR (errno set). TLS supplies another
+ * conn_ops and keeps its state in c->tls (conn_tls_accept, conn_is_tls and
+ * conn_shutdown_write are in tls.h); the owners do not change.
  */
 #ifndef TS_CONN_H
 #define TS_CONN_H

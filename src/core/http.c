@@ -1,52 +1,11 @@
-/* http.c - strict HTTP/1.1 head parser and chunked decoder. See http.h. */
+/* http.c - the strict HTTP/1.1 head parser (requests and responses) and its
+ * helpers. See http.h. The byte classes are httpchar.c, the chunked decoder
+ * chunked.c, status reasons httpstatus.c, dates httpdate.c.
+ */
 #include "http.h"
+#include "httpchar.h"
 
 #include <string.h>
-#include <time.h>
-
-/* ---- character classes (RFC 9110 5.6.2, 5.5) ---- */
-
-#define C_TCHAR  0x01 /* token character */
-#define C_FIELD  0x02 /* may appear in a field value: VCHAR, SP, HTAB, obs-text */
-#define C_TARGET 0x04 /* may appear in a request-target: VCHAR */
-#define C_HEX    0x08
-#define C_HOST   0x10 /* reg-name, IP literal and port characters */
-#define C_QDTEXT 0x20 /* quoted-string text: HTAB SP 21 23-5B 5D-7E obs-text */
-
-static uint8_t cls[256];
-
-static void init_classes(void)
-{
-	static const char tspecial[] = "!#$%&'*+-.^_`|~";
-	static const char hostchars[] = "-._~!$&'()*+,;=:[]%";
-	for (int c = 0; c < 256; c++) {
-		uint8_t v = 0;
-		bool alnum =
-		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-		if (alnum || (c && strchr(tspecial, c)))
-			v |= C_TCHAR;
-		if (c == '\t' || (c >= 0x20 && c != 0x7f))
-			v |= C_FIELD;
-		if (c > 0x20 && c < 0x7f)
-			v |= C_TARGET;
-		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
-			v |= C_HEX;
-		if (alnum || (c && strchr(hostchars, c)))
-			v |= C_HOST;
-		if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
-		    (c >= 0x5d && c <= 0x7e) || c >= 0x80)
-			v |= C_QDTEXT;
-		cls[c] = v;
-	}
-}
-
-/* The table is filled before main() runs, so threads only ever read it. */
-__attribute__((constructor)) static void http_init(void)
-{
-	init_classes();
-}
-
-#define IS(c, k) (cls[(uint8_t)(c)] & (k))
 
 static inline char lower(char c)
 {
@@ -70,11 +29,6 @@ static bool ieq_n(const char *a, const char *b, size_t n)
 		if (lower(a[i]) != lower(b[i]))
 			return false;
 	return true;
-}
-
-static inline bool ows(char c)
-{
-	return c == ' ' || c == '\t';
 }
 
 static struct str trim(struct str s)
@@ -245,8 +199,8 @@ static bool host_shape_ok(struct str v)
 /* absolute-form: http[s]://authority[/path...] -> authority and path. */
 static int split_absolute(struct http_msg *m)
 {
-	const char *p = m->target.p;
-	size_t n = m->target.len, skip;
+	const char *p = m->raw_target.p;
+	size_t n = m->raw_target.len, skip;
 	if (n > 7 && ieq_n(p, "http://", 7))
 		skip = 7;
 	else if (n > 8 && ieq_n(p, "https://", 8))
@@ -265,9 +219,9 @@ static int split_absolute(struct http_msg *m)
 	if (!host_shape_ok(m->authority))
 		return -1;
 	if (slash == end)
-		m->path = STR_LIT("/");
+		m->target = STR_LIT("/");
 	else
-		m->path = (struct str){ slash, (size_t)(end - slash) };
+		m->target = (struct str){ slash, (size_t)(end - slash) };
 	m->absolute_form = true;
 	return 0;
 }
@@ -311,7 +265,7 @@ static ssize_t parse_request_line(const char *p, size_t n, struct http_msg *m)
 			return fail(m, 400, "bad character in request target");
 		return fail(m, 400, "bad request line");
 	}
-	m->target = (struct str){ p + t, i - t };
+	m->raw_target = (struct str){ p + t, i - t };
 	i++;
 	int r = parse_version(p + i, n - i, &m->minor);
 	if (r == -2)
@@ -320,15 +274,15 @@ static ssize_t parse_request_line(const char *p, size_t n, struct http_msg *m)
 		return fail(m, 400, "bad HTTP version");
 
 	if (m->method == HTTP_CONNECT) {
-		if (!is_authority_form(m->target))
+		if (!is_authority_form(m->raw_target))
 			return fail(m, 400, "CONNECT needs host:port");
-		m->path = m->target; /* authority-form: the daemon decides */
-	} else if (m->target.p[0] == '/') {
-		m->path = m->target;
-	} else if (m->target.len == 1 && m->target.p[0] == '*') {
+		m->target = m->raw_target; /* authority-form: the daemon decides */
+	} else if (m->raw_target.p[0] == '/') {
+		m->target = m->raw_target;
+	} else if (m->raw_target.len == 1 && m->raw_target.p[0] == '*') {
 		if (m->method != HTTP_OPTIONS)
 			return fail(m, 400, "asterisk-form is only for OPTIONS");
-		m->path = m->target;
+		m->target = m->raw_target;
 	} else if (split_absolute(m) < 0) {
 		return fail(m, 400, "bad request target");
 	}
@@ -511,7 +465,8 @@ static ssize_t parse_fields(const char *p, size_t n, const struct http_limits *l
 static void reset(struct http_msg *m)
 {
 	m->method = HTTP_OTHER;
-	m->method_name = m->target = m->path = m->authority = m->reason = (struct str){ NULL, 0 };
+	m->method_name = m->raw_target = m->target = m->authority = m->reason =
+	    (struct str){ NULL, 0 };
 	m->absolute_form = false;
 	m->status = 0;
 	m->minor = 1;
@@ -692,368 +647,4 @@ bool http_hop_by_hop(const struct http_msg *m, struct str name)
 				return true;
 	}
 	return false;
-}
-
-/* ---- chunked decoder ---- */
-
-enum {
-	CH_SIZE_START, /* first hex digit */
-	CH_SIZE,       /* more hex digits */
-	CH_EXT_BWS,    /* whitespace after the size: only ';' may follow */
-	CH_EXT_NAME_PRE,
-	CH_EXT_NAME,
-	CH_EXT_NAME_POST,
-	CH_EXT_VAL_PRE,
-	CH_EXT_VAL_TOKEN,
-	CH_EXT_VAL_QUOTED,
-	CH_EXT_VAL_QPAIR,
-	CH_EXT_VAL_POST,
-	CH_SIZE_LF,
-	CH_DATA,
-	CH_DATA_CR,
-	CH_DATA_LF,
-	CH_TRAILER_START, /* start of a trailer line or the final CRLF */
-	CH_TRAILER_NAME,
-	CH_TRAILER_VALUE,
-	CH_TRAILER_LF, /* CR seen at the end of a trailer line */
-	CH_END_LF,     /* CR seen on the final empty line */
-	CH_DONE,
-	CH_ERROR,
-};
-
-#define CH_MAX_LINE 4096 /* a chunk-size line with its extensions */
-
-void http_chunked_init(struct http_chunked *c, uint64_t max_body, uint32_t max_trailer)
-{
-	memset(c, 0, sizeof(*c));
-	c->state = CH_SIZE_START;
-	c->max_body = max_body;
-	c->max_trailer = max_trailer ? max_trailer : 8192;
-}
-
-bool http_chunked_done(const struct http_chunked *c)
-{
-	return c->state == CH_DONE;
-}
-
-static ssize_t ch_fail(struct http_chunked *c, int status, const char *why)
-{
-	c->state = CH_ERROR;
-	c->error_status = status;
-	c->error = why;
-	return TS_ERROR;
-}
-
-/* After the size line's CRLF: data, or the trailer section for size 0. */
-static ssize_t ch_size_done(struct http_chunked *c)
-{
-	if (c->size == 0) {
-		c->state = CH_TRAILER_START;
-		return TS_OK;
-	}
-	if (c->max_body && c->size > c->max_body - c->total)
-		return ch_fail(c, 413, "chunked body too large");
-	c->remaining = c->size;
-	c->state = CH_DATA;
-	return TS_OK;
-}
-
-ssize_t http_chunked_step(struct http_chunked *c, const char *buf, size_t len, struct str *data)
-{
-	data->p = NULL;
-	data->len = 0;
-	size_t i = 0;
-	while (i < len) {
-		char ch = buf[i];
-		if (c->state == CH_DATA) {
-			size_t n = len - i;
-			if (n > c->remaining)
-				n = (size_t)c->remaining;
-			data->p = buf + i;
-			data->len = n;
-			c->remaining -= n;
-			c->total += n;
-			if (c->remaining == 0)
-				c->state = CH_DATA_CR;
-			return (ssize_t)(i + n);
-		}
-		if (c->state <= CH_SIZE_LF && ++c->line_len > CH_MAX_LINE)
-			return ch_fail(c, 400, "chunk size line too long");
-		if (c->state >= CH_TRAILER_START && c->state <= CH_END_LF &&
-		    ++c->trailer_len > c->max_trailer)
-			return ch_fail(c, 400, "trailer section too large");
-		switch (c->state) {
-		case CH_SIZE_START:
-			if (!IS(ch, C_HEX))
-				return ch_fail(c, 400, "bad chunk size");
-			c->size = (uint64_t)hexval(ch);
-			c->ndigits = c->size ? 1 : 0;
-			c->state = CH_SIZE;
-			break;
-		case CH_SIZE:
-			if (IS(ch, C_HEX)) {
-				if (c->ndigits || ch != '0')
-					c->ndigits++;
-				if (c->ndigits > 15)
-					return ch_fail(c, 400, "chunk size too large");
-				c->size = c->size * 16 + (uint64_t)hexval(ch);
-			} else if (ch == ';') {
-				c->state = CH_EXT_NAME_PRE;
-			} else if (ows(ch)) {
-				c->state = CH_EXT_BWS;
-			} else if (ch == '\r') {
-				c->state = CH_SIZE_LF;
-			} else {
-				return ch_fail(c, 400, "bad chunk size");
-			}
-			break;
-		case CH_EXT_BWS:
-			if (ch == ';')
-				c->state = CH_EXT_NAME_PRE;
-			else if (!ows(ch))
-				return ch_fail(c, 400, "bad chunk size");
-			break;
-		case CH_EXT_NAME_PRE:
-			if (IS(ch, C_TCHAR))
-				c->state = CH_EXT_NAME;
-			else if (!ows(ch))
-				return ch_fail(c, 400, "bad chunk extension");
-			break;
-		case CH_EXT_NAME:
-			if (IS(ch, C_TCHAR))
-				break;
-			if (ows(ch))
-				c->state = CH_EXT_NAME_POST;
-			else if (ch == '=')
-				c->state = CH_EXT_VAL_PRE;
-			else if (ch == ';')
-				c->state = CH_EXT_NAME_PRE;
-			else if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else
-				return ch_fail(c, 400, "bad chunk extension");
-			break;
-		case CH_EXT_NAME_POST:
-			if (ch == '=')
-				c->state = CH_EXT_VAL_PRE;
-			else if (ch == ';')
-				c->state = CH_EXT_NAME_PRE;
-			else if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else if (!ows(ch))
-				return ch_fail(c, 400, "bad chunk extension");
-			break;
-		case CH_EXT_VAL_PRE:
-			if (ch == '"')
-				c->state = CH_EXT_VAL_QUOTED;
-			else if (IS(ch, C_TCHAR))
-				c->state = CH_EXT_VAL_TOKEN;
-			else if (!ows(ch))
-				return ch_fail(c, 400, "bad chunk extension");
-			break;
-		case CH_EXT_VAL_TOKEN:
-			if (IS(ch, C_TCHAR))
-				break;
-			if (ows(ch))
-				c->state = CH_EXT_VAL_POST;
-			else if (ch == ';')
-				c->state = CH_EXT_NAME_PRE;
-			else if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else
-				return ch_fail(c, 400, "bad chunk extension");
-			break;
-		case CH_EXT_VAL_QUOTED:
-			if (ch == '"')
-				c->state = CH_EXT_VAL_POST;
-			else if (ch == '\\')
-				c->state = CH_EXT_VAL_QPAIR;
-			else if (!IS(ch, C_QDTEXT))
-				return ch_fail(c, 400, "bad chunk extension");
-			break;
-		case CH_EXT_VAL_QPAIR:
-			if (!IS(ch, C_FIELD))
-				return ch_fail(c, 400, "bad chunk extension");
-			c->state = CH_EXT_VAL_QUOTED;
-			break;
-		case CH_EXT_VAL_POST:
-			if (ch == ';')
-				c->state = CH_EXT_NAME_PRE;
-			else if (ch == '\r')
-				c->state = CH_SIZE_LF;
-			else if (!ows(ch))
-				return ch_fail(c, 400, "bad chunk extension");
-			break;
-		case CH_SIZE_LF:
-			if (ch != '\n')
-				return ch_fail(c, 400, "bad chunk size line ending");
-			c->line_len = 0;
-			if (ch_size_done(c) < 0)
-				return TS_ERROR;
-			break;
-		case CH_DATA_CR:
-			if (ch != '\r')
-				return ch_fail(c, 400, "chunk data longer than its size");
-			c->state = CH_DATA_LF;
-			break;
-		case CH_DATA_LF:
-			if (ch != '\n')
-				return ch_fail(c, 400, "chunk data longer than its size");
-			c->state = CH_SIZE_START;
-			break;
-		case CH_TRAILER_START:
-			if (ch == '\r')
-				c->state = CH_END_LF;
-			else if (IS(ch, C_TCHAR))
-				c->state = CH_TRAILER_NAME;
-			else
-				return ch_fail(c, 400, "bad trailer field");
-			break;
-		case CH_TRAILER_NAME:
-			if (ch == ':')
-				c->state = CH_TRAILER_VALUE;
-			else if (!IS(ch, C_TCHAR))
-				return ch_fail(c, 400, "bad trailer field");
-			break;
-		case CH_TRAILER_VALUE:
-			if (ch == '\r')
-				c->state = CH_TRAILER_LF;
-			else if (!IS(ch, C_FIELD))
-				return ch_fail(c, 400, "bad trailer field");
-			break;
-		case CH_TRAILER_LF:
-			if (ch != '\n')
-				return ch_fail(c, 400, "bad trailer line ending");
-			c->state = CH_TRAILER_START;
-			break;
-		case CH_END_LF:
-			if (ch != '\n')
-				return ch_fail(c, 400, "bad end of chunked body");
-			c->state = CH_DONE;
-			return (ssize_t)(i + 1);
-		case CH_DONE:
-			return (ssize_t)i;
-		default:
-			return TS_ERROR;
-		}
-		i++;
-	}
-	return (ssize_t)i;
-}
-
-/* ---- status reasons and dates ---- */
-
-const char *http_status_reason(int status)
-{
-	switch (status) {
-	case 100:
-		return "Continue";
-	case 101:
-		return "Switching Protocols";
-	case 200:
-		return "OK";
-	case 201:
-		return "Created";
-	case 202:
-		return "Accepted";
-	case 204:
-		return "No Content";
-	case 206:
-		return "Partial Content";
-	case 301:
-		return "Moved Permanently";
-	case 302:
-		return "Found";
-	case 303:
-		return "See Other";
-	case 304:
-		return "Not Modified";
-	case 307:
-		return "Temporary Redirect";
-	case 308:
-		return "Permanent Redirect";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 408:
-		return "Request Timeout";
-	case 409:
-		return "Conflict";
-	case 411:
-		return "Length Required";
-	case 412:
-		return "Precondition Failed";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 415:
-		return "Unsupported Media Type";
-	case 416:
-		return "Range Not Satisfiable";
-	case 417:
-		return "Expectation Failed";
-	case 429:
-		return "Too Many Requests";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return "Unknown";
-	}
-}
-
-void http_date(int64_t t, char out[30])
-{
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	time_t tt = (time_t)t;
-	gmtime_r(&tt, &tm);
-	/* Built by hand: strftime depends on the locale. */
-	char *p = out;
-	memcpy(p, days[tm.tm_wday], 3);
-	p += 3;
-	*p++ = ',';
-	*p++ = ' ';
-	*p++ = (char)('0' + tm.tm_mday / 10);
-	*p++ = (char)('0' + tm.tm_mday % 10);
-	*p++ = ' ';
-	memcpy(p, months[tm.tm_mon], 3);
-	p += 3;
-	*p++ = ' ';
-	int y = tm.tm_year + 1900;
-	*p++ = (char)('0' + y / 1000 % 10);
-	*p++ = (char)('0' + y / 100 % 10);
-	*p++ = (char)('0' + y / 10 % 10);
-	*p++ = (char)('0' + y % 10);
-	*p++ = ' ';
-	*p++ = (char)('0' + tm.tm_hour / 10);
-	*p++ = (char)('0' + tm.tm_hour % 10);
-	*p++ = ':';
-	*p++ = (char)('0' + tm.tm_min / 10);
-	*p++ = (char)('0' + tm.tm_min % 10);
-	*p++ = ':';
-	*p++ = (char)('0' + tm.tm_sec / 10);
-	*p++ = (char)('0' + tm.tm_sec % 10);
-	memcpy(p, " GMT", 5);
 }

@@ -35,6 +35,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "common.h"
@@ -76,9 +77,9 @@ struct http_msg {
 	/* request line */
 	enum http_method method;
 	struct str method_name;
-	struct str target;    /* as received */
-	struct str path;      /* origin-form: absolute-form reduced to its path */
-	struct str authority; /* absolute-form's authority, else the Host value */
+	struct str raw_target; /* as received */
+	struct str target;     /* origin-form (path and query): absolute-form reduced to it */
+	struct str authority;  /* absolute-form's authority, else the Host value */
 	bool absolute_form;
 	/* status line */
 	int status;
@@ -150,6 +151,13 @@ const char *http_method_name(enum http_method m);
 /* Idempotent methods may be retried on another server (RFC 9110 9.2.2). */
 bool http_method_idempotent(enum http_method m);
 const char *http_status_reason(int status);
+
+/* The length of a request target's path: its bytes before the '?'. */
+static inline size_t http_target_path_len(struct str target)
+{
+	const char *q = memchr(target.p, '?', target.len);
+	return q ? (size_t)(q - target.p) : target.len;
+}
 
 /* Case-insensitive header lookup; returns the index or -1. */
 int http_find_header(const struct http_msg *m, const char *name, int from);

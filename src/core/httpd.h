@@ -7,13 +7,14 @@
  * answered in order) or closes. An idle session holds no buffer memory.
  *
  * A handler either
- *   - answers at once: http_respond() / http_respond_file() then TS_OK;
- *   - answers later: returns TS_AGAIN and calls http_session_resume() once
+ *   - answers at once: httpd_respond() (or httpd_head_*() and a body) then
+ *     TS_OK;
+ *   - answers later: returns TS_AGAIN and calls httpd_session_resume() once
  *     the response is queued (the app waiting on its database); it may set
  *     s->stream_ops to ops with only `abort` (called if the session closes
  *     before that) and s->stream;
  *   - takes the connection over: sets s->stream_ops and returns TS_AGAIN,
- *     then moves bytes itself and calls http_session_stream_done() (the
+ *     then moves bytes itself and calls httpd_session_stream_done() (the
  *     reverse proxy, which streams bodies both ways).
  *
  * Request bytes stay in s->in while the request is handled: the head at the
@@ -31,11 +32,11 @@
 #include "http.h"
 #include "log.h"
 
-struct http_session;
-typedef int (*http_handler_fn)(struct http_session *s);
+struct httpd_session;
+typedef int (*httpd_handler_fn)(struct httpd_session *s);
 
-/* Metric ids of one HTTP front end (see http_metrics_define). */
-struct http_metrics {
+/* Metric ids of one HTTP front end (see httpd_metrics_define). */
+struct httpd_metrics {
 	int requests[6];  /* by status class: 0 = other, 1..5 = 1xx..5xx */
 	int connections;  /* gauge: open client connections */
 	int accepted;     /* counter */
@@ -45,16 +46,16 @@ struct http_metrics {
 };
 
 /* Slots resolved from ids, for the hot path. */
-struct http_metric_slots {
+struct httpd_metric_slots {
 	int requests[6], connections, accepted, bytes_out, bad_requests;
 	int duration_id;
 };
 
-struct http_server {
+struct httpd_server {
 	struct worker *w;
 	const struct stack_http *conf;
 	struct http_limits limits;
-	http_handler_fn handler;
+	httpd_handler_fn handler;
 	void *data;
 	struct log_file *access_log; /* NULL = off */
 	/* Header lines every response of this server carries ("X-Served-By:
@@ -62,30 +63,30 @@ struct http_server {
 	const char *extra_headers;
 	/* Answers an error status with a page of its own (custom error pages):
 	 * 0 when it queued the response, -1 to leave it to the default. */
-	int (*error_page)(struct http_session *s, int status);
+	int (*error_page)(struct httpd_session *s, int status);
 	/* Formats one access-log line (ending in '\n') into b; NULL: nginx's
 	 * combined format. */
-	void (*log_line)(const struct http_session *s, struct buf *b);
+	void (*log_line)(const struct httpd_session *s, struct buf *b);
 	/* Admission of a new connection (s->peer set), or NULL: -1 refuses
 	 * it, reset at once before anything is read (HAProxy's `tcp-request
 	 * connection reject`). closed() then runs once for each admitted
 	 * session as it closes. */
-	int (*admit)(struct http_session *s);
-	void (*closed)(struct http_session *s);
+	int (*admit)(struct httpd_session *s);
+	void (*closed)(struct httpd_session *s);
 	/* Peers (the LB in front) whose X-Forwarded-For names the client the
 	 * access log shows, as nginx's set_real_ip_from: its last address.
 	 * NULL: the TCP peer, always. */
 	const struct net_ipset *real_ip_from;
-	bool buffer_body;       /* see http_server_buffer_bodies */
+	bool buffer_body;       /* see httpd_server_buffer_bodies */
 	struct tls_worker *tls; /* set: accepted connections speak TLS */
 	bool count;             /* update metrics (off for admin listeners) */
 	unsigned maxconn;       /* this worker's share */
-	struct http_metric_slots m;
+	struct httpd_metric_slots m;
 	/* per-worker state */
-	struct http_msg *scratch;      /* where heads are parsed */
-	struct http_session *sessions; /* all open, for stop */
-	struct http_session *free_list;
-	struct http_req *req_free;
+	struct http_msg *scratch;       /* where heads are parsed */
+	struct httpd_session *sessions; /* all open, for stop */
+	struct httpd_session *free_list;
+	struct httpd_req *req_free;
 	struct io listen_io;
 	struct defer accept_more; /* a full accept batch: the rest of the backlog */
 	bool paused;              /* maxconn reached: not accepting */
@@ -104,8 +105,8 @@ struct http_server {
 /* A request being handled: a summary of its head (pointing into s->in), its
  * body, its response, what the log needs. It exists from the first byte of
  * a head to the end of the response; an idle keep-alive connection holds
- * none (nothing but struct http_session). */
-struct http_req {
+ * none (nothing but struct httpd_session). */
+struct httpd_req {
 	enum http_method method;
 	int minor;
 	bool keep_alive;
@@ -115,7 +116,7 @@ struct http_req {
 	enum http_framing framing;
 	uint64_t content_length;
 	size_t head_len;
-	struct str method_name, target, path, authority;
+	struct str method_name, raw_target, target, authority;
 	struct str referer, user_agent; /* for the access log */
 	uint64_t t_start_us;
 	uint64_t t_head;      /* loop ms: the head was parsed */
@@ -133,8 +134,8 @@ struct http_req {
 	off_t file_off, file_end;
 	void (*file_release)(void *arg); /* instead of close(file_fd) */
 	void *file_arg;
-	/* a body made piece by piece (http_body_pieces) */
-	int (*pieces_next)(struct http_session *s, void *arg);
+	/* a body made piece by piece (httpd_body_pieces) */
+	int (*pieces_next)(struct httpd_session *s, void *arg);
 	void (*pieces_done)(void *arg);
 	void *pieces_arg;
 	char *resp_body;
@@ -148,16 +149,16 @@ struct http_req {
 	char peer_text[46];    /* the client's IP as text */
 	uint8_t real_ip_len;   /* of real_ip; 0: the peer is the client */
 	char real_ip[46];      /* the client a trusted proxy names (real_ip_from) */
-	struct http_req *next_free;
+	struct httpd_req *next_free;
 };
-struct http_stream_ops {
-	void (*on_client)(struct http_session *s);  /* client I/O readiness; NULL:
+struct httpd_stream_ops {
+	void (*on_client)(struct httpd_session *s);  /* client I/O readiness; NULL:
 	                                               an async handler's ops */
-	void (*on_timeout)(struct http_session *s); /* s->timer fired */
-	void (*abort)(struct http_session *s);      /* session closing: let go */
+	void (*on_timeout)(struct httpd_session *s); /* s->timer fired */
+	void (*abort)(struct httpd_session *s);      /* session closing: let go */
 };
 
-enum http_session_state {
+enum httpd_session_state {
 	HS_WAIT,    /* reading a request head */
 	HS_BODY,    /* reading a request body (buffered mode) */
 	HS_HANDLER, /* the handler will answer later */
@@ -170,12 +171,12 @@ enum http_session_state {
 };
 
 /* Lingering close: at most this long, discarding at most this much. */
-#define HTTP_LINGER_MS    5000
-#define HTTP_LINGER_BYTES (4u << 20)
+#define HTTPD_LINGER_MS    5000
+#define HTTPD_LINGER_BYTES (4u << 20)
 
-struct http_session {
+struct httpd_session {
 	struct conn conn;
-	struct http_server *srv;
+	struct httpd_server *srv;
 	struct buf in, out;
 	struct timer timer;
 	struct defer free_defer;
@@ -189,129 +190,130 @@ struct http_session {
 	uint32_t lingered;    /* bytes discarded while lingering */
 	uint32_t nrequests;   /* on this connection, for keepalive_requests */
 	size_t scan;
-	struct http_req *req; /* NULL while idle */
+	struct httpd_req *req; /* NULL while idle */
 	/* stream handler */
-	const struct http_stream_ops *stream_ops;
+	const struct httpd_stream_ops *stream_ops;
 	void *stream;
 	uint64_t t_begin;         /* loop ms: the request's first byte (or the accept) */
 	struct sockaddr_in6 peer; /* IPv4 peers kept as AF_INET in the same space */
-	struct http_session *prev, *next;
+	struct httpd_session *prev, *next;
 };
 /* Set up a server on a worker; conf may be NULL for built-in defaults. */
-void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
-                      http_handler_fn handler, void *data);
+void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct stack_http *conf,
+                       httpd_handler_fn handler, void *data);
 /* Hand the handler whole request bodies (in s->body), read before it runs;
- * with no max_body_size set they are bounded by HTTP_BUFFERED_MAX_BODY. */
-#define HTTP_BUFFERED_MAX_BODY (1u << 20)
-void http_server_buffer_bodies(struct http_server *srv);
+ * with no max_body_size set they are bounded by HTTPD_BUFFERED_MAX_BODY. */
+#define HTTPD_BUFFERED_MAX_BODY (1u << 20)
+void httpd_server_buffer_bodies(struct httpd_server *srv);
 /* Listen on a (SO_REUSEPORT) and accept sessions. Returns 0 or -1 with err. */
-int http_server_listen(struct http_server *srv, const struct addr *a, char *err, size_t errlen);
+int httpd_server_listen(struct httpd_server *srv, const struct addr *a, char *err, size_t errlen);
 /* Graceful stop: stop accepting, close idle sessions; busy ones close after
  * their response. */
-void http_server_stop(struct http_server *srv);
+void httpd_server_stop(struct httpd_server *srv);
 /* Close everything (after the loop has returned). Stop and free accept a
  * zeroed, never initialised server. */
-void http_server_free(struct http_server *srv);
+void httpd_server_free(struct httpd_server *srv);
 
-void http_metrics_define(struct metrics *m, const char *prefix, struct http_metrics *ids);
-void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
-                             const struct http_metrics *ids);
+void httpd_metrics_define(struct metrics *m, const char *prefix, struct httpd_metrics *ids);
+void httpd_server_use_metrics(struct httpd_server *srv, const struct metrics *m,
+                              const struct httpd_metrics *ids);
 
 /* ---- for handlers ---- */
 
 /* Start a response head in s->out: status line, Date, Server. Then add
- * headers with http_head_add / http_head_addf and finish with http_head_end,
+ * headers with httpd_head_add / httpd_head_addf and finish with httpd_head_end,
  * which writes Content-Length and the Connection header. content_length is
- * the body size, HTTP_LENGTH_NONE for a response that has no body by its
- * status (304, 204), or HTTP_LENGTH_UNKNOWN (the connection close ends it). */
-#define HTTP_LENGTH_UNKNOWN (-1)
-#define HTTP_LENGTH_NONE    (-2)
-int http_head_begin(struct http_session *s, int status);
-int http_head_add(struct http_session *s, const char *name, const char *value);
-int http_head_addf(struct http_session *s, const char *name, const char *fmt, ...) TS_PRINTF(3, 4);
-int http_head_end(struct http_session *s, int64_t content_length);
+ * the body size, HTTPD_LENGTH_NONE for a response that has no body by its
+ * status (304, 204), or HTTPD_LENGTH_UNKNOWN (the connection close ends it). */
+#define HTTPD_LENGTH_UNKNOWN (-1)
+#define HTTPD_LENGTH_NONE    (-2)
+int httpd_head_begin(struct httpd_session *s, int status);
+int httpd_head_add(struct httpd_session *s, const char *name, const char *value);
+int httpd_head_addf(struct httpd_session *s, const char *name, const char *fmt, ...)
+    TS_PRINTF(3, 4);
+int httpd_head_end(struct httpd_session *s, int64_t content_length);
 
 /* A whole response with a body in memory (copied). */
-int http_respond(struct http_session *s, int status, const char *content_type, const void *body,
-                 size_t len);
-/* After http_head_*: the body, copied (into s->out when it fits). */
-int http_body(struct http_session *s, const void *body, size_t len);
-/* After http_head_*: send len bytes of fd from off; the session closes fd. */
-void http_body_file(struct http_session *s, int fd, off_t off, off_t len);
+int httpd_respond(struct httpd_session *s, int status, const char *content_type, const void *body,
+                  size_t len);
+/* After httpd_head_*: the body, copied (into s->out when it fits). */
+int httpd_body(struct httpd_session *s, const void *body, size_t len);
+/* After httpd_head_*: send len bytes of fd from off; the session closes fd. */
+void httpd_body_file(struct httpd_session *s, int fd, off_t off, off_t len);
 /* The same from an fd someone else owns: release(arg) when done with it. */
-void http_body_file_ref(struct http_session *s, int fd, off_t off, off_t len,
-                        void (*release)(void *arg), void *arg);
-/* After http_head_*: a body made piece by piece, for one too large to hold
+void httpd_body_file_ref(struct httpd_session *s, int fd, off_t off, off_t len,
+                         void (*release)(void *arg), void *arg);
+/* After httpd_head_*: a body made piece by piece, for one too large to hold
  * (multipart/byteranges of a file). next(s, arg) is called each time all
- * that was queued has been written: it queues the next piece (http_body,
- * http_body_file_ref) and returns 1, or returns 0 when the body is whole,
+ * that was queued has been written: it queues the next piece (httpd_body,
+ * httpd_body_file_ref) and returns 1, or returns 0 when the body is whole,
  * -1 to give up (the connection closes). done(arg) is called once, when the
  * body is whole or the session ends first. */
-void http_body_pieces(struct http_session *s, int (*next)(struct http_session *s, void *arg),
-                      void (*done)(void *arg), void *arg);
+void httpd_body_pieces(struct httpd_session *s, int (*next)(struct httpd_session *s, void *arg),
+                       void (*done)(void *arg), void *arg);
 /* A short error page; the connection closes after it when close is true. */
-int http_error(struct http_session *s, int status, bool close);
+int httpd_error(struct httpd_session *s, int status, bool close);
 
-/* Is the request's path (its query aside) exactly want, or, with prefix,
- * does it start with want? */
-bool http_path_is(struct str path, const char *want, bool prefix);
+/* Is the path of a request's target (its query aside) exactly want, or,
+ * with prefix, does it start with want? */
+bool httpd_path_is(struct str target, const char *want, bool prefix);
 /* The whole registry in Prometheus text format. */
-int http_respond_metrics(struct http_session *s, struct metrics *m);
+int httpd_respond_metrics(struct httpd_session *s, struct metrics *m);
 /* Does the request name this daemon in its Host (port aside)? Its host's
  * address and names in the stack file (name, name.domain; www.domain and
  * domain on the www host), the address it was reached at, or localhost:
  * what Prometheus, `tristack status` and a browser on the dashboard send,
  * and never what a DNS-rebinding page sends (its own name). Admin
  * listeners answer the rest 403. */
-bool http_admin_host_ok(const struct http_session *s, const struct daemon *d);
+bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d);
 /* A handler for admin listeners: /metrics, else 404 (403 for a Host that is
  * not ours). s->srv->data must be the daemon's struct daemon. */
-int http_admin_handler(struct http_session *s);
+int httpd_admin_handler(struct httpd_session *s);
 
 /* The async handler has queued its response. */
-void http_session_resume(struct http_session *s);
+void httpd_session_resume(struct httpd_session *s);
 
 /* A request header's value by name (case-insensitive); valid in the handler
  * (s->msg). */
-bool http_session_header(const struct http_session *s, const char *name, struct str *value);
+bool httpd_session_header(const struct httpd_session *s, const char *name, struct str *value);
 /* The access log's pieces, for log_line functions. */
-void http_log_escaped(struct buf *b, struct str v);
+void httpd_log_escaped(struct buf *b, struct str v);
 /* "[26/Nov/2026:12:00:00 +0000]" style, with milliseconds when ms. */
-void http_log_time(struct buf *b, int64_t wall, bool ms);
+void httpd_log_time(struct buf *b, int64_t wall, bool ms);
 /* The request line as received: METHOD target HTTP/1.x (escaped). */
-void http_log_request(struct buf *b, const struct http_session *s);
+void httpd_log_request(struct buf *b, const struct httpd_session *s);
 /* The client's port (0 for Unix sockets). */
-int http_session_client_port(const struct http_session *s);
+int httpd_session_client_port(const struct httpd_session *s);
 /* The client's IP as text, formatted once per connection. */
-struct str http_session_client_ip_str(struct http_session *s);
+struct str httpd_session_client_ip_str(struct httpd_session *s);
 /* The client's IP as text. */
-const char *http_session_client_ip(const struct http_session *s, char *out, size_t len);
+const char *httpd_session_client_ip(const struct httpd_session *s, char *out, size_t len);
 /* Microseconds on the monotonic clock. */
-uint64_t http_now_us(void);
+uint64_t httpd_now_us(void);
 
 /* ---- for stream handlers (the proxy) ---- */
 
 /* Request body bytes received and not yet consumed (they follow the head). */
-static inline char *http_session_body_ptr(const struct http_session *s)
+static inline char *httpd_session_body_ptr(const struct httpd_session *s)
 {
 	return s->in.data + s->in.head + s->req->head_len;
 }
-static inline size_t http_session_body_avail(const struct http_session *s)
+static inline size_t httpd_session_body_avail(const struct httpd_session *s)
 {
 	return buf_len(&s->in) - s->req->head_len;
 }
 /* Drop n body bytes (sent upstream), keeping the head in place. */
-void http_session_body_consume(struct http_session *s, size_t n);
+void httpd_session_body_consume(struct httpd_session *s, size_t n);
 /* Read more client bytes after the head. Returns bytes, 0 at EOF, TS_AGAIN
  * (including "no room until the body is consumed") or TS_ERROR. */
-ssize_t http_session_read(struct http_session *s);
+ssize_t httpd_session_read(struct httpd_session *s);
 /* The stream is finished: log, count, then keep-alive or close. status is
  * what the client got; keep_alive false closes the connection. */
-void http_session_stream_done(struct http_session *s, bool keep_alive);
+void httpd_session_stream_done(struct httpd_session *s, bool keep_alive);
 /* The stream gives up before its response began: it has queued one with
- * http_error() (or http_head_* ...), which the session now writes. */
-void http_session_stream_reply(struct http_session *s);
+ * httpd_error() (or httpd_head_* ...), which the session now writes. */
+void httpd_session_stream_reply(struct httpd_session *s);
 /* Close the client connection now (the stream has been aborted). */
-void http_session_close(struct http_session *s);
+void httpd_session_close(struct httpd_session *s);
 
 #endif

@@ -1,5 +1,5 @@
-/* httpdate.c - reading HTTP dates (RFC 9110 5.6.7). Writing them is
- * http_date() in http.c. */
+/* httpdate.c - HTTP dates (RFC 9110 5.6.7): writing them (http_date) and
+ * reading them (http_date_parse). See http.h. */
 #include <string.h>
 #include <time.h>
 
@@ -48,4 +48,41 @@ int http_date_parse(struct str s, int64_t *out)
 		return -1; /* "Mon, 06 Nov 1994" (a Sunday) is no real date */
 	*out = (int64_t)t;
 	return 0;
+}
+
+void http_date(int64_t t, char out[30])
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	/* Built by hand: strftime depends on the locale. */
+	char *p = out;
+	memcpy(p, days[tm.tm_wday], 3);
+	p += 3;
+	*p++ = ',';
+	*p++ = ' ';
+	*p++ = (char)('0' + tm.tm_mday / 10);
+	*p++ = (char)('0' + tm.tm_mday % 10);
+	*p++ = ' ';
+	memcpy(p, months[tm.tm_mon], 3);
+	p += 3;
+	*p++ = ' ';
+	int y = tm.tm_year + 1900;
+	*p++ = (char)('0' + y / 1000 % 10);
+	*p++ = (char)('0' + y / 100 % 10);
+	*p++ = (char)('0' + y / 10 % 10);
+	*p++ = (char)('0' + y % 10);
+	*p++ = ' ';
+	*p++ = (char)('0' + tm.tm_hour / 10);
+	*p++ = (char)('0' + tm.tm_hour % 10);
+	*p++ = ':';
+	*p++ = (char)('0' + tm.tm_min / 10);
+	*p++ = (char)('0' + tm.tm_min % 10);
+	*p++ = ':';
+	*p++ = (char)('0' + tm.tm_sec / 10);
+	*p++ = (char)('0' + tm.tm_sec % 10);
+	memcpy(p, " GMT", 5);
 }

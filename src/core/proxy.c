@@ -7,8 +7,12 @@
  * direction through the buffer of the side that read them (no copies but the
  * re-serialized heads). Steps return P_MORE (progress: go round again),
  * P_WAIT (blocked on a socket) or P_GONE (the txn has ended and is freed).
+ *
+ * The upstream connections and their pools are proxy_pool.c, the heads the
+ * proxy writes proxy_head.c; proxy_int.h is what these files share.
  */
 #include "proxy.h"
+#include "proxy_int.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -20,75 +24,12 @@
 #include "log.h"
 #include "net.h"
 
-enum { P_WAIT, P_MORE, P_GONE };
-
-/* What a waiting txn waits for, so the right timer runs. */
-#define W_CLIENT 0x1u /* body bytes from the client, or room to write to it */
-#define W_UP     0x2u /* the upstream: connect, room to write, response bytes */
-
-struct upconn {
-	struct conn conn;
-	struct proxy_worker *pw;
-	struct proxy_txn *txn; /* NULL while idle in the pool */
-	struct buf in;
-	struct timer timer;
-	struct defer free_defer;
-	struct upconn *next, *prev;
-	int server;
-	bool connected;
-	bool reused;
-	bool eof;
-};
-
-struct proxy_txn {
-	struct http_session *s;
-	struct proxy_worker *pw;
-	struct upconn *up;
-	struct buf head; /* the request head for upstream, kept for a retry */
-	uint32_t head_sent;
-	int server;
-	unsigned attempt;
-	unsigned waiting; /* W_* */
-	bool idempotent;
-	/* request body */
-	uint64_t req_left; /* Content-Length bytes still to send */
-	size_t req_ok;     /* chunked bytes validated, not yet sent */
-	bool req_sent;     /* head and whole body sent */
-	bool req_broken;   /* the upstream stopped taking the request: its
-	                      response (an early 413, say) may still come */
-	bool body_started; /* a body byte has left: never replayed */
-	struct http_chunked req_ch;
-	/* response */
-	size_t resp_scan;
-	bool resp_any;      /* a response byte has arrived */
-	bool resp_unparsed; /* bytes arrived (or stayed after a 1xx) since the last parse */
-	bool resp_head;     /* its head has been passed on */
-	bool up_reusable;
-	bool client_keep;
-	enum http_framing resp_framing;
-	uint64_t resp_left;
-	size_t resp_ok;
-	struct http_chunked resp_ch;
-	struct http_msg *scratch;
-	/* a slot reserved by pick() on this server, -1 when none */
-	int slot;
-	/* waiting for a slot */
-	bool queued;
-	struct proxy_txn *qnext;
-	/* loop ms: created, connect started, connected, response head */
-	uint64_t t_start, t_connect, t_connected, t_resp;
-	uint64_t bytes_in; /* request bytes sent upstream */
-	struct proxy_txn *next_free;
-};
-
-static void up_io(struct io *io);
-static void up_timeout(struct timer *t);
 static void txn_pump(struct proxy_txn *t);
-static void stream_client(struct http_session *s);
-static void stream_timeout(struct http_session *s);
-static void stream_abort(struct http_session *s);
+static void stream_client(struct httpd_session *s);
+static void stream_timeout(struct httpd_session *s);
+static void stream_abort(struct httpd_session *s);
 
-static const struct http_stream_ops proxy_stream_ops = {
+static const struct httpd_stream_ops proxy_stream_ops = {
 	.on_client = stream_client,
 	.on_timeout = stream_timeout,
 	.abort = stream_abort,
@@ -157,288 +98,6 @@ void proxy_worker_init(struct proxy_worker *pw, struct proxy_conf *pc, struct wo
 		pc->workers[w->id] = pw;
 }
 
-unsigned proxy_idle_count(const struct proxy_worker *pw, int server)
-{
-	return pw->nidle[server];
-}
-
-static void up_free_deferred(struct defer *d)
-{
-	struct upconn *up = container_of(d, struct upconn, free_defer);
-	up->next = up->pw->up_free;
-	up->pw->up_free = up;
-}
-
-static void pool_unlink(struct upconn *up)
-{
-	struct proxy_worker *pw = up->pw;
-	if (up->prev)
-		up->prev->next = up->next;
-	else
-		pw->idle[up->server] = up->next;
-	if (up->next)
-		up->next->prev = up->prev;
-	up->next = up->prev = NULL;
-	pw->nidle[up->server]--;
-}
-
-/* Connections serving a txn are on the worker's busy list (so a server
- * found down can be let go of); idle ones are in the pool. */
-static void busy_link(struct upconn *up)
-{
-	struct proxy_worker *pw = up->pw;
-	up->prev = NULL;
-	up->next = pw->busy_list;
-	if (up->next)
-		up->next->prev = up;
-	pw->busy_list = up;
-	pw->busy++;
-}
-
-static void busy_unlink(struct upconn *up)
-{
-	struct proxy_worker *pw = up->pw;
-	if (up->prev)
-		up->prev->next = up->next;
-	else
-		pw->busy_list = up->next;
-	if (up->next)
-		up->next->prev = up->prev;
-	up->next = up->prev = NULL;
-	pw->busy--;
-}
-
-/* Close the socket; the memory goes back after the current batch of events. */
-static void up_destroy(struct upconn *up)
-{
-	struct proxy_worker *pw = up->pw;
-	up->txn = NULL;
-	conn_close(&up->conn);
-	loop_timer_stop(pw->w->loop, &up->timer);
-	buf_release(&pw->w->pool, &up->in);
-	loop_defer(pw->w->loop, &up->free_defer, up_free_deferred);
-}
-
-/* Close an upstream connection, idle in the pool or serving a txn. */
-static void up_close(struct upconn *up)
-{
-	if (up->txn)
-		busy_unlink(up);
-	else
-		pool_unlink(up);
-	up_destroy(up);
-}
-
-/* Park a connection whose response is complete, for the next request. */
-static void pool_put(struct upconn *up)
-{
-	struct proxy_worker *pw = up->pw;
-	struct proxy_conf *pc = pw->pc;
-	if (!buf_empty(&up->in) || up->eof || pw->w->stopping ||
-	    pw->nidle[up->server] >= pc->pool_max) {
-		up_close(up);
-		return;
-	}
-	busy_unlink(up);
-	up->txn = NULL;
-	buf_release(&pw->w->pool, &up->in);
-	up->next = pw->idle[up->server];
-	up->prev = NULL;
-	if (up->next)
-		up->next->prev = up;
-	pw->idle[up->server] = up;
-	pw->nidle[up->server]++;
-	loop_timer_set(pw->w->loop, &up->timer, pc->timeout_pool);
-}
-
-/* A pooled connection that is still good, or NULL. */
-static struct upconn *pool_take(struct proxy_worker *pw, int server)
-{
-	while (pw->idle[server]) {
-		struct upconn *up = pw->idle[server];
-		pool_unlink(up);
-		if (up->conn.io.ready & (IO_HUP | IO_ERR | IO_READ)) {
-			/* The server closed it (or sent bytes nobody asked for). */
-			up_destroy(up);
-			continue;
-		}
-		busy_link(up);
-		loop_timer_stop(pw->w->loop, &up->timer);
-		up->reused = true;
-		return up;
-	}
-	return NULL;
-}
-
-void proxy_worker_close_idle(struct proxy_worker *pw)
-{
-	if (pw->pc == NULL)
-		return;
-	for (unsigned i = 0; i < pw->pc->nservers; i++)
-		while (pw->idle[i])
-			up_close(pw->idle[i]);
-}
-
-void proxy_worker_free(struct proxy_worker *pw)
-{
-	if (pw->pc == NULL)
-		return; /* never initialised */
-	proxy_worker_close_idle(pw);
-	/* The loop has stopped: deferred frees will not run, and no event can
-	 * point at these any more. */
-	for (struct upconn *up = pw->up_free, *next; up; up = next) {
-		next = up->next;
-		free(up);
-	}
-	for (struct proxy_txn *t = pw->txn_free, *next; t; t = next) {
-		next = t->next_free;
-		free(t->scratch);
-		free(t);
-	}
-	free(pw->idle);
-	free(pw->nidle);
-}
-
-static struct upconn *up_new(struct proxy_worker *pw, int fd, int server)
-{
-	struct upconn *up = pw->up_free;
-	if (up)
-		pw->up_free = up->next;
-	else
-		up = xmalloc(sizeof(*up));
-	memset(up, 0, sizeof(*up));
-	up->pw = pw;
-	up->server = server;
-	up->timer.fn = up_timeout;
-	if (conn_init(&up->conn, pw->w->loop, fd, up_io) < 0) {
-		close(fd);
-		up->next = pw->up_free;
-		pw->up_free = up;
-		return NULL;
-	}
-	busy_link(up);
-	return up;
-}
-
-/* ---- building the upstream request head ---- */
-
-/* Forwarded headers we write ourselves. A client's are not to be trusted
- * (the leftmost X-Forwarded-For would be its choice): only a trusted peer's
- * Proto and Host are kept, and its X-Forwarded-For is rewritten with our
- * peer appended. */
-static bool replaced_header(struct str name, bool trusted)
-{
-	if (http_str_ieq(name, "x-forwarded-for"))
-		return true;
-	if (trusted)
-		return false;
-	return http_str_ieq(name, "x-forwarded-proto") || http_str_ieq(name, "x-forwarded-host") ||
-	       http_str_ieq(name, "forwarded") || http_str_ieq(name, "x-real-ip");
-}
-
-static bool peer_trusted(const struct proxy_conf *pc, const struct http_session *s)
-{
-	return pc->trusted && net_ipset_has(pc->trusted, (const struct sockaddr *)&s->peer);
-}
-
-/* Content-Length as we understood it: one field with the number, whatever
- * leading zeros the sender used (the parser refuses lists), so the next
- * hop cannot frame the body differently. Other messages keep theirs as
- * they are (a HEAD or 304 response's is only information). */
-static bool is_content_length(struct str name)
-{
-	return name.len == 14 && http_str_ieq(name, "content-length");
-}
-
-static int append_content_length(struct buf *b, const struct http_msg *m)
-{
-	if (m->framing != HTTP_BODY_LENGTH)
-		return 0;
-	/* on every response: digits by hand, not printf */
-	char line[48] = "Content-Length: ";
-	char digits[24];
-	size_t nd = 0;
-	uint64_t v = m->content_length;
-	do
-		digits[nd++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	size_t n = sizeof("Content-Length: ") - 1;
-	while (nd)
-		line[n++] = digits[--nd];
-	line[n++] = '\r';
-	line[n++] = '\n';
-	return buf_append(b, line, n);
-}
-
-static int build_request_head(struct proxy_txn *t)
-{
-	struct http_session *s = t->s;
-	const struct http_msg *m = s->req->msg;
-	const struct proxy_conf *pc = t->pw->pc;
-	struct buf *b = &t->head;
-	bool trusted = peer_trusted(pc, s);
-	int r = 0;
-	r |= buf_append(b, m->method_name.p, m->method_name.len);
-	r |= buf_append_lit(b, " ");
-	r |= buf_append(b, m->path.p, m->path.len);
-	/* Our own version, whatever the client's (RFC 9110 2.5: an
-	 * intermediary sends its own): a 1.0 request goes on as 1.1 */
-	r |= buf_append_lit(b, " HTTP/1.1\r\n");
-	for (unsigned i = 0; i < m->nheaders; i++) {
-		const struct http_header *h = &m->headers[i];
-		if (http_hop_by_hop(m, h->name))
-			continue;
-		if (pc->forwarded_headers && replaced_header(h->name, trusted))
-			continue;
-		if (h->name.len == 6 && http_str_ieq(h->name, "expect") && m->expect_continue)
-			continue; /* answered here: see proxy_handle */
-		if (m->absolute_form && (int)i == m->host_index)
-			continue;
-		if (m->framing == HTTP_BODY_LENGTH && is_content_length(h->name))
-			continue;
-		r |= buf_append(b, h->name.p, h->name.len);
-		r |= buf_append_lit(b, ": ");
-		r |= buf_append(b, h->value.p, h->value.len);
-		r |= buf_append_lit(b, "\r\n");
-	}
-	r |= append_content_length(b, m);
-	/* absolute-form names the host; a 1.0 request may name none, and a
-	 * 1.1 request must have a Host: empty when the authority is unknown
-	 * (RFC 9112 3.2) */
-	if (m->absolute_form || m->host_index < 0) {
-		r |= buf_append_lit(b, "Host: ");
-		r |= buf_append(b, m->authority.p, m->authority.len);
-		r |= buf_append_lit(b, "\r\n");
-	}
-	if (pc->forwarded_headers) {
-		/* A trusted proxy's X-Forwarded-For values come first, our
-		 * peer last; from anyone else, our peer alone. */
-		r |= buf_append_lit(b, "X-Forwarded-For: ");
-		for (int i = trusted ? http_find_header(m, "x-forwarded-for", 0) : -1; i >= 0;
-		     i = http_find_header(m, "x-forwarded-for", i + 1)) {
-			r |= buf_append(b, m->headers[i].value.p, m->headers[i].value.len);
-			r |= buf_append_lit(b, ", ");
-		}
-		struct str ip = http_session_client_ip_str(s);
-		r |= buf_append(b, ip.p, ip.len);
-		r |= buf_append_lit(b, "\r\n");
-		bool keep = trusted;
-		if (!keep || http_find_header(m, "x-forwarded-proto", 0) < 0) {
-			r |= buf_append_lit(b, "X-Forwarded-Proto: ");
-			const char *proto = conn_is_tls(&t->s->conn) ? "https" : pc->proto;
-			r |= buf_append(b, proto, strlen(proto));
-			r |= buf_append_lit(b, "\r\n");
-		}
-		if (m->authority.len && (!keep || http_find_header(m, "x-forwarded-host", 0) < 0)) {
-			r |= buf_append_lit(b, "X-Forwarded-Host: ");
-			r |= buf_append(b, m->authority.p, m->authority.len);
-			r |= buf_append_lit(b, "\r\n");
-		}
-	}
-	r |= buf_append_lit(b, "\r\n");
-	return r ? -1 : 0;
-}
-
 /* ---- ending a transfer ---- */
 
 static int32_t since(uint64_t from, uint64_t to)
@@ -452,7 +111,7 @@ static void queue_unlink(struct proxy_txn *t);
 static void txn_free(struct proxy_txn *t)
 {
 	struct proxy_worker *pw = t->pw;
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	if (t->queued)
 		queue_unlink(t);
 	if (s) {
@@ -504,43 +163,43 @@ static void txn_detach_up(struct proxy_txn *t, bool reuse)
 		return;
 	t->up = NULL;
 	if (reuse)
-		pool_put(up);
+		proxy_pool_put(up);
 	else
-		up_close(up);
+		proxy_up_close(up);
 }
 
 /* The response is complete and written: keep what can be kept. */
 static void txn_finish(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	/* client_keep was announced with the head: hold to it */
 	bool keep = t->client_keep && t->req_sent;
 	txn_detach_up(t, t->req_sent && t->up_reusable);
 	s->req->body_consumed = t->req_sent;
 	txn_free(t);
-	http_session_stream_done(s, keep);
+	httpd_session_stream_done(s, keep);
 }
 
 /* Nothing was sent to the client yet: answer with an error page. */
 static void txn_error(struct proxy_txn *t, int status)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	txn_detach_up(t, false);
 	s->req->body_consumed = t->req_sent;
 	txn_free(t);
-	http_error(s, status, !s->req->body_consumed);
-	http_session_stream_reply(s);
+	httpd_error(s, status, !s->req->body_consumed);
+	httpd_session_stream_reply(s);
 }
 
 /* The response has begun (or the client is gone): only a close is left. */
 static void txn_abort(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	txn_detach_up(t, false);
 	txn_free(t);
 	s->stream_ops = NULL;
 	s->stream = NULL;
-	http_session_close(s);
+	httpd_session_close(s);
 }
 
 /* ---- the queue: requests waiting for a server slot ---- */
@@ -663,11 +322,11 @@ static int txn_connect(struct proxy_txn *t, int avoid, int picked)
 		t->slot = server;
 		t->t_connect = loop_now(pw->w->loop);
 		count(pw, pc->servers[server].m_requests, 1);
-		struct upconn *up = pool_take(pw, server);
+		struct upconn *up = proxy_pool_take(pw, server);
 		if (up == NULL) {
 			int fd = net_connect_from(&pc->servers[server].addr, pc->source);
 			if (fd >= 0)
-				up = up_new(pw, fd, server);
+				up = proxy_up_new(pw, fd, server);
 			if (up == NULL) {
 				count_error(t);
 				release_slot(t);
@@ -731,14 +390,14 @@ static int up_failed(struct proxy_txn *t, bool timeout)
 /* Body bytes that may be sent now. P_GONE on a malformed chunked body. */
 static int request_sendable(struct proxy_txn *t, size_t *out)
 {
-	struct http_session *s = t->s;
-	size_t avail = http_session_body_avail(s);
+	struct httpd_session *s = t->s;
+	size_t avail = httpd_session_body_avail(s);
 	switch (s->req->framing) {
 	case HTTP_BODY_LENGTH:
 		*out = (size_t)MIN((uint64_t)avail, t->req_left);
 		return P_MORE;
 	case HTTP_BODY_CHUNKED: {
-		char *p = http_session_body_ptr(s);
+		char *p = httpd_session_body_ptr(s);
 		while (t->req_ok < avail && !http_chunked_done(&t->req_ch)) {
 			struct str data;
 			ssize_t n =
@@ -775,7 +434,7 @@ static bool request_body_done(const struct proxy_txn *t)
 
 static int send_request(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	if (t->req_sent || t->req_broken)
 		return P_WAIT;
@@ -792,7 +451,7 @@ static int send_request(struct proxy_txn *t)
 			t->req_sent = true;
 			return P_MORE;
 		}
-		ssize_t n = http_session_read(s);
+		ssize_t n = httpd_session_read(s);
 		if (n > 0)
 			return P_MORE;
 		if (n == TS_AGAIN) {
@@ -807,7 +466,7 @@ static int send_request(struct proxy_txn *t)
 	if (head_rem)
 		iov[n++] = (struct iovec){ buf_rptr(&t->head) + t->head_sent, head_rem };
 	if (body)
-		iov[n++] = (struct iovec){ http_session_body_ptr(s), body };
+		iov[n++] = (struct iovec){ httpd_session_body_ptr(s), body };
 	ssize_t w = conn_writev(&up->conn, iov, n);
 	if (w == TS_AGAIN) {
 		t->waiting |= W_UP;
@@ -828,7 +487,7 @@ static int send_request(struct proxy_txn *t)
 	size_t rest = (size_t)w - k;
 	if (rest) {
 		t->body_started = true;
-		http_session_body_consume(s, rest);
+		httpd_session_body_consume(s, rest);
 		if (s->req->framing == HTTP_BODY_LENGTH)
 			t->req_left -= rest;
 		else
@@ -837,58 +496,10 @@ static int send_request(struct proxy_txn *t)
 	return P_MORE;
 }
 
-/* ---- response: upstream -> client ---- */
-
-static int add_response_head(struct proxy_txn *t, const struct http_msg *m)
-{
-	struct http_session *s = t->s;
-	const struct proxy_conf *pc = t->pw->pc;
-	struct buf *o = &s->out;
-	int r = 0;
-	buf_attach(&t->pw->w->pool, o);
-	char status[13] = "HTTP/1.1 000 ";
-	status[9] = (char)('0' + m->status / 100);
-	status[10] = (char)('0' + m->status / 10 % 10);
-	status[11] = (char)('0' + m->status % 10);
-	r |= buf_append(o, status, sizeof(status));
-	r |= buf_append(o, m->reason.p, m->reason.len);
-	r |= buf_append_lit(o, "\r\n");
-	for (unsigned i = 0; i < m->nheaders; i++) {
-		const struct http_header *h = &m->headers[i];
-		if (http_hop_by_hop(m, h->name))
-			continue;
-		if (pc->served_by && h->name.len == 11 && http_str_ieq(h->name, "x-served-by"))
-			continue;
-		if (m->framing == HTTP_BODY_LENGTH && is_content_length(h->name))
-			continue;
-		r |= buf_append(o, h->name.p, h->name.len);
-		r |= buf_append_lit(o, ": ");
-		r |= buf_append(o, h->value.p, h->value.len);
-		r |= buf_append_lit(o, "\r\n");
-	}
-	r |= append_content_length(o, m);
-	if (pc->tls_headers && conn_is_tls(&s->conn))
-		r |= buf_append(o, pc->tls_headers, strlen(pc->tls_headers));
-	if (pc->served_by) {
-		r |= buf_append_lit(o, "X-Served-By: ");
-		r |= buf_append(o, pc->served_by, strlen(pc->served_by));
-		r |= buf_append_lit(o, "\r\n");
-	}
-	if (m->status >= 200) {
-		if (!t->client_keep) {
-			s->announced_close = true;
-			r |= buf_append_lit(o, "Connection: close\r\n");
-		} else if (s->req->minor == 0)
-			r |= buf_append_lit(o, "Connection: keep-alive\r\n");
-	}
-	r |= buf_append_lit(o, "\r\n");
-	return r ? -1 : 0;
-}
-
 /* Parse the response head in up->in and queue its re-serialized form. */
 static int take_response_head(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	struct proxy_conf *pc = t->pw->pc;
 	if (t->scratch == NULL)
@@ -907,7 +518,7 @@ static int take_response_head(struct proxy_txn *t)
 	}
 	if (m->status < 200) {
 		/* Interim responses go to HTTP/1.1 clients as they come. */
-		if (s->req->minor >= 1 && add_response_head(t, m) < 0) {
+		if (s->req->minor >= 1 && proxy_response_head(t, m) < 0) {
 			txn_error(t, 502);
 			return P_GONE;
 		}
@@ -936,7 +547,7 @@ static int take_response_head(struct proxy_txn *t)
 	 * rest of the body will not be read, so the connection cannot go on. */
 	t->client_keep = s->req->keep_alive && m->framing != HTTP_BODY_CLOSE && !s->close_after &&
 	                 !s->srv->stopping && (t->req_sent || s->req->framing == HTTP_BODY_NONE);
-	if (add_response_head(t, m) < 0) {
+	if (proxy_response_head(t, m) < 0) {
 		txn_error(t, 502);
 		return P_GONE;
 	}
@@ -1004,7 +615,7 @@ static bool response_body_done(const struct proxy_txn *t)
 /* Write queued head bytes and sendable body bytes to the client. */
 static int flush_client(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	size_t out = s->out.data ? buf_len(&s->out) : 0;
 	size_t body = 0;
@@ -1044,7 +655,7 @@ static int flush_client(struct proxy_txn *t)
 
 static int recv_response(struct proxy_txn *t)
 {
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	if (!up->connected)
 		return P_WAIT;
@@ -1124,7 +735,7 @@ static void txn_pump(struct proxy_txn *t)
 			break;
 	}
 	/* Only the side being waited on may time the transfer out. */
-	struct http_session *s = t->s;
+	struct httpd_session *s = t->s;
 	struct upconn *up = t->up;
 	if (t->waiting & W_CLIENT)
 		loop_timer_set(pw->w->loop, &s->timer,
@@ -1139,13 +750,13 @@ static void txn_pump(struct proxy_txn *t)
 	}
 }
 
-static void up_io(struct io *io)
+void proxy_up_io(struct io *io)
 {
 	struct upconn *up = container_of(io, struct upconn, conn.io);
 	struct proxy_txn *t = up->txn;
 	if (t == NULL) {
 		/* Idle in the pool: the server closed it or spoke out of turn. */
-		up_close(up);
+		proxy_up_close(up);
 		return;
 	}
 	if (!up->connected) {
@@ -1167,12 +778,12 @@ static void up_io(struct io *io)
 	txn_pump(t);
 }
 
-static void up_timeout(struct timer *tm)
+void proxy_up_timeout(struct timer *tm)
 {
 	struct upconn *up = container_of(tm, struct upconn, timer);
 	struct proxy_txn *t = up->txn;
 	if (t == NULL) {
-		up_close(up); /* idle too long in the pool */
+		proxy_up_close(up); /* idle too long in the pool */
 		return;
 	}
 	if (!up->connected) {
@@ -1204,7 +815,7 @@ static void server_down_posted(void *arg)
 	int server = d->server;
 	free(d);
 	while (pw->idle[server])
-		up_close(pw->idle[server]);
+		proxy_up_close(pw->idle[server]);
 	/* Each pass restarts from the head: a retry may link new connections
 	 * (to other servers) and close this one. */
 	for (bool again = true; again;) {
@@ -1243,12 +854,12 @@ void proxy_server_down(struct proxy_conf *pc, int server)
 	}
 }
 
-static void stream_client(struct http_session *s)
+static void stream_client(struct httpd_session *s)
 {
 	txn_pump(s->stream);
 }
 
-static void stream_timeout(struct http_session *s)
+static void stream_timeout(struct httpd_session *s)
 {
 	struct proxy_txn *t = s->stream;
 	if (t->queued) {
@@ -1261,7 +872,7 @@ static void stream_timeout(struct http_session *s)
 	}
 }
 
-static void stream_abort(struct http_session *s)
+static void stream_abort(struct httpd_session *s)
 {
 	struct proxy_txn *t = s->stream;
 	txn_detach_up(t, false);
@@ -1271,10 +882,10 @@ static void stream_abort(struct http_session *s)
 
 /* ---- entry ---- */
 
-int proxy_handle(struct proxy_worker *pw, struct http_session *s)
+int proxy_handle(struct proxy_worker *pw, struct httpd_session *s)
 {
 	if (s->req->method == HTTP_CONNECT) {
-		http_error(s, 405, true);
+		httpd_error(s, 405, true);
 		return TS_OK;
 	}
 	struct proxy_txn *t = pw->txn_free;
@@ -1293,9 +904,9 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 	t->t_start = loop_now(pw->w->loop);
 	t->idempotent = http_method_idempotent(s->req->method);
 	buf_attach(&pw->w->pool, &t->head);
-	if (build_request_head(t) < 0) {
+	if (proxy_request_head(t) < 0) {
 		txn_free(t);
-		http_error(s, 431, true);
+		httpd_error(s, 431, true);
 		return TS_OK;
 	}
 	if (s->req->framing == HTTP_BODY_LENGTH)
@@ -1316,7 +927,7 @@ int proxy_handle(struct proxy_worker *pw, struct http_session *s)
 	if (r == P_GONE || r == P_WAIT)
 		return TS_AGAIN; /* an error response under way, or queued */
 	/* A pooled connection can take the request now; a new one waits for
-	 * its connect to finish (up_io). */
+	 * its connect to finish (proxy_up_io). */
 	if (t->up->connected)
 		txn_pump(t);
 	return TS_AGAIN;

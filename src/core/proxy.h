@@ -32,7 +32,7 @@ struct proxy_server {
 	bool backup;
 	/* metric ids */
 	int m_requests, m_errors, m_retries;
-	int m_responses[6]; /* by status class, as in http_metrics */
+	int m_responses[6]; /* by status class, as in httpd_metrics */
 	int m_bytes_in, m_bytes_out;
 };
 
@@ -118,9 +118,9 @@ void proxy_worker_free(struct proxy_worker *pw);
  * redispatch. Any thread. */
 void proxy_server_down(struct proxy_conf *pc, int server);
 
-/* An http_server handler body: proxy s's request. Returns what a handler
+/* An httpd_server handler body: proxy s's request. Returns what a handler
  * returns (TS_AGAIN while streaming, TS_OK with an error response queued). */
-int proxy_handle(struct proxy_worker *pw, struct http_session *s);
+int proxy_handle(struct proxy_worker *pw, struct httpd_session *s);
 
 /* Idle pooled connections of a server on this worker (tests, metrics). */
 unsigned proxy_idle_count(const struct proxy_worker *pw, int server);

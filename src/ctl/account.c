@@ -354,7 +354,7 @@ int acct_view_enter(const struct ctl *c)
  * out (the path itself when it is the file that cannot be read). */
 static void blocking(const char *path, char *out, size_t len)
 {
-	char tmp[4200];
+	char tmp[TS_PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(out, len, "%s", path);
 	for (char *p = tmp + 1; *p; p++) {
@@ -399,7 +399,7 @@ int acct_check_reach(const struct ctl *c, const char *const *paths, const int *m
 			for (unsigned i = 0; i < n && !msg[0]; i++) {
 				if (access(paths[i], modes[i]) == 0)
 					continue;
-				char where[4200];
+				char where[TS_PATH_MAX];
 				int e = errno;
 				blocking(paths[i], where, sizeof(where));
 				snprintf(msg, sizeof(msg), "%.900s: %s", where, strerror(e));

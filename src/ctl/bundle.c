@@ -59,7 +59,7 @@ struct bundle {
 	const struct stack_host *h;
 	const struct stack_host *primary; /* NULL: the stack has no database */
 	char stage[4096];                 /* the temporary folder */
-	char top[4200];                   /* stage/tristack-HOST */
+	char top[TS_PATH_MAX];            /* stage/tristack-HOST */
 	char cwd[PATH_MAX];
 	char err[1024];
 	bool local_tls; /* tls/ holds the local CA's certificates */
@@ -386,7 +386,7 @@ static int ship_path(struct bundle *b, const char *what, const char *path, bool 
 
 static int put_binaries(struct bundle *b)
 {
-	char src[4200], rel[128];
+	char src[TS_PATH_MAX], rel[128];
 	for (size_t i = 0; i <= ARRAY_SIZE(bundle_roles); i++) {
 		const char *name =
 		    i < ARRAY_SIZE(bundle_roles) ? bundle_roles[i].daemon : "tristack";
@@ -737,7 +737,7 @@ static int put_grants(struct bundle *b)
  * shell loop and in SQL: anything but [A-Za-z0-9_.-] is refused. */
 static int put_migrations(struct bundle *b)
 {
-	char dir[4200];
+	char dir[TS_PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/db/migrations", b->c->root);
 	struct dirent **names;
 	int n = scandir(dir, &names, NULL, alphasort);
@@ -943,7 +943,7 @@ static void packages(struct bundle *b)
 
 static int put_install(struct bundle *b)
 {
-	char tmpl_path[4200], *tmpl;
+	char tmpl_path[TS_PATH_MAX], *tmpl;
 	size_t tmpl_len;
 	snprintf(tmpl_path, sizeof(tmpl_path), "%s/deploy/install.sh", b->c->root);
 	if (read_all(b, tmpl_path, &tmpl, &tmpl_len) < 0)

@@ -255,7 +255,8 @@ int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen)
 	if (c->stack.lb.tls_listen == NULL || c->stack.lb.tls_listen[0] == '\0' ||
 	    c->stack.lb.ntls_certs > 0)
 		return 0; /* no HTTPS, or the operator's own certificates */
-	char dir[4200], ca_crt[4300], ca_key[4300], path[4300];
+	char dir[TS_PATH_MAX], ca_crt[TS_PATH_MAX + 100], ca_key[TS_PATH_MAX + 100],
+	    path[TS_PATH_MAX + 100];
 	fmt(dir, sizeof(dir), "%s/tls%s", c->state, "");
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot make %s: %s", dir, strerror(errno));

@@ -13,8 +13,8 @@ struct unit {
 	const struct stack_host *host;
 	const char *daemon; /* "tristack-lb" */
 	const char *role;   /* "lb" */
-	char pidfile[4200];
-	char logfile[4200];
+	char pidfile[TS_PATH_MAX];
+	char logfile[TS_PATH_MAX];
 	struct addr probe; /* where it answers */
 	enum { PROBE_HTTP, PROBE_DNS, PROBE_DB } probe_kind;
 	bool db; /* a MariaDB instance, not one of our daemons */
@@ -114,9 +114,9 @@ struct db_grant {
 };
 extern const struct db_grant db_app_grants[];
 struct db_paths {
-	char datadir[4200], socket[4200], pidfile[4200];
-	char files[4200]; /* --secure-file-priv: the only folder FILE may touch */
-	char tmp[4200];   /* --tmpdir: its own, not a shared /tmp */
+	char datadir[TS_PATH_MAX], socket[TS_PATH_MAX], pidfile[TS_PATH_MAX];
+	char files[TS_PATH_MAX]; /* --secure-file-priv: the only folder FILE may touch */
+	char tmp[TS_PATH_MAX];   /* --tmpdir: its own, not a shared /tmp */
 };
 void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p);
 const struct stack_host *db_primary(const struct ctl *c);

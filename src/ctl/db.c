@@ -59,7 +59,7 @@ void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *
 
 const struct stack_host *db_primary(const struct ctl *c)
 {
-	char path[4200], name[128] = "";
+	char path[TS_PATH_MAX], name[128] = "";
 	fmt(path, sizeof(path), "%s/db/primary", c->state);
 	FILE *f = fopen(path, "r");
 	if (f) {
@@ -88,7 +88,7 @@ static unsigned db_replicas(const struct ctl *c, const struct stack_host **out, 
 
 static int write_primary(const struct ctl *c, const char *name)
 {
-	char path[4200], tmp[4300];
+	char path[TS_PATH_MAX], tmp[TS_PATH_MAX + 100];
 	fmt(path, sizeof(path), "%s/db/primary", c->state);
 	fmt(tmp, sizeof(tmp), "%s.new", path);
 	FILE *f = fopen(tmp, "w");
@@ -107,7 +107,7 @@ static int write_primary(const struct ctl *c, const char *name)
 static int secret_file(const struct ctl *c, const char *file, const char *alphabet, size_t nchars,
                        char *out, size_t len)
 {
-	char dir[4200], path[4300];
+	char dir[TS_PATH_MAX], path[TS_PATH_MAX + 100];
 	fmt(dir, sizeof(dir), "%s/secrets", c->state);
 	mkdir(dir, 0700);
 	fmt(path, sizeof(path), "%s/%s", dir, file);
@@ -188,7 +188,7 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 {
 	struct db_paths p;
 	db_paths(c, u->host, &p);
-	char dir[4200];
+	char dir[TS_PATH_MAX];
 	fmt(dir, sizeof(dir), "%s/db", c->state);
 	mkdir(dir, 0750);
 	/* The instance's own folders, the service account's (a datadir made
@@ -197,7 +197,7 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	if (acct_give_dir(c, p.datadir, err, errlen) < 0 ||
 	    acct_give_dir(c, p.files, err, errlen) < 0 || acct_give_dir(c, p.tmp, err, errlen) < 0)
 		return -1;
-	char marker[4300];
+	char marker[TS_PATH_MAX + 100];
 	fmt(marker, sizeof(marker), "%s/mysql", p.datadir);
 	struct stat st;
 	if (stat(marker, &st) == 0)
@@ -206,7 +206,7 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	 * of the operator's name) authenticated by the socket's peer: only
 	 * that Unix account logs in as it, with no password to steal, and
 	 * from no TCP address at all. */
-	char datadir_arg[4300], user_arg[300], socket_user_arg[300];
+	char datadir_arg[TS_PATH_MAX + 100], user_arg[300], socket_user_arg[300];
 	fmt(datadir_arg, sizeof(datadir_arg), "--datadir=%s", p.datadir);
 	fmt(user_arg, sizeof(user_arg), "--user=%s",
 	    c->drop ? c->stack.site.user : acct_operator());
@@ -487,7 +487,7 @@ static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errle
 	        "applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
 	        schema) < 0)
 		return -1;
-	char dir[4200];
+	char dir[TS_PATH_MAX];
 	fmt(dir, sizeof(dir), "%s/db/migrations", c->root);
 	struct dirent **names;
 	int n = scandir(dir, &names, NULL, alphasort);

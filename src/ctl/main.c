@@ -359,7 +359,7 @@ static int cmd_promote(struct ctl *c, int argc, char **argv)
  * command (status, exec, down) finds them from it. */
 static int mark_isolated(const struct ctl *c, bool on)
 {
-	char path[4200];
+	char path[TS_PATH_MAX];
 	snprintf(path, sizeof(path), "%s/run", c->state);
 	mkdir(path, 0750);
 	snprintf(path, sizeof(path), "%s/run/isolated", c->state);
@@ -377,7 +377,7 @@ static int mark_isolated(const struct ctl *c, bool on)
 
 static bool marked_isolated(const struct ctl *c)
 {
-	char path[4200];
+	char path[TS_PATH_MAX];
 	snprintf(path, sizeof(path), "%s/run/isolated", c->state);
 	return access(path, F_OK) == 0;
 }
@@ -683,7 +683,7 @@ static int cmd_logs(struct ctl *c, int argc, char **argv)
 	}
 	int shown = 0;
 	if (strcmp(argv[0], "supervisor") == 0) {
-		char path[4200], line[4096];
+		char path[TS_PATH_MAX], line[4096];
 		snprintf(path, sizeof(path), "%s/log/supervisor.log", c->state);
 		FILE *f = fopen(path, "r");
 		if (f == NULL) {
@@ -796,7 +796,7 @@ int main(int argc, char **argv)
 	c.bindir[n] = '\0';
 	*strrchr(c.bindir, '/') = '\0';
 	/* build/bin/.. /.. : the checkout, where db/migrations is */
-	char up2[4200];
+	char up2[TS_PATH_MAX];
 	snprintf(up2, sizeof(up2), "%s/../..", c.bindir);
 	if (realpath(up2, c.root) == NULL)
 		snprintf(c.root, sizeof(c.root), ".");

@@ -118,7 +118,7 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
              unsigned max)
 {
 	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
-	char hp[128], dir[4200], d[32];
+	char hp[128], dir[TS_PATH_MAX], d[32];
 #define ARG(...) argv_add(&b, __VA_ARGS__)
 	addr_format(&u->probe, hp, sizeof(hp));
 	if (path_in(c, dir, sizeof(dir), "") < 0)
@@ -387,7 +387,7 @@ int mon_prepare(struct ctl *c, char *err, size_t errlen)
 {
 	if (!c->monitoring)
 		return 0;
-	char dir[4200], config[4300], rules[4300];
+	char dir[TS_PATH_MAX], config[TS_PATH_MAX + 100], rules[TS_PATH_MAX + 100];
 	path_in(c, dir, sizeof(dir), "");
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot make %s: %s", dir, strerror(errno));

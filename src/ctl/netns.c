@@ -229,7 +229,7 @@ static int host_up(struct ctl *c, const char *name, const char *address, const s
 	if (write_file(path, text, err, errlen) < 0)
 		return -1;
 	/* the firewall, kept in the state folder */
-	char rules[16384], nft[4300];
+	char rules[16384], nft[TS_PATH_MAX + 100];
 	if (fw_render(c, h, rules, sizeof(rules)) < 0) {
 		snprintf(err, errlen, "firewall of %s: %s", name, rules);
 		return -1;

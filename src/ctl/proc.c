@@ -182,7 +182,7 @@ static bool is_our_daemon(pid_t pid, const char *daemon)
  * supervisor after a restart) never sees it empty or half written. */
 int write_pidfile(const char *path, pid_t pid)
 {
-	char tmp[4200];
+	char tmp[TS_PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -240,7 +240,7 @@ static bool unit_binds_low(const struct unit *u)
 
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 {
-	char dir[4200];
+	char dir[TS_PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/run", c->state);
 	if (mkdirs(dir) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -251,7 +251,7 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	char bin[4200];
+	char bin[TS_PATH_MAX];
 	char *argv[64], store[16384];
 	if (u->db) {
 		if (db_prepare(c, u, err, errlen) < 0)

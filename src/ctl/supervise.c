@@ -93,7 +93,7 @@ static const char *state_name(enum sv_state s)
 
 static void write_state(const struct ctl *c, const struct sv_unit *sv)
 {
-	char path[4200], tmp[4300];
+	char path[TS_PATH_MAX], tmp[TS_PATH_MAX + 100];
 	path_of(c, "run/supervisor.state", path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
@@ -261,7 +261,7 @@ static void supervise(struct ctl *c, int lfd)
 
 pid_t supervisor_running(const struct ctl *c)
 {
-	char path[4200];
+	char path[TS_PATH_MAX];
 	path_of(c, "run/supervisor.pid", path, sizeof(path));
 	FILE *f = fopen(path, "r");
 	int pid = 0;
@@ -290,7 +290,7 @@ int supervisor_start(struct ctl *c, char *err, size_t errlen)
 {
 	if (supervisor_running(c))
 		return 0;
-	char logpath[4200], pidpath[4200];
+	char logpath[TS_PATH_MAX], pidpath[TS_PATH_MAX];
 	path_of(c, "log/supervisor.log", logpath, sizeof(logpath));
 	path_of(c, "run/supervisor.pid", pidpath, sizeof(pidpath));
 	int lfd = svhttp_listen(c, err, errlen);
@@ -345,7 +345,7 @@ int supervisor_stop(const struct ctl *c)
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 500; i++) { /* 5 s */
 		if (kill(pid, 0) < 0) {
-			char path[4200];
+			char path[TS_PATH_MAX];
 			path_of(c, "run/supervisor.pid", path, sizeof(path));
 			unlink(path);
 			return 0;
@@ -362,7 +362,7 @@ int supervisor_stop(const struct ctl *c)
 bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, size_t slen,
                        unsigned *restarts)
 {
-	char path[4200], line[512];
+	char path[TS_PATH_MAX], line[512];
 	path_of(c, "run/supervisor.state", path, sizeof(path));
 	FILE *f = fopen(path, "r");
 	if (f == NULL)

@@ -85,7 +85,7 @@ int svhttp_listen(const struct ctl *c, char *err, size_t errlen)
 	return fd;
 }
 
-static void conn_close(struct svconn *k)
+static void sv_conn_close(struct svconn *k)
 {
 	close(k->fd);
 	free(k->out);
@@ -110,7 +110,7 @@ static void accept_all(int lfd)
 		if (k == NULL && oldest) {
 			/* full of clients that say nothing: the oldest makes room,
 			 * so idle connections cannot keep a scraper out */
-			conn_close(oldest);
+			sv_conn_close(oldest);
 			k = oldest;
 		}
 		if (k == NULL) {
@@ -204,7 +204,7 @@ static void answer(struct svconn *k, char *(*render)(void *arg), void *arg)
 static void serve(struct svconn *k, short revents, char *(*render)(void *arg), void *arg)
 {
 	if (revents & (POLLERR | POLLNVAL)) {
-		conn_close(k);
+		sv_conn_close(k);
 		return;
 	}
 	if (k->out == NULL && (revents & (POLLIN | POLLHUP))) {
@@ -212,14 +212,14 @@ static void serve(struct svconn *k, short revents, char *(*render)(void *arg), v
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			conn_close(k);
+			sv_conn_close(k);
 			return;
 		}
 		k->got += (size_t)n;
 		k->head[k->got] = '\0';
 		if (strstr(k->head, "\r\n\r\n") == NULL && strstr(k->head, "\n\n") == NULL) {
 			if (k->got == sizeof(k->head) - 1)
-				conn_close(k); /* no head this long is ours */
+				sv_conn_close(k); /* no head this long is ours */
 			return;
 		}
 		answer(k, render, arg);
@@ -229,12 +229,12 @@ static void serve(struct svconn *k, short revents, char *(*render)(void *arg), v
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			conn_close(k);
+			sv_conn_close(k);
 			return;
 		}
 		k->sent += (size_t)n;
 		if (k->sent == k->outlen)
-			conn_close(k);
+			sv_conn_close(k);
 	}
 }
 
@@ -263,7 +263,7 @@ void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
 			if (k->fd < 0)
 				continue;
 			if (now >= k->deadline) {
-				conn_close(k); /* too slow: never held longer */
+				sv_conn_close(k); /* too slow: never held longer */
 				continue;
 			}
 			wake = k->deadline < wake ? k->deadline : wake;

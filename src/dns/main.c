@@ -183,7 +183,7 @@ static void conn_free_deferred(struct defer *d)
 	free(container_of(d, struct dns_conn, free_defer));
 }
 
-static void conn_close(struct dns_conn *c)
+static void dns_conn_close(struct dns_conn *c)
 {
 	struct dns_worker *dw = c->dw;
 	struct worker *w = dw->w;
@@ -213,7 +213,7 @@ static void conn_close(struct dns_conn *c)
 
 static void conn_timeout(struct timer *t)
 {
-	conn_close(container_of(t, struct dns_conn, timer));
+	dns_conn_close(container_of(t, struct dns_conn, timer));
 }
 
 /* Nothing received but not answered, nothing unsent. */
@@ -377,7 +377,7 @@ static void conn_io(struct io *io)
 		goto close;
 	return;
 close:
-	conn_close(c);
+	dns_conn_close(c);
 }
 
 static void accept_ready(struct io *io);
@@ -552,7 +552,7 @@ static void dns_worker_stop(struct worker *w)
 	for (struct dns_conn *c = dw->conns, *next; c; c = next) {
 		next = c->next;
 		if (!w->reloading && conn_idle(c))
-			conn_close(c);
+			dns_conn_close(c);
 	}
 }
 
@@ -566,7 +566,7 @@ static void dns_worker_free(struct worker *w)
 	dns_admin_free(dw->admin);
 	dw->freeing = true;
 	while (dw->conns)
-		conn_close(dw->conns);
+		dns_conn_close(dw->conns);
 	free(dw);
 	w->data = NULL;
 }

@@ -80,7 +80,7 @@ static void check_done(struct lb_check *c, bool ok, int code, const char *why)
 {
 	struct loop *loop = c->w->loop;
 	lb_fetch_close(&c->fetch);
-	uint64_t us = http_now_us() - c->fetch.t_start_us;
+	uint64_t us = httpd_now_us() - c->fetch.t_start_us;
 	atomic_store(&c->last_code, code);
 	atomic_store(&c->last_us, (int)MIN(us, (uint64_t)INT32_MAX));
 	metrics_observe(c->w->d->metrics, c->w->shard, c->m_duration, (double)us / 1e6);

@@ -189,7 +189,7 @@ static void json_hosts(struct lb *lb, const struct lb_target_state *st, struct s
 	sbuf_adds(o, "]");
 }
 
-static int dashboard_json(struct lb *lb, struct http_session *s)
+static int dashboard_json(struct lb *lb, struct httpd_session *s)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -207,58 +207,58 @@ static int dashboard_json(struct lb *lb, struct http_session *s)
 	sbuf_adds(&o, "}\n");
 	free(st);
 	int r = -1;
-	if (http_head_begin(s, 200) == 0 &&
-	    http_head_add(s, "Content-Type", "application/json") == 0 &&
-	    http_head_add(s, "Cache-Control", "no-store") == 0 &&
-	    http_head_end(s, (int64_t)o.len) == 0)
-		r = http_body(s, o.p, o.len);
+	if (httpd_head_begin(s, 200) == 0 &&
+	    httpd_head_add(s, "Content-Type", "application/json") == 0 &&
+	    httpd_head_add(s, "Cache-Control", "no-store") == 0 &&
+	    httpd_head_end(s, (int64_t)o.len) == 0)
+		r = httpd_body(s, o.p, o.len);
 	sbuf_free(&o);
-	return r < 0 ? http_error(s, 500, false) : TS_OK;
+	return r < 0 ? httpd_error(s, 500, false) : TS_OK;
 }
 
 /* A built-in file, revalidated by ETag each time (it changes with the
  * build, not while the LB runs). */
-static int serve_asset(struct http_session *s, const struct lb_asset *a)
+static int serve_asset(struct httpd_session *s, const struct lb_asset *a)
 {
 	struct str inm;
-	bool fresh = http_session_header(s, "If-None-Match", &inm) &&
+	bool fresh = httpd_session_header(s, "If-None-Match", &inm) &&
 	             memmem(inm.p, inm.len, a->etag, strlen(a->etag)) != NULL;
-	if (http_head_begin(s, fresh ? 304 : 200) < 0 ||
-	    (!fresh && http_head_add(s, "Content-Type", a->type) < 0) ||
-	    http_head_add(s, "ETag", a->etag) < 0 ||
-	    http_head_add(s, "Cache-Control", "no-cache") < 0 ||
-	    http_head_add(s, "X-Content-Type-Options", "nosniff") < 0 ||
+	if (httpd_head_begin(s, fresh ? 304 : 200) < 0 ||
+	    (!fresh && httpd_head_add(s, "Content-Type", a->type) < 0) ||
+	    httpd_head_add(s, "ETag", a->etag) < 0 ||
+	    httpd_head_add(s, "Cache-Control", "no-cache") < 0 ||
+	    httpd_head_add(s, "X-Content-Type-Options", "nosniff") < 0 ||
 	    (strncmp(a->type, "text/html", 9) == 0 &&
-	     http_head_add(s, "Content-Security-Policy", DASH_CSP) < 0) ||
-	    http_head_end(s, fresh ? HTTP_LENGTH_NONE : (int64_t)a->len) < 0)
-		return http_error(s, 500, false);
-	if (!fresh && http_body(s, a->data, a->len) < 0)
-		return http_error(s, 500, false);
+	     httpd_head_add(s, "Content-Security-Policy", DASH_CSP) < 0) ||
+	    httpd_head_end(s, fresh ? HTTPD_LENGTH_NONE : (int64_t)a->len) < 0)
+		return httpd_error(s, 500, false);
+	if (!fresh && httpd_body(s, a->data, a->len) < 0)
+		return httpd_error(s, 500, false);
 	return TS_OK;
 }
 
-static int redirect(struct http_session *s, const char *to)
+static int redirect(struct httpd_session *s, const char *to)
 {
 	static const char body[] = "The dashboard is at /dashboard/\n";
-	if (http_head_begin(s, 302) < 0 || http_head_add(s, "Location", to) < 0 ||
-	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    http_head_end(s, sizeof(body) - 1) < 0 || http_body(s, body, sizeof(body) - 1) < 0)
-		return http_error(s, 500, false);
+	if (httpd_head_begin(s, 302) < 0 || httpd_head_add(s, "Location", to) < 0 ||
+	    httpd_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    httpd_head_end(s, sizeof(body) - 1) < 0 || httpd_body(s, body, sizeof(body) - 1) < 0)
+		return httpd_error(s, 500, false);
 	return TS_OK;
 }
 
-int lb_dashboard_handle(struct lb *lb, struct http_session *s)
+int lb_dashboard_handle(struct lb *lb, struct httpd_session *s)
 {
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	const char *q = memchr(path.p, '?', path.len);
 	if (q)
 		path.len = (size_t)(q - path.p);
-	if (http_path_is(s->req->path, "/dashboard.json", false))
+	if (httpd_path_is(s->req->target, "/dashboard.json", false))
 		return dashboard_json(lb, s);
-	if (http_path_is(s->req->path, "/", false) ||
-	    http_path_is(s->req->path, "/dashboard", false))
+	if (httpd_path_is(s->req->target, "/", false) ||
+	    httpd_path_is(s->req->target, "/dashboard", false))
 		return redirect(s, DASH_PREFIX);
-	if (!http_path_is(s->req->path, DASH_PREFIX, true))
+	if (!httpd_path_is(s->req->target, DASH_PREFIX, true))
 		return LB_DASHBOARD_NOT_MINE;
 	struct str name = { path.p + strlen(DASH_PREFIX), path.len - strlen(DASH_PREFIX) };
 	if (name.len == 0)
@@ -267,5 +267,5 @@ int lb_dashboard_handle(struct lb *lb, struct http_session *s)
 		if (strlen(lb_assets[i].name) == name.len &&
 		    memcmp(lb_assets[i].name, name.p, name.len) == 0)
 			return serve_asset(s, &lb_assets[i]);
-	return http_error(s, 404, false);
+	return httpd_error(s, 404, false);
 }

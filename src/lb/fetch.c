@@ -56,7 +56,7 @@ static void fetch_io(struct io *io)
 
 int lb_fetch_start(struct lb_fetch *f, struct loop *loop, const struct addr *a)
 {
-	f->t_start_us = http_now_us();
+	f->t_start_us = httpd_now_us();
 	f->resp_len = 0;
 	f->sent = 0;
 	f->connected = false;

@@ -152,7 +152,7 @@ struct lb {
 	unsigned nservers;
 	struct proxy_conf pc;
 	struct lb_balancer bal;
-	struct http_metrics hm;
+	struct httpd_metrics hm;
 	const struct stack_check *check;
 	struct lb_check *checks; /* per server, when checks are on */
 	struct http_msg *check_msg;
@@ -170,7 +170,7 @@ struct lb {
 
 struct lb_worker {
 	struct lb *lb;
-	struct http_server http, https, admin;
+	struct httpd_server http, https, admin;
 	struct tls_worker tls;
 	struct proxy_worker pw;
 };
@@ -198,8 +198,8 @@ void lb_monitor_read(const struct lb_target *t, const char *body, size_t len,
 
 /* stats.c */
 void lb_metrics_define(struct lb *lb, struct metrics *m);
-int lb_stats_json(struct lb *lb, struct http_session *s);
-int lb_healthz(struct lb *lb, struct http_session *s);
+int lb_stats_json(struct lb *lb, struct httpd_session *s);
+int lb_healthz(struct lb *lb, struct httpd_session *s);
 /* JSON pieces /dashboard.json shares with /stats.json. */
 void lb_json_str(struct sbuf *o, const char *s);
 void lb_json_figures(struct lb *lb, struct sbuf *o);
@@ -210,16 +210,18 @@ void lb_json_figures(struct lb *lb, struct sbuf *o);
 int lb_limits_configure(struct lb *lb, const struct stack_lb *conf, char *err, size_t errlen);
 void lb_limits_start(struct lb *lb, const struct stack_lb *conf);
 void lb_limits_metrics_define(struct lb *lb, struct metrics *m);
-void lb_limits_attach(struct lb *lb, struct http_server *srv);
+void lb_limits_attach(struct lb *lb, struct httpd_server *srv);
 void lb_limits_free(struct lb *lb);
 /* Over a rate: true with a 429 queued (the handler returns TS_OK). */
-bool lb_limits_refuse(struct lb *lb, struct http_session *s);
+bool lb_limits_refuse(struct lb *lb, struct httpd_session *s);
 
-/* dashboard.c: the page (built in) and /dashboard.json. Returns -2 when
- * the path is none of the dashboard's. */
-#define LB_DASHBOARD_NOT_MINE (-2)
-int lb_dashboard_handle(struct lb *lb, struct http_session *s);
+/* dashboard.c: the page (built in) and /dashboard.json. Returns what a
+ * handler returns (TS_OK, TS_AGAIN, TS_ERROR), or LB_DASHBOARD_NOT_MINE when
+ * the path is none of the dashboard's and the caller answers it (nginx's
+ * DECLINED): positive, so it is never taken for one of the TS_ statuses. */
+#define LB_DASHBOARD_NOT_MINE 1
+int lb_dashboard_handle(struct lb *lb, struct httpd_session *s);
 /* HAProxy-like access log line (httplog). */
-void lb_log_line(const struct http_session *s, struct buf *b);
+void lb_log_line(const struct httpd_session *s, struct buf *b);
 
 #endif

@@ -100,18 +100,18 @@ void lb_limits_metrics_define(struct lb *lb, struct metrics *m)
 	                   NULL, rl_evictions, lb->rl);
 }
 
-static struct lb_rl_key peer_key(const struct http_session *s)
+static struct lb_rl_key peer_key(const struct httpd_session *s)
 {
 	return lb_rl_key_of((const struct sockaddr *)(const void *)&s->peer);
 }
 
-static void count_limited(struct http_session *s, enum lb_limited kind)
+static void count_limited(struct httpd_session *s, enum lb_limited kind)
 {
 	struct lb_worker *lw = s->srv->data;
 	metrics_add(s->srv->w->shard, lw->lb->m_limited[kind], 1);
 }
 
-static int admit(struct http_session *s)
+static int admit(struct httpd_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	if (lb_rl_conn_open(lw->lb->rl, peer_key(s), &lw->lb->limits, lb_rl_now()) == LB_RL_OK)
@@ -120,13 +120,13 @@ static int admit(struct http_session *s)
 	return -1;
 }
 
-static void closed(struct http_session *s)
+static void closed(struct httpd_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	lb_rl_conn_close(lw->lb->rl, peer_key(s), lb_rl_now());
 }
 
-void lb_limits_attach(struct lb *lb, struct http_server *srv)
+void lb_limits_attach(struct lb *lb, struct httpd_server *srv)
 {
 	if (lb->rl == NULL)
 		return;
@@ -136,18 +136,18 @@ void lb_limits_attach(struct lb *lb, struct http_server *srv)
 
 /* 429 with Retry-After in whole seconds (at least 1). A request whose body
  * is not read cannot be followed by another on the connection: it closes. */
-static void too_many(struct http_session *s, uint64_t retry_ns)
+static void too_many(struct httpd_session *s, uint64_t retry_ns)
 {
 	static const char body[] = "429 Too Many Requests\n";
 	unsigned long long secs = (retry_ns + 999999999u) / 1000000000u;
 	if (s->req->framing != HTTP_BODY_NONE)
 		s->close_after = true;
-	if (http_head_begin(s, 429) < 0 ||
-	    http_head_addf(s, "Retry-After", "%llu", MAX(secs, 1ull)) < 0 ||
-	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    http_head_end(s, (int64_t)sizeof(body) - 1) < 0 ||
-	    http_body(s, body, sizeof(body) - 1) < 0)
-		http_error(s, 429, true);
+	if (httpd_head_begin(s, 429) < 0 ||
+	    httpd_head_addf(s, "Retry-After", "%llu", MAX(secs, 1ull)) < 0 ||
+	    httpd_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    httpd_head_end(s, (int64_t)sizeof(body) - 1) < 0 ||
+	    httpd_body(s, body, sizeof(body) - 1) < 0)
+		httpd_error(s, 429, true);
 }
 
 static bool is_write(enum http_method m)
@@ -155,7 +155,7 @@ static bool is_write(enum http_method m)
 	return m != HTTP_GET && m != HTTP_HEAD && m != HTTP_OPTIONS;
 }
 
-bool lb_limits_refuse(struct lb *lb, struct http_session *s)
+bool lb_limits_refuse(struct lb *lb, struct httpd_session *s)
 {
 	if (lb->rl == NULL)
 		return false;

@@ -39,7 +39,7 @@ static unsigned redirect_port(const struct stack_portmap *m, struct str host, si
 }
 
 /* Plain HTTP when HTTPS is on: 301 to the same URL over HTTPS. */
-static int redirect_https(struct lb *lb, struct http_session *s)
+static int redirect_https(struct lb *lb, struct httpd_session *s)
 {
 	struct str host = s->req->authority;
 	char fallback[300];
@@ -59,7 +59,7 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 			break;
 		}
 	/* the path and query: origin-form as it came, or absolute-form's own */
-	struct str target = s->req->target;
+	struct str target = s->req->raw_target;
 	if (s->req->absolute_form) {
 		const char *p = memmem(target.p, target.len, "://", 3);
 		const char *slash =
@@ -71,12 +71,12 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 	unsigned to = redirect_port(&lb->d->stack.lb.redirect_ports, host, n, lb->tls_port);
 	if (to != 443)
 		snprintf(port, sizeof(port), ":%u", to);
-	if (http_head_begin(s, 301) < 0 ||
-	    http_head_addf(s, "Location", "https://%.*s%s%.*s", (int)n, host.p, port,
-	                   (int)target.len, target.p) < 0 ||
-	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    http_head_end(s, 0) < 0)
-		return http_error(s, 500, false);
+	if (httpd_head_begin(s, 301) < 0 ||
+	    httpd_head_addf(s, "Location", "https://%.*s%s%.*s", (int)n, host.p, port,
+	                    (int)target.len, target.p) < 0 ||
+	    httpd_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    httpd_head_end(s, 0) < 0)
+		return httpd_error(s, 500, false);
 	return TS_OK;
 }
 
@@ -100,35 +100,35 @@ static bool acme_challenge(struct str path)
 	return true;
 }
 
-static int lb_handler(struct http_session *s)
+static int lb_handler(struct httpd_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	if (lb_limits_refuse(lw->lb, s))
 		return TS_OK;
-	if (lw->lb->crl && http_path_is(s->req->path, TS_CRL_PATH, false))
-		return http_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
+	if (lw->lb->crl && httpd_path_is(s->req->target, TS_CRL_PATH, false))
+		return httpd_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
 	/* ACME's HTTP-01 challenge must reach the servers over plain HTTP */
-	if (lw->lb->has_tls && !conn_is_tls(&s->conn) && !acme_challenge(s->req->path))
+	if (lw->lb->has_tls && !conn_is_tls(&s->conn) && !acme_challenge(s->req->target))
 		return redirect_https(lw->lb, s);
 	return proxy_handle(&lw->pw, s);
 }
 
-static int admin_handler(struct http_session *s)
+static int admin_handler(struct httpd_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
 	struct lb *lb = lw->lb;
-	if (!http_admin_host_ok(s, lb->d))
-		return http_error(s, 403, false); /* DNS rebinding */
+	if (!httpd_admin_host_ok(s, lb->d))
+		return httpd_error(s, 403, false); /* DNS rebinding */
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
-		return http_error(s, 405, false);
-	if (http_path_is(s->req->path, "/metrics", false))
-		return http_respond_metrics(s, lb->d->metrics);
-	if (http_path_is(s->req->path, "/stats.json", false))
+		return httpd_error(s, 405, false);
+	if (httpd_path_is(s->req->target, "/metrics", false))
+		return httpd_respond_metrics(s, lb->d->metrics);
+	if (httpd_path_is(s->req->target, "/stats.json", false))
 		return lb_stats_json(lb, s);
-	if (http_path_is(s->req->path, "/healthz", false))
+	if (httpd_path_is(s->req->target, "/healthz", false))
 		return lb_healthz(lb, s);
 	int r = lb_dashboard_handle(lb, s);
-	return r == LB_DASHBOARD_NOT_MINE ? http_error(s, 404, false) : r;
+	return r == LB_DASHBOARD_NOT_MINE ? httpd_error(s, 404, false) : r;
 }
 
 /* ---- the engine's view of the balancer ---- */
@@ -212,7 +212,7 @@ static void carry_over(struct lb *lb, struct lb *old)
  * makes point at: served as DER, as RFC 5280 clients fetch it. */
 static void load_crl(struct lb *lb)
 {
-	char path[4200];
+	char path[TS_PATH_MAX];
 	if (daemon_path(lb->d, "{state}/tls/ca.crl", path, sizeof(path)) < 0)
 		return;
 	FILE *f = fopen(path, "r");
@@ -414,26 +414,26 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	w->data = lw;
 	lw->lb = lb;
 	proxy_worker_init(&lw->pw, &lb->pc, w);
-	http_server_init(&lw->http, w, w->d->http, lb_handler, lw);
-	http_server_use_metrics(&lw->http, w->d->metrics, &lb->hm);
+	httpd_server_init(&lw->http, w, w->d->http, lb_handler, lw);
+	httpd_server_use_metrics(&lw->http, w->d->metrics, &lb->hm);
 	lw->http.log_line = lb_log_line;
 	lb_limits_attach(lb, &lw->http);
-	if (http_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
+	if (httpd_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
 		return -1;
 	if (lb->has_tls) {
 		if (tls_worker_init(&lw->tls, &lb->tls, w, err, errlen) < 0)
 			return -1;
-		http_server_init(&lw->https, w, w->d->http, lb_handler, lw);
-		http_server_use_metrics(&lw->https, w->d->metrics, &lb->hm);
+		httpd_server_init(&lw->https, w, w->d->http, lb_handler, lw);
+		httpd_server_use_metrics(&lw->https, w->d->metrics, &lb->hm);
 		lw->https.log_line = lb_log_line;
 		lb_limits_attach(lb, &lw->https);
 		lw->https.tls = &lw->tls;
 		lw->https.extra_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
-		if (http_server_listen(&lw->https, &lb->tls_listen, err, errlen) < 0)
+		if (httpd_server_listen(&lw->https, &lb->tls_listen, err, errlen) < 0)
 			return -1;
 	}
-	http_server_init(&lw->admin, w, NULL, admin_handler, lw);
-	if (lb->has_admin && http_server_listen(&lw->admin, &lb->admin, err, errlen) < 0)
+	httpd_server_init(&lw->admin, w, NULL, admin_handler, lw);
+	if (lb->has_admin && httpd_server_listen(&lw->admin, &lb->admin, err, errlen) < 0)
 		return -1;
 	if (w->id == 0) {
 		lb_checks_start(lb, w);
@@ -449,9 +449,9 @@ static void lb_worker_stop(struct worker *w)
 		lb_checks_stop(lw->lb);
 		lb_monitor_stop(lw->lb);
 	}
-	http_server_stop(&lw->http);
-	http_server_stop(&lw->https);
-	http_server_stop(&lw->admin);
+	httpd_server_stop(&lw->http);
+	httpd_server_stop(&lw->https);
+	httpd_server_stop(&lw->admin);
 	proxy_worker_close_idle(&lw->pw);
 }
 
@@ -464,9 +464,9 @@ static void lb_worker_free(struct worker *w)
 		lb_checks_stop(lw->lb);
 		lb_monitor_stop(lw->lb);
 	}
-	http_server_free(&lw->http);
-	http_server_free(&lw->https);
-	http_server_free(&lw->admin);
+	httpd_server_free(&lw->http);
+	httpd_server_free(&lw->https);
+	httpd_server_free(&lw->admin);
 	tls_worker_free(&lw->tls);
 	proxy_worker_free(&lw->pw);
 	free(lw);

@@ -155,7 +155,7 @@ static void scrape_done(struct lb_target *t, const char *error)
 	st = t->st;
 	pthread_mutex_unlock(&lb->mon_lock);
 	st.scraped_ms = wall_ms();
-	st.duration_ms = (unsigned)((http_now_us() - f->t_start_us) / 1000);
+	st.duration_ms = (unsigned)((httpd_now_us() - f->t_start_us) / 1000);
 	st.seen = true;
 	if (error) {
 		st.up = false;

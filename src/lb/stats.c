@@ -35,7 +35,7 @@ void lb_metrics_define(struct lb *lb, struct metrics *m)
 	static const double check_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 		                               0.05,   0.1,   0.25,   0.5,   1,    2.5 };
 	char labels[128];
-	http_metrics_define(m, "tristack_lb", &lb->hm);
+	httpd_metrics_define(m, "tristack_lb", &lb->hm);
 	proxy_metrics_define(&lb->pc, m, "tristack_lb");
 	for (unsigned i = 0; i < lb->nservers; i++) {
 		struct lb_server *sv = &lb->lbs[i];
@@ -145,24 +145,24 @@ void lb_json_figures(struct lb *lb, struct sbuf *o)
 	json_servers(lb, o);
 }
 
-int lb_stats_json(struct lb *lb, struct http_session *s)
+int lb_stats_json(struct lb *lb, struct httpd_session *s)
 {
 	struct sbuf o = { 0 };
 	sbuf_adds(&o, "{");
 	lb_json_figures(lb, &o);
 	sbuf_adds(&o, "}\n");
-	int r = http_respond(s, 200, "application/json", o.p, o.len);
+	int r = httpd_respond(s, 200, "application/json", o.p, o.len);
 	sbuf_free(&o);
 	return r;
 }
 
-int lb_healthz(struct lb *lb, struct http_session *s)
+int lb_healthz(struct lb *lb, struct httpd_session *s)
 {
 	char body[96];
 	unsigned up = lb_servers_up(&lb->bal);
 	int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"servers_up\":%u}\n",
 	                 up ? "ok" : "no server up", up);
-	return http_respond(s, up ? 200 : 503, "application/json", body, (size_t)n);
+	return httpd_respond(s, up ? 200 : 503, "application/json", body, (size_t)n);
 }
 
 /* ---- the access log: HAProxy's httplog ----
@@ -172,7 +172,7 @@ int lb_healthz(struct lb *lb, struct http_session *s)
  * TR: ms to receive the request head; Tw: waiting for a server slot; Tc:
  * connecting; Tr: the server's time to the response head; Ta: all of it.
  * -1 where a step did not happen. */
-void lb_log_line(const struct http_session *s, struct buf *b)
+void lb_log_line(const struct httpd_session *s, struct buf *b)
 {
 	char ip[64];
 	uint64_t now = loop_now(s->srv->w->loop);
@@ -180,9 +180,9 @@ void lb_log_line(const struct http_session *s, struct buf *b)
 	              ? (long)(s->req->t_head - s->t_begin)
 	              : -1;
 	long ta = s->t_begin ? (long)(now - s->t_begin) : -1;
-	buf_appendf(b, "%s:%d ", http_session_client_ip(s, ip, sizeof(ip)),
-	            http_session_client_port(s));
-	http_log_time(b, loop_wall(s->srv->w->loop), true);
+	buf_appendf(b, "%s:%d ", httpd_session_client_ip(s, ip, sizeof(ip)),
+	            httpd_session_client_port(s));
+	httpd_log_time(b, loop_wall(s->srv->w->loop), true);
 	/* termination state: who ended the request and when (HAProxy's two
 	 * first letters); "--" when it ended normally */
 	const char *term = "--";
@@ -203,6 +203,6 @@ void lb_log_line(const struct http_session *s, struct buf *b)
 	            s->req->t_connect, s->req->t_response, ta, s->req->status,
 	            (unsigned long long)s->req->bytes_out, term, s->srv->w->nconns,
 	            s->req->retries);
-	http_log_request(b, s);
+	httpd_log_request(b, s);
 	buf_append_lit(b, "\"\n");
 }

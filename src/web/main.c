@@ -28,10 +28,10 @@ static bool proxied(const struct stack_web *conf, const char *path)
 /* Only the app reads request bodies. One sent here (a DELETE, a POST to a
  * file) that has all arrived with its head is skipped, so the connection
  * goes on after the answer, as nginx's discard_request_body lets it; one
- * still on its way makes the answer say Connection: close (http_head_end). */
-static void skip_arrived_body(struct http_session *s)
+ * still on its way makes the answer say Connection: close (httpd_head_end). */
+static void skip_arrived_body(struct httpd_session *s)
 {
-	size_t avail = http_session_body_avail(s);
+	size_t avail = httpd_session_body_avail(s);
 	size_t n;
 	if (s->req->framing == HTTP_BODY_LENGTH) {
 		if (avail < s->req->content_length)
@@ -40,7 +40,7 @@ static void skip_arrived_body(struct http_session *s)
 	} else if (s->req->framing == HTTP_BODY_CHUNKED) {
 		struct http_chunked ch;
 		http_chunked_init(&ch, 0, (uint32_t)s->srv->limits.max_head);
-		const char *p = http_session_body_ptr(s);
+		const char *p = httpd_session_body_ptr(s);
 		struct str data;
 		n = 0;
 		while (!http_chunked_done(&ch)) {
@@ -52,41 +52,41 @@ static void skip_arrived_body(struct http_session *s)
 	} else {
 		return;
 	}
-	http_session_body_consume(s, n);
+	httpd_session_body_consume(s, n);
 	s->req->body_consumed = true;
 }
 
 /* OPTIONS * (RFC 9110 9.3.7) asks about the server, not a resource: what
  * its files answer to (the app's prefixes answer for themselves). */
-static int options_star(struct http_session *s)
+static int options_star(struct httpd_session *s)
 {
-	if (http_head_begin(s, 200) < 0 || http_head_add(s, "Allow", "GET, HEAD") < 0 ||
-	    http_head_end(s, 0) < 0)
-		return http_error(s, 500, true);
+	if (httpd_head_begin(s, 200) < 0 || httpd_head_add(s, "Allow", "GET, HEAD") < 0 ||
+	    httpd_head_end(s, 0) < 0)
+		return httpd_error(s, 500, true);
 	return TS_OK;
 }
 
-static int web_handler(struct http_session *s)
+static int web_handler(struct httpd_session *s)
 {
 	struct web_worker *ww = s->srv->data;
 	char path[WEB_PATH_BUF];
 	/* Prefixes match the normalised path, as nginx's locations do; a
 	 * control byte encoded in it (%0d) is the app's business, not a file */
-	long n =
-	    path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, PATH_CONTROL_OK);
+	long n = path_normalize(s->req->target.p, s->req->target.len, path, WEB_PATH_MAX,
+	                        PATH_CONTROL_OK);
 	if (n >= 0 && proxied(&ww->web->d->stack.web, path))
 		return proxy_handle(&ww->pw, s);
 	skip_arrived_body(s);
 	if (s->req->method == HTTP_CONNECT)
-		return http_error(s, 405, true); /* no tunnels, as the proxy answers */
-	if (s->req->path.len == 1 && s->req->path.p[0] == '*')
+		return httpd_error(s, 405, true); /* no tunnels, as the proxy answers */
+	if (s->req->target.len == 1 && s->req->target.p[0] == '*')
 		return options_star(s); /* the parser lets only OPTIONS have it */
-	n = path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, 0);
+	n = path_normalize(s->req->target.p, s->req->target.len, path, WEB_PATH_MAX, 0);
 	if (n < 0) /* a target we cannot read: the connection ends, as nginx's 400 */
-		return http_error(s, (int)-n, true);
+		return httpd_error(s, (int)-n, true);
 	/* 404, not 403: whether a .git is there is nobody's business */
 	if (!ww->web->d->stack.web.dotfiles && path_hidden(path))
-		return http_error(s, 404, false);
+		return httpd_error(s, 404, false);
 	return web_static(ww, s, path, (size_t)n);
 }
 
@@ -238,7 +238,7 @@ static int load_error_pages(struct web *web, char *err, size_t errlen)
 	    xcalloc(conf->nerror_pages ? conf->nerror_pages : 1, sizeof(*web->error_pages));
 	for (unsigned i = 0; i < conf->nerror_pages; i++) {
 		const struct stack_error_page *ep = &conf->error_pages[i];
-		char full[4200];
+		char full[TS_PATH_MAX];
 		snprintf(full, sizeof(full), "%s%s", conf->root, ep->path);
 		FILE *f = fopen(full, "r");
 		if (f == NULL) {
@@ -272,7 +272,7 @@ static int web_start(struct daemon *d, char *err, size_t errlen)
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint64_t)getpid() * 2654435761u;
 	snprintf(web->boundary, sizeof(web->boundary), "tristack%016llx", (unsigned long long)rnd);
-	http_metrics_define(d->metrics, "tristack_web", &web->hm);
+	httpd_metrics_define(d->metrics, "tristack_web", &web->hm);
 	proxy_metrics_define(&web->pc, d->metrics, "tristack_web");
 	return 0;
 }
@@ -285,15 +285,15 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	ww->web = web;
 	proxy_worker_init(&ww->pw, &web->pc, w);
 	ww->files = web_filecache_new(1024, w->d->stack.web.file_cache);
-	http_server_init(&ww->http, w, w->d->http, web_handler, ww);
-	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
+	httpd_server_init(&ww->http, w, w->d->http, web_handler, ww);
+	httpd_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
 	ww->http.extra_headers = web->served_by;
 	ww->http.error_page = web_error_page;
 	ww->http.real_ip_from = &w->d->stack.web.trusted;
-	if (http_server_listen(&ww->http, &web->listen, err, errlen) < 0)
+	if (httpd_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
-	http_server_init(&ww->admin, w, NULL, http_admin_handler, w->d);
-	if (web->has_admin && http_server_listen(&ww->admin, &web->admin, err, errlen) < 0)
+	httpd_server_init(&ww->admin, w, NULL, httpd_admin_handler, w->d);
+	if (web->has_admin && httpd_server_listen(&ww->admin, &web->admin, err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -301,8 +301,8 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 static void web_worker_stop(struct worker *w)
 {
 	struct web_worker *ww = w->data;
-	http_server_stop(&ww->http);
-	http_server_stop(&ww->admin);
+	httpd_server_stop(&ww->http);
+	httpd_server_stop(&ww->admin);
 	proxy_worker_close_idle(&ww->pw);
 }
 
@@ -311,8 +311,8 @@ static void web_worker_free(struct worker *w)
 	struct web_worker *ww = w->data;
 	if (ww == NULL)
 		return;
-	http_server_free(&ww->http);
-	http_server_free(&ww->admin);
+	httpd_server_free(&ww->http);
+	httpd_server_free(&ww->admin);
 	proxy_worker_free(&ww->pw);
 	web_static_free(ww); /* after the sessions, which give theirs back */
 	web_filecache_free(ww->files);

@@ -52,23 +52,23 @@ static bool etag_matches(struct str header, const char *etag)
 	return false;
 }
 
-static bool not_modified(struct http_session *s, const char *etag, int64_t mtime)
+static bool not_modified(struct httpd_session *s, const char *etag, int64_t mtime)
 {
 	struct str v;
-	if (http_session_header(s, "if-none-match", &v))
+	if (httpd_session_header(s, "if-none-match", &v))
 		return etag_matches(v, etag);
 	int64_t since;
-	if (http_session_header(s, "if-modified-since", &v) && http_date_parse(v, &since) == 0)
+	if (httpd_session_header(s, "if-modified-since", &v) && http_date_parse(v, &since) == 0)
 		return mtime <= since;
 	return false;
 }
 
 /* If-Range: the Range applies only to the representation the client has
  * (strong ETag or exact date); otherwise the whole file goes. */
-static bool if_range_holds(struct http_session *s, const char *etag, int64_t mtime)
+static bool if_range_holds(struct httpd_session *s, const char *etag, int64_t mtime)
 {
 	struct str v;
-	if (!http_session_header(s, "if-range", &v))
+	if (!httpd_session_header(s, "if-range", &v))
 		return true;
 	if (v.len && v.p[0] == '"')
 		return v.len == strlen(etag) && memcmp(v.p, etag, v.len) == 0;
@@ -97,44 +97,44 @@ static bool compressible(const struct web *web, const char *type)
 	return false;
 }
 
-static bool client_takes_gzip(struct http_session *s)
+static bool client_takes_gzip(struct httpd_session *s)
 {
 	struct str v;
-	return http_session_header(s, "accept-encoding", &v) && web_accepts_gzip(v);
+	return httpd_session_header(s, "accept-encoding", &v) && web_accepts_gzip(v);
 }
 
 /* An error answered on a connection that goes on (a custom page if one is
- * configured: http_error asks web_error_page). */
-static int error_status(struct http_session *s, int status)
+ * configured: httpd_error asks web_error_page). */
+static int error_status(struct httpd_session *s, int status)
 {
-	return http_error(s, status, false);
+	return httpd_error(s, status, false);
 }
 
-static int method_not_allowed(struct http_session *s)
+static int method_not_allowed(struct httpd_session *s)
 {
 	static const char body[] = "405 Method Not Allowed\n";
-	if (http_head_begin(s, 405) < 0 || http_head_add(s, "Allow", "GET, HEAD") < 0 ||
-	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    http_head_end(s, sizeof(body) - 1) < 0)
-		return http_error(s, 500, true);
-	return http_body(s, body, sizeof(body) - 1);
+	if (httpd_head_begin(s, 405) < 0 || httpd_head_add(s, "Allow", "GET, HEAD") < 0 ||
+	    httpd_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    httpd_head_end(s, sizeof(body) - 1) < 0)
+		return httpd_error(s, 500, true);
+	return httpd_body(s, body, sizeof(body) - 1);
 }
 
-static int redirect_dir(struct http_session *s, const char *path)
+static int redirect_dir(struct httpd_session *s, const char *path)
 {
 	/* A directory named without its slash: send the browser to it, so
 	 * relative links inside resolve (what nginx does). */
 	struct str q = { NULL, 0 };
-	const char *qm = memchr(s->req->path.p, '?', s->req->path.len);
+	const char *qm = memchr(s->req->target.p, '?', s->req->target.len);
 	if (qm)
-		q = (struct str){ qm, s->req->path.len - (size_t)(qm - s->req->path.p) };
+		q = (struct str){ qm, s->req->target.len - (size_t)(qm - s->req->target.p) };
 	static const char body[] = "301 Moved Permanently\n";
-	if (http_head_begin(s, 301) < 0 ||
-	    http_head_addf(s, "Location", "%s/%.*s", path, (int)q.len, q.p ? q.p : "") < 0 ||
-	    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    http_head_end(s, sizeof(body) - 1) < 0)
-		return http_error(s, 500, true);
-	return http_body(s, body, sizeof(body) - 1);
+	if (httpd_head_begin(s, 301) < 0 ||
+	    httpd_head_addf(s, "Location", "%s/%.*s", path, (int)q.len, q.p ? q.p : "") < 0 ||
+	    httpd_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    httpd_head_end(s, sizeof(body) - 1) < 0)
+		return httpd_error(s, 500, true);
+	return httpd_body(s, body, sizeof(body) - 1);
 }
 
 /* ---- autoindex ---- */
@@ -186,12 +186,12 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* A listing of the directory (dotfiles left out), names escaped. */
-static int autoindex(struct http_session *s, int dir_fd, const char *path)
+static int autoindex(struct httpd_session *s, int dir_fd, const char *path)
 {
 	DIR *d = fdopendir(dir_fd);
 	if (d == NULL) {
 		close(dir_fd);
-		return http_error(s, 500, false);
+		return httpd_error(s, 500, false);
 	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
@@ -234,7 +234,7 @@ static int autoindex(struct http_session *s, int dir_fd, const char *path)
 	}
 	free(names);
 	sbuf_adds(&o, "</ul>\n</body></html>\n");
-	int r = http_respond(s, 200, "text/html; charset=utf-8", o.p, o.len);
+	int r = httpd_respond(s, 200, "text/html; charset=utf-8", o.p, o.len);
 	sbuf_free(&o);
 	return r;
 }
@@ -251,7 +251,7 @@ static int file_read(const struct web_file *f, char *dst, size_t len, int64_t of
 	return pread(f->fd, dst, len, (off_t)off) == (ssize_t)len ? 0 : -1;
 }
 
-static void file_send(struct http_session *s, struct web_file *f, int64_t off, int64_t len);
+static void file_send(struct httpd_session *s, struct web_file *f, int64_t off, int64_t len);
 
 /* A multipart/byteranges body on its way out, one piece at a time: a part's
  * head, then its bytes (sendfile from the held fd, or copied from the cached
@@ -282,20 +282,20 @@ static size_t parts_tail(char *buf, size_t len, const struct web *web)
 	return (size_t)snprintf(buf, len, "\r\n--%s--\r\n", web->boundary);
 }
 
-static int parts_next(struct http_session *s, void *arg)
+static int parts_next(struct httpd_session *s, void *arg)
 {
 	struct web_parts *p = arg;
 	const struct web *web = p->ww->web;
 	char h[512];
 	if (p->i == p->n) {
 		p->i++;
-		return http_body(s, h, parts_tail(h, sizeof(h), web)) < 0 ? -1 : 1;
+		return httpd_body(s, h, parts_tail(h, sizeof(h), web)) < 0 ? -1 : 1;
 	}
 	if (p->i > p->n)
 		return 0;
 	const struct web_range *r = &p->rg[p->i];
 	if (p->pos < 0) {
-		if (http_body(s, h, part_head(h, sizeof(h), web, p->type, r, p->f.st.st_size)) < 0)
+		if (httpd_body(s, h, part_head(h, sizeof(h), web, p->type, r, p->f.st.st_size)) < 0)
 			return -1;
 		p->pos = r->first;
 	}
@@ -303,12 +303,12 @@ static int parts_next(struct http_session *s, void *arg)
 	if (p->f.data) {
 		/* no more than the output buffer holds: nothing is allocated */
 		len = MIN(len, (int64_t)buf_room(&s->out));
-		if (http_body(s, p->f.data + p->pos, (size_t)len) < 0)
+		if (httpd_body(s, p->f.data + p->pos, (size_t)len) < 0)
 			return -1;
 	} else {
 		web_filecache_hold(p->f.cached);
-		http_body_file_ref(s, p->f.fd, (off_t)p->pos, (off_t)len, web_filecache_release,
-		                   p->f.cached);
+		httpd_body_file_ref(s, p->f.fd, (off_t)p->pos, (off_t)len, web_filecache_release,
+		                    p->f.cached);
 	}
 	p->pos += len;
 	if (p->pos > r->last) {
@@ -337,7 +337,7 @@ void web_static_free(struct web_worker *ww)
 
 /* Several ranges: multipart/byteranges, its length known before a byte is
  * read, its body streamed (parts_next). */
-static int send_multipart(struct web_worker *ww, struct http_session *s, struct web_file *f,
+static int send_multipart(struct web_worker *ww, struct httpd_session *s, struct web_file *f,
                           const char *type, const struct web_range *rg, unsigned n)
 {
 	char h[512];
@@ -347,9 +347,9 @@ static int send_multipart(struct web_worker *ww, struct http_session *s, struct 
 		         rg[i].last - rg[i].first + 1;
 	char ct[96];
 	snprintf(ct, sizeof(ct), "multipart/byteranges; boundary=%s", ww->web->boundary);
-	if (http_head_begin(s, 206) < 0 || http_head_add(s, "Content-Type", ct) < 0 ||
-	    http_head_end(s, total) < 0)
-		return http_error(s, 500, true);
+	if (httpd_head_begin(s, 206) < 0 || httpd_head_add(s, "Content-Type", ct) < 0 ||
+	    httpd_head_end(s, total) < 0)
+		return httpd_error(s, 500, true);
 	struct web_parts *p = ww->parts_free;
 	if (p)
 		ww->parts_free = p->next_free;
@@ -363,11 +363,11 @@ static int send_multipart(struct web_worker *ww, struct http_session *s, struct 
 	p->i = 0;
 	p->pos = -1;
 	web_filecache_hold(f->cached);
-	http_body_pieces(s, parts_next, parts_done, p);
+	httpd_body_pieces(s, parts_next, parts_done, p);
 	return TS_OK;
 }
 
-static int send_ranges(struct web_worker *ww, struct http_session *s, struct web_file *f,
+static int send_ranges(struct web_worker *ww, struct httpd_session *s, struct web_file *f,
                        const char *type, const struct web_range *rg, unsigned n)
 {
 	if (n > 1)
@@ -376,9 +376,9 @@ static int send_ranges(struct web_worker *ww, struct http_session *s, struct web
 	snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)rg[0].first,
 	         (long long)rg[0].last, (long long)f->st.st_size);
 	int64_t len = rg[0].last - rg[0].first + 1;
-	if (http_head_begin(s, 206) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
-	    http_head_add(s, "Content-Range", cr) < 0 || http_head_end(s, len) < 0)
-		return http_error(s, 500, true);
+	if (httpd_head_begin(s, 206) < 0 || httpd_head_add(s, "Content-Type", type) < 0 ||
+	    httpd_head_add(s, "Content-Range", cr) < 0 || httpd_head_end(s, len) < 0)
+		return httpd_error(s, 500, true);
 	file_send(s, f, rg[0].first, len);
 	return TS_OK;
 }
@@ -408,37 +408,37 @@ static int gzip_content(struct web_file *f, const char **out, size_t *outlen, bo
 /* ---- the handler ---- */
 
 /* Common headers of a file response. */
-static int file_head(struct http_session *s, int status, const char *type, const char *etag,
+static int file_head(struct httpd_session *s, int status, const char *type, const char *etag,
                      const char *lastmod, const char *cc, bool vary)
 {
-	if (http_head_begin(s, status) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
-	    http_head_add(s, "Last-Modified", lastmod) < 0 || http_head_add(s, "ETag", etag) < 0 ||
-	    http_head_add(s, "Accept-Ranges", "bytes") < 0)
+	if (httpd_head_begin(s, status) < 0 || httpd_head_add(s, "Content-Type", type) < 0 ||
+	    httpd_head_add(s, "Last-Modified", lastmod) < 0 ||
+	    httpd_head_add(s, "ETag", etag) < 0 || httpd_head_add(s, "Accept-Ranges", "bytes") < 0)
 		return -1;
-	if (cc && http_head_add(s, "Cache-Control", cc) < 0)
+	if (cc && httpd_head_add(s, "Cache-Control", cc) < 0)
 		return -1;
-	if (vary && http_head_add(s, "Vary", "Accept-Encoding") < 0)
+	if (vary && httpd_head_add(s, "Vary", "Accept-Encoding") < 0)
 		return -1;
 	/* no guessing a type from the bytes; a page is never framed */
-	if (http_head_add(s, "X-Content-Type-Options", "nosniff") < 0)
+	if (httpd_head_add(s, "X-Content-Type-Options", "nosniff") < 0)
 		return -1;
 	const char *csp = ((struct web_worker *)s->srv->data)->web->d->stack.web.csp;
 	if (strncmp(type, "text/html", 9) == 0 && csp && csp[0] &&
-	    (http_head_add(s, "Content-Security-Policy", csp) < 0 ||
-	     http_head_add(s, "X-Frame-Options", "DENY") < 0))
+	    (httpd_head_add(s, "Content-Security-Policy", csp) < 0 ||
+	     httpd_head_add(s, "X-Frame-Options", "DENY") < 0))
 		return -1;
 	return 0;
 }
 
 /* The body: bytes from memory, or sendfile from the (held) cached fd. */
-static void file_send(struct http_session *s, struct web_file *f, int64_t off, int64_t len)
+static void file_send(struct httpd_session *s, struct web_file *f, int64_t off, int64_t len)
 {
 	if (f->data) {
-		http_body(s, f->data + off, (size_t)len);
+		httpd_body(s, f->data + off, (size_t)len);
 	} else if (f->cached) {
 		web_filecache_hold(f->cached);
-		http_body_file_ref(s, f->fd, (off_t)off, (off_t)len, web_filecache_release,
-		                   f->cached);
+		httpd_body_file_ref(s, f->fd, (off_t)off, (off_t)len, web_filecache_release,
+		                    f->cached);
 	}
 }
 
@@ -459,7 +459,7 @@ static int open_gz(struct web_worker *ww, const char *rel, struct web_file *gz)
 	return 0;
 }
 
-static int not_a_file(struct http_session *s, struct web_file *f, bool dir, const char *path)
+static int not_a_file(struct httpd_session *s, struct web_file *f, bool dir, const char *path)
 {
 	bool is_dir = S_ISDIR(f->st.st_mode);
 	close(f->fd);
@@ -470,7 +470,7 @@ static int not_a_file(struct http_session *s, struct web_file *f, bool dir, cons
 	return redirect_dir(s, path);
 }
 
-int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n)
+int web_static(struct web_worker *ww, struct httpd_session *s, char *path, size_t n)
 {
 	struct web *web = ww->web;
 	const struct stack_web *conf = &web->d->stack.web;
@@ -504,13 +504,13 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 	const char *cc = cache_control(conf, path, ccbuf, sizeof(ccbuf));
 	bool gz_type = (conf->gzip || conf->gzip_static) && compressible(web, type);
 	struct str range;
-	bool has_range = s->req->method == HTTP_GET && http_session_header(s, "range", &range) &&
+	bool has_range = s->req->method == HTTP_GET && httpd_session_header(s, "range", &range) &&
 	                 if_range_holds(s, f.etag, (int64_t)f.st.st_mtime);
 
 	if (not_modified(s, f.etag, (int64_t)f.st.st_mtime)) {
 		if (file_head(s, 304, type, f.etag, f.lastmod, cc, gz_type) < 0 ||
-		    http_head_end(s, HTTP_LENGTH_NONE) < 0)
-			return http_error(s, 500, true);
+		    httpd_head_end(s, HTTPD_LENGTH_NONE) < 0)
+			return httpd_error(s, 500, true);
 		return TS_OK;
 	}
 	if (has_range) {
@@ -521,12 +521,12 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 			char cr[48];
 			snprintf(cr, sizeof(cr), "bytes */%lld", (long long)f.st.st_size);
 			static const char body[] = "416 Range Not Satisfiable\n";
-			if (http_head_begin(s, 416) < 0 ||
-			    http_head_add(s, "Content-Range", cr) < 0 ||
-			    http_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-			    http_head_end(s, sizeof(body) - 1) < 0)
-				return http_error(s, 500, true);
-			return http_body(s, body, sizeof(body) - 1);
+			if (httpd_head_begin(s, 416) < 0 ||
+			    httpd_head_add(s, "Content-Range", cr) < 0 ||
+			    httpd_head_add(s, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+			    httpd_head_end(s, sizeof(body) - 1) < 0)
+				return httpd_error(s, 500, true);
+			return httpd_body(s, body, sizeof(body) - 1);
 		}
 		if (rr == WEB_RANGE_OK)
 			return send_ranges(ww, s, &f, type, rg, nr);
@@ -535,9 +535,9 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 		struct web_file gz;
 		if (conf->gzip_static && open_gz(ww, rel, &gz) == 0) {
 			if (file_head(s, 200, type, gz.etag, gz.lastmod, cc, true) < 0 ||
-			    http_head_add(s, "Content-Encoding", "gzip") < 0 ||
-			    http_head_end(s, (int64_t)gz.st.st_size) < 0)
-				return http_error(s, 500, true);
+			    httpd_head_add(s, "Content-Encoding", "gzip") < 0 ||
+			    httpd_head_end(s, (int64_t)gz.st.st_size) < 0)
+				return httpd_error(s, 500, true);
 			file_send(s, &gz, 0, gz.st.st_size);
 			return TS_OK;
 		}
@@ -551,24 +551,24 @@ int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t
 			         f.etag); /* same content, another encoding */
 			int r = -1;
 			if (file_head(s, 200, type, weak, f.lastmod, cc, true) == 0 &&
-			    http_head_add(s, "Content-Encoding", "gzip") == 0 &&
-			    http_head_end(s, (int64_t)zlen) == 0)
-				r = http_body(s, z, zlen);
+			    httpd_head_add(s, "Content-Encoding", "gzip") == 0 &&
+			    httpd_head_end(s, (int64_t)zlen) == 0)
+				r = httpd_body(s, z, zlen);
 			if (owned)
 				free((char *)z);
-			return r < 0 ? http_error(s, 500, true) : TS_OK;
+			return r < 0 ? httpd_error(s, 500, true) : TS_OK;
 		}
 	}
 	if (file_head(s, 200, type, f.etag, f.lastmod, cc, gz_type) < 0 ||
-	    http_head_end(s, (int64_t)f.st.st_size) < 0)
-		return http_error(s, 500, true);
+	    httpd_head_end(s, (int64_t)f.st.st_size) < 0)
+		return httpd_error(s, 500, true);
 	file_send(s, &f, 0, f.st.st_size);
 	return TS_OK;
 }
 
 /* ---- custom error pages ---- */
 
-int web_error_page(struct http_session *s, int status)
+int web_error_page(struct httpd_session *s, int status)
 {
 	struct web_worker *ww = s->srv->data;
 	const struct web *web = ww->web;
@@ -576,11 +576,11 @@ int web_error_page(struct http_session *s, int status)
 		const struct web_error_page *p = &web->error_pages[i];
 		if (p->status != status)
 			continue;
-		if (http_head_begin(s, status) < 0 ||
-		    http_head_add(s, "Content-Type", p->type) < 0 ||
-		    http_head_end(s, (int64_t)p->len) < 0)
+		if (httpd_head_begin(s, status) < 0 ||
+		    httpd_head_add(s, "Content-Type", p->type) < 0 ||
+		    httpd_head_end(s, (int64_t)p->len) < 0)
 			return -1;
-		return http_body(s, p->body, p->len);
+		return httpd_body(s, p->body, p->len);
 	}
 	return -1;
 }

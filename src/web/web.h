@@ -56,7 +56,7 @@ struct web {
 	unsigned napps;
 	_Atomic unsigned rr;
 	struct proxy_conf pc;
-	struct http_metrics hm;
+	struct httpd_metrics hm;
 	struct web_mime *mime;
 	char **gzip_types;
 	unsigned ngzip_types;
@@ -67,7 +67,7 @@ struct web {
 
 struct web_worker {
 	struct web *web;
-	struct http_server http, admin;
+	struct httpd_server http, admin;
 	struct proxy_worker pw;
 	struct web_filecache *files;
 	struct web_parts *parts_free; /* multipart/byteranges bodies, for reuse */
@@ -75,11 +75,11 @@ struct web_worker {
 
 /* static.c: answer a GET or HEAD for path (normalised, n bytes, in a buffer
  * of WEB_PATH_BUF) from the document root. */
-int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n);
+int web_static(struct web_worker *ww, struct httpd_session *s, char *path, size_t n);
 /* Free what web_static kept for reuse (the worker is going). */
 void web_static_free(struct web_worker *ww);
-/* The configured page for an error status (http_server's error_page hook). */
-int web_error_page(struct http_session *s, int status);
+/* The configured page for an error status (httpd_server's error_page hook). */
+int web_error_page(struct httpd_session *s, int status);
 /* filecache.c */
 struct web_filecache *web_filecache_new(unsigned max, uint64_t valid_ms);
 void web_filecache_free(struct web_filecache *c);

@@ -62,23 +62,23 @@ static void check_one(const char *buf, size_t len, const struct http_limits *lim
 	REQUIRE(m->minor == 0 || m->minor == 1);
 	REQUIRE(m->method_name.len > 0 && fuzz_inside(m->method_name, buf, n));
 	REQUIRE(m->method_name.p == buf + start);
-	REQUIRE(m->target.len > 0 && fuzz_inside(m->target, buf, n) && !fuzz_has_ctl(m->target));
-	REQUIRE(memchr(m->target.p, ' ', m->target.len) == NULL);
-	REQUIRE(m->path.len > 0);
-	REQUIRE(fuzz_inside(m->path, buf, n) ||
-	        (m->absolute_form && m->path.len == 1 && m->path.p[0] == '/'));
+	REQUIRE(m->raw_target.len > 0 && fuzz_inside(m->raw_target, buf, n) && !fuzz_has_ctl(m->raw_target));
+	REQUIRE(memchr(m->raw_target.p, ' ', m->raw_target.len) == NULL);
+	REQUIRE(m->target.len > 0);
+	REQUIRE(fuzz_inside(m->target, buf, n) ||
+	        (m->absolute_form && m->target.len == 1 && m->target.p[0] == '/'));
 	REQUIRE(fuzz_inside(m->authority, buf, n));
 	if (m->absolute_form)
 		REQUIRE(memchr(m->authority.p, '@', m->authority.len) == NULL);
-	if (m->target.len == 1 && m->target.p[0] == '*')
+	if (m->raw_target.len == 1 && m->raw_target.p[0] == '*')
 		REQUIRE(m->method == HTTP_OPTIONS);
 	if (m->method == HTTP_CONNECT) /* authority-form: host:port */
-		REQUIRE(memchr(m->target.p, ':', m->target.len) != NULL &&
-		        memchr(m->target.p, '/', m->target.len) == NULL &&
-		        memchr(m->target.p, '@', m->target.len) == NULL);
+		REQUIRE(memchr(m->raw_target.p, ':', m->raw_target.len) != NULL &&
+		        memchr(m->raw_target.p, '/', m->raw_target.len) == NULL &&
+		        memchr(m->raw_target.p, '@', m->raw_target.len) == NULL);
 	else
-		REQUIRE(m->target.p[0] == '/' || m->absolute_form ||
-		        (m->method == HTTP_OPTIONS && m->target.len == 1));
+		REQUIRE(m->raw_target.p[0] == '/' || m->absolute_form ||
+		        (m->method == HTTP_OPTIONS && m->raw_target.len == 1));
 	REQUIRE(m->nheaders <= lim->max_headers && m->nheaders <= HTTP_MAX_HEADERS);
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const struct http_header *h = &m->headers[i];
@@ -154,8 +154,8 @@ static bool same_result(ssize_t ra, const struct http_msg *a, const char *abase,
 	    a->te_other != b->te_other || a->host_index != b->host_index)
 		return false;
 	if (!same_str(a->method_name, abase, b->method_name, bbase) ||
+	    !same_str(a->raw_target, abase, b->raw_target, bbase) ||
 	    !same_str(a->target, abase, b->target, bbase) ||
-	    !same_str(a->path, abase, b->path, bbase) ||
 	    !same_str(a->authority, abase, b->authority, bbase))
 		return false;
 	for (unsigned i = 0; i < a->nheaders; i++)

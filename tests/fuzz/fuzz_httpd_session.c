@@ -26,24 +26,24 @@
 
 #include "sm.h"
 
-static struct http_session *pending; /* an async handler's session */
+static struct httpd_session *pending; /* an async handler's session */
 static struct sm_world *world;
 
-static void pending_abort(struct http_session *s)
+static void pending_abort(struct httpd_session *s)
 {
 	REQUIRE(s == pending);
 	pending = NULL;
 }
 
-static const struct http_stream_ops async_ops = { .abort = pending_abort };
+static const struct httpd_stream_ops async_ops = { .abort = pending_abort };
 
-static int piece_next(struct http_session *s, void *arg)
+static int piece_next(struct httpd_session *s, void *arg)
 {
 	int *left = arg;
 	if (*left == 0)
 		return 0;
 	(*left)--;
-	http_body(s, "piece", 5);
+	httpd_body(s, "piece", 5);
 	return 1;
 }
 
@@ -52,24 +52,24 @@ static void piece_done(void *arg)
 	free(arg);
 }
 
-static int file_body(struct http_session *s)
+static int file_body(struct httpd_session *s)
 {
 	int fd = memfd_create("body", MFD_CLOEXEC);
 	REQUIRE(fd >= 0);
 	static const char text[] = "a file's body, sent with sendfile\n";
 	REQUIRE(write(fd, text, sizeof(text) - 1) == (ssize_t)sizeof(text) - 1);
-	if (http_head_begin(s, 200) < 0 || http_head_end(s, sizeof(text) - 1) < 0) {
+	if (httpd_head_begin(s, 200) < 0 || httpd_head_end(s, sizeof(text) - 1) < 0) {
 		close(fd);
 		return TS_ERROR;
 	}
 	if (s->req->method == HTTP_HEAD)
 		close(fd);
 	else
-		http_body_file(s, fd, 0, sizeof(text) - 1);
+		httpd_body_file(s, fd, 0, sizeof(text) - 1);
 	return TS_OK;
 }
 
-static int handler(struct http_session *s)
+static int handler(struct httpd_session *s)
 {
 	struct sm_seen *seen = sm_seen_add(world, s);
 	if (seen && s->srv->buffer_body) {
@@ -77,14 +77,14 @@ static int handler(struct http_session *s)
 		sm_bytes_add(&seen->body, s->req->body, s->req->body_len);
 	}
 	unsigned h = 0;
-	for (size_t i = 0; i < s->req->target.len; i++)
-		h = h * 31 + (unsigned char)s->req->target.p[i];
+	for (size_t i = 0; i < s->req->raw_target.len; i++)
+		h = h * 31 + (unsigned char)s->req->raw_target.p[i];
 	switch (h % 10) {
 	case 0:
-		return http_respond(s, 200, "text/plain", "hello\n", 6) < 0 ? TS_ERROR : TS_OK;
+		return httpd_respond(s, 200, "text/plain", "hello\n", 6) < 0 ? TS_ERROR : TS_OK;
 	case 1:
 		if (pending)
-			return http_error(s, 503, false) < 0 ? TS_ERROR : TS_OK;
+			return httpd_error(s, 503, false) < 0 ? TS_ERROR : TS_OK;
 		pending = s;
 		s->stream_ops = &async_ops;
 		return TS_AGAIN;
@@ -94,7 +94,7 @@ static int handler(struct http_session *s)
 		int *left = malloc(sizeof(*left));
 		REQUIRE(left != NULL);
 		*left = 3;
-		if (http_head_begin(s, 200) < 0 || http_head_end(s, 15) < 0) {
+		if (httpd_head_begin(s, 200) < 0 || httpd_head_end(s, 15) < 0) {
 			free(left);
 			return TS_ERROR;
 		}
@@ -102,20 +102,20 @@ static int handler(struct http_session *s)
 			free(left);
 			return TS_OK;
 		}
-		http_body_pieces(s, piece_next, piece_done, left);
+		httpd_body_pieces(s, piece_next, piece_done, left);
 		return TS_OK;
 	}
 	case 4:
-		return http_error(s, 404, false) < 0 ? TS_ERROR : TS_OK;
+		return httpd_error(s, 404, false) < 0 ? TS_ERROR : TS_OK;
 	case 5:
-		return http_error(s, 400, true) < 0 ? TS_ERROR : TS_OK;
+		return httpd_error(s, 400, true) < 0 ? TS_ERROR : TS_OK;
 	case 6:
-		if (http_head_begin(s, 200) < 0 || http_head_end(s, HTTP_LENGTH_UNKNOWN) < 0)
+		if (httpd_head_begin(s, 200) < 0 || httpd_head_end(s, HTTPD_LENGTH_UNKNOWN) < 0)
 			return TS_ERROR;
-		return http_body(s, "until the close\n", 16) < 0 ? TS_ERROR : TS_OK;
+		return httpd_body(s, "until the close\n", 16) < 0 ? TS_ERROR : TS_OK;
 	case 7:
-		if (http_head_begin(s, h & 16 ? 204 : 304) < 0 ||
-		    http_head_end(s, HTTP_LENGTH_NONE) < 0)
+		if (httpd_head_begin(s, h & 16 ? 204 : 304) < 0 ||
+		    httpd_head_end(s, HTTPD_LENGTH_NONE) < 0)
 			return TS_ERROR;
 		return TS_OK;
 	case 8:
@@ -126,20 +126,20 @@ static int handler(struct http_session *s)
 		if (big[0] == 0)
 			memset(big, 'b', sizeof(big));
 		size_t n = 1000 + (h % 32) * 1200;
-		return http_respond(s, 200, NULL, big, n) < 0 ? TS_ERROR : TS_OK;
+		return httpd_respond(s, 200, NULL, big, n) < 0 ? TS_ERROR : TS_OK;
 	}
 	}
 }
 
 static void resume(void)
 {
-	struct http_session *s = pending;
+	struct httpd_session *s = pending;
 	if (s == NULL)
 		return;
 	pending = NULL;
-	if (http_respond(s, 200, "text/plain", "later\n", 6) < 0)
-		http_error(s, 500, true);
-	http_session_resume(s);
+	if (httpd_respond(s, 200, "text/plain", "later\n", 6) < 0)
+		httpd_error(s, 500, true);
+	httpd_session_resume(s);
 }
 
 static void own_op(uint8_t op)
@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sm_world_init(&wd, cfg >> 1, cfg & 8, cfg >> 4);
 	sm_world_start(&wd, handler, false);
 	if (cfg & 1)
-		http_server_buffer_bodies(&wd.srv);
+		httpd_server_buffer_bodies(&wd.srv);
 	if (cfg & 64)
 		wd.srv.extra_headers = "X-Served-By: fuzz\r\n";
 	sm_run(&wd, &sc, own_op);

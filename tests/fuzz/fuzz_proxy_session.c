@@ -57,7 +57,7 @@ static void release(struct proxy_worker *p, int server)
 	REQUIRE(slots >= 0);
 }
 
-static int handler(struct http_session *s)
+static int handler(struct httpd_session *s)
 {
 	sm_seen_add(&wd, s);
 	return proxy_handle(&pw, s);

@@ -41,7 +41,7 @@ void sm_bytes_free(struct sm_bytes *b)
 
 /* ---- the world ---- */
 
-static int sm_admit(struct http_session *s)
+static int sm_admit(struct httpd_session *s)
 {
 	struct sm_world *wd = s->srv->data;
 	/* Accepted in the order they connected: the first without a session. */
@@ -57,7 +57,7 @@ static int sm_admit(struct http_session *s)
 	return -1;
 }
 
-static void sm_closed(struct http_session *s)
+static void sm_closed(struct httpd_session *s)
 {
 	struct sm_world *wd = s->srv->data;
 	for (unsigned i = 0; i < wd->nclients; i++)
@@ -101,14 +101,14 @@ void sm_world_init(struct sm_world *wd, unsigned size, bool keepalive_limit, uns
 	unix_addr(&wd->back, "back");
 }
 
-void sm_world_start(struct sm_world *wd, http_handler_fn handler, bool with_backends)
+void sm_world_start(struct sm_world *wd, httpd_handler_fn handler, bool with_backends)
 {
 	char err[256];
 	wd->w.shard = metrics_shard_new(wd->d.metrics);
-	http_server_init(&wd->srv, &wd->w, &wd->conf, handler, wd);
+	httpd_server_init(&wd->srv, &wd->w, &wd->conf, handler, wd);
 	wd->srv.admit = sm_admit;
 	wd->srv.closed = sm_closed;
-	REQUIRE(http_server_listen(&wd->srv, &wd->front, err, sizeof(err)) == 0);
+	REQUIRE(httpd_server_listen(&wd->srv, &wd->front, err, sizeof(err)) == 0);
 	wd->with_backends = with_backends;
 	if (with_backends)
 		sm_backends_listen(wd, true);
@@ -339,7 +339,7 @@ bool sm_common_op(struct sm_world *wd, uint8_t op, struct fuzz_input *sc)
 		return true;
 	case 11: /* a graceful stop, once */
 		if (!wd->srv.stopping) {
-			http_server_stop(&wd->srv);
+			httpd_server_stop(&wd->srv);
 			sm_settle(wd);
 		}
 		return true;
@@ -419,7 +419,7 @@ void sm_world_free(struct sm_world *wd)
 	sm_backends_listen(wd, false);
 	/* Deferred frees run, then nothing may be left to the loop. */
 	sm_settle(wd);
-	http_server_free(&wd->srv);
+	httpd_server_free(&wd->srv);
 	metrics_shard_retire(wd->d.metrics, wd->w.shard);
 	metrics_free(wd->d.metrics);
 	buf_pool_destroy(&wd->w.pool);
@@ -428,7 +428,7 @@ void sm_world_free(struct sm_world *wd)
 	unlink(((struct sockaddr_un *)(void *)&wd->back.ss)->sun_path);
 }
 
-struct sm_client *sm_client_of(struct sm_world *wd, const struct http_session *s)
+struct sm_client *sm_client_of(struct sm_world *wd, const struct httpd_session *s)
 {
 	for (unsigned i = 0; i < wd->nclients; i++)
 		if (wd->clients[i].s == s)
@@ -448,7 +448,7 @@ bool sm_text_is(const struct sm_text *t, struct str v)
 	       memcmp(t->p, v.p, v.len < sizeof(t->p) ? v.len : sizeof(t->p)) == 0;
 }
 
-struct sm_seen *sm_seen_add(struct sm_world *wd, struct http_session *s)
+struct sm_seen *sm_seen_add(struct sm_world *wd, struct httpd_session *s)
 {
 	struct sm_client *c = sm_client_of(wd, s);
 	REQUIRE(c != NULL);
@@ -457,8 +457,8 @@ struct sm_seen *sm_seen_add(struct sm_world *wd, struct http_session *s)
 	struct sm_seen *r = &c->seen[c->nseen++];
 	memset(r, 0, sizeof(*r));
 	text_set(&r->method, s->req->method_name);
-	text_set(&r->target, s->req->target);
-	text_set(&r->path, s->req->path);
+	text_set(&r->target, s->req->raw_target);
+	text_set(&r->path, s->req->target);
 	r->head = s->req->method == HTTP_HEAD;
 	return r;
 }
@@ -485,8 +485,8 @@ unsigned sm_parse_requests(const struct sm_bytes *b, const struct http_limits *l
 		memset(q, 0, sizeof(*q));
 		q->method = m.method;
 		q->method_name = m.method_name;
-		q->target = m.target;
-		q->path = m.path;
+		q->target = m.raw_target;
+		q->path = m.target;
 		pos += (size_t)r;
 		size_t avail = b->len - pos;
 		if (m.framing == HTTP_BODY_NONE) {

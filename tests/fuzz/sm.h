@@ -1,5 +1,5 @@
 /* sm.h - the harness of the state-machine fuzz targets (fuzz_httpd_session,
- * fuzz_proxy_session): a real http_server on a real loop, driven through
+ * fuzz_proxy_session): a real httpd_server on a real loop, driven through
  * real Unix sockets by a script that the fuzzer writes.
  *
  * A world is made per input: loop, worker, buffer pool, metrics, a server
@@ -47,11 +47,11 @@ struct sm_seen {
 };
 
 struct sm_client {
-	int fd;                 /* -1: closed by the harness, or never opened */
-	bool eof;               /* the server's side closed */
-	bool write_shut;        /* SHUT_WR sent */
-	bool accepted;          /* the server has taken the connection */
-	struct http_session *s; /* while the server's session lives */
+	int fd;                  /* -1: closed by the harness, or never opened */
+	bool eof;                /* the server's side closed */
+	bool write_shut;         /* SHUT_WR sent */
+	bool accepted;           /* the server has taken the connection */
+	struct httpd_session *s; /* while the server's session lives */
 	struct sm_bytes sent, got;
 	struct sm_seen seen[SM_MAX_REQS];
 	unsigned nseen;
@@ -67,7 +67,7 @@ struct sm_world {
 	struct loop *loop;
 	struct daemon d;
 	struct worker w;
-	struct http_server srv;
+	struct httpd_server srv;
 	struct stack_http conf;
 	struct addr front, back;
 	int back_fd; /* the backends' listener, -1 while down */
@@ -88,7 +88,7 @@ void sm_bytes_free(struct sm_bytes *b);
  * its metrics, then starts it: the server (srv->data is wd) and,
  * with_backends, their listener. */
 void sm_world_init(struct sm_world *wd, unsigned size, bool keepalive_limit, unsigned body);
-void sm_world_start(struct sm_world *wd, http_handler_fn handler, bool with_backends);
+void sm_world_start(struct sm_world *wd, httpd_handler_fn handler, bool with_backends);
 /* Turn the loop until nothing moves (bounded: a livelock traps). */
 void sm_settle(struct sm_world *wd);
 /* The common ops; each settles the loop afterwards. */
@@ -116,9 +116,9 @@ void sm_finish(struct sm_world *wd, bool (*quiet)(struct sm_world *wd));
 void sm_world_free(struct sm_world *wd);
 
 /* The client that a session serves (by accept order), or NULL. */
-struct sm_client *sm_client_of(struct sm_world *wd, const struct http_session *s);
+struct sm_client *sm_client_of(struct sm_world *wd, const struct httpd_session *s);
 /* Record the request s is handling for its client; returns the record. */
-struct sm_seen *sm_seen_add(struct sm_world *wd, struct http_session *s);
+struct sm_seen *sm_seen_add(struct sm_world *wd, struct httpd_session *s);
 
 /* ---- checks with the strict parser ---- */
 

@@ -206,9 +206,9 @@ TEST(http_request_targets)
 			continue;
 		}
 		check_ok(r, n, &m);
-		CHECK_EQ(m.target.len, target_rows[i].target.len);
-		CHECK(memcmp(m.target.p, target_rows[i].target.s, m.target.len) == 0);
-		CHECK_STRN(m.path, target_rows[i].path);
+		CHECK_EQ(m.raw_target.len, target_rows[i].target.len);
+		CHECK(memcmp(m.raw_target.p, target_rows[i].target.s, m.raw_target.len) == 0);
+		CHECK_STRN(m.target, target_rows[i].path);
 		CHECK_STRN(m.authority, target_rows[i].authority);
 		CHECK_EQ(m.absolute_form, target_rows[i].absolute);
 	}
@@ -221,7 +221,7 @@ TEST(http_request_absolute_form_overrides_host)
 	const char *r = "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n";
 	check_ok(parse_str(r, &m), strlen(r), &m);
 	CHECK_STRN(m.authority, "a.example");
-	CHECK_STRN(m.path, "/x");
+	CHECK_STRN(m.target, "/x");
 	CHECK(m.host_index >= 0);
 }
 
@@ -727,7 +727,7 @@ TEST(http_request_leading_crlf)
 		struct http_msg m;
 		check_ok(parse_str(rows[i], &m), strlen(rows[i]), &m);
 		CHECK_EQ(m.method, HTTP_GET);
-		CHECK_STRN(m.path, "/");
+		CHECK_STRN(m.target, "/");
 	}
 	t_case("only CRLFs so far -> AGAIN");
 	struct http_msg m;
@@ -750,13 +750,13 @@ TEST(http_request_pipelined)
 	check_ok(parse(r, len, &m), head1, &m);
 	CHECK_EQ(m.framing, HTTP_BODY_LENGTH);
 	CHECK_EQ(m.content_length, 5);
-	CHECK_STRN(m.path, "/a");
+	CHECK_STRN(m.target, "/a");
 	CHECK(memcmp(held + head1, "hello", 5) == 0); /* the body is left alone */
 
 	t_case("pipelined: second head after the body");
 	size_t off = head1 + 5, head2 = strlen("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
 	check_ok(parse(r + off, len - off, &m), head2, &m);
-	CHECK_STRN(m.path, "/b");
+	CHECK_STRN(m.target, "/b");
 
 	t_case("pipelined: third head still incomplete");
 	off += head2;
@@ -780,8 +780,8 @@ static bool same_result(ssize_t ra, const struct http_msg *a, ssize_t rb, const 
 	if (ra < 0)
 		return true;
 	if (a->head_len != b->head_len || a->method != b->method ||
-	    !str_same(a->method_name, b->method_name) || !str_same(a->target, b->target) ||
-	    !str_same(a->path, b->path) || !str_same(a->authority, b->authority) ||
+	    !str_same(a->method_name, b->method_name) || !str_same(a->raw_target, b->raw_target) ||
+	    !str_same(a->target, b->target) || !str_same(a->authority, b->authority) ||
 	    a->minor != b->minor || a->nheaders != b->nheaders || a->framing != b->framing ||
 	    a->content_length != b->content_length || a->keep_alive != b->keep_alive ||
 	    a->conn_flags != b->conn_flags || a->host_index != b->host_index)

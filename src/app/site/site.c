@@ -62,7 +62,7 @@ enum req_kind { RK_POST, RK_LIST, RK_HOME, RK_CREATE_JSON, RK_CREATE_FORM };
 
 struct app_req {
 	struct app_worker *aw;
-	struct http_session *s; /* NULL once the client has gone */
+	struct httpd_session *s; /* NULL once the client has gone */
 	struct db_job job;
 	enum req_kind kind;
 	enum db_stmt stmt;               /* the read (after any GTID wait) */
@@ -87,15 +87,15 @@ struct app_req {
 
 /* ---- requests waiting on the database ---- */
 
-static void req_abort(struct http_session *s)
+static void req_abort(struct httpd_session *s)
 {
 	struct app_req *r = s->stream;
 	r->s = NULL;
 }
 
-static const struct http_stream_ops async_ops = { .abort = req_abort };
+static const struct httpd_stream_ops async_ops = { .abort = req_abort };
 
-static struct app_req *req_new(struct app_worker *aw, struct http_session *s, enum req_kind kind)
+static struct app_req *req_new(struct app_worker *aw, struct httpd_session *s, enum req_kind kind)
 {
 	struct app_req *r = aw->req_free;
 	if (r)
@@ -139,10 +139,10 @@ static void req_done(struct app_req *r)
 		r->finished = true; /* answered at once: the handler returns TS_OK */
 		return;
 	}
-	struct http_session *s = r->s;
+	struct httpd_session *s = r->s;
 	req_free(r);
 	if (s)
-		http_session_resume(s);
+		httpd_session_resume(s);
 }
 
 /* Run the request's first step from its handler: TS_AGAIN, or TS_OK when it
@@ -176,7 +176,7 @@ void site_worker_free(struct app_worker *aw)
 static void reply_json(struct app_req *r, int status, json_t *body)
 {
 	if (r->s && app_json(r->s, status, body) < 0)
-		http_error(r->s, 500, true);
+		httpd_error(r->s, 500, true);
 	else if (r->s == NULL)
 		json_decref(body);
 	req_done(r);
@@ -184,15 +184,15 @@ static void reply_json(struct app_req *r, int status, json_t *body)
 
 /* Start a response: status, type, no caching, and for a page what keeps it
  * from being framed or running anything but our own files. */
-static int head_begin(struct http_session *s, int status, const char *type)
+static int head_begin(struct httpd_session *s, int status, const char *type)
 {
-	if (http_head_begin(s, status) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
-	    http_head_add(s, "Cache-Control", "no-store") < 0)
+	if (httpd_head_begin(s, status) < 0 || httpd_head_add(s, "Content-Type", type) < 0 ||
+	    httpd_head_add(s, "Cache-Control", "no-store") < 0)
 		return -1;
 	if (strncmp(type, "text/html", 9) != 0)
 		return 0;
-	if (http_head_add(s, "Content-Security-Policy", TS_SITE_CSP) < 0 ||
-	    http_head_add(s, "X-Frame-Options", "DENY") < 0)
+	if (httpd_head_add(s, "Content-Security-Policy", TS_SITE_CSP) < 0 ||
+	    httpd_head_add(s, "X-Frame-Options", "DENY") < 0)
 		return -1;
 	return 0;
 }
@@ -200,24 +200,24 @@ static int head_begin(struct http_session *s, int status, const char *type)
 /* A cookie only for HTTP (no script reads it), not sent along cross-site
  * subrequests or posts, and over HTTPS never sent in clear. max_age < 0:
  * until the browser closes. */
-static int set_cookie(struct http_session *s, bool https, const char *name, const char *value,
+static int set_cookie(struct httpd_session *s, bool https, const char *name, const char *value,
                       int max_age)
 {
 	char age[32] = "";
 	if (max_age >= 0)
 		snprintf(age, sizeof(age), " Max-Age=%d;", max_age);
-	return http_head_addf(s, "Set-Cookie", "%s=%s; Path=/;%s HttpOnly; SameSite=Lax%s", name,
-	                      value, age, https ? "; Secure" : "");
+	return httpd_head_addf(s, "Set-Cookie", "%s=%s; Path=/;%s HttpOnly; SameSite=Lax%s", name,
+	                       value, age, https ? "; Secure" : "");
 }
 
-static int head_finish(struct http_session *s, const char *body, size_t len)
+static int head_finish(struct httpd_session *s, const char *body, size_t len)
 {
-	if (http_head_end(s, (int64_t)len) < 0)
+	if (httpd_head_end(s, (int64_t)len) < 0)
 		return -1;
-	return http_body(s, body, len);
+	return httpd_body(s, body, len);
 }
 
-static int html_respond(struct http_session *s, int status, const char *body, size_t len)
+static int html_respond(struct httpd_session *s, int status, const char *body, size_t len)
 {
 	if (head_begin(s, status, HTML_TYPE) < 0)
 		return -1;
@@ -240,9 +240,9 @@ static void reply_unavailable(struct app_req *r, const char *why)
 /* ---- request details ---- */
 
 /* The query string of the request target ({NULL, 0} when none). */
-static struct str query_of(const struct http_session *s)
+static struct str query_of(const struct httpd_session *s)
 {
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	const char *q = memchr(path.p, '?', path.len);
 	if (q == NULL)
 		return (struct str){ NULL, 0 };
@@ -261,7 +261,7 @@ static long long query_id(struct str q, const char *name)
 }
 
 /* A cookie of the request, from whichever Cookie header has it first. */
-static struct str request_cookie(struct http_session *s, const char *name)
+static struct str request_cookie(struct httpd_session *s, const char *name)
 {
 	if (s->req->msg == NULL)
 		return (struct str){ NULL, 0 };
@@ -276,10 +276,10 @@ static struct str request_cookie(struct http_session *s, const char *name)
 
 /* Did the client reach the site over HTTPS? The LB says so, and only the
  * web servers (behind the LB) reach the app. */
-static bool request_https(struct http_session *s)
+static bool request_https(struct httpd_session *s)
 {
 	struct str v;
-	return http_session_header(s, "X-Forwarded-Proto", &v) && http_str_ieq(v, "https");
+	return httpd_session_header(s, "X-Forwarded-Proto", &v) && http_str_ieq(v, "https");
 }
 
 static void gtid_rejected(struct app_worker *aw, int metric)
@@ -289,7 +289,7 @@ static void gtid_rejected(struct app_worker *aw, int metric)
 
 /* The client's last write, from its cookie (GTID.MAC): only one this stack
  * signed is taken, else a crafted one would tie up the replica. */
-static void take_gtid(struct app_req *r, struct http_session *s)
+static void take_gtid(struct app_req *r, struct httpd_session *s)
 {
 	struct str v = request_cookie(s, GTID_COOKIE);
 	if (v.p == NULL)
@@ -331,7 +331,7 @@ static bool nonce_valid(struct str v)
 /* The nonce the page's token is made from: the client's own (another tab's
  * form stays valid), else a new one the page sets. Left empty when there
  * are no random bytes: the page is then a 503. */
-static void take_csrf(struct app_req *r, struct http_session *s)
+static void take_csrf(struct app_req *r, struct httpd_session *s)
 {
 	struct str v = request_cookie(s, csrf_cookie(r->https));
 	if (v.p && nonce_valid(v)) {
@@ -345,10 +345,10 @@ static void take_csrf(struct app_req *r, struct http_session *s)
 }
 
 /* Does the request's Content-Type (if any) name this media type? */
-static bool content_type_is(struct http_session *s, const char *type, bool absent_ok)
+static bool content_type_is(struct httpd_session *s, const char *type, bool absent_ok)
 {
 	struct str v;
-	if (!http_session_header(s, "Content-Type", &v))
+	if (!httpd_session_header(s, "Content-Type", &v))
 		return absent_ok;
 	size_t n = strlen(type);
 	if (v.len < n || strncasecmp(v.p, type, n) != 0)
@@ -464,12 +464,12 @@ static void render_home(struct app_req *r, MYSQL_STMT *st)
 	if (n == (unsigned)r->b)
 		sbuf_addf(&o, "<p><a href=\"/?before=%lld\">Older posts</a></p>\n", last);
 	sbuf_addf(&o, "<footer>Served by %s.</footer>\n</body>\n</html>\n", aw->app->host);
-	struct http_session *s = r->s;
+	struct httpd_session *s = r->s;
 	if (s && (head_begin(s, 200, HTML_TYPE) < 0 ||
 	          (r->csrf_new && set_cookie(s, r->https, r->https ? CSRF_COOKIE_TLS : CSRF_COOKIE,
 	                                     r->csrf, -1) < 0) ||
 	          head_finish(s, o.p, o.len) < 0))
-		http_error(s, 500, true);
+		httpd_error(s, 500, true);
 	sbuf_free(&o);
 	req_done(r);
 }
@@ -669,7 +669,7 @@ static void read_submit(struct app_req *r)
 	read_run(r, sv);
 }
 
-static int start_read(struct app_worker *aw, struct http_session *s, enum req_kind kind,
+static int start_read(struct app_worker *aw, struct httpd_session *s, enum req_kind kind,
                       enum db_stmt stmt, long long a, long long b)
 {
 	if (aw->db.db->nservers == 0)
@@ -686,9 +686,9 @@ static int start_read(struct app_worker *aw, struct http_session *s, enum req_ki
 }
 
 /* GET /api/posts/ID */
-static int get_post(struct app_worker *aw, struct http_session *s)
+static int get_post(struct app_worker *aw, struct httpd_session *s)
 {
-	struct str path = s->req->path;
+	struct str path = s->req->target;
 	size_t pre = strlen("/api/posts/");
 	const char *q = memchr(path.p, '?', path.len);
 	size_t end = q ? (size_t)(q - path.p) : path.len;
@@ -699,7 +699,7 @@ static int get_post(struct app_worker *aw, struct http_session *s)
 }
 
 /* GET /api/posts?limit=N&before=ID */
-static int list_posts(struct app_worker *aw, struct http_session *s)
+static int list_posts(struct app_worker *aw, struct httpd_session *s)
 {
 	struct str q = query_of(s);
 	long long limit = query_id(q, "limit"), before = query_id(q, "before");
@@ -715,7 +715,7 @@ static int list_posts(struct app_worker *aw, struct http_session *s)
 }
 
 /* GET / */
-static int home(struct app_worker *aw, struct http_session *s)
+static int home(struct app_worker *aw, struct httpd_session *s)
 {
 	long long before = query_id(query_of(s), "before");
 	if (aw->db.db->nservers == 0) {
@@ -768,10 +768,10 @@ static bool gtid_cookie(struct app_req *r, const char *gtid, char *out, size_t l
 static int respond_written(struct app_req *r, struct db_job *job, int status, const char *type,
                            const char *body, size_t len, const char *location)
 {
-	struct http_session *s = r->s;
+	struct httpd_session *s = r->s;
 	char cookie[sizeof(job->gtid) + SIGN_MAC_CHARS + 1];
 	bool has = gtid_cookie(r, job->gtid, cookie, sizeof(cookie));
-	if (head_begin(s, status, type) < 0 || http_head_add(s, "Location", location) < 0 ||
+	if (head_begin(s, status, type) < 0 || httpd_head_add(s, "Location", location) < 0 ||
 	    (has && set_cookie(s, r->https, GTID_COOKIE, cookie, GTID_COOKIE_AGE) < 0))
 		return -1;
 	return head_finish(s, body, len);
@@ -793,7 +793,7 @@ static void write_done(struct db_job *job, bool ok)
 		reply_unavailable(r, job->errmsg);
 		return;
 	}
-	struct http_session *s = r->s;
+	struct httpd_session *s = r->s;
 	if (s == NULL) {
 		req_done(r);
 		return;
@@ -804,7 +804,7 @@ static void write_done(struct db_job *job, bool ok)
 		const char msg[] = "Posted.\n";
 		if (respond_written(r, job, 303, "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
 		                    "/") < 0)
-			http_error(s, 500, true);
+			httpd_error(s, 500, true);
 	} else {
 		json_t *post = post_json(job->insert_id, r->text, r->author_len,
 		                         r->text + r->author_len, r->body_len, r->created);
@@ -815,7 +815,7 @@ static void write_done(struct db_job *job, bool ok)
 			text[n] = '\n';
 		if (text == NULL ||
 		    respond_written(r, job, 201, "application/json", text, n + 1, location) < 0)
-			http_error(s, 500, true);
+			httpd_error(s, 500, true);
 		free(text);
 	}
 	req_done(r);
@@ -855,7 +855,7 @@ static const char *post_invalid(const char *author, size_t author_len, const cha
 	return NULL;
 }
 
-static int start_write(struct app_worker *aw, struct http_session *s, enum req_kind kind,
+static int start_write(struct app_worker *aw, struct httpd_session *s, enum req_kind kind,
                        const char *author, size_t author_len, const char *body, size_t body_len)
 {
 	if (aw->db.db->nservers == 0)
@@ -882,7 +882,7 @@ static int start_write(struct app_worker *aw, struct http_session *s, enum req_k
 }
 
 /* POST /api/posts {"author": ..., "body": ...} */
-static int create_post(struct app_worker *aw, struct http_session *s)
+static int create_post(struct app_worker *aw, struct httpd_session *s)
 {
 	/* required: a body of any other type (or none) is what a page of any
 	 * site can make a browser send without asking (no CORS preflight) */
@@ -913,7 +913,7 @@ static int create_post(struct app_worker *aw, struct http_session *s)
 	return rc;
 }
 
-static int form_error(struct http_session *s, int status, const char *message)
+static int form_error(struct httpd_session *s, int status, const char *message)
 {
 	struct sbuf o = { 0 };
 	html_page_start(&o, "Not posted");
@@ -927,11 +927,11 @@ static int form_error(struct http_session *s, int status, const char *message)
 
 /* The origin a browser would name for this site, as the client reached it
  * (through the LB: its X-Forwarded-Proto and -Host). */
-static bool origin_is_ours(struct http_session *s, struct str origin)
+static bool origin_is_ours(struct httpd_session *s, struct str origin)
 {
 	struct str host;
-	if (!http_session_header(s, "X-Forwarded-Host", &host) &&
-	    !http_session_header(s, "Host", &host))
+	if (!httpd_session_header(s, "X-Forwarded-Host", &host) &&
+	    !httpd_session_header(s, "Host", &host))
 		return false;
 	const char *scheme = request_https(s) ? "https://" : "http://";
 	size_t n = strlen(scheme);
@@ -943,14 +943,14 @@ static bool origin_is_ours(struct http_session *s, struct str origin)
  * where a post comes from (Sec-Fetch-Site, Origin; "null" from sandboxes
  * and data: pages); the token proves the poster read our page, which
  * another site cannot. */
-static const char *form_forged(struct app_worker *aw, struct http_session *s, const char *b,
+static const char *form_forged(struct app_worker *aw, struct httpd_session *s, const char *b,
                                size_t n)
 {
 	struct str v;
-	if (http_session_header(s, "Sec-Fetch-Site", &v) && !http_str_ieq(v, "same-origin") &&
+	if (httpd_session_header(s, "Sec-Fetch-Site", &v) && !http_str_ieq(v, "same-origin") &&
 	    !http_str_ieq(v, "none"))
 		return "posts from other sites are refused";
-	if (http_session_header(s, "Origin", &v) && !origin_is_ours(s, v))
+	if (httpd_session_header(s, "Origin", &v) && !origin_is_ours(s, v))
 		return "posts from other sites are refused";
 	char token[SIGN_MAC_CHARS + 2];
 	long tl = form_field(b, n, CSRF_FIELD, token, sizeof(token));
@@ -963,7 +963,7 @@ static const char *form_forged(struct app_worker *aw, struct http_session *s, co
 }
 
 /* POST /posts, from the form on / */
-static int create_post_form(struct app_worker *aw, struct http_session *s)
+static int create_post_form(struct app_worker *aw, struct httpd_session *s)
 {
 	if (!content_type_is(s, "application/x-www-form-urlencoded", true))
 		return form_error(s, 415,
@@ -1000,7 +1000,7 @@ static int create_post_form(struct app_worker *aw, struct http_session *s)
 /* ---- the rest ---- */
 
 /* GET /healthz: 200 while a database answers (or the stack has none). */
-static int healthz(struct app_worker *aw, struct http_session *s)
+static int healthz(struct app_worker *aw, struct httpd_session *s)
 {
 	char dbs[1024];
 	unsigned up = db_reachable(aw->db.db, dbs, sizeof(dbs));
@@ -1010,12 +1010,12 @@ static int healthz(struct app_worker *aw, struct http_session *s)
 	    snprintf(body, sizeof(body), "{\"status\":\"%s\",\"host\":\"%s\",\"databases\":{%s}}\n",
 	             ok ? "ok" : "no database reachable", aw->app->host, dbs);
 	if (n < 0 || (size_t)n >= sizeof(body))
-		return http_error(s, 500, false);
-	return http_respond(s, ok ? 200 : 503, "application/json", body, (size_t)n);
+		return httpd_error(s, 500, false);
+	return httpd_respond(s, ok ? 200 : 503, "application/json", body, (size_t)n);
 }
 
 /* GET /api/hello: which host answered (the round robin made visible). */
-static int hello(struct app_worker *aw, struct http_session *s)
+static int hello(struct app_worker *aw, struct httpd_session *s)
 {
 	char msg[128];
 	snprintf(msg, sizeof(msg), "Hello from %s", aw->app->host);
