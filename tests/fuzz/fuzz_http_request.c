@@ -62,7 +62,8 @@ static void check_one(const char *buf, size_t len, const struct http_limits *lim
 	REQUIRE(m->minor == 0 || m->minor == 1);
 	REQUIRE(m->method_name.len > 0 && fuzz_inside(m->method_name, buf, n));
 	REQUIRE(m->method_name.p == buf + start);
-	REQUIRE(m->raw_target.len > 0 && fuzz_inside(m->raw_target, buf, n) && !fuzz_has_ctl(m->raw_target));
+	REQUIRE(m->raw_target.len > 0 && fuzz_inside(m->raw_target, buf, n) &&
+	        !fuzz_has_ctl(m->raw_target));
 	REQUIRE(memchr(m->raw_target.p, ' ', m->raw_target.len) == NULL);
 	REQUIRE(m->target.len > 0);
 	REQUIRE(fuzz_inside(m->target, buf, n) ||
