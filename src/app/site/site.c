@@ -23,6 +23,8 @@
  * pages carry a Content-Security-Policy and X-Frame-Options, and every
  * response X-Content-Type-Options: nosniff.
  *
+ * The HTML page and its form are page.c's; site.h is what both share.
+ *
  * A request that needs the database returns TS_AGAIN; the query's callback
  * writes the response and resumes the session. If the client goes away
  * first, the request lives on until its query returns and is then dropped.
@@ -36,54 +38,18 @@
 #include <strings.h>
 #include <time.h>
 
-#include "app/app.h"
 #include "app/sign.h"
+#include "app/site/site.h"
 #include "app/text.h"
 #include "core/log.h"
-#include "core/sbuf.h"
 
 #define AUTHOR_MAX_CHARS 64
 #define BODY_MAX_BYTES   4000
-#define PAGE_POSTS       20
 #define LIMIT_MAX        100
 #define GTID_COOKIE      "tristack_gtid"
-#define CSRF_COOKIE      "tristack_csrf"
-/* over HTTPS: a browser takes this name only from this very origin over
- * TLS, so neither a sibling domain nor plain HTTP can plant a nonce */
-#define CSRF_COOKIE_TLS "__Host-tristack_csrf"
-#define CSRF_FIELD      "csrf"
-#define MAC_GTID        "gtid" /* MAC labels (sign.h) */
-#define MAC_CSRF        "csrf"
-#define HTML_TYPE       "text/html; charset=utf-8"
-#define GTID_COOKIE_AGE 300 /* s: long past any replica lag we read from */
-#define WRITE_RETRY_MS  100 /* no writable primary yet (a promotion): again */
-
-enum req_kind { RK_POST, RK_LIST, RK_HOME, RK_CREATE_JSON, RK_CREATE_FORM };
-
-struct app_req {
-	struct app_worker *aw;
-	struct http_session *s; /* NULL once the client has gone */
-	struct db_job job;
-	enum req_kind kind;
-	enum db_stmt stmt;               /* the read (after any GTID wait) */
-	long long a, b;                  /* its parameters */
-	bool on_primary;                 /* the read goes to the primary now */
-	char gtid[64];                   /* the client's last write, from its cookie */
-	struct gtid g;                   /* and parsed */
-	bool pos_asked;                  /* the primary was asked whether it has it */
-	bool https;                      /* the client came over HTTPS: Secure cookies */
-	bool csrf_new;                   /* the page sets csrf as the client's nonce */
-	char csrf[SIGN_NONCE_CHARS + 1]; /* the form's nonce (home page) */
-	char created[48];                /* a write's created_at, as the API shows it */
-	char created_db[48];             /* and as the statement takes it */
-	bool in_handler;                 /* the handler has not returned yet */
-	bool finished;                   /* the response was queued before it did */
-	char *text;                      /* a write's author then body (owned) */
-	size_t author_len, body_len;
-	uint64_t deadline; /* a write retries until then */
-	struct timer retry;
-	struct app_req *prev, *next;
-};
+#define MAC_GTID         "gtid" /* MAC labels (sign.h) */
+#define GTID_COOKIE_AGE  300    /* s: long past any replica lag we read from */
+#define WRITE_RETRY_MS   100    /* no writable primary yet (a promotion): again */
 
 /* ---- requests waiting on the database ---- */
 
@@ -133,7 +99,7 @@ static void req_free(struct app_req *r)
 }
 
 /* The response is queued (or the client is gone): send it, forget r. */
-static void site_req_done(struct app_req *r)
+void site_req_done(struct app_req *r)
 {
 	if (r->in_handler) {
 		r->finished = true; /* answered at once: the handler returns TS_OK */
@@ -184,7 +150,7 @@ static void reply_json(struct app_req *r, int status, json_t *body)
 
 /* Start a response: status, type, no caching, and for a page what keeps it
  * from being framed or running anything but our own files. */
-static int site_head_begin(struct http_session *s, int status, const char *type)
+int site_head_begin(struct http_session *s, int status, const char *type)
 {
 	if (http_head_begin(s, status) < 0 || http_head_add(s, "Content-Type", type) < 0 ||
 	    http_head_add(s, "Cache-Control", "no-store") < 0)
@@ -200,8 +166,8 @@ static int site_head_begin(struct http_session *s, int status, const char *type)
 /* A cookie only for HTTP (no script reads it), not sent along cross-site
  * subrequests or posts, and over HTTPS never sent in clear. max_age < 0:
  * until the browser closes. */
-static int site_set_cookie(struct http_session *s, bool https, const char *name, const char *value,
-                           int max_age)
+int site_set_cookie(struct http_session *s, bool https, const char *name, const char *value,
+                    int max_age)
 {
 	char age[32] = "";
 	if (max_age >= 0)
@@ -210,21 +176,21 @@ static int site_set_cookie(struct http_session *s, bool https, const char *name,
 	                      value, age, https ? "; Secure" : "");
 }
 
-static int site_head_finish(struct http_session *s, const char *body, size_t len)
+int site_head_finish(struct http_session *s, const char *body, size_t len)
 {
 	if (http_head_end(s, (int64_t)len) < 0)
 		return -1;
 	return http_body(s, body, len);
 }
 
-static int site_html_respond(struct http_session *s, int status, const char *body, size_t len)
+int site_html_respond(struct http_session *s, int status, const char *body, size_t len)
 {
 	if (site_head_begin(s, status, HTML_TYPE) < 0)
 		return -1;
 	return site_head_finish(s, body, len);
 }
 
-static void site_reply_unavailable(struct app_req *r, const char *why)
+void site_reply_unavailable(struct app_req *r, const char *why)
 {
 	log_warn("%s: %s", r->kind >= RK_CREATE_JSON ? "write" : "read", why);
 	if (r->s && r->kind == RK_HOME) {
@@ -240,7 +206,7 @@ static void site_reply_unavailable(struct app_req *r, const char *why)
 /* ---- request details ---- */
 
 /* The query string of the request target ({NULL, 0} when none). */
-static struct str site_query_of(const struct http_session *s)
+struct str site_query_of(const struct http_session *s)
 {
 	struct str path = s->req->path;
 	const char *q = memchr(path.p, '?', path.len);
@@ -251,7 +217,7 @@ static struct str site_query_of(const struct http_session *s)
 
 /* A positive integer query parameter: its value, 0 when absent, -1 when
  * it is not one. */
-static long long site_query_id(struct str q, const char *name)
+long long site_query_id(struct str q, const char *name)
 {
 	char v[32];
 	long n = q.p ? form_field(q.p, q.len, name, v, sizeof(v)) : -1;
@@ -261,7 +227,7 @@ static long long site_query_id(struct str q, const char *name)
 }
 
 /* A cookie of the request, from whichever Cookie header has it first. */
-static struct str site_request_cookie(struct http_session *s, const char *name)
+struct str site_request_cookie(struct http_session *s, const char *name)
 {
 	if (s->req->msg == NULL)
 		return (struct str){ NULL, 0 };
@@ -276,7 +242,7 @@ static struct str site_request_cookie(struct http_session *s, const char *name)
 
 /* Did the client reach the site over HTTPS? The LB says so, and only the
  * web servers (behind the LB) reach the app. */
-static bool site_request_https(struct http_session *s)
+bool site_request_https(struct http_session *s)
 {
 	struct str v;
 	return http_session_header(s, "X-Forwarded-Proto", &v) && http_str_ieq(v, "https");
@@ -308,44 +274,8 @@ static void take_gtid(struct app_req *r, struct http_session *s)
 	r->gtid[gtid.len] = '\0';
 }
 
-/* The form's cookie: its name for this scheme. */
-static const char *csrf_cookie(bool https)
-{
-	return https ? CSRF_COOKIE_TLS : CSRF_COOKIE;
-}
-
-/* Is v a nonce as sign_nonce makes them? */
-static bool nonce_valid(struct str v)
-{
-	if (v.len != SIGN_NONCE_CHARS)
-		return false;
-	for (size_t i = 0; i < v.len; i++) {
-		char c = v.p[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-/* The nonce the page's token is made from: the client's own (another tab's
- * form stays valid), else a new one the page sets. Left empty when there
- * are no random bytes: the page is then a 503. */
-static void page_take_csrf(struct app_req *r, struct http_session *s)
-{
-	struct str v = site_request_cookie(s, csrf_cookie(r->https));
-	if (v.p && nonce_valid(v)) {
-		memcpy(r->csrf, v.p, v.len);
-		r->csrf[v.len] = '\0';
-		return;
-	}
-	r->csrf_new = true;
-	if (!sign_nonce(r->csrf))
-		r->csrf[0] = '\0';
-}
-
 /* Does the request's Content-Type (if any) name this media type? */
-static bool site_content_type_is(struct http_session *s, const char *type, bool absent_ok)
+bool site_content_type_is(struct http_session *s, const char *type, bool absent_ok)
 {
 	struct str v;
 	if (!http_session_header(s, "Content-Type", &v))
@@ -358,20 +288,7 @@ static bool site_content_type_is(struct http_session *s, const char *type, bool 
 
 /* ---- rows ---- */
 
-struct row {
-	long long id;
-	const char *author, *body;
-	unsigned long author_len, body_len;
-	char created[32];
-};
-
-struct fetch {
-	MYSQL_BIND out[4];
-	MYSQL_TIME t;
-	struct row row;
-};
-
-static bool site_fetch_bind(struct app_worker *aw, MYSQL_STMT *st, struct fetch *f)
+bool site_fetch_bind(struct app_worker *aw, MYSQL_STMT *st, struct fetch *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->out[0].buffer_type = MYSQL_TYPE_LONGLONG;
@@ -392,7 +309,7 @@ static bool site_fetch_bind(struct app_worker *aw, MYSQL_STMT *st, struct fetch 
 }
 
 /* The next row, or false at the end. */
-static bool site_fetch_next(MYSQL_STMT *st, struct fetch *f)
+bool site_fetch_next(MYSQL_STMT *st, struct fetch *f)
 {
 	int rc = mysql_stmt_fetch(st);
 	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
@@ -410,69 +327,6 @@ static json_t *post_json(long long id, const char *author, size_t author_len, co
 {
 	return json_pack("{s:I, s:s%, s:s%, s:s}", "id", (json_int_t)id, "author", author,
 	                 author_len, "body", body, body_len, "created_at", created);
-}
-
-static void page_start(struct sbuf *o, const char *title)
-{
-	sbuf_adds(o, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	             "<title>");
-	html_escape(o, title, strlen(title));
-	sbuf_adds(o, "</title>\n<link rel=\"stylesheet\" href=\"/static/site.css\">\n</head>\n"
-	             "<body>\n");
-}
-
-static void page_home_render(struct app_req *r, MYSQL_STMT *st)
-{
-	struct app_worker *aw = r->aw;
-	char token[SIGN_MAC_CHARS + 1];
-	if (r->csrf[0] == '\0' ||
-	    !sign_mac(&aw->sign, MAC_CSRF, (struct str){ r->csrf, strlen(r->csrf) }, token)) {
-		site_reply_unavailable(r, "cannot sign the form's token");
-		return;
-	}
-	struct sbuf o = { 0 };
-	page_start(&o, "www.foobar.com message board");
-	sbuf_adds(&o, "<h1>www.foobar.com</h1>\n"
-	              "<form method=\"post\" action=\"/posts\" class=\"new-post\">\n");
-	sbuf_addf(&o, "<input type=\"hidden\" name=\"" CSRF_FIELD "\" value=\"%s\">\n", token);
-	sbuf_adds(&o, "<p><label>Name<br><input name=\"author\" maxlength=\"64\" required>"
-	              "</label></p>\n"
-	              "<p><label>Message<br><textarea name=\"body\" rows=\"4\" maxlength=\"4000\" "
-	              "required></textarea></label></p>\n"
-	              "<p><button type=\"submit\">Post</button></p>\n</form>\n");
-	struct fetch f;
-	unsigned n = 0;
-	long long last = 0;
-	if (site_fetch_bind(aw, st, &f)) {
-		while (site_fetch_next(st, &f)) {
-			n++;
-			last = f.row.id;
-			sbuf_addf(&o, "<article id=\"post-%lld\">\n<header><strong>", f.row.id);
-			html_escape(&o, f.row.author, f.row.author_len);
-			sbuf_addf(&o,
-			          "</strong> <time datetime=\"%s\">%.10s %.8s</time> "
-			          "<a href=\"/api/posts/%lld\">#%lld</a></header>\n<p>",
-			          f.row.created, f.row.created, f.row.created + 11, f.row.id,
-			          f.row.id);
-			html_escape(&o, f.row.body, f.row.body_len);
-			sbuf_adds(&o, "</p>\n</article>\n");
-		}
-	}
-	if (n == 0)
-		sbuf_adds(&o, "<p class=\"empty\">No posts yet.</p>\n");
-	if (n == (unsigned)r->b)
-		sbuf_addf(&o, "<p><a href=\"/?before=%lld\">Older posts</a></p>\n", last);
-	sbuf_addf(&o, "<footer>Served by %s.</footer>\n</body>\n</html>\n", aw->app->host);
-	struct http_session *s = r->s;
-	if (s &&
-	    (site_head_begin(s, 200, HTML_TYPE) < 0 ||
-	     (r->csrf_new && site_set_cookie(s, r->https, r->https ? CSRF_COOKIE_TLS : CSRF_COOKIE,
-	                                     r->csrf, -1) < 0) ||
-	     site_head_finish(s, o.p, o.len) < 0))
-		http_error(s, 500, true);
-	sbuf_free(&o);
-	site_req_done(r);
 }
 
 static void render_list(struct app_req *r, MYSQL_STMT *st)
@@ -670,8 +524,8 @@ static void read_submit(struct app_req *r)
 	read_run(r, sv);
 }
 
-static int site_start_read(struct app_worker *aw, struct http_session *s, enum req_kind kind,
-                           enum db_stmt stmt, long long a, long long b)
+int site_start_read(struct app_worker *aw, struct http_session *s, enum req_kind kind,
+                    enum db_stmt stmt, long long a, long long b)
 {
 	if (aw->db.db->nservers == 0)
 		return app_json_error(s, 503, "no database in this stack");
@@ -713,20 +567,6 @@ static int list_posts(struct app_worker *aw, struct http_session *s)
 	if (before)
 		return site_start_read(aw, s, RK_LIST, ST_POSTS_BEFORE, before, limit);
 	return site_start_read(aw, s, RK_LIST, ST_POSTS_LATEST, 0, limit);
-}
-
-/* GET / */
-static int page_home(struct app_worker *aw, struct http_session *s)
-{
-	long long before = site_query_id(site_query_of(s), "before");
-	if (aw->db.db->nservers == 0) {
-		const char page[] = "<!doctype html><title>www.foobar.com</title>"
-		                    "<p>No database in this stack.</p>\n";
-		return site_html_respond(s, 503, page, sizeof(page) - 1);
-	}
-	if (before > 0)
-		return site_start_read(aw, s, RK_HOME, ST_POSTS_BEFORE, before, PAGE_POSTS);
-	return site_start_read(aw, s, RK_HOME, ST_POSTS_LATEST, 0, PAGE_POSTS);
 }
 
 /* ---- writes ---- */
@@ -841,8 +681,8 @@ static void write_submit(struct app_req *r)
 }
 
 /* Check a post's fields; NULL when they are fine, else what is wrong. */
-static const char *site_post_invalid(const char *author, size_t author_len, const char *body,
-                                     size_t body_len)
+const char *site_post_invalid(const char *author, size_t author_len, const char *body,
+                              size_t body_len)
 {
 	size_t chars;
 	if (!utf8_valid(author, author_len, &chars) || !utf8_valid(body, body_len, NULL))
@@ -856,9 +696,8 @@ static const char *site_post_invalid(const char *author, size_t author_len, cons
 	return NULL;
 }
 
-static int site_start_write(struct app_worker *aw, struct http_session *s, enum req_kind kind,
-                            const char *author, size_t author_len, const char *body,
-                            size_t body_len)
+int site_start_write(struct app_worker *aw, struct http_session *s, enum req_kind kind,
+                     const char *author, size_t author_len, const char *body, size_t body_len)
 {
 	if (aw->db.db->nservers == 0)
 		return app_json_error(s, 503, "no database in this stack");
@@ -912,90 +751,6 @@ static int create_post(struct app_worker *aw, struct http_session *s)
 	                          json_string_length(author), json_string_value(body),
 	                          json_string_length(body));
 	json_decref(doc);
-	return rc;
-}
-
-static int form_error(struct http_session *s, int status, const char *message)
-{
-	struct sbuf o = { 0 };
-	page_start(&o, "Not posted");
-	sbuf_adds(&o, "<h1>Not posted</h1>\n<p>");
-	html_escape(&o, message, strlen(message));
-	sbuf_adds(&o, ".</p>\n<p><a href=\"/\">Back to the board</a></p>\n</body>\n</html>\n");
-	int rc = site_html_respond(s, status, o.p, o.len);
-	sbuf_free(&o);
-	return rc;
-}
-
-/* The origin a browser would name for this site, as the client reached it
- * (through the LB: its X-Forwarded-Proto and -Host). */
-static bool origin_is_ours(struct http_session *s, struct str origin)
-{
-	struct str host;
-	if (!http_session_header(s, "X-Forwarded-Host", &host) &&
-	    !http_session_header(s, "Host", &host))
-		return false;
-	const char *scheme = site_request_https(s) ? "https://" : "http://";
-	size_t n = strlen(scheme);
-	return origin.len == n + host.len && strncasecmp(origin.p, scheme, n) == 0 &&
-	       strncasecmp(origin.p + n, host.p, host.len) == 0;
-}
-
-/* Why a form post did not come from our own page, or NULL. A browser says
- * where a post comes from (Sec-Fetch-Site, Origin; "null" from sandboxes
- * and data: pages); the token proves the poster read our page, which
- * another site cannot. */
-static const char *form_forged(struct app_worker *aw, struct http_session *s, const char *b,
-                               size_t n)
-{
-	struct str v;
-	if (http_session_header(s, "Sec-Fetch-Site", &v) && !http_str_ieq(v, "same-origin") &&
-	    !http_str_ieq(v, "none"))
-		return "posts from other sites are refused";
-	if (http_session_header(s, "Origin", &v) && !origin_is_ours(s, v))
-		return "posts from other sites are refused";
-	char token[SIGN_MAC_CHARS + 2];
-	long tl = form_field(b, n, CSRF_FIELD, token, sizeof(token));
-	struct str nonce = site_request_cookie(s, csrf_cookie(site_request_https(s)));
-	if (tl < 0 || nonce.p == NULL || !nonce_valid(nonce) ||
-	    !sign_check(&aw->sign, MAC_CSRF, nonce, (struct str){ token, (size_t)tl }))
-		return "the form has expired or did not come from this site: reload the board "
-		       "and post again";
-	return NULL;
-}
-
-/* POST /posts, from the form on / */
-static int page_post_form(struct app_worker *aw, struct http_session *s)
-{
-	if (!site_content_type_is(s, "application/x-www-form-urlencoded", true))
-		return form_error(s, 415,
-		                  "the form must be sent as application/x-www-form-urlencoded");
-	const char *b = s->req->body ? s->req->body : "";
-	size_t n = s->req->body_len;
-	const char *forged = form_forged(aw, s, b, n);
-	if (forged) {
-		metrics_add(aw->http.w->shard,
-		            metrics_slot(aw->http.w->d->metrics, aw->app->m_form_rejected), 1);
-		return form_error(s, 403, forged);
-	}
-	/* decoded fields are never longer than the body */
-	char *author = xmalloc(n + 1), *body = xmalloc(n + 1);
-	long al = form_field(b, n, "author", author, n + 1);
-	long bl = form_field(b, n, "body", body, n + 1);
-	int rc;
-	const char *bad = NULL;
-	if (al == -2 || bl == -2)
-		bad = "the form is malformed";
-	else if (al < 0 || bl < 0)
-		bad = "the form needs an author and a body";
-	else
-		bad = site_post_invalid(author, (size_t)al, body, (size_t)bl);
-	if (bad)
-		rc = form_error(s, 400, bad);
-	else
-		rc = site_start_write(aw, s, RK_CREATE_FORM, author, (size_t)al, body, (size_t)bl);
-	free(author);
-	free(body);
 	return rc;
 }
 
