@@ -40,7 +40,7 @@ static const char *const sql_text[ST_COUNT] = {
 	[ST_GTID_POS] = "SELECT @@gtid_binlog_pos",
 };
 
-enum conn_state { DC_DOWN, DC_CONNECT, DC_PREPARE, DC_IDLE, DC_EXEC, DC_STORE };
+enum dbc_state { DC_DOWN, DC_CONNECT, DC_PREPARE, DC_IDLE, DC_EXEC, DC_STORE };
 
 struct db_conn {
 	MYSQL my;
@@ -49,7 +49,7 @@ struct db_conn {
 	struct io io;
 	struct timer timer; /* library timeouts, and the reconnect backoff */
 	MYSQL_STMT *st[ST_COUNT];
-	enum conn_state state;
+	enum dbc_state state;
 	int prep; /* statement being prepared */
 	int wait; /* MYSQL_WAIT_* the library waits for */
 	unsigned backoff;
@@ -69,8 +69,12 @@ struct db_pool {
 	struct db_job *qhead, *qtail;
 };
 
-static void conn_step(struct db_conn *c, int ev);
-static void conn_io(struct io *io);
+/* What dbc_step() is told, besides MYSQL_WAIT_* readiness (a mask, so
+ * never negative): the *_start call just made finished at once, and how. */
+enum dbc_at_once { DBC_AT_ONCE_OK = -1, DBC_AT_ONCE_FAILED = -2 };
+
+static void dbc_step(struct db_conn *c, int ev);
+static void dbc_io(struct io *io);
 static void pool_dispatch(struct db_pool *p);
 
 static struct loop *loop_of(struct db_conn *c)
@@ -137,7 +141,7 @@ static void job_fail(struct db_job *job, unsigned err, const char *msg)
 }
 
 /* Close, fail the job in progress, and connect again after a backoff. */
-static void conn_reset(struct db_conn *c, const char *why)
+static void dbc_reset(struct db_conn *c, const char *why)
 {
 	struct db_pool *p = c->pool;
 	if (c->state >= DC_IDLE || c->state == DC_PREPARE) {
@@ -186,13 +190,13 @@ static void conn_reset(struct db_conn *c, const char *why)
 }
 
 /* The library waits: note for what, and until when. */
-static void conn_wait(struct db_conn *c, int status)
+static void dbc_wait(struct db_conn *c, int status)
 {
 	c->wait = status;
 	if (c->io.fd < 0) {
 		int fd = (int)mysql_get_socket(&c->my);
-		if (fd >= 0 && loop_io_add(loop_of(c), &c->io, fd, conn_io) < 0) {
-			conn_reset(c, "epoll");
+		if (fd >= 0 && loop_io_add(loop_of(c), &c->io, fd, dbc_io) < 0) {
+			dbc_reset(c, "epoll");
 			return;
 		}
 	}
@@ -207,7 +211,7 @@ static void conn_wait(struct db_conn *c, int status)
 		loop_timer_stop(loop_of(c), &c->timer);
 }
 
-static void conn_io(struct io *io)
+static void dbc_io(struct io *io)
 {
 	struct db_conn *c = container_of(io, struct db_conn, io);
 	int ev = 0;
@@ -216,21 +220,31 @@ static void conn_io(struct io *io)
 	if ((c->wait & MYSQL_WAIT_WRITE) && (io->ready & (IO_WRITE | IO_ERR)))
 		ev |= MYSQL_WAIT_WRITE;
 	if (ev && c->state != DC_DOWN && c->state != DC_IDLE)
-		conn_step(c, ev);
+		dbc_step(c, ev);
 	else if (c->state == DC_IDLE && (io->ready & (IO_HUP | IO_ERR)))
-		conn_reset(c, "closed by the server");
+		dbc_reset(c, "closed by the server");
 }
 
-static void conn_timer(struct timer *t)
+static void dbc_timer(struct timer *t)
 {
 	struct db_conn *c = container_of(t, struct db_conn, timer);
 	if (c->state == DC_DOWN)
-		conn_step(c, 0); /* the backoff is over: connect */
+		dbc_step(c, 0); /* the backoff is over: connect */
 	else if (c->wait & MYSQL_WAIT_TIMEOUT)
-		conn_step(c, MYSQL_WAIT_TIMEOUT);
+		dbc_step(c, MYSQL_WAIT_TIMEOUT);
 }
 
-static void conn_start_connect(struct db_conn *c)
+/* After a *_start call: wait for what the library waits for, or go on at
+ * once with the call's result. */
+static void dbc_started(struct db_conn *c, int status, bool failed)
+{
+	if (status)
+		dbc_wait(c, status);
+	else
+		dbc_step(c, failed ? DBC_AT_ONCE_FAILED : DBC_AT_ONCE_OK);
+}
+
+static void dbc_start_connect(struct db_conn *c)
 {
 	struct db *db = c->pool->dw->db;
 	struct db_server *sv = c->pool->server;
@@ -251,13 +265,10 @@ static void conn_start_connect(struct db_conn *c)
 	MYSQL *ret;
 	int status = mysql_real_connect_start(&ret, &c->my, sv->host, db->user, db->password,
 	                                      db->schema, sv->port, NULL, 0);
-	if (status)
-		conn_wait(c, status);
-	else
-		conn_step(c, -1 - (ret == NULL)); /* finished at once: -1 ok, -2 failed */
+	dbc_started(c, status, ret == NULL);
 }
 
-static void conn_idle(struct db_conn *c)
+static void dbc_idle(struct db_conn *c)
 {
 	struct db_pool *p = c->pool;
 	c->state = DC_IDLE;
@@ -286,146 +297,158 @@ static void job_done(struct db_conn *c, bool ok)
 	job_observe(job);
 	job->done(job, ok);
 	if (lost) {
-		conn_reset(c, "lost during a query");
+		dbc_reset(c, "lost during a query");
 		return;
 	}
 	mysql_stmt_free_result(c->st[stmt]);
-	conn_idle(c);
+	dbc_idle(c);
 }
 
-/* The connection goes on after the library returned (ev: what is ready;
- * -1/-2: the call just made finished at once, fine / failed). */
-static void conn_step(struct db_conn *c, int ev)
+typedef int (*stmt_cont_fn)(int *ret, MYSQL_STMT *st, int ready);
+
+/* Carry on a statement's call: ev is readiness for its *_cont, or says the
+ * call finished at once. Returns false while the library waits (dbc_wait
+ * done), else true with *rc the call's result (0: fine). */
+static bool stmt_continue(struct db_conn *c, stmt_cont_fn cont, MYSQL_STMT *st, int ev, int *rc)
 {
-	int status = 0, rc = 0;
-	MYSQL *ret = &c->my;
-	for (;;) {
-		switch (c->state) {
-		case DC_DOWN:
-			conn_start_connect(c);
-			return;
-		case DC_CONNECT:
-			if (ev >= 0)
-				status = mysql_real_connect_cont(&ret, &c->my, ev);
-			else
-				ret = ev == -1 ? &c->my : NULL;
-			if (status) {
-				conn_wait(c, status);
-				return;
-			}
-			if (ret == NULL) {
-				char why[200];
-				snprintf(why, sizeof(why), "connect: %s", mysql_error(&c->my));
-				c->state = DC_DOWN;
-				c->pool->failed = true;
-				conn_reset(c, why);
-				return;
-			}
-			c->state = DC_PREPARE;
-			c->pool->alive++;
-			c->pool->failed = false;
-			pool_gauge(c->pool, false, 1);
-			c->prep = -1;
-			/* fall into preparing the first statement */
-			ev = -1;
-			rc = 0;
-			break;
-		case DC_PREPARE:
-			if (ev >= 0) {
-				status = mysql_stmt_prepare_cont(&rc, c->st[c->prep], ev);
-				if (status) {
-					conn_wait(c, status);
-					return;
-				}
-			}
-			if (rc != 0) {
-				char why[240];
-				snprintf(why, sizeof(why), "prepare: %s",
-				         mysql_stmt_error(c->st[c->prep]));
-				conn_reset(c, why);
-				return;
-			}
-			if (++c->prep == ST_COUNT) {
-				c->backoff = 0;
-				conn_idle(c);
-				return;
-			}
-			c->st[c->prep] = mysql_stmt_init(&c->my);
-			status = mysql_stmt_prepare_start(&rc, c->st[c->prep], sql_text[c->prep],
-			                                  strlen(sql_text[c->prep]));
-			if (status) {
-				conn_wait(c, status);
-				return;
-			}
-			ev = -1;
-			break;
-		case DC_EXEC: {
-			MYSQL_STMT *st = c->st[c->job->stmt];
-			if (ev >= 0) {
-				status = mysql_stmt_execute_cont(&rc, st, ev);
-				if (status) {
-					conn_wait(c, status);
-					return;
-				}
-			} else {
-				rc = ev == -1 ? 0 : 1;
-			}
-			if (rc != 0) {
-				job_done(c, false);
-				return;
-			}
-			if (mysql_stmt_field_count(st) == 0) {
-				/* a write: its id and the GTID of its commit */
-				c->job->insert_id = (long long)mysql_stmt_insert_id(st);
-				const char *data;
-				size_t len;
-				if (mysql_session_track_get_first(
-				        &c->my, SESSION_TRACK_SYSTEM_VARIABLES, &data, &len) == 0) {
-					/* name, then value */
-					if (mysql_session_track_get_next(
-					        &c->my, SESSION_TRACK_SYSTEM_VARIABLES, &data,
-					        &len) == 0)
-						snprintf(c->job->gtid, sizeof(c->job->gtid), "%.*s",
-						         (int)len, data);
-				}
-				job_done(c, true);
-				return;
-			}
-			c->state = DC_STORE;
-			status = mysql_stmt_store_result_start(&rc, st);
-			if (status) {
-				conn_wait(c, status);
-				return;
-			}
-			ev = rc ? -2 : -1;
-			break;
-		}
-		case DC_STORE: {
-			MYSQL_STMT *st = c->st[c->job->stmt];
-			if (ev >= 0) {
-				status = mysql_stmt_store_result_cont(&rc, st, ev);
-				if (status) {
-					conn_wait(c, status);
-					return;
-				}
-			} else {
-				rc = ev == -1 ? 0 : 1;
-			}
-			job_done(c, rc == 0);
+	if (ev < 0) {
+		*rc = ev == DBC_AT_ONCE_OK ? 0 : 1;
+		return true;
+	}
+	*rc = 0;
+	int status = cont(rc, st, ev);
+	if (status) {
+		dbc_wait(c, status);
+		return false;
+	}
+	return true;
+}
+
+/* Prepare the next statement, or be idle once all are. */
+static void dbc_prepare_next(struct db_conn *c)
+{
+	if (++c->prep == ST_COUNT) {
+		c->backoff = 0;
+		dbc_idle(c);
+		return;
+	}
+	int rc = 0;
+	c->st[c->prep] = mysql_stmt_init(&c->my);
+	int status = mysql_stmt_prepare_start(&rc, c->st[c->prep], sql_text[c->prep],
+	                                      strlen(sql_text[c->prep]));
+	dbc_started(c, status, rc != 0);
+}
+
+static void dbc_connecting(struct db_conn *c, int ev)
+{
+	MYSQL *ret = ev == DBC_AT_ONCE_FAILED ? NULL : &c->my;
+	if (ev >= 0) {
+		int status = mysql_real_connect_cont(&ret, &c->my, ev);
+		if (status) {
+			dbc_wait(c, status);
 			return;
 		}
-		case DC_IDLE:
-			return;
-		}
+	}
+	if (ret == NULL) {
+		char why[200];
+		snprintf(why, sizeof(why), "connect: %s", mysql_error(&c->my));
+		c->state = DC_DOWN;
+		c->pool->failed = true;
+		dbc_reset(c, why);
+		return;
+	}
+	c->state = DC_PREPARE;
+	c->pool->alive++;
+	c->pool->failed = false;
+	pool_gauge(c->pool, false, 1);
+	c->prep = -1;
+	dbc_prepare_next(c);
+}
+
+static void dbc_preparing(struct db_conn *c, int ev)
+{
+	int rc;
+	if (!stmt_continue(c, mysql_stmt_prepare_cont, c->st[c->prep], ev, &rc))
+		return;
+	if (rc != 0) {
+		char why[240];
+		snprintf(why, sizeof(why), "prepare: %s", mysql_stmt_error(c->st[c->prep]));
+		dbc_reset(c, why);
+		return;
+	}
+	dbc_prepare_next(c);
+}
+
+/* A write is over: its id and the GTID of its commit. */
+static void job_written(struct db_job *job, MYSQL *my, MYSQL_STMT *st)
+{
+	job->insert_id = (long long)mysql_stmt_insert_id(st);
+	const char *data;
+	size_t len;
+	/* name, then value */
+	if (mysql_session_track_get_first(my, SESSION_TRACK_SYSTEM_VARIABLES, &data, &len) == 0 &&
+	    mysql_session_track_get_next(my, SESSION_TRACK_SYSTEM_VARIABLES, &data, &len) == 0)
+		snprintf(job->gtid, sizeof(job->gtid), "%.*s", (int)len, data);
+}
+
+static void dbc_executing(struct db_conn *c, int ev)
+{
+	MYSQL_STMT *st = c->st[c->job->stmt];
+	int rc;
+	if (!stmt_continue(c, mysql_stmt_execute_cont, st, ev, &rc))
+		return;
+	if (rc != 0) {
+		job_done(c, false);
+		return;
+	}
+	if (mysql_stmt_field_count(st) == 0) {
+		job_written(c->job, &c->my, st);
+		job_done(c, true);
+		return;
+	}
+	c->state = DC_STORE;
+	int status = mysql_stmt_store_result_start(&rc, st);
+	dbc_started(c, status, rc != 0);
+}
+
+static void dbc_storing(struct db_conn *c, int ev)
+{
+	int rc;
+	if (stmt_continue(c, mysql_stmt_store_result_cont, c->st[c->job->stmt], ev, &rc))
+		job_done(c, rc == 0);
+}
+
+/* The connection goes on after the library returned: ev is what is ready
+ * (MYSQL_WAIT_*), or enum dbc_at_once for a call that finished at once. */
+static void dbc_step(struct db_conn *c, int ev)
+{
+	switch (c->state) {
+	case DC_DOWN:
+		dbc_start_connect(c);
+		return;
+	case DC_CONNECT:
+		dbc_connecting(c, ev);
+		return;
+	case DC_PREPARE:
+		dbc_preparing(c, ev);
+		return;
+	case DC_EXEC:
+		dbc_executing(c, ev);
+		return;
+	case DC_STORE:
+		dbc_storing(c, ev);
+		return;
+	case DC_IDLE:
+		return;
 	}
 }
 
 /* ---- pools and the queue ---- */
 
-static void conn_run(struct db_conn *c, struct db_job *job)
+static void dbc_run(struct db_conn *c, struct db_job *job)
 {
 	c->job = job;
-	job->conn = c;
+	job->dbc = c;
 	job->server = c->pool->server;
 	pool_gauge(c->pool, true, 1);
 	MYSQL_STMT *st = c->st[job->stmt];
@@ -436,10 +459,7 @@ static void conn_run(struct db_conn *c, struct db_job *job)
 	c->state = DC_EXEC;
 	int rc = 0;
 	int status = mysql_stmt_execute_start(&rc, st);
-	if (status)
-		conn_wait(c, status);
-	else
-		conn_step(c, rc ? -2 : -1);
+	dbc_started(c, status, rc != 0);
 }
 
 static void pool_dispatch(struct db_pool *p)
@@ -451,7 +471,7 @@ static void pool_dispatch(struct db_pool *p)
 		p->qhead = job->next;
 		if (p->qhead == NULL)
 			p->qtail = NULL;
-		conn_run(c, job);
+		dbc_run(c, job);
 	}
 }
 
@@ -491,8 +511,8 @@ static void pool_init(struct db_pool *p, struct db_worker *dw, struct db_server 
 		struct db_conn *c = &p->conns[i];
 		c->pool = p;
 		c->io.fd = -1;
-		c->io.fn = conn_io;
-		c->timer.fn = conn_timer;
+		c->io.fn = dbc_io;
+		c->timer.fn = dbc_timer;
 		c->state = DC_DOWN;
 		loop_timer_set(dw->w->loop, &c->timer, 0);
 	}

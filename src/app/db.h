@@ -87,7 +87,7 @@ struct db_job {
 	/* queue */
 	struct db_job *next;
 	uint64_t deadline;
-	struct db_conn *conn;
+	struct db_conn *dbc;
 	/* timing, for the duration histogram: set by db_submit (the
 	 * monitor's own jobs are not timed) */
 	struct db_worker *timed_by;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -112,48 +113,97 @@ static int open_logs(struct daemon *d, char *err, size_t errlen)
 
 /* ---- listening sockets across generations ---- */
 
-int worker_listen(struct worker *w, const struct addr *a, char *err, size_t errlen)
+/* Closed, unless the next generation has it (or it goes back to the
+ * generation it came from). */
+static void release_listener(struct worker_listener *rec)
 {
+	if (rec->fd >= 0 && !rec->handed)
+		close(rec->fd);
+	rec->fd = -1;
+}
+
+/* The previous generation's socket of this type for a, if its worker of
+ * the same number has one not taken yet. */
+static struct worker_listener *inherited(struct worker *w, const struct addr *a, int socktype)
+{
+	struct daemon *prev = w->d->prev;
+	if (prev == NULL || w->id >= prev->nworkers)
+		return NULL;
+	struct worker *old = &prev->workers[w->id];
+	for (unsigned i = 0; i < old->nlisteners; i++) {
+		struct worker_listener *o = &old->listeners[i];
+		if (o->fd >= 0 && !o->handed && o->socktype == socktype && addr_equal(&o->addr, a))
+			return o;
+	}
+	return NULL;
+}
+
+int worker_listen(struct worker *w, struct io *io, const struct addr *a, int socktype, io_fn ready,
+                  char *err, size_t errlen)
+{
+	io->fd = -1;
 	if (w->nlisteners == WORKER_MAX_LISTENERS) {
 		snprintf(err, errlen, "too many listeners in one worker");
 		return -1;
 	}
 	struct worker_listener *rec = &w->listeners[w->nlisteners];
 	memset(rec, 0, sizeof(*rec));
-	rec->fd = -1;
-	struct daemon *prev = w->d->prev;
-	if (prev && w->id < prev->nworkers) {
-		struct worker *old = &prev->workers[w->id];
-		for (unsigned i = 0; i < old->nlisteners; i++) {
-			struct worker_listener *o = &old->listeners[i];
-			if (o->fd >= 0 && !o->handed && addr_equal(&o->addr, a)) {
-				o->handed = true;
-				rec->fd = o->fd;
-				rec->from = o;
-				break;
-			}
-		}
-	}
-	if (rec->fd < 0) {
+	struct worker_listener *old = inherited(w, a, socktype);
+	if (old) {
+		old->handed = true;
+		rec->fd = old->fd;
+		rec->from = old;
+	} else if (socktype == SOCK_DGRAM) {
+		rec->fd = net_bind_udp(a, err, errlen);
+	} else {
 		rec->fd = net_listen(a, true, 4096, err, errlen);
-		if (rec->fd < 0)
-			return -1;
+	}
+	if (rec->fd < 0)
+		return -1;
+	if (loop_io_add(w->loop, io, rec->fd, ready) < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		io->fd = -1;
+		if (old)
+			old->handed = false; /* still the running generation's */
+		else
+			close(rec->fd);
+		return -1;
 	}
 	rec->addr = *a;
+	rec->socktype = socktype;
 	w->nlisteners++;
-	return rec->fd;
+	return 0;
 }
 
-void worker_unlisten(struct worker *w, int fd)
+void worker_unlisten(struct worker *w, struct io *io)
 {
-	for (unsigned i = 0; i < w->nlisteners; i++) {
-		struct worker_listener *rec = &w->listeners[i];
-		if (rec->fd != fd)
-			continue;
-		if (!rec->handed)
-			close(fd);
-		rec->fd = -1;
+	int fd = io->fd;
+	if (fd < 0)
 		return;
+	loop_io_del(io);
+	for (unsigned i = 0; i < w->nlisteners; i++) {
+		if (w->listeners[i].fd == fd) {
+			release_listener(&w->listeners[i]);
+			return;
+		}
+	}
+}
+
+int worker_accept(struct io *io, struct sockaddr_storage *peer, socklen_t *len)
+{
+	for (;;) {
+		int fd =
+		    accept4(io->fd, (struct sockaddr *)peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			io->ready &= ~IO_READ;
+			return TS_AGAIN;
+		}
+		if (errno != EINTR && errno != ECONNABORTED) {
+			log_error("accept: %s", strerror(errno));
+			return -1;
+		}
 	}
 }
 
@@ -309,8 +359,7 @@ static void gen_free(struct daemon *d)
 		if (d->def->worker_free)
 			d->def->worker_free(w);
 		for (unsigned k = 0; k < w->nlisteners; k++)
-			if (w->listeners[k].fd >= 0)
-				worker_unlisten(w, w->listeners[k].fd);
+			release_listener(&w->listeners[k]);
 		loop_free(w->loop);
 		buf_pool_destroy(&w->pool);
 		if (w->shard)

@@ -40,6 +40,7 @@ struct daemon;
 /* A listening socket of a worker, and how it passes between generations. */
 struct worker_listener {
 	struct addr addr;
+	int socktype; /* SOCK_STREAM or SOCK_DGRAM: one address may have both */
 	int fd;
 	bool handed;                  /* taken by the next generation: not ours to close */
 	struct worker_listener *from; /* the previous generation's, if inherited */
@@ -106,12 +107,24 @@ struct daemon {
 /* The whole life of a daemon; returns the process exit code. */
 int daemon_main(const struct daemon_def *def, int argc, char **argv);
 
-/* A listening socket for a: the previous generation's same-numbered
- * worker's, when it has one for a, else a new SO_REUSEPORT one. Returns the
- * fd, or -1 with err set. */
-int worker_listen(struct worker *w, const struct addr *a, char *err, size_t errlen);
-/* Done listening on fd: closed, unless the next generation has it. */
-void worker_unlisten(struct worker *w, int fd);
+/* The one way a worker listens. A socket of socktype for a (SOCK_STREAM: a
+ * TCP or unix listener; SOCK_DGRAM: a bound UDP socket), recorded for the
+ * reload hand-over: the previous generation's same-numbered worker's, when
+ * it has one of that type for a (the very socket, with its queue: nothing
+ * is dropped), else a new SO_REUSEPORT one. Then watched by the worker's
+ * loop with io and ready. Returns 0, or -1 with err set (nothing kept). */
+int worker_listen(struct worker *w, struct io *io, const struct addr *a, int socktype, io_fn ready,
+                  char *err, size_t errlen);
+/* Done listening on io (stop watching): closed, unless the next generation
+ * has it. Nothing when io is not listening (io->fd < 0). */
+void worker_unlisten(struct worker *w, struct io *io);
+
+/* Accept one connection on a listening io of worker_listen(): returns the
+ * fd (non-blocking, close-on-exec; peer and len set when peer is not NULL),
+ * TS_AGAIN when the queue is empty (IO_READ cleared: wait for the next
+ * event), or -1 on an error the next event may not have (EMFILE and the
+ * like: logged). A connection the client gave up in the queue is skipped. */
+int worker_accept(struct io *io, struct sockaddr_storage *peer, socklen_t *len);
 
 /* Called by the daemon when a worker's connection count drops to 0 during a
  * stop, so the worker can exit early. */

@@ -100,26 +100,7 @@ void httpd_server_buffer_bodies(struct httpd_server *srv)
 
 int httpd_server_listen(struct httpd_server *srv, const struct addr *a, char *err, size_t errlen)
 {
-	int fd = worker_listen(srv->w, a, err, errlen);
-	if (fd < 0)
-		return -1;
-	if (loop_io_add(srv->w->loop, &srv->listen_io, fd, accept_ready) < 0) {
-		snprintf(err, errlen, "epoll: %s", strerror(errno));
-		srv->listen_io.fd = -1;
-		worker_unlisten(srv->w, fd);
-		return -1;
-	}
-	return 0;
-}
-
-/* Stop accepting; the socket is closed unless a new generation took it. */
-static void unlisten(struct httpd_server *srv)
-{
-	int fd = srv->listen_io.fd;
-	if (fd < 0)
-		return;
-	loop_io_del(&srv->listen_io);
-	worker_unlisten(srv->w, fd);
+	return worker_listen(srv->w, &srv->listen_io, a, SOCK_STREAM, accept_ready, err, errlen);
 }
 
 /* Waiting for a next request that has not begun: safe to close on a stop. */
@@ -218,7 +199,7 @@ void httpd_server_stop(struct httpd_server *srv)
 	if (srv->w == NULL)
 		return;
 	srv->stopping = true;
-	unlisten(srv);
+	worker_unlisten(srv->w, &srv->listen_io);
 	/* On a reload the new generation serves what comes next: a keep-alive
 	 * connection is closed after its next response (so a request sent on
 	 * it meanwhile is not lost) or when it times out. On a stop, idle ones
@@ -237,7 +218,7 @@ void httpd_server_free(struct httpd_server *srv)
 {
 	if (srv->w == NULL)
 		return; /* never initialised (a worker that failed to start) */
-	unlisten(srv);
+	worker_unlisten(srv->w, &srv->listen_io);
 	srv->freeing = true;
 	while (srv->sessions)
 		httpd_session_close(srv->sessions);
@@ -291,18 +272,9 @@ static void accept_ready(struct io *io)
 		}
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd =
-		    accept4(io->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				io->ready &= ~IO_READ;
-				return;
-			}
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			log_error("accept: %s", strerror(errno));
-			return; /* EMFILE and friends: try again on the next event */
-		}
+		int fd = worker_accept(io, &ss, &len);
+		if (fd < 0)
+			return; /* none left, or EMFILE and friends: on the next event */
 		if (ss.ss_family != AF_UNIX) {
 			/* Responses go out whole (writev, MSG_MORE before sendfile):
 			 * Nagle would only add a delayed-ACK wait. */

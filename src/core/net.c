@@ -181,6 +181,23 @@ fail:
 	return -1;
 }
 
+int net_bind_udp(const struct addr *a, char *err, size_t errlen)
+{
+	char name[128];
+	int family = ((const struct sockaddr *)&a->ss)->sa_family;
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		snprintf(err, errlen, "cannot listen on %s/udp: %s",
+		         addr_format(a, name, sizeof(name)), strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int net_connect(const struct addr *a)
 {
 	return net_connect_from(a, NULL);

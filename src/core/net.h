@@ -27,6 +27,9 @@ bool addr_equal(const struct addr *a, const struct addr *b);
 /* A non-blocking listening socket; reuseport puts SO_REUSEPORT on it so each
  * worker thread can have its own. Returns the fd, or -1 with err set. */
 int net_listen(const struct addr *a, bool reuseport, int backlog, char *err, size_t errlen);
+/* A non-blocking UDP socket bound to a, with SO_REUSEPORT so each worker
+ * thread can have its own. Returns the fd, or -1 with err set. */
+int net_bind_udp(const struct addr *a, char *err, size_t errlen);
 
 /* Start a non-blocking connect. Returns the fd (connect in progress or done),
  * or -1 with errno set. */

@@ -134,16 +134,6 @@ static void lower_copy(uint8_t *dst, const uint8_t *src, size_t len)
 		dst[i] = dns_lower(src[i]);
 }
 
-static bool same_name(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (dns_lower(a[i]) != dns_lower(b[i]))
-			return false;
-	return true;
-}
-
 /* Is the lower-cased name (len bytes) at or below the zone's apex? */
 static bool in_zone(const struct dns_zone *z, const uint8_t *lname, size_t len)
 {
@@ -154,7 +144,8 @@ static bool in_zone(const struct dns_zone *z, const uint8_t *lname, size_t len)
 	size_t off = 0;
 	while (len - off > apex->len)
 		off += (size_t)lname[off] + 1;
-	return len - off == apex->len && same_name(lname + off, apex->len, apex->name, apex->len);
+	return len - off == apex->len &&
+	       dns_name_equal(lname + off, apex->len, apex->name, apex->len);
 }
 
 /* The deepest node at or above the lower-cased in-zone name (the apex at
@@ -195,7 +186,7 @@ static bool answer_add(struct query *q, enum section sec, const uint8_t *owner, 
 	for (unsigned i = 0; i < q->nitems; i++) {
 		struct item *it = &q->items[i];
 		if (it->set == set && it->negative == negative &&
-		    same_name(it->owner, it->ownerlen, owner, ownerlen)) {
+		    dns_name_equal(it->owner, it->ownerlen, owner, ownerlen)) {
 			if (sec < it->section) {
 				it->section = (uint8_t)sec;
 				return true;
@@ -826,7 +817,7 @@ static bool resolve(struct query *q)
 			return true;
 		}
 		/* no transfers to anyone */
-		bool apex = same_name(lname, q->qnamelen, q->z->apex->name, q->z->apex->len);
+		bool apex = dns_name_equal(lname, q->qnamelen, q->z->apex->name, q->z->apex->len);
 		q->rcode = apex ? RCODE_REFUSED : RCODE_NOTAUTH;
 		q->ede = apex ? EDE_PROHIBITED : EDE_NONE;
 		return true;
@@ -854,7 +845,7 @@ static size_t answer(const struct dns_zone *z, const uint8_t *pkt, size_t len, u
 		/* we are the primary: nobody notifies us */
 		uint8_t lname[DNS_NAME_MAX];
 		lower_copy(lname, q.qname, q.qnamelen);
-		bool apex = same_name(lname, q.qnamelen, z->apex->name, z->apex->len);
+		bool apex = dns_name_equal(lname, q.qnamelen, z->apex->name, z->apex->len);
 		return header_reply(pkt, out, outcap, apex ? RCODE_REFUSED : RCODE_NXDOMAIN);
 	}
 	unsigned qd = (unsigned)pkt[4] << 8 | pkt[5], an = (unsigned)pkt[6] << 8 | pkt[7];

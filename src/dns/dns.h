@@ -40,6 +40,17 @@ static inline uint8_t dns_lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
+/* Are two wire names (uncompressed) the same, but for case? */
+static inline bool dns_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (dns_lower(a[i]) != dns_lower(b[i]))
+			return false;
+	return true;
+}
+
 /* FNV-1a of a wire name's bytes, lower-cased: equal for names that differ
  * only in case (length bytes are below 'A', so they pass unchanged). */
 static inline uint32_t dns_name_hash(const uint8_t *name, size_t len)

@@ -117,63 +117,6 @@ static void udp_more(struct defer *d)
 		udp_ready(&dw->udp);
 }
 
-static int socket_type(int fd)
-{
-	int type = -1;
-	socklen_t len = sizeof(type);
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		return -1;
-	return type;
-}
-
-/* worker_listen() for a UDP socket: the previous generation's same-numbered
- * worker's, if it has one for a, else a new SO_REUSEPORT one. Recorded
- * with the worker's listeners, so the framework hands it over, gives it
- * back and closes it like the TCP ones. Must run before worker_listen()
- * for the same address, which tells sockets apart by address only. */
-static int udp_listen(struct worker *w, const struct addr *a, char *err, size_t errlen)
-{
-	char name[128];
-	if (w->nlisteners == WORKER_MAX_LISTENERS) {
-		snprintf(err, errlen, "too many listeners in one worker");
-		return -1;
-	}
-	struct worker_listener *rec = &w->listeners[w->nlisteners];
-	memset(rec, 0, sizeof(*rec));
-	rec->fd = -1;
-	struct daemon *prev = w->d->prev;
-	if (prev && w->id < prev->nworkers) {
-		struct worker *old = &prev->workers[w->id];
-		for (unsigned i = 0; i < old->nlisteners; i++) {
-			struct worker_listener *o = &old->listeners[i];
-			if (o->fd >= 0 && !o->handed && addr_equal(&o->addr, a) &&
-			    socket_type(o->fd) == SOCK_DGRAM) {
-				o->handed = true;
-				rec->fd = o->fd;
-				rec->from = o;
-				break;
-			}
-		}
-	}
-	if (rec->fd < 0) {
-		int family = ((const struct sockaddr *)&a->ss)->sa_family;
-		int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		int one = 1;
-		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-		    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
-			snprintf(err, errlen, "cannot listen on %s/udp: %s",
-			         addr_format(a, name, sizeof(name)), strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		rec->fd = fd;
-	}
-	rec->addr = *a;
-	w->nlisteners++;
-	return rec->fd;
-}
-
 /* ---- TCP connections ---- */
 
 static void conn_io(struct io *io);
@@ -394,17 +337,9 @@ static void accept_ready(struct io *io)
 	struct dns_worker *dw = container_of(io, struct dns_worker, tcp);
 	struct worker *w = dw->w;
 	for (int i = 0; i < ACCEPT_BATCH && io->fd >= 0; i++) {
-		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				io->ready &= ~IO_READ;
-				return;
-			}
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			log_error("accept: %s", strerror(errno));
-			return; /* EMFILE and friends: again on the next event */
-		}
+		int fd = worker_accept(io, NULL, NULL);
+		if (fd < 0)
+			return; /* none left, or EMFILE and friends: on the next event */
 		if (dw->nconns >= TCP_MAX_CONNS) {
 			/* Full: closed at once rather than left in the queue, where
 			 * it would hold the client until it times out. */
@@ -507,45 +442,20 @@ static int dns_worker_init(struct worker *w, char *err, size_t errlen)
 	dw->dns = dns;
 	dw->w = w;
 	dw->udp.fd = dw->tcp.fd = -1;
-	/* UDP first: worker_listen() would take any socket of the address */
-	int fd = udp_listen(w, &dns->listen, err, errlen);
-	if (fd < 0)
+	if (worker_listen(w, &dw->udp, &dns->listen, SOCK_DGRAM, udp_ready, err, errlen) < 0 ||
+	    worker_listen(w, &dw->tcp, &dns->listen, SOCK_STREAM, accept_ready, err, errlen) < 0)
 		return -1;
-	if (loop_io_add(w->loop, &dw->udp, fd, udp_ready) < 0) {
-		snprintf(err, errlen, "epoll: %s", strerror(errno));
-		dw->udp.fd = -1;
-		worker_unlisten(w, fd);
-		return -1;
-	}
-	if ((fd = worker_listen(w, &dns->listen, err, errlen)) < 0)
-		return -1;
-	if (loop_io_add(w->loop, &dw->tcp, fd, accept_ready) < 0) {
-		snprintf(err, errlen, "epoll: %s", strerror(errno));
-		dw->tcp.fd = -1;
-		worker_unlisten(w, fd);
-		return -1;
-	}
 	if (dns->has_admin && (dw->admin = dns_admin_listen(w, &dns->admin, err, errlen)) == NULL)
 		return -1;
 	return 0;
-}
-
-/* Stop listening; the sockets stay open if the next generation took them. */
-static void unlisten(struct worker *w, struct io *io)
-{
-	int fd = io->fd;
-	if (fd < 0)
-		return;
-	loop_io_del(io);
-	worker_unlisten(w, fd);
 }
 
 static void dns_worker_stop(struct worker *w)
 {
 	struct dns_worker *dw = w->data;
 	dw->stopping = true;
-	unlisten(w, &dw->udp);
-	unlisten(w, &dw->tcp);
+	worker_unlisten(w, &dw->udp);
+	worker_unlisten(w, &dw->tcp);
 	dns_admin_stop(dw->admin);
 	/* On a stop an idle connection goes now; one with a query in hand goes
 	 * once it is answered. On a reload each is answered once more first. */
@@ -561,8 +471,8 @@ static void dns_worker_free(struct worker *w)
 	struct dns_worker *dw = w->data;
 	if (dw == NULL)
 		return;
-	unlisten(w, &dw->udp);
-	unlisten(w, &dw->tcp);
+	worker_unlisten(w, &dw->udp);
+	worker_unlisten(w, &dw->tcp);
 	dns_admin_free(dw->admin);
 	dw->freeing = true;
 	while (dw->conns)

@@ -56,23 +56,13 @@ void dns_zone_free(struct dns_zone *z)
 
 /* ---- nodes ---- */
 
-static bool name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (dns_lower(a[i]) != dns_lower(b[i]))
-			return false;
-	return true;
-}
-
 const struct dns_node *dns_zone_find(const struct dns_zone *z, const uint8_t *name, size_t len)
 {
 	if (z->table == NULL)
 		return NULL;
 	uint32_t h = dns_name_hash(name, len);
 	for (const struct dns_node *n = z->table[h & z->mask]; n; n = n->hnext)
-		if (n->hash == h && name_equal(n->name, n->len, name, len))
+		if (n->hash == h && dns_name_equal(n->name, n->len, name, len))
 			return n;
 	return NULL;
 }
@@ -418,22 +408,32 @@ out:
 	return rc;
 }
 
+/* The end of every load: the zone of src's records under apex when both
+ * were had (read_rc is 0; else err says why), src and apex freed either way.
+ * Returns 0, or -1 with err set and z empty. */
+static int zone_finish(struct dns_zone *z, struct zone_src *src, ldns_rdf *apex, int read_rc,
+                       char *err, size_t errlen)
+{
+	int rc = -1;
+	if (apex && read_rc == 0 && zone_build(z, src, apex, err, errlen) == 0)
+		rc = 0;
+	src_free(src);
+	if (apex)
+		ldns_rdf_deep_free(apex);
+	if (rc < 0)
+		dns_zone_free(z);
+	return rc;
+}
+
 int dns_zone_load_string(struct dns_zone *z, const char *name, const char *text, const char *origin,
                          uint32_t default_ttl, char *err, size_t errlen)
 {
 	memset(z, 0, sizeof(*z));
 	struct zone_src src = { .name = name };
 	ldns_rdf *apex = apex_name(origin, err, errlen);
-	int rc = -1;
-	if (apex && zone_read(&src, text, strlen(text), apex, default_ttl, err, errlen) == 0 &&
-	    zone_build(z, &src, apex, err, errlen) == 0)
-		rc = 0;
-	src_free(&src);
-	if (apex)
-		ldns_rdf_deep_free(apex);
-	if (rc < 0)
-		dns_zone_free(z);
-	return rc;
+	int read_rc =
+	    apex ? zone_read(&src, text, strlen(text), apex, default_ttl, err, errlen) : -1;
+	return zone_finish(z, &src, apex, read_rc, err, errlen);
 }
 
 #define ZONE_FILE_MAX (64u << 20)
@@ -534,16 +534,8 @@ int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl,
 	memset(z, 0, sizeof(*z));
 	struct zone_src src = { .name = "the stack file's zone" };
 	ldns_rdf *apex = apex_name(s->site.domain, err, errlen);
-	int rc = -1;
-	if (apex && stack_records(&src, s, ttl, err, errlen) == 0 &&
-	    zone_build(z, &src, apex, err, errlen) == 0)
-		rc = 0;
-	src_free(&src);
-	if (apex)
-		ldns_rdf_deep_free(apex);
-	if (rc < 0)
-		dns_zone_free(z);
-	return rc;
+	int read_rc = apex ? stack_records(&src, s, ttl, err, errlen) : -1;
+	return zone_finish(z, &src, apex, read_rc, err, errlen);
 }
 
 uint32_t dns_zone_serial(const struct dns_zone *z)

@@ -23,6 +23,8 @@
  * pages carry a Content-Security-Policy and X-Frame-Options, and every
  * response X-Content-Type-Options: nosniff.
  *
+ * The HTML page and its form are page.c's; site.h is what both share.
+ *
  * A request that needs the database returns TS_AGAIN; the query's callback
  * writes the response and resumes the session. If the client goes away
  * first, the request lives on until its query returns and is then dropped.
@@ -36,54 +38,18 @@
 #include <strings.h>
 #include <time.h>
 
-#include "app/app.h"
 #include "app/sign.h"
+#include "app/site/site.h"
 #include "app/text.h"
 #include "core/log.h"
-#include "core/sbuf.h"
 
 #define AUTHOR_MAX_CHARS 64
 #define BODY_MAX_BYTES   4000
-#define PAGE_POSTS       20
 #define LIMIT_MAX        100
 #define GTID_COOKIE      "tristack_gtid"
-#define CSRF_COOKIE      "tristack_csrf"
-/* over HTTPS: a browser takes this name only from this very origin over
- * TLS, so neither a sibling domain nor plain HTTP can plant a nonce */
-#define CSRF_COOKIE_TLS "__Host-tristack_csrf"
-#define CSRF_FIELD      "csrf"
-#define MAC_GTID        "gtid" /* MAC labels (sign.h) */
-#define MAC_CSRF        "csrf"
-#define HTML_TYPE       "text/html; charset=utf-8"
-#define GTID_COOKIE_AGE 300 /* s: long past any replica lag we read from */
-#define WRITE_RETRY_MS  100 /* no writable primary yet (a promotion): again */
-
-enum req_kind { RK_POST, RK_LIST, RK_HOME, RK_CREATE_JSON, RK_CREATE_FORM };
-
-struct app_req {
-	struct app_worker *aw;
-	struct httpd_session *s; /* NULL once the client has gone */
-	struct db_job job;
-	enum req_kind kind;
-	enum db_stmt stmt;               /* the read (after any GTID wait) */
-	long long a, b;                  /* its parameters */
-	bool on_primary;                 /* the read goes to the primary now */
-	char gtid[64];                   /* the client's last write, from its cookie */
-	struct gtid g;                   /* and parsed */
-	bool pos_asked;                  /* the primary was asked whether it has it */
-	bool https;                      /* the client came over HTTPS: Secure cookies */
-	bool csrf_new;                   /* the page sets csrf as the client's nonce */
-	char csrf[SIGN_NONCE_CHARS + 1]; /* the form's nonce (home page) */
-	char created[48];                /* a write's created_at, as the API shows it */
-	char created_db[48];             /* and as the statement takes it */
-	bool in_handler;                 /* the handler has not returned yet */
-	bool finished;                   /* the response was queued before it did */
-	char *text;                      /* a write's author then body (owned) */
-	size_t author_len, body_len;
-	uint64_t deadline; /* a write retries until then */
-	struct timer retry;
-	struct app_req *prev, *next;
-};
+#define MAC_GTID         "gtid" /* MAC labels (sign.h) */
+#define GTID_COOKIE_AGE  300    /* s: long past any replica lag we read from */
+#define WRITE_RETRY_MS   100    /* no writable primary yet (a promotion): again */
 
 /* ---- requests waiting on the database ---- */
 
@@ -133,7 +99,7 @@ static void req_free(struct app_req *r)
 }
 
 /* The response is queued (or the client is gone): send it, forget r. */
-static void req_done(struct app_req *r)
+void site_req_done(struct app_req *r)
 {
 	if (r->in_handler) {
 		r->finished = true; /* answered at once: the handler returns TS_OK */
@@ -179,12 +145,12 @@ static void reply_json(struct app_req *r, int status, json_t *body)
 		httpd_error(r->s, 500, true);
 	else if (r->s == NULL)
 		json_decref(body);
-	req_done(r);
+	site_req_done(r);
 }
 
 /* Start a response: status, type, no caching, and for a page what keeps it
  * from being framed or running anything but our own files. */
-static int head_begin(struct httpd_session *s, int status, const char *type)
+int site_head_begin(struct httpd_session *s, int status, const char *type)
 {
 	if (httpd_head_begin(s, status) < 0 || httpd_head_add(s, "Content-Type", type) < 0 ||
 	    httpd_head_add(s, "Cache-Control", "no-store") < 0)
@@ -200,38 +166,38 @@ static int head_begin(struct httpd_session *s, int status, const char *type)
 /* A cookie only for HTTP (no script reads it), not sent along cross-site
  * subrequests or posts, and over HTTPS never sent in clear. max_age < 0:
  * until the browser closes. */
-static int set_cookie(struct httpd_session *s, bool https, const char *name, const char *value,
-                      int max_age)
+int site_set_cookie(struct httpd_session *s, bool https, const char *name, const char *value,
+                    int max_age)
 {
 	char age[32] = "";
 	if (max_age >= 0)
 		snprintf(age, sizeof(age), " Max-Age=%d;", max_age);
 	return httpd_head_addf(s, "Set-Cookie", "%s=%s; Path=/;%s HttpOnly; SameSite=Lax%s", name,
-	                       value, age, https ? "; Secure" : "");
+	                      value, age, https ? "; Secure" : "");
 }
 
-static int head_finish(struct httpd_session *s, const char *body, size_t len)
+int site_head_finish(struct httpd_session *s, const char *body, size_t len)
 {
 	if (httpd_head_end(s, (int64_t)len) < 0)
 		return -1;
 	return httpd_body(s, body, len);
 }
 
-static int html_respond(struct httpd_session *s, int status, const char *body, size_t len)
+int site_html_respond(struct httpd_session *s, int status, const char *body, size_t len)
 {
-	if (head_begin(s, status, HTML_TYPE) < 0)
+	if (site_head_begin(s, status, HTML_TYPE) < 0)
 		return -1;
-	return head_finish(s, body, len);
+	return site_head_finish(s, body, len);
 }
 
-static void reply_unavailable(struct app_req *r, const char *why)
+void site_reply_unavailable(struct app_req *r, const char *why)
 {
 	log_warn("%s: %s", r->kind >= RK_CREATE_JSON ? "write" : "read", why);
 	if (r->s && r->kind == RK_HOME) {
 		const char page[] = "<!doctype html><title>Unavailable</title>"
 		                    "<p>The message board is unavailable, try again shortly.</p>\n";
-		html_respond(r->s, 503, page, sizeof(page) - 1);
-		req_done(r);
+		site_html_respond(r->s, 503, page, sizeof(page) - 1);
+		site_req_done(r);
 		return;
 	}
 	reply_json(r, 503, json_pack("{s:s}", "error", "database unavailable"));
@@ -240,7 +206,7 @@ static void reply_unavailable(struct app_req *r, const char *why)
 /* ---- request details ---- */
 
 /* The query string of the request target ({NULL, 0} when none). */
-static struct str query_of(const struct httpd_session *s)
+struct str site_query_of(const struct httpd_session *s)
 {
 	struct str path = s->req->target;
 	const char *q = memchr(path.p, '?', path.len);
@@ -251,7 +217,7 @@ static struct str query_of(const struct httpd_session *s)
 
 /* A positive integer query parameter: its value, 0 when absent, -1 when
  * it is not one. */
-static long long query_id(struct str q, const char *name)
+long long site_query_id(struct str q, const char *name)
 {
 	char v[32];
 	long n = q.p ? form_field(q.p, q.len, name, v, sizeof(v)) : -1;
@@ -261,7 +227,7 @@ static long long query_id(struct str q, const char *name)
 }
 
 /* A cookie of the request, from whichever Cookie header has it first. */
-static struct str request_cookie(struct httpd_session *s, const char *name)
+struct str site_request_cookie(struct httpd_session *s, const char *name)
 {
 	if (s->req->msg == NULL)
 		return (struct str){ NULL, 0 };
@@ -276,7 +242,7 @@ static struct str request_cookie(struct httpd_session *s, const char *name)
 
 /* Did the client reach the site over HTTPS? The LB says so, and only the
  * web servers (behind the LB) reach the app. */
-static bool request_https(struct httpd_session *s)
+bool site_request_https(struct httpd_session *s)
 {
 	struct str v;
 	return httpd_session_header(s, "X-Forwarded-Proto", &v) && http_str_ieq(v, "https");
@@ -291,7 +257,7 @@ static void gtid_rejected(struct app_worker *aw, int metric)
  * signed is taken, else a crafted one would tie up the replica. */
 static void take_gtid(struct app_req *r, struct httpd_session *s)
 {
-	struct str v = request_cookie(s, GTID_COOKIE);
+	struct str v = site_request_cookie(s, GTID_COOKIE);
 	if (v.p == NULL)
 		return;
 	const char *dot = memrchr(v.p, '.', v.len);
@@ -308,44 +274,8 @@ static void take_gtid(struct app_req *r, struct httpd_session *s)
 	r->gtid[gtid.len] = '\0';
 }
 
-/* The form's cookie: its name for this scheme. */
-static const char *csrf_cookie(bool https)
-{
-	return https ? CSRF_COOKIE_TLS : CSRF_COOKIE;
-}
-
-/* Is v a nonce as sign_nonce makes them? */
-static bool nonce_valid(struct str v)
-{
-	if (v.len != SIGN_NONCE_CHARS)
-		return false;
-	for (size_t i = 0; i < v.len; i++) {
-		char c = v.p[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-/* The nonce the page's token is made from: the client's own (another tab's
- * form stays valid), else a new one the page sets. Left empty when there
- * are no random bytes: the page is then a 503. */
-static void take_csrf(struct app_req *r, struct httpd_session *s)
-{
-	struct str v = request_cookie(s, csrf_cookie(r->https));
-	if (v.p && nonce_valid(v)) {
-		memcpy(r->csrf, v.p, v.len);
-		r->csrf[v.len] = '\0';
-		return;
-	}
-	r->csrf_new = true;
-	if (!sign_nonce(r->csrf))
-		r->csrf[0] = '\0';
-}
-
 /* Does the request's Content-Type (if any) name this media type? */
-static bool content_type_is(struct httpd_session *s, const char *type, bool absent_ok)
+bool site_content_type_is(struct httpd_session *s, const char *type, bool absent_ok)
 {
 	struct str v;
 	if (!httpd_session_header(s, "Content-Type", &v))
@@ -358,20 +288,7 @@ static bool content_type_is(struct httpd_session *s, const char *type, bool abse
 
 /* ---- rows ---- */
 
-struct row {
-	long long id;
-	const char *author, *body;
-	unsigned long author_len, body_len;
-	char created[32];
-};
-
-struct fetch {
-	MYSQL_BIND out[4];
-	MYSQL_TIME t;
-	struct row row;
-};
-
-static bool fetch_bind(struct app_worker *aw, MYSQL_STMT *st, struct fetch *f)
+bool site_fetch_bind(struct app_worker *aw, MYSQL_STMT *st, struct fetch *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->out[0].buffer_type = MYSQL_TYPE_LONGLONG;
@@ -392,7 +309,7 @@ static bool fetch_bind(struct app_worker *aw, MYSQL_STMT *st, struct fetch *f)
 }
 
 /* The next row, or false at the end. */
-static bool fetch_next(MYSQL_STMT *st, struct fetch *f)
+bool site_fetch_next(MYSQL_STMT *st, struct fetch *f)
 {
 	int rc = mysql_stmt_fetch(st);
 	if (rc != 0 && rc != MYSQL_DATA_TRUNCATED)
@@ -412,75 +329,13 @@ static json_t *post_json(long long id, const char *author, size_t author_len, co
 	                 author_len, "body", body, body_len, "created_at", created);
 }
 
-static void html_page_start(struct sbuf *o, const char *title)
-{
-	sbuf_adds(o, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	             "<title>");
-	html_escape(o, title, strlen(title));
-	sbuf_adds(o, "</title>\n<link rel=\"stylesheet\" href=\"/static/site.css\">\n</head>\n"
-	             "<body>\n");
-}
-
-static void render_home(struct app_req *r, MYSQL_STMT *st)
-{
-	struct app_worker *aw = r->aw;
-	char token[SIGN_MAC_CHARS + 1];
-	if (r->csrf[0] == '\0' ||
-	    !sign_mac(&aw->sign, MAC_CSRF, (struct str){ r->csrf, strlen(r->csrf) }, token)) {
-		reply_unavailable(r, "cannot sign the form's token");
-		return;
-	}
-	struct sbuf o = { 0 };
-	html_page_start(&o, "www.foobar.com message board");
-	sbuf_adds(&o, "<h1>www.foobar.com</h1>\n"
-	              "<form method=\"post\" action=\"/posts\" class=\"new-post\">\n");
-	sbuf_addf(&o, "<input type=\"hidden\" name=\"" CSRF_FIELD "\" value=\"%s\">\n", token);
-	sbuf_adds(&o, "<p><label>Name<br><input name=\"author\" maxlength=\"64\" required>"
-	              "</label></p>\n"
-	              "<p><label>Message<br><textarea name=\"body\" rows=\"4\" maxlength=\"4000\" "
-	              "required></textarea></label></p>\n"
-	              "<p><button type=\"submit\">Post</button></p>\n</form>\n");
-	struct fetch f;
-	unsigned n = 0;
-	long long last = 0;
-	if (fetch_bind(aw, st, &f)) {
-		while (fetch_next(st, &f)) {
-			n++;
-			last = f.row.id;
-			sbuf_addf(&o, "<article id=\"post-%lld\">\n<header><strong>", f.row.id);
-			html_escape(&o, f.row.author, f.row.author_len);
-			sbuf_addf(&o,
-			          "</strong> <time datetime=\"%s\">%.10s %.8s</time> "
-			          "<a href=\"/api/posts/%lld\">#%lld</a></header>\n<p>",
-			          f.row.created, f.row.created, f.row.created + 11, f.row.id,
-			          f.row.id);
-			html_escape(&o, f.row.body, f.row.body_len);
-			sbuf_adds(&o, "</p>\n</article>\n");
-		}
-	}
-	if (n == 0)
-		sbuf_adds(&o, "<p class=\"empty\">No posts yet.</p>\n");
-	if (n == (unsigned)r->b)
-		sbuf_addf(&o, "<p><a href=\"/?before=%lld\">Older posts</a></p>\n", last);
-	sbuf_addf(&o, "<footer>Served by %s.</footer>\n</body>\n</html>\n", aw->app->host);
-	struct httpd_session *s = r->s;
-	if (s && (head_begin(s, 200, HTML_TYPE) < 0 ||
-	          (r->csrf_new && set_cookie(s, r->https, r->https ? CSRF_COOKIE_TLS : CSRF_COOKIE,
-	                                     r->csrf, -1) < 0) ||
-	          head_finish(s, o.p, o.len) < 0))
-		httpd_error(s, 500, true);
-	sbuf_free(&o);
-	req_done(r);
-}
-
 static void render_list(struct app_req *r, MYSQL_STMT *st)
 {
 	struct fetch f;
 	json_t *posts = json_array();
 	long long last = 0;
-	if (fetch_bind(r->aw, st, &f))
-		while (fetch_next(st, &f)) {
+	if (site_fetch_bind(r->aw, st, &f))
+		while (site_fetch_next(st, &f)) {
 			json_array_append_new(posts,
 			                      post_json(f.row.id, f.row.author, f.row.author_len,
 			                                f.row.body, f.row.body_len, f.row.created));
@@ -500,7 +355,7 @@ static void render_list(struct app_req *r, MYSQL_STMT *st)
 static void render_post(struct app_req *r, MYSQL_STMT *st)
 {
 	struct fetch f;
-	if (fetch_bind(r->aw, st, &f) && fetch_next(st, &f)) {
+	if (site_fetch_bind(r->aw, st, &f) && site_fetch_next(st, &f)) {
 		reply_json(r, 200,
 		           post_json(f.row.id, f.row.author, f.row.author_len, f.row.body,
 		                     f.row.body_len, f.row.created));
@@ -533,11 +388,11 @@ static void read_done(struct db_job *job, bool ok)
 			read_submit(r);
 			return;
 		}
-		reply_unavailable(r, job->errmsg);
+		site_reply_unavailable(r, job->errmsg);
 		return;
 	}
 	if (r->s == NULL) {
-		req_done(r);
+		site_req_done(r);
 		return;
 	}
 	switch (r->kind) {
@@ -548,10 +403,10 @@ static void read_done(struct db_job *job, bool ok)
 		render_list(r, job->st);
 		break;
 	case RK_HOME:
-		render_home(r, job->st);
+		page_home_render(r, job->st);
 		break;
 	default:
-		req_done(r);
+		site_req_done(r);
 		break;
 	}
 }
@@ -618,7 +473,7 @@ static void gtid_pos_done(struct db_job *job, bool ok)
 				db_gtid_seen_raise(r->aw->db.db, g.domain, g.seq);
 	}
 	if (r->s == NULL) {
-		req_done(r);
+		site_req_done(r);
 		return;
 	}
 	read_submit(r); /* covered now, or refused */
@@ -649,7 +504,7 @@ static void read_submit(struct app_req *r)
 	struct db_worker *dw = &r->aw->db;
 	struct db_server *sv = db_pick(dw, r->on_primary ? DB_PRIMARY : DB_REPLICA);
 	if (sv == NULL) {
-		reply_unavailable(r, "no database to read from");
+		site_reply_unavailable(r, "no database to read from");
 		return;
 	}
 	if (r->gtid[0] && !r->on_primary && atomic_load(&sv->role) == DB_ROLE_REPLICA) {
@@ -669,8 +524,8 @@ static void read_submit(struct app_req *r)
 	read_run(r, sv);
 }
 
-static int start_read(struct app_worker *aw, struct httpd_session *s, enum req_kind kind,
-                      enum db_stmt stmt, long long a, long long b)
+int site_start_read(struct app_worker *aw, struct httpd_session *s, enum req_kind kind,
+                    enum db_stmt stmt, long long a, long long b)
 {
 	if (aw->db.db->nservers == 0)
 		return app_json_error(s, 503, "no database in this stack");
@@ -678,10 +533,10 @@ static int start_read(struct app_worker *aw, struct httpd_session *s, enum req_k
 	r->stmt = stmt;
 	r->a = a;
 	r->b = b;
-	r->https = request_https(s);
+	r->https = site_request_https(s);
 	take_gtid(r, s);
 	if (kind == RK_HOME)
-		take_csrf(r, s);
+		page_take_csrf(r, s);
 	return req_go(r, read_submit);
 }
 
@@ -695,14 +550,14 @@ static int get_post(struct app_worker *aw, struct httpd_session *s)
 	long long id = text_id(path.p + pre, end - pre);
 	if (id < 0)
 		return app_json_error(s, 404, "no such post");
-	return start_read(aw, s, RK_POST, ST_POST_BY_ID, id, 0);
+	return site_start_read(aw, s, RK_POST, ST_POST_BY_ID, id, 0);
 }
 
 /* GET /api/posts?limit=N&before=ID */
 static int list_posts(struct app_worker *aw, struct httpd_session *s)
 {
-	struct str q = query_of(s);
-	long long limit = query_id(q, "limit"), before = query_id(q, "before");
+	struct str q = site_query_of(s);
+	long long limit = site_query_id(q, "limit"), before = site_query_id(q, "before");
 	if (limit < 0 || limit > LIMIT_MAX)
 		return app_json_error(s, 400, "limit must be an integer from 1 to 100");
 	if (before < 0)
@@ -710,22 +565,8 @@ static int list_posts(struct app_worker *aw, struct httpd_session *s)
 	if (limit == 0)
 		limit = PAGE_POSTS;
 	if (before)
-		return start_read(aw, s, RK_LIST, ST_POSTS_BEFORE, before, limit);
-	return start_read(aw, s, RK_LIST, ST_POSTS_LATEST, 0, limit);
-}
-
-/* GET / */
-static int home(struct app_worker *aw, struct httpd_session *s)
-{
-	long long before = query_id(query_of(s), "before");
-	if (aw->db.db->nservers == 0) {
-		const char page[] = "<!doctype html><title>www.foobar.com</title>"
-		                    "<p>No database in this stack.</p>\n";
-		return html_respond(s, 503, page, sizeof(page) - 1);
-	}
-	if (before > 0)
-		return start_read(aw, s, RK_HOME, ST_POSTS_BEFORE, before, PAGE_POSTS);
-	return start_read(aw, s, RK_HOME, ST_POSTS_LATEST, 0, PAGE_POSTS);
+		return site_start_read(aw, s, RK_LIST, ST_POSTS_BEFORE, before, limit);
+	return site_start_read(aw, s, RK_LIST, ST_POSTS_LATEST, 0, limit);
 }
 
 /* ---- writes ---- */
@@ -771,10 +612,10 @@ static int respond_written(struct app_req *r, struct db_job *job, int status, co
 	struct httpd_session *s = r->s;
 	char cookie[sizeof(job->gtid) + SIGN_MAC_CHARS + 1];
 	bool has = gtid_cookie(r, job->gtid, cookie, sizeof(cookie));
-	if (head_begin(s, status, type) < 0 || httpd_head_add(s, "Location", location) < 0 ||
-	    (has && set_cookie(s, r->https, GTID_COOKIE, cookie, GTID_COOKIE_AGE) < 0))
+	if (site_head_begin(s, status, type) < 0 || httpd_head_add(s, "Location", location) < 0 ||
+	    (has && site_set_cookie(s, r->https, GTID_COOKIE, cookie, GTID_COOKIE_AGE) < 0))
 		return -1;
-	return head_finish(s, body, len);
+	return site_head_finish(s, body, len);
 }
 
 static void write_done(struct db_job *job, bool ok)
@@ -790,12 +631,12 @@ static void write_done(struct db_job *job, bool ok)
 			atomic_store(&job->server->role, DB_ROLE_REPLICA);
 		if (unsent && write_later(r))
 			return;
-		reply_unavailable(r, job->errmsg);
+		site_reply_unavailable(r, job->errmsg);
 		return;
 	}
 	struct httpd_session *s = r->s;
 	if (s == NULL) {
-		req_done(r);
+		site_req_done(r);
 		return;
 	}
 	char location[48];
@@ -818,7 +659,7 @@ static void write_done(struct db_job *job, bool ok)
 			httpd_error(s, 500, true);
 		free(text);
 	}
-	req_done(r);
+	site_req_done(r);
 }
 
 static void write_submit(struct app_req *r)
@@ -827,7 +668,7 @@ static void write_submit(struct app_req *r)
 	struct db_server *sv = db_pick(dw, DB_PRIMARY);
 	if (sv == NULL) {
 		if (!write_later(r))
-			reply_unavailable(r, "no primary database");
+			site_reply_unavailable(r, "no primary database");
 		return;
 	}
 	struct db_job *job = &r->job;
@@ -840,8 +681,8 @@ static void write_submit(struct app_req *r)
 }
 
 /* Check a post's fields; NULL when they are fine, else what is wrong. */
-static const char *post_invalid(const char *author, size_t author_len, const char *body,
-                                size_t body_len)
+const char *site_post_invalid(const char *author, size_t author_len, const char *body,
+                              size_t body_len)
 {
 	size_t chars;
 	if (!utf8_valid(author, author_len, &chars) || !utf8_valid(body, body_len, NULL))
@@ -855,13 +696,13 @@ static const char *post_invalid(const char *author, size_t author_len, const cha
 	return NULL;
 }
 
-static int start_write(struct app_worker *aw, struct httpd_session *s, enum req_kind kind,
-                       const char *author, size_t author_len, const char *body, size_t body_len)
+int site_start_write(struct app_worker *aw, struct httpd_session *s, enum req_kind kind,
+                     const char *author, size_t author_len, const char *body, size_t body_len)
 {
 	if (aw->db.db->nservers == 0)
 		return app_json_error(s, 503, "no database in this stack");
 	struct app_req *r = req_new(aw, s, kind);
-	r->https = request_https(s);
+	r->https = site_request_https(s);
 	r->text = xmalloc(author_len + body_len + 1);
 	memcpy(r->text, author, author_len);
 	memcpy(r->text + author_len, body, body_len);
@@ -886,7 +727,7 @@ static int create_post(struct app_worker *aw, struct httpd_session *s)
 {
 	/* required: a body of any other type (or none) is what a page of any
 	 * site can make a browser send without asking (no CORS preflight) */
-	if (!content_type_is(s, "application/json", false))
+	if (!site_content_type_is(s, "application/json", false))
 		return app_json_error(s, 415, "send the post as Content-Type: application/json");
 	json_error_t e;
 	json_t *doc = json_loadb(s->req->body ? s->req->body : "", s->req->body_len,
@@ -900,100 +741,16 @@ static int create_post(struct app_worker *aw, struct httpd_session *s)
 		json_decref(doc);
 		return app_json_error(s, 400, "author and body are required strings");
 	}
-	const char *bad = post_invalid(json_string_value(author), json_string_length(author),
-	                               json_string_value(body), json_string_length(body));
+	const char *bad = site_post_invalid(json_string_value(author), json_string_length(author),
+	                                    json_string_value(body), json_string_length(body));
 	if (bad) {
 		json_decref(doc);
 		return app_json_error(s, 400, bad);
 	}
-	int rc = start_write(aw, s, RK_CREATE_JSON, json_string_value(author),
-	                     json_string_length(author), json_string_value(body),
-	                     json_string_length(body));
+	int rc = site_start_write(aw, s, RK_CREATE_JSON, json_string_value(author),
+	                          json_string_length(author), json_string_value(body),
+	                          json_string_length(body));
 	json_decref(doc);
-	return rc;
-}
-
-static int form_error(struct httpd_session *s, int status, const char *message)
-{
-	struct sbuf o = { 0 };
-	html_page_start(&o, "Not posted");
-	sbuf_adds(&o, "<h1>Not posted</h1>\n<p>");
-	html_escape(&o, message, strlen(message));
-	sbuf_adds(&o, ".</p>\n<p><a href=\"/\">Back to the board</a></p>\n</body>\n</html>\n");
-	int rc = html_respond(s, status, o.p, o.len);
-	sbuf_free(&o);
-	return rc;
-}
-
-/* The origin a browser would name for this site, as the client reached it
- * (through the LB: its X-Forwarded-Proto and -Host). */
-static bool origin_is_ours(struct httpd_session *s, struct str origin)
-{
-	struct str host;
-	if (!httpd_session_header(s, "X-Forwarded-Host", &host) &&
-	    !httpd_session_header(s, "Host", &host))
-		return false;
-	const char *scheme = request_https(s) ? "https://" : "http://";
-	size_t n = strlen(scheme);
-	return origin.len == n + host.len && strncasecmp(origin.p, scheme, n) == 0 &&
-	       strncasecmp(origin.p + n, host.p, host.len) == 0;
-}
-
-/* Why a form post did not come from our own page, or NULL. A browser says
- * where a post comes from (Sec-Fetch-Site, Origin; "null" from sandboxes
- * and data: pages); the token proves the poster read our page, which
- * another site cannot. */
-static const char *form_forged(struct app_worker *aw, struct httpd_session *s, const char *b,
-                               size_t n)
-{
-	struct str v;
-	if (httpd_session_header(s, "Sec-Fetch-Site", &v) && !http_str_ieq(v, "same-origin") &&
-	    !http_str_ieq(v, "none"))
-		return "posts from other sites are refused";
-	if (httpd_session_header(s, "Origin", &v) && !origin_is_ours(s, v))
-		return "posts from other sites are refused";
-	char token[SIGN_MAC_CHARS + 2];
-	long tl = form_field(b, n, CSRF_FIELD, token, sizeof(token));
-	struct str nonce = request_cookie(s, csrf_cookie(request_https(s)));
-	if (tl < 0 || nonce.p == NULL || !nonce_valid(nonce) ||
-	    !sign_check(&aw->sign, MAC_CSRF, nonce, (struct str){ token, (size_t)tl }))
-		return "the form has expired or did not come from this site: reload the board "
-		       "and post again";
-	return NULL;
-}
-
-/* POST /posts, from the form on / */
-static int create_post_form(struct app_worker *aw, struct httpd_session *s)
-{
-	if (!content_type_is(s, "application/x-www-form-urlencoded", true))
-		return form_error(s, 415,
-		                  "the form must be sent as application/x-www-form-urlencoded");
-	const char *b = s->req->body ? s->req->body : "";
-	size_t n = s->req->body_len;
-	const char *forged = form_forged(aw, s, b, n);
-	if (forged) {
-		metrics_add(aw->http.w->shard,
-		            metrics_slot(aw->http.w->d->metrics, aw->app->m_form_rejected), 1);
-		return form_error(s, 403, forged);
-	}
-	/* decoded fields are never longer than the body */
-	char *author = xmalloc(n + 1), *body = xmalloc(n + 1);
-	long al = form_field(b, n, "author", author, n + 1);
-	long bl = form_field(b, n, "body", body, n + 1);
-	int rc;
-	const char *bad = NULL;
-	if (al == -2 || bl == -2)
-		bad = "the form is malformed";
-	else if (al < 0 || bl < 0)
-		bad = "the form needs an author and a body";
-	else
-		bad = post_invalid(author, (size_t)al, body, (size_t)bl);
-	if (bad)
-		rc = form_error(s, 400, bad);
-	else
-		rc = start_write(aw, s, RK_CREATE_FORM, author, (size_t)al, body, (size_t)bl);
-	free(author);
-	free(body);
 	return rc;
 }
 
@@ -1023,8 +780,8 @@ static int hello(struct app_worker *aw, struct httpd_session *s)
 }
 
 const struct app_route site_routes[] = {
-	{ HTTP_GET, "/", false, home },
-	{ HTTP_POST, "/posts", false, create_post_form },
+	{ HTTP_GET, "/", false, page_home },
+	{ HTTP_POST, "/posts", false, page_post_form },
 	{ HTTP_GET, "/api/posts", false, list_posts },
 	{ HTTP_POST, "/api/posts", false, create_post },
 	{ HTTP_GET, "/api/posts/", true, get_post },
