@@ -173,7 +173,7 @@ int site_set_cookie(struct httpd_session *s, bool https, const char *name, const
 	if (max_age >= 0)
 		snprintf(age, sizeof(age), " Max-Age=%d;", max_age);
 	return httpd_head_addf(s, "Set-Cookie", "%s=%s; Path=/;%s HttpOnly; SameSite=Lax%s", name,
-	                      value, age, https ? "; Secure" : "");
+	                       value, age, https ? "; Secure" : "");
 }
 
 int site_head_finish(struct httpd_session *s, const char *body, size_t len)
