@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "core/net.h"
+#include "core/prom.h"
 #include "lb.h"
-#include "prom.h"
 
 static void target_add(struct lb *lb, const struct stack_host *h, const char *daemon,
                        const char *spec, const char *prefix)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lb/prom.h"
+#include "core/prom.h"
 
 #define REQUIRE(c)                                                                                 \
 	do {                                                                                       \
