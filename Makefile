@@ -58,8 +58,8 @@ CORE_LIB = $(BUILD)/libtscore.a
 BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristack-app \
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
-# and the LB's monitor with its Prometheus reader
-UNIT_DAEMON_SRC += src/lb/monitor.c src/lb/fetch.c
+# and the LB's monitor
+UNIT_DAEMON_SRC += src/lb/monitor.c
 # and the limits per client address
 UNIT_DAEMON_SRC += src/lb/ratelimit.c
 

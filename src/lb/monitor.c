@@ -147,8 +147,8 @@ static int64_t wall_ms(void)
 static void scrape_done(struct lb_target *t, const char *error)
 {
 	struct lb *lb = t->lb;
-	struct lb_fetch *f = &t->fetch;
-	lb_fetch_close(f);
+	struct httpc *f = &t->fetch;
+	httpc_close(f);
 	t->running = false;
 	struct lb_target_state st;
 	pthread_mutex_lock(&lb->mon_lock);
@@ -182,7 +182,7 @@ static void scrape_fail_errno(struct lb_target *t, int e)
 /* The whole response is in: is it a 200 with a head? */
 static void scrape_check(struct lb_target *t)
 {
-	const struct lb_fetch *f = &t->fetch;
+	const struct httpc *f = &t->fetch;
 	char why[64];
 	const char *end = memmem(f->resp, f->resp_len, "\r\n\r\n", 4);
 	if (f->resp_len < 12 || memcmp(f->resp, "HTTP/1.", 7) != 0 || end == NULL) {
@@ -200,7 +200,7 @@ static void scrape_check(struct lb_target *t)
 static void scrape_start(struct lb_target *t)
 {
 	t->running = true;
-	int e = lb_fetch_start(&t->fetch, t->w->loop, &t->addr);
+	int e = httpc_start(&t->fetch, t->w->loop, &t->addr);
 	if (e) {
 		scrape_fail_errno(t, e);
 		return;
@@ -209,10 +209,10 @@ static void scrape_start(struct lb_target *t)
 }
 
 /* A scrape reads until the daemon closes (Connection: close). */
-static void scrape_event(struct lb_fetch *f, int what)
+static void scrape_event(struct httpc *f, int what)
 {
 	struct lb_target *t = container_of(f, struct lb_target, fetch);
-	if (what == LB_FETCH_DATA)
+	if (what == HTTPC_DATA)
 		return;
 	if (what == -EMSGSIZE)
 		scrape_done(t, "response too large");
@@ -281,7 +281,7 @@ void lb_monitor_stop(struct lb *lb)
 		struct lb_target *t = &lb->targets[i];
 		if (t->w == NULL)
 			continue;
-		lb_fetch_close(&t->fetch);
+		httpc_close(&t->fetch);
 		loop_timer_stop(t->w->loop, &t->timer);
 		t->running = false;
 	}

@@ -1,17 +1,15 @@
-/* fetch.c - one HTTP exchange over a connection of its own, on a worker's
- * loop: connect, send the request, read what comes back. The health checks
- * (check.c) and the monitor's scrapes (monitor.c) are both this; what they
- * make of the bytes, and when they give up, is theirs. See lb.h.
+/* httpc.c - the HTTP client: one exchange over a connection of its own, on
+ * a loop. See httpc.h.
  */
 #include <errno.h>
 #include <unistd.h>
 
-#include "core/net.h"
-#include "lb.h"
+#include "httpc.h"
+#include "httpd.h" /* http_now_us */
 
-static void fetch_io(struct io *io)
+static void httpc_io(struct io *io)
 {
-	struct lb_fetch *f = container_of(io, struct lb_fetch, conn.io);
+	struct httpc *f = container_of(io, struct httpc, conn.io);
 	if (!f->connected) {
 		if (!(io->ready & (IO_WRITE | IO_ERR | IO_HUP)))
 			return;
@@ -33,7 +31,7 @@ static void fetch_io(struct io *io)
 		f->sent += (size_t)n;
 	}
 	/* until the owner ends it: after each read it may have what it needs */
-	while (lb_fetch_open(f)) {
+	while (httpc_open(f)) {
 		if (f->resp_len == f->resp_cap) {
 			f->event(f, -EMSGSIZE);
 			return;
@@ -46,22 +44,22 @@ static void fetch_io(struct io *io)
 			return;
 		}
 		if (n == 0) {
-			f->event(f, LB_FETCH_EOF);
+			f->event(f, HTTPC_EOF);
 			return;
 		}
 		f->resp_len += (size_t)n;
-		f->event(f, LB_FETCH_DATA);
+		f->event(f, HTTPC_DATA);
 	}
 }
 
-int lb_fetch_start(struct lb_fetch *f, struct loop *loop, const struct addr *a)
+int httpc_start(struct httpc *f, struct loop *loop, const struct addr *a)
 {
 	f->t_start_us = http_now_us();
 	f->resp_len = 0;
 	f->sent = 0;
 	f->connected = false;
 	int fd = net_connect(a);
-	if (fd < 0 || conn_init(&f->conn, loop, fd, fetch_io) < 0) {
+	if (fd < 0 || conn_init(&f->conn, loop, fd, httpc_io) < 0) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
@@ -71,7 +69,7 @@ int lb_fetch_start(struct lb_fetch *f, struct loop *loop, const struct addr *a)
 	return 0;
 }
 
-void lb_fetch_close(struct lb_fetch *f)
+void httpc_close(struct httpc *f)
 {
 	conn_close(&f->conn);
 }
