@@ -2,10 +2,13 @@
  * a loop. See httpc.h.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "httpc.h"
 #include "httpd.h" /* http_now_us */
+#include "loop.h"
 
 static void httpc_io(struct io *io)
 {
@@ -72,4 +75,89 @@ int httpc_start(struct httpc *f, struct loop *loop, const struct addr *a)
 void httpc_close(struct httpc *f)
 {
 	conn_close(&f->conn);
+}
+
+/* ---- httpc_get: one exchange run to its end on a loop of its own ---- */
+
+struct httpc_run {
+	struct httpc f;
+	struct loop *loop;
+	struct timer timer; /* the connect, then the silence between reads */
+	uint64_t idle_ms;
+	bool idle; /* the timer counts silence: the connect's time is over */
+	bool done, failed;
+};
+
+/* Ends the exchange: failed when the request never went out whole. */
+static void run_end(struct httpc_run *r)
+{
+	r->failed = r->f.sent < r->f.req_len;
+	httpc_close(&r->f);
+	r->done = true;
+}
+
+static void run_event(struct httpc *f, int what)
+{
+	struct httpc_run *r = container_of(f, struct httpc_run, f);
+	if (what == HTTPC_DATA) {
+		r->idle = true;
+		loop_timer_set(r->loop, &r->timer, r->idle_ms);
+		return;
+	}
+	run_end(r); /* EOF, a full buffer or an error: what came is the answer */
+}
+
+static void run_timer(struct timer *t)
+{
+	struct httpc_run *r = container_of(t, struct httpc_run, timer);
+	if (r->f.connected && !r->idle) {
+		/* connected in time: the wait for the answer starts now at the
+		 * latest (no event says when the connect ended) */
+		r->idle = true;
+		loop_timer_set(r->loop, &r->timer, r->idle_ms);
+		return;
+	}
+	run_end(r);
+}
+
+ssize_t httpc_get(const struct addr *a, const char *req, size_t req_len, char *resp, size_t cap,
+                  unsigned connect_ms, unsigned idle_ms)
+{
+	struct httpc_run r = { .f = { .req = req,
+		                      .req_len = req_len,
+		                      .resp = resp,
+		                      .resp_cap = cap,
+		                      .event = run_event },
+		               .idle_ms = idle_ms,
+		               .timer = { .fn = run_timer } };
+	r.loop = loop_new();
+	if (r.loop == NULL)
+		return -1;
+	if (httpc_start(&r.f, r.loop, a) == 0) {
+		loop_timer_set(r.loop, &r.timer, connect_ms);
+		while (!r.done && loop_run_once(r.loop, -1) >= 0)
+			;
+		if (!r.done) { /* the loop failed: give up */
+			httpc_close(&r.f);
+			r.failed = true;
+		}
+	} else {
+		r.failed = true;
+	}
+	loop_timer_stop(r.loop, &r.timer);
+	loop_free(r.loop);
+	return r.failed ? -1 : (ssize_t)r.f.resp_len;
+}
+
+int httpc_status(const char *resp, size_t len, struct str *body)
+{
+	struct http_msg *m = xmalloc(sizeof(*m));
+	struct http_limits lim = { .max_head = len, .max_headers = HTTP_MAX_HEADERS };
+	size_t scan = 0;
+	ssize_t r = http_parse_response(resp, len, &scan, &lim, HTTP_GET, m);
+	int status = r > 0 ? m->status : -1;
+	if (r > 0 && body)
+		*body = (struct str){ resp + r, len - (size_t)r };
+	free(m);
+	return status;
 }

@@ -188,3 +188,34 @@ TEST(fetch_reports_a_refused_connect)
 	CHECK_EQ(r.data, 0);
 	loop_free(r.loop);
 }
+
+TEST(httpc_get_runs_an_exchange_to_its_end_and_reads_the_status)
+{
+	static const char *const pieces[] = { "HTTP/1.1 200 OK\r\n", "Content-Length: 2\r\n\r\n",
+		                              "ok", NULL };
+	struct server s = { 0 };
+	struct addr a;
+	s.lfd = listen_any(&a);
+	s.pieces = pieces;
+	pthread_t th;
+	pthread_create(&th, NULL, serve, &s);
+	static const char req[] = "GET /x HTTP/1.1\r\nHost: y\r\n\r\n";
+	char resp[128];
+	ssize_t n = httpc_get(&a, req, strlen(req), resp, sizeof(resp), 1000, 1000);
+	close(s.lfd);
+	pthread_join(th, NULL);
+	CHECK_STR(s.got, req);
+	CHECK_EQ(n, (ssize_t)strlen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+	struct str body;
+	CHECK_EQ(httpc_status(resp, (size_t)n, &body), 200);
+	CHECK(body.len == 2 && memcmp(body.p, "ok", 2) == 0);
+	CHECK_EQ(httpc_status(resp, 10, NULL), -1); /* no whole head */
+}
+
+TEST(httpc_get_fails_when_nobody_listens)
+{
+	struct addr a;
+	close(listen_any(&a));
+	char resp[16];
+	CHECK_EQ(httpc_get(&a, "GET / HTTP/1.1\r\n\r\n", 18, resp, sizeof(resp), 500, 500), -1);
+}
