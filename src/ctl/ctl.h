@@ -196,12 +196,12 @@ void mon_print(const struct ctl *c);
  * it to the others), with the password in {state}/secrets/exporter.password. */
 int db_exporter_user(struct ctl *c, char *err, size_t errlen);
 
-/* svhttp.c: the supervisor's /metrics listener. svhttp_listen makes the
+/* supervisor_metrics.c: the supervisor's /metrics listener. supervisor_metrics_listen makes the
  * listening socket (in the monitoring host's namespace in isolated mode):
- * -1 with err, or the fd (-2: none configured). svhttp_wait serves it for
+ * -1 with err, or the fd (-2: none configured). supervisor_metrics_serve serves it for
  * up to ms and returns; render makes the body of GET /metrics. */
-int svhttp_listen(const struct ctl *c, char *err, size_t errlen);
-void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg);
+int supervisor_metrics_listen(const struct ctl *c, char *err, size_t errlen);
+void supervisor_metrics_serve(int lfd, unsigned ms, char *(*render)(void *arg), void *arg);
 
 /* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
 int cmd_bundle(struct ctl *c, int argc, char **argv);

@@ -14,7 +14,7 @@
  * deliberate stop.
  *
  * Between two rounds it serves GET /metrics on [monitoring] supervisor (the
- * monitoring host's address; svhttp.c): per unit, its restarts, whether it
+ * monitoring host's address; supervisor_metrics.c): per unit, its restarts, whether it
  * is up, whether it was given up on.
  */
 #include <errno.h>
@@ -250,7 +250,7 @@ static void supervise(struct ctl *c, int lfd)
 		if (changed)
 			write_state(c, sv);
 		if (!stopping) /* sleeps SUPERVISE_MS, answering scrapes meanwhile */
-			svhttp_wait(lfd, SUPERVISE_MS, render_metrics, &view);
+			supervisor_metrics_serve(lfd, SUPERVISE_MS, render_metrics, &view);
 	}
 	if (lfd >= 0)
 		close(lfd);
@@ -293,7 +293,7 @@ int supervisor_start(struct ctl *c, char *err, size_t errlen)
 	char logpath[4200], pidpath[4200];
 	path_of(c, "log/supervisor.log", logpath, sizeof(logpath));
 	path_of(c, "run/supervisor.pid", pidpath, sizeof(pidpath));
-	int lfd = svhttp_listen(c, err, errlen);
+	int lfd = supervisor_metrics_listen(c, err, errlen);
 	if (lfd == -1)
 		return -1;
 	int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);

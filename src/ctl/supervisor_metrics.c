@@ -1,10 +1,10 @@
-/* svhttp.c - the supervisor's /metrics: a tiny HTTP/1.0-style server that
+/* supervisor_metrics.c - the supervisor's /metrics: a tiny HTTP/1.0-style server that
  * lives inside the supervisor's wait between two rounds.
  *
  * It must never stall supervision: every socket is non-blocking, a round
  * waits in poll() for at most the time the supervisor would have slept, a
- * client gets SVHTTP_TIMEOUT_MS for its request and its answer, and at most
- * SVHTTP_CONNS are held at once (a new one pushes out the oldest that has not
+ * client gets SVM_TIMEOUT_MS for its request and its answer, and at most
+ * SVM_CONNS are held at once (a new one pushes out the oldest that has not
  * sent its request yet). One request per connection; the answer closes it.
  *
  * The listening socket is made by the process that starts the supervisor
@@ -25,20 +25,20 @@
 
 #include "ctl.h"
 
-#define SVHTTP_CONNS      8
-#define SVHTTP_TIMEOUT_MS 2000
-#define SVHTTP_HEAD_MAX   2048
+#define SVM_CONNS      8
+#define SVM_TIMEOUT_MS 2000
+#define SVM_HEAD_MAX   2048
 
 struct svconn {
 	int fd; /* -1: free */
 	uint64_t deadline;
-	char head[SVHTTP_HEAD_MAX];
+	char head[SVM_HEAD_MAX];
 	size_t got;
 	char *out; /* the answer, once the head is in */
 	size_t outlen, sent;
 };
 
-static struct svconn conns[SVHTTP_CONNS];
+static struct svconn conns[SVM_CONNS];
 static bool conns_ready;
 
 static uint64_t now_ms(void)
@@ -48,7 +48,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int svhttp_listen(const struct ctl *c, char *err, size_t errlen)
+int supervisor_metrics_listen(const struct ctl *c, char *err, size_t errlen)
 {
 	const char *spec = c->stack.monitoring.supervisor;
 	const struct stack_host *h = stack_mon_host(&c->stack);
@@ -100,7 +100,7 @@ static void accept_all(int lfd)
 		if (fd < 0)
 			return; /* EAGAIN, or an error the next round sees again */
 		struct svconn *k = NULL, *oldest = NULL;
-		for (unsigned i = 0; i < SVHTTP_CONNS && k == NULL; i++) {
+		for (unsigned i = 0; i < SVM_CONNS && k == NULL; i++) {
 			if (conns[i].fd < 0)
 				k = &conns[i];
 			else if (conns[i].out == NULL &&
@@ -118,7 +118,7 @@ static void accept_all(int lfd)
 			continue;
 		}
 		k->fd = fd;
-		k->deadline = now_ms() + SVHTTP_TIMEOUT_MS;
+		k->deadline = now_ms() + SVM_TIMEOUT_MS;
 	}
 }
 
@@ -238,10 +238,10 @@ static void serve(struct svconn *k, short revents, char *(*render)(void *arg), v
 	}
 }
 
-void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
+void supervisor_metrics_serve(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
 {
 	if (!conns_ready) {
-		for (unsigned i = 0; i < SVHTTP_CONNS; i++)
+		for (unsigned i = 0; i < SVM_CONNS; i++)
 			conns[i].fd = -1;
 		conns_ready = true;
 	}
@@ -250,15 +250,15 @@ void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
 		uint64_t now = now_ms();
 		if (now >= until)
 			return;
-		struct pollfd p[SVHTTP_CONNS + 1];
-		struct svconn *who[SVHTTP_CONNS + 1];
+		struct pollfd p[SVM_CONNS + 1];
+		struct svconn *who[SVM_CONNS + 1];
 		nfds_t n = 0;
 		uint64_t wake = until;
 		if (lfd >= 0) {
 			p[n] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 			who[n++] = NULL;
 		}
-		for (unsigned i = 0; i < SVHTTP_CONNS; i++) {
+		for (unsigned i = 0; i < SVM_CONNS; i++) {
 			struct svconn *k = &conns[i];
 			if (k->fd < 0)
 				continue;
