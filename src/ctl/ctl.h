@@ -101,6 +101,11 @@ void argv_add(struct argv_buf *b, const char *fmt, ...) TS_PRINTF(2, 3);
 pid_t unit_running(struct unit *u);
 int write_pidfile(const char *path, pid_t pid);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
+/* fork() with a close-on-exec pipe from the child to the parent (an exec
+ * that works closes the child's end): *report is the write end in the child
+ * (0 returned), the read end in the parent (the pid returned); each closes
+ * its own. -1 with err when there is no pipe or no child. */
+pid_t fork_with_report(int *report, char *err, size_t errlen);
 /* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */
 int unit_stop(struct unit *u, unsigned grace_ms);
 
