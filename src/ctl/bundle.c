@@ -54,6 +54,13 @@ static const struct {
 	{ ROLE_DNS, "dns", "tristack-dns", "authoritative DNS" },
 };
 
+/* A file made in memory (open_memstream), then put as top/rel. */
+struct out {
+	FILE *f;
+	char *text;
+	size_t len;
+};
+
 struct bundle {
 	struct ctl *c;
 	const struct stack_host *h;
@@ -64,9 +71,7 @@ struct bundle {
 	char err[1024];
 	bool local_tls; /* tls/ holds the local CA's certificates */
 	/* shell words for install.sh, each single-quoted */
-	char *packages, *checks, *operator_files, *tls_cert_files;
-	size_t packages_len, checks_len, operator_files_len, tls_cert_files_len;
-	FILE *packages_f, *checks_f, *operator_files_f, *tls_cert_files_f;
+	struct out packages, checks, operator_files, tls_cert_files;
 };
 
 static int fail(struct bundle *b, const char *f, ...) TS_PRINTF(2, 3);
@@ -189,17 +194,26 @@ static int put_file(struct bundle *b, const char *rel, mode_t mode, const char *
 	return 0;
 }
 
-/* A memstream's text as top/rel; closes f and frees its text. */
-static int put_stream(struct bundle *b, const char *rel, mode_t mode, FILE *f, char **text,
-                      size_t *len)
+/* o->f, or NULL (out of memory: b->err says so). */
+static FILE *out_open(struct bundle *b, struct out *o)
 {
-	if (fclose(f) != 0) {
-		free(*text);
+	*o = (struct out){ 0 };
+	o->f = open_memstream(&o->text, &o->len);
+	if (o->f == NULL)
+		fail(b, "out of memory");
+	return o->f;
+}
+
+/* Close o and write its text as top/rel with mode; frees the text. */
+static int out_put(struct bundle *b, struct out *o, const char *rel, mode_t mode)
+{
+	if (fclose(o->f) != 0) {
+		free(o->text);
 		return fail(b, "out of memory writing %s", rel);
 	}
-	int rc = put_file(b, rel, mode, *text, *len);
-	free(*text);
-	*text = NULL;
+	int rc = put_file(b, rel, mode, o->text, o->len);
+	free(o->text);
+	o->text = NULL;
 	return rc;
 }
 
@@ -362,7 +376,7 @@ static int ship_path(struct bundle *b, const char *what, const char *path, bool 
 	char where[4400];
 	if (!shippable(path)) {
 		server_path(b, path, where, sizeof(where));
-		sh_word(b->operator_files_f, where);
+		sh_word(b->operator_files.f, where);
 		return 0;
 	}
 	char src[PATH_MAX + 8], rel[4400];
@@ -453,11 +467,11 @@ static int put_unit(struct bundle *b, size_t r)
 {
 	const char *host = b->h->name, *daemon = bundle_roles[r].daemon;
 	unsigned role = bundle_roles[r].role;
-	char *text = NULL, rel[128];
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	char rel[128];
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL)
-		return fail(b, "out of memory");
+		return -1;
 	fprintf(f,
 	        "# %s.service: the %s of %s (www.%s), made by `tristack bundle %s`.\n"
 	        "[Unit]\n"
@@ -518,7 +532,7 @@ static int put_unit(struct bundle *b, size_t r)
 	           "[Install]\n"
 	           "WantedBy=multi-user.target\n");
 	snprintf(rel, sizeof(rel), "systemd/%s.service", daemon);
-	return put_stream(b, rel, 0644, f, &text, &len);
+	return out_put(b, &o, rel, 0644);
 }
 
 /* install.sh's check of a daemon: an HTTP URL that must answer. */
@@ -549,7 +563,7 @@ static void add_check(struct bundle *b, size_t r)
 		return;
 	snprintf(word, sizeof(word), "%s http://%s%s", bundle_roles[r].daemon,
 	         addr_format(&a, hp, sizeof(hp)), path);
-	sh_word(b->checks_f, word);
+	sh_word(b->checks.f, word);
 }
 
 static int put_units(struct bundle *b)
@@ -579,12 +593,11 @@ static int put_firewall(struct bundle *b)
 		free(rules);
 		return -1;
 	}
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL) {
 		free(rules);
-		return fail(b, "out of memory");
+		return -1;
 	}
 	fprintf(f,
 	        "%s\n"
@@ -592,7 +605,7 @@ static int put_firewall(struct bundle *b)
 	        "add rule inet tristack input tcp dport 22 accept comment \"ssh\"\n",
 	        rules);
 	free(rules);
-	return put_stream(b, "nftables/tristack.nft", 0644, f, &text, &len);
+	return out_put(b, &o, "nftables/tristack.nft", 0644);
 }
 
 /* ---- mariadb/ ---- */
@@ -602,11 +615,10 @@ static int put_cnf(struct bundle *b)
 	const struct stack_db *db = &b->c->stack.db;
 	unsigned server_id = (unsigned)(b->h - b->c->stack.hosts) + 1; /* as db_argv */
 	bool primary = b->h == b->primary;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL)
-		return fail(b, "out of memory");
+		return -1;
 	fprintf(f,
 	        "# /etc/mysql/mariadb.conf.d/60-tristack.cnf: %s, the MariaDB %s of www.%s,\n"
 	        "# made by `tristack bundle %s`. Read after Debian's 50-server.cnf, so these\n"
@@ -634,7 +646,7 @@ static int put_cnf(struct bundle *b)
 	        stack_db_threads_name(db->thread_handling),
 	        primary ? "" : "# a replica comes up read-only, not writable until promoted\n",
 	        primary ? "OFF" : "ON");
-	return put_stream(b, "mariadb/60-tristack.cnf", 0644, f, &text, &len);
+	return out_put(b, &o, "mariadb/60-tristack.cnf", 0644);
 }
 
 static int secrets(struct bundle *b, char *app, char *repl, size_t len)
@@ -649,11 +661,10 @@ static int secrets(struct bundle *b, char *app, char *repl, size_t len)
 static int put_provision(struct bundle *b, const char *app_pw, const char *repl_pw)
 {
 	const struct stack *s = &b->c->stack;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL)
-		return fail(b, "out of memory");
+		return -1;
 	fprintf(f,
 	        "-- provision.sql: the schema and the accounts of www.%s on its primary,\n"
 	        "-- %s; made by `tristack bundle %s`. install.sh runs it as root; running it\n"
@@ -699,7 +710,7 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 	           "    version VARCHAR(255) NOT NULL PRIMARY KEY,\n"
 	           "    applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)\n"
 	           ") ENGINE=InnoDB;\n");
-	return put_stream(b, "mariadb/provision.sql", 0600, f, &text, &len);
+	return out_put(b, &o, "mariadb/provision.sql", 0600);
 }
 
 /* The app's privileges, table by table (db_app_grants): install.sh runs
@@ -707,11 +718,10 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 static int put_grants(struct bundle *b)
 {
 	const struct stack *s = &b->c->stack;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL)
-		return fail(b, "out of memory");
+		return -1;
 	fprintf(f,
 	        "-- grants.sql: what the app's accounts may do (no more); made by `tristack\n"
 	        "-- bundle %s`, run by install.sh after the migrations.\n",
@@ -730,7 +740,7 @@ static int put_grants(struct bundle *b)
 			fprintf(f, ";\n");
 		}
 	}
-	return put_stream(b, "mariadb/grants.sql", 0644, f, &text, &len);
+	return out_put(b, &o, "mariadb/grants.sql", 0644);
 }
 
 /* The .sql files of the checkout's db/migrations, in order. Their names end up in a
@@ -769,11 +779,10 @@ static int put_migrations(struct bundle *b)
 
 static int put_replica(struct bundle *b, const char *repl_pw)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL)
-		return fail(b, "out of memory");
+		return -1;
 	fprintf(f,
 	        "-- replica.sql: %s replicates from the primary %s by GTID; made by\n"
 	        "-- `tristack bundle %s`. slave_pos: a new replica takes the primary's\n"
@@ -789,7 +798,7 @@ static int put_replica(struct bundle *b, const char *repl_pw)
 	sql_str(f, repl_pw);
 	fprintf(f, ",\n    MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;\n"
 	           "START SLAVE;\n");
-	return put_stream(b, "mariadb/replica.sql", 0600, f, &text, &len);
+	return out_put(b, &o, "mariadb/replica.sql", 0600);
 }
 
 static int put_database(struct bundle *b)
@@ -839,10 +848,10 @@ static int put_tls(struct bundle *b)
 		 * checks the LB's user can read them. */
 		for (unsigned i = 0; i < lb->ntls_certs; i++) {
 			server_path(b, lb->tls_certs[i].cert, where, sizeof(where));
-			sh_word(b->tls_cert_files_f, where);
+			sh_word(b->tls_cert_files.f, where);
 			if (lb->tls_certs[i].key) {
 				server_path(b, lb->tls_certs[i].key, where, sizeof(where));
-				sh_word(b->tls_cert_files_f, where);
+				sh_word(b->tls_cert_files.f, where);
 			}
 		}
 		return 0;
@@ -925,7 +934,7 @@ static const char *db_role(const struct bundle *b)
 
 static void packages(struct bundle *b)
 {
-	FILE *f = b->packages_f;
+	FILE *f = b->packages.f;
 	/* tristack itself: OpenSSL, inih, Connector/C (and zlib through it) */
 	const char *always[] = { "libssl3",  "libinih1", "libmariadb3",     "zlib1g",
 		                 "nftables", "curl",     "ca-certificates", "systemd" };
@@ -955,17 +964,17 @@ static int put_install(struct bundle *b)
 		return fail(b, "%s: no '%.*s' line", tmpl_path, (int)sizeof(mark) - 2, mark);
 	}
 	packages(b);
-	fflush(b->packages_f);
-	fflush(b->checks_f);
-	fflush(b->operator_files_f);
-	fflush(b->tls_cert_files_f);
-	char roles[128], *text = NULL;
-	size_t len = 0;
+	fflush(b->packages.f);
+	fflush(b->checks.f);
+	fflush(b->operator_files.f);
+	fflush(b->tls_cert_files.f);
+	char roles[128];
 	roles_text(b->h, roles, sizeof(roles), " ");
-	FILE *f = open_memstream(&text, &len);
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL) {
 		free(tmpl);
-		return fail(b, "out of memory");
+		return -1;
 	}
 	fwrite(tmpl, 1, (size_t)(at - tmpl), f);
 	fprintf(f, "# ---- settings of %s, from `tristack bundle %s` ----\nHOST=", b->h->name,
@@ -979,12 +988,14 @@ static int put_install(struct bundle *b)
 	for (size_t r = 0; r < ARRAY_SIZE(bundle_roles); r++)
 		if (b->h->roles & bundle_roles[r].role)
 			sh_word(f, bundle_roles[r].daemon);
-	fprintf(f, " )\nPACKAGES=(%s )\n", b->packages);
-	fprintf(f, "# \"daemon URL\": what must answer once they run\nCHECKS=(%s )\n", b->checks);
+	fprintf(f, " )\nPACKAGES=(%s )\n", b->packages.text);
+	fprintf(f, "# \"daemon URL\": what must answer once they run\nCHECKS=(%s )\n",
+	        b->checks.text);
 	fprintf(f,
 	        "# files the stack file names that the operator installs\nOPERATOR_FILES=(%s )\n",
-	        b->operator_files);
-	fprintf(f, "# [lb] tls_cert files (certbot's)\nTLS_CERT_FILES=(%s )\n", b->tls_cert_files);
+	        b->operator_files.text);
+	fprintf(f, "# [lb] tls_cert files (certbot's)\nTLS_CERT_FILES=(%s )\n",
+	        b->tls_cert_files.text);
 	fprintf(f, "# '' | primary | replica\nDB_ROLE=");
 	sh_quote(f, db_role(b));
 	fprintf(f, "\nSCHEMA=");
@@ -996,7 +1007,7 @@ static int put_install(struct bundle *b)
 	fprintf(f, "\n# ----\n");
 	fputs(at + sizeof(mark) - 1, f);
 	free(tmpl);
-	return put_stream(b, "install.sh", 0755, f, &text, &len);
+	return out_put(b, &o, "install.sh", 0755);
 }
 
 /* The order the hosts go in: database primary, replicas, web/app, lb/dns. */
@@ -1014,12 +1025,12 @@ static int install_rank(const struct bundle *b, const struct stack_host *h)
 static int put_readme(struct bundle *b)
 {
 	const struct stack *s = &b->c->stack;
-	char roles[128], *text = NULL;
-	size_t len = 0;
+	char roles[128];
 	roles_text(b->h, roles, sizeof(roles), ", ");
-	FILE *f = open_memstream(&text, &len);
+	struct out o;
+	FILE *f = out_open(b, &o);
 	if (f == NULL)
-		return fail(b, "out of memory");
+		return -1;
 	fprintf(f,
 	        "tristack-%s: the host %s (%s, roles %s) of www.%s, for Debian 12.\n"
 	        "Made by `tristack bundle %s` from %s.\n\n"
@@ -1103,7 +1114,7 @@ static int put_readme(struct bundle *b)
 	           "(SIGHUP);\n" T_BIN "/tristack -c " T_CONF " --state " T_STATE " status\n"
 	           "The whole procedure (order, DNS, certificates, a third web server,\n"
 	           "upgrades, rollback, backups, failover): docs/deploy.md in the checkout.\n");
-	return put_stream(b, "README", 0644, f, &text, &len);
+	return out_put(b, &o, "README", 0644);
 }
 
 /* ---- packing ---- */
@@ -1159,12 +1170,9 @@ static void hosts_list(const struct ctl *c, char *out, size_t len)
 
 static int build(struct bundle *b, const char *out)
 {
-	b->packages_f = open_memstream(&b->packages, &b->packages_len);
-	b->checks_f = open_memstream(&b->checks, &b->checks_len);
-	b->operator_files_f = open_memstream(&b->operator_files, &b->operator_files_len);
-	b->tls_cert_files_f = open_memstream(&b->tls_cert_files, &b->tls_cert_files_len);
-	if (!b->packages_f || !b->checks_f || !b->operator_files_f || !b->tls_cert_files_f)
-		return fail(b, "out of memory");
+	if (!out_open(b, &b->packages) || !out_open(b, &b->checks) ||
+	    !out_open(b, &b->operator_files) || !out_open(b, &b->tls_cert_files))
+		return -1;
 	const char *tmpdir = getenv("TMPDIR");
 	snprintf(b->stage, sizeof(b->stage), "%s/tristack-bundle.XXXXXX",
 	         tmpdir && tmpdir[0] ? tmpdir : "/tmp");
@@ -1240,14 +1248,12 @@ int cmd_bundle(struct ctl *c, int argc, char **argv)
 	int rc = build(&b, out);
 	if (b.stage[0])
 		rm_tree(b.stage);
-	FILE **fs[] = { &b.packages_f, &b.checks_f, &b.operator_files_f, &b.tls_cert_files_f };
-	for (size_t i = 0; i < ARRAY_SIZE(fs); i++)
-		if (*fs[i])
-			fclose(*fs[i]);
-	free(b.packages);
-	free(b.checks);
-	free(b.operator_files);
-	free(b.tls_cert_files);
+	struct out *lists[] = { &b.packages, &b.checks, &b.operator_files, &b.tls_cert_files };
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		if (lists[i]->f)
+			fclose(lists[i]->f);
+		free(lists[i]->text);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "tristack: bundle %s: %s\n", name, b.err);
 		return 1;
