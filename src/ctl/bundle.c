@@ -17,7 +17,7 @@
  *
  * The files are laid out in a temporary folder with their final modes and
  * packed by tar (owner root, sorted, so the same input gives the same
- * members). Passwords come from {state}/secrets, made there as db.c makes
+ * members). Passwords come from {state}/secrets, made there as mariadb.c makes
  * them when the stack was never brought up, so every host's bundle agrees.
  *
  * mariadb/ is bundle_mariadb.c's, install.sh and README bundle_install.c's;
@@ -734,7 +734,7 @@ int cmd_bundle(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "tristack: bundle: getcwd: %s\n", strerror(errno));
 		return 1;
 	}
-	b.primary = db_primary(c);
+	b.primary = mdb_primary(c);
 	char def[300], out[PATH_MAX];
 	snprintf(def, sizeof(def), "tristack-%s.tar.gz", name);
 	const char *o = out_arg ? out_arg : def;

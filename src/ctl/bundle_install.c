@@ -26,7 +26,7 @@ void bundle_roles_text(const struct stack_host *h, char *out, size_t len, const 
 }
 
 /* This host's database role as the bundle deploys it: the current primary
- * (db_primary: a promotion counts) or a replica of it. */
+ * (mdb_primary: a promotion counts) or a replica of it. */
 static const char *db_role(const struct bundle *b)
 {
 	if (!bundle_is_db(b->h) || b->primary == NULL)

@@ -37,7 +37,7 @@ static void sql_id(FILE *f, const char *s)
 static int put_cnf(struct bundle *b)
 {
 	const struct stack_db *db = &b->c->stack.db;
-	unsigned server_id = (unsigned)(b->h - b->c->stack.hosts) + 1; /* as db_argv */
+	unsigned server_id = (unsigned)(b->h - b->c->stack.hosts) + 1; /* as mdb_argv */
 	bool primary = b->h == b->primary;
 	struct bundle_out o;
 	FILE *f = bundle_out_open(b, &o);
@@ -75,13 +75,13 @@ static int put_cnf(struct bundle *b)
 
 static int secrets(struct bundle *b, char *app, char *repl, size_t len)
 {
-	if (db_secret(b->c, "app", app, len) < 0 || db_secret(b->c, "repl", repl, len) < 0)
+	if (mdb_secret(b->c, "app", app, len) < 0 || mdb_secret(b->c, "repl", repl, len) < 0)
 		return bundle_fail(b, "cannot read or make the passwords in %s/secrets",
 		                   b->c->state);
 	return 0;
 }
 
-/* One account per client host, at its exact address (what db.c does off
+/* One account per client host, at its exact address (what mariadb.c does off
  * loopback): app with DML on the schema, repl for replication. */
 static int put_provision(struct bundle *b, const char *app_pw, const char *repl_pw)
 {
@@ -138,7 +138,7 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 	return bundle_out_put(b, &o, "mariadb/provision.sql", 0600);
 }
 
-/* The app's privileges, table by table (db_app_grants): install.sh runs
+/* The app's privileges, table by table (mdb_app_grants): install.sh runs
  * this after the migrations, which make the tables. */
 static int put_grants(struct bundle *b)
 {
@@ -155,7 +155,7 @@ static int put_grants(struct bundle *b)
 		const struct stack_host *h = &s->hosts[i];
 		if (!(h->roles & ROLE_APP))
 			continue;
-		for (const struct db_grant *g = db_app_grants; g->table; g++) {
+		for (const struct mdb_grant *g = mdb_app_grants; g->table; g++) {
 			fprintf(f, "GRANT %s ON ", g->privileges);
 			sql_id(f, s->db.name);
 			fputc('.', f);
@@ -241,7 +241,7 @@ int bundle_put_database(struct bundle *b)
 		rc = bundle_put_file(b, "secrets/app.password", 0600, app_pw, strlen(app_pw));
 		/* one signing key for every app host: a read-your-writes cookie
 		 * one app signed, the others honour */
-		if (rc == 0 && db_cookie_key(b->c, key, sizeof(key)) < 0)
+		if (rc == 0 && mdb_cookie_key(b->c, key, sizeof(key)) < 0)
 			rc = bundle_fail(b, "cannot read or make %s/secrets/cookie.key",
 			                 b->c->state);
 		else if (rc == 0)

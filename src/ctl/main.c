@@ -286,7 +286,7 @@ static int cmd_up(struct ctl *c)
 	/* The databases first: the apps need their users and schema. */
 	if (start_phase(c, true) < 0)
 		goto fail;
-	if (db_provision(c, err, sizeof(err)) < 0) {
+	if (mdb_provision(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: database: %s\n", err);
 		goto fail;
 	}
@@ -348,7 +348,7 @@ static int cmd_promote(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "usage: tristack promote HOST\n");
 		return 1;
 	}
-	if (db_promote(c, argv[0], err, sizeof(err)) < 0) {
+	if (mdb_promote(c, argv[0], err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: promote %s: %s\n", argv[0], err);
 		return 1;
 	}
@@ -544,7 +544,7 @@ static void status_measure(struct ctl *c, struct status_row *rows, bool supervis
 		addr_format(&u->probe, r->address, sizeof(r->address));
 		r->pid = unit_running(u);
 		if (r->pid && u->db) {
-			db_describe(c, u, r->health, sizeof(r->health));
+			mdb_describe(c, u, r->health, sizeof(r->health));
 			r->healthy = strncmp(r->health, "ok", 2) == 0;
 			const char *b = strstr(r->health, "s behind");
 			if (b && !strstr(r->health, "primary")) {

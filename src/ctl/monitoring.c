@@ -357,10 +357,10 @@ static int exporter_logins(struct ctl *c, char *err, size_t errlen)
 		any |= c->units[i].mon == MON_EXPORTER;
 	if (!any)
 		return 0;
-	if (db_exporter_user(c, err, errlen) < 0)
+	if (mdb_exporter_user(c, err, errlen) < 0)
 		return -1;
 	char pw[64], path[4500], text[4800];
-	if (db_secret(c, "exporter", pw, sizeof(pw)) < 0) {
+	if (mdb_secret(c, "exporter", pw, sizeof(pw)) < 0) {
 		snprintf(err, errlen, "cannot read the exporter's password");
 		return -1;
 	}
@@ -368,8 +368,8 @@ static int exporter_logins(struct ctl *c, char *err, size_t errlen)
 		const struct unit *u = &c->units[i];
 		if (u->mon != MON_EXPORTER)
 			continue;
-		struct db_paths p;
-		db_paths(c, u->host, &p);
+		struct mdb_paths p;
+		mdb_paths(c, u->host, &p);
 		snprintf(path, sizeof(path), "%s/secrets/%s.exporter.cnf", c->state, u->host->name);
 		snprintf(text, sizeof(text),
 		         "# the MariaDB login of the exporter on %s (made by tristack up)\n"

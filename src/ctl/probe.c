@@ -131,7 +131,7 @@ static bool answers(const struct ctl *c, const struct unit *u, char *why, size_t
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
 {
 	if (u->probe_kind == PROBE_DB)
-		return db_answers(c, u, why, whylen); /* over its Unix socket */
+		return mdb_answers(c, u, why, whylen); /* over its Unix socket */
 	if (!c->isolated || u->root_ns)
 		return answers(c, u, why, whylen);
 	/* the host's address is only reachable from inside its namespace */

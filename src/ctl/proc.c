@@ -264,9 +264,9 @@ static int unit_argv(struct ctl *c, struct unit *u, char *bin, size_t binlen, ch
 {
 	unsigned n = 0;
 	if (u->db) {
-		if (db_prepare(c, u, err, errlen) < 0)
+		if (mdb_prepare(c, u, err, errlen) < 0)
 			return -1;
-		if (db_argv(c, u, store, storelen, argv, max) < 0) {
+		if (mdb_argv(c, u, store, storelen, argv, max) < 0) {
 			snprintf(err, errlen, "mariadbd: arguments too long");
 			return -1;
 		}
