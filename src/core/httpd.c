@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "names.h"
 #include "net.h"
 
 #define ACCEPT_BATCH   64 /* accepts per readiness event, for fairness */
@@ -49,7 +50,7 @@ void http_metrics_define(struct metrics *m, const char *prefix, struct http_metr
 		                         0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
 	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	char name[128], labels[64];
-	snprintf(name, sizeof(name), "%s_http_requests_total", prefix);
+	snprintf(name, sizeof(name), "%s" METRIC_HTTP_REQUESTS, prefix);
 	for (int i = 0; i < 6; i++) {
 		snprintf(labels, sizeof(labels), "code=\"%s\"", classes[i]);
 		ids->requests[i] =

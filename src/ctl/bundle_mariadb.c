@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "core/names.h"
 
 /* 'text' for SQL (MariaDB's default sql_mode: \ escapes) */
 static void sql_str(FILE *f, const char *s)
@@ -238,14 +239,17 @@ int bundle_put_database(struct bundle *b)
 	int rc = 0;
 	char key[80];
 	if (b->h->roles & ROLE_APP) { /* what tristack-app reads at {state}/secrets */
-		rc = bundle_put_file(b, "secrets/app.password", 0600, app_pw, strlen(app_pw));
+		rc = bundle_put_file(b, STATE_SECRETS "/" SECRET_APP_PASSWORD, 0600, app_pw,
+		                     strlen(app_pw));
 		/* one signing key for every app host: a read-your-writes cookie
 		 * one app signed, the others honour */
 		if (rc == 0 && mdb_cookie_key(b->c, key, sizeof(key)) < 0)
-			rc = bundle_fail(b, "cannot read or make %s/secrets/cookie.key",
-			                 b->c->state);
+			rc = bundle_fail(
+			    b, "cannot read or make %s/" STATE_SECRETS "/" SECRET_COOKIE_KEY,
+			    b->c->state);
 		else if (rc == 0)
-			rc = bundle_put_file(b, "secrets/cookie.key", 0600, key, strlen(key));
+			rc = bundle_put_file(b, STATE_SECRETS "/" SECRET_COOKIE_KEY, 0600, key,
+			                     strlen(key));
 		explicit_bzero(key, sizeof(key));
 	}
 	if (rc == 0 && bundle_is_db(b->h)) {

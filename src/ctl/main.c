@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/names.h"
 #include "ctl.h"
 
 #define UP_DEADLINE_MS 15000
@@ -490,13 +491,13 @@ static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr 
 	const char *spec = NULL;
 	char e[256];
 	if (strcmp(u->role, "lb") == 0)
-		spec = c->stack.lb.http.admin, *name = "tristack_lb_http_requests_total";
+		spec = c->stack.lb.http.admin, *name = METRIC_LB METRIC_HTTP_REQUESTS;
 	else if (strcmp(u->role, "web") == 0)
-		spec = c->stack.web.http.admin, *name = "tristack_web_http_requests_total";
+		spec = c->stack.web.http.admin, *name = METRIC_WEB METRIC_HTTP_REQUESTS;
 	else if (strcmp(u->role, "app") == 0)
-		spec = c->stack.app.http.admin, *name = "tristack_app_http_requests_total";
+		spec = c->stack.app.http.admin, *name = METRIC_APP METRIC_HTTP_REQUESTS;
 	else if (strcmp(u->role, "dns") == 0)
-		spec = c->stack.dns.admin, *name = "tristack_dns_queries_total";
+		spec = c->stack.dns.admin, *name = METRIC_DNS METRIC_QUERIES;
 	return spec && spec[0] &&
 	       stack_resolve_addr(&c->stack, spec, u->host, a, e, sizeof(e)) == 0;
 }

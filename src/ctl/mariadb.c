@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/names.h"
 #include "ctl.h"
 
 #define MARIADBD        "/usr/sbin/mariadbd"
@@ -108,7 +109,7 @@ static int secret_file(const struct ctl *c, const char *file, const char *alphab
                        char *out, size_t len)
 {
 	char dir[4200], path[4300];
-	fmt(dir, sizeof(dir), "%s/secrets", c->state);
+	fmt(dir, sizeof(dir), "%s/" STATE_SECRETS, c->state);
 	mkdir(dir, 0700);
 	fmt(path, sizeof(path), "%s/%s", dir, file);
 	FILE *f = fopen(path, "r");
@@ -152,7 +153,7 @@ int mdb_secret(const struct ctl *c, const char *name, char *out, size_t len)
 
 int mdb_cookie_key(const struct ctl *c, char *out, size_t len)
 {
-	return secret_file(c, "cookie.key", "0123456789abcdef", 64, out, len);
+	return secret_file(c, SECRET_COOKIE_KEY, "0123456789abcdef", 64, out, len);
 }
 
 /* ---- making and starting an instance ---- */

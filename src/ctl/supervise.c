@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/names.h"
 #include "ctl.h"
 
 #define SUPERVISE_MS   250
@@ -177,11 +178,11 @@ static char *render_metrics(void *arg)
 	FILE *f = open_memstream(&text, &len);
 	if (f == NULL)
 		return NULL;
-	series(f, v, "tristack_supervisor_restarts_total", "counter",
+	series(f, v, METRIC_SUPERVISOR_RESTARTS, "counter",
 	       "Times the supervisor started the unit again", 0);
-	series(f, v, "tristack_supervisor_unit_up", "gauge",
+	series(f, v, METRIC_SUPERVISOR_UNIT_UP, "gauge",
 	       "1 while the unit runs as far as the supervisor knows", 1);
-	series(f, v, "tristack_supervisor_unit_failed", "gauge",
+	series(f, v, METRIC_SUPERVISOR_UNIT_FAILED, "gauge",
 	       "1 once the supervisor gave up on the unit (it kept crashing)", 2);
 	fprintf(f,
 	        "# HELP process_start_time_seconds Start time of the process since unix epoch "

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/names.h"
 #include "core/net.h"
 #include "core/prom.h"
 #include "lb.h"
@@ -61,13 +62,13 @@ void lb_monitor_setup(struct lb *lb)
 		const struct stack_host *h = &s->hosts[i];
 		if (h->roles & ROLE_LB)
 			target_add(lb, h, "tristack-lb", h == lb->d->host ? NULL : s->lb.http.admin,
-			           "tristack_lb");
+			           METRIC_LB);
 		if (h->roles & ROLE_DNS)
-			target_add(lb, h, "tristack-dns", s->dns.admin, "tristack_dns");
+			target_add(lb, h, "tristack-dns", s->dns.admin, METRIC_DNS);
 		if (h->roles & ROLE_WEB)
-			target_add(lb, h, "tristack-web", s->web.http.admin, "tristack_web");
+			target_add(lb, h, "tristack-web", s->web.http.admin, METRIC_WEB);
 		if (h->roles & ROLE_APP)
-			target_add(lb, h, "tristack-app", s->app.http.admin, "tristack_app");
+			target_add(lb, h, "tristack-app", s->app.http.admin, METRIC_APP);
 	}
 }
 
@@ -76,7 +77,7 @@ void lb_monitor_setup(struct lb *lb)
 /* A daemon's request counter: its HTTP requests, or for DNS its queries. */
 static bool is_request_counter(const struct lb_target *t, const struct prom_sample *s)
 {
-	static const char *const suffixes[] = { "_http_requests_total", "_queries_total",
+	static const char *const suffixes[] = { METRIC_HTTP_REQUESTS, METRIC_QUERIES,
 		                                "_requests_total" };
 	size_t p = strlen(t->prefix);
 	if (s->name.len <= p || memcmp(s->name.p, t->prefix, p) != 0)
@@ -119,8 +120,8 @@ void lb_monitor_read(const struct lb_target *t, const char *body, size_t len,
 			any = true;
 			continue;
 		}
-		bool up = prom_name_is(&s, "tristack_app_db_up");
-		if (!up && !prom_name_is(&s, "tristack_app_db_replica_lag_seconds"))
+		bool up = prom_name_is(&s, METRIC_APP_DB_UP);
+		if (!up && !prom_name_is(&s, METRIC_APP_DB_REPLICA_LAG))
 			continue;
 		char server[64];
 		struct lb_db_view *v;
