@@ -325,15 +325,25 @@ fail:
 	return -1;
 }
 
+/* The result of query q (the caller frees it) and its first row in *row
+ * (NULL: none); NULL when the query fails. */
+static MYSQL_RES *first_row(MYSQL *m, const char *q, MYSQL_ROW *row)
+{
+	if (mysql_query(m, q) != 0)
+		return NULL;
+	MYSQL_RES *r = mysql_store_result(m);
+	if (r != NULL)
+		*row = mysql_fetch_row(r);
+	return r;
+}
+
 /* One row of "SHOW SLAVE STATUS" read by field name; NULL when empty. */
 static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
 {
-	if (mysql_query(m, "SHOW SLAVE STATUS") != 0)
-		return NULL;
-	MYSQL_RES *r = mysql_store_result(m);
+	MYSQL_ROW row;
+	MYSQL_RES *r = first_row(m, "SHOW SLAVE STATUS", &row);
 	if (r == NULL)
 		return NULL;
-	MYSQL_ROW row = mysql_fetch_row(r);
 	char *found = NULL;
 	if (row) {
 		unsigned nf = mysql_num_fields(r);
@@ -350,12 +360,10 @@ static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
 
 static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
 {
-	if (mysql_query(m, q) != 0)
-		return NULL;
-	MYSQL_RES *r = mysql_store_result(m);
+	MYSQL_ROW row;
+	MYSQL_RES *r = first_row(m, q, &row);
 	if (r == NULL)
 		return NULL;
-	MYSQL_ROW row = mysql_fetch_row(r);
 	char *v = NULL;
 	if (row && row[0]) {
 		snprintf(out, len, "%s", row[0]);
