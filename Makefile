@@ -58,8 +58,8 @@ CORE_LIB = $(BUILD)/libtscore.a
 BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristack-app \
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
-# and the LB's monitor with its Prometheus reader
-UNIT_DAEMON_SRC += src/lb/prom.c src/lb/monitor.c src/lb/fetch.c
+# and the LB's monitor
+UNIT_DAEMON_SRC += src/lb/monitor.c
 # and the limits per client address
 UNIT_DAEMON_SRC += src/lb/ratelimit.c
 
@@ -148,7 +148,6 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 # FUZZ_EXTRA_SRC_<target> and FUZZ_EXTRA_LIBS_<target>.
 FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
 FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
-FUZZ_EXTRA_SRC_fuzz_prom      = src/lb/prom.c
 FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c
 FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
 # The state-machine targets: their harness (real sockets, the real loop).

@@ -15,6 +15,7 @@
 
 #include "core/httpd.h"
 #include "core/log.h"
+#include "core/names.h"
 #include "db.h"
 
 #define BACKOFF_MIN_MS 100
@@ -843,10 +844,10 @@ void db_metrics_define(struct db *db, struct metrics *m)
 	for (unsigned i = 0; i < db->nservers; i++) {
 		char labels[96];
 		snprintf(labels, sizeof(labels), "server=\"%s\"", db->servers[i].name);
-		metrics_gauge_fn(m, "tristack_app_db_replica_lag_seconds",
+		metrics_gauge_fn(m, METRIC_APP_DB_REPLICA_LAG,
 		                 "Age of the newest heartbeat seen on the server (-1: unknown)",
 		                 labels, lag_seconds, &db->servers[i]);
-		metrics_gauge_fn(m, "tristack_app_db_up", "1 while the monitor reaches the server",
+		metrics_gauge_fn(m, METRIC_APP_DB_UP, "1 while the monitor reaches the server",
 		                 labels, server_up, &db->servers[i]);
 		db->m_pool_open[i] = metrics_gauge(m, "tristack_app_db_pool_connections",
 		                                   "Pooled connections that are open", labels);
@@ -892,7 +893,8 @@ int db_read_password(struct db *db, struct daemon *d, char *err, size_t errlen)
 	if (db->nservers == 0)
 		return 0; /* no database in this stack */
 	char path[TS_PATH_MAX + 100];
-	if (daemon_path(d, "{state}/secrets/app.password", path, sizeof(path)) < 0) {
+	if (daemon_path(d, "{state}/" STATE_SECRETS "/" SECRET_APP_PASSWORD, path, sizeof(path)) <
+	    0) {
 		snprintf(err, errlen, "the state folder's path is too long");
 		return -1;
 	}

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "core/log.h"
+#include "core/names.h"
 
 int app_json(struct httpd_session *s, int status, json_t *body)
 {
@@ -98,13 +99,14 @@ static int app_start(struct daemon *d, char *err, size_t errlen)
 	if (db_read_password(&app->db, d, err, errlen) < 0)
 		return -1;
 	/* made here if need be, not by -t: checking a file writes nothing */
-	if (daemon_path(d, "{state}/secrets/" APP_COOKIE_KEY, path, sizeof(path)) < 0) {
+	if (daemon_path(d, "{state}/" STATE_SECRETS "/" SECRET_COOKIE_KEY, path, sizeof(path)) <
+	    0) {
 		snprintf(err, errlen, "the state folder's path is too long");
 		return -1;
 	}
 	if (sign_key_load(&app->key, path, err, errlen) < 0)
 		return -1;
-	httpd_metrics_define(d->metrics, "tristack_app", &app->hm);
+	httpd_metrics_define(d->metrics, METRIC_APP, &app->hm);
 	db_metrics_define(&app->db, d->metrics);
 	app_metrics_define(app, d->metrics);
 	return 0;

@@ -18,7 +18,6 @@
 
 #include "core/common.h"
 
-#define APP_COOKIE_KEY   "cookie.key" /* in {state}/secrets */
 #define SIGN_KEY_MAX     128
 #define SIGN_MAC_CHARS   43 /* base64url of a SHA-256 MAC */
 #define SIGN_NONCE_CHARS 22 /* base64url of 16 random bytes */

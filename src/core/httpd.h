@@ -266,6 +266,10 @@ int httpd_respond_metrics(struct httpd_session *s, struct metrics *m);
  * and never what a DNS-rebinding page sends (its own name). Admin
  * listeners answer the rest 403. */
 bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d);
+/* The same test for any listener's connection fd: is the Host (authority,
+ * port aside) localhost, the address fd was reached at, or one of names[0,
+ * n) (NULL entries skipped)? An empty Host (HTTP/1.0) is answered. */
+bool httpd_host_is_local(struct str authority, int fd, const char *const *names, size_t n);
 /* A handler for admin listeners: /metrics, else 404 (403 for a Host that is
  * not ours). s->srv->data must be the daemon's struct daemon. */
 int httpd_admin_handler(struct httpd_session *s);

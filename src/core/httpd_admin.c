@@ -49,16 +49,23 @@ static struct str host_name(struct str a)
 	return colon ? (struct str){ a.p, (size_t)(colon - a.p) } : a;
 }
 
-bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d)
+bool httpd_host_is_local(struct str authority, int fd, const char *const *names, size_t n)
 {
-	struct str host = host_name(s->req->authority);
+	struct str host = host_name(authority);
 	if (host.len == 0)
 		return true; /* HTTP/1.0 without Host: no browser sends that */
-	char local[64] = "", fqdn[300] = "", www[300] = "";
+	char local[64] = "";
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	if (getsockname(s->conn.io.fd, (struct sockaddr *)&ss, &len) == 0)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		sockaddr_ip((const struct sockaddr *)&ss, local, sizeof(local));
+	const char *const here[] = { "localhost", "127.0.0.1", "::1", local };
+	return host_in(host, here, ARRAY_SIZE(here)) || host_in(host, names, n);
+}
+
+bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d)
+{
+	char fqdn[300] = "", www[300] = "";
 	const struct stack_host *h = d->host;
 	const char *domain = d->stack.site.domain;
 	bool is_www = h && domain && d->stack.site.www && strcmp(h->name, d->stack.site.www) == 0;
@@ -66,16 +73,10 @@ bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d)
 		snprintf(fqdn, sizeof(fqdn), "%s.%s", h->name, domain);
 	if (is_www)
 		snprintf(www, sizeof(www), "www.%s", domain);
-	const char *const names[] = { "localhost",
-		                      "127.0.0.1",
-		                      "::1",
-		                      local,
-		                      h ? h->address : NULL,
-		                      h ? h->name : NULL,
-		                      fqdn[0] ? fqdn : NULL,
-		                      www[0] ? www : NULL,
+	const char *const names[] = { h ? h->address : NULL, h ? h->name : NULL,
+		                      fqdn[0] ? fqdn : NULL, www[0] ? www : NULL,
 		                      is_www ? domain : NULL };
-	return host_in(host, names, ARRAY_SIZE(names));
+	return httpd_host_is_local(s->req->authority, s->conn.io.fd, names, ARRAY_SIZE(names));
 }
 
 int httpd_admin_handler(struct httpd_session *s)

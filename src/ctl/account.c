@@ -374,20 +374,11 @@ int acct_check_reach(const struct ctl *c, const char *const *paths, const int *m
 {
 	if (!c->drop)
 		return 0;
-	int report[2];
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	int report;
+	pid_t pid = fork_with_report(&report, err, errlen);
+	if (pid < 0)
 		return -1;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(report[0]);
-		close(report[1]);
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		return -1;
-	}
 	if (pid == 0) {
-		close(report[0]);
 		char msg[1024] = "";
 		if (acct_view_enter(c) < 0) {
 			snprintf(msg, sizeof(msg), "a view of the folders on the way: %s",
@@ -405,14 +396,13 @@ int acct_check_reach(const struct ctl *c, const char *const *paths, const int *m
 				snprintf(msg, sizeof(msg), "%.900s: %s", where, strerror(e));
 			}
 		}
-		ssize_t w = write(report[1], msg, strlen(msg));
+		ssize_t w = write(report, msg, strlen(msg));
 		(void)w;
 		_exit(0);
 	}
-	close(report[1]);
 	char msg[1024];
-	ssize_t got = read(report[0], msg, sizeof(msg) - 1);
-	close(report[0]);
+	ssize_t got = read(report, msg, sizeof(msg) - 1);
+	close(report);
 	waitpid(pid, NULL, 0);
 	if (got > 0) {
 		msg[got] = '\0';

@@ -101,36 +101,42 @@ void argv_add(struct argv_buf *b, const char *fmt, ...) TS_PRINTF(2, 3);
 pid_t unit_running(struct unit *u);
 int write_pidfile(const char *path, pid_t pid);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
+/* fork() with a close-on-exec pipe from the child to the parent (an exec
+ * that works closes the child's end): *report is the write end in the child
+ * (0 returned), the read end in the parent (the pid returned); each closes
+ * its own. -1 with err when there is no pipe or no child. */
+pid_t fork_with_report(int *report, char *err, size_t errlen);
 /* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */
 int unit_stop(struct unit *u, unsigned grace_ms);
 
-/* db.c */
-/* What the app's MariaDB account may do, table by table (db.c grants it,
+/* mariadb.c */
+/* What the app's MariaDB account may do, table by table (mariadb.c grants it,
  * bundle.c writes it for install.sh): posts are read and added, never
  * changed or removed; the heartbeat row is replaced (REPLACE: INSERT and
  * DELETE). NULL-terminated. */
-struct db_grant {
+struct mdb_grant {
 	const char *table, *privileges;
 };
-extern const struct db_grant db_app_grants[];
-struct db_paths {
+extern const struct mdb_grant mdb_app_grants[];
+struct mdb_paths {
 	char datadir[TS_PATH_MAX], socket[TS_PATH_MAX], pidfile[TS_PATH_MAX];
 	char files[TS_PATH_MAX]; /* --secure-file-priv: the only folder FILE may touch */
 	char tmp[TS_PATH_MAX];   /* --tmpdir: its own, not a shared /tmp */
 };
-void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p);
-const struct stack_host *db_primary(const struct ctl *c);
-int db_secret(const struct ctl *c, const char *name, char *out, size_t len);
+void mdb_paths(const struct ctl *c, const struct stack_host *h, struct mdb_paths *p);
+const struct stack_host *mdb_primary(const struct ctl *c);
+int mdb_secret(const struct ctl *c, const char *name, char *out, size_t len);
 /* The apps' signing key, {state}/secrets/cookie.key (64 hex digits, the
  * format tristack-app makes when it finds none: src/app/sign.h), made on
  * first use; shipped to every app host of the bundles. */
-int db_cookie_key(const struct ctl *c, char *out, size_t len);
-int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen);
-int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv, unsigned max);
-bool db_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);
-void db_describe(const struct ctl *c, const struct unit *u, char *out, size_t len);
-int db_provision(struct ctl *c, char *err, size_t errlen);
-int db_promote(struct ctl *c, const char *name, char *err, size_t errlen);
+int mdb_cookie_key(const struct ctl *c, char *out, size_t len);
+int mdb_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen);
+int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv,
+             unsigned max);
+bool mdb_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);
+void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t len);
+int mdb_provision(struct ctl *c, char *err, size_t errlen);
+int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen);
 
 /* certs.c: when [lb] tls_listen is set and no tls_cert, make the local CA
  * and the site's certificates (once; again when they near their end).
@@ -192,16 +198,16 @@ char *mon_rules(const struct ctl *c);
 void mon_stop_leftovers(struct ctl *c, unsigned grace_ms);
 void mon_print(const struct ctl *c);
 
-/* db.c: the exporter's MariaDB account (on the primary; replication takes
+/* mariadb.c: the exporter's MariaDB account (on the primary; replication takes
  * it to the others), with the password in {state}/secrets/exporter.password. */
-int db_exporter_user(struct ctl *c, char *err, size_t errlen);
+int mdb_exporter_user(struct ctl *c, char *err, size_t errlen);
 
-/* svhttp.c: the supervisor's /metrics listener. svhttp_listen makes the
+/* supervisor_metrics.c: the supervisor's /metrics listener. supervisor_metrics_listen makes the
  * listening socket (in the monitoring host's namespace in isolated mode):
- * -1 with err, or the fd (-2: none configured). svhttp_wait serves it for
+ * -1 with err, or the fd (-2: none configured). supervisor_metrics_serve serves it for
  * up to ms and returns; render makes the body of GET /metrics. */
-int svhttp_listen(const struct ctl *c, char *err, size_t errlen);
-void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg);
+int supervisor_metrics_listen(const struct ctl *c, char *err, size_t errlen);
+void supervisor_metrics_serve(int lfd, unsigned ms, char *(*render)(void *arg), void *arg);
 
 /* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
 int cmd_bundle(struct ctl *c, int argc, char **argv);

@@ -126,19 +126,13 @@ static bool pump(struct pair *p, short rev0, short rev1)
 	return !(p->h[0].shut && p->h[1].shut);
 }
 
-int cmd_forward(struct ctl *c)
+/* The listeners on 127.0.0.1 for the LB's plain, TLS and admin ports, into
+ * ls: how many. A port another program holds (a loopback stack's LB, say)
+ * is tried again every few seconds, so the forwarder neither dies in a loop
+ * under the supervisor nor gives up for good. */
+static unsigned listen_all(const struct stack *s, const struct stack_host *lb,
+                           struct fwd_listener *ls)
 {
-	const struct stack *s = &c->stack;
-	const struct stack_host *lb = stack_host_with_role(s, ROLE_LB);
-	if (!c->isolated || lb == NULL) {
-		fprintf(stderr, "tristack: forward: only for an isolated stack with an LB\n");
-		return 1;
-	}
-	log_init("tristack-forward", LL_INFO);
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
-	signal(SIGPIPE, SIG_IGN);
-	struct fwd_listener ls[MAX_LISTEN];
 	unsigned nls = 0;
 	const struct {
 		int port;
@@ -148,9 +142,6 @@ int cmd_forward(struct ctl *c)
 		{ FORWARD_HTTPS_PORT, s->lb.tls_listen, "https" },
 		{ FORWARD_ADMIN_PORT, s->lb.http.admin, "admin" },
 	};
-	/* A port another program holds (a loopback stack's LB, say) is tried
-	 * again every few seconds, so the forwarder neither dies in a loop
-	 * under the supervisor nor gives up for good. */
 	for (unsigned tries = 0; nls == 0 && !stopping; tries++) {
 		for (unsigned i = 0; i < MAX_LISTEN; i++) {
 			char e[256];
@@ -173,74 +164,112 @@ int cmd_forward(struct ctl *c)
 		if (nls == 0)
 			sleep(5);
 	}
+	return nls;
+}
+
+/* What to poll: the listeners (while a pair is free), then both ends of
+ * every open pair. Returns the count. */
+static nfds_t poll_set(const struct fwd_listener *ls, unsigned nls, const struct pair *pairs,
+                       struct pollfd *pfd)
+{
+	unsigned n = 0, used = 0;
+	for (unsigned i = 0; i < MAX_PAIRS; i++)
+		used += pairs[i].fd[0] >= 0;
+	for (unsigned i = 0; i < nls; i++)
+		pfd[n++] = (struct pollfd){ ls[i].fd, used < MAX_PAIRS ? POLLIN : 0, 0 };
+	for (unsigned i = 0; i < MAX_PAIRS; i++) {
+		const struct pair *p = &pairs[i];
+		if (p->fd[0] < 0)
+			continue;
+		for (int d = 0; d < 2; d++) {
+			short ev = 0;
+			if (!p->connecting && !p->h[d].eof && p->h[d].len == 0)
+				ev |= POLLIN;
+			if (p->h[1 - d].len > 0 || (d == 1 && p->connecting))
+				ev |= POLLOUT;
+			pfd[n++] = (struct pollfd){ p->fd[d], ev, 0 };
+		}
+	}
+	return n;
+}
+
+/* Move bytes for every open pair, as poll_set laid them out after the
+ * nls listeners. */
+static void pump_all(struct pair *pairs, const struct pollfd *pfd, unsigned nls)
+{
+	unsigned k = nls;
+	for (unsigned i = 0; i < MAX_PAIRS; i++) {
+		struct pair *p = &pairs[i];
+		if (p->fd[0] < 0)
+			continue;
+		short r0 = pfd[k].revents, r1 = pfd[k + 1].revents;
+		k += 2;
+		if (p->connecting) {
+			if (!(r1 & (POLLOUT | POLLERR | POLLHUP)))
+				continue;
+			if (net_socket_error(p->fd[1]) != 0) {
+				pair_close(p);
+				continue;
+			}
+			p->connecting = false;
+		}
+		if (!pump(p, r0, r1))
+			pair_close(p);
+	}
+}
+
+/* A new client on a listener: a free pair, connecting to the LB. */
+static void accept_one(const struct ctl *c, const struct stack_host *lb,
+                       const struct fwd_listener *l, struct pair *pairs)
+{
+	int cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	struct pair *p = NULL;
+	for (unsigned j = 0; j < MAX_PAIRS && p == NULL; j++)
+		if (pairs[j].fd[0] < 0)
+			p = &pairs[j];
+	int lfd = p ? connect_in_lab(c, lb->name, &l->to) : -1;
+	if (lfd < 0) {
+		close(cfd);
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->fd[0] = cfd;
+	p->fd[1] = lfd;
+	p->connecting = true;
+}
+
+int cmd_forward(struct ctl *c)
+{
+	const struct stack *s = &c->stack;
+	const struct stack_host *lb = stack_host_with_role(s, ROLE_LB);
+	if (!c->isolated || lb == NULL) {
+		fprintf(stderr, "tristack: forward: only for an isolated stack with an LB\n");
+		return 1;
+	}
+	log_init("tristack-forward", LL_INFO);
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	signal(SIGPIPE, SIG_IGN);
+	struct fwd_listener ls[MAX_LISTEN];
+	unsigned nls = listen_all(s, lb, ls);
 	struct pair *pairs = xcalloc(MAX_PAIRS, sizeof(*pairs));
 	for (unsigned i = 0; i < MAX_PAIRS; i++)
 		pairs[i].fd[0] = pairs[i].fd[1] = -1;
 	struct pollfd pfd[MAX_LISTEN + 2 * MAX_PAIRS];
 	while (!stopping) {
-		unsigned n = 0, used = 0;
-		for (unsigned i = 0; i < MAX_PAIRS; i++)
-			used += pairs[i].fd[0] >= 0;
-		for (unsigned i = 0; i < nls; i++)
-			pfd[n++] = (struct pollfd){ ls[i].fd, used < MAX_PAIRS ? POLLIN : 0, 0 };
-		for (unsigned i = 0; i < MAX_PAIRS; i++) {
-			struct pair *p = &pairs[i];
-			if (p->fd[0] < 0)
-				continue;
-			for (int d = 0; d < 2; d++) {
-				short ev = 0;
-				if (!p->connecting && !p->h[d].eof && p->h[d].len == 0)
-					ev |= POLLIN;
-				if (p->h[1 - d].len > 0 || (d == 1 && p->connecting))
-					ev |= POLLOUT;
-				pfd[n++] = (struct pollfd){ p->fd[d], ev, 0 };
-			}
-		}
+		nfds_t n = poll_set(ls, nls, pairs, pfd);
 		if (poll(pfd, n, 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("forward: poll: %s", strerror(errno));
 			break;
 		}
-		unsigned k = nls;
-		for (unsigned i = 0; i < MAX_PAIRS; i++) {
-			struct pair *p = &pairs[i];
-			if (p->fd[0] < 0)
-				continue;
-			short r0 = pfd[k].revents, r1 = pfd[k + 1].revents;
-			k += 2;
-			if (p->connecting) {
-				if (!(r1 & (POLLOUT | POLLERR | POLLHUP)))
-					continue;
-				if (net_socket_error(p->fd[1]) != 0) {
-					pair_close(p);
-					continue;
-				}
-				p->connecting = false;
-			}
-			if (!pump(p, r0, r1))
-				pair_close(p);
-		}
-		for (unsigned i = 0; i < nls; i++) {
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			int cfd = accept4(ls[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (cfd < 0)
-				continue;
-			struct pair *p = NULL;
-			for (unsigned j = 0; j < MAX_PAIRS && p == NULL; j++)
-				if (pairs[j].fd[0] < 0)
-					p = &pairs[j];
-			int lfd = p ? connect_in_lab(c, lb->name, &ls[i].to) : -1;
-			if (lfd < 0) {
-				close(cfd);
-				continue;
-			}
-			memset(p, 0, sizeof(*p));
-			p->fd[0] = cfd;
-			p->fd[1] = lfd;
-			p->connecting = true;
-		}
+		pump_all(pairs, pfd, nls);
+		for (unsigned i = 0; i < nls; i++)
+			if (pfd[i].revents & POLLIN)
+				accept_one(c, lb, &ls[i], pairs);
 	}
 	for (unsigned i = 0; i < MAX_PAIRS; i++)
 		if (pairs[i].fd[0] >= 0)

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/names.h"
 #include "ctl.h"
 
 #define UP_DEADLINE_MS 15000
@@ -286,7 +287,7 @@ static int cmd_up(struct ctl *c)
 	/* The databases first: the apps need their users and schema. */
 	if (start_phase(c, true) < 0)
 		goto fail;
-	if (db_provision(c, err, sizeof(err)) < 0) {
+	if (mdb_provision(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: database: %s\n", err);
 		goto fail;
 	}
@@ -348,7 +349,7 @@ static int cmd_promote(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "usage: tristack promote HOST\n");
 		return 1;
 	}
-	if (db_promote(c, argv[0], err, sizeof(err)) < 0) {
+	if (mdb_promote(c, argv[0], err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: promote %s: %s\n", argv[0], err);
 		return 1;
 	}
@@ -490,13 +491,13 @@ static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr 
 	const char *spec = NULL;
 	char e[256];
 	if (strcmp(u->role, "lb") == 0)
-		spec = c->stack.lb.http.admin, *name = "tristack_lb_http_requests_total";
+		spec = c->stack.lb.http.admin, *name = METRIC_LB METRIC_HTTP_REQUESTS;
 	else if (strcmp(u->role, "web") == 0)
-		spec = c->stack.web.http.admin, *name = "tristack_web_http_requests_total";
+		spec = c->stack.web.http.admin, *name = METRIC_WEB METRIC_HTTP_REQUESTS;
 	else if (strcmp(u->role, "app") == 0)
-		spec = c->stack.app.http.admin, *name = "tristack_app_http_requests_total";
+		spec = c->stack.app.http.admin, *name = METRIC_APP METRIC_HTTP_REQUESTS;
 	else if (strcmp(u->role, "dns") == 0)
-		spec = c->stack.dns.admin, *name = "tristack_dns_queries_total";
+		spec = c->stack.dns.admin, *name = METRIC_DNS METRIC_QUERIES;
 	return spec && spec[0] &&
 	       stack_resolve_addr(&c->stack, spec, u->host, a, e, sizeof(e)) == 0;
 }
@@ -544,7 +545,7 @@ static void status_measure(struct ctl *c, struct status_row *rows, bool supervis
 		addr_format(&u->probe, r->address, sizeof(r->address));
 		r->pid = unit_running(u);
 		if (r->pid && u->db) {
-			db_describe(c, u, r->health, sizeof(r->health));
+			mdb_describe(c, u, r->health, sizeof(r->health));
 			r->healthy = strncmp(r->health, "ok", 2) == 0;
 			const char *b = strstr(r->health, "s behind");
 			if (b && !strstr(r->health, "primary")) {

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/names.h"
 #include "ctl.h"
 
 #define PROMETHEUS      "/usr/bin/prometheus"
@@ -272,26 +273,25 @@ char *mon_rules(const struct ctl *c)
 	     "up == 0");
 	rule(f, "BackendDown", m->alert_for, "warning",
 	     "server {{ $labels.server }} is down for the load balancer on {{ $labels.host }}",
-	     "tristack_lb_server_up == 0");
+	     METRIC_LB_SERVER_UP " == 0");
 	rule(f, "AllBackendsDown", m->alert_for, "critical",
 	     "the load balancer on {{ $labels.host }} has no server up: the site is down",
-	     "tristack_lb_servers_up == 0");
+	     METRIC_LB_SERVERS_UP " == 0");
 	rule(f, "HighErrorRate", m->error_rate_for, "critical",
 	     "{{ $value | humanizePercentage }} of the responses of the load balancer on "
 	     "{{ $labels.host }} are 5xx",
-	     "sum by (host) (rate(tristack_lb_http_requests_total{code=\"5xx\"}[%s])) / sum by "
-	     "(host) (rate(tristack_lb_http_requests_total[%s])) > %g",
+	     "sum by (host) (rate(" METRIC_LB METRIC_HTTP_REQUESTS "{code=\"5xx\"}[%s])) / sum by "
+	     "(host) (rate(" METRIC_LB METRIC_HTTP_REQUESTS "[%s])) > %g",
 	     w, w, ERROR_RATIO);
 	rule(f, "CertificateExpiringSoon", 0, "warning",
 	     "the certificate {{ $labels.name }} of the load balancer on {{ $labels.host }} ends "
 	     "in {{ $value | humanizeDuration }}",
-	     "tristack_lb_tls_certificate_expiry_timestamp_seconds - time() < %llu",
+	     METRIC_LB METRIC_TLS_CERT_EXPIRY " - time() < %llu",
 	     (unsigned long long)(m->cert_warning / 1000));
 	rule(f, "ReplicaLagHigh", m->alert_for, "warning",
 	     "replication lag of {{ $value }}s ({{ $labels.job }} on {{ $labels.host }}"
 	     "{{ if $labels.server }}, server {{ $labels.server }}{{ end }}), over max_lag",
-	     "mysql_slave_status_seconds_behind_master > %g or "
-	     "tristack_app_db_replica_lag_seconds > %g",
+	     "mysql_slave_status_seconds_behind_master > %g or " METRIC_APP_DB_REPLICA_LAG " > %g",
 	     lag, lag);
 	if (exporter) {
 		rule(f, "DatabaseDown", m->alert_for, "critical",
@@ -310,11 +310,11 @@ char *mon_rules(const struct ctl *c)
 	if (m->supervisor[0]) {
 		rule(f, "DaemonRestarted", 0, "warning",
 		     "the supervisor restarted {{ $labels.daemon }} on {{ $labels.host }}",
-		     "increase(tristack_supervisor_restarts_total[10m]) > 0");
+		     "increase(" METRIC_SUPERVISOR_RESTARTS "[10m]) > 0");
 		rule(f, "DaemonFailed", 0, "critical",
 		     "the supervisor gave up on {{ $labels.daemon }} on {{ $labels.host }} (it "
 		     "kept crashing)",
-		     "tristack_supervisor_unit_failed == 1");
+		     METRIC_SUPERVISOR_UNIT_FAILED " == 1");
 	}
 	if (fclose(f) != 0) {
 		free(text);
@@ -357,10 +357,10 @@ static int exporter_logins(struct ctl *c, char *err, size_t errlen)
 		any |= c->units[i].mon == MON_EXPORTER;
 	if (!any)
 		return 0;
-	if (db_exporter_user(c, err, errlen) < 0)
+	if (mdb_exporter_user(c, err, errlen) < 0)
 		return -1;
 	char pw[64], path[4500], text[4800];
-	if (db_secret(c, "exporter", pw, sizeof(pw)) < 0) {
+	if (mdb_secret(c, "exporter", pw, sizeof(pw)) < 0) {
 		snprintf(err, errlen, "cannot read the exporter's password");
 		return -1;
 	}
@@ -368,8 +368,8 @@ static int exporter_logins(struct ctl *c, char *err, size_t errlen)
 		const struct unit *u = &c->units[i];
 		if (u->mon != MON_EXPORTER)
 			continue;
-		struct db_paths p;
-		db_paths(c, u->host, &p);
+		struct mdb_paths p;
+		mdb_paths(c, u->host, &p);
 		snprintf(path, sizeof(path), "%s/secrets/%s.exporter.cnf", c->state, u->host->name);
 		snprintf(text, sizeof(text),
 		         "# the MariaDB login of the exporter on %s (made by tristack up)\n"

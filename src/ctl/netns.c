@@ -31,20 +31,12 @@ static int root_ns = -1; /* this process's own namespace, to come back to */
 
 int run_tool(char *const argv[], char *err, size_t errlen)
 {
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	int report; /* its stderr */
+	pid_t pid = fork_with_report(&report, err, errlen);
+	if (pid < 0)
 		return -1;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -1;
-	}
 	if (pid == 0) {
-		dup2(pipefd[1], STDERR_FILENO);
+		dup2(report, STDERR_FILENO);
 		int devnull = open("/dev/null", O_RDWR);
 		dup2(devnull, STDIN_FILENO);
 		dup2(devnull, STDOUT_FILENO);
@@ -52,13 +44,12 @@ int run_tool(char *const argv[], char *err, size_t errlen)
 		fprintf(stderr, "cannot run %s: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
-	close(pipefd[1]);
 	char msg[512];
 	size_t n = 0;
 	ssize_t r;
-	while ((r = read(pipefd[0], msg + n, sizeof(msg) - 1 - n)) > 0 && n < sizeof(msg) - 1)
+	while ((r = read(report, msg + n, sizeof(msg) - 1 - n)) > 0 && n < sizeof(msg) - 1)
 		n += (size_t)r;
-	close(pipefd[0]);
+	close(report);
 	msg[n] = '\0';
 	msg[strcspn(msg, "\n")] = '\0';
 	int st;

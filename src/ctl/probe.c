@@ -1,5 +1,5 @@
-/* probe.c - asking a daemon whether it answers: an HTTP GET or a DNS
- * query, each one try with short timeouts. */
+/* probe.c - asking a daemon whether it answers: an HTTP GET (core's
+ * client) or a DNS query, each one try with short timeouts. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/httpc.h"
+#include "core/prom.h"
 #include "ctl.h"
 
 static int connect_timeout(const struct addr *a, int type, int timeout_ms)
@@ -29,89 +31,48 @@ static int connect_timeout(const struct addr *a, int type, int timeout_ms)
 	return fd;
 }
 
-/* Read until the peer closes, the buffer is full or the time is up. */
-static ssize_t read_all(int fd, char *buf, size_t len, int timeout_ms)
+/* A GET of path at a, the answer read into resp (cap bytes at most): its
+ * length, or -1. */
+static ssize_t get(const struct addr *a, const char *host, const char *path, const char *agent,
+                   char *resp, size_t cap, unsigned connect_ms, unsigned idle_ms)
 {
-	size_t got = 0;
-	while (got < len) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, timeout_ms) != 1)
-			break;
-		ssize_t n = read(fd, buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
+	char req[512];
+	int n = snprintf(req, sizeof(req),
+	                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 path, host, agent);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return -1;
+	return httpc_get(a, req, (size_t)n, resp, cap, connect_ms, idle_ms);
 }
 
 int http_get_status(const struct addr *a, const char *host, const char *path, int timeout_ms,
                     char *body, size_t bodylen)
 {
-	int fd = connect_timeout(a, SOCK_STREAM, timeout_ms);
-	if (fd < 0)
-		return -1;
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-	                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tristack-probe\r\n"
-	                 "Connection: close\r\n\r\n",
-	                 path, host);
-	if (write(fd, req, (size_t)n) != n) {
-		close(fd);
-		return -1;
-	}
 	char resp[8192];
-	ssize_t got = read_all(fd, resp, sizeof(resp) - 1, timeout_ms);
-	close(fd);
-	if (got < 12)
-		return -1;
-	resp[got] = '\0';
-	int status;
-	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
-		return -1;
-	if (body && bodylen) {
-		const char *b = strstr(resp, "\r\n\r\n");
-		snprintf(body, bodylen, "%s", b ? b + 4 : "");
-	}
+	ssize_t got = get(a, host, path, "tristack-probe", resp, sizeof(resp), (unsigned)timeout_ms,
+	                  (unsigned)timeout_ms);
+	struct str b;
+	int status = got < 0 ? -1 : httpc_status(resp, (size_t)got, &b);
+	if (status >= 0 && body && bodylen)
+		snprintf(body, bodylen, "%.*s", (int)b.len, b.p);
 	return status;
 }
 
 double metric_total(const struct addr *a, const char *host, const char *path, const char *name)
 {
-	int fd = connect_timeout(a, SOCK_STREAM, 500);
-	if (fd < 0)
-		return -1;
-	char req[512];
-	int n = snprintf(req, sizeof(req),
-	                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tristack-status\r\n"
-	                 "Connection: close\r\n\r\n",
-	                 path, host);
-	if (write(fd, req, (size_t)n) != n) {
-		close(fd);
-		return -1;
-	}
 	size_t cap = 1 << 20;
 	char *resp = xmalloc(cap);
-	ssize_t got = read_all(fd, resp, cap - 1, 1000);
-	close(fd);
+	ssize_t got = get(a, host, path, "tristack-status", resp, cap, 500, 1000);
+	struct str b;
 	double total = -1;
-	if (got > 12 && strncmp(resp, "HTTP/1.1 200", 12) == 0) {
-		resp[got] = '\0';
-		size_t nl = strlen(name);
+	if (got >= 0 && httpc_status(resp, (size_t)got, &b) == 200) {
+		struct prom_sample s;
+		size_t pos = 0;
 		total = 0;
-		for (char *line = resp; line && *line;
-		     line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-			if (strncmp(line, name, nl) != 0 || (line[nl] != '{' && line[nl] != ' '))
-				continue;
-			char *end = strchr(line, '\n');
-			char *sp = line + nl;
-			if (*sp == '{')
-				sp = strchr(sp, '}');
-			if (sp && (!end || sp < end))
-				total += strtod(sp + 1, NULL);
-		}
+		while (prom_next(b.p, b.len, &pos, &s, NULL))
+			if (prom_name_is(&s, name))
+				total += s.value;
 	}
 	free(resp);
 	return total;
@@ -170,7 +131,7 @@ static bool answers(const struct ctl *c, const struct unit *u, char *why, size_t
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
 {
 	if (u->probe_kind == PROBE_DB)
-		return db_answers(c, u, why, whylen); /* over its Unix socket */
+		return mdb_answers(c, u, why, whylen); /* over its Unix socket */
 	if (!c->isolated || u->root_ns)
 		return answers(c, u, why, whylen);
 	/* the host's address is only reachable from inside its namespace */

@@ -218,7 +218,7 @@ pid_t unit_running(struct unit *u)
 
 static int mkdirs(const char *path)
 {
-	char tmp[4096];
+	char tmp[TS_PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	for (char *p = tmp + 1; *p; p++) {
 		if (*p != '/')
@@ -238,38 +238,47 @@ static bool unit_binds_low(const struct unit *u)
 	return !u->db && u->mon == MON_NONE && strcmp(u->role, "app") != 0;
 }
 
-int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
+pid_t fork_with_report(int *report, char *err, size_t errlen)
 {
-	char dir[TS_PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/run", c->state);
-	if (mkdirs(dir) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	snprintf(dir, sizeof(dir), "%s/log", c->state);
-	if (mkdirs(dir) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return -1;
 	}
-	char bin[TS_PATH_MAX];
-	char *argv[64], store[16384];
+	close(pid == 0 ? p[0] : p[1]);
+	*report = pid == 0 ? p[1] : p[0];
+	return pid;
+}
+
+/* The binary a unit runs (into bin) and its arguments (argv, pointing into
+ * store or c). Returns 0, or -1 with err. */
+static int unit_argv(struct ctl *c, struct unit *u, char *bin, size_t binlen, char **argv,
+                     unsigned max, char *store, size_t storelen, char *err, size_t errlen)
+{
+	unsigned n = 0;
 	if (u->db) {
-		if (db_prepare(c, u, err, errlen) < 0)
+		if (mdb_prepare(c, u, err, errlen) < 0)
 			return -1;
-		if (db_argv(c, u, store, sizeof(store), argv, ARRAY_SIZE(argv)) < 0) {
+		if (mdb_argv(c, u, store, storelen, argv, max) < 0) {
 			snprintf(err, errlen, "mariadbd: arguments too long");
 			return -1;
 		}
-		snprintf(bin, sizeof(bin), "%s", argv[0]);
+		snprintf(bin, binlen, "%s", argv[0]);
 	} else if (u->mon != MON_NONE) {
-		if (mon_argv(c, u, store, sizeof(store), argv, ARRAY_SIZE(argv)) < 0) {
+		if (mon_argv(c, u, store, storelen, argv, max) < 0) {
 			snprintf(err, errlen, "%s: arguments too long", u->daemon);
 			return -1;
 		}
-		snprintf(bin, sizeof(bin), "%s", u->exe);
+		snprintf(bin, binlen, "%s", u->exe);
 	} else if (u->root_ns) {
-		snprintf(bin, sizeof(bin), "%s/tristack", c->bindir);
-		unsigned n = 0;
+		snprintf(bin, binlen, "%s/tristack", c->bindir);
 		argv[n++] = "tristack";
 		argv[n++] = "-c";
 		argv[n++] = c->conf;
@@ -278,8 +287,7 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		argv[n++] = "forward";
 		argv[n] = NULL;
 	} else {
-		snprintf(bin, sizeof(bin), "%s/%s", c->bindir, u->daemon);
-		unsigned n = 0;
+		snprintf(bin, binlen, "%s/%s", c->bindir, u->daemon);
 		argv[n++] = (char *)u->daemon;
 		argv[n++] = "-c";
 		argv[n++] = c->conf;
@@ -294,6 +302,56 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		         u->exe ? "scripts/install-deps.sh installs it" : "run make");
 		return -1;
 	}
+	return 0;
+}
+
+/* In the child: become the unit and exec binfd; what fails is written as an
+ * errno to report. Never returns. */
+static _Noreturn void unit_exec(struct ctl *c, struct unit *u, int binfd, int logfd, char **argv,
+                                int report)
+{
+	/* The daemon lives on after tristack returns: its own session, no
+	 * terminal, output to its log. */
+	setsid();
+	int devnull = open("/dev/null", O_RDONLY);
+	dup2(devnull, STDIN_FILENO);
+	dup2(logfd, STDOUT_FILENO);
+	dup2(logfd, STDERR_FILENO);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* In its host's namespace, then never root again (the forwarder stays:
+	 * it makes a socket in the LB's namespace per connection). */
+	if ((c->isolated && !u->root_ns && netns_enter(c, u->host->name) < 0) ||
+	    (!u->root_ns && (acct_view_enter(c) < 0 || acct_drop(c, unit_binds_low(u)) < 0))) {
+		int e = errno;
+		ssize_t w = write(report, &e, sizeof(e));
+		(void)w;
+		_exit(127);
+	}
+	syscall(SYS_execveat, binfd, "", argv, environ, AT_EMPTY_PATH);
+	int e = errno;
+	ssize_t w = write(report, &e, sizeof(e));
+	(void)w;
+	_exit(127);
+}
+
+int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
+{
+	static const char *const dirs[] = { "run", "log" };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		char dir[TS_PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/%s", c->state, dirs[i]);
+		if (mkdirs(dir) < 0) {
+			snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+			return -1;
+		}
+	}
+	char bin[TS_PATH_MAX];
+	char *argv[64], store[16384];
+	if (unit_argv(c, u, bin, sizeof(bin), argv, ARRAY_SIZE(argv), store, sizeof(store), err,
+	              errlen) < 0)
+		return -1;
 	/* Opened here, exec'd from the descriptor after the drop: the
 	 * account need not reach the folder the binaries are in. */
 	int binfd = open(bin, O_RDONLY | O_CLOEXEC);
@@ -310,59 +368,20 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	/* The child reports a failed exec through this pipe; a successful
 	 * exec closes it (O_CLOEXEC). Either way, once read() returns, the pid
 	 * runs the daemon's binary, so a stop right after cannot miss it. */
-	int report[2];
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		close(logfd);
-		close(binfd);
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(logfd);
-		close(binfd);
-		close(report[0]);
-		close(report[1]);
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		close(report[0]);
-		/* The daemon lives on after tristack returns: its own session,
-		 * no terminal, output to its log. */
-		setsid();
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, STDIN_FILENO);
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* In its host's namespace, then never root again (the forwarder
-		 * stays: it makes a socket in the LB's namespace per connection). */
-		if ((c->isolated && !u->root_ns && netns_enter(c, u->host->name) < 0) ||
-		    (!u->root_ns &&
-		     (acct_view_enter(c) < 0 || acct_drop(c, unit_binds_low(u)) < 0))) {
-			int e = errno;
-			ssize_t w = write(report[1], &e, sizeof(e));
-			(void)w;
-			_exit(127);
-		}
-		syscall(SYS_execveat, binfd, "", argv, environ, AT_EMPTY_PATH);
-		int e = errno;
-		ssize_t w = write(report[1], &e, sizeof(e));
-		(void)w;
-		_exit(127);
-	}
+	int report;
+	pid_t pid = fork_with_report(&report, err, errlen);
+	if (pid == 0)
+		unit_exec(c, u, binfd, logfd, argv, report);
 	close(logfd);
 	close(binfd);
-	close(report[1]);
+	if (pid < 0)
+		return -1;
 	int child_errno = 0;
 	ssize_t got;
 	do
-		got = read(report[0], &child_errno, sizeof(child_errno));
+		got = read(report, &child_errno, sizeof(child_errno));
 	while (got < 0 && errno == EINTR);
-	close(report[0]);
+	close(report);
 	if (got == (ssize_t)sizeof(child_errno)) {
 		waitpid(pid, NULL, 0);
 		snprintf(err, errlen, "exec %s: %s", bin, strerror(child_errno));

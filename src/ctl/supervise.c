@@ -14,7 +14,7 @@
  * deliberate stop.
  *
  * Between two rounds it serves GET /metrics on [monitoring] supervisor (the
- * monitoring host's address; svhttp.c): per unit, its restarts, whether it
+ * monitoring host's address; supervisor_metrics.c): per unit, its restarts, whether it
  * is up, whether it was given up on.
  */
 #include <errno.h>
@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/names.h"
 #include "ctl.h"
 
 #define SUPERVISE_MS   250
@@ -177,11 +178,11 @@ static char *render_metrics(void *arg)
 	FILE *f = open_memstream(&text, &len);
 	if (f == NULL)
 		return NULL;
-	series(f, v, "tristack_supervisor_restarts_total", "counter",
+	series(f, v, METRIC_SUPERVISOR_RESTARTS, "counter",
 	       "Times the supervisor started the unit again", 0);
-	series(f, v, "tristack_supervisor_unit_up", "gauge",
+	series(f, v, METRIC_SUPERVISOR_UNIT_UP, "gauge",
 	       "1 while the unit runs as far as the supervisor knows", 1);
-	series(f, v, "tristack_supervisor_unit_failed", "gauge",
+	series(f, v, METRIC_SUPERVISOR_UNIT_FAILED, "gauge",
 	       "1 once the supervisor gave up on the unit (it kept crashing)", 2);
 	fprintf(f,
 	        "# HELP process_start_time_seconds Start time of the process since unix epoch "
@@ -250,7 +251,7 @@ static void supervise(struct ctl *c, int lfd)
 		if (changed)
 			write_state(c, sv);
 		if (!stopping) /* sleeps SUPERVISE_MS, answering scrapes meanwhile */
-			svhttp_wait(lfd, SUPERVISE_MS, render_metrics, &view);
+			supervisor_metrics_serve(lfd, SUPERVISE_MS, render_metrics, &view);
 	}
 	if (lfd >= 0)
 		close(lfd);
@@ -293,7 +294,7 @@ int supervisor_start(struct ctl *c, char *err, size_t errlen)
 	char logpath[TS_PATH_MAX], pidpath[TS_PATH_MAX];
 	path_of(c, "log/supervisor.log", logpath, sizeof(logpath));
 	path_of(c, "run/supervisor.pid", pidpath, sizeof(pidpath));
-	int lfd = svhttp_listen(c, err, errlen);
+	int lfd = supervisor_metrics_listen(c, err, errlen);
 	if (lfd == -1)
 		return -1;
 	int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);

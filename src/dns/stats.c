@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/httpd.h"
+#include "core/names.h"
 
 /* The rcodes a response of ours can carry (RFC 6895), by label index. */
 static const struct {
@@ -62,7 +63,7 @@ void dns_stats_define(struct dns_stats *st, struct metrics *m, const struct dns_
 			snprintf(labels, sizeof(labels), "proto=\"%s\",rcode=\"%s\"", protos[t],
 			         i < ARRAY_SIZE(rcodes) ? rcodes[i].name : "other");
 			st->queries[t][i] = metrics_slot(
-			    m, metrics_counter(m, "tristack_dns_queries_total",
+			    m, metrics_counter(m, METRIC_DNS METRIC_QUERIES,
 			                       "Queries answered, by transport and response code",
 			                       labels));
 		}

@@ -79,7 +79,7 @@ static void count(struct lb_check *c, int id, int64_t n)
 static void check_done(struct lb_check *c, bool ok, int code, const char *why)
 {
 	struct loop *loop = c->w->loop;
-	lb_fetch_close(&c->fetch);
+	httpc_close(&c->fetch);
 	uint64_t us = httpd_now_us() - c->fetch.t_start_us;
 	atomic_store(&c->last_code, code);
 	atomic_store(&c->last_us, (int)MIN(us, (uint64_t)INT32_MAX));
@@ -107,7 +107,7 @@ static void check_start(struct lb_check *c)
 {
 	c->running = true;
 	c->scan = 0;
-	int e = lb_fetch_start(&c->fetch, c->w->loop, &c->lb->servers[c->server].addr);
+	int e = httpc_start(&c->fetch, c->w->loop, &c->lb->servers[c->server].addr);
 	if (e) {
 		check_fail_errno(c, e);
 		return;
@@ -116,7 +116,7 @@ static void check_start(struct lb_check *c)
 }
 
 /* What the exchange brings: read the response head as it comes. */
-static void check_event(struct lb_fetch *f, int what)
+static void check_event(struct httpc *f, int what)
 {
 	struct lb_check *c = container_of(f, struct lb_check, fetch);
 	if (what == -EMSGSIZE) {
@@ -127,7 +127,7 @@ static void check_event(struct lb_fetch *f, int what)
 		check_fail_errno(c, -what);
 		return;
 	}
-	if (what == LB_FETCH_EOF) {
+	if (what == HTTPC_EOF) {
 		check_done(c, false, -ECONNRESET, "connection closed before a response");
 		return;
 	}
@@ -210,7 +210,7 @@ void lb_checks_stop(struct lb *lb)
 		struct lb_check *c = &lb->checks[i];
 		if (c->w == NULL)
 			continue;
-		lb_fetch_close(&c->fetch);
+		httpc_close(&c->fetch);
 		loop_timer_stop(c->w->loop, &c->timer);
 		c->running = false;
 	}

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/httpc.h"
 #include "core/proxy.h"
 #include "core/tls.h"
 #include "ratelimit.h"
@@ -43,38 +44,11 @@ void lb_release(struct lb_balancer *b, int server);
 unsigned lb_servers_up(const struct lb_balancer *b);
 
 /* One server's health check (check.c); runs on worker 0's loop. */
-/* One HTTP exchange over a connection of its own, on a worker's loop
- * (fetch.c): connect, send req, read into resp. Its owner hears of each
- * step through event(): LB_FETCH_DATA (resp has grown), LB_FETCH_EOF (the
- * server closed), or -errno (EMSGSIZE: resp is full). On DATA the owner
- * may end it (lb_fetch_close) or let it read on; on EOF and errors it ends
- * it. The owner's own timer gives up on it (a timeout) the same way. */
-enum { LB_FETCH_DATA = 0, LB_FETCH_EOF = 1 };
-
-struct lb_fetch {
-	struct conn conn; /* io.fd < 0: not open */
-	bool connected;
-	const char *req;
-	size_t req_len, sent;
-	char *resp;
-	size_t resp_len, resp_cap;
-	uint64_t t_start_us; /* set by lb_fetch_start */
-	void (*event)(struct lb_fetch *f, int what);
-};
-
-/* 0, or the errno of a connect that failed at once (nothing is open). */
-int lb_fetch_start(struct lb_fetch *f, struct loop *loop, const struct addr *a);
-void lb_fetch_close(struct lb_fetch *f);
-static inline bool lb_fetch_open(const struct lb_fetch *f)
-{
-	return f->conn.io.fd >= 0;
-}
-
 struct lb_check {
 	struct lb *lb;
 	int server;
 	struct worker *w;
-	struct lb_fetch fetch;
+	struct httpc fetch;
 	struct timer timer; /* the next check, or this one's timeout */
 	bool running;
 	unsigned health; /* [0, rise + fall - 1]; up while >= rise */
@@ -126,8 +100,8 @@ struct lb_target {
 	char addr_text[64];
 	/* the scrape in progress, on worker 0's loop */
 	struct worker *w;
-	struct lb_fetch fetch; /* its resp: LB_MONITOR_MAX_BYTES */
-	struct timer timer;    /* the next scrape, or this one's timeout */
+	struct httpc fetch; /* its resp: LB_MONITOR_MAX_BYTES */
+	struct timer timer; /* the next scrape, or this one's timeout */
 	bool running;
 	char req[256];
 	struct lb_target_state st; /* under lb->mon_lock */

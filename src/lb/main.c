@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "core/log.h"
+#include "core/names.h"
 #include "core/path.h"
 #include "lb.h"
 
@@ -403,7 +404,7 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	lb_limits_metrics_define(lb, d->metrics);
 	lb_metrics_define(lb, d->metrics);
 	if (lb->has_tls)
-		tls_metrics_define(&lb->tls, d->metrics, "tristack_lb");
+		tls_metrics_define(&lb->tls, d->metrics, METRIC_LB);
 	return 0;
 }
 

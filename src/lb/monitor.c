@@ -19,9 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/names.h"
 #include "core/net.h"
+#include "core/prom.h"
 #include "lb.h"
-#include "prom.h"
 
 static void target_add(struct lb *lb, const struct stack_host *h, const char *daemon,
                        const char *spec, const char *prefix)
@@ -61,13 +62,13 @@ void lb_monitor_setup(struct lb *lb)
 		const struct stack_host *h = &s->hosts[i];
 		if (h->roles & ROLE_LB)
 			target_add(lb, h, "tristack-lb", h == lb->d->host ? NULL : s->lb.http.admin,
-			           "tristack_lb");
+			           METRIC_LB);
 		if (h->roles & ROLE_DNS)
-			target_add(lb, h, "tristack-dns", s->dns.admin, "tristack_dns");
+			target_add(lb, h, "tristack-dns", s->dns.admin, METRIC_DNS);
 		if (h->roles & ROLE_WEB)
-			target_add(lb, h, "tristack-web", s->web.http.admin, "tristack_web");
+			target_add(lb, h, "tristack-web", s->web.http.admin, METRIC_WEB);
 		if (h->roles & ROLE_APP)
-			target_add(lb, h, "tristack-app", s->app.http.admin, "tristack_app");
+			target_add(lb, h, "tristack-app", s->app.http.admin, METRIC_APP);
 	}
 }
 
@@ -76,7 +77,7 @@ void lb_monitor_setup(struct lb *lb)
 /* A daemon's request counter: its HTTP requests, or for DNS its queries. */
 static bool is_request_counter(const struct lb_target *t, const struct prom_sample *s)
 {
-	static const char *const suffixes[] = { "_http_requests_total", "_queries_total",
+	static const char *const suffixes[] = { METRIC_HTTP_REQUESTS, METRIC_QUERIES,
 		                                "_requests_total" };
 	size_t p = strlen(t->prefix);
 	if (s->name.len <= p || memcmp(s->name.p, t->prefix, p) != 0)
@@ -119,8 +120,8 @@ void lb_monitor_read(const struct lb_target *t, const char *body, size_t len,
 			any = true;
 			continue;
 		}
-		bool up = prom_name_is(&s, "tristack_app_db_up");
-		if (!up && !prom_name_is(&s, "tristack_app_db_replica_lag_seconds"))
+		bool up = prom_name_is(&s, METRIC_APP_DB_UP);
+		if (!up && !prom_name_is(&s, METRIC_APP_DB_REPLICA_LAG))
 			continue;
 		char server[64];
 		struct lb_db_view *v;
@@ -147,8 +148,8 @@ static int64_t wall_ms(void)
 static void scrape_done(struct lb_target *t, const char *error)
 {
 	struct lb *lb = t->lb;
-	struct lb_fetch *f = &t->fetch;
-	lb_fetch_close(f);
+	struct httpc *f = &t->fetch;
+	httpc_close(f);
 	t->running = false;
 	struct lb_target_state st;
 	pthread_mutex_lock(&lb->mon_lock);
@@ -182,7 +183,7 @@ static void scrape_fail_errno(struct lb_target *t, int e)
 /* The whole response is in: is it a 200 with a head? */
 static void scrape_check(struct lb_target *t)
 {
-	const struct lb_fetch *f = &t->fetch;
+	const struct httpc *f = &t->fetch;
 	char why[64];
 	const char *end = memmem(f->resp, f->resp_len, "\r\n\r\n", 4);
 	if (f->resp_len < 12 || memcmp(f->resp, "HTTP/1.", 7) != 0 || end == NULL) {
@@ -200,7 +201,7 @@ static void scrape_check(struct lb_target *t)
 static void scrape_start(struct lb_target *t)
 {
 	t->running = true;
-	int e = lb_fetch_start(&t->fetch, t->w->loop, &t->addr);
+	int e = httpc_start(&t->fetch, t->w->loop, &t->addr);
 	if (e) {
 		scrape_fail_errno(t, e);
 		return;
@@ -209,10 +210,10 @@ static void scrape_start(struct lb_target *t)
 }
 
 /* A scrape reads until the daemon closes (Connection: close). */
-static void scrape_event(struct lb_fetch *f, int what)
+static void scrape_event(struct httpc *f, int what)
 {
 	struct lb_target *t = container_of(f, struct lb_target, fetch);
-	if (what == LB_FETCH_DATA)
+	if (what == HTTPC_DATA)
 		return;
 	if (what == -EMSGSIZE)
 		scrape_done(t, "response too large");
@@ -281,7 +282,7 @@ void lb_monitor_stop(struct lb *lb)
 		struct lb_target *t = &lb->targets[i];
 		if (t->w == NULL)
 			continue;
-		lb_fetch_close(&t->fetch);
+		httpc_close(&t->fetch);
 		loop_timer_stop(t->w->loop, &t->timer);
 		t->running = false;
 	}

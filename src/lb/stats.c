@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/names.h"
 #include "core/sbuf.h"
 #include "core/tls.h"
 #include "lb.h"
@@ -35,12 +36,12 @@ void lb_metrics_define(struct lb *lb, struct metrics *m)
 	static const double check_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 		                               0.05,   0.1,   0.25,   0.5,   1,    2.5 };
 	char labels[128];
-	httpd_metrics_define(m, "tristack_lb", &lb->hm);
-	proxy_metrics_define(&lb->pc, m, "tristack_lb");
+	httpd_metrics_define(m, METRIC_LB, &lb->hm);
+	proxy_metrics_define(&lb->pc, m, METRIC_LB);
 	for (unsigned i = 0; i < lb->nservers; i++) {
 		struct lb_server *sv = &lb->lbs[i];
 		snprintf(labels, sizeof(labels), "server=\"%s\"", sv->name);
-		metrics_gauge_fn(m, "tristack_lb_server_up", "1 while the server takes requests",
+		metrics_gauge_fn(m, METRIC_LB_SERVER_UP, "1 while the server takes requests",
 		                 labels, server_up, sv);
 		metrics_gauge_fn(m, "tristack_lb_server_active_requests",
 		                 "Requests in progress on the server", labels, server_active, sv);
@@ -57,8 +58,7 @@ void lb_metrics_define(struct lb *lb, struct metrics *m)
 		c->m_failed = metrics_counter(m, "tristack_lb_checks_total",
 		                              "Health checks by result", labels);
 	}
-	metrics_gauge_fn(m, "tristack_lb_servers_up", "Servers taking requests", NULL, servers_up,
-	                 lb);
+	metrics_gauge_fn(m, METRIC_LB_SERVERS_UP, "Servers taking requests", NULL, servers_up, lb);
 	metrics_gauge_fn(m, "tristack_lb_queued_requests", "Requests waiting for a server slot",
 	                 NULL, queued, lb);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/names.h"
 #include "core/path.h"
 #include "web.h"
 
@@ -272,8 +273,8 @@ static int web_start(struct daemon *d, char *err, size_t errlen)
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint64_t)getpid() * 2654435761u;
 	snprintf(web->boundary, sizeof(web->boundary), "tristack%016llx", (unsigned long long)rnd);
-	httpd_metrics_define(d->metrics, "tristack_web", &web->hm);
-	proxy_metrics_define(&web->pc, d->metrics, "tristack_web");
+	httpd_metrics_define(d->metrics, METRIC_WEB, &web->hm);
+	proxy_metrics_define(&web->pc, d->metrics, METRIC_WEB);
 	return 0;
 }
 

@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz.h"
-#include "lb/prom.h"
+#include "core/prom.h"
 
 static bool inside(struct str s, const char *p, size_t n)
 {

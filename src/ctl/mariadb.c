@@ -1,4 +1,4 @@
-/* db.c - the stack's MariaDB instances: made once (mariadb-install-db),
+/* mariadb.c - the stack's MariaDB instances: made once (mariadb-install-db),
  * started like the daemons, provisioned on every `up` (idempotent: users,
  * schema, migrations, GTID replication), promoted on demand.
  *
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/names.h"
 #include "ctl.h"
 
 #define MARIADBD        "/usr/sbin/mariadbd"
@@ -46,7 +47,7 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p)
+void mdb_paths(const struct ctl *c, const struct stack_host *h, struct mdb_paths *p)
 {
 	fmt(p->datadir, sizeof(p->datadir), "%s/db/%s", c->state, h->name);
 	fmt(p->socket, sizeof(p->socket), "%s/run/%s.db.sock", c->state, h->name);
@@ -57,7 +58,7 @@ void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *
 
 /* ---- the current primary ---- */
 
-const struct stack_host *db_primary(const struct ctl *c)
+const struct stack_host *mdb_primary(const struct ctl *c)
 {
 	char path[TS_PATH_MAX], name[128] = "";
 	fmt(path, sizeof(path), "%s/db/primary", c->state);
@@ -74,9 +75,9 @@ const struct stack_host *db_primary(const struct ctl *c)
 }
 
 /* The database hosts other than the primary. */
-static unsigned db_replicas(const struct ctl *c, const struct stack_host **out, unsigned max)
+static unsigned mdb_replicas(const struct ctl *c, const struct stack_host **out, unsigned max)
 {
-	const struct stack_host *p = db_primary(c);
+	const struct stack_host *p = mdb_primary(c);
 	unsigned n = 0;
 	for (unsigned i = 0; i < c->stack.nhosts && n < max; i++) {
 		const struct stack_host *h = &c->stack.hosts[i];
@@ -108,7 +109,7 @@ static int secret_file(const struct ctl *c, const char *file, const char *alphab
                        char *out, size_t len)
 {
 	char dir[TS_PATH_MAX], path[TS_PATH_MAX + 100];
-	fmt(dir, sizeof(dir), "%s/secrets", c->state);
+	fmt(dir, sizeof(dir), "%s/" STATE_SECRETS, c->state);
 	mkdir(dir, 0700);
 	fmt(path, sizeof(path), "%s/%s", dir, file);
 	FILE *f = fopen(path, "r");
@@ -145,14 +146,14 @@ static int secret(const struct ctl *c, const char *name, char *out, size_t len)
 	                   out, len);
 }
 
-int db_secret(const struct ctl *c, const char *name, char *out, size_t len)
+int mdb_secret(const struct ctl *c, const char *name, char *out, size_t len)
 {
 	return secret(c, name, out, len);
 }
 
-int db_cookie_key(const struct ctl *c, char *out, size_t len)
+int mdb_cookie_key(const struct ctl *c, char *out, size_t len)
 {
-	return secret_file(c, "cookie.key", "0123456789abcdef", 64, out, len);
+	return secret_file(c, SECRET_COOKIE_KEY, "0123456789abcdef", 64, out, len);
 }
 
 /* ---- making and starting an instance ---- */
@@ -184,10 +185,10 @@ static int run_wait(const struct ctl *c, char *const argv[], const char *logfile
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
+int mdb_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 {
-	struct db_paths p;
-	db_paths(c, u->host, &p);
+	struct mdb_paths p;
+	mdb_paths(c, u->host, &p);
 	char dir[TS_PATH_MAX];
 	fmt(dir, sizeof(dir), "%s/db", c->state);
 	mkdir(dir, 0750);
@@ -228,12 +229,12 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	return 0;
 }
 
-int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv, unsigned max)
+int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv, unsigned max)
 {
-	struct db_paths p;
-	db_paths(c, u->host, &p);
+	struct mdb_paths p;
+	mdb_paths(c, u->host, &p);
 	const struct stack_db *db = &c->stack.db;
-	const struct stack_host *primary = db_primary(c);
+	const struct stack_host *primary = mdb_primary(c);
 	unsigned server_id = (unsigned)(u->host - c->stack.hosts) + 1;
 	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
 #define ARG(...) argv_add(&b, __VA_ARGS__)
@@ -270,11 +271,11 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 static MYSQL *admin_connect(const struct ctl *c, const struct stack_host *h, char *err,
                             size_t errlen)
 {
-	struct db_paths p;
-	db_paths(c, h, &p);
+	struct mdb_paths p;
+	mdb_paths(c, h, &p);
 	/* As the operator's own account, authenticated by the socket; a
 	 * datadir made by an older tristack has a root with no password
-	 * instead, until db_harden has run once. */
+	 * instead, until mdb_harden has run once. */
 	const char *users[] = { acct_operator(), "root" };
 	for (unsigned i = 0; i < ARRAY_SIZE(users); i++) {
 		if (i > 0 && strcmp(users[i], users[0]) == 0)
@@ -324,15 +325,25 @@ fail:
 	return -1;
 }
 
+/* The result of query q (the caller frees it) and its first row in *row
+ * (NULL: none); NULL when the query fails. */
+static MYSQL_RES *first_row(MYSQL *m, const char *q, MYSQL_ROW *row)
+{
+	if (mysql_query(m, q) != 0)
+		return NULL;
+	MYSQL_RES *r = mysql_store_result(m);
+	if (r != NULL)
+		*row = mysql_fetch_row(r);
+	return r;
+}
+
 /* One row of "SHOW SLAVE STATUS" read by field name; NULL when empty. */
 static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
 {
-	if (mysql_query(m, "SHOW SLAVE STATUS") != 0)
-		return NULL;
-	MYSQL_RES *r = mysql_store_result(m);
+	MYSQL_ROW row;
+	MYSQL_RES *r = first_row(m, "SHOW SLAVE STATUS", &row);
 	if (r == NULL)
 		return NULL;
-	MYSQL_ROW row = mysql_fetch_row(r);
 	char *found = NULL;
 	if (row) {
 		unsigned nf = mysql_num_fields(r);
@@ -349,12 +360,10 @@ static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
 
 static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
 {
-	if (mysql_query(m, q) != 0)
-		return NULL;
-	MYSQL_RES *r = mysql_store_result(m);
+	MYSQL_ROW row;
+	MYSQL_RES *r = first_row(m, q, &row);
 	if (r == NULL)
 		return NULL;
-	MYSQL_ROW row = mysql_fetch_row(r);
 	char *v = NULL;
 	if (row && row[0]) {
 		snprintf(out, len, "%s", row[0]);
@@ -364,7 +373,7 @@ static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
 	return v;
 }
 
-bool db_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
+bool mdb_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
 {
 	MYSQL *m = admin_connect(c, u->host, why, whylen);
 	if (m == NULL)
@@ -378,7 +387,7 @@ bool db_answers(const struct ctl *c, const struct unit *u, char *why, size_t why
 
 /* A role and, for a replica, how it replicates: "primary", "replica 0 s
  * behind", "replica (not replicating: ...)". */
-void db_describe(const struct ctl *c, const struct unit *u, char *out, size_t len)
+void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t len)
 {
 	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "";
 	MYSQL *m = admin_connect(c, u->host, err, sizeof(err));
@@ -410,7 +419,7 @@ void db_describe(const struct ctl *c, const struct unit *u, char *out, size_t le
  * account likewise when the operator is not root; no anonymous account;
  * any other account with an empty password locked. Local to the instance
  * (sql_log_bin off): a replica's accounts are its own. */
-static int db_harden(const struct ctl *c, const struct stack_host *h, char *err, size_t errlen)
+static int mdb_harden(const struct ctl *c, const struct stack_host *h, char *err, size_t errlen)
 {
 	MYSQL *m = admin_connect(c, h, err, errlen);
 	if (m == NULL)
@@ -542,7 +551,7 @@ static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errle
 	return rc;
 }
 
-const struct db_grant db_app_grants[] = {
+const struct mdb_grant mdb_app_grants[] = {
 	{ "posts", "SELECT, INSERT" },
 	{ "heartbeat", "SELECT, INSERT, DELETE" },
 	{ NULL, NULL },
@@ -578,7 +587,7 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 	    run_migrations(c, m, err, errlen) < 0)
 		goto out;
 	/* One account per client address, with what the app does and no
-	 * more (db_app_grants). */
+	 * more (mdb_app_grants). */
 	for (unsigned i = 0; i < c->stack.nhosts; i++) {
 		const struct stack_host *h = &c->stack.hosts[i];
 		if (h->roles & ROLE_APP) {
@@ -589,7 +598,7 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 			        from, app_pw, from, app_pw) < 0 ||
 			    revoke_all(m, "app", from, err, errlen) < 0)
 				goto out;
-			for (const struct db_grant *g = db_app_grants; g->table; g++)
+			for (const struct mdb_grant *g = mdb_app_grants; g->table; g++)
 				if (sql(m, err, errlen, "GRANT %s ON `%s`.`%s` TO 'app'@'%s'",
 				        g->privileges, schema, g->table, from) < 0)
 					goto out;
@@ -670,21 +679,21 @@ static int wait_replicating(struct ctl *c, const struct stack_host *replica, uns
 	return -1;
 }
 
-int db_provision(struct ctl *c, char *err, size_t errlen)
+int mdb_provision(struct ctl *c, char *err, size_t errlen)
 {
-	const struct stack_host *primary = db_primary(c);
+	const struct stack_host *primary = mdb_primary(c);
 	if (primary == NULL)
 		return 0; /* a stack without a database */
 	for (unsigned i = 0; i < c->stack.nhosts; i++) {
 		const struct stack_host *h = &c->stack.hosts[i];
 		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) &&
-		    db_harden(c, h, err, errlen) < 0)
+		    mdb_harden(c, h, err, errlen) < 0)
 			return -1;
 	}
 	if (setup_primary(c, primary, err, errlen) < 0)
 		return -1;
 	const struct stack_host *replicas[8];
-	unsigned n = db_replicas(c, replicas, 8);
+	unsigned n = mdb_replicas(c, replicas, 8);
 	for (unsigned i = 0; i < n; i++)
 		if (setup_replica(c, replicas[i], primary, err, errlen) < 0 ||
 		    wait_replicating(c, replicas[i], 10000, err, errlen) < 0)
@@ -701,9 +710,9 @@ int db_provision(struct ctl *c, char *err, size_t errlen)
  * (SHOW SLAVE STATUS, in MariaDB 10.5+ a privilege of its own), SELECT on
  * performance_schema. Made on the primary; replication takes it to the
  * replicas. */
-int db_exporter_user(struct ctl *c, char *err, size_t errlen)
+int mdb_exporter_user(struct ctl *c, char *err, size_t errlen)
 {
-	const struct stack_host *primary = db_primary(c);
+	const struct stack_host *primary = mdb_primary(c);
 	if (primary == NULL)
 		return 0;
 	char pw[64];
@@ -729,10 +738,10 @@ int db_exporter_user(struct ctl *c, char *err, size_t errlen)
 
 /* ---- planned failover ---- */
 
-int db_promote(struct ctl *c, const char *name, char *err, size_t errlen)
+int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 {
 	const struct stack_host *target = stack_host(&c->stack, name);
-	const struct stack_host *old = db_primary(c);
+	const struct stack_host *old = mdb_primary(c);
 	if (target == NULL || !(target->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA))) {
 		snprintf(err, errlen, "%s is not a database host of the stack", name);
 		return -1;

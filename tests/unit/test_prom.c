@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lb/prom.h"
+#include "core/prom.h"
 #include "t.h"
 
 static const char exposition[] =

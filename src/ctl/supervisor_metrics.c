@@ -1,44 +1,50 @@
-/* svhttp.c - the supervisor's /metrics: a tiny HTTP/1.0-style server that
- * lives inside the supervisor's wait between two rounds.
+/* supervisor_metrics.c - the supervisor's /metrics: a tiny HTTP/1.0-style
+ * server that lives inside the supervisor's wait between two rounds.
  *
  * It must never stall supervision: every socket is non-blocking, a round
  * waits in poll() for at most the time the supervisor would have slept, a
- * client gets SVHTTP_TIMEOUT_MS for its request and its answer, and at most
- * SVHTTP_CONNS are held at once (a new one pushes out the oldest that has not
+ * client gets SVM_TIMEOUT_MS for its request and its answer, and at most
+ * SVM_CONNS are held at once (a new one pushes out the oldest that has not
  * sent its request yet). One request per connection; the answer closes it.
+ *
+ * It is not core's HTTP server (httpd.c): that one runs on a worker's event
+ * loop, inside a daemon (its buffer pools, metrics shards, reloads), and the
+ * supervisor is one plain process stepping waitpid() and pid files between
+ * sleeps. What the two share is core's: the listening socket (net_listen),
+ * the request parser (http_parse_request), the admin listeners' Host check
+ * (httpd_host_is_local) and the reason phrases.
  *
  * The listening socket is made by the process that starts the supervisor
  * (errors reach `tristack up`), in the monitoring host's network namespace
  * in isolated mode: the socket keeps its namespace wherever its owner runs.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/httpd.h"
 #include "ctl.h"
 
-#define SVHTTP_CONNS      8
-#define SVHTTP_TIMEOUT_MS 2000
-#define SVHTTP_HEAD_MAX   2048
+#define SVM_CONNS      8
+#define SVM_TIMEOUT_MS 2000
+#define SVM_HEAD_MAX   2048
 
 struct svconn {
 	int fd; /* -1: free */
 	uint64_t deadline;
-	char head[SVHTTP_HEAD_MAX];
-	size_t got;
-	char *out; /* the answer, once the head is in */
+	char head[SVM_HEAD_MAX];
+	size_t got, scan; /* scan: the parser's, between reads */
+	char *out;        /* the answer, once the head is in */
 	size_t outlen, sent;
 };
 
-static struct svconn conns[SVHTTP_CONNS];
+static struct svconn conns[SVM_CONNS];
 static bool conns_ready;
 
 static uint64_t now_ms(void)
@@ -48,7 +54,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int svhttp_listen(const struct ctl *c, char *err, size_t errlen)
+int supervisor_metrics_listen(const struct ctl *c, char *err, size_t errlen)
 {
 	const char *spec = c->stack.monitoring.supervisor;
 	const struct stack_host *h = stack_mon_host(&c->stack);
@@ -65,16 +71,8 @@ int svhttp_listen(const struct ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "no namespace for %s: %s", h->name, strerror(errno));
 		return -1;
 	}
-	int fd = socket(((const struct sockaddr *)&a.ss)->sa_family,
-	                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1, saved = 0;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (const struct sockaddr *)&a.ss, a.len) < 0 || listen(fd, 16) < 0) {
-		saved = errno;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
+	int fd = net_listen(&a, false, 16, e, sizeof(e));
+	int saved = errno;
 	if (c->isolated)
 		netns_leave();
 	if (fd < 0) {
@@ -85,7 +83,7 @@ int svhttp_listen(const struct ctl *c, char *err, size_t errlen)
 	return fd;
 }
 
-static void sv_conn_close(struct svconn *k)
+static void svconn_close(struct svconn *k)
 {
 	close(k->fd);
 	free(k->out);
@@ -100,7 +98,7 @@ static void accept_all(int lfd)
 		if (fd < 0)
 			return; /* EAGAIN, or an error the next round sees again */
 		struct svconn *k = NULL, *oldest = NULL;
-		for (unsigned i = 0; i < SVHTTP_CONNS && k == NULL; i++) {
+		for (unsigned i = 0; i < SVM_CONNS && k == NULL; i++) {
 			if (conns[i].fd < 0)
 				k = &conns[i];
 			else if (conns[i].out == NULL &&
@@ -110,7 +108,7 @@ static void accept_all(int lfd)
 		if (k == NULL && oldest) {
 			/* full of clients that say nothing: the oldest makes room,
 			 * so idle connections cannot keep a scraper out */
-			sv_conn_close(oldest);
+			svconn_close(oldest);
 			k = oldest;
 		}
 		if (k == NULL) {
@@ -118,130 +116,112 @@ static void accept_all(int lfd)
 			continue;
 		}
 		k->fd = fd;
-		k->deadline = now_ms() + SVHTTP_TIMEOUT_MS;
+		k->deadline = now_ms() + SVM_TIMEOUT_MS;
 	}
 }
 
-/* Is the head's Host (port aside) one this listener answers to: the
- * address the connection reached, or localhost? Anything else is a name a
- * page rebound to us (DNS rebinding), as the daemons' admin listeners
- * refuse (http_admin_host_ok). No Host at all (HTTP/1.0) is answered. */
-static bool host_ok(const struct svconn *k)
+/* Queue the answer: status with body (malloc'd, taken; NULL: a line saying
+ * the status), the body left out for HEAD. */
+static void respond(struct svconn *k, int status, char *body, bool head_only)
 {
-	const char *h = strcasestr(k->head, "\nhost:");
-	if (h == NULL)
-		return true;
-	h += 6;
-	h += strspn(h, " \t");
-	size_t n = strcspn(h, "\r\n");
-	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-		n--;
-	char name[128];
-	if (n == 0 || n >= sizeof(name))
-		return false;
-	memcpy(name, h, n);
-	name[n] = '\0';
-	/* the port goes: "a.b.c.d:9110", "[::1]:9110" */
-	char *end = name[0] == '[' ? strchr(name, ']') : strrchr(name, ':');
-	if (name[0] == '[') {
-		if (end == NULL)
-			return false;
-		memmove(name, name + 1, (size_t)(end - name - 1));
-		name[end - name - 1] = '\0';
-	} else if (end && strchr(name, ':') == end) {
-		*end = '\0';
-	}
-	if (strcasecmp(name, "localhost") == 0 || strcmp(name, "127.0.0.1") == 0 ||
-	    strcmp(name, "::1") == 0)
-		return true;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char here[INET6_ADDRSTRLEN] = "";
-	if (getsockname(k->fd, (struct sockaddr *)&ss, &len) == 0)
-		inet_ntop(ss.ss_family,
-		          ss.ss_family == AF_INET
-		              ? (void *)&((struct sockaddr_in *)&ss)->sin_addr
-		              : (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr,
-		          here, sizeof(here));
-	return here[0] && strcmp(name, here) == 0;
-}
-
-/* The answer to a complete head. */
-static void answer(struct svconn *k, char *(*render)(void *arg), void *arg)
-{
-	char *body = NULL;
-	const char *status = "200 OK", *type = "text/plain; version=0.0.4; charset=utf-8";
-	bool head_only = strncmp(k->head, "HEAD ", 5) == 0;
-	if (!host_ok(k))
-		status = "403 Forbidden", type = "text/plain";
-	else if (strncmp(k->head, "GET ", 4) != 0 && !head_only)
-		status = "405 Method Not Allowed", type = "text/plain";
-	else if (strncmp(k->head + (head_only ? 5 : 4), "/metrics ", 9) == 0 ||
-	         strncmp(k->head + (head_only ? 5 : 4), "/metrics?", 9) == 0)
-		body = render(arg);
-	else
-		status = "404 Not Found", type = "text/plain";
-	if (body == NULL && strcmp(status, "200 OK") == 0)
-		status = "500 Internal Server Error", type = "text/plain";
-	size_t blen = body ? strlen(body) : strlen(status) + 1;
+	const char *type =
+	    status == 200 ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain";
+	char line[64];
+	snprintf(line, sizeof(line), "%d %s", status, http_status_reason(status));
+	size_t blen = body ? strlen(body) : strlen(line) + 1;
 	size_t cap = blen + 256;
 	k->out = xmalloc(cap);
 	int n = snprintf(k->out, cap,
 	                 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	                 "Connection: close\r\n\r\n",
-	                 status, type, blen);
+	                 line, type, blen);
 	k->outlen = (size_t)n;
 	if (!head_only) {
 		if (body)
 			memcpy(k->out + k->outlen, body, blen);
 		else
-			snprintf(k->out + k->outlen, cap - k->outlen, "%s\n", status);
+			snprintf(k->out + k->outlen, cap - k->outlen, "%s\n", line);
 		k->outlen += blen;
 	}
 	free(body);
 }
 
+/* The answer to a parsed head m: GET or HEAD /metrics, from a Host that is
+ * this listener's address or localhost (anything else is a name a page
+ * rebound to us, DNS rebinding, as the daemons' admin listeners refuse). */
+static void answer(struct svconn *k, const struct http_msg *m, char *(*render)(void *arg),
+                   void *arg)
+{
+	bool head_only = m->method == HTTP_HEAD;
+	if (!httpd_host_is_local(m->authority, k->fd, NULL, 0))
+		respond(k, 403, NULL, head_only);
+	else if (m->method != HTTP_GET && !head_only)
+		respond(k, 405, NULL, head_only);
+	else if (!httpd_path_is(m->target, "/metrics", false))
+		respond(k, 404, NULL, head_only);
+	else {
+		char *body = render(arg);
+		respond(k, body ? 200 : 500, body, head_only);
+	}
+}
+
+/* The head so far, parsed: answered once whole (a malformed one with the
+ * parser's status); one longer than SVM_HEAD_MAX is no scraper's, and is
+ * closed. Returns false when the connection was closed. */
+static bool head_in(struct svconn *k, char *(*render)(void *arg), void *arg)
+{
+	static struct http_msg m; /* one thread, one head at a time */
+	struct http_limits lim = { .max_head = sizeof(k->head), .max_headers = 32 };
+	ssize_t r = http_parse_request(k->head, k->got, &k->scan, &lim, &m);
+	if (r == TS_AGAIN)
+		return true;
+	if (r < 0 && m.error_status == 431) {
+		svconn_close(k);
+		return false;
+	}
+	if (r < 0)
+		respond(k, m.error_status, NULL, false);
+	else
+		answer(k, &m, render, arg);
+	return true;
+}
+
 static void serve(struct svconn *k, short revents, char *(*render)(void *arg), void *arg)
 {
 	if (revents & (POLLERR | POLLNVAL)) {
-		sv_conn_close(k);
+		svconn_close(k);
 		return;
 	}
 	if (k->out == NULL && (revents & (POLLIN | POLLHUP))) {
-		ssize_t n = read(k->fd, k->head + k->got, sizeof(k->head) - 1 - k->got);
+		ssize_t n = read(k->fd, k->head + k->got, sizeof(k->head) - k->got);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			sv_conn_close(k);
+			svconn_close(k);
 			return;
 		}
 		k->got += (size_t)n;
-		k->head[k->got] = '\0';
-		if (strstr(k->head, "\r\n\r\n") == NULL && strstr(k->head, "\n\n") == NULL) {
-			if (k->got == sizeof(k->head) - 1)
-				sv_conn_close(k); /* no head this long is ours */
+		if (!head_in(k, render, arg) || k->out == NULL)
 			return;
-		}
-		answer(k, render, arg);
 	}
 	if (k->out) {
 		ssize_t n = send(k->fd, k->out + k->sent, k->outlen - k->sent, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			sv_conn_close(k);
+			svconn_close(k);
 			return;
 		}
 		k->sent += (size_t)n;
 		if (k->sent == k->outlen)
-			sv_conn_close(k);
+			svconn_close(k);
 	}
 }
 
-void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
+void supervisor_metrics_serve(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
 {
 	if (!conns_ready) {
-		for (unsigned i = 0; i < SVHTTP_CONNS; i++)
+		for (unsigned i = 0; i < SVM_CONNS; i++)
 			conns[i].fd = -1;
 		conns_ready = true;
 	}
@@ -250,20 +230,20 @@ void svhttp_wait(int lfd, unsigned ms, char *(*render)(void *arg), void *arg)
 		uint64_t now = now_ms();
 		if (now >= until)
 			return;
-		struct pollfd p[SVHTTP_CONNS + 1];
-		struct svconn *who[SVHTTP_CONNS + 1];
+		struct pollfd p[SVM_CONNS + 1];
+		struct svconn *who[SVM_CONNS + 1];
 		nfds_t n = 0;
 		uint64_t wake = until;
 		if (lfd >= 0) {
 			p[n] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 			who[n++] = NULL;
 		}
-		for (unsigned i = 0; i < SVHTTP_CONNS; i++) {
+		for (unsigned i = 0; i < SVM_CONNS; i++) {
 			struct svconn *k = &conns[i];
 			if (k->fd < 0)
 				continue;
 			if (now >= k->deadline) {
-				sv_conn_close(k); /* too slow: never held longer */
+				svconn_close(k); /* too slow: never held longer */
 				continue;
 			}
 			wake = k->deadline < wake ? k->deadline : wake;

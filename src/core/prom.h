@@ -1,15 +1,16 @@
 /* prom.h - a reader of the Prometheus text format (version 0.0.4), just
- * enough for the LB to watch the other daemons' /metrics: sample lines
+ * enough to watch the daemons' /metrics (the LB's monitor, `tristack
+ * status`): sample lines
  * (name, optional {labels}, value, optional timestamp). Comments, blank
  * lines and lines it cannot read are skipped. Pure functions over bytes:
  * no allocation, nothing read past the length given. */
-#ifndef TS_LB_PROM_H
-#define TS_LB_PROM_H
+#ifndef TS_CORE_PROM_H
+#define TS_CORE_PROM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/common.h"
+#include "common.h"
 
 /* Names and label sets longer than this are not read (the line is
  * skipped): ours are far shorter. */

@@ -1,4 +1,4 @@
-/* lb_fetch: the one HTTP exchange under the LB's health checks and
+/* httpc: the one HTTP exchange under the LB's health checks and
  * scrapes, on a real loop against a server thread on 127.0.0.1 - the
  * request arrives whole, the answer is handed over as it comes (DATA, then
  * EOF), a full buffer is EMSGSIZE, a refused connect an error, and an
@@ -12,9 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/httpc.h"
 #include "core/loop.h"
 #include "core/net.h"
-#include "lb/lb.h"
 #include "t.h"
 
 struct server {
@@ -46,7 +46,7 @@ static void *serve(void *arg)
 }
 
 struct run {
-	struct lb_fetch f;
+	struct httpc f;
 	struct loop *loop;
 	struct timer deadline; /* a test that hangs fails instead */
 	int data, eof, err;
@@ -54,19 +54,19 @@ struct run {
 	char req[128], resp[64];
 };
 
-static void on_event(struct lb_fetch *f, int what)
+static void on_event(struct httpc *f, int what)
 {
 	struct run *r = container_of(f, struct run, f);
-	if (what == LB_FETCH_DATA) {
+	if (what == HTTPC_DATA) {
 		r->data++;
 		if (r->stop_at == 0 || f->resp_len < r->stop_at)
 			return;
-	} else if (what == LB_FETCH_EOF) {
+	} else if (what == HTTPC_EOF) {
 		r->eof++;
 	} else {
 		r->err = -what;
 	}
-	lb_fetch_close(f);
+	httpc_close(f);
 	loop_stop(r->loop);
 }
 
@@ -74,7 +74,7 @@ static void too_long(struct timer *t)
 {
 	struct run *r = container_of(t, struct run, deadline);
 	r->err = ETIMEDOUT;
-	lb_fetch_close(&r->f);
+	httpc_close(&r->f);
 	loop_stop(r->loop);
 }
 
@@ -118,10 +118,10 @@ static void exchange(struct run *r, const char *const *pieces, size_t cap, struc
 	r->f.resp = r->resp;
 	r->f.resp_cap = cap;
 	r->f.event = on_event;
-	CHECK_EQ(lb_fetch_start(&r->f, r->loop, &a), 0);
-	CHECK(lb_fetch_open(&r->f));
+	CHECK_EQ(httpc_start(&r->f, r->loop, &a), 0);
+	CHECK(httpc_open(&r->f));
 	run_loop(r);
-	CHECK(!lb_fetch_open(&r->f));
+	CHECK(!httpc_open(&r->f));
 	close(s->lfd); /* the server thread is past accept: it has our connection */
 	pthread_join(th, NULL);
 	loop_free(r->loop);
@@ -178,13 +178,44 @@ TEST(fetch_reports_a_refused_connect)
 	r.f.resp = r.resp;
 	r.f.resp_cap = sizeof(r.resp);
 	r.f.event = on_event;
-	int e = lb_fetch_start(&r.f, r.loop, &a);
+	int e = httpc_start(&r.f, r.loop, &a);
 	if (e == 0) /* refused later, through the loop */
 		run_loop(&r);
 	else
 		r.err = e;
 	CHECK_EQ(r.err, ECONNREFUSED);
-	CHECK(!lb_fetch_open(&r.f));
+	CHECK(!httpc_open(&r.f));
 	CHECK_EQ(r.data, 0);
 	loop_free(r.loop);
+}
+
+TEST(httpc_get_runs_an_exchange_to_its_end_and_reads_the_status)
+{
+	static const char *const pieces[] = { "HTTP/1.1 200 OK\r\n", "Content-Length: 2\r\n\r\n",
+		                              "ok", NULL };
+	struct server s = { 0 };
+	struct addr a;
+	s.lfd = listen_any(&a);
+	s.pieces = pieces;
+	pthread_t th;
+	pthread_create(&th, NULL, serve, &s);
+	static const char req[] = "GET /x HTTP/1.1\r\nHost: y\r\n\r\n";
+	char resp[128];
+	ssize_t n = httpc_get(&a, req, strlen(req), resp, sizeof(resp), 1000, 1000);
+	close(s.lfd);
+	pthread_join(th, NULL);
+	CHECK_STR(s.got, req);
+	CHECK_EQ(n, (ssize_t)strlen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+	struct str body;
+	CHECK_EQ(httpc_status(resp, (size_t)n, &body), 200);
+	CHECK(body.len == 2 && memcmp(body.p, "ok", 2) == 0);
+	CHECK_EQ(httpc_status(resp, 10, NULL), -1); /* no whole head */
+}
+
+TEST(httpc_get_fails_when_nobody_listens)
+{
+	struct addr a;
+	close(listen_any(&a));
+	char resp[16];
+	CHECK_EQ(httpc_get(&a, "GET / HTTP/1.1\r\n\r\n", 18, resp, sizeof(resp), 500, 500), -1);
 }

@@ -1,0 +1,48 @@
+/* names.h - names more than one binary uses: one side makes the thing, the
+ * other finds it by name. A metric's name is a contract with whoever
+ * scrapes it (the LB's monitor, `tristack status`, the alert rules tristack
+ * writes for Prometheus); a file's name in the state folder one between
+ * tristack, which makes it, and the daemon that reads it. Each is spelled
+ * here once; string literals join them ("tristack_lb" "_server_up").
+ */
+#ifndef TS_CORE_NAMES_H
+#define TS_CORE_NAMES_H
+
+/* ---- metrics ---- */
+
+/* Each daemon's prefix: its name with '_' for '-' (as daemon.c makes it). */
+#define METRIC_LB  "tristack_lb"
+#define METRIC_WEB "tristack_web"
+#define METRIC_APP "tristack_app"
+#define METRIC_DNS "tristack_dns"
+
+/* After a prefix: an HTTP front end's requests (httpd.c, by status
+ * class), the DNS server's queries (dns/stats.c). */
+#define METRIC_HTTP_REQUESTS "_http_requests_total"
+#define METRIC_QUERIES       "_queries_total"
+/* After a prefix: a TLS certificate's notAfter (tls.c). */
+#define METRIC_TLS_CERT_EXPIRY "_tls_certificate_expiry_timestamp_seconds"
+
+/* The LB's servers (lb/stats.c), read by the alert rules. */
+#define METRIC_LB_SERVER_UP  METRIC_LB "_server_up"
+#define METRIC_LB_SERVERS_UP METRIC_LB "_servers_up"
+
+/* Each database as the app sees it (app/db.c), read by the LB's monitor and
+ * the alert rules. */
+#define METRIC_APP_DB_UP          METRIC_APP "_db_up"
+#define METRIC_APP_DB_REPLICA_LAG METRIC_APP "_db_replica_lag_seconds"
+
+/* The supervisor's (ctl/supervise.c), read by the alert rules. */
+#define METRIC_SUPERVISOR_RESTARTS    "tristack_supervisor_restarts_total"
+#define METRIC_SUPERVISOR_UNIT_UP     "tristack_supervisor_unit_up"
+#define METRIC_SUPERVISOR_UNIT_FAILED "tristack_supervisor_unit_failed"
+
+/* ---- the state folder ---- */
+
+/* Secrets tristack makes (0600) and the daemons read: the app's database
+ * password and its cookie signing key, in {state}/secrets/. */
+#define STATE_SECRETS       "secrets"
+#define SECRET_APP_PASSWORD "app.password"
+#define SECRET_COOKIE_KEY   "cookie.key"
+
+#endif
