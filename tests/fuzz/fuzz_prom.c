@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/prom.h"
+#include "fuzz.h"
 
 static bool inside(struct str s, const char *p, size_t n)
 {
