@@ -72,7 +72,7 @@ void httpd_server_use_metrics(struct httpd_server *srv, const struct metrics *m,
 
 /* ---- server ---- */
 
-void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct stack_http *conf,
+void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct http_conf *conf,
                        httpd_handler_fn handler, void *data)
 {
 	memset(srv, 0, sizeof(*srv));

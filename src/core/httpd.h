@@ -53,7 +53,7 @@ struct httpd_metric_slots {
 
 struct httpd_server {
 	struct worker *w;
-	const struct stack_http *conf;
+	const struct http_conf *conf;
 	struct http_limits limits;
 	httpd_handler_fn handler;
 	void *data;
@@ -199,7 +199,7 @@ struct httpd_session {
 	struct httpd_session *prev, *next;
 };
 /* Set up a server on a worker; conf may be NULL for built-in defaults. */
-void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct stack_http *conf,
+void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct http_conf *conf,
                        httpd_handler_fn handler, void *data);
 /* Hand the handler whole request bodies (in s->body), read before it runs;
  * with no max_body_size set they are bounded by HTTPD_BUFFERED_MAX_BODY. */

@@ -66,9 +66,9 @@ bool httpd_host_is_local(struct str authority, int fd, const char *const *names,
 bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d)
 {
 	char fqdn[300] = "", www[300] = "";
-	const struct stack_host *h = d->host;
-	const char *domain = d->stack.site.domain;
-	bool is_www = h && domain && d->stack.site.www && strcmp(h->name, d->stack.site.www) == 0;
+	const struct conf_host *h = d->host;
+	const char *domain = d->conf.site.domain;
+	bool is_www = h && domain && d->conf.site.www && strcmp(h->name, d->conf.site.www) == 0;
 	if (h && domain)
 		snprintf(fqdn, sizeof(fqdn), "%s.%s", h->name, domain);
 	if (is_www)

@@ -435,7 +435,7 @@ static void head_parsed(struct httpd_session *s, const struct http_msg *m)
 	s->req->t_head = loop_now(s->srv->w->loop);
 	s->req->msg = s->srv->scratch;
 	/* nginx's keepalive_requests: the last one says Connection: close */
-	const struct stack_http *conf = s->srv->conf;
+	const struct http_conf *conf = s->srv->conf;
 	if (conf && conf->keepalive_requests &&
 	    ++s->nrequests >= (uint64_t)conf->keepalive_requests)
 		s->close_after = true;

@@ -15,7 +15,7 @@ static inline uint64_t httpd_conf_ms(const struct httpd_server *srv, size_t off,
 	return srv->conf ? *(const uint64_t *)((const char *)srv->conf + off) : def;
 }
 
-#define TIMEOUT(srv, field, def) httpd_conf_ms((srv), offsetof(struct stack_http, field), (def))
+#define TIMEOUT(srv, field, def) httpd_conf_ms((srv), offsetof(struct http_conf, field), (def))
 
 /* httpd.c: the request state, from a per-worker stock: made when a head
  * begins, given back (its body, file and pieces let go) when the connection

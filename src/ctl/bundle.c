@@ -54,7 +54,7 @@ int bundle_fail(struct bundle *b, const char *f, ...)
 	return -1;
 }
 
-bool bundle_is_db(const struct stack_host *h)
+bool bundle_is_db(const struct conf_host *h)
 {
 	return (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) != 0;
 }
@@ -364,7 +364,7 @@ static int put_binaries(struct bundle *b)
 /* ---- systemd/ ---- */
 
 /* The listeners of a role's daemon, for its ports and its check. */
-static unsigned role_listens(const struct stack *s, unsigned role, const char **out)
+static unsigned role_listens(const struct conf *s, unsigned role, const char **out)
 {
 	unsigned n = 0;
 	switch (role) {
@@ -392,15 +392,14 @@ static unsigned role_listens(const struct stack *s, unsigned role, const char **
 static bool resolve(const struct bundle *b, const char *spec, struct addr *a)
 {
 	char e[256];
-	return spec && spec[0] &&
-	       stack_resolve_addr(&b->c->stack, spec, b->h, a, e, sizeof(e)) == 0;
+	return spec && spec[0] && conf_resolve_addr(&b->c->cfg, spec, b->h, a, e, sizeof(e)) == 0;
 }
 
 /* Does the daemon listen below 1024 (and so need CAP_NET_BIND_SERVICE)? */
 static bool low_port(const struct bundle *b, unsigned role)
 {
 	const char *specs[4];
-	unsigned n = role_listens(&b->c->stack, role, specs);
+	unsigned n = role_listens(&b->c->cfg, role, specs);
 	struct addr a;
 	for (unsigned i = 0; i < n; i++)
 		if (resolve(b, specs[i], &a) && addr_port(&a) > 0 && addr_port(&a) < 1024)
@@ -443,7 +442,7 @@ static int put_unit(struct bundle *b, size_t r)
 	        "RestartSec=1\n"
 	        "LimitNOFILE=65536\n"
 	        "UMask=0027\n",
-	        daemon, bundle_roles[r].what, host, b->c->stack.site.domain, host,
+	        daemon, bundle_roles[r].what, host, b->c->cfg.site.domain, host,
 	        bundle_roles[r].name, bundle_roles[r].what, host,
 	        role == ROLE_APP ? " mariadb.service" : "",
 	        role == ROLE_WEB && (b->h->roles & ROLE_APP) ? " tristack-app.service" : "",
@@ -483,7 +482,7 @@ static int put_unit(struct bundle *b, size_t r)
 /* install.sh's check of a daemon: an HTTP URL that must answer. */
 static void add_check(struct bundle *b, size_t r)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	const char *spec = NULL, *path = "/";
 	switch (bundle_roles[r].role) {
 	case ROLE_APP:
@@ -558,7 +557,7 @@ static int put_firewall(struct bundle *b)
 
 static int put_tls(struct bundle *b)
 {
-	const struct stack_lb *lb = &b->c->stack.lb;
+	const struct lb_conf *lb = &b->c->cfg.lb;
 	if (!(b->h->roles & ROLE_LB) || lb->tls_listen == NULL || lb->tls_listen[0] == '\0')
 		return 0;
 	char where[4400];
@@ -604,7 +603,7 @@ static int put_tls(struct bundle *b)
 
 static int put_shared(struct bundle *b)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	if (b->h->roles & ROLE_WEB) {
 		if (ship_path(b, "[web] root", s->web.root, true) < 0)
 			return -1;
@@ -667,9 +666,9 @@ static void hosts_list(const struct ctl *c, char *out, size_t len)
 {
 	size_t o = 0;
 	out[0] = '\0';
-	for (unsigned i = 0; i < c->stack.nhosts && o < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "",
-		                      c->stack.hosts[i].name);
+	for (unsigned i = 0; i < c->cfg.nhosts && o < len; i++)
+		o +=
+		    (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", c->cfg.hosts[i].name);
 }
 
 static int build(struct bundle *b, const char *out)
@@ -722,7 +721,7 @@ int cmd_bundle(struct ctl *c, int argc, char **argv)
 	static struct bundle b; /* big; one per process */
 	memset(&b, 0, sizeof(b));
 	b.c = c;
-	b.h = stack_host(&c->stack, name);
+	b.h = conf_host(&c->cfg, name);
 	if (b.h == NULL) {
 		char hosts[1024];
 		hosts_list(c, hosts, sizeof(hosts));

@@ -34,10 +34,10 @@ struct bundle_out {
 
 struct bundle {
 	struct ctl *c;
-	const struct stack_host *h;
-	const struct stack_host *primary; /* NULL: the stack has no database */
-	char stage[4096];                 /* the temporary folder */
-	char top[TS_PATH_MAX];            /* stage/tristack-HOST */
+	const struct conf_host *h;
+	const struct conf_host *primary; /* NULL: the stack has no database */
+	char stage[4096];                /* the temporary folder */
+	char top[TS_PATH_MAX];           /* stage/tristack-HOST */
 	char cwd[PATH_MAX];
 	char err[1024];
 	bool local_tls; /* tls/ holds the local CA's certificates */
@@ -47,7 +47,7 @@ struct bundle {
 
 /* Says what went wrong in b->err; returns -1. */
 int bundle_fail(struct bundle *b, const char *f, ...) TS_PRINTF(2, 3);
-bool bundle_is_db(const struct stack_host *h);
+bool bundle_is_db(const struct conf_host *h);
 /* 'text' for sh (a ' becomes '\''), and " 'text'", a word of a list. */
 void bundle_sh_quote(FILE *f, const char *s);
 void bundle_sh_word(FILE *f, const char *s);
@@ -67,7 +67,7 @@ int bundle_copy_file(struct bundle *b, const char *src, const char *rel, mode_t 
 int bundle_put_database(struct bundle *b);
 
 /* bundle_install.c: the host's roles as text ("lb, dns"); install.sh; README. */
-void bundle_roles_text(const struct stack_host *h, char *out, size_t len, const char *sep);
+void bundle_roles_text(const struct conf_host *h, char *out, size_t len, const char *sep);
 int bundle_put_install(struct bundle *b);
 int bundle_put_readme(struct bundle *b);
 

@@ -6,7 +6,7 @@
 
 #include "bundle.h"
 
-void bundle_roles_text(const struct stack_host *h, char *out, size_t len, const char *sep)
+void bundle_roles_text(const struct conf_host *h, char *out, size_t len, const char *sep)
 {
 	static const struct {
 		unsigned role;
@@ -85,7 +85,7 @@ int bundle_put_install(struct bundle *b)
 	fprintf(f, "\nROLES=");
 	bundle_sh_quote(f, roles);
 	fprintf(f, "\nDOMAIN=");
-	bundle_sh_quote(f, b->c->stack.site.domain);
+	bundle_sh_quote(f, b->c->cfg.site.domain);
 	fprintf(f, "\n# this host's daemons, in start order\nUNITS=(");
 	for (size_t r = 0; r < ARRAY_SIZE(bundle_roles); r++)
 		if (b->h->roles & bundle_roles[r].role)
@@ -101,8 +101,8 @@ int bundle_put_install(struct bundle *b)
 	fprintf(f, "# '' | primary | replica\nDB_ROLE=");
 	bundle_sh_quote(f, db_role(b));
 	fprintf(f, "\nSCHEMA=");
-	bundle_sh_quote(f, b->c->stack.db.name);
-	fprintf(f, "\nDB_PORT=%lld\nPRIMARY=", (long long)b->c->stack.db.port);
+	bundle_sh_quote(f, b->c->cfg.db.name);
+	fprintf(f, "\nDB_PORT=%lld\nPRIMARY=", (long long)b->c->cfg.db.port);
 	bundle_sh_quote(f, b->primary ? b->primary->name : "");
 	fprintf(f, "\nPRIMARY_ADDRESS=");
 	bundle_sh_quote(f, b->primary ? b->primary->address : "");
@@ -113,7 +113,7 @@ int bundle_put_install(struct bundle *b)
 }
 
 /* The order the hosts go in: database primary, replicas, web/app, lb/dns. */
-static int install_rank(const struct bundle *b, const struct stack_host *h)
+static int install_rank(const struct bundle *b, const struct conf_host *h)
 {
 	if (h == b->primary)
 		return 0;
@@ -126,7 +126,7 @@ static int install_rank(const struct bundle *b, const struct stack_host *h)
 
 int bundle_put_readme(struct bundle *b)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	char roles[128];
 	bundle_roles_text(b->h, roles, sizeof(roles), ", ");
 	struct bundle_out o;

@@ -37,8 +37,8 @@ static void sql_id(FILE *f, const char *s)
 
 static int put_cnf(struct bundle *b)
 {
-	const struct stack_db *db = &b->c->stack.db;
-	unsigned server_id = (unsigned)(b->h - b->c->stack.hosts) + 1; /* as mdb_argv */
+	const struct conf_db *db = &b->c->cfg.db;
+	unsigned server_id = (unsigned)(b->h - b->c->cfg.hosts) + 1; /* as mdb_argv */
 	bool primary = b->h == b->primary;
 	struct bundle_out o;
 	FILE *f = bundle_out_open(b, &o);
@@ -66,9 +66,9 @@ static int put_cnf(struct bundle *b)
 	        "character_set_server    = utf8mb4\n"
 	        "%s"
 	        "read_only               = %s\n",
-	        b->h->name, primary ? "primary" : "replica", b->c->stack.site.domain, b->h->name,
+	        b->h->name, primary ? "primary" : "replica", b->c->cfg.site.domain, b->h->name,
 	        server_id, b->h->address, (long long)db->port, db->buffer_pool,
-	        stack_db_threads_name(db->thread_handling),
+	        conf_db_threads_name(db->thread_handling),
 	        primary ? "" : "# a replica comes up read-only, not writable until promoted\n",
 	        primary ? "OFF" : "ON");
 	return bundle_out_put(b, &o, "mariadb/60-tristack.cnf", 0644);
@@ -86,7 +86,7 @@ static int secrets(struct bundle *b, char *app, char *repl, size_t len)
  * loopback): app with DML on the schema, repl for replication. */
 static int put_provision(struct bundle *b, const char *app_pw, const char *repl_pw)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	struct bundle_out o;
 	FILE *f = bundle_out_open(b, &o);
 	if (f == NULL)
@@ -101,7 +101,7 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 	sql_id(f, s->db.name);
 	fprintf(f, " CHARACTER SET utf8mb4;\n");
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		for (int k = 0; k < 2; k++) {
 			bool app = k == 0;
 			if (app ? !(h->roles & ROLE_APP) : !bundle_is_db(h))
@@ -143,7 +143,7 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
  * this after the migrations, which make the tables. */
 static int put_grants(struct bundle *b)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	struct bundle_out o;
 	FILE *f = bundle_out_open(b, &o);
 	if (f == NULL)
@@ -153,7 +153,7 @@ static int put_grants(struct bundle *b)
 	        "-- bundle %s`, run by install.sh after the migrations.\n",
 	        b->h->name);
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		if (!(h->roles & ROLE_APP))
 			continue;
 		for (const struct mdb_grant *g = mdb_app_grants; g->table; g++) {
@@ -221,7 +221,7 @@ static int put_replica(struct bundle *b, const char *repl_pw)
 	        b->h->name, b->primary->name, b->h->name);
 	sql_str(f, b->primary->address);
 	fprintf(f, ", MASTER_PORT=%lld, MASTER_USER='repl', MASTER_PASSWORD=",
-	        (long long)b->c->stack.db.port);
+	        (long long)b->c->cfg.db.port);
 	sql_str(f, repl_pw);
 	fprintf(f, ",\n    MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;\n"
 	           "START SLAVE;\n");

@@ -130,7 +130,7 @@ static bool pump(struct pair *p, short rev0, short rev1)
  * ls: how many. A port another program holds (a loopback stack's LB, say)
  * is tried again every few seconds, so the forwarder neither dies in a loop
  * under the supervisor nor gives up for good. */
-static unsigned listen_all(const struct stack *s, const struct stack_host *lb,
+static unsigned listen_all(const struct conf *s, const struct conf_host *lb,
                            struct fwd_listener *ls)
 {
 	unsigned nls = 0;
@@ -147,7 +147,7 @@ static unsigned listen_all(const struct stack *s, const struct stack_host *lb,
 			char e[256];
 			struct addr to;
 			if (want[i].spec == NULL || want[i].spec[0] == '\0' ||
-			    stack_resolve_addr(s, want[i].spec, lb, &to, e, sizeof(e)) < 0)
+			    conf_resolve_addr(s, want[i].spec, lb, &to, e, sizeof(e)) < 0)
 				continue;
 			int fd = listen_local(want[i].port);
 			if (fd < 0) {
@@ -219,7 +219,7 @@ static void pump_all(struct pair *pairs, const struct pollfd *pfd, unsigned nls)
 }
 
 /* A new client on a listener: a free pair, connecting to the LB. */
-static void accept_one(const struct ctl *c, const struct stack_host *lb,
+static void accept_one(const struct ctl *c, const struct conf_host *lb,
                        const struct fwd_listener *l, struct pair *pairs)
 {
 	int cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -242,8 +242,8 @@ static void accept_one(const struct ctl *c, const struct stack_host *lb,
 
 int cmd_forward(struct ctl *c)
 {
-	const struct stack *s = &c->stack;
-	const struct stack_host *lb = stack_host_with_role(s, ROLE_LB);
+	const struct conf *s = &c->cfg;
+	const struct conf_host *lb = conf_host_with_role(s, ROLE_LB);
 	if (!c->isolated || lb == NULL) {
 		fprintf(stderr, "tristack: forward: only for an isolated stack with an LB\n");
 		return 1;

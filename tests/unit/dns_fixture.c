@@ -23,13 +23,13 @@ const struct dns_zone *dns_fixture_example(void)
 	return &z;
 }
 
-int dns_fixture_from_stack(struct dns_zone *z, struct stack *s, const char *conf, uint32_t ttl,
+int dns_fixture_from_stack(struct dns_zone *z, struct conf *s, const char *conf, uint32_t ttl,
                            char *err, size_t errlen)
 {
-	if (stack_load_string(s, "t.conf", conf, err, errlen) < 0)
+	if (conf_load_string(s, "t.conf", conf, err, errlen) < 0)
 		return -1;
 	if (dns_zone_from_stack(z, s, ttl, err, errlen) < 0) {
-		stack_free(s);
+		conf_free(s);
 		return -1;
 	}
 	return 0;

@@ -80,9 +80,9 @@ int dns_fixture_load(struct dns_zone *z, const char *text, char *err, size_t err
 const struct dns_zone *dns_fixture_example(void);
 
 /* The zone tristack-dns makes without a zone file, from the stack file
- * text conf (loaded into *s, which the caller frees with stack_free), its
+ * text conf (loaded into *s, which the caller frees with conf_free), its
  * TTL ttl seconds. 0, or -1 with the reason in err. */
-int dns_fixture_from_stack(struct dns_zone *z, struct stack *s, const char *conf, uint32_t ttl,
+int dns_fixture_from_stack(struct dns_zone *z, struct conf *s, const char *conf, uint32_t ttl,
                            char *err, size_t errlen);
 
 #endif

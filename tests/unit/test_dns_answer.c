@@ -779,7 +779,7 @@ TEST(dns_answer_stack_zone)
 	static const char conf[] = "[site]\ndomain = foobar.com\nwww = lb-01\n"
 	                           "[host lb-01]\naddress = 10.0.0.1\nroles = lb, dns\n"
 	                           "[host web-01]\naddress = 10.0.0.2\nroles = web\n";
-	struct stack s;
+	struct conf s;
 	struct dns_zone z;
 	char err[256];
 	int rc = dns_fixture_from_stack(&z, &s, conf, 300, err, sizeof(err));
@@ -810,5 +810,5 @@ TEST(dns_answer_stack_zone)
 		ldns_pkt_free(p);
 	}
 	dns_zone_free(&z);
-	stack_free(&s);
+	conf_free(&s);
 }
