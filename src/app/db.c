@@ -838,10 +838,10 @@ void db_metrics_define(struct db *db, struct metrics *m)
 
 int db_setup(struct db *db, struct daemon *d, char *err, size_t errlen)
 {
-	const struct stack *s = &d->stack;
+	const struct conf *s = &d->conf;
 	memset(db, 0, sizeof(*db));
 	for (unsigned i = 0; i < s->nhosts && db->nservers < ARRAY_SIZE(db->servers); i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
 			continue;
 		struct db_server *sv = &db->servers[db->nservers++];

@@ -57,7 +57,7 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 	struct app *app = xcalloc(1, sizeof(*app));
 	d->data = app;
 	app->d = d;
-	d->http = &d->stack.app.http;
+	d->http = &d->conf.app.http;
 	if (d->host == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'app' role (or pass --host)",
 		         d->conf_path);
@@ -65,8 +65,7 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 	}
 	app->host = d->host->name;
 	char e[256];
-	if (stack_resolve_addr(&d->stack, d->http->listen, d->host, &app->listen, e, sizeof(e)) <
-	    0) {
+	if (conf_resolve_addr(&d->conf, d->http->listen, d->host, &app->listen, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [app] listen: %s", d->conf_path, e);
 		return -1;
 	}

@@ -46,7 +46,7 @@ int daemon_admin_addr(const struct daemon *d, const char *section, const char *s
 	char e[256];
 	if (spec == NULL || spec[0] == '\0')
 		return 0;
-	if (stack_resolve_addr(&d->stack, spec, d->host, out, e, sizeof(e)) < 0) {
+	if (conf_resolve_addr(&d->conf, spec, d->host, out, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [%s] admin: %s", d->conf_path, section, e);
 		return -1;
 	}
@@ -61,7 +61,7 @@ int daemon_admin_addr(const struct daemon *d, const char *section, const char *s
 int daemon_path(const struct daemon *d, const char *tmpl, char *out, size_t len)
 {
 	const char *host = d->host ? d->host->name : "-";
-	const char *state = d->state ? d->state : d->stack.site.state;
+	const char *state = d->state ? d->state : d->conf.site.state;
 	size_t o = 0;
 	for (const char *p = tmpl; *p; p++) {
 		const char *add = p;
@@ -225,16 +225,16 @@ static void *worker_run(void *arg)
 /* Load and check the file the way both start-up and SIGHUP do. */
 static int load_config(struct daemon *d, const char *host_name, char *err, size_t errlen)
 {
-	if (stack_load(&d->stack, d->conf_path, err, errlen) < 0)
+	if (conf_load(&d->conf, d->conf_path, err, errlen) < 0)
 		return -1;
 	if (host_name) {
-		d->host = stack_host(&d->stack, host_name);
+		d->host = conf_host(&d->conf, host_name);
 		if (d->host == NULL) {
 			snprintf(err, errlen, "%s: no [host %s] section", d->conf_path, host_name);
 			return -1;
 		}
 	} else {
-		d->host = stack_host_with_role(&d->stack, d->def->role);
+		d->host = conf_host_with_role(&d->conf, d->def->role);
 	}
 	if (d->def->configure && d->def->configure(d, err, errlen) < 0)
 		return -1;
@@ -325,7 +325,7 @@ static void gen_free(struct daemon *d)
 		metrics_release_owner(d->metrics, d);
 	if (d->access_log.path)
 		log_file_close(&d->access_log);
-	stack_free(&d->stack);
+	conf_free(&d->conf);
 }
 
 /* Start a generation whose configuration is loaded: logs, shared state,
@@ -503,7 +503,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		goto fail;
 	if (test) {
 		fprintf(stderr, "%s: %s is valid\n", def->name, d->conf_path);
-		stack_print(&d->stack, stdout);
+		conf_print(&d->conf, stdout);
 		rc = 0;
 		goto out;
 	}

@@ -87,9 +87,9 @@ struct daemon {
 	const struct daemon_def *def;
 	const char *conf_path;
 	const char *state; /* --state, else [site] state */
-	struct stack stack;
-	const struct stack_host *host;
-	struct stack_http *http; /* the daemon's shared HTTP settings, if any */
+	struct conf conf;
+	const struct conf_host *host;
+	struct http_conf *http; /* the daemon's shared HTTP settings, if any */
 	unsigned nworkers;
 	struct worker *workers;
 	struct metrics *metrics;

@@ -39,7 +39,7 @@ static uint64_t conf_ms(const struct http_server *srv, size_t off, uint64_t def)
 	return srv->conf ? *(const uint64_t *)((const char *)srv->conf + off) : def;
 }
 
-#define TIMEOUT(srv, field, def) conf_ms((srv), offsetof(struct stack_http, field), (def))
+#define TIMEOUT(srv, field, def) conf_ms((srv), offsetof(struct http_conf, field), (def))
 
 /* ---- metrics ---- */
 
@@ -84,7 +84,7 @@ void http_server_use_metrics(struct http_server *srv, const struct metrics *m,
 
 /* ---- server ---- */
 
-void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
+void http_server_init(struct http_server *srv, struct worker *w, const struct http_conf *conf,
                       http_handler_fn handler, void *data)
 {
 	memset(srv, 0, sizeof(*srv));
@@ -611,9 +611,9 @@ bool http_admin_host_ok(const struct http_session *s, const struct daemon *d)
 	socklen_t len = sizeof(ss);
 	if (getsockname(s->conn.io.fd, (struct sockaddr *)&ss, &len) == 0)
 		sockaddr_ip((const struct sockaddr *)&ss, local, sizeof(local));
-	const struct stack_host *h = d->host;
-	const char *domain = d->stack.site.domain;
-	bool is_www = h && domain && d->stack.site.www && strcmp(h->name, d->stack.site.www) == 0;
+	const struct conf_host *h = d->host;
+	const char *domain = d->conf.site.domain;
+	bool is_www = h && domain && d->conf.site.www && strcmp(h->name, d->conf.site.www) == 0;
 	if (h && domain)
 		snprintf(fqdn, sizeof(fqdn), "%s.%s", h->name, domain);
 	if (is_www)
@@ -1208,7 +1208,7 @@ static void head_parsed(struct http_session *s, const struct http_msg *m)
 	s->req->t_head = loop_now(s->srv->w->loop);
 	s->req->msg = s->srv->scratch;
 	/* nginx's keepalive_requests: the last one says Connection: close */
-	const struct stack_http *conf = s->srv->conf;
+	const struct http_conf *conf = s->srv->conf;
 	if (conf && conf->keepalive_requests &&
 	    ++s->nrequests >= (uint64_t)conf->keepalive_requests)
 		s->close_after = true;

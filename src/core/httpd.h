@@ -52,7 +52,7 @@ struct http_metric_slots {
 
 struct http_server {
 	struct worker *w;
-	const struct stack_http *conf;
+	const struct http_conf *conf;
 	struct http_limits limits;
 	http_handler_fn handler;
 	void *data;
@@ -198,7 +198,7 @@ struct http_session {
 	struct http_session *prev, *next;
 };
 /* Set up a server on a worker; conf may be NULL for built-in defaults. */
-void http_server_init(struct http_server *srv, struct worker *w, const struct stack_http *conf,
+void http_server_init(struct http_server *srv, struct worker *w, const struct http_conf *conf,
                       http_handler_fn handler, void *data);
 /* Hand the handler whole request bodies (in s->body), read before it runs;
  * with no max_body_size set they are bounded by HTTP_BUFFERED_MAX_BODY. */

@@ -719,7 +719,7 @@ static int up_failed(struct proxy_txn *t, bool timeout)
 	count_error(t);
 	bool safe = !t->body_started && (never_connected || t->head_sent == 0 || t->idempotent);
 	bool wanted = pc->retry_on &
-	              (never_connected ? STACK_RETRY_CONN_FAILURE : STACK_RETRY_EMPTY_RESPONSE);
+	              (never_connected ? PROXY_RETRY_CONN_FAILURE : PROXY_RETRY_EMPTY_RESPONSE);
 	if ((!timeout || never_connected) && safe && wanted && t->attempt < pc->retries)
 		return txn_retry(t);
 	txn_error(t, timeout ? 504 : 502);
@@ -919,7 +919,7 @@ static int take_response_head(struct proxy_txn *t)
 	/* retry_on 502 503 ...: an idempotent request with no body goes to
 	 * another server instead (HAProxy's layer-7 retries); the answer and
 	 * its connection are dropped. */
-	if ((pc->retry_on & stack_retry_bit(m->status)) && t->idempotent && !t->body_started &&
+	if ((pc->retry_on & proxy_retry_bit(m->status)) && t->idempotent && !t->body_started &&
 	    s->req->framing == HTTP_BODY_NONE && t->attempt < pc->retries) {
 		log_info("server %s answered %d: retrying elsewhere", pc->servers[t->server].name,
 		         m->status);

@@ -48,7 +48,7 @@ struct proxy_conf {
 	uint64_t timeout_pool;  /* idle pooled connections are closed after this */
 	uint64_t timeout_queue; /* the longest a request waits for a server slot */
 	unsigned retries;
-	/* which failures are retried (STACK_RETRY_* and stack_retry_bit of
+	/* which failures are retried (PROXY_RETRY_* and proxy_retry_bit of
 	 * statuses): connect failures, connections that die before the
 	 * response, responses with these statuses (idempotent requests with
 	 * no body only) */

@@ -31,8 +31,8 @@ enum ktype {
 	K_TLSCERT,
 	K_LEVEL,
 	K_RETRY,
-	K_RATE,    /* struct stack_rate: "100/s burst 200" or "off" */
-	K_PORTMAP, /* struct stack_portmap: "8080:8443 8081:8444" */
+	K_RATE,    /* struct lb_rate: "100/s burst 200" or "off" */
+	K_PORTMAP, /* struct lb_portmap: "8080:8443 8081:8444" */
 	K_INT_OFF, /* a whole number >= min, or "off" (stored as 0) */
 };
 
@@ -89,105 +89,103 @@ static const char *const balance_choices[] = { "roundrobin", "leastconn", "first
 	}
 
 static const struct key site_keys[] = {
-	{ "domain", K_STR, offsetof(struct stack_site, domain), "foobar.com", NULL, 0, 0 },
-	{ "www", K_STR, offsetof(struct stack_site, www), "lb-01", NULL, 0, 0 },
-	{ "state", K_STR, offsetof(struct stack_site, state), "var", NULL, 0, 0 },
-	{ "admin", K_STR, offsetof(struct stack_site, admin), "", NULL, 0, 0 },
-	{ "user", K_STR, offsetof(struct stack_site, user), "tristack", NULL, 0, 0 },
+	{ "domain", K_STR, offsetof(struct conf_site, domain), "foobar.com", NULL, 0, 0 },
+	{ "www", K_STR, offsetof(struct conf_site, www), "lb-01", NULL, 0, 0 },
+	{ "state", K_STR, offsetof(struct conf_site, state), "var", NULL, 0, 0 },
+	{ "admin", K_STR, offsetof(struct conf_site, admin), "", NULL, 0, 0 },
+	{ "user", K_STR, offsetof(struct conf_site, user), "tristack", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
 static const struct key host_keys[] = {
-	{ "address", K_STR, offsetof(struct stack_host, address), NULL, NULL, 0, 0 },
-	{ "roles", K_ROLES, offsetof(struct stack_host, roles), "", NULL, 0, 0 },
+	{ "address", K_STR, offsetof(struct conf_host, address), NULL, NULL, 0, 0 },
+	{ "roles", K_ROLES, offsetof(struct conf_host, roles), "", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
 static const struct key lb_keys[] = {
-	HTTP_KEYS(struct stack_lb, ":8080", "0", "0"),
-	{ "admin", K_STR, offsetof(struct stack_lb, http.admin), ":8404", NULL, 0, 0 },
-	{ "balance", K_ENUM, offsetof(struct stack_lb, balance), "roundrobin", balance_choices, 0,
+	HTTP_KEYS(struct lb_conf, ":8080", "0", "0"),
+	{ "admin", K_STR, offsetof(struct lb_conf, http.admin), ":8404", NULL, 0, 0 },
+	{ "balance", K_ENUM, offsetof(struct lb_conf, balance), "roundrobin", balance_choices, 0,
 	  0 },
 	{ "server", K_SERVER, 0, NULL, NULL, 0, 0 },
-	{ "timeout_connect", K_DURATION, offsetof(struct stack_lb, timeout_connect), "5s", NULL, 1,
+	{ "timeout_connect", K_DURATION, offsetof(struct lb_conf, timeout_connect), "5s", NULL, 1,
 	  0 },
-	{ "timeout_server", K_DURATION, offsetof(struct stack_lb, timeout_server), "60s", NULL, 1,
+	{ "timeout_server", K_DURATION, offsetof(struct lb_conf, timeout_server), "60s", NULL, 1,
 	  0 },
 	{ "timeout_server_keep_alive", K_DURATION,
-	  offsetof(struct stack_lb, timeout_server_keep_alive), "4s", NULL, 1, 0 },
-	{ "timeout_queue", K_DURATION, offsetof(struct stack_lb, timeout_queue), "5s", NULL, 1, 0 },
-	{ "retries", K_INT, offsetof(struct stack_lb, retries), "3", NULL, 0, 100 },
-	{ "retry_on", K_RETRY, offsetof(struct stack_lb, retry_on),
+	  offsetof(struct lb_conf, timeout_server_keep_alive), "4s", NULL, 1, 0 },
+	{ "timeout_queue", K_DURATION, offsetof(struct lb_conf, timeout_queue), "5s", NULL, 1, 0 },
+	{ "retries", K_INT, offsetof(struct lb_conf, retries), "3", NULL, 0, 100 },
+	{ "retry_on", K_RETRY, offsetof(struct lb_conf, retry_on),
 	  "conn-failure empty-response 502 503 504", NULL, 0, 0 },
-	{ "check", K_CHECK, offsetof(struct stack_lb, check), NULL, NULL, 0, 0 },
-	{ "tls_listen", K_STR, offsetof(struct stack_lb, tls_listen), "", NULL, 0, 0 },
+	{ "check", K_CHECK, offsetof(struct lb_conf, check), NULL, NULL, 0, 0 },
+	{ "tls_listen", K_STR, offsetof(struct lb_conf, tls_listen), "", NULL, 0, 0 },
 	{ "tls_cert", K_TLSCERT, 0, NULL, NULL, 0, 0 },
-	{ "hsts", K_DURATION, offsetof(struct stack_lb, hsts), "365d", NULL, 0, 0 },
-	{ "tls_ticket_rotate", K_DURATION, offsetof(struct stack_lb, tls_ticket_rotate), "1h", NULL,
+	{ "hsts", K_DURATION, offsetof(struct lb_conf, hsts), "365d", NULL, 0, 0 },
+	{ "tls_ticket_rotate", K_DURATION, offsetof(struct lb_conf, tls_ticket_rotate), "1h", NULL,
 	  60000, 7 * 86400000LL },
-	{ "tls_tickets", K_BOOL, offsetof(struct stack_lb, tls_tickets), "yes", NULL, 0, 0 },
-	{ "tls_session_cache", K_INT, offsetof(struct stack_lb, tls_session_cache), "20000", NULL,
-	  0, 1000000 },
-	{ "redirect_ports", K_PORTMAP, offsetof(struct stack_lb, redirect_ports), "", NULL, 0, 0 },
-	{ "rate_limit", K_RATE, offsetof(struct stack_lb, rate_limit), "500/s burst 1000", NULL, 0,
-	  0 },
-	{ "rate_limit_write", K_RATE, offsetof(struct stack_lb, rate_limit_write),
-	  "100/s burst 200", NULL, 0, 0 },
-	{ "conn_limit", K_INT_OFF, offsetof(struct stack_lb, conn_limit), "1000", NULL, 1,
+	{ "tls_tickets", K_BOOL, offsetof(struct lb_conf, tls_tickets), "yes", NULL, 0, 0 },
+	{ "tls_session_cache", K_INT, offsetof(struct lb_conf, tls_session_cache), "20000", NULL, 0,
 	  1000000 },
-	{ "rate_limit_table", K_INT, offsetof(struct stack_lb, rate_limit_table), "65536", NULL,
+	{ "redirect_ports", K_PORTMAP, offsetof(struct lb_conf, redirect_ports), "", NULL, 0, 0 },
+	{ "rate_limit", K_RATE, offsetof(struct lb_conf, rate_limit), "500/s burst 1000", NULL, 0,
+	  0 },
+	{ "rate_limit_write", K_RATE, offsetof(struct lb_conf, rate_limit_write), "100/s burst 200",
+	  NULL, 0, 0 },
+	{ "conn_limit", K_INT_OFF, offsetof(struct lb_conf, conn_limit), "1000", NULL, 1, 1000000 },
+	{ "rate_limit_table", K_INT, offsetof(struct lb_conf, rate_limit_table), "65536", NULL,
 	  1024, 1 << 24 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
 static const struct key web_keys[] = {
-	HTTP_KEYS(struct stack_web, ":8080", "0", "1000"),
-	{ "admin", K_STR, offsetof(struct stack_web, http.admin), ":8405", NULL, 0, 0 },
-	{ "root", K_STR, offsetof(struct stack_web, root), "www", NULL, 0, 0 },
-	{ "index", K_STR, offsetof(struct stack_web, index), "index.html", NULL, 0, 0 },
-	{ "autoindex", K_BOOL, offsetof(struct stack_web, autoindex), "no", NULL, 0, 0 },
-	{ "dotfiles", K_BOOL, offsetof(struct stack_web, dotfiles), "no", NULL, 0, 0 },
-	{ "csp", K_STR, offsetof(struct stack_web, csp), TS_SITE_CSP, NULL, 0, 0 },
-	{ "mime_types", K_STR, offsetof(struct stack_web, mime_types), "/etc/mime.types", NULL, 0,
+	HTTP_KEYS(struct web_conf, ":8080", "0", "1000"),
+	{ "admin", K_STR, offsetof(struct web_conf, http.admin), ":8405", NULL, 0, 0 },
+	{ "root", K_STR, offsetof(struct web_conf, root), "www", NULL, 0, 0 },
+	{ "index", K_STR, offsetof(struct web_conf, index), "index.html", NULL, 0, 0 },
+	{ "autoindex", K_BOOL, offsetof(struct web_conf, autoindex), "no", NULL, 0, 0 },
+	{ "dotfiles", K_BOOL, offsetof(struct web_conf, dotfiles), "no", NULL, 0, 0 },
+	{ "csp", K_STR, offsetof(struct web_conf, csp), TS_SITE_CSP, NULL, 0, 0 },
+	{ "mime_types", K_STR, offsetof(struct web_conf, mime_types), "/etc/mime.types", NULL, 0,
 	  0 },
-	{ "file_cache", K_DURATION, offsetof(struct stack_web, file_cache), "1s", NULL, 0,
-	  3600000 },
-	{ "gzip", K_BOOL, offsetof(struct stack_web, gzip), "yes", NULL, 0, 0 },
-	{ "gzip_static", K_BOOL, offsetof(struct stack_web, gzip_static), "yes", NULL, 0, 0 },
-	{ "gzip_min_size", K_SIZE, offsetof(struct stack_web, gzip_min_size), "1k", NULL, 0,
+	{ "file_cache", K_DURATION, offsetof(struct web_conf, file_cache), "1s", NULL, 0, 3600000 },
+	{ "gzip", K_BOOL, offsetof(struct web_conf, gzip), "yes", NULL, 0, 0 },
+	{ "gzip_static", K_BOOL, offsetof(struct web_conf, gzip_static), "yes", NULL, 0, 0 },
+	{ "gzip_min_size", K_SIZE, offsetof(struct web_conf, gzip_min_size), "1k", NULL, 0,
 	  1 << 30 },
-	{ "gzip_types", K_STR, offsetof(struct stack_web, gzip_types),
+	{ "gzip_types", K_STR, offsetof(struct web_conf, gzip_types),
 	  "text/html text/css text/plain text/javascript application/javascript "
 	  "application/json application/xml image/svg+xml",
 	  NULL, 0, 0 },
 	{ "cache", K_CACHE, 0, NULL, NULL, 0, 0 },
 	{ "error_page", K_ERRPAGE, 0, NULL, NULL, 0, 0 },
 	{ "proxy", K_PREFIX, 0, NULL, NULL, 0, 0 },
-	{ "upstream", K_STR, offsetof(struct stack_web, upstream), ":9000", NULL, 0, 0 },
-	{ "trusted_proxies", K_STR, offsetof(struct stack_web, trusted_proxies), "", NULL, 0, 0 },
-	{ "timeout_connect", K_DURATION, offsetof(struct stack_web, timeout_connect), "5s", NULL, 1,
+	{ "upstream", K_STR, offsetof(struct web_conf, upstream), ":9000", NULL, 0, 0 },
+	{ "trusted_proxies", K_STR, offsetof(struct web_conf, trusted_proxies), "", NULL, 0, 0 },
+	{ "timeout_connect", K_DURATION, offsetof(struct web_conf, timeout_connect), "5s", NULL, 1,
 	  0 },
-	{ "timeout_server", K_DURATION, offsetof(struct stack_web, timeout_server), "60s", NULL, 1,
+	{ "timeout_server", K_DURATION, offsetof(struct web_conf, timeout_server), "60s", NULL, 1,
 	  0 },
 	{ "timeout_server_keep_alive", K_DURATION,
-	  offsetof(struct stack_web, timeout_server_keep_alive), "4s", NULL, 1, 0 },
+	  offsetof(struct web_conf, timeout_server_keep_alive), "4s", NULL, 1, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
 static const struct key app_keys[] = {
-	HTTP_KEYS(struct stack_app, ":9000", "16k", "0"),
-	{ "admin", K_STR, offsetof(struct stack_app, http.admin), ":9001", NULL, 0, 0 },
+	HTTP_KEYS(struct app_conf, ":9000", "16k", "0"),
+	{ "admin", K_STR, offsetof(struct app_conf, http.admin), ":9001", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
 static const struct key dns_keys[] = {
-	{ "listen", K_STR, offsetof(struct stack_dns, listen), ":5353", NULL, 0, 0 },
-	{ "admin", K_STR, offsetof(struct stack_dns, admin), ":8406", NULL, 0, 0 },
-	{ "zone_file", K_STR, offsetof(struct stack_dns, zone_file), "", NULL, 0, 0 },
+	{ "listen", K_STR, offsetof(struct dns_conf, listen), ":5353", NULL, 0, 0 },
+	{ "admin", K_STR, offsetof(struct dns_conf, admin), ":8406", NULL, 0, 0 },
+	{ "zone_file", K_STR, offsetof(struct dns_conf, zone_file), "", NULL, 0, 0 },
 	/* RFC 2181 section 8: a TTL is at most 2^31 - 1 seconds. */
-	{ "ttl", K_DURATION, offsetof(struct stack_dns, ttl), "5m", NULL, 1000,
+	{ "ttl", K_DURATION, offsetof(struct dns_conf, ttl), "5m", NULL, 1000,
 	  2147483647LL * 1000 },
-	{ "log_level", K_LEVEL, offsetof(struct stack_dns, log_level), "info", NULL, 0, 0 },
+	{ "log_level", K_LEVEL, offsetof(struct dns_conf, log_level), "info", NULL, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
 
@@ -195,20 +193,20 @@ static const struct key dns_keys[] = {
 static const char *const db_threads_choices[] = { "pool-of-threads", "one-thread-per-connection",
 	                                          NULL };
 
-const char *stack_db_threads_name(int64_t v)
+const char *conf_db_threads_name(int64_t v)
 {
 	return v == DB_ONE_THREAD_PER_CONNECTION ? db_threads_choices[1] : db_threads_choices[0];
 }
 
 static const struct key db_keys[] = {
-	{ "port", K_INT, offsetof(struct stack_db, port), "3306", NULL, 1, 65535 },
-	{ "name", K_STR, offsetof(struct stack_db, name), "foobar", NULL, 0, 0 },
-	{ "pool", K_INT, offsetof(struct stack_db, pool), "4", NULL, 1, 256 },
-	{ "max_lag", K_DURATION, offsetof(struct stack_db, max_lag), "5s", NULL, 0, 0 },
-	{ "gtid_wait", K_DURATION, offsetof(struct stack_db, gtid_wait), "200ms", NULL, 0, 60000 },
-	{ "timeout", K_DURATION, offsetof(struct stack_db, timeout), "2s", NULL, 100, 600000 },
-	{ "buffer_pool", K_STR, offsetof(struct stack_db, buffer_pool), "64M", NULL, 0, 0 },
-	{ "thread_handling", K_ENUM, offsetof(struct stack_db, thread_handling), "pool-of-threads",
+	{ "port", K_INT, offsetof(struct conf_db, port), "3306", NULL, 1, 65535 },
+	{ "name", K_STR, offsetof(struct conf_db, name), "foobar", NULL, 0, 0 },
+	{ "pool", K_INT, offsetof(struct conf_db, pool), "4", NULL, 1, 256 },
+	{ "max_lag", K_DURATION, offsetof(struct conf_db, max_lag), "5s", NULL, 0, 0 },
+	{ "gtid_wait", K_DURATION, offsetof(struct conf_db, gtid_wait), "200ms", NULL, 0, 60000 },
+	{ "timeout", K_DURATION, offsetof(struct conf_db, timeout), "2s", NULL, 100, 600000 },
+	{ "buffer_pool", K_STR, offsetof(struct conf_db, buffer_pool), "64M", NULL, 0, 0 },
+	{ "thread_handling", K_ENUM, offsetof(struct conf_db, thread_handling), "pool-of-threads",
 	  db_threads_choices, 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
@@ -216,24 +214,22 @@ static const struct key db_keys[] = {
 static const char *const mon_enabled_choices[] = { "auto", "on", "off", NULL };
 
 static const struct key monitoring_keys[] = {
-	{ "enabled", K_ENUM, offsetof(struct stack_monitoring, enabled), "auto",
-	  mon_enabled_choices, 0, 0 },
-	{ "host", K_STR, offsetof(struct stack_monitoring, host), "", NULL, 0, 0 },
-	{ "listen", K_STR, offsetof(struct stack_monitoring, listen), ":9090", NULL, 0, 0 },
-	{ "scrape_interval", K_DURATION, offsetof(struct stack_monitoring, scrape_interval), "5s",
+	{ "enabled", K_ENUM, offsetof(struct mon_conf, enabled), "auto", mon_enabled_choices, 0,
+	  0 },
+	{ "host", K_STR, offsetof(struct mon_conf, host), "", NULL, 0, 0 },
+	{ "listen", K_STR, offsetof(struct mon_conf, listen), ":9090", NULL, 0, 0 },
+	{ "scrape_interval", K_DURATION, offsetof(struct mon_conf, scrape_interval), "5s", NULL,
+	  1000, 3600000 },
+	{ "evaluation_interval", K_DURATION, offsetof(struct mon_conf, evaluation_interval), "5s",
 	  NULL, 1000, 3600000 },
-	{ "evaluation_interval", K_DURATION, offsetof(struct stack_monitoring, evaluation_interval),
-	  "5s", NULL, 1000, 3600000 },
-	{ "retention", K_DURATION, offsetof(struct stack_monitoring, retention), "7d", NULL,
-	  3600000, 0 },
-	{ "mysqld_exporter", K_STR, offsetof(struct stack_monitoring, mysqld_exporter), ":9104",
-	  NULL, 0, 0 },
-	{ "supervisor", K_STR, offsetof(struct stack_monitoring, supervisor), ":9110", NULL, 0, 0 },
-	{ "alert_for", K_DURATION, offsetof(struct stack_monitoring, alert_for), "10s", NULL, 0,
+	{ "retention", K_DURATION, offsetof(struct mon_conf, retention), "7d", NULL, 3600000, 0 },
+	{ "mysqld_exporter", K_STR, offsetof(struct mon_conf, mysqld_exporter), ":9104", NULL, 0,
+	  0 },
+	{ "supervisor", K_STR, offsetof(struct mon_conf, supervisor), ":9110", NULL, 0, 0 },
+	{ "alert_for", K_DURATION, offsetof(struct mon_conf, alert_for), "10s", NULL, 0, 86400000 },
+	{ "error_rate_for", K_DURATION, offsetof(struct mon_conf, error_rate_for), "1m", NULL, 0,
 	  86400000 },
-	{ "error_rate_for", K_DURATION, offsetof(struct stack_monitoring, error_rate_for), "1m",
-	  NULL, 0, 86400000 },
-	{ "cert_warning", K_DURATION, offsetof(struct stack_monitoring, cert_warning), "14d", NULL,
+	{ "cert_warning", K_DURATION, offsetof(struct mon_conf, cert_warning), "14d", NULL,
 	  86400000, 365 * 86400000LL },
 	{ NULL, 0, 0, NULL, NULL, 0, 0 },
 };
@@ -242,18 +238,18 @@ struct section {
 	const char *name;
 	bool named; /* [host NAME] */
 	const struct key *keys;
-	size_t off; /* of the section struct in struct stack */
+	size_t off; /* of the section struct in struct conf */
 };
 
 static const struct section sections[] = {
-	{ "site", false, site_keys, offsetof(struct stack, site) },
-	{ "host", true, host_keys, offsetof(struct stack, hosts) },
-	{ "lb", false, lb_keys, offsetof(struct stack, lb) },
-	{ "web", false, web_keys, offsetof(struct stack, web) },
-	{ "app", false, app_keys, offsetof(struct stack, app) },
-	{ "dns", false, dns_keys, offsetof(struct stack, dns) },
-	{ "db", false, db_keys, offsetof(struct stack, db) },
-	{ "monitoring", false, monitoring_keys, offsetof(struct stack, monitoring) },
+	{ "site", false, site_keys, offsetof(struct conf, site) },
+	{ "host", true, host_keys, offsetof(struct conf, hosts) },
+	{ "lb", false, lb_keys, offsetof(struct conf, lb) },
+	{ "web", false, web_keys, offsetof(struct conf, web) },
+	{ "app", false, app_keys, offsetof(struct conf, app) },
+	{ "dns", false, dns_keys, offsetof(struct conf, dns) },
+	{ "db", false, db_keys, offsetof(struct conf, db) },
+	{ "monitoring", false, monitoring_keys, offsetof(struct conf, monitoring) },
 };
 
 static const struct {
@@ -271,7 +267,7 @@ static const struct {
 
 /* ---- value parsers ---- */
 
-int parse_duration(const char *s, uint64_t *ms)
+int cfg_parse_duration(const char *s, uint64_t *ms)
 {
 	static const struct {
 		const char *unit;
@@ -299,7 +295,7 @@ int parse_duration(const char *s, uint64_t *ms)
 	return -1;
 }
 
-int parse_size(const char *s, uint64_t *bytes)
+int cfg_parse_size(const char *s, uint64_t *bytes)
 {
 	char *end;
 	if (!isdigit((unsigned char)*s))
@@ -335,7 +331,7 @@ int parse_size(const char *s, uint64_t *bytes)
 	return 0;
 }
 
-int parse_bool(const char *s, bool *b)
+int cfg_parse_bool(const char *s, bool *b)
 {
 	static const char *const yes[] = { "yes", "on", "true", "1" };
 	static const char *const no[] = { "no", "off", "false", "0" };
@@ -365,10 +361,10 @@ static int parse_int(const char *s, int64_t *v)
 
 /* "100/s", "30/m", "100/s burst 200" or "off" (count 0). Without burst,
  * one period's worth may come at once. */
-/* "FROM:TO ..." (ports 1-65535, at most STACK_PORTMAP_MAX pairs), or "". */
-static int parse_portmap(const char *s, struct stack_portmap *m)
+/* "FROM:TO ..." (ports 1-65535, at most LB_PORTMAP_MAX pairs), or "". */
+static int parse_portmap(const char *s, struct lb_portmap *m)
 {
-	*m = (struct stack_portmap){ 0 };
+	*m = (struct lb_portmap){ 0 };
 	for (const char *p = s + strspn(s, " \t"); *p; p += strspn(p, " \t")) {
 		char *end;
 		unsigned long from = strtoul(p, &end, 10);
@@ -376,7 +372,7 @@ static int parse_portmap(const char *s, struct stack_portmap *m)
 			return -1;
 		unsigned long to = strtoul(end + 1, &end, 10);
 		if (from == 0 || from > 65535 || to == 0 || to > 65535 ||
-		    (*end != '\0' && *end != ' ' && *end != '\t') || m->n == STACK_PORTMAP_MAX)
+		    (*end != '\0' && *end != ' ' && *end != '\t') || m->n == LB_PORTMAP_MAX)
 			return -1;
 		m->from[m->n] = (uint16_t)from;
 		m->to[m->n++] = (uint16_t)to;
@@ -385,10 +381,10 @@ static int parse_portmap(const char *s, struct stack_portmap *m)
 	return 0;
 }
 
-static int parse_rate(const char *s, struct stack_rate *r)
+static int parse_rate(const char *s, struct lb_rate *r)
 {
 	if (strcmp(s, "off") == 0)
-		return *r = (struct stack_rate){ 0, 1000, 0 }, 0;
+		return *r = (struct lb_rate){ 0, 1000, 0 }, 0;
 	char unit = 0, word[8] = "", extra = 0;
 	unsigned long long count = 0, burst = 0;
 	int n = sscanf(s, "%llu/%c %7s %llu %c", &count, &unit, word, &burst, &extra);
@@ -404,23 +400,23 @@ static int parse_rate(const char *s, struct stack_rate *r)
 	}
 	if (burst == 0 || burst > RATE_MAX)
 		return -1;
-	*r = (struct stack_rate){ (uint32_t)count, unit == 's' ? 1000 : 60000, (uint32_t)burst };
+	*r = (struct lb_rate){ (uint32_t)count, unit == 's' ? 1000 : 60000, (uint32_t)burst };
 	return 0;
 }
 
 /* ---- the loader ---- */
 
 struct loader {
-	struct stack *s;
+	struct conf *s;
 	const char *name; /* file name for messages */
 	const char *text;
 	size_t pos, len;
 	int line; /* line being parsed */
 	int section_line;
 	const struct section *sec; /* current section, NULL before any */
-	struct stack_host *host;   /* current [host NAME] */
+	struct conf_host *host;    /* current [host NAME] */
 	int seen[12][48];          /* line where each key was set, per section */
-	int host_seen[STACK_MAX_HOSTS][8];
+	int host_seen[CONF_MAX_HOSTS][8];
 	int section_seen[12];
 	char *err;
 	size_t errlen;
@@ -534,7 +530,7 @@ static void check_section_header(struct loader *L, const char *line)
 				lfail(L, "bad host name '%.*s'", (int)(argend - arg), arg);
 				return;
 			}
-		struct stack *s = L->s;
+		struct conf *s = L->s;
 		for (unsigned i = 0; i < s->nhosts; i++)
 			if (strlen(s->hosts[i].name) == (size_t)(argend - arg) &&
 			    strncmp(s->hosts[i].name, arg, (size_t)(argend - arg)) == 0) {
@@ -542,11 +538,11 @@ static void check_section_header(struct loader *L, const char *line)
 				      s->hosts[i].name, s->hosts[i].line);
 				return;
 			}
-		if (s->nhosts == STACK_MAX_HOSTS) {
-			lfail(L, "too many hosts (at most %d)", STACK_MAX_HOSTS);
+		if (s->nhosts == CONF_MAX_HOSTS) {
+			lfail(L, "too many hosts (at most %d)", CONF_MAX_HOSTS);
 			return;
 		}
-		struct stack_host *h = &s->hosts[s->nhosts++];
+		struct conf_host *h = &s->hosts[s->nhosts++];
 		memset(h, 0, sizeof(*h));
 		h->name = xstrndup(arg, (size_t)(argend - arg));
 		h->line = L->line;
@@ -594,7 +590,7 @@ static char *reader(char *str, int num, void *stream)
 	size_t n = nl ? (size_t)(nl - start) + 1 : L->len - L->pos;
 	L->line++;
 	/* The same limit with or without the newline (a last line may have
-	 * none), so that what stack_print writes always loads again. */
+	 * none), so that what conf_print writes always loads again. */
 	if ((nl ? n - 1 : n) > (size_t)num - 2) {
 		lfail(L, "line too long (over %d bytes)", num - 2);
 		return NULL;
@@ -619,7 +615,7 @@ static char *reader(char *str, int num, void *stream)
 /* HAProxy's retry-on events we know; a status's bit is 1 << (2 + index). */
 static const int retry_statuses[] = { 401, 403, 404, 408, 425, 500, 501, 502, 503, 504 };
 
-unsigned stack_retry_bit(int status)
+unsigned proxy_retry_bit(int status)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(retry_statuses); i++)
 		if (retry_statuses[i] == status)
@@ -627,18 +623,18 @@ unsigned stack_retry_bit(int status)
 	return 0;
 }
 
-int stack_retry_on_parse(const char *value, unsigned *flags, char *bad, size_t badlen)
+int lb_retry_on_parse(const char *value, unsigned *flags, char *bad, size_t badlen)
 {
 	unsigned f = 0;
 	char *copy = xstrdup(value), *save = NULL;
 	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		char *end;
 		long st = strtol(tok, &end, 10);
-		unsigned bit = *end == '\0' ? stack_retry_bit((int)st) : 0;
+		unsigned bit = *end == '\0' ? proxy_retry_bit((int)st) : 0;
 		if (strcmp(tok, "conn-failure") == 0)
-			bit = STACK_RETRY_CONN_FAILURE;
+			bit = PROXY_RETRY_CONN_FAILURE;
 		else if (strcmp(tok, "empty-response") == 0)
-			bit = STACK_RETRY_EMPTY_RESPONSE;
+			bit = PROXY_RETRY_EMPTY_RESPONSE;
 		else if (strcmp(tok, "none") == 0)
 			bit = ~0u; /* alone: nothing */
 		if (bit == 0 || (bit == ~0u && f) || (f == ~0u)) {
@@ -696,7 +692,7 @@ static int parse_expect(const char *v, int *lo, int *hi)
 }
 
 /* check = GET /healthz interval=1s timeout=1s rise=2 fall=2 expect=2xx [host=NAME] */
-static void parse_check(struct loader *L, struct stack_check *c, const char *value)
+static void parse_check(struct loader *L, struct lb_check_conf *c, const char *value)
 {
 	static const char usage[] =
 	    "as in check = GET /healthz interval=1s timeout=1s rise=2 fall=2 expect=2xx";
@@ -735,7 +731,7 @@ static void parse_check(struct loader *L, struct stack_check *c, const char *val
 		const char *val = eq + 1;
 		if (strcmp(tok, "interval") == 0 || strcmp(tok, "timeout") == 0) {
 			uint64_t ms;
-			if (parse_duration(val, &ms) < 0 || ms < 10 || ms > 3600000) {
+			if (cfg_parse_duration(val, &ms) < 0 || ms < 10 || ms > 3600000) {
 				lfail(L, "bad check %s '%s' (a duration from 10ms to 1h)", tok,
 				      val);
 				goto out;
@@ -771,28 +767,28 @@ out:
 /* cache = /static/ 1d */
 static void parse_cache(struct loader *L, const char *value)
 {
-	struct stack_web *w = &L->s->web;
+	struct web_conf *w = &L->s->web;
 	char prefix[512], age[64], extra;
 	if (sscanf(value, "%511s %63s %c", prefix, age, &extra) != 2 || prefix[0] != '/') {
 		lfail(L, "'cache' takes a path prefix and a max-age, as in cache = /static/ 1d");
 		return;
 	}
 	uint64_t ms;
-	if (parse_duration(age, &ms) < 0) {
+	if (cfg_parse_duration(age, &ms) < 0) {
 		lfail(L, "bad max-age '%s' in 'cache' (a duration: 1h, 1d)", age);
 		return;
 	}
-	if (w->ncache == STACK_MAX_CACHE) {
-		lfail(L, "too many 'cache' rules (at most %d)", STACK_MAX_CACHE);
+	if (w->ncache == WEB_MAX_CACHE) {
+		lfail(L, "too many 'cache' rules (at most %d)", WEB_MAX_CACHE);
 		return;
 	}
-	w->cache[w->ncache++] = (struct stack_cache_rule){ xstrdup(prefix), ms };
+	w->cache[w->ncache++] = (struct web_cache_rule){ xstrdup(prefix), ms };
 }
 
 /* error_page = 404 /404.html, or 500,502,503,504 /50x.html */
 static void parse_error_page(struct loader *L, const char *value)
 {
-	struct stack_web *w = &L->s->web;
+	struct web_conf *w = &L->s->web;
 	char codes[128], path[512], extra;
 	if (sscanf(value, "%127s %511s %c", codes, path, &extra) != 2 || path[0] != '/') {
 		lfail(
@@ -807,19 +803,18 @@ static void parse_error_page(struct loader *L, const char *value)
 			lfail(L, "bad status '%s' in 'error_page' (400..599)", c);
 			return;
 		}
-		if (w->nerror_pages == STACK_MAX_ERROR_PAGE) {
-			lfail(L, "too many 'error_page' statuses (at most %d)",
-			      STACK_MAX_ERROR_PAGE);
+		if (w->nerror_pages == WEB_MAX_ERROR_PAGE) {
+			lfail(L, "too many 'error_page' statuses (at most %d)", WEB_MAX_ERROR_PAGE);
 			return;
 		}
 		w->error_pages[w->nerror_pages++] =
-		    (struct stack_error_page){ (int)v, xstrdup(path) };
+		    (struct web_error_page_conf){ (int)v, xstrdup(path) };
 	}
 }
 
 static void parse_tls_cert(struct loader *L, const char *value)
 {
-	struct stack_lb *lb = &L->s->lb;
+	struct lb_conf *lb = &L->s->lb;
 	char cert[1024], key[1024], extra;
 	int n = sscanf(value, "%1023s %1023s %c", cert, key, &extra);
 	if (n < 1 || n > 2) {
@@ -828,22 +823,22 @@ static void parse_tls_cert(struct loader *L, const char *value)
 		         "/etc/letsencrypt/live/foobar.com/privkey.pem");
 		return;
 	}
-	if (lb->ntls_certs == STACK_MAX_TLS_CERTS) {
-		lfail(L, "too many 'tls_cert' lines (at most %d)", STACK_MAX_TLS_CERTS);
+	if (lb->ntls_certs == TLS_MAX_CERTS) {
+		lfail(L, "too many 'tls_cert' lines (at most %d)", TLS_MAX_CERTS);
 		return;
 	}
 	lb->tls_certs[lb->ntls_certs++] =
-	    (struct stack_tls_cert){ xstrdup(cert), n == 2 ? xstrdup(key) : NULL, L->line };
+	    (struct tls_cert_conf){ xstrdup(cert), n == 2 ? xstrdup(key) : NULL, L->line };
 }
 
 static void parse_server(struct loader *L, const char *value)
 {
-	struct stack_lb *lb = &L->s->lb;
-	if (lb->nservers == STACK_MAX_SERVERS) {
-		lfail(L, "too many servers in [lb] (at most %d)", STACK_MAX_SERVERS);
+	struct lb_conf *lb = &L->s->lb;
+	if (lb->nservers == LB_MAX_SERVERS) {
+		lfail(L, "too many servers in [lb] (at most %d)", LB_MAX_SERVERS);
 		return;
 	}
-	struct stack_server *sv = &lb->servers[lb->nservers];
+	struct lb_server_conf *sv = &lb->servers[lb->nservers];
 	memset(sv, 0, sizeof(*sv));
 	sv->weight = 1;
 	sv->line = L->line;
@@ -887,7 +882,7 @@ out:
 
 static void parse_prefix(struct loader *L, const char *value)
 {
-	struct stack_web *w = &L->s->web;
+	struct web_conf *w = &L->s->web;
 	if (value[value[0] == '='] != '/') {
 		lfail(L,
 		      "'proxy' takes a path prefix starting with '/' (or '=/path' for that path "
@@ -899,8 +894,8 @@ static void parse_prefix(struct loader *L, const char *value)
 		lfail(L, "'proxy' takes one prefix per line, got '%s'", value);
 		return;
 	}
-	if (w->nproxy == STACK_MAX_PROXY) {
-		lfail(L, "too many 'proxy' prefixes (at most %d)", STACK_MAX_PROXY);
+	if (w->nproxy == WEB_MAX_PROXY) {
+		lfail(L, "too many 'proxy' prefixes (at most %d)", WEB_MAX_PROXY);
 		return;
 	}
 	w->proxy[w->nproxy++] = xstrdup(value);
@@ -920,7 +915,7 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		return 0;
 	case K_RETRY: {
 		unsigned flags;
-		if (stack_retry_on_parse(value, &flags, bad, sizeof(bad)) < 0) {
+		if (lb_retry_on_parse(value, &flags, bad, sizeof(bad)) < 0) {
 			lfail(
 			    L,
 			    "bad value '%s' for 'retry_on' in [%s] (conn-failure, empty-response, "
@@ -972,16 +967,16 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		}
 		return 0;
 	case K_PORTMAP:
-		if (parse_portmap(value, (struct stack_portmap *)slot) < 0) {
+		if (parse_portmap(value, (struct lb_portmap *)slot) < 0) {
 			lfail(L,
 			      "bad port map '%s' for '%s' in [%s] (up to %d pairs FROM:TO, ports "
 			      "1-65535: 8080:8443)",
-			      value, k->name, sec->name, STACK_PORTMAP_MAX);
+			      value, k->name, sec->name, LB_PORTMAP_MAX);
 			return -1;
 		}
 		return 0;
 	case K_RATE:
-		if (parse_rate(value, (struct stack_rate *)slot) < 0) {
+		if (parse_rate(value, (struct lb_rate *)slot) < 0) {
 			lfail(
 			    L,
 			    "bad rate '%s' for '%s' in [%s] (off, or requests per second or minute "
@@ -992,7 +987,7 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		return 0;
 	case K_DURATION: {
 		uint64_t v;
-		if (parse_duration(value, &v) < 0) {
+		if (cfg_parse_duration(value, &v) < 0) {
 			lfail(L,
 			      "bad duration '%s' for '%s' in [%s] (a number with a unit: 500ms, "
 			      "2s, 1m, 1h, 1d)",
@@ -1014,7 +1009,7 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 	}
 	case K_SIZE: {
 		uint64_t v;
-		if (parse_size(value, &v) < 0) {
+		if (cfg_parse_size(value, &v) < 0) {
 			lfail(L, "bad size '%s' for '%s' in [%s] (bytes, or with k, m, g: 16k)",
 			      value, k->name, sec->name);
 			return -1;
@@ -1029,7 +1024,7 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 	}
 	case K_BOOL: {
 		bool b;
-		if (parse_bool(value, &b) < 0) {
+		if (cfg_parse_bool(value, &b) < 0) {
 			lfail(L, "bad value '%s' for '%s' in [%s] (yes or no)", value, k->name,
 			      sec->name);
 			return -1;
@@ -1060,7 +1055,7 @@ static int set_value(struct loader *L, const struct section *sec, const struct k
 		parse_prefix(L, value);
 		return L->failed ? -1 : 0;
 	case K_CHECK:
-		parse_check(L, (struct stack_check *)slot, value);
+		parse_check(L, (struct lb_check_conf *)slot, value);
 		return L->failed ? -1 : 0;
 	case K_CACHE:
 		parse_cache(L, value);
@@ -1142,7 +1137,7 @@ static void apply_defaults(struct loader *L, const struct section *sec, void *ba
 
 /* ---- checks across sections ---- */
 
-const struct stack_host *stack_host(const struct stack *s, const char *name)
+const struct conf_host *conf_host(const struct conf *s, const char *name)
 {
 	for (unsigned i = 0; i < s->nhosts; i++)
 		if (strcmp(s->hosts[i].name, name) == 0)
@@ -1150,7 +1145,7 @@ const struct stack_host *stack_host(const struct stack *s, const char *name)
 	return NULL;
 }
 
-const struct stack_host *stack_host_with_role(const struct stack *s, unsigned role)
+const struct conf_host *conf_host_with_role(const struct conf *s, unsigned role)
 {
 	for (unsigned i = 0; i < s->nhosts; i++)
 		if (s->hosts[i].roles & role)
@@ -1158,8 +1153,8 @@ const struct stack_host *stack_host_with_role(const struct stack *s, unsigned ro
 	return NULL;
 }
 
-int stack_resolve_addr(const struct stack *s, const char *spec, const struct stack_host *self,
-                       struct addr *a, char *err, size_t errlen)
+int conf_resolve_addr(const struct conf *s, const char *spec, const struct conf_host *self,
+                      struct addr *a, char *err, size_t errlen)
 {
 	if (strncmp(spec, "unix:", 5) == 0 || spec[0] == '[')
 		return addr_parse(spec, NULL, a, err, errlen);
@@ -1180,7 +1175,7 @@ int stack_resolve_addr(const struct stack *s, const char *spec, const struct sta
 	if (n == 0) {
 		host_addr = self ? self->address : NULL;
 	} else {
-		const struct stack_host *h = stack_host(s, name);
+		const struct conf_host *h = conf_host(s, name);
 		if (h)
 			host_addr = h->address;
 		else if (!isdigit((unsigned char)name[0]) && strcmp(name, "*") != 0) {
@@ -1197,21 +1192,21 @@ int stack_resolve_addr(const struct stack *s, const char *spec, const struct sta
 	return addr_parse(spec, NULL, a, err, errlen);
 }
 
-const struct stack_host *stack_mon_host(const struct stack *s)
+const struct conf_host *mon_conf_host(const struct conf *s)
 {
 	if (s->monitoring.host && s->monitoring.host[0])
-		return stack_host(s, s->monitoring.host);
-	const struct stack_host *h = stack_host_with_role(s, ROLE_MON);
-	return h ? h : stack_host(s, s->site.www);
+		return conf_host(s, s->monitoring.host);
+	const struct conf_host *h = conf_host_with_role(s, ROLE_MON);
+	return h ? h : conf_host(s, s->site.www);
 }
 
 /* [monitoring]: its host exists, and so do the hosts its addresses name. */
 static int check_monitoring(struct loader *L)
 {
-	const struct stack *s = L->s;
-	const struct stack_monitoring *m = &s->monitoring;
+	const struct conf *s = L->s;
+	const struct mon_conf *m = &s->monitoring;
 	int sec = (int)(find_section("monitoring", 10) - sections);
-	if (m->host[0] && stack_host(s, m->host) == NULL) {
+	if (m->host[0] && conf_host(s, m->host) == NULL) {
 		L->line = L->seen[sec][1];
 		lfail(L, "'host' in [monitoring] names host '%s', which has no [host] section",
 		      m->host);
@@ -1221,9 +1216,9 @@ static int check_monitoring(struct loader *L)
 		const char *key;
 		size_t off;
 	} specs[] = {
-		{ "listen", offsetof(struct stack_monitoring, listen) },
-		{ "mysqld_exporter", offsetof(struct stack_monitoring, mysqld_exporter) },
-		{ "supervisor", offsetof(struct stack_monitoring, supervisor) },
+		{ "listen", offsetof(struct mon_conf, listen) },
+		{ "mysqld_exporter", offsetof(struct mon_conf, mysqld_exporter) },
+		{ "supervisor", offsetof(struct mon_conf, supervisor) },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
 		const char *spec = *(char *const *)((const char *)m + specs[i].off);
@@ -1231,7 +1226,7 @@ static int check_monitoring(struct loader *L)
 			continue; /* ":9090" is on the host it runs on */
 		struct addr a;
 		char e[256];
-		if (stack_resolve_addr(s, spec, NULL, &a, e, sizeof(e)) < 0) {
+		if (conf_resolve_addr(s, spec, NULL, &a, e, sizeof(e)) < 0) {
 			for (const struct key *k = monitoring_keys; k->name; k++)
 				if (strcmp(k->name, specs[i].key) == 0)
 					L->line = L->seen[sec][k - monitoring_keys];
@@ -1246,8 +1241,8 @@ static int check_monitoring(struct loader *L)
  * default the addresses of the hosts with the lb role. */
 static int check_trusted_proxies(struct loader *L)
 {
-	struct stack *s = L->s;
-	struct stack_web *w = &s->web;
+	struct conf *s = L->s;
+	struct web_conf *w = &s->web;
 	if (w->trusted_proxies[0] == '\0') {
 		for (unsigned i = 0; i < s->nhosts; i++)
 			if (s->hosts[i].roles & ROLE_LB)
@@ -1258,7 +1253,7 @@ static int check_trusted_proxies(struct loader *L)
 	int r = 0;
 	for (char *t = strtok_r(copy, " \t,", &save); t && r == 0;
 	     t = strtok_r(NULL, " \t,", &save)) {
-		const struct stack_host *h = stack_host(s, t);
+		const struct conf_host *h = conf_host(s, t);
 		if (net_ipset_add(&w->trusted, h ? h->address : t) < 0) {
 			int sec = (int)(find_section("web", 3) - sections);
 			for (const struct key *k = web_keys; k->name; k++)
@@ -1278,10 +1273,10 @@ static int check_trusted_proxies(struct loader *L)
 
 static int check(struct loader *L)
 {
-	struct stack *s = L->s;
+	struct conf *s = L->s;
 	char e[256];
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		struct stack_host *h = &s->hosts[i];
+		struct conf_host *h = &s->hosts[i];
 		L->line = h->line;
 		if (h->address == NULL || h->address[0] == '\0') {
 			lfail(L, "[host %s] needs an 'address'", h->name);
@@ -1304,7 +1299,7 @@ static int check(struct loader *L)
 			}
 	}
 	L->line = L->seen[0][1] ? L->seen[0][1] : 0;
-	if (s->nhosts > 0 && stack_host(s, s->site.www) == NULL) {
+	if (s->nhosts > 0 && conf_host(s, s->site.www) == NULL) {
 		lfail(L, "'www' in [site] names host '%s', which has no [host] section",
 		      s->site.www);
 		return -1;
@@ -1312,9 +1307,9 @@ static int check(struct loader *L)
 	if (check_monitoring(L) < 0 || check_trusted_proxies(L) < 0)
 		return -1;
 	for (unsigned i = 0; i < s->lb.nservers; i++) {
-		struct stack_server *sv = &s->lb.servers[i];
+		struct lb_server_conf *sv = &s->lb.servers[i];
 		L->line = sv->line;
-		if (stack_resolve_addr(s, sv->target, NULL, &sv->addr, e, sizeof(e)) < 0) {
+		if (conf_resolve_addr(s, sv->target, NULL, &sv->addr, e, sizeof(e)) < 0) {
 			lfail(L, "server: %s", e);
 			return -1;
 		}
@@ -1343,7 +1338,7 @@ static void init_defaults(struct loader *L)
 			apply_defaults(L, &sections[i], (char *)L->s + sections[i].off);
 }
 
-int stack_load_string(struct stack *s, const char *name, const char *text, char *err, size_t errlen)
+int conf_load_string(struct conf *s, const char *name, const char *text, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->path = xstrdup(name);
@@ -1371,13 +1366,13 @@ int stack_load_string(struct stack *s, const char *name, const char *text, char 
 	int failed = L->failed;
 	free(L);
 	if (failed) {
-		stack_free(s);
+		conf_free(s);
 		return -1;
 	}
 	return 0;
 }
 
-int stack_load(struct stack *s, const char *path, char *err, size_t errlen)
+int conf_load(struct conf *s, const char *path, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s)); /* "on failure *s is freed" holds on every path */
 	FILE *f = fopen(path, "r");
@@ -1420,7 +1415,7 @@ int stack_load(struct stack *s, const char *path, char *err, size_t errlen)
 		free(text);
 		return -1;
 	}
-	int r = stack_load_string(s, path, text, err, errlen);
+	int r = conf_load_string(s, path, text, err, errlen);
 	free(text);
 	return r;
 }
@@ -1433,7 +1428,7 @@ static void free_section(const struct section *sec, void *base)
 			free(*p);
 			*p = NULL;
 		} else if (k->type == K_CHECK) {
-			struct stack_check *c = (struct stack_check *)((char *)base + k->off);
+			struct lb_check_conf *c = (struct lb_check_conf *)((char *)base + k->off);
 			free(c->method);
 			free(c->path);
 			free(c->host);
@@ -1442,7 +1437,7 @@ static void free_section(const struct section *sec, void *base)
 	}
 }
 
-void stack_free(struct stack *s)
+void conf_free(struct conf *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
 		if (sections[i].named)
@@ -1501,15 +1496,14 @@ static void print_size(FILE *out, uint64_t b)
 		fprintf(out, "%llu", (unsigned long long)b);
 }
 
-static void print_keys(const struct stack *s, const struct section *sec, const void *base,
-                       FILE *out)
+static void print_keys(const struct conf *s, const struct section *sec, const void *base, FILE *out)
 {
 	for (const struct key *k = sec->keys; k->name; k++) {
 		const void *slot = (const char *)base + k->off;
 		switch (k->type) {
 		case K_SERVER:
 			for (unsigned i = 0; i < s->lb.nservers; i++) {
-				const struct stack_server *sv = &s->lb.servers[i];
+				const struct lb_server_conf *sv = &s->lb.servers[i];
 				fprintf(out, "server = %s weight=%u", sv->target, sv->weight);
 				if (sv->maxconn)
 					fprintf(out, " maxconn=%u", sv->maxconn);
@@ -1541,7 +1535,7 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 				        s->web.error_pages[i].path);
 			continue;
 		case K_CHECK: {
-			const struct stack_check *c = slot;
+			const struct lb_check_conf *c = slot;
 			if (!c->enabled)
 				continue;
 			fprintf(out, "check = %s %s interval=", c->method, c->path);
@@ -1586,13 +1580,13 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 				fprintf(out, "%lld", (long long)*(const int64_t *)slot);
 			break;
 		case K_PORTMAP: {
-			const struct stack_portmap *m = slot;
+			const struct lb_portmap *m = slot;
 			for (unsigned i = 0; i < m->n; i++)
 				fprintf(out, "%s%u:%u", i ? " " : "", m->from[i], m->to[i]);
 			break;
 		}
 		case K_RATE: {
-			const struct stack_rate *r = slot;
+			const struct lb_rate *r = slot;
 			if (r->count == 0)
 				fprintf(out, "off");
 			else
@@ -1626,7 +1620,7 @@ static void print_keys(const struct stack *s, const struct section *sec, const v
 	}
 }
 
-void stack_print(const struct stack *s, FILE *out)
+void conf_print(const struct conf *s, FILE *out)
 {
 	fprintf(out, "# effective configuration of %s (defaults included)\n", s->path);
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {

@@ -19,9 +19,9 @@
 
 #include "net.h"
 
-#define STACK_MAX_HOSTS   64
-#define STACK_MAX_SERVERS 64
-#define STACK_MAX_PROXY   32
+#define CONF_MAX_HOSTS 64
+#define LB_MAX_SERVERS 64
+#define WEB_MAX_PROXY  32
 
 /* Roles a host can have */
 #define ROLE_LB         0x01u
@@ -32,7 +32,7 @@
 #define ROLE_DB_REPLICA 0x20u
 #define ROLE_MON        0x40u /* where Prometheus runs ([monitoring] host) */
 
-struct stack_site {
+struct conf_site {
 	char *domain;
 	char *www;   /* host that www.<domain> points at */
 	char *state; /* state folder */
@@ -40,7 +40,7 @@ struct stack_site {
 	char *user;  /* the account daemons run as when tristack runs as root */
 };
 
-struct stack_host {
+struct conf_host {
 	char *name;
 	char *address;
 	unsigned roles;
@@ -49,7 +49,7 @@ struct stack_host {
 
 enum lb_balance { LB_ROUNDROBIN, LB_LEASTCONN, LB_FIRST };
 
-struct stack_server {
+struct lb_server_conf {
 	char *name;   /* host name, or the address as written */
 	char *target; /* as written: host:port or ip:port */
 	struct addr addr;
@@ -60,7 +60,7 @@ struct stack_server {
 };
 
 /* The LB's active health check of every server. */
-struct stack_check {
+struct lb_check_conf {
 	bool enabled; /* a `check` line is present */
 	char *method, *path, *host;
 	uint64_t interval, timeout; /* ms */
@@ -70,7 +70,7 @@ struct stack_check {
 };
 
 /* Settings every HTTP daemon shares */
-struct stack_http {
+struct http_conf {
 	char *listen;
 	char *admin;     /* admin listener (/metrics, stats); "" = none (lb, web) */
 	int64_t threads; /* 0 = one per core */
@@ -87,11 +87,11 @@ struct stack_http {
 	char *log_level;
 };
 
-#define STACK_MAX_TLS_CERTS 16
+#define TLS_MAX_CERTS 16
 
 /* A request rate: count per period_ms, with burst requests at once from a
  * fresh start ("100/s burst 200"). count 0: off. */
-struct stack_rate {
+struct lb_rate {
 	uint32_t count;
 	uint32_t period_ms; /* 1000 (/s) or 60000 (/m) */
 	uint32_t burst;
@@ -100,66 +100,66 @@ struct stack_rate {
 /* Ports a client reached the LB's plain listener on, through a mapping
  * (the isolated lab's forwarder publishes :80 as 127.0.0.1:8080), and the
  * HTTPS port to send it to there: "8080:8443". */
-#define STACK_PORTMAP_MAX 4
-struct stack_portmap {
+#define LB_PORTMAP_MAX 4
+struct lb_portmap {
 	unsigned n;
-	uint16_t from[STACK_PORTMAP_MAX], to[STACK_PORTMAP_MAX];
+	uint16_t from[LB_PORTMAP_MAX], to[LB_PORTMAP_MAX];
 };
 
-struct stack_tls_cert {
+struct tls_cert_conf {
 	char *cert; /* PEM: the certificate, its chain, maybe its key */
 	char *key;  /* PEM key, or NULL when it is in cert */
 	int line;
 };
 
-struct stack_lb {
-	struct stack_http http;
+struct lb_conf {
+	struct http_conf http;
 	char *tls_listen; /* "" = no HTTPS */
-	struct stack_tls_cert tls_certs[STACK_MAX_TLS_CERTS];
+	struct tls_cert_conf tls_certs[TLS_MAX_CERTS];
 	unsigned ntls_certs;        /* 0: the ones `tristack up` makes */
 	uint64_t hsts;              /* Strict-Transport-Security max-age, ms; 0 = none */
 	uint64_t tls_ticket_rotate; /* session ticket keys change this often */
 	bool tls_tickets;           /* resumption by session ticket */
 	int64_t tls_session_cache;  /* sessions each worker keeps for resumption by id; 0 = none */
 	int64_t balance;            /* enum lb_balance */
-	struct stack_server servers[STACK_MAX_SERVERS];
+	struct lb_server_conf servers[LB_MAX_SERVERS];
 	unsigned nservers;
 	uint64_t timeout_connect;
 	uint64_t timeout_server;
 	uint64_t timeout_server_keep_alive; /* idle pooled backend connections */
 	uint64_t timeout_queue;
 	int64_t retries;
-	char *retry_on; /* HAProxy's retry-on: see stack_retry_on_parse */
-	struct stack_check check;
+	char *retry_on; /* HAProxy's retry-on: see lb_retry_on_parse */
+	struct lb_check_conf check;
 	/* per client address (src/lb/ratelimit.h) */
-	struct stack_rate rate_limit;        /* every request */
-	struct stack_rate rate_limit_write;  /* methods other than GET, HEAD, OPTIONS */
-	struct stack_portmap redirect_ports; /* the HTTPS redirect behind a port mapping */
-	int64_t conn_limit;                  /* open connections; 0 = off */
-	int64_t rate_limit_table;            /* addresses tracked at most */
+	struct lb_rate rate_limit;        /* every request */
+	struct lb_rate rate_limit_write;  /* methods other than GET, HEAD, OPTIONS */
+	struct lb_portmap redirect_ports; /* the HTTPS redirect behind a port mapping */
+	int64_t conn_limit;               /* open connections; 0 = off */
+	int64_t rate_limit_table;         /* addresses tracked at most */
 };
 
-#define STACK_MAX_CACHE      16
-#define STACK_MAX_ERROR_PAGE 32
+#define WEB_MAX_CACHE      16
+#define WEB_MAX_ERROR_PAGE 32
 
-struct stack_cache_rule {
+struct web_cache_rule {
 	char *prefix;     /* path prefix */
 	uint64_t max_age; /* ms */
 };
 
-struct stack_error_page {
+struct web_error_page_conf {
 	int status;
 	char *path; /* a file under root */
 };
 
-struct stack_web {
-	struct stack_http http;
+struct web_conf {
+	struct http_conf http;
 	char *root;
 	char *index;
 	bool autoindex;
-	bool dotfiles;                /* serve paths with a segment starting '.' */
-	char *csp;                    /* Content-Security-Policy of static HTML; "" = none */
-	char *proxy[STACK_MAX_PROXY]; /* path prefixes sent to the app */
+	bool dotfiles;              /* serve paths with a segment starting '.' */
+	char *csp;                  /* Content-Security-Policy of static HTML; "" = none */
+	char *proxy[WEB_MAX_PROXY]; /* path prefixes sent to the app */
 	unsigned nproxy;
 	int proxy_line;
 	char *upstream; /* the apps: ":9000" = this host's; several, space-separated */
@@ -171,19 +171,19 @@ struct stack_web {
 	bool gzip, gzip_static;
 	uint64_t gzip_min_size;
 	char *gzip_types;
-	struct stack_cache_rule cache[STACK_MAX_CACHE];
+	struct web_cache_rule cache[WEB_MAX_CACHE];
 	unsigned ncache;
-	struct stack_error_page error_pages[STACK_MAX_ERROR_PAGE];
+	struct web_error_page_conf error_pages[WEB_MAX_ERROR_PAGE];
 	unsigned nerror_pages;
 	char *trusted_proxies;    /* as written; "" = the hosts with the lb role */
 	struct net_ipset trusted; /* what it names: whose X-Forwarded-* are believed */
 };
 
-struct stack_app {
-	struct stack_http http;
+struct app_conf {
+	struct http_conf http;
 };
 
-struct stack_dns {
+struct dns_conf {
 	char *listen;
 	char *admin;     /* admin listener (/metrics); "" = none */
 	char *zone_file; /* an RFC 1035 zone file instead of the zone made from the stack */
@@ -191,7 +191,7 @@ struct stack_dns {
 	char *log_level;
 };
 
-struct stack_db {
+struct conf_db {
 	int64_t port;
 	char *name;              /* the site's schema */
 	int64_t pool;            /* connections per app worker per database */
@@ -203,12 +203,12 @@ struct stack_db {
 };
 
 enum db_threads { DB_POOL_OF_THREADS, DB_ONE_THREAD_PER_CONNECTION };
-const char *stack_db_threads_name(int64_t v);
+const char *conf_db_threads_name(int64_t v);
 
 enum mon_enabled { MON_AUTO, MON_ON, MON_OFF };
 
 /* [monitoring]: a Prometheus that scrapes every daemon, with alert rules. */
-struct stack_monitoring {
+struct mon_conf {
 	int64_t enabled;          /* enum mon_enabled; auto = on in isolated mode */
 	char *host;               /* "" = the first `mon` host, else [site] www */
 	char *listen;             /* Prometheus's web listener */
@@ -222,54 +222,53 @@ struct stack_monitoring {
 	uint64_t cert_warning;   /* a certificate ending sooner than this is alerted on */
 };
 
-struct stack {
+struct conf {
 	char *path;
-	struct stack_site site;
-	struct stack_host hosts[STACK_MAX_HOSTS];
+	struct conf_site site;
+	struct conf_host hosts[CONF_MAX_HOSTS];
 	unsigned nhosts;
-	struct stack_lb lb;
-	struct stack_web web;
-	struct stack_app app;
-	struct stack_dns dns;
-	struct stack_db db;
-	struct stack_monitoring monitoring;
+	struct lb_conf lb;
+	struct web_conf web;
+	struct app_conf app;
+	struct dns_conf dns;
+	struct conf_db db;
+	struct mon_conf monitoring;
 };
 
 /* Load and check a stack file. Returns 0, or -1 with "file:line: message"
  * (or "file: message") in err. On failure *s is freed. */
-int stack_load(struct stack *s, const char *path, char *err, size_t errlen);
+int conf_load(struct conf *s, const char *path, char *err, size_t errlen);
 /* Same, from a string (tests); name is used in messages. */
-int stack_load_string(struct stack *s, const char *name, const char *text, char *err,
-                      size_t errlen);
-void stack_free(struct stack *s);
+int conf_load_string(struct conf *s, const char *name, const char *text, char *err, size_t errlen);
+void conf_free(struct conf *s);
 
 /* Print the effective configuration, defaults included, as a stack file. */
-void stack_print(const struct stack *s, FILE *out);
+void conf_print(const struct conf *s, FILE *out);
 
-const struct stack_host *stack_host(const struct stack *s, const char *name);
+const struct conf_host *conf_host(const struct conf *s, const char *name);
 /* The first host with a role (ROLE_*), or NULL. */
-const struct stack_host *stack_host_with_role(const struct stack *s, unsigned role);
+const struct conf_host *conf_host_with_role(const struct conf *s, unsigned role);
 
 /* The host Prometheus runs on: [monitoring] host, else the first host with
  * the mon role, else the [site] www host; NULL in a stack without hosts. */
-const struct stack_host *stack_mon_host(const struct stack *s);
+const struct conf_host *mon_conf_host(const struct conf *s);
 
 /* Resolve a listen/target spec against a host: ":8080" -> "<host address>:8080",
  * "web-01:8080" -> that host's address, "1.2.3.4:80" as is. */
-int stack_resolve_addr(const struct stack *s, const char *spec, const struct stack_host *self,
-                       struct addr *a, char *err, size_t errlen);
+int conf_resolve_addr(const struct conf *s, const char *spec, const struct conf_host *self,
+                      struct addr *a, char *err, size_t errlen);
 
 /* retry_on: "conn-failure empty-response 502 503 504" -> flags (a status's
- * bit from stack_retry_bit; 0 for a status not retryable); "none" alone = 0.
+ * bit from proxy_retry_bit; 0 for a status not retryable); "none" alone = 0.
  * -1 with the bad token in bad. */
-#define STACK_RETRY_CONN_FAILURE   0x1u
-#define STACK_RETRY_EMPTY_RESPONSE 0x2u
-int stack_retry_on_parse(const char *value, unsigned *flags, char *bad, size_t badlen);
-unsigned stack_retry_bit(int status);
+#define PROXY_RETRY_CONN_FAILURE   0x1u
+#define PROXY_RETRY_EMPTY_RESPONSE 0x2u
+int lb_retry_on_parse(const char *value, unsigned *flags, char *bad, size_t badlen);
+unsigned proxy_retry_bit(int status);
 
 /* Value parsers, exposed for tests and other config-like inputs. */
-int parse_duration(const char *s, uint64_t *ms);
-int parse_size(const char *s, uint64_t *bytes);
-int parse_bool(const char *s, bool *b);
+int cfg_parse_duration(const char *s, uint64_t *ms);
+int cfg_parse_size(const char *s, uint64_t *bytes);
+int cfg_parse_bool(const char *s, bool *b);
 
 #endif

@@ -142,8 +142,7 @@ static void warn_expiry(const char *path, X509 *x)
 		log_warn("%s: the certificate expires in %d days", path, days);
 }
 
-static int load_cert(const struct stack_tls_cert *sc, struct tls_cert *out, char *err,
-                     size_t errlen)
+static int load_cert(const struct tls_cert_conf *sc, struct tls_cert *out, char *err, size_t errlen)
 {
 	char why[256];
 	memset(out, 0, sizeof(*out));
@@ -241,7 +240,7 @@ static void expiry_add(struct tls_site *site, const char *name, const struct tls
 	e->not_after = t;
 }
 
-int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, unsigned n,
+int tls_site_load(struct tls_site *site, const struct tls_cert_conf *certs, unsigned n,
                   uint64_t rotate_ms, char *err, size_t errlen)
 {
 	memset(site, 0, sizeof(*site));

@@ -28,7 +28,7 @@
 #include "metrics.h"
 
 struct worker;
-struct stack_tls_cert;
+struct tls_cert_conf;
 
 enum tls_fail {
 	TLS_FAIL_PROTOCOL,    /* a version we refuse (1.1, 1.0, SSLv3) */
@@ -72,7 +72,7 @@ struct tls_worker {
 
 /* Load the certificate files (paths already resolved). Returns 0, or -1
  * with err naming the file and what is wrong. */
-int tls_site_load(struct tls_site *site, const struct stack_tls_cert *certs, unsigned n,
+int tls_site_load(struct tls_site *site, const struct tls_cert_conf *certs, unsigned n,
                   uint64_t rotate_ms, char *err, size_t errlen);
 /* Then, before the workers start: resumption settings (defaults: tickets
  * on, a 20000-session cache). */

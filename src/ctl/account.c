@@ -75,7 +75,7 @@ int acct_init(struct ctl *c, char *err, size_t errlen)
 	c->drop = false;
 	if (geteuid() != 0)
 		return 0;
-	const char *name = c->stack.site.user;
+	const char *name = c->cfg.site.user;
 	struct passwd *pw = getpwnam(name);
 	if (pw == NULL) {
 		if (make_account(name, err, errlen) < 0)
@@ -132,7 +132,7 @@ static int give(const struct ctl *c, const char *path, uid_t uid, mode_t mode, c
                 size_t errlen)
 {
 	if (lchown(path, uid, c->gid) < 0 || chmod(path, mode) < 0) {
-		snprintf(err, errlen, "cannot give %s to %s: %s", path, c->stack.site.user,
+		snprintf(err, errlen, "cannot give %s to %s: %s", path, c->cfg.site.user,
 		         strerror(errno));
 		return -1;
 	}
@@ -171,7 +171,7 @@ static int give_tree(const struct ctl *c, const char *path, char *err, size_t er
 	walk_uid = c->uid;
 	walk_gid = c->gid;
 	if (nftw(path, walk_one, 16, FTW_PHYS | FTW_MOUNT) != 0) {
-		snprintf(err, errlen, "cannot give %s to %s: %s", path, c->stack.site.user,
+		snprintf(err, errlen, "cannot give %s to %s: %s", path, c->cfg.site.user,
 		         strerror(errno));
 		return -1;
 	}
@@ -393,7 +393,7 @@ int acct_check_reach(const struct ctl *c, const char *const *paths, const int *m
 			snprintf(msg, sizeof(msg), "a view of the folders on the way: %s",
 			         strerror(errno));
 		} else if (acct_drop(c, false) < 0) {
-			snprintf(msg, sizeof(msg), "cannot become %s: %s", c->stack.site.user,
+			snprintf(msg, sizeof(msg), "cannot become %s: %s", c->cfg.site.user,
 			         strerror(errno));
 		} else {
 			for (unsigned i = 0; i < n && !msg[0]; i++) {
@@ -419,7 +419,7 @@ int acct_check_reach(const struct ctl *c, const char *const *paths, const int *m
 		snprintf(err, errlen,
 		         "the daemons run as %s, and %s cannot reach %s; make each folder on the "
 		         "way searchable by it (chmod o+x), or use another folder",
-		         c->stack.site.user, c->stack.site.user, msg);
+		         c->cfg.site.user, c->cfg.site.user, msg);
 		return -1;
 	}
 	return 0;

@@ -56,10 +56,10 @@ static const struct {
 
 struct bundle {
 	struct ctl *c;
-	const struct stack_host *h;
-	const struct stack_host *primary; /* NULL: the stack has no database */
-	char stage[4096];                 /* the temporary folder */
-	char top[4200];                   /* stage/tristack-HOST */
+	const struct conf_host *h;
+	const struct conf_host *primary; /* NULL: the stack has no database */
+	char stage[4096];                /* the temporary folder */
+	char top[4200];                  /* stage/tristack-HOST */
 	char cwd[PATH_MAX];
 	char err[1024];
 	bool local_tls; /* tls/ holds the local CA's certificates */
@@ -80,7 +80,7 @@ static int fail(struct bundle *b, const char *f, ...)
 	return -1;
 }
 
-static bool is_db(const struct stack_host *h)
+static bool is_db(const struct conf_host *h)
 {
 	return (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) != 0;
 }
@@ -405,7 +405,7 @@ static int put_binaries(struct bundle *b)
 /* ---- systemd/ ---- */
 
 /* The listeners of a role's daemon, for its ports and its check. */
-static unsigned role_listens(const struct stack *s, unsigned role, const char **out)
+static unsigned role_listens(const struct conf *s, unsigned role, const char **out)
 {
 	unsigned n = 0;
 	switch (role) {
@@ -433,15 +433,14 @@ static unsigned role_listens(const struct stack *s, unsigned role, const char **
 static bool resolve(const struct bundle *b, const char *spec, struct addr *a)
 {
 	char e[256];
-	return spec && spec[0] &&
-	       stack_resolve_addr(&b->c->stack, spec, b->h, a, e, sizeof(e)) == 0;
+	return spec && spec[0] && conf_resolve_addr(&b->c->cfg, spec, b->h, a, e, sizeof(e)) == 0;
 }
 
 /* Does the daemon listen below 1024 (and so need CAP_NET_BIND_SERVICE)? */
 static bool low_port(const struct bundle *b, unsigned role)
 {
 	const char *specs[4];
-	unsigned n = role_listens(&b->c->stack, role, specs);
+	unsigned n = role_listens(&b->c->cfg, role, specs);
 	struct addr a;
 	for (unsigned i = 0; i < n; i++)
 		if (resolve(b, specs[i], &a) && addr_port(&a) > 0 && addr_port(&a) < 1024)
@@ -484,7 +483,7 @@ static int put_unit(struct bundle *b, size_t r)
 	        "RestartSec=1\n"
 	        "LimitNOFILE=65536\n"
 	        "UMask=0027\n",
-	        daemon, bundle_roles[r].what, host, b->c->stack.site.domain, host,
+	        daemon, bundle_roles[r].what, host, b->c->cfg.site.domain, host,
 	        bundle_roles[r].name, bundle_roles[r].what, host,
 	        role == ROLE_APP ? " mariadb.service" : "",
 	        role == ROLE_WEB && (b->h->roles & ROLE_APP) ? " tristack-app.service" : "",
@@ -524,7 +523,7 @@ static int put_unit(struct bundle *b, size_t r)
 /* install.sh's check of a daemon: an HTTP URL that must answer. */
 static void add_check(struct bundle *b, size_t r)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	const char *spec = NULL, *path = "/";
 	switch (bundle_roles[r].role) {
 	case ROLE_APP:
@@ -599,8 +598,8 @@ static int put_firewall(struct bundle *b)
 
 static int put_cnf(struct bundle *b)
 {
-	const struct stack_db *db = &b->c->stack.db;
-	unsigned server_id = (unsigned)(b->h - b->c->stack.hosts) + 1; /* as db_argv */
+	const struct conf_db *db = &b->c->cfg.db;
+	unsigned server_id = (unsigned)(b->h - b->c->cfg.hosts) + 1; /* as db_argv */
 	bool primary = b->h == b->primary;
 	char *text = NULL;
 	size_t len = 0;
@@ -629,9 +628,9 @@ static int put_cnf(struct bundle *b)
 	        "character_set_server    = utf8mb4\n"
 	        "%s"
 	        "read_only               = %s\n",
-	        b->h->name, primary ? "primary" : "replica", b->c->stack.site.domain, b->h->name,
+	        b->h->name, primary ? "primary" : "replica", b->c->cfg.site.domain, b->h->name,
 	        server_id, b->h->address, (long long)db->port, db->buffer_pool,
-	        stack_db_threads_name(db->thread_handling),
+	        conf_db_threads_name(db->thread_handling),
 	        primary ? "" : "# a replica comes up read-only, not writable until promoted\n",
 	        primary ? "OFF" : "ON");
 	return put_stream(b, "mariadb/60-tristack.cnf", 0644, f, &text, &len);
@@ -648,7 +647,7 @@ static int secrets(struct bundle *b, char *app, char *repl, size_t len)
  * loopback): app with DML on the schema, repl for replication. */
 static int put_provision(struct bundle *b, const char *app_pw, const char *repl_pw)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -664,7 +663,7 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 	sql_id(f, s->db.name);
 	fprintf(f, " CHARACTER SET utf8mb4;\n");
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		for (int k = 0; k < 2; k++) {
 			bool app = k == 0;
 			if (app ? !(h->roles & ROLE_APP) : !is_db(h))
@@ -706,7 +705,7 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
  * this after the migrations, which make the tables. */
 static int put_grants(struct bundle *b)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -717,7 +716,7 @@ static int put_grants(struct bundle *b)
 	        "-- bundle %s`, run by install.sh after the migrations.\n",
 	        b->h->name);
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		if (!(h->roles & ROLE_APP))
 			continue;
 		for (const struct db_grant *g = db_app_grants; g->table; g++) {
@@ -785,7 +784,7 @@ static int put_replica(struct bundle *b, const char *repl_pw)
 	        b->h->name, b->primary->name, b->h->name);
 	sql_str(f, b->primary->address);
 	fprintf(f, ", MASTER_PORT=%lld, MASTER_USER='repl', MASTER_PASSWORD=",
-	        (long long)b->c->stack.db.port);
+	        (long long)b->c->cfg.db.port);
 	sql_str(f, repl_pw);
 	fprintf(f, ",\n    MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;\n"
 	           "START SLAVE;\n");
@@ -830,7 +829,7 @@ static int put_database(struct bundle *b)
 
 static int put_tls(struct bundle *b)
 {
-	const struct stack_lb *lb = &b->c->stack.lb;
+	const struct lb_conf *lb = &b->c->cfg.lb;
 	if (!(b->h->roles & ROLE_LB) || lb->tls_listen == NULL || lb->tls_listen[0] == '\0')
 		return 0;
 	char where[4400];
@@ -876,7 +875,7 @@ static int put_tls(struct bundle *b)
 
 static int put_shared(struct bundle *b)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	if (b->h->roles & ROLE_WEB) {
 		if (ship_path(b, "[web] root", s->web.root, true) < 0)
 			return -1;
@@ -895,7 +894,7 @@ static int put_shared(struct bundle *b)
 
 /* ---- install.sh and README ---- */
 
-static void roles_text(const struct stack_host *h, char *out, size_t len, const char *sep)
+static void roles_text(const struct conf_host *h, char *out, size_t len, const char *sep)
 {
 	static const struct {
 		unsigned role;
@@ -974,7 +973,7 @@ static int put_install(struct bundle *b)
 	fprintf(f, "\nROLES=");
 	sh_quote(f, roles);
 	fprintf(f, "\nDOMAIN=");
-	sh_quote(f, b->c->stack.site.domain);
+	sh_quote(f, b->c->cfg.site.domain);
 	fprintf(f, "\n# this host's daemons, in start order\nUNITS=(");
 	for (size_t r = 0; r < ARRAY_SIZE(bundle_roles); r++)
 		if (b->h->roles & bundle_roles[r].role)
@@ -988,8 +987,8 @@ static int put_install(struct bundle *b)
 	fprintf(f, "# '' | primary | replica\nDB_ROLE=");
 	sh_quote(f, db_role(b));
 	fprintf(f, "\nSCHEMA=");
-	sh_quote(f, b->c->stack.db.name);
-	fprintf(f, "\nDB_PORT=%lld\nPRIMARY=", (long long)b->c->stack.db.port);
+	sh_quote(f, b->c->cfg.db.name);
+	fprintf(f, "\nDB_PORT=%lld\nPRIMARY=", (long long)b->c->cfg.db.port);
 	sh_quote(f, b->primary ? b->primary->name : "");
 	fprintf(f, "\nPRIMARY_ADDRESS=");
 	sh_quote(f, b->primary ? b->primary->address : "");
@@ -1000,7 +999,7 @@ static int put_install(struct bundle *b)
 }
 
 /* The order the hosts go in: database primary, replicas, web/app, lb/dns. */
-static int install_rank(const struct bundle *b, const struct stack_host *h)
+static int install_rank(const struct bundle *b, const struct conf_host *h)
 {
 	if (h == b->primary)
 		return 0;
@@ -1013,7 +1012,7 @@ static int install_rank(const struct bundle *b, const struct stack_host *h)
 
 static int put_readme(struct bundle *b)
 {
-	const struct stack *s = &b->c->stack;
+	const struct conf *s = &b->c->cfg;
 	char roles[128], *text = NULL;
 	size_t len = 0;
 	roles_text(b->h, roles, sizeof(roles), ", ");
@@ -1152,9 +1151,9 @@ static void hosts_list(const struct ctl *c, char *out, size_t len)
 {
 	size_t o = 0;
 	out[0] = '\0';
-	for (unsigned i = 0; i < c->stack.nhosts && o < len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "",
-		                      c->stack.hosts[i].name);
+	for (unsigned i = 0; i < c->cfg.nhosts && o < len; i++)
+		o +=
+		    (size_t)snprintf(out + o, len - o, "%s%s", i ? ", " : "", c->cfg.hosts[i].name);
 }
 
 static int build(struct bundle *b, const char *out)
@@ -1209,7 +1208,7 @@ int cmd_bundle(struct ctl *c, int argc, char **argv)
 	static struct bundle b; /* big; one per process */
 	memset(&b, 0, sizeof(b));
 	b.c = c;
-	b.h = stack_host(&c->stack, name);
+	b.h = conf_host(&c->cfg, name);
 	if (b.h == NULL) {
 		char hosts[1024];
 		hosts_list(c, hosts, sizeof(hosts));

@@ -152,7 +152,7 @@ static EVP_PKEY *read_key(const char *path)
 /* The CA's nameConstraints (critical): the site's domain and its
  * subdomains, and the stack's host addresses, so that a leaked CA key
  * mints nothing a client would take for another site. */
-static void ca_constraints(const struct stack *s, char *out, size_t len)
+static void ca_constraints(const struct conf *s, char *out, size_t len)
 {
 	size_t o = (size_t)snprintf(out, len, "critical,permitted;DNS:%s", s->site.domain);
 	for (unsigned i = 0; i < s->nhosts && o < len; i++) {
@@ -252,8 +252,8 @@ static int ensure_crl(const char *path, X509 *ca, EVP_PKEY *cakey, bool *renewed
 int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen)
 {
 	*renewed = false;
-	if (c->stack.lb.tls_listen == NULL || c->stack.lb.tls_listen[0] == '\0' ||
-	    c->stack.lb.ntls_certs > 0)
+	if (c->cfg.lb.tls_listen == NULL || c->cfg.lb.tls_listen[0] == '\0' ||
+	    c->cfg.lb.ntls_certs > 0)
 		return 0; /* no HTTPS, or the operator's own certificates */
 	char dir[4200], ca_crt[4300], ca_key[4300], path[4300];
 	fmt(dir, sizeof(dir), "%s/tls%s", c->state, "");
@@ -263,13 +263,13 @@ int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen)
 	}
 	fmt(ca_crt, sizeof(ca_crt), "%s/%s", dir, "ca.crt");
 	fmt(ca_key, sizeof(ca_key), "%s/%s", dir, "ca.key");
-	const char *domain = c->stack.site.domain;
-	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
+	const char *domain = c->cfg.site.domain;
+	const struct conf_host *lb = conf_host_with_role(&c->cfg, ROLE_LB);
 	const char *ip = lb && lb->address && lb->address[0] ? lb->address : NULL;
 	char www[300], cn[300];
 	snprintf(www, sizeof(www), "www.%s", domain);
-	char constraints[STACK_MAX_HOSTS * 64 + 300];
-	ca_constraints(&c->stack, constraints, sizeof(constraints));
+	char constraints[CONF_MAX_HOSTS * 64 + 300];
+	ca_constraints(&c->cfg, constraints, sizeof(constraints));
 	X509 *ca = read_cert(ca_crt);
 	EVP_PKEY *cakey = read_key(ca_key);
 	int rc = -1;
@@ -310,8 +310,7 @@ int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen)
 	char crl_uri[400], port[16] = "";
 	struct addr la;
 	char e[256];
-	if (lb &&
-	    stack_resolve_addr(&c->stack, c->stack.lb.http.listen, lb, &la, e, sizeof(e)) == 0 &&
+	if (lb && conf_resolve_addr(&c->cfg, c->cfg.lb.http.listen, lb, &la, e, sizeof(e)) == 0 &&
 	    addr_port(&la) != 80)
 		snprintf(port, sizeof(port), ":%d", addr_port(&la));
 	snprintf(crl_uri, sizeof(crl_uri), "URI:http://%s%s%s", www, port, TS_CRL_PATH);

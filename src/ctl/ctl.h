@@ -10,7 +10,7 @@
 
 /* One daemon of one host. */
 struct unit {
-	const struct stack_host *host;
+	const struct conf_host *host;
 	const char *daemon; /* "tristack-lb" */
 	const char *role;   /* "lb" */
 	char pidfile[4200];
@@ -32,7 +32,7 @@ struct unit {
 #define FORWARD_ADMIN_PORT 8404
 
 struct ctl {
-	struct stack stack;
+	struct conf cfg;
 	char conf[4096];      /* absolute path of the stack file */
 	const char *conf_arg; /* as given with -c */
 	char state[4096];
@@ -87,7 +87,7 @@ const char *acct_operator(void);
 
 /* proc.c */
 int ctl_units(struct ctl *c, char *err, size_t errlen);
-struct unit *unit_new(struct ctl *c, const struct stack_host *host, const char *daemon,
+struct unit *unit_new(struct ctl *c, const struct conf_host *host, const char *daemon,
                       const char *role, char *err, size_t errlen);
 /* An argv built in one store, each argument formatted after the last; full:
  * it did not fit (argv is NULL-terminated as far as it got). */
@@ -118,8 +118,8 @@ struct db_paths {
 	char files[4200]; /* --secure-file-priv: the only folder FILE may touch */
 	char tmp[4200];   /* --tmpdir: its own, not a shared /tmp */
 };
-void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p);
-const struct stack_host *db_primary(const struct ctl *c);
+void db_paths(const struct ctl *c, const struct conf_host *h, struct db_paths *p);
+const struct conf_host *db_primary(const struct ctl *c);
 int db_secret(const struct ctl *c, const char *name, char *out, size_t len);
 /* The apps' signing key, {state}/secrets/cookie.key (64 hex digits, the
  * format tristack-app makes when it finds none: src/app/sign.h), made on
@@ -163,7 +163,7 @@ bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, s
                        unsigned *restarts);
 
 /* firewall.c: the host's nftables script (host NULL: the client). */
-int fw_render(const struct ctl *c, const struct stack_host *h, char *out, size_t len);
+int fw_render(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
 
 /* probe.c: does the unit answer? (one try, short timeouts) */
 bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);

@@ -46,7 +46,7 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *p)
+void db_paths(const struct ctl *c, const struct conf_host *h, struct db_paths *p)
 {
 	fmt(p->datadir, sizeof(p->datadir), "%s/db/%s", c->state, h->name);
 	fmt(p->socket, sizeof(p->socket), "%s/run/%s.db.sock", c->state, h->name);
@@ -57,7 +57,7 @@ void db_paths(const struct ctl *c, const struct stack_host *h, struct db_paths *
 
 /* ---- the current primary ---- */
 
-const struct stack_host *db_primary(const struct ctl *c)
+const struct conf_host *db_primary(const struct ctl *c)
 {
 	char path[4200], name[128] = "";
 	fmt(path, sizeof(path), "%s/db/primary", c->state);
@@ -66,20 +66,20 @@ const struct stack_host *db_primary(const struct ctl *c)
 		if (fscanf(f, "%127s", name) != 1)
 			name[0] = '\0';
 		fclose(f);
-		const struct stack_host *h = stack_host(&c->stack, name);
+		const struct conf_host *h = conf_host(&c->cfg, name);
 		if (h && (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
 			return h;
 	}
-	return stack_host_with_role(&c->stack, ROLE_DB_PRIMARY);
+	return conf_host_with_role(&c->cfg, ROLE_DB_PRIMARY);
 }
 
 /* The database hosts other than the primary. */
-static unsigned db_replicas(const struct ctl *c, const struct stack_host **out, unsigned max)
+static unsigned db_replicas(const struct ctl *c, const struct conf_host **out, unsigned max)
 {
-	const struct stack_host *p = db_primary(c);
+	const struct conf_host *p = db_primary(c);
 	unsigned n = 0;
-	for (unsigned i = 0; i < c->stack.nhosts && n < max; i++) {
-		const struct stack_host *h = &c->stack.hosts[i];
+	for (unsigned i = 0; i < c->cfg.nhosts && n < max; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
 		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && h != p)
 			out[n++] = h;
 	}
@@ -208,8 +208,7 @@ int db_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	 * from no TCP address at all. */
 	char datadir_arg[4300], user_arg[300], socket_user_arg[300];
 	fmt(datadir_arg, sizeof(datadir_arg), "--datadir=%s", p.datadir);
-	fmt(user_arg, sizeof(user_arg), "--user=%s",
-	    c->drop ? c->stack.site.user : acct_operator());
+	fmt(user_arg, sizeof(user_arg), "--user=%s", c->drop ? c->cfg.site.user : acct_operator());
 	fmt(socket_user_arg, sizeof(socket_user_arg), "--auth-root-socket-user=%s",
 	    acct_operator());
 	char *argv[] = { MARIADB_INSTALL,
@@ -232,9 +231,9 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 {
 	struct db_paths p;
 	db_paths(c, u->host, &p);
-	const struct stack_db *db = &c->stack.db;
-	const struct stack_host *primary = db_primary(c);
-	unsigned server_id = (unsigned)(u->host - c->stack.hosts) + 1;
+	const struct conf_db *db = &c->cfg.db;
+	const struct conf_host *primary = db_primary(c);
+	unsigned server_id = (unsigned)(u->host - c->cfg.hosts) + 1;
 	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
 #define ARG(...) argv_add(&b, __VA_ARGS__)
 	ARG("%s", MARIADBD);
@@ -257,7 +256,7 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 	ARG("--max-connections=1000");
 	/* The thread pool: a few threads serve the short queries of many
 	 * connections, instead of a wake-up of one thread per query. */
-	ARG("--thread-handling=%s", stack_db_threads_name(db->thread_handling));
+	ARG("--thread-handling=%s", conf_db_threads_name(db->thread_handling));
 	ARG("--character-set-server=utf8mb4");
 	/* A replica comes up read-only, not writable until told */
 	ARG("--read-only=%s", u->host == primary ? "OFF" : "ON");
@@ -267,7 +266,7 @@ int db_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **
 
 /* ---- talking to an instance ---- */
 
-static MYSQL *admin_connect(const struct ctl *c, const struct stack_host *h, char *err,
+static MYSQL *admin_connect(const struct ctl *c, const struct conf_host *h, char *err,
                             size_t errlen)
 {
 	struct db_paths p;
@@ -410,7 +409,7 @@ void db_describe(const struct ctl *c, const struct unit *u, char *out, size_t le
  * account likewise when the operator is not root; no anonymous account;
  * any other account with an empty password locked. Local to the instance
  * (sql_log_bin off): a replica's accounts are its own. */
-static int db_harden(const struct ctl *c, const struct stack_host *h, char *err, size_t errlen)
+static int db_harden(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
 {
 	MYSQL *m = admin_connect(c, h, err, errlen);
 	if (m == NULL)
@@ -469,18 +468,18 @@ out:
 
 /* The pattern app and repl may connect from: the hosts' own addresses, or
  * 127.% on loopback (connections to 127.x.y.z come from 127.0.0.1 there). */
-static void client_host(const struct ctl *c, const struct stack_host *h, char *out, size_t len)
+static void client_host(const struct ctl *c, const struct conf_host *h, char *out, size_t len)
 {
 	bool loopback = true;
-	for (unsigned i = 0; i < c->stack.nhosts; i++)
-		if (strncmp(c->stack.hosts[i].address, "127.", 4) != 0)
+	for (unsigned i = 0; i < c->cfg.nhosts; i++)
+		if (strncmp(c->cfg.hosts[i].address, "127.", 4) != 0)
 			loopback = false;
 	snprintf(out, len, "%s", loopback ? "127.%" : h->address);
 }
 
 static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errlen)
 {
-	const char *schema = c->stack.db.name;
+	const char *schema = c->cfg.db.name;
 	if (sql(m, err, errlen,
 	        "CREATE TABLE IF NOT EXISTS `%s`.schema_migrations ("
 	        "version VARCHAR(255) NOT NULL PRIMARY KEY, "
@@ -559,7 +558,7 @@ static int revoke_all(MYSQL *m, const char *user, const char *host, char *err, s
 	return 0;
 }
 
-static int setup_primary(struct ctl *c, const struct stack_host *primary, char *err, size_t errlen)
+static int setup_primary(struct ctl *c, const struct conf_host *primary, char *err, size_t errlen)
 {
 	char app_pw[64], repl_pw[64], from[64];
 	if (secret(c, "app", app_pw, sizeof(app_pw)) < 0 ||
@@ -570,7 +569,7 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 	MYSQL *m = admin_connect(c, primary, err, errlen);
 	if (m == NULL)
 		return -1;
-	const char *schema = c->stack.db.name;
+	const char *schema = c->cfg.db.name;
 	int rc = -1;
 	if (sql(m, err, errlen, "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4",
 	        schema) < 0 ||
@@ -579,8 +578,8 @@ static int setup_primary(struct ctl *c, const struct stack_host *primary, char *
 		goto out;
 	/* One account per client address, with what the app does and no
 	 * more (db_app_grants). */
-	for (unsigned i = 0; i < c->stack.nhosts; i++) {
-		const struct stack_host *h = &c->stack.hosts[i];
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
 		if (h->roles & ROLE_APP) {
 			client_host(c, h, from, sizeof(from));
 			if (sql(m, err, errlen,
@@ -611,8 +610,8 @@ out:
 }
 
 /* Point a replica at the primary (unless it already is), read-only. */
-static int setup_replica(struct ctl *c, const struct stack_host *replica,
-                         const struct stack_host *primary, char *err, size_t errlen)
+static int setup_replica(struct ctl *c, const struct conf_host *replica,
+                         const struct conf_host *primary, char *err, size_t errlen)
 {
 	char repl_pw[64], host[128] = "";
 	if (secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
@@ -634,7 +633,7 @@ static int setup_replica(struct ctl *c, const struct stack_host *replica,
 	    sql(m, err, errlen,
 	        "CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%lld, MASTER_USER='repl', "
 	        "MASTER_PASSWORD='%s', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
-	        primary->address, (long long)c->stack.db.port, repl_pw) < 0 ||
+	        primary->address, (long long)c->cfg.db.port, repl_pw) < 0 ||
 	    sql(m, err, errlen, "START SLAVE") < 0)
 		goto out;
 	printf("  %s replicates from %s\n", replica->name, primary->name);
@@ -645,7 +644,7 @@ out:
 }
 
 /* Both threads of a replica running, within a deadline. */
-static int wait_replicating(struct ctl *c, const struct stack_host *replica, unsigned ms, char *err,
+static int wait_replicating(struct ctl *c, const struct conf_host *replica, unsigned ms, char *err,
                             size_t errlen)
 {
 	char io[16] = "", sqlr[16] = "", last[512] = "";
@@ -672,18 +671,18 @@ static int wait_replicating(struct ctl *c, const struct stack_host *replica, uns
 
 int db_provision(struct ctl *c, char *err, size_t errlen)
 {
-	const struct stack_host *primary = db_primary(c);
+	const struct conf_host *primary = db_primary(c);
 	if (primary == NULL)
 		return 0; /* a stack without a database */
-	for (unsigned i = 0; i < c->stack.nhosts; i++) {
-		const struct stack_host *h = &c->stack.hosts[i];
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
 		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) &&
 		    db_harden(c, h, err, errlen) < 0)
 			return -1;
 	}
 	if (setup_primary(c, primary, err, errlen) < 0)
 		return -1;
-	const struct stack_host *replicas[8];
+	const struct conf_host *replicas[8];
 	unsigned n = db_replicas(c, replicas, 8);
 	for (unsigned i = 0; i < n; i++)
 		if (setup_replica(c, replicas[i], primary, err, errlen) < 0 ||
@@ -703,7 +702,7 @@ int db_provision(struct ctl *c, char *err, size_t errlen)
  * replicas. */
 int db_exporter_user(struct ctl *c, char *err, size_t errlen)
 {
-	const struct stack_host *primary = db_primary(c);
+	const struct conf_host *primary = db_primary(c);
 	if (primary == NULL)
 		return 0;
 	char pw[64];
@@ -731,8 +730,8 @@ int db_exporter_user(struct ctl *c, char *err, size_t errlen)
 
 int db_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 {
-	const struct stack_host *target = stack_host(&c->stack, name);
-	const struct stack_host *old = db_primary(c);
+	const struct conf_host *target = conf_host(&c->cfg, name);
+	const struct conf_host *old = db_primary(c);
 	if (target == NULL || !(target->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA))) {
 		snprintf(err, errlen, "%s is not a database host of the stack", name);
 		return -1;
@@ -780,7 +779,7 @@ int db_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		        "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%lld, "
 		        "MASTER_USER='repl', MASTER_PASSWORD='%s', MASTER_USE_GTID=current_pos, "
 		        "MASTER_CONNECT_RETRY=1; START SLAVE",
-		        target->address, (long long)c->stack.db.port, repl_pw) < 0)
+		        target->address, (long long)c->cfg.db.port, repl_pw) < 0)
 			goto out;
 		printf("  %s replicates from %s\n", old->name, name);
 		if (wait_replicating(c, old, 10000, err, errlen) < 0)

@@ -48,12 +48,12 @@ static void put(struct out *o, const char *fmt, ...)
 }
 
 /* The port of a listen spec (":8080", "10.0.0.1:80"), or 0. */
-static int spec_port(const struct ctl *c, const char *spec, const struct stack_host *h)
+static int spec_port(const struct ctl *c, const char *spec, const struct conf_host *h)
 {
 	struct addr a;
 	char e[256];
 	if (spec == NULL || spec[0] == '\0' ||
-	    stack_resolve_addr(&c->stack, spec, h, &a, e, sizeof(e)) < 0)
+	    conf_resolve_addr(&c->cfg, spec, h, &a, e, sizeof(e)) < 0)
 		return 0;
 	return addr_port(&a);
 }
@@ -73,18 +73,18 @@ static void add_addr(char *out, size_t len, const char *address)
 
 /* Add the addresses of the hosts that have any of roles to the list
  * "a, b" in out (each once). */
-static void hosts_with(const struct ctl *c, unsigned roles, const struct stack_host *except,
+static void hosts_with(const struct ctl *c, unsigned roles, const struct conf_host *except,
                        char *out, size_t len)
 {
-	for (unsigned i = 0; i < c->stack.nhosts; i++) {
-		const struct stack_host *h = &c->stack.hosts[i];
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
 		if ((h->roles & roles) && h != except)
 			add_addr(out, len, h->address);
 	}
 }
 
 /* An "ip saddr { from } tcp dport PORT" rule for spec on h, when both are. */
-static void allow(struct out *o, const struct ctl *c, const struct stack_host *h, const char *spec,
+static void allow(struct out *o, const struct ctl *c, const struct conf_host *h, const char *spec,
                   const char *from, const char *what)
 {
 	int p = spec_port(c, spec, h);
@@ -98,7 +98,7 @@ static int admin_sources(const struct ctl *c, char *out, size_t len, char *err, 
 {
 	size_t o = 0;
 	out[0] = '\0';
-	const char *a = c->stack.site.admin ? c->stack.site.admin : "";
+	const char *a = c->cfg.site.admin ? c->cfg.site.admin : "";
 	char word[128];
 	while (*a) {
 		while (*a == ' ' || *a == '\t' || *a == ',')
@@ -114,7 +114,7 @@ static int admin_sources(const struct ctl *c, char *out, size_t len, char *err, 
 		word[n] = '\0';
 		a += n;
 		const char *addr = NULL;
-		const struct stack_host *h = stack_host(&c->stack, word);
+		const struct conf_host *h = conf_host(&c->cfg, word);
 		if (h)
 			addr = h->address;
 		else if (strcmp(word, "client") == 0 && c->client_address[0])
@@ -147,7 +147,7 @@ static int admin_sources(const struct ctl *c, char *out, size_t len, char *err, 
 	return 0;
 }
 
-int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t len)
+int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, false };
 	char err[256], admin[1024], set[2048], watch[2048];
@@ -155,8 +155,8 @@ int fw_render(const struct ctl *c, const struct stack_host *h, char *buf, size_t
 		snprintf(buf, len, "%s", err);
 		return -1;
 	}
-	const struct stack *s = &c->stack;
-	const struct stack_host *mon = stack_mon_host(s);
+	const struct conf *s = &c->cfg;
+	const struct conf_host *mon = mon_conf_host(s);
 	snprintf(watch, sizeof(watch), "%s", admin);
 	if (mon)
 		add_addr(watch, sizeof(watch), mon->address);

@@ -128,8 +128,8 @@ static bool pump(struct pair *p, short rev0, short rev1)
 
 int cmd_forward(struct ctl *c)
 {
-	const struct stack *s = &c->stack;
-	const struct stack_host *lb = stack_host_with_role(s, ROLE_LB);
+	const struct conf *s = &c->cfg;
+	const struct conf_host *lb = conf_host_with_role(s, ROLE_LB);
 	if (!c->isolated || lb == NULL) {
 		fprintf(stderr, "tristack: forward: only for an isolated stack with an LB\n");
 		return 1;
@@ -156,7 +156,7 @@ int cmd_forward(struct ctl *c)
 			char e[256];
 			struct addr to;
 			if (want[i].spec == NULL || want[i].spec[0] == '\0' ||
-			    stack_resolve_addr(s, want[i].spec, lb, &to, e, sizeof(e)) < 0)
+			    conf_resolve_addr(s, want[i].spec, lb, &to, e, sizeof(e)) < 0)
 				continue;
 			int fd = listen_local(want[i].port);
 			if (fd < 0) {

@@ -73,11 +73,11 @@ static void print_log_tail(const char *path, int lines)
 
 static const char *site_url(const struct ctl *c, char *out, size_t len)
 {
-	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
+	const struct conf_host *lb = conf_host_with_role(&c->cfg, ROLE_LB);
 	char e[256];
 	struct addr a;
 	if (lb == NULL ||
-	    stack_resolve_addr(&c->stack, c->stack.lb.http.listen, lb, &a, e, sizeof(e)) < 0) {
+	    conf_resolve_addr(&c->cfg, c->cfg.lb.http.listen, lb, &a, e, sizeof(e)) < 0) {
 		snprintf(out, len, "(no load balancer in the stack)");
 		return out;
 	}
@@ -106,19 +106,19 @@ static void reload_lb(struct ctl *c)
 /* Where HTTPS answers, and how to trust the local CA; false: no HTTPS. */
 static bool print_https(const struct ctl *c)
 {
-	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
-	const char *tl = c->stack.lb.tls_listen;
+	const struct conf_host *lb = conf_host_with_role(&c->cfg, ROLE_LB);
+	const char *tl = c->cfg.lb.tls_listen;
 	char e[256];
 	struct addr a;
 	if (lb == NULL || tl == NULL || tl[0] == '\0' ||
-	    stack_resolve_addr(&c->stack, tl, lb, &a, e, sizeof(e)) < 0)
+	    conf_resolve_addr(&c->cfg, tl, lb, &a, e, sizeof(e)) < 0)
 		return false;
 	int port = addr_port(&a);
 	char hp[128], portstr[16] = "";
 	addr_format(&a, hp, sizeof(hp));
 	if (port != 443)
 		snprintf(portstr, sizeof(portstr), ":%d", port);
-	printf("www.%s is up: https://www.%s%s/\n", c->stack.site.domain, c->stack.site.domain,
+	printf("www.%s is up: https://www.%s%s/\n", c->cfg.site.domain, c->cfg.site.domain,
 	       portstr);
 	if (c->isolated) {
 		/* the lab is reached from its client, by name, through its DNS */
@@ -129,8 +129,8 @@ static bool print_https(const struct ctl *c)
 		       "  tristack%s%s exec client curl --cacert %s/tls/ca.crt https://www.%s%s/\n",
 		       strcmp(c->conf_arg, "conf/foobar.conf") ? " -c " : "",
 		       strcmp(c->conf_arg, "conf/foobar.conf") ? c->conf_arg : "", c->state,
-		       c->stack.site.domain, portstr);
-	} else if (c->stack.lb.ntls_certs == 0) {
+		       c->cfg.site.domain, portstr);
+	} else if (c->cfg.lb.ntls_certs == 0) {
 		char ip[128];
 		memcpy(ip, hp, sizeof(ip));
 		char *colon = strrchr(ip, ':');
@@ -138,7 +138,7 @@ static bool print_https(const struct ctl *c)
 			*colon = '\0';
 		printf("  its certificate is from a local CA; trust %s/tls/ca.crt, as in\n"
 		       "  curl --cacert %s/tls/ca.crt --resolve www.%s:%d:%s https://www.%s%s/\n",
-		       c->state, c->state, c->stack.site.domain, port, ip, c->stack.site.domain,
+		       c->state, c->state, c->cfg.site.domain, port, ip, c->cfg.site.domain,
 		       portstr);
 	}
 	return true;
@@ -208,15 +208,15 @@ static int prepare_account(struct ctl *c, char *err, size_t errlen)
 {
 	if (acct_init(c, err, errlen) < 0 || acct_state(c, err, errlen) < 0)
 		return -1;
-	const struct stack *s = &c->stack;
+	const struct conf *s = &c->cfg;
 	const char *paths[4] = { c->conf, c->state };
 	int modes[4] = { R_OK, R_OK | X_OK };
 	unsigned n = 2;
-	if (stack_host_with_role(s, ROLE_WEB) && s->web.root && s->web.root[0]) {
+	if (conf_host_with_role(s, ROLE_WEB) && s->web.root && s->web.root[0]) {
 		paths[n] = s->web.root;
 		modes[n++] = R_OK | X_OK;
 	}
-	if (stack_host_with_role(s, ROLE_DNS) && s->dns.zone_file && s->dns.zone_file[0]) {
+	if (conf_host_with_role(s, ROLE_DNS) && s->dns.zone_file && s->dns.zone_file[0]) {
 		paths[n] = s->dns.zone_file;
 		modes[n++] = R_OK;
 	}
@@ -229,8 +229,8 @@ static int prepare_account(struct ctl *c, char *err, size_t errlen)
  * nothing here has, and would fail late and half started. */
 static int addresses_here(const struct ctl *c, char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < c->stack.nhosts; i++) {
-		const struct stack_host *h = &c->stack.hosts[i];
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
 		struct sockaddr_storage ss = { 0 };
 		struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
 		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
@@ -318,15 +318,15 @@ static int cmd_up(struct ctl *c)
 	char url[256];
 	printf("\n");
 	if (!print_https(c))
-		printf("www.%s is up: %s\n", c->stack.site.domain, site_url(c, url, sizeof(url)));
+		printf("www.%s is up: %s\n", c->cfg.site.domain, site_url(c, url, sizeof(url)));
 	else
 		printf("http:    %s (redirects to HTTPS)\n", site_url(c, url, sizeof(url)));
-	const struct stack_host *lb = stack_host_with_role(&c->stack, ROLE_LB);
-	if (lb && c->stack.lb.http.admin[0]) {
+	const struct conf_host *lb = conf_host_with_role(&c->cfg, ROLE_LB);
+	if (lb && c->cfg.lb.http.admin[0]) {
 		struct addr a;
 		char hp[128];
-		if (stack_resolve_addr(&c->stack, c->stack.lb.http.admin, lb, &a, err,
-		                       sizeof(err)) == 0) {
+		if (conf_resolve_addr(&c->cfg, c->cfg.lb.http.admin, lb, &a, err, sizeof(err)) ==
+		    0) {
 			addr_format(&a, hp, sizeof(hp));
 			printf("dashboard: http://%s/   metrics: http://%s/metrics%s\n", hp, hp,
 			       c->isolated ? " (from the client host or the [site] admin sources)"
@@ -427,7 +427,7 @@ static int cmd_exec(struct ctl *c, int argc, char **argv)
 		        "tristack: exec needs the stack up in isolated mode (up --isolated)\n");
 		return 1;
 	}
-	if (strcmp(argv[0], "client") != 0 && stack_host(&c->stack, argv[0]) == NULL) {
+	if (strcmp(argv[0], "client") != 0 && conf_host(&c->cfg, argv[0]) == NULL) {
 		fprintf(stderr, "tristack: no host '%s' (the stack's hosts, or client)\n", argv[0]);
 		return 1;
 	}
@@ -461,8 +461,8 @@ static int cmd_firewall(struct ctl *c, int argc, char **argv)
 	}
 	char *rules = xmalloc(65536);
 	int rc = 0, shown = 0;
-	for (unsigned i = 0; i <= c->stack.nhosts; i++) {
-		const struct stack_host *h = i < c->stack.nhosts ? &c->stack.hosts[i] : NULL;
+	for (unsigned i = 0; i <= c->cfg.nhosts; i++) {
+		const struct conf_host *h = i < c->cfg.nhosts ? &c->cfg.hosts[i] : NULL;
 		const char *name = h ? h->name : "client";
 		if (argc == 2 && strcmp(argv[1], name) != 0)
 			continue;
@@ -490,15 +490,14 @@ static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr 
 	const char *spec = NULL;
 	char e[256];
 	if (strcmp(u->role, "lb") == 0)
-		spec = c->stack.lb.http.admin, *name = "tristack_lb_http_requests_total";
+		spec = c->cfg.lb.http.admin, *name = "tristack_lb_http_requests_total";
 	else if (strcmp(u->role, "web") == 0)
-		spec = c->stack.web.http.admin, *name = "tristack_web_http_requests_total";
+		spec = c->cfg.web.http.admin, *name = "tristack_web_http_requests_total";
 	else if (strcmp(u->role, "app") == 0)
-		spec = c->stack.app.http.admin, *name = "tristack_app_http_requests_total";
+		spec = c->cfg.app.http.admin, *name = "tristack_app_http_requests_total";
 	else if (strcmp(u->role, "dns") == 0)
-		spec = c->stack.dns.admin, *name = "tristack_dns_queries_total";
-	return spec && spec[0] &&
-	       stack_resolve_addr(&c->stack, spec, u->host, a, e, sizeof(e)) == 0;
+		spec = c->cfg.dns.admin, *name = "tristack_dns_queries_total";
+	return spec && spec[0] && conf_resolve_addr(&c->cfg, spec, u->host, a, e, sizeof(e)) == 0;
 }
 
 /* The unit's requests so far, or -1 (not HTTP, not reachable). */
@@ -782,11 +781,11 @@ int main(int argc, char **argv)
 	c.conf_arg = conf;
 	char err[512];
 	if (abspath(conf, c.conf, sizeof(c.conf)) < 0 ||
-	    stack_load(&c.stack, c.conf, err, sizeof(err)) < 0) {
+	    conf_load(&c.cfg, c.conf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
-	abspath(state ? state : c.stack.site.state, c.state, sizeof(c.state));
+	abspath(state ? state : c.cfg.site.state, c.state, sizeof(c.state));
 	/* The daemons are this binary's neighbours in build/bin. */
 	ssize_t n = readlink("/proc/self/exe", c.bindir, sizeof(c.bindir) - 1);
 	if (n <= 0) {
@@ -835,6 +834,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		rc = 1;
 	}
-	stack_free(&c.stack);
+	conf_free(&c.cfg);
 	return rc;
 }

@@ -31,7 +31,7 @@
 
 bool mon_on(const struct ctl *c)
 {
-	switch (c->stack.monitoring.enabled) {
+	switch (c->cfg.monitoring.enabled) {
 	case MON_ON:
 		return true;
 	case MON_OFF:
@@ -53,8 +53,8 @@ static int path_in(const struct ctl *c, char *out, size_t len, const char *name)
 
 int mon_units(struct ctl *c, char *err, size_t errlen)
 {
-	const struct stack *s = &c->stack;
-	const struct stack_host *h = stack_mon_host(s);
+	const struct conf *s = &c->cfg;
+	const struct conf_host *h = mon_conf_host(s);
 	if (h == NULL) {
 		snprintf(err, errlen, "[monitoring]: no host to run Prometheus on");
 		return -1;
@@ -67,14 +67,14 @@ int mon_units(struct ctl *c, char *err, size_t errlen)
 	u->exe = PROMETHEUS;
 	u->probe_kind = PROBE_HTTP;
 	u->probe_path = "/-/ready";
-	if (stack_resolve_addr(s, s->monitoring.listen, h, &u->probe, e, sizeof(e)) < 0) {
+	if (conf_resolve_addr(s, s->monitoring.listen, h, &u->probe, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "[monitoring] listen: %s", e);
 		return -1;
 	}
 	if (s->monitoring.mysqld_exporter[0] == '\0')
 		return 0;
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *db = &s->hosts[i];
+		const struct conf_host *db = &s->hosts[i];
 		if (!(db->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
 			continue;
 		u = unit_new(c, db, "mysqld_exporter", "exporter", err, errlen);
@@ -84,8 +84,8 @@ int mon_units(struct ctl *c, char *err, size_t errlen)
 		u->exe = MYSQLD_EXPORTER;
 		u->probe_kind = PROBE_HTTP;
 		u->probe_path = "/"; /* its landing page: /metrics would query MariaDB */
-		if (stack_resolve_addr(s, s->monitoring.mysqld_exporter, db, &u->probe, e,
-		                       sizeof(e)) < 0) {
+		if (conf_resolve_addr(s, s->monitoring.mysqld_exporter, db, &u->probe, e,
+		                      sizeof(e)) < 0) {
 			snprintf(err, errlen, "[monitoring] mysqld_exporter: %s", e);
 			return -1;
 		}
@@ -128,7 +128,7 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
 		ARG("--config.file=%sprometheus.yml", dir);
 		ARG("--storage.tsdb.path=%sdata", dir);
 		ARG("--storage.tsdb.retention.time=%s",
-		    prom_duration(c->stack.monitoring.retention, d, sizeof(d)));
+		    prom_duration(c->cfg.monitoring.retention, d, sizeof(d)));
 		ARG("--web.listen-address=%s", hp); /* no --web.enable-lifecycle: SIGHUP reloads */
 	} else {
 		ARG("%s", u->exe);
@@ -146,15 +146,15 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
 static void job(FILE *f, const struct ctl *c, const char *name, unsigned roles, const char *spec,
                 bool honor_labels)
 {
-	const struct stack *s = &c->stack;
+	const struct conf *s = &c->cfg;
 	if (spec == NULL || spec[0] == '\0')
 		return;
 	bool any = false;
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		struct addr a;
 		char e[256], hp[128];
-		if (!(h->roles & roles) || stack_resolve_addr(s, spec, h, &a, e, sizeof(e)) < 0)
+		if (!(h->roles & roles) || conf_resolve_addr(s, spec, h, &a, e, sizeof(e)) < 0)
 			continue;
 		if (!any)
 			fprintf(f, "  - job_name: %s\n%s    static_configs:\n", name,
@@ -167,9 +167,9 @@ static void job(FILE *f, const struct ctl *c, const char *name, unsigned roles, 
 
 static int write_config(const struct ctl *c, const char *path, const char *rules)
 {
-	const struct stack *s = &c->stack;
-	const struct stack_monitoring *m = &s->monitoring;
-	const struct stack_host *mh = stack_mon_host(s);
+	const struct conf *s = &c->cfg;
+	const struct mon_conf *m = &s->monitoring;
+	const struct conf_host *mh = mon_conf_host(s);
 	FILE *f = fopen(path, "w");
 	if (f == NULL)
 		return -1;
@@ -202,8 +202,7 @@ static int write_config(const struct ctl *c, const char *path, const char *rules
 			const char *spec = pass == 0 ? m->supervisor : m->listen;
 			struct addr a;
 			char e[256], hp[128];
-			if (spec[0] == '\0' ||
-			    stack_resolve_addr(s, spec, mh, &a, e, sizeof(e)) < 0)
+			if (spec[0] == '\0' || conf_resolve_addr(s, spec, mh, &a, e, sizeof(e)) < 0)
 				continue;
 			fprintf(f,
 			        "  - job_name: %s\n%s    static_configs:\n"
@@ -243,8 +242,8 @@ static void rule(FILE *f, const char *name, uint64_t for_ms, const char *severit
 
 char *mon_rules(const struct ctl *c)
 {
-	const struct stack *s = &c->stack;
-	const struct stack_monitoring *m = &s->monitoring;
+	const struct conf *s = &c->cfg;
+	const struct mon_conf *m = &s->monitoring;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);

@@ -99,8 +99,8 @@ int lab_plan(struct ctl *c, char *err, size_t errlen)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	snprintf(c->ns_prefix, sizeof(c->ns_prefix), "ts%04x-", h & 0xffff);
 	uint32_t net = 0;
-	for (unsigned i = 0; i < c->stack.nhosts; i++) {
-		const struct stack_host *host = &c->stack.hosts[i];
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *host = &c->cfg.hosts[i];
 		struct in_addr a;
 		if (inet_pton(AF_INET, host->address, &a) != 1) {
 			snprintf(err, errlen,
@@ -142,7 +142,7 @@ int lab_plan(struct ctl *c, char *err, size_t errlen)
 	inet_ntop(AF_INET, &n, nb, sizeof(nb));
 	snprintf(c->subnet, sizeof(c->subnet), "%s/24", nb);
 	inet_ntop(AF_INET, &cl, c->client_address, sizeof(c->client_address));
-	const struct stack_host *dns = stack_host_with_role(&c->stack, ROLE_DNS);
+	const struct conf_host *dns = conf_host_with_role(&c->cfg, ROLE_DNS);
 	snprintf(c->dns_address, sizeof(c->dns_address), "%s", dns ? dns->address : "");
 	return 0;
 }
@@ -192,7 +192,7 @@ static int write_file(const char *path, const char *text, char *err, size_t errl
 
 /* One host's namespace: its end of the wire, its address, its resolver,
  * its firewall. */
-static int host_up(struct ctl *c, const char *name, const char *address, const struct stack_host *h,
+static int host_up(struct ctl *c, const char *name, const char *address, const struct conf_host *h,
                    char *err, size_t errlen)
 {
 	char ns[64], sw[64], veth[32], cidr[64];
@@ -225,7 +225,7 @@ static int host_up(struct ctl *c, const char *name, const char *address, const s
 	snprintf(text, sizeof(text),
 	         "# tristack: this host's resolver is the lab's DNS server\n"
 	         "nameserver %s\nsearch %s\noptions timeout:1 attempts:2\n",
-	         c->dns_address[0] ? c->dns_address : "127.0.0.1", c->stack.site.domain);
+	         c->dns_address[0] ? c->dns_address : "127.0.0.1", c->cfg.site.domain);
 	if (write_file(path, text, err, errlen) < 0)
 		return -1;
 	/* the firewall, kept in the state folder */
@@ -263,8 +263,8 @@ int lab_up(struct ctl *c, char *err, size_t errlen)
 	    run_tool((char *const[]){ "ip", "-n", sw, "link", "set", "br0", "up", NULL }, err,
 	             errlen) < 0)
 		goto fail;
-	for (unsigned i = 0; i < c->stack.nhosts; i++) {
-		const struct stack_host *h = &c->stack.hosts[i];
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
 		if (host_up(c, h->name, h->address, h, err, errlen) < 0)
 			goto fail;
 	}
@@ -296,8 +296,8 @@ static void ns_del(const struct ctl *c, const char *name)
 void lab_down(struct ctl *c)
 {
 	char err[256];
-	for (unsigned i = 0; i < c->stack.nhosts; i++)
-		ns_del(c, c->stack.hosts[i].name);
+	for (unsigned i = 0; i < c->cfg.nhosts; i++)
+		ns_del(c, c->cfg.hosts[i].name);
 	ns_del(c, "client");
 	ns_del(c, SWITCH); /* the veths' switch ends go with it */
 	if (c->subnet[0])

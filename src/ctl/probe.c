@@ -187,7 +187,7 @@ static bool answers(const struct ctl *c, const struct unit *u, char *why, size_t
 {
 	if (u->probe_kind == PROBE_DNS) {
 		char name[300];
-		snprintf(name, sizeof(name), "www.%s", c->stack.site.domain);
+		snprintf(name, sizeof(name), "www.%s", c->cfg.site.domain);
 		if (dns_answers(&u->probe, name, 500))
 			return true;
 		snprintf(why, whylen, "no DNS answer for %s", name);

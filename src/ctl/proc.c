@@ -69,7 +69,7 @@ void argv_add(struct argv_buf *b, const char *fmt, ...)
 
 /* A new unit of host, with its pid and log files; NULL with err when there
  * is no room. */
-struct unit *unit_new(struct ctl *c, const struct stack_host *host, const char *daemon,
+struct unit *unit_new(struct ctl *c, const struct conf_host *host, const char *daemon,
                       const char *role, char *err, size_t errlen)
 {
 	if (c->nunits == ARRAY_SIZE(c->units)) {
@@ -94,13 +94,13 @@ struct unit *unit_new(struct ctl *c, const struct stack_host *host, const char *
 
 int ctl_units(struct ctl *c, char *err, size_t errlen)
 {
-	struct stack *s = &c->stack;
+	struct conf *s = &c->cfg;
 	c->nunits = 0;
 	/* Start order: databases, apps, web servers; the LB and DNS last (they
 	 * point at the rest). */
 	for (size_t r = 0; r < ARRAY_SIZE(role_daemons); r++) {
 		for (unsigned h = 0; h < s->nhosts; h++) {
-			const struct stack_host *host = &s->hosts[h];
+			const struct conf_host *host = &s->hosts[h];
 			if (!(host->roles & role_daemons[r].role))
 				continue;
 			struct unit *u = unit_new(c, host, role_daemons[r].daemon,
@@ -135,14 +135,14 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 				break;
 			}
 			char e[256];
-			if (stack_resolve_addr(s, spec, host, &u->probe, e, sizeof(e)) < 0) {
+			if (conf_resolve_addr(s, spec, host, &u->probe, e, sizeof(e)) < 0) {
 				snprintf(err, errlen, "%s on %s: %s", u->daemon, host->name, e);
 				return -1;
 			}
 		}
 	}
 	/* isolated: the forwarder that publishes the LB on 127.0.0.1 */
-	const struct stack_host *lbh = stack_host_with_role(s, ROLE_LB);
+	const struct conf_host *lbh = conf_host_with_role(s, ROLE_LB);
 	if (c->isolated && lbh) {
 		struct unit *u = unit_new(c, lbh, "tristack", "forward", err, errlen);
 		if (u == NULL)

@@ -50,13 +50,13 @@ static uint64_t now_ms(void)
 
 int svhttp_listen(const struct ctl *c, char *err, size_t errlen)
 {
-	const char *spec = c->stack.monitoring.supervisor;
-	const struct stack_host *h = stack_mon_host(&c->stack);
+	const char *spec = c->cfg.monitoring.supervisor;
+	const struct conf_host *h = mon_conf_host(&c->cfg);
 	if (spec == NULL || spec[0] == '\0' || h == NULL)
 		return -2;
 	struct addr a;
 	char e[256], hp[128];
-	if (stack_resolve_addr(&c->stack, spec, h, &a, e, sizeof(e)) < 0) {
+	if (conf_resolve_addr(&c->cfg, spec, h, &a, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "[monitoring] supervisor: %s", e);
 		return -1;
 	}

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct stack;
+struct conf;
 
 #define DNS_NAME_MAX    255   /* wire bytes of a domain name, root label included */
 #define DNS_UDP_MAX     512   /* a response over UDP without EDNS */
@@ -94,7 +94,7 @@ struct dns_zone {
 
 /* The zone made from the stack file, every record with the given TTL.
  * Returns 0, or -1 with err set. */
-int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl, char *err,
+int dns_zone_from_stack(struct dns_zone *z, const struct conf *s, uint32_t ttl, char *err,
                         size_t errlen);
 
 /* An RFC 1035 zone file ($ORIGIN, $TTL, relative names, parentheses, the

@@ -451,35 +451,35 @@ static int dns_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	char e[1024];
-	if (stack_resolve_addr(&d->stack, d->stack.dns.listen, d->host, &dns->listen, e,
-	                       sizeof(e)) < 0) {
+	if (conf_resolve_addr(&d->conf, d->conf.dns.listen, d->host, &dns->listen, e, sizeof(e)) <
+	    0) {
 		snprintf(err, errlen, "%s: [dns] listen: %s", d->conf_path, e);
 		return -1;
 	}
 	int family = ((struct sockaddr *)&dns->listen.ss)->sa_family;
 	if (family != AF_INET && family != AF_INET6) {
 		snprintf(err, errlen, "%s: [dns] listen: an IP address and port, not '%s'",
-		         d->conf_path, d->stack.dns.listen);
+		         d->conf_path, d->conf.dns.listen);
 		return -1;
 	}
 	int r =
-	    daemon_admin_addr(d, "dns", d->stack.dns.admin, &dns->listen, &dns->admin, err, errlen);
+	    daemon_admin_addr(d, "dns", d->conf.dns.admin, &dns->listen, &dns->admin, err, errlen);
 	if (r < 0)
 		return -1;
 	dns->has_admin = r > 0;
-	uint32_t ttl = (uint32_t)(d->stack.dns.ttl / 1000);
-	const char *zone_file = d->stack.dns.zone_file;
+	uint32_t ttl = (uint32_t)(d->conf.dns.ttl / 1000);
+	const char *zone_file = d->conf.dns.zone_file;
 	if (zone_file && zone_file[0]) {
 		if (daemon_path(d, zone_file, dns->zone_from, sizeof(dns->zone_from)) < 0) {
 			snprintf(err, errlen, "%s: [dns] zone_file: path too long", d->conf_path);
 			return -1;
 		}
-		if (dns_zone_load_file(&dns->zone, dns->zone_from, d->stack.site.domain, ttl, e,
+		if (dns_zone_load_file(&dns->zone, dns->zone_from, d->conf.site.domain, ttl, e,
 		                       sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [dns] zone_file: %s", d->conf_path, e);
 			return -1;
 		}
-	} else if (dns_zone_from_stack(&dns->zone, &d->stack, ttl, e, sizeof(e)) < 0) {
+	} else if (dns_zone_from_stack(&dns->zone, &d->conf, ttl, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: zone: %s", d->conf_path, e);
 		return -1;
 	}
@@ -491,8 +491,8 @@ static int dns_start(struct daemon *d, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	struct dns *dns = d->data;
-	log_set_level((enum log_level)log_level_parse(d->stack.dns.log_level));
-	log_info("zone %s (from %s): %u records, %u names, serial %u", d->stack.site.domain,
+	log_set_level((enum log_level)log_level_parse(d->conf.dns.log_level));
+	log_info("zone %s (from %s): %u records, %u names, serial %u", d->conf.site.domain,
 	         dns->zone_from[0] ? dns->zone_from : "the stack file", dns->zone.nrecords,
 	         dns->zone.nnodes, dns_zone_serial(&dns->zone));
 	dns_stats_define(&dns->stats, d->metrics, &dns->zone);

@@ -489,7 +489,7 @@ static int add(struct zone_src *src, const char *text, char *err, size_t errlen)
 	return 0;
 }
 
-static int stack_records(struct zone_src *src, const struct stack *s, uint32_t ttl, char *err,
+static int stack_records(struct zone_src *src, const struct conf *s, uint32_t ttl, char *err,
                          size_t errlen)
 {
 	const char *d = s->site.domain;
@@ -503,10 +503,10 @@ static int stack_records(struct zone_src *src, const struct stack *s, uint32_t t
 	snprintf(text, sizeof(text), "%s. %u IN NS ns1.%s.", d, ttl, d);
 	if (add(src, text, err, errlen) < 0)
 		return -1;
-	const struct stack_host *dns = stack_host_with_role(s, ROLE_DNS);
-	const struct stack_host *www = stack_host(s, s->site.www);
+	const struct conf_host *dns = conf_host_with_role(s, ROLE_DNS);
+	const struct conf_host *www = conf_host(s, s->site.www);
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		const char *type = strchr(h->address, ':') ? "AAAA" : "A";
 		snprintf(text, sizeof(text), "%s.%s. %u IN %s %s", h->name, d, ttl, type,
 		         h->address);
@@ -528,7 +528,7 @@ static int stack_records(struct zone_src *src, const struct stack *s, uint32_t t
 	return 0;
 }
 
-int dns_zone_from_stack(struct dns_zone *z, const struct stack *s, uint32_t ttl, char *err,
+int dns_zone_from_stack(struct dns_zone *z, const struct conf *s, uint32_t ttl, char *err,
                         size_t errlen)
 {
 	memset(z, 0, sizeof(*z));

@@ -178,7 +178,7 @@ void lb_check_report(struct lb *lb, int server, bool ok)
 
 void lb_checks_start(struct lb *lb, struct worker *w)
 {
-	const struct stack_check *conf = lb->check;
+	const struct lb_check_conf *conf = lb->check;
 	if (!conf->enabled)
 		return;
 	lb->check_msg = xmalloc(sizeof(*lb->check_msg));

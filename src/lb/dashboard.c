@@ -122,7 +122,7 @@ static struct db_seen db_seen(struct lb *lb, const struct lb_target_state *st, c
 	return d;
 }
 
-static void json_database(const struct stack_host *h, struct db_seen d, struct sbuf *o)
+static void json_database(const struct conf_host *h, struct db_seen d, struct sbuf *o)
 {
 	sbuf_adds(o, "{\"name\":\"mariadb\",\"host\":");
 	lb_json_str(o, h->name);
@@ -143,10 +143,10 @@ static void json_database(const struct stack_host *h, struct db_seen d, struct s
 
 static void json_hosts(struct lb *lb, const struct lb_target_state *st, struct sbuf *o)
 {
-	const struct stack *s = &lb->d->stack;
+	const struct conf *s = &lb->d->conf;
 	sbuf_adds(o, ",\"hosts\":[");
 	for (unsigned h = 0; h < s->nhosts; h++) {
-		const struct stack_host *host = &s->hosts[h];
+		const struct conf_host *host = &s->hosts[h];
 		sbuf_adds(o, h ? ",{\"name\":" : "{\"name\":");
 		lb_json_str(o, host->name);
 		sbuf_adds(o, ",\"address\":");
@@ -178,7 +178,7 @@ static void json_hosts(struct lb *lb, const struct lb_target_state *st, struct s
 	sbuf_adds(o, "],\"databases\":[");
 	bool first = true;
 	for (unsigned h = 0; h < s->nhosts; h++) {
-		const struct stack_host *host = &s->hosts[h];
+		const struct conf_host *host = &s->hosts[h];
 		if (!(host->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
 			continue;
 		if (!first)
@@ -198,7 +198,7 @@ static int dashboard_json(struct lb *lb, struct http_session *s)
 	struct sbuf o = { 0 };
 	sbuf_addf(&o, "{\"time_ms\":%lld,\"site\":",
 	          (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-	lb_json_str(&o, lb->d->stack.site.domain);
+	lb_json_str(&o, lb->d->conf.site.domain);
 	sbuf_adds(&o, ",");
 	lb_json_figures(lb, &o);
 	json_latency(lb, &o);

@@ -94,7 +94,7 @@ struct lb_check {
 #define LB_MONITOR_INTERVAL  1000 /* ms */
 #define LB_MONITOR_TIMEOUT   900  /* ms */
 #define LB_MONITOR_MAX_BYTES (256u << 10)
-#define LB_MAX_TARGETS       (4 * STACK_MAX_HOSTS)
+#define LB_MAX_TARGETS       (4 * CONF_MAX_HOSTS)
 #define LB_MAX_DB_VIEWS      8
 
 /* A database as an app sees it (tristack_app_db_up, _replica_lag_seconds). */
@@ -153,7 +153,7 @@ struct lb {
 	struct proxy_conf pc;
 	struct lb_balancer bal;
 	struct http_metrics hm;
-	const struct stack_check *check;
+	const struct lb_check_conf *check;
 	struct lb_check *checks; /* per server, when checks are on */
 	struct http_msg *check_msg;
 	char check_host[300]; /* Host of checks: www.<domain> unless host= */
@@ -207,8 +207,8 @@ void lb_json_figures(struct lb *lb, struct sbuf *o);
 /* limits.c: the limits per client address. configure reads the keys
  * (-t too); start takes the table over from the previous generation or
  * makes one; attach hooks a public listener's accepts and closes. */
-int lb_limits_configure(struct lb *lb, const struct stack_lb *conf, char *err, size_t errlen);
-void lb_limits_start(struct lb *lb, const struct stack_lb *conf);
+int lb_limits_configure(struct lb *lb, const struct lb_conf *conf, char *err, size_t errlen);
+void lb_limits_start(struct lb *lb, const struct lb_conf *conf);
 void lb_limits_metrics_define(struct lb *lb, struct metrics *m);
 void lb_limits_attach(struct lb *lb, struct http_server *srv);
 void lb_limits_free(struct lb *lb);

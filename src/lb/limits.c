@@ -16,14 +16,14 @@
 
 static const char *const limit_names[LB_LIMITED_KINDS] = { "req", "write", "conn" };
 
-static bool limits_on(const struct stack_lb *conf)
+static bool limits_on(const struct lb_conf *conf)
 {
 	return conf->rate_limit.count || conf->rate_limit_write.count || conf->conn_limit;
 }
 
-int lb_limits_configure(struct lb *lb, const struct stack_lb *conf, char *err, size_t errlen)
+int lb_limits_configure(struct lb *lb, const struct lb_conf *conf, char *err, size_t errlen)
 {
-	const struct stack_rate *r = &conf->rate_limit, *w = &conf->rate_limit_write;
+	const struct lb_rate *r = &conf->rate_limit, *w = &conf->rate_limit_write;
 	lb->limits = (struct lb_rl_limits){
 		.req = lb_rl_rate_make(r->count, r->period_ms, r->burst),
 		.write = lb_rl_rate_make(w->count, w->period_ms, w->burst),
@@ -43,7 +43,7 @@ int lb_limits_configure(struct lb *lb, const struct stack_lb *conf, char *err, s
 
 /* The previous generation's table when it has the size asked for, so that
  * buckets and connection counts go on across the reload; else a new one. */
-void lb_limits_start(struct lb *lb, const struct stack_lb *conf)
+void lb_limits_start(struct lb *lb, const struct lb_conf *conf)
 {
 	if (!limits_on(conf))
 		return;

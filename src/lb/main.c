@@ -24,7 +24,7 @@
  * then ":PORT" or nothing): where redirect_ports maps the port it came in
  * on (it reached us through a mapping, like the lab's forwarder), else our
  * own TLS port. */
-static unsigned redirect_port(const struct stack_portmap *m, struct str host, size_t n,
+static unsigned redirect_port(const struct lb_portmap *m, struct str host, size_t n,
                               unsigned tls_port)
 {
 	if (n + 1 >= host.len || host.len - n - 1 > 5)
@@ -44,7 +44,7 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 	struct str host = s->req->authority;
 	char fallback[300];
 	if (host.len == 0) {
-		snprintf(fallback, sizeof(fallback), "www.%s", lb->d->stack.site.domain);
+		snprintf(fallback, sizeof(fallback), "www.%s", lb->d->conf.site.domain);
 		host = (struct str){ fallback, strlen(fallback) };
 	}
 	/* the name without its port ("[::1]:80" keeps its brackets) */
@@ -68,7 +68,7 @@ static int redirect_https(struct lb *lb, struct http_session *s)
 		               : STR_LIT("/");
 	}
 	char port[8] = "";
-	unsigned to = redirect_port(&lb->d->stack.lb.redirect_ports, host, n, lb->tls_port);
+	unsigned to = redirect_port(&lb->d->conf.lb.redirect_ports, host, n, lb->tls_port);
 	if (to != 443)
 		snprintf(port, sizeof(port), ":%u", to);
 	if (http_head_begin(s, 301) < 0 ||
@@ -153,7 +153,7 @@ static void report(struct proxy_worker *pw, int server, bool ok)
 
 /* ---- daemon ---- */
 
-static int setup_servers(struct lb *lb, const struct stack_lb *conf)
+static int setup_servers(struct lb *lb, const struct lb_conf *conf)
 {
 	lb->nservers = conf->nservers;
 	lb->servers = xcalloc(conf->nservers, sizeof(*lb->servers));
@@ -161,7 +161,7 @@ static int setup_servers(struct lb *lb, const struct stack_lb *conf)
 	if (conf->check.enabled)
 		lb->checks = xcalloc(conf->nservers, sizeof(*lb->checks));
 	for (unsigned i = 0; i < conf->nservers; i++) {
-		const struct stack_server *sv = &conf->servers[i];
+		const struct lb_server_conf *sv = &conf->servers[i];
 		lb->servers[i] = (struct proxy_server){ .name = sv->name,
 			                                .addr = sv->addr,
 			                                .weight = sv->weight,
@@ -234,21 +234,21 @@ static void load_crl(struct lb *lb)
 }
 
 /* The certificates: the stack file's, or those `tristack up` makes. */
-static int setup_tls(struct lb *lb, const struct stack_lb *conf, char *err, size_t errlen)
+static int setup_tls(struct lb *lb, const struct lb_conf *conf, char *err, size_t errlen)
 {
 	struct daemon *d = lb->d;
 	char e[256];
-	if (stack_resolve_addr(&d->stack, conf->tls_listen, d->host, &lb->tls_listen, e,
-	                       sizeof(e)) < 0) {
+	if (conf_resolve_addr(&d->conf, conf->tls_listen, d->host, &lb->tls_listen, e, sizeof(e)) <
+	    0) {
 		snprintf(err, errlen, "%s: [lb] tls_listen: %s", d->conf_path, e);
 		return -1;
 	}
 	lb->tls_port = addr_port(&lb->tls_listen);
-	struct stack_tls_cert certs[STACK_MAX_TLS_CERTS];
+	struct tls_cert_conf certs[TLS_MAX_CERTS];
 	static const char *const made[] = { "{state}/tls/site-ecdsa.pem",
 		                            "{state}/tls/site-rsa.pem" };
 	unsigned n = conf->ntls_certs ? conf->ntls_certs : ARRAY_SIZE(made);
-	char paths[STACK_MAX_TLS_CERTS][2][1024];
+	char paths[TLS_MAX_CERTS][2][1024];
 	for (unsigned i = 0; i < n; i++) {
 		const char *cert = conf->ntls_certs ? conf->tls_certs[i].cert : made[i];
 		const char *key = conf->ntls_certs ? conf->tls_certs[i].key : NULL;
@@ -257,7 +257,7 @@ static int setup_tls(struct lb *lb, const struct stack_lb *conf, char *err, size
 			snprintf(err, errlen, "%s: [lb] tls_cert: path too long", d->conf_path);
 			return -1;
 		}
-		certs[i] = (struct stack_tls_cert){ paths[i][0], key ? paths[i][1] : NULL, 0 };
+		certs[i] = (struct tls_cert_conf){ paths[i][0], key ? paths[i][1] : NULL, 0 };
 	}
 	if (d->check_only && conf->ntls_certs == 0 && access(paths[0][0], F_OK) < 0) {
 		/* -t on a fresh checkout: the files `tristack up` makes are not
@@ -291,7 +291,7 @@ static int setup_tls(struct lb *lb, const struct stack_lb *conf, char *err, size
 static const struct addr *setup_source(struct lb *lb)
 {
 	char e[256];
-	if (stack_resolve_addr(&lb->d->stack, ":0", lb->d->host, &lb->source, e, sizeof(e)) < 0)
+	if (conf_resolve_addr(&lb->d->conf, ":0", lb->d->host, &lb->source, e, sizeof(e)) < 0)
 		return NULL;
 	int family = ((const struct sockaddr *)&lb->source.ss)->sa_family;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -313,7 +313,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	d->data = lb;
 	lb->d = d;
 	pthread_mutex_init(&lb->mon_lock, NULL);
-	struct stack_lb *conf = &d->stack.lb;
+	struct lb_conf *conf = &d->conf.lb;
 	d->http = &conf->http;
 	if (d->host == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'lb' role (or pass --host)",
@@ -325,14 +325,14 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	char e[256];
-	if (stack_resolve_addr(&d->stack, conf->http.listen, d->host, &lb->listen, e, sizeof(e)) <
+	if (conf_resolve_addr(&d->conf, conf->http.listen, d->host, &lb->listen, e, sizeof(e)) <
 	    0) {
 		snprintf(err, errlen, "%s: [lb] listen: %s", d->conf_path, e);
 		return -1;
 	}
 	if (conf->http.admin[0]) {
-		if (stack_resolve_addr(&d->stack, conf->http.admin, d->host, &lb->admin, e,
-		                       sizeof(e)) < 0) {
+		if (conf_resolve_addr(&d->conf, conf->http.admin, d->host, &lb->admin, e,
+		                      sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [lb] admin: %s", d->conf_path, e);
 			return -1;
 		}
@@ -368,7 +368,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	lb->check = &conf->check;
-	snprintf(lb->check_host, sizeof(lb->check_host), "www.%s", d->stack.site.domain);
+	snprintf(lb->check_host, sizeof(lb->check_host), "www.%s", d->conf.site.domain);
 	struct proxy_conf *pc = &lb->pc;
 	pc->servers = lb->servers;
 	pc->nservers = lb->nservers;
@@ -378,8 +378,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	pc->timeout_queue = conf->timeout_queue;
 	pc->retries = (unsigned)conf->retries;
 	char bad[64];
-	if (stack_retry_on_parse(conf->retry_on, &pc->retry_on, bad, sizeof(bad)) < 0)
-		pc->retry_on = STACK_RETRY_CONN_FAILURE | STACK_RETRY_EMPTY_RESPONSE; /* checked */
+	if (lb_retry_on_parse(conf->retry_on, &pc->retry_on, bad, sizeof(bad)) < 0)
+		pc->retry_on = PROXY_RETRY_CONN_FAILURE | PROXY_RETRY_EMPTY_RESPONSE; /* checked */
 	pc->pool_max = 256;
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
@@ -399,7 +399,7 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	struct lb *lb = d->data;
 	(void)err;
 	(void)errlen;
-	lb_limits_start(lb, &d->stack.lb);
+	lb_limits_start(lb, &d->conf.lb);
 	lb_limits_metrics_define(lb, d->metrics);
 	lb_metrics_define(lb, d->metrics);
 	if (lb->has_tls)

@@ -23,7 +23,7 @@
 #include "lb.h"
 #include "prom.h"
 
-static void target_add(struct lb *lb, const struct stack_host *h, const char *daemon,
+static void target_add(struct lb *lb, const struct conf_host *h, const char *daemon,
                        const char *spec, const char *prefix)
 {
 	if (lb->ntargets == LB_MAX_TARGETS)
@@ -45,7 +45,7 @@ static void target_add(struct lb *lb, const struct stack_host *h, const char *da
 	char e[256];
 	if (spec[0] == '\0') {
 		snprintf(t->st.error, sizeof(t->st.error), "no admin listener in the stack file");
-	} else if (stack_resolve_addr(&lb->d->stack, spec, h, &t->addr, e, sizeof(e)) < 0) {
+	} else if (conf_resolve_addr(&lb->d->conf, spec, h, &t->addr, e, sizeof(e)) < 0) {
 		snprintf(t->st.error, sizeof(t->st.error), "admin %.40s: %.70s", spec, e);
 	} else {
 		t->has_addr = true;
@@ -56,9 +56,9 @@ static void target_add(struct lb *lb, const struct stack_host *h, const char *da
 
 void lb_monitor_setup(struct lb *lb)
 {
-	const struct stack *s = &lb->d->stack;
+	const struct conf *s = &lb->d->conf;
 	for (unsigned i = 0; i < s->nhosts; i++) {
-		const struct stack_host *h = &s->hosts[i];
+		const struct conf_host *h = &s->hosts[i];
 		if (h->roles & ROLE_LB)
 			target_add(lb, h, "tristack-lb", h == lb->d->host ? NULL : s->lb.http.admin,
 			           "tristack_lb");

@@ -15,7 +15,7 @@
 
 #define APP_FAIL_TIMEOUT_MS 10000 /* a failed app is skipped this long (nginx's fail_timeout) */
 
-static bool proxied(const struct stack_web *conf, const char *path)
+static bool proxied(const struct web_conf *conf, const char *path)
 {
 	for (unsigned i = 0; i < conf->nproxy; i++) {
 		const char *p = conf->proxy[i];
@@ -74,7 +74,7 @@ static int web_handler(struct http_session *s)
 	 * control byte encoded in it (%0d) is the app's business, not a file */
 	long n =
 	    path_normalize(s->req->path.p, s->req->path.len, path, WEB_PATH_MAX, PATH_CONTROL_OK);
-	if (n >= 0 && proxied(&ww->web->d->stack.web, path))
+	if (n >= 0 && proxied(&ww->web->d->conf.web, path))
 		return proxy_handle(&ww->pw, s);
 	skip_arrived_body(s);
 	if (s->req->method == HTTP_CONNECT)
@@ -85,7 +85,7 @@ static int web_handler(struct http_session *s)
 	if (n < 0) /* a target we cannot read: the connection ends, as nginx's 400 */
 		return http_error(s, (int)-n, true);
 	/* 404, not 403: whether a .git is there is nobody's business */
-	if (!ww->web->d->stack.web.dotfiles && path_hidden(path))
+	if (!ww->web->d->conf.web.dotfiles && path_hidden(path))
 		return http_error(s, 404, false);
 	return web_static(ww, s, path, (size_t)n);
 }
@@ -127,7 +127,7 @@ static void report_app(struct proxy_worker *pw, int server, bool ok)
 
 static int setup_upstreams(struct daemon *d, struct web *web, char *err, size_t errlen)
 {
-	const char *list = d->stack.web.upstream;
+	const char *list = d->conf.web.upstream;
 	char *copy = xstrdup(list), *save = NULL;
 	unsigned n = 0;
 	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
@@ -144,7 +144,7 @@ static int setup_upstreams(struct daemon *d, struct web *web, char *err, size_t 
 	char e[256];
 	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
 		struct proxy_server *a = &web->apps[web->napps];
-		if (stack_resolve_addr(&d->stack, t, d->host, &a->addr, e, sizeof(e)) < 0) {
+		if (conf_resolve_addr(&d->conf, t, d->host, &a->addr, e, sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [web] upstream: %s", d->conf_path, e);
 			free(copy);
 			return -1;
@@ -165,7 +165,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	d->data = web;
 	web->d = d;
 	web->root_fd = -1;
-	struct stack_web *conf = &d->stack.web;
+	struct web_conf *conf = &d->conf.web;
 	d->http = &conf->http;
 	if (d->host == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'web' role (or pass --host)",
@@ -175,7 +175,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	web->host = d->host->name;
 	snprintf(web->served_by, sizeof(web->served_by), "X-Served-By: %s\r\n", web->host);
 	char e[256];
-	if (stack_resolve_addr(&d->stack, conf->http.listen, d->host, &web->listen, e, sizeof(e)) <
+	if (conf_resolve_addr(&d->conf, conf->http.listen, d->host, &web->listen, e, sizeof(e)) <
 	    0) {
 		snprintf(err, errlen, "%s: [web] listen: %s", d->conf_path, e);
 		return -1;
@@ -216,7 +216,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	 * attempt on the last (a restarting app) */
 	pc->retries = web->napps;
 	/* nginx's proxy_next_upstream error: connect failures and dead connections */
-	pc->retry_on = STACK_RETRY_CONN_FAILURE | STACK_RETRY_EMPTY_RESPONSE;
+	pc->retry_on = PROXY_RETRY_CONN_FAILURE | PROXY_RETRY_EMPTY_RESPONSE;
 	pc->pool_max = 256;
 	pc->resp_limits =
 	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
@@ -233,11 +233,11 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 /* Read the configured error pages once: an error never touches the disk. */
 static int load_error_pages(struct web *web, char *err, size_t errlen)
 {
-	const struct stack_web *conf = &web->d->stack.web;
+	const struct web_conf *conf = &web->d->conf.web;
 	web->error_pages =
 	    xcalloc(conf->nerror_pages ? conf->nerror_pages : 1, sizeof(*web->error_pages));
 	for (unsigned i = 0; i < conf->nerror_pages; i++) {
-		const struct stack_error_page *ep = &conf->error_pages[i];
+		const struct web_error_page_conf *ep = &conf->error_pages[i];
 		char full[4200];
 		snprintf(full, sizeof(full), "%s%s", conf->root, ep->path);
 		FILE *f = fopen(full, "r");
@@ -259,13 +259,13 @@ static int load_error_pages(struct web *web, char *err, size_t errlen)
 static int web_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct web *web = d->data;
-	web->root_fd = open(d->stack.web.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	web->root_fd = open(d->conf.web.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (web->root_fd < 0) {
-		snprintf(err, errlen, "cannot open root '%s': %s", d->stack.web.root,
+		snprintf(err, errlen, "cannot open root '%s': %s", d->conf.web.root,
 		         strerror(errno));
 		return -1;
 	}
-	web->mime = web_mime_load(d->stack.web.mime_types, err, errlen);
+	web->mime = web_mime_load(d->conf.web.mime_types, err, errlen);
 	if (web->mime == NULL || load_error_pages(web, err, errlen) < 0)
 		return -1;
 	uint64_t rnd = 0;
@@ -284,12 +284,12 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	w->data = ww;
 	ww->web = web;
 	proxy_worker_init(&ww->pw, &web->pc, w);
-	ww->files = web_filecache_new(1024, w->d->stack.web.file_cache);
+	ww->files = web_filecache_new(1024, w->d->conf.web.file_cache);
 	http_server_init(&ww->http, w, w->d->http, web_handler, ww);
 	http_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
 	ww->http.extra_headers = web->served_by;
 	ww->http.error_page = web_error_page;
-	ww->http.real_ip_from = &w->d->stack.web.trusted;
+	ww->http.real_ip_from = &w->d->conf.web.trusted;
 	if (http_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
 	http_server_init(&ww->admin, w, NULL, http_admin_handler, w->d);

@@ -76,7 +76,7 @@ static bool if_range_holds(struct http_session *s, const char *etag, int64_t mti
 	return http_date_parse(v, &t) == 0 && t == mtime;
 }
 
-static const char *cache_control(const struct stack_web *conf, const char *path, char *buf,
+static const char *cache_control(const struct web_conf *conf, const char *path, char *buf,
                                  size_t len)
 {
 	for (unsigned i = 0; i < conf->ncache; i++)
@@ -422,7 +422,7 @@ static int file_head(struct http_session *s, int status, const char *type, const
 	/* no guessing a type from the bytes; a page is never framed */
 	if (http_head_add(s, "X-Content-Type-Options", "nosniff") < 0)
 		return -1;
-	const char *csp = ((struct web_worker *)s->srv->data)->web->d->stack.web.csp;
+	const char *csp = ((struct web_worker *)s->srv->data)->web->d->conf.web.csp;
 	if (strncmp(type, "text/html", 9) == 0 && csp && csp[0] &&
 	    (http_head_add(s, "Content-Security-Policy", csp) < 0 ||
 	     http_head_add(s, "X-Frame-Options", "DENY") < 0))
@@ -473,7 +473,7 @@ static int not_a_file(struct http_session *s, struct web_file *f, bool dir, cons
 int web_static(struct web_worker *ww, struct http_session *s, char *path, size_t n)
 {
 	struct web *web = ww->web;
-	const struct stack_web *conf = &web->d->stack.web;
+	const struct web_conf *conf = &web->d->conf.web;
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return method_not_allowed(s);
 	bool dir = path[n - 1] == '/';

@@ -119,7 +119,7 @@ static const char example_zone[] =
     "big A 10.0.0.29\nbig A 10.0.0.30\nbig A 10.0.0.31\nbig A 10.0.0.32\n"
     "big TXT \"" T100 T100 "\" \"" T100 "\"\n";
 
-static struct stack stack;
+static struct conf conf;
 static struct dns_zone zones[2];
 
 static void load_zones(void)
@@ -128,7 +128,7 @@ static void load_zones(void)
 	if (ready)
 		return;
 	char err[512];
-	if (stack_load_string(&stack, "foobar.conf", foobar_conf, err, sizeof(err)) < 0 ||
+	if (conf_load_string(&stack, "foobar.conf", foobar_conf, err, sizeof(err)) < 0 ||
 	    dns_zone_from_stack(&zones[0], &stack, (uint32_t)(stack.dns.ttl / 1000), err,
 	                        sizeof(err)) < 0 ||
 	    dns_zone_load_string(&zones[1], "example.zone", example_zone, "example", 300, err,

@@ -142,10 +142,10 @@ static void own_op(uint8_t op)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const unsigned retry_on[4] = { STACK_RETRY_CONN_FAILURE | STACK_RETRY_EMPTY_RESPONSE,
-		                              0, STACK_RETRY_CONN_FAILURE,
-		                              STACK_RETRY_CONN_FAILURE |
-		                                  STACK_RETRY_EMPTY_RESPONSE };
+	static const unsigned retry_on[4] = { PROXY_RETRY_CONN_FAILURE | PROXY_RETRY_EMPTY_RESPONSE,
+		                              0, PROXY_RETRY_CONN_FAILURE,
+		                              PROXY_RETRY_CONN_FAILURE |
+		                                  PROXY_RETRY_EMPTY_RESPONSE };
 	struct sm_script sc = { data, size };
 	uint8_t cfg0 = sm_byte(&sc), cfg1 = sm_byte(&sc);
 	sm_world_init(&wd, cfg0 >> 4, cfg1 & 1, cfg1 >> 1);
@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pc.retries = (cfg0 & 3) == 3 ? 1 : cfg0 & 3;
 	pc.retry_on = retry_on[(cfg0 >> 2) & 3];
 	if (((cfg0 >> 2) & 3) == 3)
-		pc.retry_on |= stack_retry_bit(502) | stack_retry_bit(503);
+		pc.retry_on |= proxy_retry_bit(502) | proxy_retry_bit(503);
 	pc.pool_max = 2;
 	pc.resp_limits =
 	    (struct http_limits){ .max_head = wd.conf.max_header_size, .max_headers = 100 };

@@ -4,7 +4,7 @@
  * first NUL) either load or fail with one line "fuzz.conf:LINE: ..." or
  * "fuzz.conf: ...", leaving the stack zeroed; never a crash or a leak (the
  * loader frees everything on failure). A stack that loads prints, with
- * stack_print, as a file that loads again and prints the same (a violation
+ * conf_print, as a file that loads again and prints the same (a violation
  * is __builtin_trap(), so libFuzzer saves the input).
  */
 #include <stdint.h>
@@ -24,19 +24,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int is_zero(const struct stack *s)
+static int is_zero(const struct conf *s)
 {
-	static const struct stack zero;
+	static const struct conf zero;
 	return memcmp(s, &zero, sizeof(zero)) == 0;
 }
 
-static char *print_to_string(const struct stack *s)
+static char *print_to_string(const struct conf *s)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 	REQUIRE(f != NULL);
-	stack_print(s, f);
+	conf_print(s, f);
 	fclose(f);
 	return text;
 }
@@ -46,10 +46,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text = malloc(size + 1);
 	memcpy(text, data, size);
 	text[size] = '\0';
-	static struct stack s, again;
+	static struct conf s, again;
 	char err[512];
 	err[0] = '\0';
-	if (stack_load_string(&s, NAME, text, err, sizeof(err)) < 0) {
+	if (conf_load_string(&s, NAME, text, err, sizeof(err)) < 0) {
 		REQUIRE(strncmp(err, NAME ":", strlen(NAME ":")) == 0);
 		REQUIRE(strchr(err, '\n') == NULL);
 		REQUIRE(is_zero(&s));
@@ -59,15 +59,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(err[0] == '\0');
 	/* The effective configuration loads back, and is a fixed point. */
 	char *printed = print_to_string(&s);
-	REQUIRE(stack_load_string(&again, NAME, printed, err, sizeof(err)) == 0);
+	REQUIRE(conf_load_string(&again, NAME, printed, err, sizeof(err)) == 0);
 	char *printed2 = print_to_string(&again);
 	REQUIRE(strcmp(printed, printed2) == 0);
 	REQUIRE(again.nhosts == s.nhosts && again.lb.nservers == s.lb.nservers &&
 	        again.web.nproxy == s.web.nproxy);
 	free(printed2);
 	free(printed);
-	stack_free(&again);
-	stack_free(&s);
+	conf_free(&again);
+	conf_free(&s);
 	REQUIRE(is_zero(&s));
 	free(text);
 	return 0;

@@ -73,7 +73,7 @@ struct sm_world {
 	struct daemon d;
 	struct worker w;
 	struct http_server srv;
-	struct stack_http conf;
+	struct http_conf conf;
 	struct addr front, back;
 	int back_fd; /* the backends' listener, -1 while down */
 	struct sm_client clients[SM_MAX_CLIENTS];

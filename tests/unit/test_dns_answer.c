@@ -839,10 +839,10 @@ TEST(dns_answer_stack_zone)
 	static const char conf[] = "[site]\ndomain = foobar.com\nwww = lb-01\n"
 	                           "[host lb-01]\naddress = 10.0.0.1\nroles = lb, dns\n"
 	                           "[host web-01]\naddress = 10.0.0.2\nroles = web\n";
-	struct stack s;
+	struct conf s;
 	struct dns_zone z;
 	char err[256];
-	CHECK(stack_load_string(&s, "t.conf", conf, err, sizeof(err)) == 0);
+	CHECK(conf_load_string(&s, "t.conf", conf, err, sizeof(err)) == 0);
 	CHECK(dns_zone_from_stack(&z, &s, 300, err, sizeof(err)) == 0);
 	struct q rows2[] = {
 		{ "www.foobar.com", LDNS_RR_TYPE_A, 0, 0, NOEDNS, 0, 0 },
@@ -866,5 +866,5 @@ TEST(dns_answer_stack_zone)
 		ldns_pkt_free(p);
 	}
 	dns_zone_free(&z);
-	stack_free(&s);
+	conf_free(&s);
 }

@@ -1,6 +1,6 @@
 /* The stack file: defaults from the key tables, units, every error naming
  * file:line and the key or section, server and proxy lines, host addresses,
- * stack_resolve_addr, and stack_print's output loading back to the same
+ * conf_resolve_addr, and conf_print's output loading back to the same
  * configuration. A failed load frees everything (the ASan build checks). */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -22,16 +22,16 @@
 	"[host web-02]\naddress = 10.0.0.3\nroles = web, app, db-replica\n"
 #define HOSTS_LINES 11
 
-static int load(struct stack *s, const char *text, char *err, size_t errlen)
+static int load(struct conf *s, const char *text, char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return stack_load_string(s, NAME, text, err, errlen);
+	return conf_load_string(s, NAME, text, err, errlen);
 }
 
-/* Everything stack_free leaves: all zero. */
-static int stack_is_zero(const struct stack *s)
+/* Everything conf_free leaves: all zero. */
+static int stack_is_zero(const struct conf *s)
 {
-	static const struct stack zero;
+	static const struct conf zero;
 	return memcmp(s, &zero, sizeof(zero)) == 0;
 }
 
@@ -42,7 +42,7 @@ static int same_str(const char *a, const char *b)
 }
 
 /* admin NULL: the section has no admin key. */
-static void check_default_http(const struct stack_http *h, const char *listen, const char *admin,
+static void check_default_http(const struct http_conf *h, const char *listen, const char *admin,
                                uint64_t max_body_size)
 {
 	CHECK_STR(h->listen, listen);
@@ -64,7 +64,7 @@ static void check_default_http(const struct stack_http *h, const char *listen, c
 }
 
 /* The defaults of every key table in stack.c. */
-static void check_defaults(const struct stack *s)
+static void check_defaults(const struct conf *s)
 {
 	CHECK_STR(s->site.domain, "foobar.com");
 	CHECK_STR(s->site.www, "lb-01");
@@ -114,21 +114,21 @@ TEST(stack_empty_file_is_all_defaults)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
 		t_case("stack defaults, text %zu", i);
-		struct stack s;
+		struct conf s;
 		char err[256];
 		CHECK_EQ(load(&s, texts[i], err, sizeof(err)), 0);
 		CHECK_STR(err, "");
 		CHECK_STR(s.path, NAME);
 		CHECK_EQ(s.nhosts, 0);
 		check_defaults(&s);
-		stack_free(&s);
+		conf_free(&s);
 		CHECK(stack_is_zero(&s));
 	}
 }
 
 TEST(stack_some_keys_set_others_default)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	CHECK_EQ(load(&s,
 	              "[lb]\nbalance = leastconn\nretries = 0\n"
@@ -148,12 +148,12 @@ TEST(stack_some_keys_set_others_default)
 	CHECK_STR(s.web.root, "www");
 	CHECK_STR(s.dns.listen, ":5353");
 	CHECK_STR(s.site.domain, "foobar.com");
-	stack_free(&s);
+	conf_free(&s);
 }
 
 TEST(stack_hosts_and_roles)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	CHECK_EQ(load(&s, HOSTS "[host client]\naddress = 10.0.0.100\n", err, sizeof(err)), 0);
 	CHECK_STR(err, "");
@@ -170,13 +170,13 @@ TEST(stack_hosts_and_roles)
 	CHECK_EQ(s.hosts[3].roles, 0); /* roles default to none */
 	CHECK_EQ(s.hosts[3].line, HOSTS_LINES + 1);
 
-	CHECK(stack_host(&s, "web-02") == &s.hosts[2]);
-	CHECK(stack_host(&s, "web-03") == NULL);
-	CHECK(stack_host(&s, "WEB-01") == NULL);
-	CHECK(stack_host_with_role(&s, ROLE_DNS) == &s.hosts[0]);
-	CHECK(stack_host_with_role(&s, ROLE_APP) == &s.hosts[1]);
-	CHECK(stack_host_with_role(&s, ROLE_DB_REPLICA) == &s.hosts[2]);
-	stack_free(&s);
+	CHECK(conf_host(&s, "web-02") == &s.hosts[2]);
+	CHECK(conf_host(&s, "web-03") == NULL);
+	CHECK(conf_host(&s, "WEB-01") == NULL);
+	CHECK(conf_host_with_role(&s, ROLE_DNS) == &s.hosts[0]);
+	CHECK(conf_host_with_role(&s, ROLE_APP) == &s.hosts[1]);
+	CHECK(conf_host_with_role(&s, ROLE_DB_REPLICA) == &s.hosts[2]);
+	conf_free(&s);
 
 	/* The same key in two hosts is no duplicate. */
 	t_case("stack same key in two hosts");
@@ -186,7 +186,7 @@ TEST(stack_hosts_and_roles)
 	         0);
 	CHECK_STR(err, "");
 	CHECK_STR(s.hosts[0].address, "::1");
-	stack_free(&s);
+	conf_free(&s);
 }
 
 TEST(stack_syntax_tolerated)
@@ -203,12 +203,12 @@ TEST(stack_syntax_tolerated)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		t_case("stack syntax: %s", rows[i].what);
-		struct stack s;
+		struct conf s;
 		char err[256];
 		CHECK_EQ(load(&s, rows[i].text, err, sizeof(err)), 0);
 		CHECK_STR(err, "");
 		CHECK_EQ(s.lb.balance, LB_FIRST);
-		stack_free(&s);
+		conf_free(&s);
 	}
 }
 
@@ -255,9 +255,9 @@ TEST(stack_parse_duration)
 		{ "1m30s", 0, 0 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		t_case("parse_duration \"%s\"", rows[i].s);
+		t_case("cfg_parse_duration \"%s\"", rows[i].s);
 		uint64_t ms = 12345;
-		int r = parse_duration(rows[i].s, &ms);
+		int r = cfg_parse_duration(rows[i].s, &ms);
 		CHECK_EQ(r, rows[i].ok ? 0 : -1);
 		if (rows[i].ok)
 			CHECK(ms == rows[i].ms);
@@ -304,9 +304,9 @@ TEST(stack_parse_size)
 		{ "16x", 0, 0 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		t_case("parse_size \"%s\"", rows[i].s);
+		t_case("cfg_parse_size \"%s\"", rows[i].s);
 		uint64_t b = 777;
-		CHECK_EQ(parse_size(rows[i].s, &b), rows[i].ok ? 0 : -1);
+		CHECK_EQ(cfg_parse_size(rows[i].s, &b), rows[i].ok ? 0 : -1);
 		if (rows[i].ok)
 			CHECK(b == rows[i].bytes);
 		else
@@ -329,9 +329,9 @@ TEST(stack_parse_bool)
 		{ "nope", -1, false },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		t_case("parse_bool \"%s\"", rows[i].s);
+		t_case("cfg_parse_bool \"%s\"", rows[i].s);
 		bool b = !rows[i].v;
-		CHECK_EQ(parse_bool(rows[i].s, &b), rows[i].r);
+		CHECK_EQ(cfg_parse_bool(rows[i].s, &b), rows[i].r);
 		if (rows[i].r == 0)
 			CHECK_EQ(b, rows[i].v);
 	}
@@ -340,7 +340,7 @@ TEST(stack_parse_bool)
 /* Units as the loader takes them, into the right fields. */
 TEST(stack_units_in_keys)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	CHECK_EQ(load(&s,
 	              "[lb]\ntimeout_connect = 500ms\ntimeout_client = 2m\nbufsize = 1m\n"
@@ -361,7 +361,7 @@ TEST(stack_units_in_keys)
 	CHECK_EQ(s.web.http.threads, 256);
 	CHECK_EQ(s.app.http.threads, 0);
 	CHECK_EQ(s.dns.ttl, 1000);
-	stack_free(&s);
+	conf_free(&s);
 }
 
 /* ---- errors: "t.conf:LINE: message", the key or section named ---- */
@@ -376,7 +376,7 @@ struct err_row {
 
 static void check_error(const struct err_row *r)
 {
-	struct stack s;
+	struct conf s;
 	char err[512];
 	t_case("stack error: %s", r->what);
 	memset(&s, 0xa5, sizeof(s));
@@ -627,7 +627,7 @@ TEST(stack_errors_across_sections)
 /* Errors whose text is built: long lines and the table limits. */
 TEST(stack_errors_long_lines_and_limits)
 {
-	struct stack s;
+	struct conf s;
 	char err[512];
 	size_t cap = 1 << 16;
 	char *text = malloc(cap);
@@ -638,7 +638,7 @@ TEST(stack_errors_long_lines_and_limits)
 	snprintf(text + n + 3990, cap - (size_t)n - 3990, "\nstate = var\n");
 	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
 	CHECK_STR(err, "");
-	stack_free(&s);
+	conf_free(&s);
 
 	t_case("stack line too long");
 	n = snprintf(text, cap, "[site]\ndomain = foobar.com\nstate = ");
@@ -655,7 +655,7 @@ TEST(stack_errors_long_lines_and_limits)
 	memset(text + n, 'x', (size_t)(4094 - 8));
 	text[n + 4094 - 8] = '\0';
 	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
-	stack_free(&s);
+	conf_free(&s);
 	n = snprintf(text, cap, "[site]\nstate = ");
 	memset(text + n, 'x', (size_t)(4095 - 8));
 	text[n + 4095 - 8] = '\0';
@@ -669,42 +669,42 @@ TEST(stack_errors_long_lines_and_limits)
 
 	t_case("stack too many hosts");
 	n = snprintf(text, cap, "[site]\nwww = h0\n");
-	for (int i = 0; i <= STACK_MAX_HOSTS; i++)
+	for (int i = 0; i <= CONF_MAX_HOSTS; i++)
 		n += snprintf(text + n, cap - (size_t)n, "[host h%d]\naddress = 10.1.%d.%d\n", i,
 		              i / 256, i % 256);
 	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
 	char want[128];
 	snprintf(want, sizeof(want), NAME ":%d: too many hosts (at most %d)",
-	         3 + 2 * STACK_MAX_HOSTS, STACK_MAX_HOSTS);
+	         3 + 2 * CONF_MAX_HOSTS, CONF_MAX_HOSTS);
 	CHECK_STR(err, want);
 	CHECK(stack_is_zero(&s));
 
 	t_case("stack as many hosts as allowed");
 	n = snprintf(text, cap, "[site]\nwww = h0\n");
-	for (int i = 0; i < STACK_MAX_HOSTS; i++)
+	for (int i = 0; i < CONF_MAX_HOSTS; i++)
 		n += snprintf(text + n, cap - (size_t)n, "[host h%d]\naddress = 10.1.%d.%d\n", i,
 		              i / 256, i % 256);
 	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
-	CHECK_EQ(s.nhosts, STACK_MAX_HOSTS);
-	stack_free(&s);
+	CHECK_EQ(s.nhosts, CONF_MAX_HOSTS);
+	conf_free(&s);
 
 	t_case("stack too many servers");
 	n = snprintf(text, cap, "[lb]\n");
-	for (int i = 0; i <= STACK_MAX_SERVERS; i++)
+	for (int i = 0; i <= LB_MAX_SERVERS; i++)
 		n += snprintf(text + n, cap - (size_t)n, "server = 10.2.0.%d:80\n", i);
 	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), NAME ":%d: too many servers in [lb] (at most %d)",
-	         2 + STACK_MAX_SERVERS, STACK_MAX_SERVERS);
+	         2 + LB_MAX_SERVERS, LB_MAX_SERVERS);
 	CHECK_STR(err, want);
 	CHECK(stack_is_zero(&s));
 
 	t_case("stack too many proxies");
 	n = snprintf(text, cap, "[web]\n");
-	for (int i = 0; i <= STACK_MAX_PROXY; i++)
+	for (int i = 0; i <= WEB_MAX_PROXY; i++)
 		n += snprintf(text + n, cap - (size_t)n, "proxy = /p%d/\n", i);
 	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), NAME ":%d: too many 'proxy' prefixes (at most %d)",
-	         2 + STACK_MAX_PROXY, STACK_MAX_PROXY);
+	         2 + WEB_MAX_PROXY, WEB_MAX_PROXY);
 	CHECK_STR(err, want);
 	CHECK(stack_is_zero(&s));
 	free(text);
@@ -713,11 +713,11 @@ TEST(stack_errors_long_lines_and_limits)
 /* A message cut short by a small buffer is still a C string. */
 TEST(stack_error_small_buffer)
 {
-	struct stack s;
+	struct conf s;
 	char err[16];
 	memset(err, 'z', sizeof(err));
-	CHECK_EQ(stack_load_string(&s, "a-rather-long-file-name.conf", "[lb]\nblance = x\n", err,
-	                           sizeof(err)),
+	CHECK_EQ(conf_load_string(&s, "a-rather-long-file-name.conf", "[lb]\nblance = x\n", err,
+	                          sizeof(err)),
 	         -1);
 	CHECK(memchr(err, '\0', sizeof(err)) != NULL);
 	CHECK(strncmp(err, "a-rather-long-f", 15) == 0);
@@ -728,7 +728,7 @@ TEST(stack_error_small_buffer)
 
 TEST(stack_servers)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	CHECK_EQ(load(&s,
 	              HOSTS "[lb]\n"
@@ -741,7 +741,7 @@ TEST(stack_servers)
 	CHECK_STR(err, "");
 	CHECK_EQ(s.lb.nservers, 4);
 	char a[64];
-	const struct stack_server *sv = s.lb.servers;
+	const struct lb_server_conf *sv = s.lb.servers;
 	CHECK_STR(sv[0].target, "web-01:8080");
 	CHECK_STR(sv[0].name, "web-01");
 	CHECK_STR(addr_format(&sv[0].addr, a, sizeof(a)), "10.0.0.2:8080");
@@ -766,12 +766,12 @@ TEST(stack_servers)
 	CHECK_EQ(sv[3].weight, 256);
 	CHECK(sv[3].backup);
 	CHECK_EQ(sv[3].line, HOSTS_LINES + 5);
-	stack_free(&s);
+	conf_free(&s);
 }
 
 TEST(stack_proxies)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	CHECK_EQ(load(&s, "[web]\nroot = /srv/www\nproxy = /api/\n\nproxy = /healthz ; the app's\n",
 	              err, sizeof(err)),
@@ -782,14 +782,14 @@ TEST(stack_proxies)
 	CHECK_STR(s.web.proxy[1], "/healthz");
 	CHECK_EQ(s.web.proxy_line, 5);
 	CHECK_STR(s.web.root, "/srv/www");
-	stack_free(&s);
+	conf_free(&s);
 }
 
 /* "=/path" proxies that one path only; the '=' is kept, and what follows it
  * must still start with '/'. */
 TEST(stack_proxies_exact)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	t_case("stack proxy = =/ and =/posts");
 	CHECK_EQ(load(&s, "[web]\nproxy = =/\nproxy = =/posts\n", err, sizeof(err)), 0);
@@ -798,7 +798,7 @@ TEST(stack_proxies_exact)
 	CHECK_STR(s.web.proxy[0], "=/");
 	CHECK_STR(s.web.proxy[1], "=/posts");
 	CHECK_EQ(s.web.proxy_line, 3);
-	stack_free(&s);
+	conf_free(&s);
 
 	static const struct err_row rows[] = {
 		{ "exact proxy without a slash", "[web]\nproxy = =/\nproxy = =api\n", 3,
@@ -812,7 +812,7 @@ TEST(stack_proxies_exact)
 
 TEST(stack_tls_keys)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	t_case("stack tls defaults");
 	CHECK_EQ(load(&s, "[lb]\nserver = 127.0.0.1:80\n", err, sizeof(err)), 0);
@@ -822,7 +822,7 @@ TEST(stack_tls_keys)
 	CHECK_EQ(s.lb.tls_ticket_rotate, 3600000);
 	CHECK(s.lb.tls_tickets);
 	CHECK_EQ(s.lb.tls_session_cache, 20000);
-	stack_free(&s);
+	conf_free(&s);
 
 	t_case("stack tls_cert with and without a key file");
 	CHECK_EQ(load(&s,
@@ -843,7 +843,7 @@ TEST(stack_tls_keys)
 	CHECK(!s.lb.tls_tickets);
 	CHECK_EQ(s.lb.tls_session_cache, 0);
 	CHECK_EQ(s.lb.tls_ticket_rotate, 12ull * 3600000);
-	stack_free(&s);
+	conf_free(&s);
 
 	static const struct err_row rows[] = {
 		{ "tls_cert with three words", "[lb]\ntls_cert = a b c\n", 2,
@@ -861,7 +861,7 @@ TEST(stack_tls_keys)
 		check_error(&rows[i]);
 }
 
-/* ---- stack_resolve_addr ---- */
+/* ---- conf_resolve_addr ---- */
 
 TEST(stack_resolve_addr_specs)
 {
@@ -893,18 +893,18 @@ TEST(stack_resolve_addr_specs)
 		{ "[::1:80", NULL, NULL, "bad address" },
 		{ "unix:", NULL, NULL, "bad unix socket path" },
 	};
-	struct stack s;
+	struct conf s;
 	char err[256];
 	CHECK_EQ(load(&s, HOSTS "[host v6]\naddress = fd00::1\n", err, sizeof(err)), 0);
 	CHECK_STR(err, "");
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		t_case("stack_resolve_addr \"%s\" on %s", rows[i].spec,
+		t_case("conf_resolve_addr \"%s\" on %s", rows[i].spec,
 		       rows[i].self ? rows[i].self : "(none)");
-		const struct stack_host *self = rows[i].self ? stack_host(&s, rows[i].self) : NULL;
+		const struct conf_host *self = rows[i].self ? conf_host(&s, rows[i].self) : NULL;
 		CHECK(rows[i].self == NULL || self != NULL);
 		struct addr a;
 		char e[256] = "";
-		int r = stack_resolve_addr(&s, rows[i].spec, self, &a, e, sizeof(e));
+		int r = conf_resolve_addr(&s, rows[i].spec, self, &a, e, sizeof(e));
 		if (rows[i].want) {
 			CHECK_EQ(r, 0);
 			char out[128];
@@ -915,19 +915,19 @@ TEST(stack_resolve_addr_specs)
 			        "\"%s\" contains \"%s\"", e, rows[i].err);
 		}
 	}
-	t_case("stack_resolve_addr a long name");
+	t_case("conf_resolve_addr a long name");
 	char spec[300];
 	memset(spec, 'a', 200);
 	snprintf(spec + 200, sizeof(spec) - 200, ":80");
 	struct addr a;
-	CHECK_EQ(stack_resolve_addr(&s, spec, NULL, &a, err, sizeof(err)), -1);
+	CHECK_EQ(conf_resolve_addr(&s, spec, NULL, &a, err, sizeof(err)), -1);
 	CHECK(strstr(err, "bad address") != NULL);
-	stack_free(&s);
+	conf_free(&s);
 }
 
-/* ---- stack_print loads back to the same configuration ---- */
+/* ---- conf_print loads back to the same configuration ---- */
 
-static void check_same_http(const struct stack_http *a, const struct stack_http *b)
+static void check_same_http(const struct http_conf *a, const struct http_conf *b)
 {
 	CHECK_STR(a->listen, b->listen);
 	CHECK(same_str(a->admin, b->admin));
@@ -944,7 +944,7 @@ static void check_same_http(const struct stack_http *a, const struct stack_http 
 	CHECK_STR(a->log_level, b->log_level);
 }
 
-static void check_same_stack(const struct stack *a, const struct stack *b)
+static void check_same_stack(const struct conf *a, const struct conf *b)
 {
 	CHECK_STR(a->site.domain, b->site.domain);
 	CHECK_STR(a->site.www, b->site.www);
@@ -959,7 +959,7 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK_EQ(a->lb.balance, b->lb.balance);
 	CHECK_EQ(a->lb.nservers, b->lb.nservers);
 	for (unsigned i = 0; i < a->lb.nservers && i < b->lb.nservers; i++) {
-		const struct stack_server *x = &a->lb.servers[i], *y = &b->lb.servers[i];
+		const struct lb_server_conf *x = &a->lb.servers[i], *y = &b->lb.servers[i];
 		CHECK_STR(x->name, y->name);
 		CHECK_STR(x->target, y->target);
 		CHECK(addr_equal(&x->addr, &y->addr));
@@ -991,7 +991,7 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK_STR(a->dns.admin, b->dns.admin);
 	CHECK(a->dns.ttl == b->dns.ttl);
 	CHECK_STR(a->dns.log_level, b->dns.log_level);
-	const struct stack_monitoring *m = &a->monitoring, *n = &b->monitoring;
+	const struct mon_conf *m = &a->monitoring, *n = &b->monitoring;
 	CHECK_EQ(m->enabled, n->enabled);
 	CHECK_STR(m->host, n->host);
 	CHECK_STR(m->listen, n->listen);
@@ -1005,46 +1005,46 @@ static void check_same_stack(const struct stack *a, const struct stack *b)
 	CHECK(m->cert_warning == n->cert_warning);
 }
 
-/* stack_print into a malloc'd string (the caller frees). */
-static char *print_to_string(const struct stack *s)
+/* conf_print into a malloc'd string (the caller frees). */
+static char *print_to_string(const struct conf *s)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 	if (f == NULL)
 		return NULL;
-	stack_print(s, f);
+	conf_print(s, f);
 	fclose(f);
 	return text;
 }
 
 /* Load text, print it, load the print, and compare; printing the reloaded
  * stack gives the same text again. */
-static void check_round_trip(const struct stack *s)
+static void check_round_trip(const struct conf *s)
 {
 	char *printed = print_to_string(s);
 	CHECK(printed != NULL);
 	if (printed == NULL)
 		return;
-	struct stack again;
+	struct conf again;
 	char err[512];
-	int r = stack_load_string(&again, s->path, printed, err, sizeof(err));
+	int r = conf_load_string(&again, s->path, printed, err, sizeof(err));
 	t_check(r == 0, __FILE__, __LINE__, "printed config loads: %s", err);
 	if (r == 0) {
 		check_same_stack(s, &again);
 		char *printed2 = print_to_string(&again);
 		CHECK_STR(printed2, printed);
 		free(printed2);
-		stack_free(&again);
+		conf_free(&again);
 	}
 	free(printed);
 }
 
 TEST(stack_print_round_trip_foobar_conf)
 {
-	struct stack s;
+	struct conf s;
 	char err[512];
-	int r = stack_load(&s, "conf/foobar.conf", err, sizeof(err));
+	int r = conf_load(&s, "conf/foobar.conf", err, sizeof(err));
 	t_check(r == 0, __FILE__, __LINE__, "conf/foobar.conf loads (run from the checkout): %s",
 	        err);
 	if (r < 0)
@@ -1059,7 +1059,7 @@ TEST(stack_print_round_trip_foobar_conf)
 	CHECK_STR(s.web.proxy[2], "/api/");
 	CHECK_STR(s.dns.listen, ":5353");
 	check_round_trip(&s);
-	stack_free(&s);
+	conf_free(&s);
 }
 
 TEST(stack_print_round_trip_every_key)
@@ -1085,7 +1085,7 @@ TEST(stack_print_round_trip_every_key)
 	    "max_body_size = 12345\n"
 	    "[app]\nlisten = :9001\nthreads = auto\nlog_level = warn\nmax_body_size = 0\n"
 	    "[dns]\nlisten = 10.0.0.1:53\nttl = 2h\nlog_level = debug\n";
-	struct stack s;
+	struct conf s;
 	char err[512];
 	int r = load(&s, text, err, sizeof(err));
 	t_check(r == 0, __FILE__, __LINE__, "loads: %s", err);
@@ -1112,19 +1112,19 @@ TEST(stack_print_round_trip_every_key)
 	CHECK(printed && strstr(printed, "threads = auto\n"));
 	CHECK(printed && strstr(printed, "roles = lb, dns\n"));
 	free(printed);
-	stack_free(&s);
+	conf_free(&s);
 }
 
 TEST(stack_print_round_trip_defaults)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
 	check_round_trip(&s);
-	stack_free(&s);
+	conf_free(&s);
 }
 
-/* ---- stack_load: files ---- */
+/* ---- conf_load: files ---- */
 
 /* Write len bytes to a new temporary file; its path into path. */
 static int write_temp(char *path, size_t pathlen, const void *data, size_t len)
@@ -1150,60 +1150,60 @@ static int write_temp(char *path, size_t pathlen, const void *data, size_t len)
 
 TEST(stack_load_files)
 {
-	struct stack s;
+	struct conf s;
 	char err[512], path[64], want[128];
 
-	t_case("stack_load a missing file");
-	CHECK_EQ(stack_load(&s, "/nonexistent/ts.conf", err, sizeof(err)), -1);
+	t_case("conf_load a missing file");
+	CHECK_EQ(conf_load(&s, "/nonexistent/ts.conf", err, sizeof(err)), -1);
 	CHECK(strncmp(err, "/nonexistent/ts.conf: cannot open", 33) == 0);
 
-	t_case("stack_load a good file");
+	t_case("conf_load a good file");
 	static const char good[] = "[lb]\nbalance = leastconn\n";
 	CHECK_EQ(write_temp(path, sizeof(path), good, sizeof(good) - 1), 0);
-	CHECK_EQ(stack_load(&s, path, err, sizeof(err)), 0);
+	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), 0);
 	CHECK_STR(s.path, path);
 	CHECK_EQ(s.lb.balance, LB_LEASTCONN);
-	stack_free(&s);
+	conf_free(&s);
 	unlink(path);
 
-	t_case("stack_load errors name the file");
+	t_case("conf_load errors name the file");
 	static const char bad[] = "[lb]\n\nbalance = sideways\n";
 	CHECK_EQ(write_temp(path, sizeof(path), bad, sizeof(bad) - 1), 0);
-	CHECK_EQ(stack_load(&s, path, err, sizeof(err)), -1);
+	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:3: bad value 'sideways' for 'balance' in [lb]", path);
 	CHECK_STR(err, want);
 	CHECK(stack_is_zero(&s));
 	unlink(path);
 
-	t_case("stack_load a NUL byte");
+	t_case("conf_load a NUL byte");
 	static const char nul[] = "[lb]\nbalance = first\nretries = 1\0\n";
 	CHECK_EQ(write_temp(path, sizeof(path), nul, sizeof(nul) - 1), 0);
-	CHECK_EQ(stack_load(&s, path, err, sizeof(err)), -1);
+	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s:3: NUL byte in the file", path);
 	CHECK_STR(err, want);
 	unlink(path);
 
-	t_case("stack_load a file over 1 MiB");
+	t_case("conf_load a file over 1 MiB");
 	size_t big = (1u << 20) + 10;
 	char *text = malloc(big);
 	memset(text, '\n', big);
 	CHECK_EQ(write_temp(path, sizeof(path), text, big), 0);
 	free(text);
-	CHECK_EQ(stack_load(&s, path, err, sizeof(err)), -1);
+	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: file too large (over 1 MiB)", path);
 	CHECK_STR(err, want);
 	unlink(path);
 
-	t_case("stack_load a file of 1 MiB less a byte");
+	t_case("conf_load a file of 1 MiB less a byte");
 	big = (1u << 20) - 1;
 	text = malloc(big);
 	memset(text, '\n', big);
 	memcpy(text, "[lb]\nretries = 7\n", 17);
 	CHECK_EQ(write_temp(path, sizeof(path), text, big), 0);
 	free(text);
-	CHECK_EQ(stack_load(&s, path, err, sizeof(err)), 0);
+	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), 0);
 	CHECK_EQ(s.lb.retries, 7);
-	stack_free(&s);
+	conf_free(&s);
 	unlink(path);
 }
 
@@ -1211,32 +1211,31 @@ TEST(stack_retry_on)
 {
 	unsigned f;
 	char bad[64];
-	CHECK_EQ(
-	    stack_retry_on_parse("conn-failure empty-response 502 503 504", &f, bad, sizeof(bad)),
-	    0);
-	CHECK(f & STACK_RETRY_CONN_FAILURE);
-	CHECK(f & STACK_RETRY_EMPTY_RESPONSE);
-	CHECK(f & stack_retry_bit(502));
-	CHECK(f & stack_retry_bit(504));
-	CHECK(!(f & stack_retry_bit(500)));
-	CHECK_EQ(stack_retry_bit(200), 0u);
-	CHECK_EQ(stack_retry_bit(505), 0u);
-	CHECK_EQ(stack_retry_on_parse("502,404", &f, bad, sizeof(bad)), 0);
-	CHECK_EQ(f, stack_retry_bit(502) | stack_retry_bit(404));
-	CHECK_EQ(stack_retry_on_parse("none", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(lb_retry_on_parse("conn-failure empty-response 502 503 504", &f, bad, sizeof(bad)),
+	         0);
+	CHECK(f & PROXY_RETRY_CONN_FAILURE);
+	CHECK(f & PROXY_RETRY_EMPTY_RESPONSE);
+	CHECK(f & proxy_retry_bit(502));
+	CHECK(f & proxy_retry_bit(504));
+	CHECK(!(f & proxy_retry_bit(500)));
+	CHECK_EQ(proxy_retry_bit(200), 0u);
+	CHECK_EQ(proxy_retry_bit(505), 0u);
+	CHECK_EQ(lb_retry_on_parse("502,404", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(f, proxy_retry_bit(502) | proxy_retry_bit(404));
+	CHECK_EQ(lb_retry_on_parse("none", &f, bad, sizeof(bad)), 0);
 	CHECK_EQ(f, 0u);
-	CHECK_EQ(stack_retry_on_parse("", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(lb_retry_on_parse("", &f, bad, sizeof(bad)), 0);
 	CHECK_EQ(f, 0u);
-	CHECK_EQ(stack_retry_on_parse("502 505", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("502 505", &f, bad, sizeof(bad)), -1);
 	CHECK_STR(bad, "505");
-	CHECK_EQ(stack_retry_on_parse("none 502", &f, bad, sizeof(bad)), -1);
-	CHECK_EQ(stack_retry_on_parse("502 none", &f, bad, sizeof(bad)), -1);
-	CHECK_EQ(stack_retry_on_parse("all-retryable-errors", &f, bad, sizeof(bad)), -1);
-	CHECK_EQ(stack_retry_on_parse("502x", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("none 502", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("502 none", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("all-retryable-errors", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("502x", &f, bad, sizeof(bad)), -1);
 	/* in a file: the error names file:line */
-	struct stack s;
+	struct conf s;
 	char err[256];
-	CHECK_EQ(stack_load_string(&s, "t.conf", "[lb]\nretry_on = 502 junk\n", err, sizeof(err)),
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = 502 junk\n", err, sizeof(err)),
 	         -1);
 	CHECK(strstr(err, "t.conf:2: ") == err);
 	CHECK(strstr(err, "'junk'") != NULL);
@@ -1244,12 +1243,12 @@ TEST(stack_retry_on)
 
 TEST(stack_monitoring_section)
 {
-	struct stack s;
+	struct conf s;
 	char err[256];
 	t_case("the monitoring host defaults to the www host");
 	CHECK_EQ(load(&s, HOSTS, err, sizeof(err)), 0);
-	CHECK(stack_mon_host(&s) == &s.hosts[0]);
-	stack_free(&s);
+	CHECK(mon_conf_host(&s) == &s.hosts[0]);
+	conf_free(&s);
 
 	t_case("a host with the mon role takes it");
 	CHECK_EQ(load(&s,
@@ -1260,8 +1259,8 @@ TEST(stack_monitoring_section)
 	CHECK_STR(err, "");
 	CHECK_EQ(s.hosts[3].roles, ROLE_MON);
 	CHECK_EQ(s.hosts[4].roles, ROLE_MON | ROLE_DNS);
-	CHECK(stack_mon_host(&s) == &s.hosts[3]);
-	stack_free(&s);
+	CHECK(mon_conf_host(&s) == &s.hosts[3]);
+	conf_free(&s);
 
 	t_case("[monitoring] keys set");
 	CHECK_EQ(load(&s,
@@ -1274,7 +1273,7 @@ TEST(stack_monitoring_section)
 	         0);
 	CHECK_STR(err, "");
 	CHECK_EQ(s.monitoring.enabled, MON_ON);
-	CHECK(stack_mon_host(&s) == &s.hosts[2]); /* host wins over the role */
+	CHECK(mon_conf_host(&s) == &s.hosts[2]); /* host wins over the role */
 	CHECK_STR(s.monitoring.listen, ":19090");
 	CHECK_EQ(s.monitoring.scrape_interval, 1000);
 	CHECK_EQ(s.monitoring.evaluation_interval, 2000);
@@ -1285,12 +1284,12 @@ TEST(stack_monitoring_section)
 	CHECK_EQ(s.monitoring.error_rate_for, 120000);
 	CHECK_EQ(s.monitoring.cert_warning, 30 * 86400000ULL);
 	check_round_trip(&s);
-	stack_free(&s);
+	conf_free(&s);
 
 	CHECK_EQ(load(&s, "[monitoring]\nenabled = off\n", err, sizeof(err)), 0);
 	CHECK_EQ(s.monitoring.enabled, MON_OFF);
-	CHECK(stack_mon_host(&s) == NULL); /* no hosts at all */
-	stack_free(&s);
+	CHECK(mon_conf_host(&s) == NULL); /* no hosts at all */
+	conf_free(&s);
 
 	static const struct err_row rows[] = {
 		{ "monitoring enabled", "[monitoring]\nenabled = yes\n", 2,
@@ -1321,7 +1320,7 @@ TEST(stack_monitoring_section)
 
 TEST(stack_rate_limits)
 {
-	struct stack s;
+	struct conf s;
 	char err[512];
 	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
 	CHECK_EQ(s.lb.rate_limit.count, 500);
@@ -1331,7 +1330,7 @@ TEST(stack_rate_limits)
 	CHECK_EQ(s.lb.rate_limit_write.burst, 200);
 	CHECK_EQ(s.lb.conn_limit, 1000);
 	CHECK_EQ(s.lb.rate_limit_table, 65536);
-	stack_free(&s);
+	conf_free(&s);
 
 	static const char text[] = "[lb]\nrate_limit = 30/m\nrate_limit_write = off\n"
 	                           "conn_limit = off\nrate_limit_table = 2048\n";
@@ -1347,7 +1346,7 @@ TEST(stack_rate_limits)
 	CHECK(printed && strstr(printed, "rate_limit_write = off\n"));
 	CHECK(printed && strstr(printed, "conn_limit = off\n"));
 	free(printed);
-	stack_free(&s);
+	conf_free(&s);
 
 	static const struct err_row rows[] = {
 		{ "rate without unit", "[lb]\nrate_limit = 100\n", 2, "bad rate '100'", NULL,
@@ -1371,7 +1370,7 @@ TEST(stack_rate_limits)
 		check_error(&rows[i]);
 }
 
-static bool trusts(const struct stack *s, const char *ip)
+static bool trusts(const struct conf *s, const char *ip)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	inet_pton(AF_INET, ip, &a.sin_addr);
@@ -1384,13 +1383,13 @@ TEST(stack_trusted_proxies)
 {
 	static const char hosts[] = "[site]\nwww = lb\n[host lb]\naddress = 10.0.0.1\nroles = lb\n"
 	                            "[host w]\naddress = 10.0.0.2\nroles = web\n";
-	struct stack s;
+	struct conf s;
 	char err[256], text[512];
 	CHECK_EQ(load(&s, hosts, err, sizeof(err)), 0);
 	CHECK(trusts(&s, "10.0.0.1"));
 	CHECK(!trusts(&s, "10.0.0.2"));
 	CHECK(!trusts(&s, "127.0.0.1"));
-	stack_free(&s);
+	conf_free(&s);
 
 	snprintf(text, sizeof(text), "%s[web]\ntrusted_proxies = w 192.0.2.7, ::1\n", hosts);
 	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
@@ -1399,7 +1398,7 @@ TEST(stack_trusted_proxies)
 	CHECK(trusts(&s, "192.0.2.7"));
 	CHECK(!trusts(&s, "10.0.0.1")); /* named ones replace the default */
 	CHECK_EQ(s.web.trusted.n, 3);
-	stack_free(&s);
+	conf_free(&s);
 
 	snprintf(text, sizeof(text), "%s[web]\nroot = /srv\ntrusted_proxies = w nowhere\n", hosts);
 	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
@@ -1410,11 +1409,11 @@ TEST(stack_trusted_proxies)
 
 TEST(stack_redirect_ports)
 {
-	struct stack s;
+	struct conf s;
 	char err[512];
 	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
 	CHECK_EQ(s.lb.redirect_ports.n, 0u);
-	stack_free(&s);
+	conf_free(&s);
 
 	CHECK_EQ(load(&s, "[lb]\nredirect_ports = 8080:8443  81:444\n", err, sizeof(err)), 0);
 	CHECK_EQ(s.lb.redirect_ports.n, 2u);
@@ -1426,7 +1425,7 @@ TEST(stack_redirect_ports)
 	char *printed = print_to_string(&s);
 	CHECK(printed && strstr(printed, "redirect_ports = 8080:8443 81:444\n"));
 	free(printed);
-	stack_free(&s);
+	conf_free(&s);
 
 	static const struct err_row rows[] = {
 		{ "no colon", "[lb]\nredirect_ports = 8080\n", 2, "bad port map '8080'", NULL,
