@@ -611,19 +611,19 @@ bool http_admin_host_ok(const struct http_session *s, const struct daemon *d)
 	socklen_t len = sizeof(ss);
 	if (getsockname(s->conn.io.fd, (struct sockaddr *)&ss, &len) == 0)
 		sockaddr_ip((const struct sockaddr *)&ss, local, sizeof(local));
-	const struct conf_host *h = d->host;
-	const char *domain = d->conf.site.domain;
-	bool is_www = h && domain && d->conf.site.www && strcmp(h->name, d->conf.site.www) == 0;
-	if (h && domain)
-		snprintf(fqdn, sizeof(fqdn), "%s.%s", h->name, domain);
+	const struct daemon_ident *id = &d->id;
+	const char *domain = id->domain;
+	bool is_www = id->host && domain && id->www && strcmp(id->host, id->www) == 0;
+	if (id->host && domain)
+		snprintf(fqdn, sizeof(fqdn), "%s.%s", id->host, domain);
 	if (is_www)
 		snprintf(www, sizeof(www), "www.%s", domain);
 	const char *const names[] = { "localhost",
 		                      "127.0.0.1",
 		                      "::1",
 		                      local,
-		                      h ? h->address : NULL,
-		                      h ? h->name : NULL,
+		                      id->address,
+		                      id->host,
 		                      fqdn[0] ? fqdn : NULL,
 		                      www[0] ? www : NULL,
 		                      is_www ? domain : NULL };

@@ -20,7 +20,7 @@
 
 #include <ldns/ldns.h>
 
-#include "core/stack.h"
+#include "conf/conf.h"
 #include "dns/dns.h"
 
 #define REQUIRE(c)                                                                                 \

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "core/proxy.h"
-#include "core/stack.h"
 #include "sm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "core/common.h"
-#include "core/stack.h"
 #include "dns/dns.h"
 #include "t.h"
 

@@ -191,7 +191,7 @@ static int head_begin(struct http_session *s, int status, const char *type)
 		return -1;
 	if (strncmp(type, "text/html", 9) != 0)
 		return 0;
-	if (http_head_add(s, "Content-Security-Policy", TS_SITE_CSP) < 0 ||
+	if (http_head_add(s, "Content-Security-Policy", CONF_SITE_CSP) < 0 ||
 	    http_head_add(s, "X-Frame-Options", "DENY") < 0)
 		return -1;
 	return 0;

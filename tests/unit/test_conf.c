@@ -9,7 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/stack.h"
+#include "conf/conf.h"
+#include "core/proxy.h"
 #include "t.h"
 
 #define NAME "t.conf"
@@ -971,7 +972,7 @@ static void check_same_stack(const struct conf *a, const struct conf *b)
 	CHECK(a->lb.timeout_server == b->lb.timeout_server);
 	CHECK(a->lb.timeout_server_keep_alive == b->lb.timeout_server_keep_alive);
 	CHECK_EQ(a->lb.retries, b->lb.retries);
-	CHECK_STR(a->lb.retry_on, b->lb.retry_on);
+	CHECK_EQ(a->lb.retry_on, b->lb.retry_on);
 	CHECK(memcmp(&a->lb.rate_limit, &b->lb.rate_limit, sizeof(a->lb.rate_limit)) == 0);
 	CHECK(memcmp(&a->lb.rate_limit_write, &b->lb.rate_limit_write,
 	             sizeof(a->lb.rate_limit_write)) == 0);
