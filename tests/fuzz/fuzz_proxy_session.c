@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf/conf.h"
 #include "core/proxy.h"
 #include "sm.h"
 
