@@ -723,7 +723,9 @@ void cfg_print_size(FILE *out, uint64_t b)
 
 static void print_value(FILE *out, const struct cfg_key *k, const void *slot)
 {
-	int64_t i = *(const int64_t *)slot;
+	/* only the int types are read as one */
+	bool is_int = k->type == CFG_INT || k->type == CFG_INT_OFF || k->type == CFG_ENUM;
+	int64_t i = is_int ? *(const int64_t *)slot : 0;
 	switch (k->type) {
 	case CFG_STR:
 	case CFG_LEVEL:
