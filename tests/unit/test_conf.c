@@ -1240,6 +1240,21 @@ TEST(stack_retry_on)
 	         -1);
 	CHECK(strstr(err, "t.conf:2: ") == err);
 	CHECK(strstr(err, "'junk'") != NULL);
+	/* stored as flags, parsed once; -t prints them back */
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = 404, 502\n", err, sizeof(err)),
+	         0);
+	CHECK_EQ(s.lb.retry_on, proxy_retry_bit(502) | proxy_retry_bit(404));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f_out = open_memstream(&text, &len);
+	conf_print(&s, f_out);
+	fclose(f_out);
+	CHECK(strstr(text, "\nretry_on = 404 502\n") != NULL);
+	free(text);
+	conf_free(&s);
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = none\n", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.retry_on, 0u);
+	conf_free(&s);
 }
 
 TEST(stack_monitoring_section)
