@@ -233,7 +233,12 @@ static const struct cfg_section *const sections[] = {
 	&db_section,       &mon_conf_section, NULL,
 };
 
-static const struct cfg_schema schema = { sections };
+/* Hosts first (the others look hosts up), then as the checks always ran. */
+static const struct cfg_section *const checks[] = {
+	&host_section, &mon_conf_section, &web_conf_section, &lb_conf_section, NULL,
+};
+
+static const struct cfg_schema schema = { sections, checks };
 
 /* ---- entry points ---- */
 

@@ -575,9 +575,10 @@ static void ctx_init(struct cfg_ctx *L, const struct cfg_schema *sc, void *root)
 
 static void run_checks(struct cfg_ctx *L)
 {
+	const struct cfg_section *const *order = L->sc->checks ? L->sc->checks : L->sc->sections;
 	L->sec = NULL;
-	for (unsigned i = 0; L->sc->sections[i] && !L->failed; i++) {
-		const struct cfg_section *sec = L->sc->sections[i];
+	for (unsigned i = 0; order[i] && !L->failed; i++) {
+		const struct cfg_section *sec = order[i];
 		L->line = 0;
 		if (sec->check && sec->check(L, L->root) < 0 && !L->failed)
 			cfg_fail(L, "[%s] is not valid", sec->name);

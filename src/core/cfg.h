@@ -105,7 +105,10 @@ struct cfg_section {
 };
 
 struct cfg_schema {
-	const struct cfg_section *const *sections; /* NULL-terminated */
+	const struct cfg_section *const *sections; /* NULL-terminated, in -t's order */
+	/* The order the checks run in (which error a file with several
+	 * gets), NULL-terminated; NULL: the sections' order. */
+	const struct cfg_section *const *checks;
 };
 
 /* Load text (name is the file name in messages) into root, which the

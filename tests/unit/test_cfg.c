@@ -110,7 +110,7 @@ static const struct cfg_section box_section = {
 };
 
 static const struct cfg_section *const sections[] = { &things_section, &box_section, NULL };
-static const struct cfg_schema schema = { sections };
+static const struct cfg_schema schema = { sections, NULL };
 
 static int load(struct root *r, const char *text, char *err, size_t errlen)
 {
