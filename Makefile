@@ -42,11 +42,16 @@ OBJ = $(BUILD)/obj
 BIN = $(BUILD)/bin
 
 CORE_SRC = $(wildcard src/core/*.c)
-LB_SRC   = $(wildcard src/lb/*.c)
-WEB_SRC  = $(wildcard src/web/*.c)
-APP_SRC  = $(wildcard src/app/*.c src/app/site/*.c)
-DNS_SRC  = $(wildcard src/dns/*.c)
-CTL_SRC  = $(wildcard src/ctl/*.c)
+# The stack file: src/conf and each daemon's section (its *_conf.c), one
+# library every binary links, so that each checks the whole file.
+CONF_SECTION_SRC = src/lb/lb_conf.c src/web/web_conf.c src/app/app_conf.c src/dns/dns_conf.c \
+                   src/ctl/mon_conf.c
+CONF_SRC = $(wildcard src/conf/*.c) $(CONF_SECTION_SRC)
+LB_SRC   = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/lb/*.c))
+WEB_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/web/*.c))
+APP_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/app/*.c src/app/site/*.c))
+DNS_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/dns/*.c))
+CTL_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/ctl/*.c))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests reach into: pure functions with no main().
 UNIT_DAEMON_SRC = src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c
@@ -55,6 +60,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 CORE_LIB = $(BUILD)/libtscore.a
+CONF_LIB = $(BUILD)/libtsconf.a
 BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristack-app \
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
@@ -76,6 +82,10 @@ $(CORE_LIB): $(call obj,$(CORE_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
+$(CONF_LIB): $(call obj,$(CONF_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
 # The dashboard's files, built into tristack-lb (src/lb/assets.h).
 DASH_FILES = $(sort $(wildcard www/dashboard/*.html www/dashboard/*.js www/dashboard/*.css))
 DASH_GEN   = $(BUILD)/gen/dashboard_assets.c
@@ -84,27 +94,27 @@ $(DASH_GEN): scripts/embed.sh $(DASH_FILES)
 	@mkdir -p $(dir $@)
 	sh scripts/embed.sh $@ $(DASH_FILES)
 
-$(BIN)/tristack-lb: $(call obj,$(LB_SRC) $(DASH_GEN)) $(CORE_LIB)
+$(BIN)/tristack-lb: $(call obj,$(LB_SRC) $(DASH_GEN)) $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_DNS)
 
-$(BIN)/tristack-web: $(call obj,$(WEB_SRC)) $(CORE_LIB)
+$(BIN)/tristack-web: $(call obj,$(WEB_SRC)) $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_WEB)
 
-$(BIN)/tristack-app: $(call obj,$(APP_SRC)) $(CORE_LIB)
+$(BIN)/tristack-app: $(call obj,$(APP_SRC)) $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_APP)
 
-$(BIN)/tristack-dns: $(call obj,$(DNS_SRC)) $(CORE_LIB)
+$(BIN)/tristack-dns: $(call obj,$(DNS_SRC)) $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_DNS)
 
-$(BIN)/tristack: $(call obj,$(CTL_SRC)) $(CORE_LIB)
+$(BIN)/tristack: $(call obj,$(CTL_SRC)) $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_MARIADB) -ljansson
 
-$(UNIT_BIN): $(call obj,$(UNIT_SRC) $(UNIT_DAEMON_SRC)) $(CORE_LIB)
+$(UNIT_BIN): $(call obj,$(UNIT_SRC) $(UNIT_DAEMON_SRC)) $(CONF_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_DNS)
 
@@ -148,11 +158,13 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 # FUZZ_EXTRA_SRC_<target> and FUZZ_EXTRA_LIBS_<target>.
 FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
 FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
-FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c
+FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c $(CONF_SRC)
 FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
 # The state-machine targets: their harness (real sockets, the real loop).
 FUZZ_EXTRA_SRC_fuzz_httpd_session = tests/fuzz/sm.c
 FUZZ_EXTRA_SRC_fuzz_proxy_session = tests/fuzz/sm.c
+# The stack file's loader: src/conf and every section.
+FUZZ_EXTRA_SRC_fuzz_conf = $(CONF_SRC)
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard src/*/*.h tests/fuzz/*.h tests/unit/dns_fixture.h) $$(FUZZ_EXTRA_SRC_$$*)

@@ -8,6 +8,7 @@
 #ifndef TS_APP_H
 #define TS_APP_H
 
+#include "conf/conf.h"
 #include "core/httpd.h"
 #include "db.h"
 #include "sign.h"

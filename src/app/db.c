@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "core/httpd.h"
 #include "core/log.h"
 #include "core/names.h"
@@ -859,7 +860,7 @@ void db_metrics_define(struct db *db, struct metrics *m)
 
 int db_setup(struct db *db, struct daemon *d, char *err, size_t errlen)
 {
-	const struct conf *s = &d->conf;
+	const struct conf *s = conf_of(d);
 	memset(db, 0, sizeof(*db));
 	for (unsigned i = 0; i < s->nhosts && db->nservers < ARRAY_SIZE(db->servers); i++) {
 		const struct conf_host *h = &s->hosts[i];
@@ -878,7 +879,8 @@ int db_setup(struct db *db, struct daemon *d, char *err, size_t errlen)
 	}
 	snprintf(db->user, sizeof(db->user), "app");
 	snprintf(db->schema, sizeof(db->schema), "%s", s->db.name);
-	snprintf(db->app_host, sizeof(db->app_host), "%s", d->host ? d->host->name : "app");
+	snprintf(db->app_host, sizeof(db->app_host), "%s",
+	         conf_self(d) ? conf_self(d)->name : "app");
 	db->pool_size = (unsigned)s->db.pool;
 	db->timeout_ms = s->db.timeout;
 	db->max_lag_us = s->db.max_lag * 1000;

@@ -58,15 +58,16 @@ static int app_configure(struct daemon *d, char *err, size_t errlen)
 	struct app *app = xcalloc(1, sizeof(*app));
 	d->data = app;
 	app->d = d;
-	d->http = &d->conf.app.http;
-	if (d->host == NULL) {
+	d->http = &conf_of(d)->app.http;
+	if (conf_self(d) == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'app' role (or pass --host)",
 		         d->conf_path);
 		return -1;
 	}
-	app->host = d->host->name;
+	app->host = conf_self(d)->name;
 	char e[256];
-	if (conf_resolve_addr(&d->conf, d->http->listen, d->host, &app->listen, e, sizeof(e)) < 0) {
+	if (conf_resolve_addr(conf_of(d), d->http->listen, conf_self(d), &app->listen, e,
+	                      sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [app] listen: %s", d->conf_path, e);
 		return -1;
 	}
@@ -172,6 +173,7 @@ static void app_finish(struct daemon *d)
 static const struct daemon_def app_def = {
 	.name = "tristack-app",
 	.role = ROLE_APP,
+	.conf = &conf_daemon_ops,
 	.configure = app_configure,
 	.start = app_start,
 	.worker_init = app_worker_init,

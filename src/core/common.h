@@ -24,12 +24,6 @@
  * named inside such a folder takes TS_PATH_MAX + 100. */
 #define TS_PATH_MAX 4200
 
-/* The site's HTML pages, whoever serves them (the app's board, the web
- * server's static .html): same-origin everything, never in a frame. */
-#define TS_SITE_CSP                                                                                \
-	"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "        \
-	"object-src 'none'"
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)     ((a) < (b) ? (a) : (b))
 #define MAX(a, b)     ((a) > (b) ? (a) : (b))

@@ -47,7 +47,7 @@ int daemon_admin_addr(const struct daemon *d, const char *section, const char *s
 	char e[256];
 	if (spec == NULL || spec[0] == '\0')
 		return 0;
-	if (conf_resolve_addr(&d->conf, spec, d->host, out, e, sizeof(e)) < 0) {
+	if (d->def->conf->resolve_addr(d->conf, spec, d->host, out, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [%s] admin: %s", d->conf_path, section, e);
 		return -1;
 	}
@@ -61,8 +61,8 @@ int daemon_admin_addr(const struct daemon *d, const char *section, const char *s
 
 int daemon_path(const struct daemon *d, const char *tmpl, char *out, size_t len)
 {
-	const char *host = d->host ? d->host->name : "-";
-	const char *state = d->state ? d->state : d->conf.site.state;
+	const char *host = d->id.host ? d->id.host : "-";
+	const char *state = d->state ? d->state : d->id.state;
 	size_t o = 0;
 	for (const char *p = tmpl; *p; p++) {
 		const char *add = p;
@@ -275,17 +275,12 @@ static void *worker_run(void *arg)
 /* Load and check the file the way both start-up and SIGHUP do. */
 static int load_config(struct daemon *d, const char *host_name, char *err, size_t errlen)
 {
-	if (conf_load(&d->conf, d->conf_path, err, errlen) < 0)
+	const struct daemon_conf_ops *ops = d->def->conf;
+	d->conf = ops->load(d->conf_path, err, errlen);
+	if (d->conf == NULL)
 		return -1;
-	if (host_name) {
-		d->host = conf_host(&d->conf, host_name);
-		if (d->host == NULL) {
-			snprintf(err, errlen, "%s: no [host %s] section", d->conf_path, host_name);
-			return -1;
-		}
-	} else {
-		d->host = conf_host_with_role(&d->conf, d->def->role);
-	}
+	if (ops->identify(d->conf, host_name, d->def->role, &d->host, &d->id, err, errlen) < 0)
+		return -1;
 	if (d->def->configure && d->def->configure(d, err, errlen) < 0)
 		return -1;
 	return 0;
@@ -374,7 +369,11 @@ static void gen_free(struct daemon *d)
 		metrics_release_owner(d->metrics, d);
 	if (d->access_log.path)
 		log_file_close(&d->access_log);
-	conf_free(&d->conf);
+	if (d->conf)
+		d->def->conf->free(d->conf);
+	d->conf = NULL;
+	d->host = NULL;
+	d->id = (struct daemon_ident){ 0 };
 }
 
 /* Start a generation whose configuration is loaded: logs, shared state,
@@ -552,7 +551,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		goto fail;
 	if (test) {
 		fprintf(stderr, "%s: %s is valid\n", def->name, d->conf_path);
-		conf_print(&d->conf, stdout);
+		def->conf->print(d->conf, stdout);
 		rc = 0;
 		goto out;
 	}
@@ -585,7 +584,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		goto fail;
 	}
 	log_info("%s %s started as %s with %u worker%s", def->name, TS_VERSION,
-	         d->host ? d->host->name : "-", d->nworkers, d->nworkers == 1 ? "" : "s");
+	         d->id.host ? d->id.host : "-", d->nworkers, d->nworkers == 1 ? "" : "s");
 	signal_loop(&p, &set);
 	join_workers(p.cur);
 	reap(&p, true);

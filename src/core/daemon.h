@@ -28,10 +28,11 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "http_conf.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
-#include "stack.h"
+#include "net.h"
 
 struct daemon;
 
@@ -63,9 +64,41 @@ struct worker {
 	void *data; /* the daemon's per-worker state */
 };
 
+/* What core reads of the configuration, as plain values (pointing into
+ * it, valid while it is loaded): filled by the loader's identify. */
+struct daemon_ident {
+	const char *host;    /* the [host] this process is; NULL: none */
+	const char *address; /* its address */
+	const char *domain;  /* the site's domain */
+	const char *www;     /* the host www.<domain> points at */
+	const char *state;   /* the state folder */
+	const char *admin;   /* who may reach the admin ports */
+};
+
+/* The configuration file as core sees it, an opaque thing: the daemon's
+ * main hands core a loader (src/conf's conf_daemon_ops), so that core
+ * knows no section and no daemon. */
+struct daemon_conf_ops {
+	/* Load and check the file: a new configuration, or NULL with err. */
+	void *(*load)(const char *path, char *err, size_t errlen);
+	void (*free)(void *conf);
+	/* The effective configuration, defaults included (-t). */
+	void (*print)(const void *conf, FILE *out);
+	/* Which host this process is: host_name (--host; -1 with err when the
+	 * file has none such), else the first host with role (none: *host
+	 * NULL). *host is the loader's own, opaque here. */
+	int (*identify)(const void *conf, const char *host_name, unsigned role, const void **host,
+	                struct daemon_ident *id, char *err, size_t errlen);
+	/* A listen/target spec (":8080", "web-01:8080", "1.2.3.4:80") resolved
+	 * on host (from identify; NULL: none). 0, or -1 with err. */
+	int (*resolve_addr)(const void *conf, const char *spec, const void *host, struct addr *a,
+	                    char *err, size_t errlen);
+};
+
 struct daemon_def {
 	const char *name; /* "tristack-lb" */
-	unsigned role;    /* ROLE_*: the host this runs on by default */
+	unsigned role;    /* the loader's role bit: the host this runs on by default */
+	const struct daemon_conf_ops *conf;
 	/* Read the daemon's part of the stack (addresses, tables); runs for -t
 	 * too, so it must not open sockets. Returns 0, or -1 with err set. */
 	int (*configure)(struct daemon *d, char *err, size_t errlen);
@@ -87,9 +120,10 @@ struct daemon_def {
 struct daemon {
 	const struct daemon_def *def;
 	const char *conf_path;
-	const char *state; /* --state, else [site] state */
-	struct conf conf;
-	const struct conf_host *host;
+	const char *state;      /* --state, else [site] state */
+	void *conf;             /* the loaded file (def->conf's), opaque to core */
+	const void *host;       /* this process's host in it (identify's), or NULL */
+	struct daemon_ident id; /* what core reads of them */
 	struct http_conf *http; /* the daemon's shared HTTP settings, if any */
 	unsigned nworkers;
 	struct worker *workers;

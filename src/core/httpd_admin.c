@@ -66,16 +66,15 @@ bool httpd_host_is_local(struct str authority, int fd, const char *const *names,
 bool httpd_admin_host_ok(const struct httpd_session *s, const struct daemon *d)
 {
 	char fqdn[300] = "", www[300] = "";
-	const struct conf_host *h = d->host;
-	const char *domain = d->conf.site.domain;
-	bool is_www = h && domain && d->conf.site.www && strcmp(h->name, d->conf.site.www) == 0;
-	if (h && domain)
-		snprintf(fqdn, sizeof(fqdn), "%s.%s", h->name, domain);
+	const struct daemon_ident *id = &d->id;
+	const char *domain = id->domain;
+	bool is_www = id->host && domain && id->www && strcmp(id->host, id->www) == 0;
+	if (id->host && domain)
+		snprintf(fqdn, sizeof(fqdn), "%s.%s", id->host, domain);
 	if (is_www)
 		snprintf(www, sizeof(www), "www.%s", domain);
-	const char *const names[] = { h ? h->address : NULL, h ? h->name : NULL,
-		                      fqdn[0] ? fqdn : NULL, www[0] ? www : NULL,
-		                      is_www ? domain : NULL };
+	const char *const names[] = { id->address, id->host, fqdn[0] ? fqdn : NULL,
+		                      www[0] ? www : NULL, is_www ? domain : NULL };
 	return httpd_host_is_local(s->req->authority, s->conn.io.fd, names, ARRAY_SIZE(names));
 }
 

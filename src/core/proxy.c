@@ -932,3 +932,25 @@ int proxy_handle(struct proxy_worker *pw, struct httpd_session *s)
 		txn_pump(t);
 	return TS_AGAIN;
 }
+
+/* HAProxy's retry-on statuses; a status's bit is 1 << (2 + index). */
+const int proxy_retry_statuses[] = { 401, 403, 404, 408, 425, 500, 501, 502, 503, 504, 0 };
+
+unsigned proxy_retry_bit(int status)
+{
+	for (size_t i = 0; proxy_retry_statuses[i]; i++)
+		if (proxy_retry_statuses[i] == status)
+			return 1u << (2 + i);
+	return 0;
+}
+
+void proxy_conf_defaults(struct proxy_conf *pc, uint64_t max_head)
+{
+	*pc = (struct proxy_conf){
+		.retry_on = PROXY_RETRY_CONN_FAILURE | PROXY_RETRY_EMPTY_RESPONSE,
+		.pool_max = 256,
+		.resp_limits = { .max_head = max_head, .max_headers = 100 },
+		.forwarded_headers = true,
+		.proto = "http",
+	};
+}

@@ -36,6 +36,15 @@ struct proxy_server {
 	int m_bytes_in, m_bytes_out;
 };
 
+/* retry_on flags: HAProxy's retry-on events (conn-failure, empty-response)
+ * and a bit per retryable status, from proxy_retry_bit (0 for a status that
+ * is never retried). */
+#define PROXY_RETRY_CONN_FAILURE   0x1u
+#define PROXY_RETRY_EMPTY_RESPONSE 0x2u
+unsigned proxy_retry_bit(int status);
+/* The statuses that have a bit, in order, ending with 0. */
+extern const int proxy_retry_statuses[];
+
 /* What pick() answers besides a server index. */
 #define PROXY_PICK_NONE (-1) /* no server is up: 503 */
 #define PROXY_PICK_FULL (-2) /* every usable server is at its maxconn: wait in the queue */
@@ -102,6 +111,12 @@ struct proxy_worker {
 	struct defer queue_run;
 	void *data;
 };
+
+/* The settings every proxying daemon (lb, web) shares, set alike: pooled
+ * connections per server, the limits of a response head (max_head: the
+ * daemon's max_header_size), X-Forwarded-* on, proto "http", retries of
+ * connect failures and dead connections only. Everything else zeroed. */
+void proxy_conf_defaults(struct proxy_conf *pc, uint64_t max_head);
 
 /* Define per-server metrics (before workers start). */
 void proxy_metrics_define(struct proxy_conf *pc, struct metrics *m, const char *prefix);

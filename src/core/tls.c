@@ -22,7 +22,6 @@
 #include "daemon.h"
 #include "log.h"
 #include "names.h"
-#include "stack.h"
 
 /* Mozilla's "intermediate" configuration (v5.7): forward-secret AEAD
  * suites only for TLS 1.2; OpenSSL's TLS 1.3 suites. */

@@ -26,9 +26,9 @@
 
 #include "conn.h"
 #include "metrics.h"
+#include "tls_conf.h"
 
 struct worker;
-struct tls_cert_conf;
 
 enum tls_fail {
 	TLS_FAIL_PROTOCOL,    /* a version we refuse (1.1, 1.0, SSLv3) */

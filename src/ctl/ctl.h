@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "core/stack.h"
+#include "conf/conf.h"
 
 /* One daemon of one host. */
 struct unit {

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "core/daemon.h"
 #include "core/log.h"
 #include "dns.h"
@@ -380,41 +381,41 @@ static int dns_configure(struct daemon *d, char *err, size_t errlen)
 	struct dns *dns = xcalloc(1, sizeof(*dns));
 	d->data = dns;
 	dns->d = d;
-	if (d->host == NULL) {
+	if (conf_self(d) == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'dns' role (or pass --host)",
 		         d->conf_path);
 		return -1;
 	}
 	char e[1024];
-	if (conf_resolve_addr(&d->conf, d->conf.dns.listen, d->host, &dns->listen, e, sizeof(e)) <
-	    0) {
+	if (conf_resolve_addr(conf_of(d), conf_of(d)->dns.listen, conf_self(d), &dns->listen, e,
+	                      sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [dns] listen: %s", d->conf_path, e);
 		return -1;
 	}
 	int family = ((struct sockaddr *)&dns->listen.ss)->sa_family;
 	if (family != AF_INET && family != AF_INET6) {
 		snprintf(err, errlen, "%s: [dns] listen: an IP address and port, not '%s'",
-		         d->conf_path, d->conf.dns.listen);
+		         d->conf_path, conf_of(d)->dns.listen);
 		return -1;
 	}
-	int r =
-	    daemon_admin_addr(d, "dns", d->conf.dns.admin, &dns->listen, &dns->admin, err, errlen);
+	int r = daemon_admin_addr(d, "dns", conf_of(d)->dns.admin, &dns->listen, &dns->admin, err,
+	                          errlen);
 	if (r < 0)
 		return -1;
 	dns->has_admin = r > 0;
-	uint32_t ttl = (uint32_t)(d->conf.dns.ttl / 1000);
-	const char *zone_file = d->conf.dns.zone_file;
+	uint32_t ttl = (uint32_t)(conf_of(d)->dns.ttl / 1000);
+	const char *zone_file = conf_of(d)->dns.zone_file;
 	if (zone_file && zone_file[0]) {
 		if (daemon_path(d, zone_file, dns->zone_from, sizeof(dns->zone_from)) < 0) {
 			snprintf(err, errlen, "%s: [dns] zone_file: path too long", d->conf_path);
 			return -1;
 		}
-		if (dns_zone_load_file(&dns->zone, dns->zone_from, d->conf.site.domain, ttl, e,
+		if (dns_zone_load_file(&dns->zone, dns->zone_from, conf_of(d)->site.domain, ttl, e,
 		                       sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [dns] zone_file: %s", d->conf_path, e);
 			return -1;
 		}
-	} else if (dns_zone_from_stack(&dns->zone, &d->conf, ttl, e, sizeof(e)) < 0) {
+	} else if (dns_zone_from_stack(&dns->zone, conf_of(d), ttl, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: zone: %s", d->conf_path, e);
 		return -1;
 	}
@@ -426,8 +427,8 @@ static int dns_start(struct daemon *d, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	struct dns *dns = d->data;
-	log_set_level((enum log_level)log_level_parse(d->conf.dns.log_level));
-	log_info("zone %s (from %s): %u records, %u names, serial %u", d->conf.site.domain,
+	log_set_level((enum log_level)log_level_parse(conf_of(d)->dns.log_level));
+	log_info("zone %s (from %s): %u records, %u names, serial %u", conf_of(d)->site.domain,
 	         dns->zone_from[0] ? dns->zone_from : "the stack file", dns->zone.nrecords,
 	         dns->zone.nnodes, dns_zone_serial(&dns->zone));
 	dns_stats_define(&dns->stats, d->metrics, &dns->zone);
@@ -494,6 +495,7 @@ static void dns_finish(struct daemon *d)
 static const struct daemon_def dns_def = {
 	.name = "tristack-dns",
 	.role = ROLE_DNS,
+	.conf = &conf_daemon_ops,
 	.configure = dns_configure,
 	.start = dns_start,
 	.worker_init = dns_worker_init,

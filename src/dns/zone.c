@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf/conf.h"
 #include "core/common.h"
-#include "core/stack.h"
 #include "dns.h"
 
 /* ---- the arena ---- */

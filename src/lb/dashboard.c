@@ -143,7 +143,7 @@ static void json_database(const struct conf_host *h, struct db_seen d, struct sb
 
 static void json_hosts(struct lb *lb, const struct lb_target_state *st, struct sbuf *o)
 {
-	const struct conf *s = &lb->d->conf;
+	const struct conf *s = conf_of(lb->d);
 	sbuf_adds(o, ",\"hosts\":[");
 	for (unsigned h = 0; h < s->nhosts; h++) {
 		const struct conf_host *host = &s->hosts[h];
@@ -198,7 +198,7 @@ static int dashboard_json(struct lb *lb, struct httpd_session *s)
 	struct sbuf o = { 0 };
 	sbuf_addf(&o, "{\"time_ms\":%lld,\"site\":",
 	          (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-	lb_json_str(&o, lb->d->conf.site.domain);
+	lb_json_str(&o, conf_of(lb->d)->site.domain);
 	sbuf_adds(&o, ",");
 	lb_json_figures(lb, &o);
 	json_latency(lb, &o);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "conf/conf.h"
 #include "core/httpc.h"
 #include "core/proxy.h"
 #include "core/tls.h"

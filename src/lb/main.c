@@ -45,7 +45,7 @@ static int redirect_https(struct lb *lb, struct httpd_session *s)
 	struct str host = s->req->authority;
 	char fallback[300];
 	if (host.len == 0) {
-		snprintf(fallback, sizeof(fallback), "www.%s", lb->d->conf.site.domain);
+		snprintf(fallback, sizeof(fallback), "www.%s", conf_of(lb->d)->site.domain);
 		host = (struct str){ fallback, strlen(fallback) };
 	}
 	/* the name without its port ("[::1]:80" keeps its brackets) */
@@ -69,7 +69,7 @@ static int redirect_https(struct lb *lb, struct httpd_session *s)
 		               : STR_LIT("/");
 	}
 	char port[8] = "";
-	unsigned to = redirect_port(&lb->d->conf.lb.redirect_ports, host, n, lb->tls_port);
+	unsigned to = redirect_port(&conf_of(lb->d)->lb.redirect_ports, host, n, lb->tls_port);
 	if (to != 443)
 		snprintf(port, sizeof(port), ":%u", to);
 	if (httpd_head_begin(s, 301) < 0 ||
@@ -239,8 +239,8 @@ static int setup_tls(struct lb *lb, const struct lb_conf *conf, char *err, size_
 {
 	struct daemon *d = lb->d;
 	char e[256];
-	if (conf_resolve_addr(&d->conf, conf->tls_listen, d->host, &lb->tls_listen, e, sizeof(e)) <
-	    0) {
+	if (conf_resolve_addr(conf_of(d), conf->tls_listen, conf_self(d), &lb->tls_listen, e,
+	                      sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [lb] tls_listen: %s", d->conf_path, e);
 		return -1;
 	}
@@ -292,7 +292,8 @@ static int setup_tls(struct lb *lb, const struct lb_conf *conf, char *err, size_
 static const struct addr *setup_source(struct lb *lb)
 {
 	char e[256];
-	if (conf_resolve_addr(&lb->d->conf, ":0", lb->d->host, &lb->source, e, sizeof(e)) < 0)
+	if (conf_resolve_addr(conf_of(lb->d), ":0", conf_self(lb->d), &lb->source, e, sizeof(e)) <
+	    0)
 		return NULL;
 	int family = ((const struct sockaddr *)&lb->source.ss)->sa_family;
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -302,7 +303,7 @@ static const struct addr *setup_source(struct lb *lb)
 	if (r < 0) {
 		log_warn("cannot connect from %s (%s): the servers see the route's address and "
 		         "will not trust this LB's X-Forwarded-*",
-		         lb->d->host->address, strerror(errno));
+		         conf_self(lb->d)->address, strerror(errno));
 		return NULL;
 	}
 	return &lb->source;
@@ -314,9 +315,9 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	d->data = lb;
 	lb->d = d;
 	pthread_mutex_init(&lb->mon_lock, NULL);
-	struct lb_conf *conf = &d->conf.lb;
+	struct lb_conf *conf = &conf_of(d)->lb;
 	d->http = &conf->http;
-	if (d->host == NULL) {
+	if (conf_self(d) == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'lb' role (or pass --host)",
 		         d->conf_path);
 		return -1;
@@ -326,13 +327,13 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	char e[256];
-	if (conf_resolve_addr(&d->conf, conf->http.listen, d->host, &lb->listen, e, sizeof(e)) <
-	    0) {
+	if (conf_resolve_addr(conf_of(d), conf->http.listen, conf_self(d), &lb->listen, e,
+	                      sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [lb] listen: %s", d->conf_path, e);
 		return -1;
 	}
 	if (conf->http.admin[0]) {
-		if (conf_resolve_addr(&d->conf, conf->http.admin, d->host, &lb->admin, e,
+		if (conf_resolve_addr(conf_of(d), conf->http.admin, conf_self(d), &lb->admin, e,
 		                      sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [lb] admin: %s", d->conf_path, e);
 			return -1;
@@ -369,8 +370,9 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	lb->check = &conf->check;
-	snprintf(lb->check_host, sizeof(lb->check_host), "www.%s", d->conf.site.domain);
+	snprintf(lb->check_host, sizeof(lb->check_host), "www.%s", conf_of(d)->site.domain);
 	struct proxy_conf *pc = &lb->pc;
+	proxy_conf_defaults(pc, conf->http.max_header_size); /* X-Forwarded-*: the edge's own */
 	pc->servers = lb->servers;
 	pc->nservers = lb->nservers;
 	pc->timeout_connect = conf->timeout_connect;
@@ -378,15 +380,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	pc->timeout_pool = conf->timeout_server_keep_alive;
 	pc->timeout_queue = conf->timeout_queue;
 	pc->retries = (unsigned)conf->retries;
-	char bad[64];
-	if (lb_retry_on_parse(conf->retry_on, &pc->retry_on, bad, sizeof(bad)) < 0)
-		pc->retry_on = PROXY_RETRY_CONN_FAILURE | PROXY_RETRY_EMPTY_RESPONSE; /* checked */
-	pc->pool_max = 256;
-	pc->resp_limits =
-	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
-	pc->forwarded_headers = true; /* the edge: ours replace the client's */
+	pc->retry_on = conf->retry_on;
 	pc->source = d->check_only ? NULL : setup_source(lb);
-	pc->proto = "http";
 	pc->tls_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
 	pc->pick = pick;
 	pc->release = release;
@@ -400,7 +395,7 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	struct lb *lb = d->data;
 	(void)err;
 	(void)errlen;
-	lb_limits_start(lb, &d->conf.lb);
+	lb_limits_start(lb, &conf_of(d)->lb);
 	lb_limits_metrics_define(lb, d->metrics);
 	lb_metrics_define(lb, d->metrics);
 	if (lb->has_tls)
@@ -496,6 +491,7 @@ static void lb_finish(struct daemon *d)
 static const struct daemon_def lb_def = {
 	.name = "tristack-lb",
 	.role = ROLE_LB,
+	.conf = &conf_daemon_ops,
 	.configure = lb_configure,
 	.start = lb_start,
 	.worker_init = lb_worker_init,

@@ -46,7 +46,7 @@ static void target_add(struct lb *lb, const struct conf_host *h, const char *dae
 	char e[256];
 	if (spec[0] == '\0') {
 		snprintf(t->st.error, sizeof(t->st.error), "no admin listener in the stack file");
-	} else if (conf_resolve_addr(&lb->d->conf, spec, h, &t->addr, e, sizeof(e)) < 0) {
+	} else if (conf_resolve_addr(conf_of(lb->d), spec, h, &t->addr, e, sizeof(e)) < 0) {
 		snprintf(t->st.error, sizeof(t->st.error), "admin %.40s: %.70s", spec, e);
 	} else {
 		t->has_addr = true;
@@ -57,12 +57,12 @@ static void target_add(struct lb *lb, const struct conf_host *h, const char *dae
 
 void lb_monitor_setup(struct lb *lb)
 {
-	const struct conf *s = &lb->d->conf;
+	const struct conf *s = conf_of(lb->d);
 	for (unsigned i = 0; i < s->nhosts; i++) {
 		const struct conf_host *h = &s->hosts[i];
 		if (h->roles & ROLE_LB)
-			target_add(lb, h, "tristack-lb", h == lb->d->host ? NULL : s->lb.http.admin,
-			           METRIC_LB);
+			target_add(lb, h, "tristack-lb",
+			           h == conf_self(lb->d) ? NULL : s->lb.http.admin, METRIC_LB);
 		if (h->roles & ROLE_DNS)
 			target_add(lb, h, "tristack-dns", s->dns.admin, METRIC_DNS);
 		if (h->roles & ROLE_WEB)

@@ -128,7 +128,7 @@ void lb_json_figures(struct lb *lb, struct sbuf *o)
 	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	struct metrics *m = lb->d->metrics;
 	sbuf_adds(o, "\"lb\":");
-	lb_json_str(o, lb->d->host->name);
+	lb_json_str(o, conf_self(lb->d)->name);
 	sbuf_addf(o,
 	          ",\"uptime_seconds\":%lld,\"balance\":\"%s\",\"connections\":%lld,"
 	          "\"queued\":%u,\"servers_up\":%u,\"requests\":{",
@@ -198,7 +198,7 @@ void lb_log_line(const struct httpd_session *s, struct buf *b)
 		term = "PR";
 	/* HAProxy marks a TLS frontend with '~' */
 	buf_appendf(b, " %s%s servers/%s %ld/%d/%d/%d/%ld %d %llu - - %s-- %u/%u \"",
-	            s->srv->w->d->host->name, conn_is_tls(&s->conn) ? "~" : "",
+	            conf_self(s->srv->w->d)->name, conn_is_tls(&s->conn) ? "~" : "",
 	            s->req->upstream ? s->req->upstream : "<NOSRV>", tr, s->req->t_wait,
 	            s->req->t_connect, s->req->t_response, ta, s->req->status,
 	            (unsigned long long)s->req->bytes_out, term, s->srv->w->nconns,

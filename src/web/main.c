@@ -75,7 +75,7 @@ static int web_handler(struct httpd_session *s)
 	 * control byte encoded in it (%0d) is the app's business, not a file */
 	long n = path_normalize(s->req->target.p, s->req->target.len, path, WEB_PATH_MAX,
 	                        PATH_CONTROL_OK);
-	if (n >= 0 && proxied(&ww->web->d->conf.web, path))
+	if (n >= 0 && proxied(&conf_of(ww->web->d)->web, path))
 		return proxy_handle(&ww->pw, s);
 	skip_arrived_body(s);
 	if (s->req->method == HTTP_CONNECT)
@@ -86,7 +86,7 @@ static int web_handler(struct httpd_session *s)
 	if (n < 0) /* a target we cannot read: the connection ends, as nginx's 400 */
 		return httpd_error(s, (int)-n, true);
 	/* 404, not 403: whether a .git is there is nobody's business */
-	if (!ww->web->d->conf.web.dotfiles && path_hidden(path))
+	if (!conf_of(ww->web->d)->web.dotfiles && path_hidden(path))
 		return httpd_error(s, 404, false);
 	return web_static(ww, s, path, (size_t)n);
 }
@@ -128,7 +128,7 @@ static void report_app(struct proxy_worker *pw, int server, bool ok)
 
 static int setup_upstreams(struct daemon *d, struct web *web, char *err, size_t errlen)
 {
-	const char *list = d->conf.web.upstream;
+	const char *list = conf_of(d)->web.upstream;
 	char *copy = xstrdup(list), *save = NULL;
 	unsigned n = 0;
 	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save))
@@ -145,7 +145,7 @@ static int setup_upstreams(struct daemon *d, struct web *web, char *err, size_t 
 	char e[256];
 	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
 		struct proxy_server *a = &web->apps[web->napps];
-		if (conf_resolve_addr(&d->conf, t, d->host, &a->addr, e, sizeof(e)) < 0) {
+		if (conf_resolve_addr(conf_of(d), t, conf_self(d), &a->addr, e, sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [web] upstream: %s", d->conf_path, e);
 			free(copy);
 			return -1;
@@ -166,18 +166,18 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	d->data = web;
 	web->d = d;
 	web->root_fd = -1;
-	struct web_conf *conf = &d->conf.web;
+	struct web_conf *conf = &conf_of(d)->web;
 	d->http = &conf->http;
-	if (d->host == NULL) {
+	if (conf_self(d) == NULL) {
 		snprintf(err, errlen, "%s: no host has the 'web' role (or pass --host)",
 		         d->conf_path);
 		return -1;
 	}
-	web->host = d->host->name;
+	web->host = conf_self(d)->name;
 	snprintf(web->served_by, sizeof(web->served_by), "X-Served-By: %s\r\n", web->host);
 	char e[256];
-	if (conf_resolve_addr(&d->conf, conf->http.listen, d->host, &web->listen, e, sizeof(e)) <
-	    0) {
+	if (conf_resolve_addr(conf_of(d), conf->http.listen, conf_self(d), &web->listen, e,
+	                      sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [web] listen: %s", d->conf_path, e);
 		return -1;
 	}
@@ -207,6 +207,9 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	}
 	free(types);
 	struct proxy_conf *pc = &web->pc;
+	/* nginx's proxy_next_upstream error: connect failures and dead
+	 * connections (the default retry_on) */
+	proxy_conf_defaults(pc, conf->http.max_header_size);
 	pc->servers = web->apps;
 	pc->nservers = web->napps;
 	pc->timeout_connect = conf->timeout_connect;
@@ -216,14 +219,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	/* nginx's proxy_next_upstream: each app server once, then one more
 	 * attempt on the last (a restarting app) */
 	pc->retries = web->napps;
-	/* nginx's proxy_next_upstream error: connect failures and dead connections */
-	pc->retry_on = PROXY_RETRY_CONN_FAILURE | PROXY_RETRY_EMPTY_RESPONSE;
-	pc->pool_max = 256;
-	pc->resp_limits =
-	    (struct http_limits){ .max_head = conf->http.max_header_size, .max_headers = 100 };
-	pc->forwarded_headers = true;
 	pc->trusted = &conf->trusted; /* the LB in front sets them */
-	pc->proto = "http";
 	pc->served_by = web->host;
 	pc->pick = pick_app;
 	pc->report = report_app;
@@ -234,7 +230,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 /* Read the configured error pages once: an error never touches the disk. */
 static int load_error_pages(struct web *web, char *err, size_t errlen)
 {
-	const struct web_conf *conf = &web->d->conf.web;
+	const struct web_conf *conf = &conf_of(web->d)->web;
 	web->error_pages =
 	    xcalloc(conf->nerror_pages ? conf->nerror_pages : 1, sizeof(*web->error_pages));
 	for (unsigned i = 0; i < conf->nerror_pages; i++) {
@@ -260,13 +256,13 @@ static int load_error_pages(struct web *web, char *err, size_t errlen)
 static int web_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct web *web = d->data;
-	web->root_fd = open(d->conf.web.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	web->root_fd = open(conf_of(d)->web.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (web->root_fd < 0) {
-		snprintf(err, errlen, "cannot open root '%s': %s", d->conf.web.root,
+		snprintf(err, errlen, "cannot open root '%s': %s", conf_of(d)->web.root,
 		         strerror(errno));
 		return -1;
 	}
-	web->mime = web_mime_load(d->conf.web.mime_types, err, errlen);
+	web->mime = web_mime_load(conf_of(d)->web.mime_types, err, errlen);
 	if (web->mime == NULL || load_error_pages(web, err, errlen) < 0)
 		return -1;
 	uint64_t rnd = 0;
@@ -285,12 +281,12 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	w->data = ww;
 	ww->web = web;
 	proxy_worker_init(&ww->pw, &web->pc, w);
-	ww->files = web_filecache_new(1024, w->d->conf.web.file_cache);
+	ww->files = web_filecache_new(1024, conf_of(w->d)->web.file_cache);
 	httpd_server_init(&ww->http, w, w->d->http, web_handler, ww);
 	httpd_server_use_metrics(&ww->http, w->d->metrics, &web->hm);
 	ww->http.extra_headers = web->served_by;
 	ww->http.error_page = web_error_page;
-	ww->http.real_ip_from = &w->d->conf.web.trusted;
+	ww->http.real_ip_from = &conf_of(w->d)->web.trusted;
 	if (httpd_server_listen(&ww->http, &web->listen, err, errlen) < 0)
 		return -1;
 	httpd_server_init(&ww->admin, w, NULL, httpd_admin_handler, w->d);
@@ -347,6 +343,7 @@ static void web_finish(struct daemon *d)
 static const struct daemon_def web_def = {
 	.name = "tristack-web",
 	.role = ROLE_WEB,
+	.conf = &conf_daemon_ops,
 	.configure = web_configure,
 	.start = web_start,
 	.worker_init = web_worker_init,

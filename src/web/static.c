@@ -422,7 +422,7 @@ static int file_head(struct httpd_session *s, int status, const char *type, cons
 	/* no guessing a type from the bytes; a page is never framed */
 	if (httpd_head_add(s, "X-Content-Type-Options", "nosniff") < 0)
 		return -1;
-	const char *csp = ((struct web_worker *)s->srv->data)->web->d->conf.web.csp;
+	const char *csp = conf_of(((struct web_worker *)s->srv->data)->web->d)->web.csp;
 	if (strncmp(type, "text/html", 9) == 0 && csp && csp[0] &&
 	    (httpd_head_add(s, "Content-Security-Policy", csp) < 0 ||
 	     httpd_head_add(s, "X-Frame-Options", "DENY") < 0))
@@ -473,7 +473,7 @@ static int not_a_file(struct httpd_session *s, struct web_file *f, bool dir, con
 int web_static(struct web_worker *ww, struct httpd_session *s, char *path, size_t n)
 {
 	struct web *web = ww->web;
-	const struct web_conf *conf = &web->d->conf.web;
+	const struct web_conf *conf = &conf_of(web->d)->web;
 	if (s->req->method != HTTP_GET && s->req->method != HTTP_HEAD)
 		return method_not_allowed(s);
 	bool dir = path[n - 1] == '/';

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 
+#include "conf/conf.h"
 #include "core/proxy.h"
 #include "mime.h"
 

@@ -21,7 +21,7 @@
 #include <ldns/ldns.h>
 
 #include "../unit/dns_fixture.h"
-#include "core/stack.h"
+#include "conf/conf.h"
 #include "dns/dns.h"
 #include "fuzz.h"
 
@@ -85,8 +85,8 @@ static void load_zones(void)
 	if (ready)
 		return;
 	char err[512];
-	if (conf_load_string(&stack, "foobar.conf", foobar_conf, err, sizeof(err)) < 0 ||
-	    dns_zone_from_stack(&zones[0], &stack, (uint32_t)(stack.dns.ttl / 1000), err,
+	if (conf_load_string(&conf, "foobar.conf", foobar_conf, err, sizeof(err)) < 0 ||
+	    dns_zone_from_stack(&zones[0], &conf, (uint32_t)(conf.dns.ttl / 1000), err,
 	                        sizeof(err)) < 0 ||
 	    dns_zone_load_string(&zones[1], "example.zone", example_zone, "example", 300, err,
 	                         sizeof(err)) < 0) {

@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include "core/proxy.h"
-#include "core/stack.h"
 #include "sm.h"
 
 enum { PICK_NORMAL, PICK_NONE, PICK_FULL };

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/stack.h"
+#include "conf/conf.h"
 #include "dns/dns.h"
 
 #define DNS_FIXTURE_EXAMPLE_ZONE                                                                   \

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "core/common.h"
 #include "dns_fixture.h"
 #include "t.h"

@@ -157,7 +157,7 @@ int site_head_begin(struct httpd_session *s, int status, const char *type)
 		return -1;
 	if (strncmp(type, "text/html", 9) != 0)
 		return 0;
-	if (httpd_head_add(s, "Content-Security-Policy", TS_SITE_CSP) < 0 ||
+	if (httpd_head_add(s, "Content-Security-Policy", CONF_SITE_CSP) < 0 ||
 	    httpd_head_add(s, "X-Frame-Options", "DENY") < 0)
 		return -1;
 	return 0;

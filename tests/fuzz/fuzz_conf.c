@@ -1,4 +1,4 @@
-/* fuzz_stack.c - libFuzzer target for the stack-file loader.
+/* fuzz_conf.c - libFuzzer target for the stack-file loader.
  *
  * Any bytes (as a C string: a NUL-terminated copy, so the text ends at the
  * first NUL) either load or fail with one line "fuzz.conf:LINE: ..." or
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/stack.h"
+#include "conf/conf.h"
 #include "fuzz.h"
 
 #define NAME "fuzz.conf"

@@ -9,7 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/stack.h"
+#include "conf/conf.h"
+#include "core/proxy.h"
 #include "t.h"
 
 #define NAME "t.conf"
@@ -971,7 +972,7 @@ static void check_same_stack(const struct conf *a, const struct conf *b)
 	CHECK(a->lb.timeout_server == b->lb.timeout_server);
 	CHECK(a->lb.timeout_server_keep_alive == b->lb.timeout_server_keep_alive);
 	CHECK_EQ(a->lb.retries, b->lb.retries);
-	CHECK_STR(a->lb.retry_on, b->lb.retry_on);
+	CHECK_EQ(a->lb.retry_on, b->lb.retry_on);
 	CHECK(memcmp(&a->lb.rate_limit, &b->lb.rate_limit, sizeof(a->lb.rate_limit)) == 0);
 	CHECK(memcmp(&a->lb.rate_limit_write, &b->lb.rate_limit_write,
 	             sizeof(a->lb.rate_limit_write)) == 0);
@@ -1239,6 +1240,21 @@ TEST(stack_retry_on)
 	         -1);
 	CHECK(strstr(err, "t.conf:2: ") == err);
 	CHECK(strstr(err, "'junk'") != NULL);
+	/* stored as flags, parsed once; -t prints them back */
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = 404, 502\n", err, sizeof(err)),
+	         0);
+	CHECK_EQ(s.lb.retry_on, proxy_retry_bit(502) | proxy_retry_bit(404));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f_out = open_memstream(&text, &len);
+	conf_print(&s, f_out);
+	fclose(f_out);
+	CHECK(strstr(text, "\nretry_on = 404 502\n") != NULL);
+	free(text);
+	conf_free(&s);
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = none\n", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.retry_on, 0u);
+	conf_free(&s);
 }
 
 TEST(stack_monitoring_section)
