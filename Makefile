@@ -53,8 +53,13 @@ APP_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/app/*.c src/app/site/
 DNS_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/dns/*.c))
 CTL_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/ctl/*.c))
 UNIT_SRC = $(wildcard tests/unit/*.c)
-# Daemon files the unit tests reach into: pure functions with no main().
-UNIT_DAEMON_SRC = src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c
+# Daemon files the unit tests link beside core: any file of a daemon but its
+# main.c (which has main()). Most are pure (range, mime, balance, text, sign,
+# answer); zone.c reads zone files, stats.c and monitor.c define metrics,
+# ratelimit.c shares memory between threads.
+UNIT_DAEMON_SRC = src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c \
+                  src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c \
+                  src/lb/monitor.c src/lb/ratelimit.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -64,10 +69,6 @@ CONF_LIB = $(BUILD)/libtsconf.a
 BINARIES = $(BIN)/tristack $(BIN)/tristack-lb $(BIN)/tristack-web $(BIN)/tristack-app \
            $(BIN)/tristack-dns
 UNIT_BIN = $(BUILD)/tests/unit
-# and the LB's monitor
-UNIT_DAEMON_SRC += src/lb/monitor.c
-# and the limits per client address
-UNIT_DAEMON_SRC += src/lb/ratelimit.c
 
 .PHONY: faults all test unit e2e asan fuzz fuzz-smoke fuzz-build bench run down deps clean format \
         format-check

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf/names.h"
 #include "core/httpd.h"
 #include "core/log.h"
-#include "core/names.h"
 #include "db.h"
 
 #define BACKOFF_MIN_MS 100

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "app.h"
+#include "conf/names.h"
 #include "core/log.h"
-#include "core/names.h"
 
 int app_json(struct httpd_session *s, int status, json_t *body)
 {

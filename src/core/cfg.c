@@ -14,6 +14,17 @@
 
 /* ---- value parsers ---- */
 
+/* The digits a duration or a size starts with (no sign, no space); end is
+ * left at what follows them (the unit). */
+static int leading_number(const char *s, unsigned long long *v, char **end)
+{
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	return errno ? -1 : 0;
+}
+
 int cfg_parse_duration(const char *s, uint64_t *ms)
 {
 	static const struct {
@@ -23,11 +34,8 @@ int cfg_parse_duration(const char *s, uint64_t *ms)
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }
 	};
 	char *end;
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
+	unsigned long long v;
+	if (leading_number(s, &v, &end) < 0)
 		return -1;
 	if (*end == '\0')
 		return v == 0 ? (*ms = 0, 0) : -1; /* a unit is required, except for 0 */
@@ -45,11 +53,8 @@ int cfg_parse_duration(const char *s, uint64_t *ms)
 int cfg_parse_size(const char *s, uint64_t *bytes)
 {
 	char *end;
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
+	unsigned long long v;
+	if (leading_number(s, &v, &end) < 0)
 		return -1;
 	uint64_t mul = 1;
 	switch (tolower((unsigned char)*end)) {

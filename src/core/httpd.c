@@ -5,7 +5,6 @@
  */
 #include "httpd.h"
 #include "httpd_int.h"
-#include "names.h"
 #include "tls.h"
 
 #include <errno.h>
@@ -37,7 +36,7 @@ void httpd_metrics_define(struct metrics *m, const char *prefix, struct httpd_me
 		                         0.1,    0.25,  0.5,    1,     2.5,  5,     10 };
 	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	char name[128], labels[64];
-	snprintf(name, sizeof(name), "%s" METRIC_HTTP_REQUESTS, prefix);
+	snprintf(name, sizeof(name), "%s" HTTPD_METRIC_REQUESTS, prefix);
 	for (int i = 0; i < 6; i++) {
 		snprintf(labels, sizeof(labels), "code=\"%s\"", classes[i]);
 		ids->requests[i] =

@@ -214,6 +214,10 @@ void httpd_server_stop(struct httpd_server *srv);
  * zeroed, never initialised server. */
 void httpd_server_free(struct httpd_server *srv);
 
+/* <prefix>_http_requests_total{code="2xx"...} and the request duration
+ * histogram; the name after the prefix is a contract with whoever reads it
+ * (the LB's monitor, tristack status, the alert rules). */
+#define HTTPD_METRIC_REQUESTS "_http_requests_total"
 void httpd_metrics_define(struct metrics *m, const char *prefix, struct httpd_metrics *ids);
 void httpd_server_use_metrics(struct httpd_server *srv, const struct metrics *m,
                               const struct httpd_metrics *ids);

@@ -21,7 +21,6 @@
 
 #include "daemon.h"
 #include "log.h"
-#include "names.h"
 
 /* Mozilla's "intermediate" configuration (v5.7): forward-secret AEAD
  * suites only for TLS 1.2; OpenSSL's TLS 1.3 suites. */
@@ -747,7 +746,7 @@ void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *pr
 	h = "TLS handshakes completed, by protocol version";
 	site->m.tls12 = metrics_counter(m, name, h, "version=\"TLSv1.2\"");
 	site->m.tls13 = metrics_counter(m, name, h, "version=\"TLSv1.3\"");
-	snprintf(name, sizeof(name), "%s" METRIC_TLS_CERT_EXPIRY, prefix);
+	snprintf(name, sizeof(name), "%s" TLS_METRIC_CERT_EXPIRY, prefix);
 	for (unsigned i = 0; i < site->nexpiry; i++)
 		metrics_gauge_fn(m, name,
 		                 "When a loaded certificate expires (its notAfter), in seconds "

@@ -82,6 +82,7 @@ void tls_site_free(struct tls_site *site);
  * notAfter: <prefix>_tls_certificate_expiry_timestamp_seconds{name, key_type}
  * (name: its first DNS subjectAltName, else its CN; a gauge read from the
  * site, so a reload's site replaces the old one's). */
+#define TLS_METRIC_CERT_EXPIRY "_tls_certificate_expiry_timestamp_seconds"
 void tls_metrics_define(struct tls_site *site, struct metrics *m, const char *prefix);
 
 int tls_worker_init(struct tls_worker *tw, const struct tls_site *site, struct worker *w, char *err,

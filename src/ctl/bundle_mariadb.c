@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bundle.h"
-#include "core/names.h"
+#include "conf/names.h"
 
 /* 'text' for SQL (MariaDB's default sql_mode: \ escapes) */
 static void sql_str(FILE *f, const char *s)

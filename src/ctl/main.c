@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
+#include "conf/names.h"
 #include "core/log.h"
-#include "core/names.h"
 #include "ctl.h"
 
 #define UP_DEADLINE_MS 15000
@@ -491,11 +491,11 @@ static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr 
 	const char *spec = NULL;
 	char e[256];
 	if (strcmp(u->role, "lb") == 0)
-		spec = c->cfg.lb.http.admin, *name = METRIC_LB METRIC_HTTP_REQUESTS;
+		spec = c->cfg.lb.http.admin, *name = METRIC_LB HTTPD_METRIC_REQUESTS;
 	else if (strcmp(u->role, "web") == 0)
-		spec = c->cfg.web.http.admin, *name = METRIC_WEB METRIC_HTTP_REQUESTS;
+		spec = c->cfg.web.http.admin, *name = METRIC_WEB HTTPD_METRIC_REQUESTS;
 	else if (strcmp(u->role, "app") == 0)
-		spec = c->cfg.app.http.admin, *name = METRIC_APP METRIC_HTTP_REQUESTS;
+		spec = c->cfg.app.http.admin, *name = METRIC_APP HTTPD_METRIC_REQUESTS;
 	else if (strcmp(u->role, "dns") == 0)
 		spec = c->cfg.dns.admin, *name = METRIC_DNS METRIC_QUERIES;
 	return spec && spec[0] && conf_resolve_addr(&c->cfg, spec, u->host, a, e, sizeof(e)) == 0;

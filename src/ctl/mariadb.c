@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/names.h"
 #include "core/log.h"
-#include "core/names.h"
 #include "ctl.h"
 
 #define MARIADBD        "/usr/sbin/mariadbd"
@@ -140,7 +140,7 @@ static int secret_file(const struct ctl *c, const char *file, const char *alphab
 static int secret(const struct ctl *c, const char *name, char *out, size_t len)
 {
 	char file[256];
-	fmt(file, sizeof(file), "%s.password", name);
+	fmt(file, sizeof(file), "%s" SECRET_PASSWORD_SUFFIX, name);
 	return secret_file(c, file,
 	                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 24,
 	                   out, len);

@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/names.h"
+#include "conf/names.h"
 #include "ctl.h"
 
 #define PROMETHEUS      "/usr/bin/prometheus"
@@ -279,13 +279,13 @@ char *mon_rules(const struct ctl *c)
 	rule(f, "HighErrorRate", m->error_rate_for, "critical",
 	     "{{ $value | humanizePercentage }} of the responses of the load balancer on "
 	     "{{ $labels.host }} are 5xx",
-	     "sum by (host) (rate(" METRIC_LB METRIC_HTTP_REQUESTS "{code=\"5xx\"}[%s])) / sum by "
-	     "(host) (rate(" METRIC_LB METRIC_HTTP_REQUESTS "[%s])) > %g",
+	     "sum by (host) (rate(" METRIC_LB HTTPD_METRIC_REQUESTS "{code=\"5xx\"}[%s])) / sum by "
+	     "(host) (rate(" METRIC_LB HTTPD_METRIC_REQUESTS "[%s])) > %g",
 	     w, w, ERROR_RATIO);
 	rule(f, "CertificateExpiringSoon", 0, "warning",
 	     "the certificate {{ $labels.name }} of the load balancer on {{ $labels.host }} ends "
 	     "in {{ $value | humanizeDuration }}",
-	     METRIC_LB METRIC_TLS_CERT_EXPIRY " - time() < %llu",
+	     METRIC_LB TLS_METRIC_CERT_EXPIRY " - time() < %llu",
 	     (unsigned long long)(m->cert_warning / 1000));
 	rule(f, "ReplicaLagHigh", m->alert_for, "warning",
 	     "replication lag of {{ $value }}s ({{ $labels.job }} on {{ $labels.host }}"

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/names.h"
+#include "conf/names.h"
 #include "ctl.h"
 
 #define SUPERVISE_MS   250

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "conf/names.h"
 #include "core/httpd.h"
-#include "core/names.h"
 
 /* The rcodes a response of ours can carry (RFC 6895), by label index. */
 static const struct {

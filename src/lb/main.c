@@ -13,8 +13,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "conf/names.h"
 #include "core/log.h"
-#include "core/names.h"
 #include "core/path.h"
 #include "lb.h"
 

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/names.h"
+#include "conf/names.h"
 #include "core/net.h"
 #include "core/prom.h"
 #include "lb.h"
@@ -77,7 +77,7 @@ void lb_monitor_setup(struct lb *lb)
 /* A daemon's request counter: its HTTP requests, or for DNS its queries. */
 static bool is_request_counter(const struct lb_target *t, const struct prom_sample *s)
 {
-	static const char *const suffixes[] = { METRIC_HTTP_REQUESTS, METRIC_QUERIES,
+	static const char *const suffixes[] = { HTTPD_METRIC_REQUESTS, METRIC_QUERIES,
 		                                "_requests_total" };
 	size_t p = strlen(t->prefix);
 	if (s->name.len <= p || memcmp(s->name.p, t->prefix, p) != 0)

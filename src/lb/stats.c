@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/names.h"
+#include "conf/names.h"
 #include "core/sbuf.h"
 #include "core/tls.h"
 #include "lb.h"

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/names.h"
 #include "core/log.h"
-#include "core/names.h"
 #include "core/path.h"
 #include "web.h"
 

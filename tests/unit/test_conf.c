@@ -2,6 +2,10 @@
  * file:line and the key or section, server and proxy lines, host addresses,
  * conf_resolve_addr, and conf_print's output loading back to the same
  * configuration. A failed load frees everything (the ASan build checks). */
+#include "conf/conf.h"
+#include "conf_t.h"
+#include "core/proxy.h"
+#include "t.h"
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,39 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conf/conf.h"
-#include "core/proxy.h"
-#include "t.h"
-
-#define NAME "t.conf"
-
-/* Three hosts whose names and addresses the rows below rely on. */
-#define HOSTS                                                                                      \
-	"[site]\nwww = lb-01\n"                                                                    \
-	"[host lb-01]\naddress = 10.0.0.1\nroles = lb, dns\n"                                      \
-	"[host web-01]\naddress = 10.0.0.2\nroles = web, app, db-primary\n"                        \
-	"[host web-02]\naddress = 10.0.0.3\nroles = web, app, db-replica\n"
-#define HOSTS_LINES 11
-
-static int load(struct conf *s, const char *text, char *err, size_t errlen)
-{
-	err[0] = '\0';
-	return conf_load_string(s, NAME, text, err, errlen);
-}
-
-/* Everything conf_free leaves: all zero. */
-static int stack_is_zero(const struct conf *s)
-{
-	static const struct conf zero;
-	return memcmp(s, &zero, sizeof(zero)) == 0;
-}
-
 /* Two strings equal, or both NULL. */
-static int same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 /* admin NULL: the section has no admin key. */
 static void check_default_http(const struct http_conf *h, const char *listen, const char *admin,
                                uint64_t max_body_size)
@@ -123,7 +95,7 @@ TEST(stack_empty_file_is_all_defaults)
 		CHECK_EQ(s.nhosts, 0);
 		check_defaults(&s);
 		conf_free(&s);
-		CHECK(stack_is_zero(&s));
+		CHECK(conf_is_zero(&s));
 	}
 }
 
@@ -367,15 +339,7 @@ TEST(stack_units_in_keys)
 
 /* ---- errors: "t.conf:LINE: message", the key or section named ---- */
 
-struct err_row {
-	const char *what;
-	const char *text;
-	int line; /* 0: the message has no line ("t.conf: ...") */
-	const char *want, *want2;
-	const char *not_want;
-};
-
-static void check_error(const struct err_row *r)
+void check_error(const struct err_row *r)
 {
 	struct conf s;
 	char err[512];
@@ -400,7 +364,7 @@ static void check_error(const struct err_row *r)
 	/* One line, no newline in it. */
 	CHECK(strchr(err, '\n') == NULL);
 	/* A failed load leaves nothing behind. */
-	CHECK(stack_is_zero(&s));
+	CHECK(conf_is_zero(&s));
 }
 
 TEST(stack_errors_keys_and_sections)
@@ -647,7 +611,7 @@ TEST(stack_errors_long_lines_and_limits)
 	snprintf(text + n + 5000, cap - (size_t)n - 5000, "\n");
 	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
 	CHECK(strncmp(err, NAME ":3: line too long", strlen(NAME ":3: line too long")) == 0);
-	CHECK(stack_is_zero(&s));
+	CHECK(conf_is_zero(&s));
 
 	/* found by fuzz_stack: the longest line is the same with and without
 	 * its newline, so what prints loads again */
@@ -678,7 +642,7 @@ TEST(stack_errors_long_lines_and_limits)
 	snprintf(want, sizeof(want), NAME ":%d: too many hosts (at most %d)",
 	         3 + 2 * CONF_MAX_HOSTS, CONF_MAX_HOSTS);
 	CHECK_STR(err, want);
-	CHECK(stack_is_zero(&s));
+	CHECK(conf_is_zero(&s));
 
 	t_case("stack as many hosts as allowed");
 	n = snprintf(text, cap, "[site]\nwww = h0\n");
@@ -697,7 +661,7 @@ TEST(stack_errors_long_lines_and_limits)
 	snprintf(want, sizeof(want), NAME ":%d: too many servers in [lb] (at most %d)",
 	         2 + LB_MAX_SERVERS, LB_MAX_SERVERS);
 	CHECK_STR(err, want);
-	CHECK(stack_is_zero(&s));
+	CHECK(conf_is_zero(&s));
 
 	t_case("stack too many proxies");
 	n = snprintf(text, cap, "[web]\n");
@@ -707,7 +671,7 @@ TEST(stack_errors_long_lines_and_limits)
 	snprintf(want, sizeof(want), NAME ":%d: too many 'proxy' prefixes (at most %d)",
 	         2 + WEB_MAX_PROXY, WEB_MAX_PROXY);
 	CHECK_STR(err, want);
-	CHECK(stack_is_zero(&s));
+	CHECK(conf_is_zero(&s));
 	free(text);
 }
 
@@ -722,7 +686,7 @@ TEST(stack_error_small_buffer)
 	         -1);
 	CHECK(memchr(err, '\0', sizeof(err)) != NULL);
 	CHECK(strncmp(err, "a-rather-long-f", 15) == 0);
-	CHECK(stack_is_zero(&s));
+	CHECK(conf_is_zero(&s));
 }
 
 /* ---- servers and proxies ---- */
@@ -927,532 +891,3 @@ TEST(stack_resolve_addr_specs)
 }
 
 /* ---- conf_print loads back to the same configuration ---- */
-
-static void check_same_http(const struct http_conf *a, const struct http_conf *b)
-{
-	CHECK_STR(a->listen, b->listen);
-	CHECK(same_str(a->admin, b->admin));
-	CHECK_EQ(a->threads, b->threads);
-	CHECK_EQ(a->maxconn, b->maxconn);
-	CHECK(a->bufsize == b->bufsize);
-	CHECK(a->max_header_size == b->max_header_size);
-	CHECK(a->max_body_size == b->max_body_size);
-	CHECK(a->timeout_client == b->timeout_client);
-	CHECK(a->timeout_http_request == b->timeout_http_request);
-	CHECK(a->timeout_http_keep_alive == b->timeout_http_keep_alive);
-	CHECK_STR(a->access_log, b->access_log);
-	CHECK_STR(a->error_log, b->error_log);
-	CHECK_STR(a->log_level, b->log_level);
-}
-
-static void check_same_stack(const struct conf *a, const struct conf *b)
-{
-	CHECK_STR(a->site.domain, b->site.domain);
-	CHECK_STR(a->site.www, b->site.www);
-	CHECK_STR(a->site.state, b->site.state);
-	CHECK_EQ(a->nhosts, b->nhosts);
-	for (unsigned i = 0; i < a->nhosts && i < b->nhosts; i++) {
-		CHECK_STR(a->hosts[i].name, b->hosts[i].name);
-		CHECK_STR(a->hosts[i].address, b->hosts[i].address);
-		CHECK_EQ(a->hosts[i].roles, b->hosts[i].roles);
-	}
-	check_same_http(&a->lb.http, &b->lb.http);
-	CHECK_EQ(a->lb.balance, b->lb.balance);
-	CHECK_EQ(a->lb.nservers, b->lb.nservers);
-	for (unsigned i = 0; i < a->lb.nservers && i < b->lb.nservers; i++) {
-		const struct lb_server_conf *x = &a->lb.servers[i], *y = &b->lb.servers[i];
-		CHECK_STR(x->name, y->name);
-		CHECK_STR(x->target, y->target);
-		CHECK(addr_equal(&x->addr, &y->addr));
-		CHECK_EQ(x->weight, y->weight);
-		CHECK_EQ(x->backup, y->backup);
-		CHECK_EQ(x->maxconn, y->maxconn);
-	}
-	CHECK(a->lb.timeout_connect == b->lb.timeout_connect);
-	CHECK(a->lb.timeout_server == b->lb.timeout_server);
-	CHECK(a->lb.timeout_server_keep_alive == b->lb.timeout_server_keep_alive);
-	CHECK_EQ(a->lb.retries, b->lb.retries);
-	CHECK_EQ(a->lb.retry_on, b->lb.retry_on);
-	CHECK(memcmp(&a->lb.rate_limit, &b->lb.rate_limit, sizeof(a->lb.rate_limit)) == 0);
-	CHECK(memcmp(&a->lb.rate_limit_write, &b->lb.rate_limit_write,
-	             sizeof(a->lb.rate_limit_write)) == 0);
-	CHECK_EQ(a->lb.conn_limit, b->lb.conn_limit);
-	CHECK_EQ(a->lb.rate_limit_table, b->lb.rate_limit_table);
-	check_same_http(&a->web.http, &b->web.http);
-	CHECK_STR(a->web.root, b->web.root);
-	CHECK_EQ(a->web.nproxy, b->web.nproxy);
-	for (unsigned i = 0; i < a->web.nproxy && i < b->web.nproxy; i++)
-		CHECK_STR(a->web.proxy[i], b->web.proxy[i]);
-	CHECK_STR(a->web.upstream, b->web.upstream);
-	CHECK(a->web.timeout_connect == b->web.timeout_connect);
-	CHECK(a->web.timeout_server == b->web.timeout_server);
-	CHECK(a->web.timeout_server_keep_alive == b->web.timeout_server_keep_alive);
-	check_same_http(&a->app.http, &b->app.http);
-	CHECK_STR(a->dns.listen, b->dns.listen);
-	CHECK_STR(a->dns.admin, b->dns.admin);
-	CHECK(a->dns.ttl == b->dns.ttl);
-	CHECK_STR(a->dns.log_level, b->dns.log_level);
-	const struct mon_conf *m = &a->monitoring, *n = &b->monitoring;
-	CHECK_EQ(m->enabled, n->enabled);
-	CHECK_STR(m->host, n->host);
-	CHECK_STR(m->listen, n->listen);
-	CHECK(m->scrape_interval == n->scrape_interval);
-	CHECK(m->evaluation_interval == n->evaluation_interval);
-	CHECK(m->retention == n->retention);
-	CHECK_STR(m->mysqld_exporter, n->mysqld_exporter);
-	CHECK_STR(m->supervisor, n->supervisor);
-	CHECK(m->alert_for == n->alert_for);
-	CHECK(m->error_rate_for == n->error_rate_for);
-	CHECK(m->cert_warning == n->cert_warning);
-}
-
-/* conf_print into a malloc'd string (the caller frees). */
-static char *print_to_string(const struct conf *s)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	if (f == NULL)
-		return NULL;
-	conf_print(s, f);
-	fclose(f);
-	return text;
-}
-
-/* Load text, print it, load the print, and compare; printing the reloaded
- * stack gives the same text again. */
-static void check_round_trip(const struct conf *s)
-{
-	char *printed = print_to_string(s);
-	CHECK(printed != NULL);
-	if (printed == NULL)
-		return;
-	struct conf again;
-	char err[512];
-	int r = conf_load_string(&again, s->path, printed, err, sizeof(err));
-	t_check(r == 0, __FILE__, __LINE__, "printed config loads: %s", err);
-	if (r == 0) {
-		check_same_stack(s, &again);
-		char *printed2 = print_to_string(&again);
-		CHECK_STR(printed2, printed);
-		free(printed2);
-		conf_free(&again);
-	}
-	free(printed);
-}
-
-TEST(stack_print_round_trip_foobar_conf)
-{
-	struct conf s;
-	char err[512];
-	int r = conf_load(&s, "conf/foobar.conf", err, sizeof(err));
-	t_check(r == 0, __FILE__, __LINE__, "conf/foobar.conf loads (run from the checkout): %s",
-	        err);
-	if (r < 0)
-		return;
-	/* What the file says. */
-	CHECK_EQ(s.nhosts, 3);
-	CHECK_STR(s.site.www, "lb-01");
-	CHECK_EQ(s.lb.nservers, 2);
-	CHECK_STR(s.lb.servers[1].name, "web-02");
-	CHECK_EQ(s.web.nproxy, 4);
-	CHECK_STR(s.web.proxy[0], "=/");
-	CHECK_STR(s.web.proxy[2], "/api/");
-	CHECK_STR(s.dns.listen, ":5353");
-	check_round_trip(&s);
-	conf_free(&s);
-}
-
-TEST(stack_print_round_trip_every_key)
-{
-	/* Every key set, none to its default, and values that print with
-	 * each unit. */
-	static const char text[] =
-	    "[site]\ndomain = example.org\nwww = web-02\nstate = /var/lib/ts\n"
-	    "[host lb-01]\naddress = 10.0.0.1\nroles = dns, lb\n"
-	    "[host web-01]\naddress = fd00::2\nroles = web, app, db-primary\n"
-	    "[host web-02]\naddress = 10.0.0.3\nroles = web, db-replica, app\n"
-	    "[host spare]\naddress = 10.0.0.4\nroles =\n"
-	    "[lb]\nlisten = 10.0.0.1:80\nadmin =\nthreads = 4\nmaxconn = 100\n"
-	    "bufsize = 4096\nmax_header_size = 1536\nmax_body_size = 1g\n"
-	    "timeout_client = 1500ms\ntimeout_http_request = 1d\n"
-	    "timeout_http_keep_alive = 90s\naccess_log = /tmp/a.log\n"
-	    "error_log = /tmp/e.log\nlog_level = debug\nbalance = first\n"
-	    "server = web-01:80 weight=3 maxconn=10\nserver = web-02:80 weight=0 backup\n"
-	    "server = 10.0.0.9:8080\ntimeout_connect = 61m\ntimeout_server = 25h\n"
-	    "timeout_server_keep_alive = 1001ms\nretries = 100\nretry_on = conn-failure 404\n"
-	    "[web]\nlisten = *:8081\nroot = /srv/www\nproxy = /api/\nproxy = /b\n"
-	    "upstream = unix:/tmp/app.sock\ntimeout_connect = 7s\nlog_level = error\n"
-	    "max_body_size = 12345\n"
-	    "[app]\nlisten = :9001\nthreads = auto\nlog_level = warn\nmax_body_size = 0\n"
-	    "[dns]\nlisten = 10.0.0.1:53\nttl = 2h\nlog_level = debug\n";
-	struct conf s;
-	char err[512];
-	int r = load(&s, text, err, sizeof(err));
-	t_check(r == 0, __FILE__, __LINE__, "loads: %s", err);
-	if (r < 0)
-		return;
-	CHECK_EQ(s.hosts[0].roles, ROLE_LB | ROLE_DNS);
-	CHECK_EQ(s.hosts[3].roles, 0);
-	CHECK_EQ(s.lb.http.timeout_client, 1500);
-	CHECK_EQ(s.lb.timeout_connect, 61 * 60000);
-	CHECK_EQ(s.lb.http.max_header_size, 1536);
-	CHECK_STR(s.lb.http.admin, "");
-	check_round_trip(&s);
-
-	/* The printed text has the units back. */
-	char *printed = print_to_string(&s);
-	CHECK(printed && strstr(printed, "timeout_client = 1500ms\n"));
-	CHECK(printed && strstr(printed, "timeout_http_request = 1d\n"));
-	CHECK(printed && strstr(printed, "timeout_connect = 61m\n"));
-	CHECK(printed && strstr(printed, "timeout_server = 25h\n"));
-	CHECK(printed && strstr(printed, "max_body_size = 1g\n"));
-	CHECK(printed && strstr(printed, "max_header_size = 1536\n"));
-	CHECK(printed && strstr(printed, "server = web-02:80 weight=0 backup\n"));
-	CHECK(printed && strstr(printed, "server = web-01:80 weight=3 maxconn=10\n"));
-	CHECK(printed && strstr(printed, "threads = auto\n"));
-	CHECK(printed && strstr(printed, "roles = lb, dns\n"));
-	free(printed);
-	conf_free(&s);
-}
-
-TEST(stack_print_round_trip_defaults)
-{
-	struct conf s;
-	char err[256];
-	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
-	check_round_trip(&s);
-	conf_free(&s);
-}
-
-/* ---- conf_load: files ---- */
-
-/* Write len bytes to a new temporary file; its path into path. */
-static int write_temp(char *path, size_t pathlen, const void *data, size_t len)
-{
-	snprintf(path, pathlen, "/tmp/ts-stack-XXXXXX");
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	const char *p = data;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w <= 0) {
-			close(fd);
-			unlink(path);
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	close(fd);
-	return 0;
-}
-
-TEST(stack_load_files)
-{
-	struct conf s;
-	char err[512], path[64], want[128];
-
-	t_case("conf_load a missing file");
-	CHECK_EQ(conf_load(&s, "/nonexistent/ts.conf", err, sizeof(err)), -1);
-	CHECK(strncmp(err, "/nonexistent/ts.conf: cannot open", 33) == 0);
-
-	t_case("conf_load a good file");
-	static const char good[] = "[lb]\nbalance = leastconn\n";
-	CHECK_EQ(write_temp(path, sizeof(path), good, sizeof(good) - 1), 0);
-	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), 0);
-	CHECK_STR(s.path, path);
-	CHECK_EQ(s.lb.balance, LB_LEASTCONN);
-	conf_free(&s);
-	unlink(path);
-
-	t_case("conf_load errors name the file");
-	static const char bad[] = "[lb]\n\nbalance = sideways\n";
-	CHECK_EQ(write_temp(path, sizeof(path), bad, sizeof(bad) - 1), 0);
-	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s:3: bad value 'sideways' for 'balance' in [lb]", path);
-	CHECK_STR(err, want);
-	CHECK(stack_is_zero(&s));
-	unlink(path);
-
-	t_case("conf_load a NUL byte");
-	static const char nul[] = "[lb]\nbalance = first\nretries = 1\0\n";
-	CHECK_EQ(write_temp(path, sizeof(path), nul, sizeof(nul) - 1), 0);
-	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s:3: NUL byte in the file", path);
-	CHECK_STR(err, want);
-	unlink(path);
-
-	t_case("conf_load a file over 1 MiB");
-	size_t big = (1u << 20) + 10;
-	char *text = malloc(big);
-	memset(text, '\n', big);
-	CHECK_EQ(write_temp(path, sizeof(path), text, big), 0);
-	free(text);
-	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: file too large (over 1 MiB)", path);
-	CHECK_STR(err, want);
-	unlink(path);
-
-	t_case("conf_load a file of 1 MiB less a byte");
-	big = (1u << 20) - 1;
-	text = malloc(big);
-	memset(text, '\n', big);
-	memcpy(text, "[lb]\nretries = 7\n", 17);
-	CHECK_EQ(write_temp(path, sizeof(path), text, big), 0);
-	free(text);
-	CHECK_EQ(conf_load(&s, path, err, sizeof(err)), 0);
-	CHECK_EQ(s.lb.retries, 7);
-	conf_free(&s);
-	unlink(path);
-}
-
-TEST(stack_retry_on)
-{
-	unsigned f;
-	char bad[64];
-	CHECK_EQ(lb_retry_on_parse("conn-failure empty-response 502 503 504", &f, bad, sizeof(bad)),
-	         0);
-	CHECK(f & PROXY_RETRY_CONN_FAILURE);
-	CHECK(f & PROXY_RETRY_EMPTY_RESPONSE);
-	CHECK(f & proxy_retry_bit(502));
-	CHECK(f & proxy_retry_bit(504));
-	CHECK(!(f & proxy_retry_bit(500)));
-	CHECK_EQ(proxy_retry_bit(200), 0u);
-	CHECK_EQ(proxy_retry_bit(505), 0u);
-	CHECK_EQ(lb_retry_on_parse("502,404", &f, bad, sizeof(bad)), 0);
-	CHECK_EQ(f, proxy_retry_bit(502) | proxy_retry_bit(404));
-	CHECK_EQ(lb_retry_on_parse("none", &f, bad, sizeof(bad)), 0);
-	CHECK_EQ(f, 0u);
-	CHECK_EQ(lb_retry_on_parse("", &f, bad, sizeof(bad)), 0);
-	CHECK_EQ(f, 0u);
-	CHECK_EQ(lb_retry_on_parse("502 505", &f, bad, sizeof(bad)), -1);
-	CHECK_STR(bad, "505");
-	CHECK_EQ(lb_retry_on_parse("none 502", &f, bad, sizeof(bad)), -1);
-	CHECK_EQ(lb_retry_on_parse("502 none", &f, bad, sizeof(bad)), -1);
-	CHECK_EQ(lb_retry_on_parse("all-retryable-errors", &f, bad, sizeof(bad)), -1);
-	CHECK_EQ(lb_retry_on_parse("502x", &f, bad, sizeof(bad)), -1);
-	/* in a file: the error names file:line */
-	struct conf s;
-	char err[256];
-	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = 502 junk\n", err, sizeof(err)),
-	         -1);
-	CHECK(strstr(err, "t.conf:2: ") == err);
-	CHECK(strstr(err, "'junk'") != NULL);
-	/* stored as flags, parsed once; -t prints them back */
-	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = 404, 502\n", err, sizeof(err)),
-	         0);
-	CHECK_EQ(s.lb.retry_on, proxy_retry_bit(502) | proxy_retry_bit(404));
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f_out = open_memstream(&text, &len);
-	conf_print(&s, f_out);
-	fclose(f_out);
-	CHECK(strstr(text, "\nretry_on = 404 502\n") != NULL);
-	free(text);
-	conf_free(&s);
-	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = none\n", err, sizeof(err)), 0);
-	CHECK_EQ(s.lb.retry_on, 0u);
-	conf_free(&s);
-}
-
-TEST(stack_monitoring_section)
-{
-	struct conf s;
-	char err[256];
-	t_case("the monitoring host defaults to the www host");
-	CHECK_EQ(load(&s, HOSTS, err, sizeof(err)), 0);
-	CHECK(mon_conf_host(&s) == &s.hosts[0]);
-	conf_free(&s);
-
-	t_case("a host with the mon role takes it");
-	CHECK_EQ(load(&s,
-	              HOSTS "[host mon-01]\naddress = 10.0.0.4\nroles = mon\n"
-	                    "[host mon-02]\naddress = 10.0.0.5\nroles = mon, dns\n",
-	              err, sizeof(err)),
-	         0);
-	CHECK_STR(err, "");
-	CHECK_EQ(s.hosts[3].roles, ROLE_MON);
-	CHECK_EQ(s.hosts[4].roles, ROLE_MON | ROLE_DNS);
-	CHECK(mon_conf_host(&s) == &s.hosts[3]);
-	conf_free(&s);
-
-	t_case("[monitoring] keys set");
-	CHECK_EQ(load(&s,
-	              HOSTS "[host mon-01]\naddress = 10.0.0.4\nroles = mon\n"
-	                    "[monitoring]\nenabled = on\nhost = web-02\nlisten = :19090\n"
-	                    "scrape_interval = 1s\nevaluation_interval = 2s\nretention = 1d\n"
-	                    "mysqld_exporter =\nsupervisor = 10.0.0.1:9999\nalert_for = 0\n"
-	                    "error_rate_for = 2m\ncert_warning = 30d\n",
-	              err, sizeof(err)),
-	         0);
-	CHECK_STR(err, "");
-	CHECK_EQ(s.monitoring.enabled, MON_ON);
-	CHECK(mon_conf_host(&s) == &s.hosts[2]); /* host wins over the role */
-	CHECK_STR(s.monitoring.listen, ":19090");
-	CHECK_EQ(s.monitoring.scrape_interval, 1000);
-	CHECK_EQ(s.monitoring.evaluation_interval, 2000);
-	CHECK_EQ(s.monitoring.retention, 86400000);
-	CHECK_STR(s.monitoring.mysqld_exporter, "");
-	CHECK_STR(s.monitoring.supervisor, "10.0.0.1:9999");
-	CHECK_EQ(s.monitoring.alert_for, 0);
-	CHECK_EQ(s.monitoring.error_rate_for, 120000);
-	CHECK_EQ(s.monitoring.cert_warning, 30 * 86400000ULL);
-	check_round_trip(&s);
-	conf_free(&s);
-
-	CHECK_EQ(load(&s, "[monitoring]\nenabled = off\n", err, sizeof(err)), 0);
-	CHECK_EQ(s.monitoring.enabled, MON_OFF);
-	CHECK(mon_conf_host(&s) == NULL); /* no hosts at all */
-	conf_free(&s);
-
-	static const struct err_row rows[] = {
-		{ "monitoring enabled", "[monitoring]\nenabled = yes\n", 2,
-		  "bad value 'yes' for 'enabled' in [monitoring]", NULL, NULL },
-		{ "monitoring host unknown", HOSTS "[monitoring]\nlisten = :9090\nhost = mon-01\n",
-		  HOSTS_LINES + 3,
-		  "'host' in [monitoring] names host 'mon-01', which has no [host]", NULL, NULL },
-		{ "monitoring address of an unknown host",
-		  HOSTS "[monitoring]\nmysqld_exporter = db-09:9104\n", HOSTS_LINES + 2,
-		  "'mysqld_exporter' in [monitoring]: unknown host 'db-09'", NULL, NULL },
-		{ "scrape interval under a second", "[monitoring]\nscrape_interval = 500ms\n", 2,
-		  "scrape_interval", NULL, NULL },
-		{ "scrape interval without a unit", "[monitoring]\nscrape_interval = 5\n", 2,
-		  "scrape_interval", NULL, NULL },
-		{ "cert warning under a day", "[monitoring]\ncert_warning = 1h\n", 2,
-		  "cert_warning", NULL, NULL },
-		{ "typo in [monitoring]", "[monitoring]\nscrape_intreval = 5s\n", 2,
-		  "unknown key 'scrape_intreval' in [monitoring]",
-		  "did you mean 'scrape_interval'?", NULL },
-		{ "unknown role lists mon", "[host a]\naddress = 10.0.0.1\nroles = monitor\n", 3,
-		  "unknown role 'monitor'", "mon)", NULL },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
-		check_error(&rows[i]);
-}
-
-/* ---- the LB's limits per client address ---- */
-
-TEST(stack_rate_limits)
-{
-	struct conf s;
-	char err[512];
-	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
-	CHECK_EQ(s.lb.rate_limit.count, 500);
-	CHECK_EQ(s.lb.rate_limit.period_ms, 1000);
-	CHECK_EQ(s.lb.rate_limit.burst, 1000);
-	CHECK_EQ(s.lb.rate_limit_write.count, 100);
-	CHECK_EQ(s.lb.rate_limit_write.burst, 200);
-	CHECK_EQ(s.lb.conn_limit, 1000);
-	CHECK_EQ(s.lb.rate_limit_table, 65536);
-	conf_free(&s);
-
-	static const char text[] = "[lb]\nrate_limit = 30/m\nrate_limit_write = off\n"
-	                           "conn_limit = off\nrate_limit_table = 2048\n";
-	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
-	CHECK_EQ(s.lb.rate_limit.count, 30);
-	CHECK_EQ(s.lb.rate_limit.period_ms, 60000);
-	CHECK_EQ(s.lb.rate_limit.burst, 30); /* one period's worth */
-	CHECK_EQ(s.lb.rate_limit_write.count, 0);
-	CHECK_EQ(s.lb.conn_limit, 0);
-	check_round_trip(&s);
-	char *printed = print_to_string(&s);
-	CHECK(printed && strstr(printed, "rate_limit = 30/m burst 30\n"));
-	CHECK(printed && strstr(printed, "rate_limit_write = off\n"));
-	CHECK(printed && strstr(printed, "conn_limit = off\n"));
-	free(printed);
-	conf_free(&s);
-
-	static const struct err_row rows[] = {
-		{ "rate without unit", "[lb]\nrate_limit = 100\n", 2, "bad rate '100'", NULL,
-		  NULL },
-		{ "rate bad unit", "[lb]\nrate_limit = 100/h\n", 2, "'rate_limit' in [lb]", NULL,
-		  NULL },
-		{ "rate zero", "[lb]\nrate_limit = 0/s\n", 2, "bad rate", NULL, NULL },
-		{ "burst zero", "[lb]\nrate_limit_write = 5/s burst 0\n", 2, "bad rate", NULL,
-		  NULL },
-		{ "burst word", "[lb]\nrate_limit = 5/s bursts 9\n", 2, "bad rate", NULL, NULL },
-		{ "rate trailing", "[lb]\nrate_limit = 5/s x\n", 2, "bad rate", NULL, NULL },
-		{ "rate huge", "[lb]\nrate_limit = 100000001/s\n", 2, "bad rate", NULL, NULL },
-		{ "conn_limit word", "[lb]\nconn_limit = none\n", 2, "off, or a whole number", NULL,
-		  NULL },
-		{ "conn_limit zero", "[lb]\nconn_limit = 0\n", 2, "'conn_limit' in [lb]", NULL,
-		  NULL },
-		{ "table small", "[lb]\nrate_limit_table = 10\n", 2, "'rate_limit_table'", NULL,
-		  NULL },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
-		check_error(&rows[i]);
-}
-
-static bool trusts(const struct conf *s, const char *ip)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	return net_ipset_has(&s->web.trusted, (const struct sockaddr *)&a);
-}
-
-/* [web] trusted_proxies: by default the lb hosts; else the hosts and
- * addresses it names; anything else is an error at its line. */
-TEST(stack_trusted_proxies)
-{
-	static const char hosts[] = "[site]\nwww = lb\n[host lb]\naddress = 10.0.0.1\nroles = lb\n"
-	                            "[host w]\naddress = 10.0.0.2\nroles = web\n";
-	struct conf s;
-	char err[256], text[512];
-	CHECK_EQ(load(&s, hosts, err, sizeof(err)), 0);
-	CHECK(trusts(&s, "10.0.0.1"));
-	CHECK(!trusts(&s, "10.0.0.2"));
-	CHECK(!trusts(&s, "127.0.0.1"));
-	conf_free(&s);
-
-	snprintf(text, sizeof(text), "%s[web]\ntrusted_proxies = w 192.0.2.7, ::1\n", hosts);
-	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
-	CHECK_STR(err, "");
-	CHECK(trusts(&s, "10.0.0.2"));
-	CHECK(trusts(&s, "192.0.2.7"));
-	CHECK(!trusts(&s, "10.0.0.1")); /* named ones replace the default */
-	CHECK_EQ(s.web.trusted.n, 3);
-	conf_free(&s);
-
-	snprintf(text, sizeof(text), "%s[web]\nroot = /srv\ntrusted_proxies = w nowhere\n", hosts);
-	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
-	CHECK(strstr(err, NAME ":11: 'trusted_proxies' in [web]: 'nowhere'") != NULL);
-}
-
-/* ---- [lb] redirect_ports ---- */
-
-TEST(stack_redirect_ports)
-{
-	struct conf s;
-	char err[512];
-	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
-	CHECK_EQ(s.lb.redirect_ports.n, 0u);
-	conf_free(&s);
-
-	CHECK_EQ(load(&s, "[lb]\nredirect_ports = 8080:8443  81:444\n", err, sizeof(err)), 0);
-	CHECK_EQ(s.lb.redirect_ports.n, 2u);
-	CHECK_EQ(s.lb.redirect_ports.from[0], 8080);
-	CHECK_EQ(s.lb.redirect_ports.to[0], 8443);
-	CHECK_EQ(s.lb.redirect_ports.from[1], 81);
-	CHECK_EQ(s.lb.redirect_ports.to[1], 444);
-	check_round_trip(&s);
-	char *printed = print_to_string(&s);
-	CHECK(printed && strstr(printed, "redirect_ports = 8080:8443 81:444\n"));
-	free(printed);
-	conf_free(&s);
-
-	static const struct err_row rows[] = {
-		{ "no colon", "[lb]\nredirect_ports = 8080\n", 2, "bad port map '8080'", NULL,
-		  NULL },
-		{ "zero", "[lb]\nredirect_ports = 0:443\n", 2, "bad port map", NULL, NULL },
-		{ "too big", "[lb]\nredirect_ports = 8080:65536\n", 2, "bad port map", NULL, NULL },
-		{ "junk", "[lb]\nredirect_ports = 8080:8443x\n", 2, "bad port map", NULL, NULL },
-		{ "empty to", "[lb]\nredirect_ports = 8080:\n", 2, "bad port map", NULL, NULL },
-		{ "five", "[lb]\nredirect_ports = 1:2 3:4 5:6 7:8 9:10\n", 2, "up to 4 pairs", NULL,
-		  NULL },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
-		check_error(&rows[i]);
-}

@@ -5,8 +5,11 @@
  * tristack, which makes it, and the daemon that reads it. Each is spelled
  * here once; string literals join them ("tristack_lb" "_server_up").
  */
-#ifndef TS_CORE_NAMES_H
-#define TS_CORE_NAMES_H
+#ifndef TS_CONF_NAMES_H
+#define TS_CONF_NAMES_H
+
+#include "core/httpd.h"
+#include "core/tls.h"
 
 /* ---- metrics ---- */
 
@@ -16,12 +19,11 @@
 #define METRIC_APP "tristack_app"
 #define METRIC_DNS "tristack_dns"
 
-/* After a prefix: an HTTP front end's requests (httpd.c, by status
- * class), the DNS server's queries (dns/stats.c). */
-#define METRIC_HTTP_REQUESTS "_http_requests_total"
-#define METRIC_QUERIES       "_queries_total"
-/* After a prefix: a TLS certificate's notAfter (tls.c). */
-#define METRIC_TLS_CERT_EXPIRY "_tls_certificate_expiry_timestamp_seconds"
+/* After a prefix: the DNS server's queries (dns/stats.c). Core's own
+ * suffixes are its: HTTPD_METRIC_REQUESTS (core/httpd.h), an HTTP front
+ * end's requests by status class, and TLS_METRIC_CERT_EXPIRY (core/tls.h),
+ * a certificate's notAfter. */
+#define METRIC_QUERIES "_queries_total"
 
 /* The LB's servers (lb/stats.c), read by the alert rules. */
 #define METRIC_LB_SERVER_UP  METRIC_LB "_server_up"
@@ -41,8 +43,10 @@
 
 /* Secrets tristack makes (0600) and the daemons read: the app's database
  * password and its cookie signing key, in {state}/secrets/. */
-#define STATE_SECRETS       "secrets"
-#define SECRET_APP_PASSWORD "app.password"
-#define SECRET_COOKIE_KEY   "cookie.key"
+#define STATE_SECRETS "secrets"
+/* tristack makes one password a MariaDB account: {state}/secrets/NAME.password */
+#define SECRET_PASSWORD_SUFFIX ".password"
+#define SECRET_APP_PASSWORD    "app" SECRET_PASSWORD_SUFFIX
+#define SECRET_COOKIE_KEY      "cookie.key"
 
 #endif

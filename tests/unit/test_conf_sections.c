@@ -1,0 +1,261 @@
+/* The sections' own keys: [lb] retry_on (stored as flags), rate limits and
+ * redirect ports, [monitoring], [web] trusted_proxies. */
+#include "conf/conf.h"
+#include "conf_t.h"
+#include "core/proxy.h"
+#include "t.h"
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+TEST(stack_retry_on)
+{
+	unsigned f;
+	char bad[64];
+	CHECK_EQ(lb_retry_on_parse("conn-failure empty-response 502 503 504", &f, bad, sizeof(bad)),
+	         0);
+	CHECK(f & PROXY_RETRY_CONN_FAILURE);
+	CHECK(f & PROXY_RETRY_EMPTY_RESPONSE);
+	CHECK(f & proxy_retry_bit(502));
+	CHECK(f & proxy_retry_bit(504));
+	CHECK(!(f & proxy_retry_bit(500)));
+	CHECK_EQ(proxy_retry_bit(200), 0u);
+	CHECK_EQ(proxy_retry_bit(505), 0u);
+	CHECK_EQ(lb_retry_on_parse("502,404", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(f, proxy_retry_bit(502) | proxy_retry_bit(404));
+	CHECK_EQ(lb_retry_on_parse("none", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(f, 0u);
+	CHECK_EQ(lb_retry_on_parse("", &f, bad, sizeof(bad)), 0);
+	CHECK_EQ(f, 0u);
+	CHECK_EQ(lb_retry_on_parse("502 505", &f, bad, sizeof(bad)), -1);
+	CHECK_STR(bad, "505");
+	CHECK_EQ(lb_retry_on_parse("none 502", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("502 none", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("all-retryable-errors", &f, bad, sizeof(bad)), -1);
+	CHECK_EQ(lb_retry_on_parse("502x", &f, bad, sizeof(bad)), -1);
+	/* in a file: the error names file:line */
+	struct conf s;
+	char err[256];
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = 502 junk\n", err, sizeof(err)),
+	         -1);
+	CHECK(strstr(err, "t.conf:2: ") == err);
+	CHECK(strstr(err, "'junk'") != NULL);
+	/* stored as flags, parsed once; -t prints them back */
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = 404, 502\n", err, sizeof(err)),
+	         0);
+	CHECK_EQ(s.lb.retry_on, proxy_retry_bit(502) | proxy_retry_bit(404));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f_out = open_memstream(&text, &len);
+	conf_print(&s, f_out);
+	fclose(f_out);
+	CHECK(strstr(text, "\nretry_on = 404 502\n") != NULL);
+	free(text);
+	conf_free(&s);
+	CHECK_EQ(conf_load_string(&s, "t.conf", "[lb]\nretry_on = none\n", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.retry_on, 0u);
+	conf_free(&s);
+}
+
+TEST(stack_monitoring_section)
+{
+	struct conf s;
+	char err[256];
+	t_case("the monitoring host defaults to the www host");
+	CHECK_EQ(load(&s, HOSTS, err, sizeof(err)), 0);
+	CHECK(mon_conf_host(&s) == &s.hosts[0]);
+	conf_free(&s);
+
+	t_case("a host with the mon role takes it");
+	CHECK_EQ(load(&s,
+	              HOSTS "[host mon-01]\naddress = 10.0.0.4\nroles = mon\n"
+	                    "[host mon-02]\naddress = 10.0.0.5\nroles = mon, dns\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_STR(err, "");
+	CHECK_EQ(s.hosts[3].roles, ROLE_MON);
+	CHECK_EQ(s.hosts[4].roles, ROLE_MON | ROLE_DNS);
+	CHECK(mon_conf_host(&s) == &s.hosts[3]);
+	conf_free(&s);
+
+	t_case("[monitoring] keys set");
+	CHECK_EQ(load(&s,
+	              HOSTS "[host mon-01]\naddress = 10.0.0.4\nroles = mon\n"
+	                    "[monitoring]\nenabled = on\nhost = web-02\nlisten = :19090\n"
+	                    "scrape_interval = 1s\nevaluation_interval = 2s\nretention = 1d\n"
+	                    "mysqld_exporter =\nsupervisor = 10.0.0.1:9999\nalert_for = 0\n"
+	                    "error_rate_for = 2m\ncert_warning = 30d\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_STR(err, "");
+	CHECK_EQ(s.monitoring.enabled, MON_ON);
+	CHECK(mon_conf_host(&s) == &s.hosts[2]); /* host wins over the role */
+	CHECK_STR(s.monitoring.listen, ":19090");
+	CHECK_EQ(s.monitoring.scrape_interval, 1000);
+	CHECK_EQ(s.monitoring.evaluation_interval, 2000);
+	CHECK_EQ(s.monitoring.retention, 86400000);
+	CHECK_STR(s.monitoring.mysqld_exporter, "");
+	CHECK_STR(s.monitoring.supervisor, "10.0.0.1:9999");
+	CHECK_EQ(s.monitoring.alert_for, 0);
+	CHECK_EQ(s.monitoring.error_rate_for, 120000);
+	CHECK_EQ(s.monitoring.cert_warning, 30 * 86400000ULL);
+	check_round_trip(&s);
+	conf_free(&s);
+
+	CHECK_EQ(load(&s, "[monitoring]\nenabled = off\n", err, sizeof(err)), 0);
+	CHECK_EQ(s.monitoring.enabled, MON_OFF);
+	CHECK(mon_conf_host(&s) == NULL); /* no hosts at all */
+	conf_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "monitoring enabled", "[monitoring]\nenabled = yes\n", 2,
+		  "bad value 'yes' for 'enabled' in [monitoring]", NULL, NULL },
+		{ "monitoring host unknown", HOSTS "[monitoring]\nlisten = :9090\nhost = mon-01\n",
+		  HOSTS_LINES + 3,
+		  "'host' in [monitoring] names host 'mon-01', which has no [host]", NULL, NULL },
+		{ "monitoring address of an unknown host",
+		  HOSTS "[monitoring]\nmysqld_exporter = db-09:9104\n", HOSTS_LINES + 2,
+		  "'mysqld_exporter' in [monitoring]: unknown host 'db-09'", NULL, NULL },
+		{ "scrape interval under a second", "[monitoring]\nscrape_interval = 500ms\n", 2,
+		  "scrape_interval", NULL, NULL },
+		{ "scrape interval without a unit", "[monitoring]\nscrape_interval = 5\n", 2,
+		  "scrape_interval", NULL, NULL },
+		{ "cert warning under a day", "[monitoring]\ncert_warning = 1h\n", 2,
+		  "cert_warning", NULL, NULL },
+		{ "typo in [monitoring]", "[monitoring]\nscrape_intreval = 5s\n", 2,
+		  "unknown key 'scrape_intreval' in [monitoring]",
+		  "did you mean 'scrape_interval'?", NULL },
+		{ "unknown role lists mon", "[host a]\naddress = 10.0.0.1\nroles = monitor\n", 3,
+		  "unknown role 'monitor'", "mon)", NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
+
+/* ---- the LB's limits per client address ---- */
+
+TEST(stack_rate_limits)
+{
+	struct conf s;
+	char err[512];
+	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.rate_limit.count, 500);
+	CHECK_EQ(s.lb.rate_limit.period_ms, 1000);
+	CHECK_EQ(s.lb.rate_limit.burst, 1000);
+	CHECK_EQ(s.lb.rate_limit_write.count, 100);
+	CHECK_EQ(s.lb.rate_limit_write.burst, 200);
+	CHECK_EQ(s.lb.conn_limit, 1000);
+	CHECK_EQ(s.lb.rate_limit_table, 65536);
+	conf_free(&s);
+
+	static const char text[] = "[lb]\nrate_limit = 30/m\nrate_limit_write = off\n"
+	                           "conn_limit = off\nrate_limit_table = 2048\n";
+	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.rate_limit.count, 30);
+	CHECK_EQ(s.lb.rate_limit.period_ms, 60000);
+	CHECK_EQ(s.lb.rate_limit.burst, 30); /* one period's worth */
+	CHECK_EQ(s.lb.rate_limit_write.count, 0);
+	CHECK_EQ(s.lb.conn_limit, 0);
+	check_round_trip(&s);
+	char *printed = print_to_string(&s);
+	CHECK(printed && strstr(printed, "rate_limit = 30/m burst 30\n"));
+	CHECK(printed && strstr(printed, "rate_limit_write = off\n"));
+	CHECK(printed && strstr(printed, "conn_limit = off\n"));
+	free(printed);
+	conf_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "rate without unit", "[lb]\nrate_limit = 100\n", 2, "bad rate '100'", NULL,
+		  NULL },
+		{ "rate bad unit", "[lb]\nrate_limit = 100/h\n", 2, "'rate_limit' in [lb]", NULL,
+		  NULL },
+		{ "rate zero", "[lb]\nrate_limit = 0/s\n", 2, "bad rate", NULL, NULL },
+		{ "burst zero", "[lb]\nrate_limit_write = 5/s burst 0\n", 2, "bad rate", NULL,
+		  NULL },
+		{ "burst word", "[lb]\nrate_limit = 5/s bursts 9\n", 2, "bad rate", NULL, NULL },
+		{ "rate trailing", "[lb]\nrate_limit = 5/s x\n", 2, "bad rate", NULL, NULL },
+		{ "rate huge", "[lb]\nrate_limit = 100000001/s\n", 2, "bad rate", NULL, NULL },
+		{ "conn_limit word", "[lb]\nconn_limit = none\n", 2, "off, or a whole number", NULL,
+		  NULL },
+		{ "conn_limit zero", "[lb]\nconn_limit = 0\n", 2, "'conn_limit' in [lb]", NULL,
+		  NULL },
+		{ "table small", "[lb]\nrate_limit_table = 10\n", 2, "'rate_limit_table'", NULL,
+		  NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
+
+static bool trusts(const struct conf *s, const char *ip)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return net_ipset_has(&s->web.trusted, (const struct sockaddr *)&a);
+}
+
+/* [web] trusted_proxies: by default the lb hosts; else the hosts and
+ * addresses it names; anything else is an error at its line. */
+TEST(stack_trusted_proxies)
+{
+	static const char hosts[] = "[site]\nwww = lb\n[host lb]\naddress = 10.0.0.1\nroles = lb\n"
+	                            "[host w]\naddress = 10.0.0.2\nroles = web\n";
+	struct conf s;
+	char err[256], text[512];
+	CHECK_EQ(load(&s, hosts, err, sizeof(err)), 0);
+	CHECK(trusts(&s, "10.0.0.1"));
+	CHECK(!trusts(&s, "10.0.0.2"));
+	CHECK(!trusts(&s, "127.0.0.1"));
+	conf_free(&s);
+
+	snprintf(text, sizeof(text), "%s[web]\ntrusted_proxies = w 192.0.2.7, ::1\n", hosts);
+	CHECK_EQ(load(&s, text, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK(trusts(&s, "10.0.0.2"));
+	CHECK(trusts(&s, "192.0.2.7"));
+	CHECK(!trusts(&s, "10.0.0.1")); /* named ones replace the default */
+	CHECK_EQ(s.web.trusted.n, 3);
+	conf_free(&s);
+
+	snprintf(text, sizeof(text), "%s[web]\nroot = /srv\ntrusted_proxies = w nowhere\n", hosts);
+	CHECK_EQ(load(&s, text, err, sizeof(err)), -1);
+	CHECK(strstr(err, NAME ":11: 'trusted_proxies' in [web]: 'nowhere'") != NULL);
+}
+
+/* ---- [lb] redirect_ports ---- */
+
+TEST(stack_redirect_ports)
+{
+	struct conf s;
+	char err[512];
+	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.redirect_ports.n, 0u);
+	conf_free(&s);
+
+	CHECK_EQ(load(&s, "[lb]\nredirect_ports = 8080:8443  81:444\n", err, sizeof(err)), 0);
+	CHECK_EQ(s.lb.redirect_ports.n, 2u);
+	CHECK_EQ(s.lb.redirect_ports.from[0], 8080);
+	CHECK_EQ(s.lb.redirect_ports.to[0], 8443);
+	CHECK_EQ(s.lb.redirect_ports.from[1], 81);
+	CHECK_EQ(s.lb.redirect_ports.to[1], 444);
+	check_round_trip(&s);
+	char *printed = print_to_string(&s);
+	CHECK(printed && strstr(printed, "redirect_ports = 8080:8443 81:444\n"));
+	free(printed);
+	conf_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "no colon", "[lb]\nredirect_ports = 8080\n", 2, "bad port map '8080'", NULL,
+		  NULL },
+		{ "zero", "[lb]\nredirect_ports = 0:443\n", 2, "bad port map", NULL, NULL },
+		{ "too big", "[lb]\nredirect_ports = 8080:65536\n", 2, "bad port map", NULL, NULL },
+		{ "junk", "[lb]\nredirect_ports = 8080:8443x\n", 2, "bad port map", NULL, NULL },
+		{ "empty to", "[lb]\nredirect_ports = 8080:\n", 2, "bad port map", NULL, NULL },
+		{ "five", "[lb]\nredirect_ports = 1:2 3:4 5:6 7:8 9:10\n", 2, "up to 4 pairs", NULL,
+		  NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
