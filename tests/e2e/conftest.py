@@ -6,6 +6,7 @@ folder, and is brought down by PID at the end, failing the test run if any
 process is left or any sanitizer complained in a daemon's log.
 """
 import atexit
+import contextlib
 import os
 import random
 import re
@@ -276,21 +277,41 @@ def stop_stack(stack):
     return left
 
 
-@pytest.fixture(scope="session")
-def stack():
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-")
+@contextlib.contextmanager
+def own_stack(prefix="tristack-e2e-", extra="", edit=None, up=True, up_timeout=60, folder=None):
+    """A whole stack of the caller's own, on a free loopback /24: the
+    default stack file (extra appended; edit(text) -> text, when given, makes
+    the last changes), `tristack up` (its output in .up_output; up=False
+    leaves that to the caller), and at the end, also when the body or `up`
+    fails: `tristack down`, SIGKILL by PID for whatever it left, its folder
+    removed, and a failure for a process left or a sanitizer report in a
+    daemon's log. folder: where the stack lives (the caller's, left in
+    place) instead of a temporary folder of its own."""
+    tmp = folder or tempfile.mkdtemp(prefix=prefix)
     st = Stack(tmp, free_subnet())
-    write_stack(st.conf, st.net)
+    write_stack(st.conf, st.net, extra)
+    if edit:
+        with open(st.conf) as f:
+            text = edit(f.read())
+        with open(st.conf, "w") as f:
+            f.write(text)
     try:
-        r = st.ctl("up")
-        st.up_output = r.stdout
+        if up:
+            st.up_output = st.ctl("up", timeout=up_timeout).stdout
         yield st
     finally:
         left = stop_stack(st)
         bad = sanitizer_reports(st)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if folder is None:
+            shutil.rmtree(tmp, ignore_errors=True)
         assert not left, f"processes left after down: {left}"
         assert not bad, bad
+
+
+@pytest.fixture(scope="session")
+def stack():
+    with own_stack() as st:
+        yield st
 
 
 def tls_args(args):

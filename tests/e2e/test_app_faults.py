@@ -4,33 +4,20 @@ writes. What a client was told succeeded must be in both databases."""
 import os
 import random
 import re
-import shutil
 import signal
-import tempfile
 import threading
 import time
 
 import pytest
 
 from applab import Client, app_metrics, db_query
-from conftest import (Stack, alive, free_subnet, sanitizer_reports, stop_stack,
-                      wait_for, write_stack)
+from conftest import alive, own_stack, wait_for
 
 
 @pytest.fixture(scope="module")
 def lab():
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-app-")
-    st = Stack(tmp, free_subnet())
-    write_stack(st.conf, st.net)
-    try:
-        st.ctl("up")
+    with own_stack("tristack-e2e-app-") as st:
         yield st
-    finally:
-        left = stop_stack(st)
-        bad = sanitizer_reports(st)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not left, f"processes left after down: {left}"
-        assert not bad, bad
 
 
 class Load:

@@ -10,18 +10,15 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import struct
-import tempfile
 import threading
 import time
 
 import pytest
 
 from cdp import Browser, kill_leftovers
-from conftest import (ROOT, Stack, alive, free_subnet, sanitizer_reports, stop_stack,
-                      wait_for, write_stack)
+from conftest import ROOT, alive, own_stack, wait_for
 
 CHECK_INTERVAL = 0.5
 FALL = 2
@@ -30,27 +27,18 @@ KEEP_SCREENSHOT = os.environ.get("TRISTACK_SCREENSHOT") == "1"
 
 @pytest.fixture(scope="module")
 def st():
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-dash-")
-    s = Stack(tmp, free_subnet())
-    write_stack(s.conf, s.net)
-    with open(s.conf) as f:
-        text = f.read()
-    text, n = re.subn(r"^check(\s*)= GET /healthz .*$",
-                      rf"check\1= GET /healthz interval={int(CHECK_INTERVAL * 1000)}ms "
-                      rf"timeout=500ms rise=2 fall={FALL} expect=2xx", text, flags=re.M)
-    assert n == 1
-    with open(s.conf, "w") as f:
-        f.write(text)
-    try:
-        s.ctl("up")
-        yield s
-    finally:
-        kill_leftovers(os.path.join(tmp, "chromium-profile"))
-        left = stop_stack(s)
-        bad = sanitizer_reports(s)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not left
-        assert not bad, bad
+    def fast_checks(text):
+        text, n = re.subn(r"^check(\s*)= GET /healthz .*$",
+                          rf"check\1= GET /healthz interval={int(CHECK_INTERVAL * 1000)}ms "
+                          rf"timeout=500ms rise=2 fall={FALL} expect=2xx", text, flags=re.M)
+        assert n == 1
+        return text
+
+    with own_stack("tristack-e2e-dash-", edit=fast_checks) as s:
+        try:
+            yield s
+        finally:
+            kill_leftovers(os.path.join(s.tmp, "chromium-profile"))
 
 
 def get(st, path, headers=None):

@@ -10,16 +10,13 @@ answer 404, so the 2xx counters count the test's requests and nothing else.
 import http.client
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 
 import pytest
 
-from conftest import (Stack, curl, free_subnet, metric_samples, sanitizer_reports, stop_stack,
-                      wait_for, write_stack)
+from conftest import curl, metric_samples, own_stack, wait_for
 
 N = 37
 CHECK = "check      = GET /healthz interval=1s timeout=1s rise=2 fall=2 expect=2xx"
@@ -28,25 +25,15 @@ CHECK_404 = "check      = GET /no-such-page interval=1s timeout=1s rise=2 fall=2
 
 @pytest.fixture(scope="module")
 def st():
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-metrics-")
-    s = Stack(tmp, free_subnet())
-    write_stack(s.conf, s.net)
-    text = open(s.conf).read()
-    assert CHECK in text
-    with open(s.conf, "w") as f:
-        f.write(text.replace(CHECK, CHECK_404))
-    try:
-        s.ctl("up")
+    def check_404(text):
+        assert CHECK in text
+        return text.replace(CHECK, CHECK_404)
+
+    with own_stack("tristack-e2e-metrics-", edit=check_404) as s:
         # both servers up: every request may go to either
         wait_for(lambda: value(scrape(admin(s, "lb")), "tristack_lb_servers_up") == 2,
                  timeout=15, what="both web servers up")
         yield s
-    finally:
-        left = stop_stack(s)
-        bad = sanitizer_reports(s)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not left
-        assert not bad, bad
 
 
 def admin(st, which):

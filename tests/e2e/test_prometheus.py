@@ -5,11 +5,9 @@ stack of its own with monitoring on and 1 s scrapes and evaluations."""
 import json
 import os
 import re
-import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -17,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Stack, alive, free_subnet, stop_stack, wait_for, write_stack
+from conftest import alive, own_stack, wait_for
 
 ALERT_FOR = 4    # s: the stack's [monitoring] alert_for
 SLACK = 6        # s: a scrape, an evaluation, and a loaded machine
@@ -29,18 +27,11 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/prometheus"),
 
 @pytest.fixture(scope="module")
 def st():
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-prom-")
-    s = Stack(tmp, free_subnet())
-    write_stack(s.conf, s.net, "\n[monitoring]\nenabled = on\nscrape_interval = 1s\n"
-                               f"evaluation_interval = 1s\nalert_for = {ALERT_FOR}s\n")
-    s.prom = f"http://{s.net}.1:9090"
-    try:
-        s.up_output = s.ctl("up").stdout
+    with own_stack("tristack-e2e-prom-",
+                   extra="\n[monitoring]\nenabled = on\nscrape_interval = 1s\n"
+                         f"evaluation_interval = 1s\nalert_for = {ALERT_FOR}s\n") as s:
+        s.prom = f"http://{s.net}.1:9090"
         yield s
-    finally:
-        left = stop_stack(s)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not left
 
 
 def api(st, path):

@@ -137,21 +137,18 @@ def test_a_stack_below_a_folder_the_account_cannot_search_still_runs(tmp_path):
     holding only the subtree on their way), and the folder keeps its mode."""
     import shutil
 
-    from conftest import ROOT, Stack, curl, free_subnet, stop_stack, write_stack
+    from conftest import ROOT, curl, own_stack
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     os.chmod(private, 0o700)
     home = private / "checkout"
     home.mkdir()
     shutil.copytree(os.path.join(ROOT, "www"), home / "www")
-    st = Stack(str(home), free_subnet())
-    write_stack(st.conf, st.net)
-    with open(st.conf) as f:
-        text = f.read()
-    with open(st.conf, "w") as f:  # the document root in there too
-        f.write(re.sub(r"^root\s*=.*$", f"root = {home}/www", text, count=1, flags=re.M))
-    try:
-        st.ctl("up", timeout=120)
+
+    def own_root(text):  # the document root in there too
+        return re.sub(r"^root\s*=.*$", f"root = {home}/www", text, count=1, flags=re.M)
+
+    with own_stack(folder=str(home), edit=own_root, up_timeout=120) as st:
         status, _, body = curl(st.url + "/api/hello")
         assert status == 200 and b"Hello from" in body
         status, _, _ = curl(st.url + "/static/site.css")
@@ -160,6 +157,3 @@ def test_a_stack_below_a_folder_the_account_cannot_search_still_runs(tmp_path):
         for name, pid in daemon_pids(st).items():
             assert uids(pid) == [uid] * 4, name
         assert stat.S_IMODE(os.stat(private).st_mode) == 0o700  # nothing opened up
-    finally:
-        left = stop_stack(st)
-    assert not left, left

@@ -3,27 +3,17 @@ backoff, and a daemon that keeps crashing right after its start is given up
 on and reported. On a stack of its own."""
 import os
 import re
-import shutil
 import signal
-import tempfile
 
 import pytest
 
-from conftest import (Stack, alive, curl, free_subnet, stop_stack, wait_for, write_stack)
+from conftest import alive, curl, own_stack, wait_for
 
 
 @pytest.fixture(scope="module")
 def st():
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-sv-")
-    s = Stack(tmp, free_subnet())
-    write_stack(s.conf, s.net)
-    try:
-        s.ctl("up")
+    with own_stack("tristack-e2e-sv-") as s:
         yield s
-    finally:
-        left = stop_stack(s)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not left
 
 
 def status_line(st, host, daemon):

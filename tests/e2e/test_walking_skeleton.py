@@ -3,11 +3,9 @@ through the load balancer, round robin, status, down."""
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 
-from conftest import Stack, alive, curl, free_subnet, stop_stack, write_stack
+from conftest import alive, curl, own_stack
 
 
 def test_up_prints_the_site_url(stack):
@@ -127,11 +125,7 @@ def test_dns_answers_for_www(stack):
 
 
 def test_up_twice_and_down_leave_no_process_behind():
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-")
-    st = Stack(tmp, free_subnet())
-    write_stack(st.conf, st.net)
-    try:
-        st.ctl("up")
+    with own_stack() as st:
         pids = st.pids()
         assert len(pids) == 9  # eight daemons and the supervisor
         assert all(alive(p) for p in pids.values())
@@ -148,32 +142,19 @@ def test_up_twice_and_down_leave_no_process_behind():
         assert r.returncode == 3
         assert r.stdout.count("stopped") == 8
         assert "supervisor: not running" in r.stdout
-    finally:
-        left = stop_stack(st)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not left
 
 
 def test_up_fails_cleanly_when_an_address_is_taken():
     """A daemon that cannot start makes `up` fail, say why, and stop the rest."""
     import socket
-    tmp = tempfile.mkdtemp(prefix="tristack-e2e-")
-    st = Stack(tmp, free_subnet())
-    write_stack(st.conf, st.net)
-    blocker = socket.socket()
-    blocker.bind((st.lb, 8080))
-    blocker.listen(1)
-    try:
+    with own_stack(up=False) as st, socket.socket() as blocker:
+        blocker.bind((st.lb, 8080))
+        blocker.listen(1)
         r = st.ctl("up", check=False)
         assert r.returncode == 1
         assert "tristack-lb on lb-01 exited" in r.stderr
         assert "cannot listen on" in r.stderr
         assert st.pids() == {}
-    finally:
-        blocker.close()
-        left = stop_stack(st)
-        shutil.rmtree(tmp, ignore_errors=True)
-        assert not left
 
 
 def test_access_logs_in_combined_format_reopen_on_sigusr1(stack):
