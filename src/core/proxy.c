@@ -42,7 +42,7 @@ void proxy_metrics_define(struct proxy_conf *pc, struct metrics *m, const char *
 	static const char *const classes[] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 	char name[128], labels[192];
 	for (unsigned i = 0; i < pc->nservers; i++) {
-		struct proxy_server *sv = &pc->servers[i];
+		struct proxy_server *sv = pc->servers[i];
 		snprintf(labels, sizeof(labels), "server=\"%s\"", sv->name);
 		snprintf(name, sizeof(name), "%s_backend_requests_total", prefix);
 		sv->m_requests = metrics_counter(m, name, "Requests sent to each server", labels);
@@ -116,13 +116,13 @@ static void txn_free(struct proxy_txn *t)
 		queue_unlink(t);
 	if (s) {
 		uint64_t now = loop_now(pw->w->loop);
-		s->req->upstream = t->server >= 0 ? pw->pc->servers[t->server].name : NULL;
+		const struct proxy_server *sv = t->sv;
+		s->req->upstream = sv ? sv->name : NULL;
 		s->req->t_wait = since(t->t_start, t->t_connect ? t->t_connect : now);
 		s->req->t_connect = since(t->t_connect, t->t_connected);
 		s->req->t_response = since(t->t_connected, t->t_resp);
 		s->req->retries = (uint8_t)MIN(t->attempt, 255u);
-		if (t->server >= 0) {
-			struct proxy_server *sv = &pw->pc->servers[t->server];
+		if (sv) {
 			count(pw, sv->m_bytes_in, (int64_t)t->bytes_in);
 			count(pw, sv->m_bytes_out, (int64_t)s->req->bytes_out);
 			if (t->resp_head) {
@@ -291,7 +291,7 @@ static void count_error(struct proxy_txn *t)
 {
 	struct proxy_worker *pw = t->pw;
 	struct proxy_conf *pc = pw->pc;
-	count(pw, pc->servers[t->server].m_errors, 1);
+	count(pw, t->sv->m_errors, 1);
 	if (pc->report)
 		pc->report(pw, t->server, false);
 }
@@ -318,13 +318,15 @@ static int txn_connect(struct proxy_txn *t, int avoid, int picked)
 			txn_error(t, t->attempt == 0 ? 503 : 502);
 			return P_GONE;
 		}
+		const struct proxy_server *sv = pc->servers[server];
 		t->server = server;
+		t->sv = sv;
 		t->slot = server;
 		t->t_connect = loop_now(pw->w->loop);
-		count(pw, pc->servers[server].m_requests, 1);
+		count(pw, sv->m_requests, 1);
 		struct upconn *up = proxy_pool_take(pw, server);
 		if (up == NULL) {
-			int fd = net_connect_from(&pc->servers[server].addr, pc->source);
+			int fd = net_connect_from(&sv->addr, pc->source);
 			if (fd >= 0)
 				up = proxy_up_new(pw, fd, server);
 			if (up == NULL) {
@@ -334,7 +336,7 @@ static int txn_connect(struct proxy_txn *t, int avoid, int picked)
 					txn_error(t, 503);
 					return P_GONE;
 				}
-				count(pw, pc->servers[server].m_retries, 1);
+				count(pw, sv->m_retries, 1);
 				avoid = server;
 				continue;
 			}
@@ -353,9 +355,8 @@ static int txn_connect(struct proxy_txn *t, int avoid, int picked)
  * caller made sure that is safe (no body byte had gone). */
 static int txn_retry(struct proxy_txn *t)
 {
-	struct proxy_conf *pc = t->pw->pc;
 	int avoid = t->server;
-	count(t->pw, pc->servers[avoid].m_retries, 1);
+	count(t->pw, t->sv->m_retries, 1);
 	txn_detach_up(t, false);
 	t->attempt++;
 	t->head_sent = 0;
@@ -510,7 +511,7 @@ static int take_response_head(struct proxy_txn *t)
 	if (r == TS_AGAIN)
 		return P_WAIT; /* more bytes needed */
 	if (r < 0 || m->status == 101) {
-		log_warn("bad response from server %s: %s", pc->servers[t->server].name,
+		log_warn("bad response from server %s: %s", t->sv->name,
 		         r < 0 ? m->error : "protocol switch not supported");
 		count_error(t);
 		txn_error(t, 502);
@@ -532,8 +533,7 @@ static int take_response_head(struct proxy_txn *t)
 	 * its connection are dropped. */
 	if ((pc->retry_on & proxy_retry_bit(m->status)) && t->idempotent && !t->body_started &&
 	    s->req->framing == HTTP_BODY_NONE && t->attempt < pc->retries) {
-		log_info("server %s answered %d: retrying elsewhere", pc->servers[t->server].name,
-		         m->status);
+		log_info("server %s answered %d: retrying elsewhere", t->sv->name, m->status);
 		if (pc->report)
 			pc->report(t->pw, t->server, false);
 		return txn_retry(t);
@@ -576,8 +576,8 @@ static int response_sendable(struct proxy_txn *t, size_t *out)
 			ssize_t n = http_chunked_step(&t->resp_ch, p + t->resp_ok,
 			                              avail - t->resp_ok, &data);
 			if (n < 0) {
-				log_warn("bad chunked response from server %s: %s",
-				         t->pw->pc->servers[t->server].name, t->resp_ch.error);
+				log_warn("bad chunked response from server %s: %s", t->sv->name,
+				         t->resp_ch.error);
 				count_error(t);
 				txn_abort(t);
 				return P_GONE;
@@ -764,8 +764,7 @@ void proxy_up_io(struct io *io)
 			return;
 		int e = net_socket_error(io->fd);
 		if (e) {
-			log_debug("connect to %s: %s", t->pw->pc->servers[t->server].name,
-			          strerror(e));
+			log_debug("connect to %s: %s", t->sv->name, strerror(e));
 			if (up_failed(t, false) == P_GONE)
 				return;
 			txn_pump(t);
@@ -787,7 +786,7 @@ void proxy_up_timeout(struct timer *tm)
 		return;
 	}
 	if (!up->connected) {
-		log_debug("connect to %s timed out", t->pw->pc->servers[t->server].name);
+		log_debug("connect to %s timed out", t->sv->name);
 		if (up_failed(t, true) != P_GONE)
 			txn_pump(t);
 		return;
@@ -825,7 +824,7 @@ static void server_down_posted(void *arg)
 			if (up->server != server || t == NULL)
 				continue;
 			log_debug("taking a request back from %s, found down",
-			          pw->pc->servers[server].name);
+			          pw->pc->servers[server]->name);
 			if (t->resp_any) {
 				count_error(t);
 				txn_abort(t); /* its response began: cut, as a reset would */

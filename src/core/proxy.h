@@ -25,12 +25,13 @@
 struct proxy_worker;
 struct proxy_txn;
 
+/* A server as the engine sees it. Its owner embeds it in its own server
+ * (the LB's lb_server, web's web_upstream) with whatever it balances by,
+ * and lists them in proxy_conf.servers. */
 struct proxy_server {
 	char *name;
 	struct addr addr;
-	unsigned weight;
-	bool backup;
-	/* metric ids */
+	/* metric ids (proxy_metrics_define) */
 	int m_requests, m_errors, m_retries;
 	int m_responses[6]; /* by status class, as in httpd_metrics */
 	int m_bytes_in, m_bytes_out;
@@ -50,7 +51,9 @@ extern const int proxy_retry_statuses[];
 #define PROXY_PICK_FULL (-2) /* every usable server is at its maxconn: wait in the queue */
 
 struct proxy_conf {
-	struct proxy_server *servers;
+	/* the owner's servers, by the index pick() answers: pointers, so that
+	 * each may sit inside the owner's own struct */
+	struct proxy_server *const *servers;
 	unsigned nservers;
 	uint64_t timeout_connect;
 	uint64_t timeout_server;

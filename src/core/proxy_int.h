@@ -39,6 +39,7 @@ struct proxy_txn {
 	struct buf head; /* the request head for upstream, kept for a retry */
 	uint32_t head_sent;
 	int server;
+	const struct proxy_server *sv; /* pc->servers[server], NULL while server is -1 */
 	unsigned attempt;
 	unsigned waiting; /* W_* */
 	bool idempotent;

@@ -123,6 +123,7 @@ struct lb {
 	unsigned char *crl;   /* the local CA's revocation list (DER), or NULL */
 	size_t crl_len;
 	struct proxy_server *servers; /* the engine's view: name, address */
+	struct proxy_server **pxs;    /* &servers[i], the engine's list (pc.servers) */
 	struct lb_server *lbs;        /* the balancer's view, same indexes */
 	unsigned nservers;
 	struct proxy_conf pc;

@@ -158,15 +158,14 @@ static int setup_servers(struct lb *lb, const struct lb_conf *conf)
 {
 	lb->nservers = conf->nservers;
 	lb->servers = xcalloc(conf->nservers, sizeof(*lb->servers));
+	lb->pxs = xcalloc(conf->nservers, sizeof(*lb->pxs));
 	lb->lbs = xcalloc(conf->nservers, sizeof(*lb->lbs));
 	if (conf->check.enabled)
 		lb->checks = xcalloc(conf->nservers, sizeof(*lb->checks));
 	for (unsigned i = 0; i < conf->nservers; i++) {
 		const struct lb_server_conf *sv = &conf->servers[i];
-		lb->servers[i] = (struct proxy_server){ .name = sv->name,
-			                                .addr = sv->addr,
-			                                .weight = sv->weight,
-			                                .backup = sv->backup };
+		lb->servers[i] = (struct proxy_server){ .name = sv->name, .addr = sv->addr };
+		lb->pxs[i] = &lb->servers[i];
 		struct lb_server *ls = &lb->lbs[i];
 		ls->name = sv->name;
 		ls->weight = sv->weight;
@@ -373,7 +372,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	snprintf(lb->check_host, sizeof(lb->check_host), "www.%s", conf_of(d)->site.domain);
 	struct proxy_conf *pc = &lb->pc;
 	proxy_conf_defaults(pc, conf->http.max_header_size); /* X-Forwarded-*: the edge's own */
-	pc->servers = lb->servers;
+	pc->servers = lb->pxs;
 	pc->nservers = lb->nservers;
 	pc->timeout_connect = conf->timeout_connect;
 	pc->timeout_server = conf->timeout_server;
@@ -483,6 +482,7 @@ static void lb_finish(struct daemon *d)
 	free(lb->checks);
 	free(lb->check_msg);
 	free(lb->servers);
+	free(lb->pxs);
 	free(lb->lbs);
 	free(lb);
 	d->data = NULL;

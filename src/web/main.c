@@ -104,8 +104,7 @@ static int pick_app(struct proxy_worker *pw, unsigned attempt, int avoid)
 		int i = (int)((start + k) % web->napps);
 		if (i == avoid && web->napps > 1)
 			continue;
-		if (atomic_load_explicit(&web->app_state[i].down_until, memory_order_relaxed) >
-		    now) {
+		if (atomic_load_explicit(&web->apps[i].down_until, memory_order_relaxed) > now) {
 			if (fallback < 0)
 				fallback = i;
 			continue;
@@ -120,7 +119,7 @@ static void report_app(struct proxy_worker *pw, int server, bool ok)
 {
 	struct web *web = pw->pc->pick_data;
 	if (!ok)
-		atomic_store(&web->app_state[server].down_until,
+		atomic_store(&web->apps[server].down_until,
 		             loop_now(pw->w->loop) + APP_FAIL_TIMEOUT_MS);
 }
 
@@ -139,12 +138,12 @@ static int setup_upstreams(struct daemon *d, struct web *web, char *err, size_t 
 		return -1;
 	}
 	web->apps = xcalloc(n, sizeof(*web->apps));
-	web->app_state = xcalloc(n, sizeof(*web->app_state));
+	web->app_px = xcalloc(n, sizeof(*web->app_px));
 	copy = xstrdup(list);
 	save = NULL;
 	char e[256];
 	for (char *t = strtok_r(copy, " \t,", &save); t; t = strtok_r(NULL, " \t,", &save)) {
-		struct proxy_server *a = &web->apps[web->napps];
+		struct proxy_server *a = &web->apps[web->napps].px;
 		if (conf_resolve_addr(conf_of(d), t, conf_self(d), &a->addr, e, sizeof(e)) < 0) {
 			snprintf(err, errlen, "%s: [web] upstream: %s", d->conf_path, e);
 			free(copy);
@@ -153,8 +152,7 @@ static int setup_upstreams(struct daemon *d, struct web *web, char *err, size_t 
 		char name[128];
 		addr_format(&a->addr, name, sizeof(name));
 		a->name = xstrdup(n == 1 ? "app" : name);
-		a->weight = 1;
-		web->napps++;
+		web->app_px[web->napps++] = a;
 	}
 	free(copy);
 	return 0;
@@ -210,7 +208,7 @@ static int web_configure(struct daemon *d, char *err, size_t errlen)
 	/* nginx's proxy_next_upstream error: connect failures and dead
 	 * connections (the default retry_on) */
 	proxy_conf_defaults(pc, conf->http.max_header_size);
-	pc->servers = web->apps;
+	pc->servers = web->app_px;
 	pc->nservers = web->napps;
 	pc->timeout_connect = conf->timeout_connect;
 	pc->timeout_server = conf->timeout_server;
@@ -325,9 +323,9 @@ static void web_finish(struct daemon *d)
 	if (web->root_fd >= 0)
 		close(web->root_fd);
 	for (unsigned i = 0; i < web->napps; i++)
-		free(web->apps[i].name);
+		free(web->apps[i].px.name);
 	free(web->apps);
-	free(web->app_state);
+	free(web->app_px);
 	for (unsigned i = 0; i < web->ngzip_types; i++)
 		free(web->gzip_types[i]);
 	free(web->gzip_types);

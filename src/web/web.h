@@ -42,6 +42,7 @@ struct web_error_page {
 
 /* An app server, as the upstream list names it. */
 struct web_upstream {
+	struct proxy_server px;      /* the engine's view: name, address, metric ids */
 	_Atomic uint64_t down_until; /* loop ms: skipped after a failure (nginx's fail_timeout) */
 };
 
@@ -52,8 +53,8 @@ struct web {
 	int root_fd;         /* the document root, opened once */
 	struct addr listen, admin;
 	bool has_admin;
-	struct proxy_server *apps;
-	struct web_upstream *app_state;
+	struct web_upstream *apps;
+	struct proxy_server **app_px; /* &apps[i].px, the engine's list (pc.servers) */
 	unsigned napps;
 	_Atomic unsigned rr;
 	struct proxy_conf pc;

@@ -32,6 +32,7 @@ enum { PICK_NORMAL, PICK_NONE, PICK_FULL };
 static struct sm_world wd;
 static struct proxy_conf pc;
 static struct proxy_server servers[2];
+static struct proxy_server *const server_list[2] = { &servers[0], &servers[1] };
 static struct proxy_worker pw;
 static int pick_mode;
 static long slots; /* reserved by pick(), not yet released */
@@ -152,8 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	servers[0].name = "s0";
 	servers[1].name = "s1";
 	servers[0].addr = servers[1].addr = wd.back;
-	servers[0].weight = servers[1].weight = 1;
-	pc.servers = servers;
+	pc.servers = server_list;
 	pc.nservers = 2;
 	pc.timeout_connect = 1000;
 	pc.timeout_server = 2500;
