@@ -37,11 +37,12 @@ static void log_change(struct lb_check *c, bool up, const char *why)
 	struct lb *lb = c->lb;
 	unsigned left = lb_servers_up(&lb->bal);
 	if (up)
-		log_warn("server %s is UP: %s; %u of %u servers up", lb->lbs[c->server].name, why,
-		         left, lb->nservers);
+		log_warn("server %s is UP: %s; %u of %u servers up", lb->servers[c->server].px.name,
+		         why, left, lb->nservers);
 	else
-		log_warn("server %s is DOWN: %s; %u of %u servers up%s", lb->lbs[c->server].name,
-		         why, left, lb->nservers, left ? "" : " (every request gets 503 now)");
+		log_warn("server %s is DOWN: %s; %u of %u servers up%s",
+		         lb->servers[c->server].px.name, why, left, lb->nservers,
+		         left ? "" : " (every request gets 503 now)");
 }
 
 static void health_ok(struct lb_check *c, const char *why)
@@ -51,7 +52,7 @@ static void health_ok(struct lb_check *c, const char *why)
 	c->health++;
 	if (c->health == c->rise) {
 		c->health = top(c);
-		atomic_store(&c->lb->lbs[c->server].up, true);
+		atomic_store(&c->lb->servers[c->server].up, true);
 		log_change(c, true, why);
 	}
 }
@@ -63,7 +64,7 @@ static void health_fail(struct lb_check *c, const char *why)
 	c->health--;
 	if (c->health == c->rise - 1) {
 		c->health = 0;
-		atomic_store(&c->lb->lbs[c->server].up, false);
+		atomic_store(&c->lb->servers[c->server].up, false);
 		log_change(c, false, why);
 		/* what waits on it now would wait for timeout_server */
 		proxy_server_down(&c->lb->pc, c->server);
@@ -107,7 +108,7 @@ static void check_start(struct lb_check *c)
 {
 	c->running = true;
 	c->scan = 0;
-	int e = httpc_start(&c->fetch, c->w->loop, &c->lb->servers[c->server].addr);
+	int e = httpc_start(&c->fetch, c->w->loop, &c->lb->servers[c->server].px.addr);
 	if (e) {
 		check_fail_errno(c, e);
 		return;
@@ -168,9 +169,11 @@ static void passive_posted(void *arg)
 
 void lb_check_report(struct lb *lb, int server, bool ok)
 {
-	if (ok || lb->checks == NULL)
+	if (ok)
 		return;
-	struct lb_check *c = &lb->checks[server];
+	struct lb_check *c = lb->servers[server].check;
+	if (c == NULL)
+		return; /* checks are off */
 	/* Counted on the check's own thread; one wake-up for a burst. */
 	if (atomic_fetch_add(&c->passive, 1) == 0)
 		loop_post(c->w->loop, passive_posted, c);
@@ -184,7 +187,7 @@ void lb_checks_start(struct lb *lb, struct worker *w)
 	lb->check_msg = xmalloc(sizeof(*lb->check_msg));
 	const char *host = conf->host ? conf->host : lb->check_host;
 	for (unsigned i = 0; i < lb->nservers; i++) {
-		struct lb_check *c = &lb->checks[i];
+		struct lb_check *c = lb->servers[i].check;
 		c->w = w;
 		c->fetch.conn.io.fd = -1;
 		c->fetch.req = c->req;
@@ -204,12 +207,10 @@ void lb_checks_start(struct lb *lb, struct worker *w)
 
 void lb_checks_stop(struct lb *lb)
 {
-	if (lb->checks == NULL || !lb->check->enabled)
-		return;
 	for (unsigned i = 0; i < lb->nservers; i++) {
-		struct lb_check *c = &lb->checks[i];
-		if (c->w == NULL)
-			continue;
+		struct lb_check *c = lb->servers[i].check;
+		if (c == NULL || c->w == NULL)
+			continue; /* checks off, or never started */
 		httpc_close(&c->fetch);
 		loop_timer_stop(c->w->loop, &c->timer);
 		c->running = false;

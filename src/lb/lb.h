@@ -11,14 +11,19 @@
 #include "core/tls.h"
 #include "ratelimit.h"
 
-/* A server as the balancer and the health checks share it between threads. */
+struct lb_check;
+
+/* A server of the LB: the engine's view of it (name, address, metric ids),
+ * what the balancer weighs, and its health check. The balancer and the
+ * checks share it between threads: up and active are atomics. */
 struct lb_server {
-	const char *name;
+	struct proxy_server px; /* lb->pxs[i] is &lb->servers[i].px */
 	unsigned weight;
 	bool backup;
-	unsigned maxconn;   /* 0 = no limit */
-	_Atomic bool up;    /* takes new requests (health checks decide) */
-	_Atomic int active; /* requests holding a slot on it */
+	unsigned maxconn;       /* 0 = no limit */
+	_Atomic bool up;        /* takes new requests (health checks decide) */
+	_Atomic int active;     /* requests holding a slot on it */
+	struct lb_check *check; /* NULL when checks are off */
 };
 
 struct lb_balancer {
@@ -122,15 +127,13 @@ struct lb {
 	char hsts_header[80]; /* "Strict-Transport-Security: ...\r\n" or "" */
 	unsigned char *crl;   /* the local CA's revocation list (DER), or NULL */
 	size_t crl_len;
-	struct proxy_server *servers; /* the engine's view: name, address */
-	struct proxy_server **pxs;    /* &servers[i], the engine's list (pc.servers) */
-	struct lb_server *lbs;        /* the balancer's view, same indexes */
+	struct lb_server *servers;
 	unsigned nservers;
+	struct proxy_server **pxs; /* &servers[i].px, the engine's list (pc.servers) */
 	struct proxy_conf pc;
 	struct lb_balancer bal;
 	struct httpd_metrics hm;
 	const struct lb_check_conf *check;
-	struct lb_check *checks; /* per server, when checks are on */
 	struct http_msg *check_msg;
 	char check_host[300]; /* Host of checks: www.<domain> unless host= */
 	uint64_t started;     /* wall clock, for /stats.json */

@@ -159,21 +159,19 @@ static int setup_servers(struct lb *lb, const struct lb_conf *conf)
 	lb->nservers = conf->nservers;
 	lb->servers = xcalloc(conf->nservers, sizeof(*lb->servers));
 	lb->pxs = xcalloc(conf->nservers, sizeof(*lb->pxs));
-	lb->lbs = xcalloc(conf->nservers, sizeof(*lb->lbs));
-	if (conf->check.enabled)
-		lb->checks = xcalloc(conf->nservers, sizeof(*lb->checks));
 	for (unsigned i = 0; i < conf->nservers; i++) {
-		const struct lb_server_conf *sv = &conf->servers[i];
-		lb->servers[i] = (struct proxy_server){ .name = sv->name, .addr = sv->addr };
-		lb->pxs[i] = &lb->servers[i];
-		struct lb_server *ls = &lb->lbs[i];
-		ls->name = sv->name;
-		ls->weight = sv->weight;
-		ls->backup = sv->backup;
-		ls->maxconn = sv->maxconn;
-		atomic_store(&ls->up, true); /* up until checks say otherwise */
-		if (lb->checks) {
-			struct lb_check *c = &lb->checks[i];
+		const struct lb_server_conf *sc = &conf->servers[i];
+		struct lb_server *sv = &lb->servers[i];
+		sv->px.name = sc->name;
+		sv->px.addr = sc->addr;
+		lb->pxs[i] = &sv->px;
+		sv->weight = sc->weight;
+		sv->backup = sc->backup;
+		sv->maxconn = sc->maxconn;
+		atomic_store(&sv->up, true); /* up until checks say otherwise */
+		if (conf->check.enabled) {
+			struct lb_check *c = xcalloc(1, sizeof(*c));
+			sv->check = c;
 			c->lb = lb;
 			c->server = (int)i;
 			c->rise = conf->check.rise;
@@ -183,7 +181,7 @@ static int setup_servers(struct lb *lb, const struct lb_conf *conf)
 			c->health = c->rise + c->fall - 1;
 		}
 	}
-	lb_balancer_init(&lb->bal, (enum lb_balance)conf->balance, lb->lbs, lb->nservers);
+	lb_balancer_init(&lb->bal, (enum lb_balance)conf->balance, lb->servers, lb->nservers);
 	return 0;
 }
 
@@ -194,18 +192,19 @@ static void carry_over(struct lb *lb, struct lb *old)
 {
 	lb->started = old->started;
 	lb_monitor_carry_over(lb, old);
-	for (unsigned i = 0; i < lb->nservers; i++)
+	for (unsigned i = 0; i < lb->nservers; i++) {
+		struct lb_server *sv = &lb->servers[i];
 		for (unsigned j = 0; j < old->nservers; j++) {
-			if (strcmp(lb->lbs[i].name, old->lbs[j].name) != 0 ||
-			    !addr_equal(&lb->servers[i].addr, &old->servers[j].addr))
+			const struct lb_server *was = &old->servers[j];
+			if (strcmp(sv->px.name, was->px.name) != 0 ||
+			    !addr_equal(&sv->px.addr, &was->px.addr))
 				continue;
-			atomic_store(&lb->lbs[i].up, atomic_load(&old->lbs[j].up));
-			if (lb->checks && old->checks) {
-				struct lb_check *c = &lb->checks[i];
-				bool up = atomic_load(&old->lbs[j].up);
-				c->health = up ? c->rise + c->fall - 1 : 0;
-			}
+			bool up = atomic_load(&was->up);
+			atomic_store(&sv->up, up);
+			if (sv->check && was->check)
+				sv->check->health = up ? sv->check->rise + sv->check->fall - 1 : 0;
 		}
+	}
 }
 
 /* The local CA's revocation list, which the certificates `tristack up`
@@ -363,7 +362,7 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		carry_over(lb, d->prev->data);
 	bool any = false;
 	for (unsigned i = 0; i < lb->nservers; i++)
-		any |= lb->lbs[i].weight > 0 || lb->lbs[i].backup;
+		any |= lb->servers[i].weight > 0 || lb->servers[i].backup;
 	if (!any) {
 		snprintf(err, errlen, "%s: [lb] every server has weight 0", d->conf_path);
 		return -1;
@@ -479,11 +478,11 @@ static void lb_finish(struct daemon *d)
 	free(lb->crl);
 	free(lb->pc.workers);
 	lb_monitor_free(lb);
-	free(lb->checks);
 	free(lb->check_msg);
+	for (unsigned i = 0; i < lb->nservers; i++)
+		free(lb->servers[i].check);
 	free(lb->servers);
 	free(lb->pxs);
-	free(lb->lbs);
 	free(lb);
 	d->data = NULL;
 }

@@ -39,22 +39,22 @@ void lb_metrics_define(struct lb *lb, struct metrics *m)
 	httpd_metrics_define(m, METRIC_LB, &lb->hm);
 	proxy_metrics_define(&lb->pc, m, METRIC_LB);
 	for (unsigned i = 0; i < lb->nservers; i++) {
-		struct lb_server *sv = &lb->lbs[i];
-		snprintf(labels, sizeof(labels), "server=\"%s\"", sv->name);
+		struct lb_server *sv = &lb->servers[i];
+		snprintf(labels, sizeof(labels), "server=\"%s\"", sv->px.name);
 		metrics_gauge_fn(m, METRIC_LB_SERVER_UP, "1 while the server takes requests",
 		                 labels, server_up, sv);
 		metrics_gauge_fn(m, "tristack_lb_server_active_requests",
 		                 "Requests in progress on the server", labels, server_active, sv);
-		if (lb->checks == NULL)
+		struct lb_check *c = sv->check;
+		if (c == NULL)
 			continue;
-		struct lb_check *c = &lb->checks[i];
 		c->m_duration = metrics_histogram(m, "tristack_lb_check_duration_seconds",
 		                                  "Time a health check took", labels, check_bounds,
 		                                  ARRAY_SIZE(check_bounds));
-		snprintf(labels, sizeof(labels), "server=\"%s\",result=\"ok\"", sv->name);
+		snprintf(labels, sizeof(labels), "server=\"%s\",result=\"ok\"", sv->px.name);
 		c->m_ok = metrics_counter(m, "tristack_lb_checks_total", "Health checks by result",
 		                          labels);
-		snprintf(labels, sizeof(labels), "server=\"%s\",result=\"failed\"", sv->name);
+		snprintf(labels, sizeof(labels), "server=\"%s\",result=\"failed\"", sv->px.name);
 		c->m_failed = metrics_counter(m, "tristack_lb_checks_total",
 		                              "Health checks by result", labels);
 	}
@@ -87,11 +87,11 @@ static void json_servers(struct lb *lb, struct sbuf *o)
 	struct metrics *m = lb->d->metrics;
 	sbuf_adds(o, "[");
 	for (unsigned i = 0; i < lb->nservers; i++) {
-		const struct lb_server *sv = &lb->lbs[i];
-		const struct proxy_server *ps = &lb->servers[i];
+		const struct lb_server *sv = &lb->servers[i];
+		const struct proxy_server *ps = &sv->px;
 		char addr[128];
 		sbuf_adds(o, i ? ",{\"name\":" : "{\"name\":");
-		lb_json_str(o, sv->name);
+		lb_json_str(o, ps->name);
 		sbuf_adds(o, ",\"address\":");
 		lb_json_str(o, addr_format(&ps->addr, addr, sizeof(addr)));
 		sbuf_addf(o,
@@ -107,8 +107,8 @@ static void json_servers(struct lb *lb, struct sbuf *o)
 			sbuf_addf(o, "%s\"%s\":%lld", c ? "," : "", classes[c],
 			          (long long)metrics_value(m, ps->m_responses[c]));
 		sbuf_adds(o, "}");
-		if (lb->checks) {
-			const struct lb_check *c = &lb->checks[i];
+		if (sv->check) {
+			const struct lb_check *c = sv->check;
 			sbuf_addf(o,
 			          ",\"check\":{\"health\":%u,\"rise\":%u,\"fall\":%u,"
 			          "\"last_code\":%d,\"last_ms\":%.3f}",

@@ -11,15 +11,12 @@
 
 #define MAX_SERVERS 8
 
-static const char *const names[] = { "a", "b", "c", "d", "e", "f", "g", "h" };
-
 /* Servers from a weight list; a negative weight makes a backup server. */
 static void make(struct lb_balancer *b, struct lb_server *sv, enum lb_balance algo,
                  const int *weights, unsigned n)
 {
 	memset(sv, 0, n * sizeof(*sv));
 	for (unsigned i = 0; i < n; i++) {
-		sv[i].name = names[i];
 		sv[i].weight = (unsigned)(weights[i] < 0 ? -weights[i] : weights[i]);
 		sv[i].backup = weights[i] < 0;
 		atomic_store(&sv[i].up, true);
