@@ -2,7 +2,7 @@
  *
  * Shared by the worker threads: each server's up flag and active count are
  * atomics; every pick reserves a slot on the server it returns (active + 1,
- * refused at maxconn) and the request gives it back with lb_release().
+ * refused at maxconn) and the request gives it back with lb_balance_release().
  *
  * roundrobin is nginx's smooth weighted round robin: every pick, each
  * server's current weight grows by its weight; the largest wins and pays
@@ -34,7 +34,7 @@ static bool take_slot(struct lb_server *sv)
 	return false;
 }
 
-void lb_release(struct lb_balancer *b, int server)
+void lb_balance_release(struct lb_balancer *b, int server)
 {
 	atomic_fetch_sub_explicit(&b->servers[server].active, 1, memory_order_relaxed);
 }
@@ -71,8 +71,8 @@ static void build_seq(struct lb_balancer *b)
 	free(cur);
 }
 
-void lb_balancer_init(struct lb_balancer *b, enum lb_balance algo, struct lb_server *servers,
-                      unsigned n)
+void lb_balance_init(struct lb_balancer *b, enum lb_balance algo, struct lb_server *servers,
+                     unsigned n)
 {
 	b->algo = algo;
 	b->servers = servers;
@@ -81,7 +81,7 @@ void lb_balancer_init(struct lb_balancer *b, enum lb_balance algo, struct lb_ser
 	build_seq(b);
 }
 
-void lb_balancer_free(struct lb_balancer *b)
+void lb_balance_free(struct lb_balancer *b)
 {
 	free(b->seq);
 	b->seq = NULL;
@@ -172,7 +172,7 @@ static int pick_backup(struct lb_balancer *b, bool *full)
 	return -1;
 }
 
-int lb_pick(struct lb_balancer *b, int avoid)
+int lb_balance_pick(struct lb_balancer *b, int avoid)
 {
 	if (avoid >= 0 && !other_up(b, avoid))
 		avoid = -1; /* the failed one is all there is: try it again */
@@ -192,16 +192,16 @@ int lb_pick(struct lb_balancer *b, int avoid)
 	if (s >= 0)
 		return s;
 	if (full)
-		return LB_PICK_FULL;
+		return LB_BALANCE_FULL;
 	if (other_up(b, -1))
-		return LB_PICK_NONE; /* only weight 0 or the avoided one is up */
+		return LB_BALANCE_NONE; /* only weight 0 or the avoided one is up */
 	s = pick_backup(b, &full);
 	if (s >= 0)
 		return s;
-	return full ? LB_PICK_FULL : LB_PICK_NONE;
+	return full ? LB_BALANCE_FULL : LB_BALANCE_NONE;
 }
 
-unsigned lb_servers_up(const struct lb_balancer *b)
+unsigned lb_balance_up(const struct lb_balancer *b)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < b->n; i++)

@@ -35,7 +35,7 @@ static unsigned top(const struct lb_check *c)
 static void log_change(struct lb_check *c, bool up, const char *why)
 {
 	struct lb *lb = c->lb;
-	unsigned left = lb_servers_up(&lb->bal);
+	unsigned left = lb_balance_up(&lb->bal);
 	if (up)
 		log_warn("server %s is UP: %s; %u of %u servers up", lb->servers[c->server].px.name,
 		         why, left, lb->nservers);

@@ -35,19 +35,19 @@ struct lb_balancer {
 	_Atomic uint64_t next; /* shared position in seq; turns for leastconn ties */
 };
 
-#define LB_PICK_NONE PROXY_PICK_NONE
-#define LB_PICK_FULL PROXY_PICK_FULL
+#define LB_BALANCE_NONE PROXY_PICK_NONE
+#define LB_BALANCE_FULL PROXY_PICK_FULL
 
 /* balance.c */
-void lb_balancer_init(struct lb_balancer *b, enum lb_balance algo, struct lb_server *servers,
-                      unsigned n);
-void lb_balancer_free(struct lb_balancer *b);
-/* A server with a slot reserved on it, LB_PICK_NONE (none up) or
- * LB_PICK_FULL (all up ones at maxconn). avoid >= 0 skips that server
+void lb_balance_init(struct lb_balancer *b, enum lb_balance algo, struct lb_server *servers,
+                     unsigned n);
+void lb_balance_free(struct lb_balancer *b);
+/* A server with a slot reserved on it, LB_BALANCE_NONE (none up) or
+ * LB_BALANCE_FULL (all up ones at maxconn). avoid >= 0 skips that server
  * while another is up. Any thread. */
-int lb_pick(struct lb_balancer *b, int avoid);
-void lb_release(struct lb_balancer *b, int server);
-unsigned lb_servers_up(const struct lb_balancer *b);
+int lb_balance_pick(struct lb_balancer *b, int avoid);
+void lb_balance_release(struct lb_balancer *b, int server);
+unsigned lb_balance_up(const struct lb_balancer *b);
 
 /* One server's health check (check.c); runs on worker 0's loop. */
 struct lb_check {

@@ -138,13 +138,13 @@ static int pick(struct proxy_worker *pw, unsigned attempt, int avoid)
 {
 	struct lb *lb = pw->pc->pick_data;
 	(void)attempt;
-	return lb_pick(&lb->bal, avoid);
+	return lb_balance_pick(&lb->bal, avoid);
 }
 
 static void release(struct proxy_worker *pw, int server)
 {
 	struct lb *lb = pw->pc->pick_data;
-	lb_release(&lb->bal, server);
+	lb_balance_release(&lb->bal, server);
 }
 
 static void report(struct proxy_worker *pw, int server, bool ok)
@@ -181,7 +181,7 @@ static int setup_servers(struct lb *lb, const struct lb_conf *conf)
 			c->health = c->rise + c->fall - 1;
 		}
 	}
-	lb_balancer_init(&lb->bal, (enum lb_balance)conf->balance, lb->servers, lb->nservers);
+	lb_balance_init(&lb->bal, (enum lb_balance)conf->balance, lb->servers, lb->nservers);
 	return 0;
 }
 
@@ -473,7 +473,7 @@ static void lb_finish(struct daemon *d)
 	if (lb == NULL)
 		return;
 	lb_limits_free(lb);
-	lb_balancer_free(&lb->bal);
+	lb_balance_free(&lb->bal);
 	tls_site_free(&lb->tls);
 	free(lb->crl);
 	free(lb->pc.workers);

@@ -28,7 +28,7 @@ static double queued(void *arg)
 
 static double servers_up(void *arg)
 {
-	return lb_servers_up(&((struct lb *)arg)->bal);
+	return lb_balance_up(&((struct lb *)arg)->bal);
 }
 
 void lb_metrics_define(struct lb *lb, struct metrics *m)
@@ -137,7 +137,7 @@ void lb_json_figures(struct lb *lb, struct sbuf *o)
 	          : lb->bal.algo == LB_FIRST   ? "first"
 	                                       : "roundrobin",
 	          (long long)metrics_value(m, lb->hm.connections), atomic_load(&lb->pc.queued),
-	          lb_servers_up(&lb->bal));
+	          lb_balance_up(&lb->bal));
 	for (int c = 0; c < 6; c++)
 		sbuf_addf(o, "%s\"%s\":%lld", c ? "," : "", classes[c],
 		          (long long)metrics_value(m, lb->hm.requests[c]));
@@ -159,7 +159,7 @@ int lb_stats_json(struct lb *lb, struct httpd_session *s)
 int lb_healthz(struct lb *lb, struct httpd_session *s)
 {
 	char body[96];
-	unsigned up = lb_servers_up(&lb->bal);
+	unsigned up = lb_balance_up(&lb->bal);
 	int n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"servers_up\":%u}\n",
 	                 up ? "ok" : "no server up", up);
 	return httpd_respond(s, up ? 200 : 503, "application/json", body, (size_t)n);

@@ -22,17 +22,17 @@ static void make(struct lb_balancer *b, struct lb_server *sv, enum lb_balance al
 		atomic_store(&sv[i].up, true);
 	}
 	memset(b, 0, sizeof(*b));
-	lb_balancer_init(b, algo, sv, n);
+	lb_balance_init(b, algo, sv, n);
 }
 
 /* n picks as letters ("aabacaa"), each released at once. */
 static void picks(struct lb_balancer *b, int n, int avoid, char *out)
 {
 	for (int i = 0; i < n; i++) {
-		int s = lb_pick(b, avoid);
-		out[i] = s == LB_PICK_NONE ? '-' : s == LB_PICK_FULL ? '!' : (char)('a' + s);
+		int s = lb_balance_pick(b, avoid);
+		out[i] = s == LB_BALANCE_NONE ? '-' : s == LB_BALANCE_FULL ? '!' : (char)('a' + s);
 		if (s >= 0)
-			lb_release(b, s);
+			lb_balance_release(b, s);
 	}
 	out[n] = '\0';
 }
@@ -65,7 +65,7 @@ TEST(balance_roundrobin_order)
 		CHECK_STR(got, rows[i].want);
 		for (unsigned k = 0; k < rows[i].n; k++)
 			CHECK_EQ(atomic_load(&sv[k].active), 0);
-		lb_balancer_free(&b);
+		lb_balance_free(&b);
 	}
 }
 
@@ -86,7 +86,7 @@ TEST(balance_down_servers_are_skipped_others_keep_their_shares)
 		a += *p == 'a', bb += *p == 'b';
 	CHECK_EQ(a, 8); /* 2:1 among the two left */
 	CHECK_EQ(bb, 4);
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 }
 
 TEST(balance_backups_only_when_all_others_are_down)
@@ -109,11 +109,11 @@ TEST(balance_backups_only_when_all_others_are_down)
 	atomic_store(&sv[3].up, false);
 	picks(&b, 2, -1, got);
 	CHECK_STR(got, "--");
-	CHECK_EQ(lb_servers_up(&b), 0);
+	CHECK_EQ(lb_balance_up(&b), 0);
 	atomic_store(&sv[1].up, true);
 	picks(&b, 2, -1, got); /* a normal server back: backups idle again */
 	CHECK_STR(got, "bb");
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 }
 
 TEST(balance_avoid_skips_the_failed_server_while_another_is_up)
@@ -128,17 +128,17 @@ TEST(balance_avoid_skips_the_failed_server_while_another_is_up)
 	atomic_store(&sv[2].up, false);
 	picks(&b, 2, 1, got); /* the failed one is all there is */
 	CHECK_STR(got, "bb");
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 
 	t_case("avoid with leastconn and first");
 	make(&b, sv, LB_LEASTCONN, (const int[]){ 1, 1 }, 2);
 	picks(&b, 3, 0, got);
 	CHECK_STR(got, "bbb");
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 	make(&b, sv, LB_FIRST, (const int[]){ 1, 1 }, 2);
 	picks(&b, 3, 0, got);
 	CHECK_STR(got, "bbb");
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 }
 
 TEST(balance_maxconn_slots_and_full)
@@ -150,18 +150,18 @@ TEST(balance_maxconn_slots_and_full)
 	sv[1].maxconn = 1;
 	int held[3];
 	for (int i = 0; i < 3; i++)
-		held[i] = lb_pick(&b, -1);
+		held[i] = lb_balance_pick(&b, -1);
 	CHECK(held[0] >= 0 && held[1] >= 0 && held[2] >= 0);
 	CHECK_EQ(atomic_load(&sv[0].active), 2);
 	CHECK_EQ(atomic_load(&sv[1].active), 1);
-	CHECK_EQ(lb_pick(&b, -1), LB_PICK_FULL);
-	lb_release(&b, 1);
-	CHECK_EQ(lb_pick(&b, -1), 1); /* the slot that came free */
-	CHECK_EQ(lb_pick(&b, -1), LB_PICK_FULL);
+	CHECK_EQ(lb_balance_pick(&b, -1), LB_BALANCE_FULL);
+	lb_balance_release(&b, 1);
+	CHECK_EQ(lb_balance_pick(&b, -1), 1); /* the slot that came free */
+	CHECK_EQ(lb_balance_pick(&b, -1), LB_BALANCE_FULL);
 	atomic_store(&sv[0].up, false);
 	atomic_store(&sv[1].up, false);
-	CHECK_EQ(lb_pick(&b, -1), LB_PICK_NONE); /* none up is not "full" */
-	lb_balancer_free(&b);
+	CHECK_EQ(lb_balance_pick(&b, -1), LB_BALANCE_NONE); /* none up is not "full" */
+	lb_balance_free(&b);
 }
 
 TEST(balance_leastconn)
@@ -170,10 +170,11 @@ TEST(balance_leastconn)
 	struct lb_balancer b;
 	make(&b, sv, LB_LEASTCONN, (const int[]){ 1, 1, 1 }, 3);
 	/* held requests: each new one goes where the fewest are */
-	int s1 = lb_pick(&b, -1), s2 = lb_pick(&b, -1), s3 = lb_pick(&b, -1);
+	int s1 = lb_balance_pick(&b, -1), s2 = lb_balance_pick(&b, -1),
+	    s3 = lb_balance_pick(&b, -1);
 	CHECK(s1 != s2 && s2 != s3 && s1 != s3);
-	lb_release(&b, s2);
-	CHECK_EQ(lb_pick(&b, -1), s2);
+	lb_balance_release(&b, s2);
+	CHECK_EQ(lb_balance_pick(&b, -1), s2);
 	/* ties take turns */
 	struct lb_server one[2];
 	struct lb_balancer b2;
@@ -181,17 +182,17 @@ TEST(balance_leastconn)
 	char got[16];
 	picks(&b2, 6, -1, got);
 	CHECK(strchr(got, 'a') && strchr(got, 'b'));
-	lb_balancer_free(&b2);
-	lb_balancer_free(&b);
+	lb_balance_free(&b2);
+	lb_balance_free(&b);
 
 	t_case("leastconn weighs active by weight");
 	make(&b, sv, LB_LEASTCONN, (const int[]){ 3, 1 }, 2);
 	int count[2] = { 0, 0 };
 	for (int i = 0; i < 8; i++)
-		count[lb_pick(&b, -1)]++; /* all held */
+		count[lb_balance_pick(&b, -1)]++; /* all held */
 	CHECK_EQ(count[0], 6);
 	CHECK_EQ(count[1], 2);
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 }
 
 TEST(balance_first)
@@ -206,15 +207,15 @@ TEST(balance_first)
 	sv[1].maxconn = 1;
 	int p[4];
 	for (int i = 0; i < 4; i++)
-		p[i] = lb_pick(&b, -1);
+		p[i] = lb_balance_pick(&b, -1);
 	CHECK_EQ(p[0], 0);
 	CHECK_EQ(p[1], 0);
 	CHECK_EQ(p[2], 1);
 	CHECK_EQ(p[3], 2); /* fills servers in order */
 	atomic_store(&sv[0].up, false);
-	lb_release(&b, 1);
-	CHECK_EQ(lb_pick(&b, -1), 1);
-	lb_balancer_free(&b);
+	lb_balance_release(&b, 1);
+	CHECK_EQ(lb_balance_pick(&b, -1), 1);
+	lb_balance_free(&b);
 }
 
 struct share_arg {
@@ -227,10 +228,10 @@ static void *share_thread(void *p)
 {
 	struct share_arg *a = p;
 	for (int i = 0; i < a->n; i++) {
-		int s = lb_pick(a->b, -1);
+		int s = lb_balance_pick(a->b, -1);
 		if (s >= 0) {
 			a->counts[s]++;
-			lb_release(a->b, s);
+			lb_balance_release(a->b, s);
 		}
 	}
 	return NULL;
@@ -260,7 +261,7 @@ TEST(balance_exact_shares_from_several_threads)
 	CHECK_EQ(total[2], 1000);
 	for (int k = 0; k < 3; k++)
 		CHECK_EQ(atomic_load(&sv[k].active), 0);
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 }
 
 struct none_arg {
@@ -272,11 +273,11 @@ static void *none_thread(void *p)
 {
 	struct none_arg *a = p;
 	for (int i = 0; i < 200000; i++) {
-		int s = lb_pick(a->b, -1);
+		int s = lb_balance_pick(a->b, -1);
 		if (s < 0)
 			a->nones++;
 		else
-			lb_release(a->b, s);
+			lb_balance_release(a->b, s);
 	}
 	return NULL;
 }
@@ -301,5 +302,5 @@ TEST(balance_never_none_while_a_server_is_up_under_threads)
 		nones += args[i].nones;
 	}
 	CHECK_EQ(nones, 0);
-	lb_balancer_free(&b);
+	lb_balance_free(&b);
 }
