@@ -250,9 +250,7 @@ static int redirect(struct httpd_session *s, const char *to)
 int lb_dashboard_handle(struct lb *lb, struct httpd_session *s)
 {
 	struct str path = s->req->target;
-	const char *q = memchr(path.p, '?', path.len);
-	if (q)
-		path.len = (size_t)(q - path.p);
+	path.len = http_target_path_len(path);
 	if (httpd_path_is(s->req->target, "/dashboard.json", false))
 		return dashboard_json(lb, s);
 	if (httpd_path_is(s->req->target, "/", false) ||

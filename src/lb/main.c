@@ -59,15 +59,8 @@ static int redirect_https(struct lb *lb, struct httpd_session *s)
 		} else if (c[-1] < '0' || c[-1] > '9') {
 			break;
 		}
-	/* the path and query: origin-form as it came, or absolute-form's own */
-	struct str target = s->req->raw_target;
-	if (s->req->absolute_form) {
-		const char *p = memmem(target.p, target.len, "://", 3);
-		const char *slash =
-		    p ? memchr(p + 3, '/', (size_t)(target.p + target.len - p - 3)) : NULL;
-		target = slash ? (struct str){ slash, (size_t)(target.p + target.len - slash) }
-		               : STR_LIT("/");
-	}
+	/* the path and query (the parser reduced an absolute-form target) */
+	struct str target = s->req->target;
 	char port[8] = "";
 	unsigned to = redirect_port(&conf_of(lb->d)->lb.redirect_ports, host, n, lb->tls_port);
 	if (to != 443)

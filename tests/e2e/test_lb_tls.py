@@ -349,6 +349,12 @@ def test_plain_http_redirects_to_https(stack):
     out = raw_http(stack.lb, 8080, b"GET /api/hello?x=1 HTTP/1.0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 301 "), out
     assert f"\r\nLocation: https://{WWW}:8443/api/hello?x=1\r\n".encode() in out, out
+    # absolute-form: its own path and query, or "/" when it has no path
+    out = raw_http(stack.lb, 8080,
+                   f"GET http://{WWW}/x/y?z=1 HTTP/1.1\r\nHost: {WWW}\r\n\r\n".encode())
+    assert f"\r\nLocation: https://{WWW}:8443/x/y?z=1\r\n".encode() in out, out
+    out = raw_http(stack.lb, 8080, f"GET http://{WWW} HTTP/1.1\r\nHost: {WWW}\r\n\r\n".encode())
+    assert f"\r\nLocation: https://{WWW}:8443/\r\n".encode() in out, out
     status, h, _ = curl("-X", "POST", "--data", "text=hi", stack.http_url + "/posts",
                         "-H", f"Host: {WWW}")
     assert status == 301 and h["location"] == f"https://{WWW}:8443/posts"

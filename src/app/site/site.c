@@ -545,8 +545,7 @@ static int get_post(struct app_worker *aw, struct httpd_session *s)
 {
 	struct str path = s->req->target;
 	size_t pre = strlen("/api/posts/");
-	const char *q = memchr(path.p, '?', path.len);
-	size_t end = q ? (size_t)(q - path.p) : path.len;
+	size_t end = http_target_path_len(path);
 	long long id = text_id(path.p + pre, end - pre);
 	if (id < 0)
 		return app_json_error(s, 404, "no such post");
