@@ -45,7 +45,7 @@ CORE_SRC = $(wildcard src/core/*.c)
 # The stack file: src/conf and each daemon's section (its *_conf.c), one
 # library every binary links, so that each checks the whole file.
 CONF_SECTION_SRC = src/lb/lb_conf.c src/web/web_conf.c src/app/app_conf.c src/dns/dns_conf.c \
-                   src/ctl/mon_conf.c
+                   src/ctl/mon_conf.c src/ctl/vrrp_conf.c
 CONF_SRC = $(wildcard src/conf/*.c) $(CONF_SECTION_SRC)
 LB_SRC   = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/lb/*.c))
 WEB_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/web/*.c))

@@ -73,6 +73,7 @@ static const struct cfg_custom roles_type = { set_roles, print_roles, NULL };
 static const struct cfg_key site_keys[] = {
 	CFG_KEY("domain", CFG_STR, struct conf_site, domain, "foobar.com", 0, 0),
 	CFG_KEY("www", CFG_STR, struct conf_site, www, "lb-01", 0, 0),
+	CFG_KEY("vip", CFG_STR, struct conf_site, vip, "", 0, 0),
 	CFG_KEY("state", CFG_STR, struct conf_site, state, "var", 0, 0),
 	CFG_KEY("admin", CFG_STR, struct conf_site, admin, "", 0, 0),
 	CFG_KEY("user", CFG_STR, struct conf_site, user, "tristack", 0, 0),
@@ -126,6 +127,23 @@ const struct conf_host *conf_host_with_role(const struct conf *s, unsigned role)
 	return NULL;
 }
 
+const char *conf_www_address(const struct conf *s)
+{
+	if (s->site.vip && s->site.vip[0])
+		return s->site.vip;
+	const struct conf_host *h = conf_host(s, s->site.www);
+	return h ? h->address : NULL;
+}
+
+bool conf_host_is_www(const struct conf *s, const struct conf_host *h)
+{
+	if (h == NULL)
+		return false;
+	if (s->site.vip && s->site.vip[0])
+		return (h->roles & ROLE_LB) != 0;
+	return strcmp(h->name, s->site.www) == 0;
+}
+
 int conf_resolve_addr(const struct conf *s, const char *spec, const struct conf_host *self,
                       struct addr *a, char *err, size_t errlen)
 {
@@ -165,7 +183,34 @@ int conf_resolve_addr(const struct conf *s, const char *spec, const struct conf_
 	return addr_parse(spec, NULL, a, err, errlen);
 }
 
-/* Every host has a distinct IP address; [site] www names one of them. */
+/* [site] vip: an IPv4 address no host has, on a stack with an LB host to
+ * hold it. */
+static int check_vip(struct cfg_ctx *L, const struct conf *s)
+{
+	if (s->site.vip[0] == '\0')
+		return 0;
+	cfg_at_key(L, "site", "vip");
+	struct in_addr a;
+	if (inet_pton(AF_INET, s->site.vip, &a) != 1) {
+		cfg_fail(L, "bad 'vip' '%s' in [site] (an IPv4 address)", s->site.vip);
+		return -1;
+	}
+	for (unsigned i = 0; i < s->nhosts; i++)
+		if (strcmp(s->hosts[i].address, s->site.vip) == 0) {
+			cfg_fail(L, "'vip' in [site] is [host %s]'s own address; the floating "
+			         "address must be one no host has",
+			         s->hosts[i].name);
+			return -1;
+		}
+	if (s->nhosts > 0 && conf_host_with_role(s, ROLE_LB) == NULL) {
+		cfg_fail(L, "'vip' in [site]: no host has the lb role to hold it");
+		return -1;
+	}
+	return 0;
+}
+
+/* Every host has a distinct IP address; [site] www names one of them
+ * (unless the site has a floating address). */
 static int check_hosts(struct cfg_ctx *L, void *root)
 {
 	struct conf *s = root;
@@ -192,8 +237,10 @@ static int check_hosts(struct cfg_ctx *L, void *root)
 				return -1;
 			}
 	}
+	if (check_vip(L, s) < 0)
+		return -1;
 	cfg_at_key(L, "site", "www");
-	if (s->nhosts > 0 && conf_host(s, s->site.www) == NULL) {
+	if (s->nhosts > 0 && !s->site.vip[0] && conf_host(s, s->site.www) == NULL) {
 		cfg_fail(L, "'www' in [site] names host '%s', which has no [host] section",
 		         s->site.www);
 		return -1;
@@ -230,12 +277,13 @@ static const struct cfg_section db_section = {
 static const struct cfg_section *const sections[] = {
 	&site_section,     &host_section,     &lb_conf_section,
 	&web_conf_section, &app_conf_section, &dns_conf_section,
-	&db_section,       &mon_conf_section, NULL,
+	&db_section,       &mon_conf_section, &vrrp_conf_section, NULL,
 };
 
 /* Hosts first (the others look hosts up), then as the checks always ran. */
 static const struct cfg_section *const checks[] = {
-	&host_section, &mon_conf_section, &web_conf_section, &lb_conf_section, NULL,
+	&host_section, &mon_conf_section, &web_conf_section, &lb_conf_section, &vrrp_conf_section,
+	NULL,
 };
 
 static const struct cfg_schema schema = { sections, checks };
@@ -318,7 +366,7 @@ static int ops_identify(const void *conf, const char *host_name, unsigned role, 
 		.host = h ? h->name : NULL,
 		.address = h ? h->address : NULL,
 		.domain = s->site.domain,
-		.www = s->site.www,
+		.www = conf_host_is_www(s, h) ? h->name : s->site.www,
 		.state = s->site.state,
 		.admin = s->site.admin,
 	};

@@ -5,7 +5,7 @@
  * (core/cfg.h); each section belongs to the daemon that reads it and brings
  * its own struct and key table ([lb] src/lb/lb_conf.h, [web]
  * src/web/web_conf.h, [app] src/app/app_conf.h, [dns] src/dns/dns_conf.h,
- * [monitoring] src/ctl/mon_conf.h). This library holds what they share: the
+ * [monitoring] src/ctl/mon_conf.h, [vrrp] src/ctl/vrrp_conf.h). This library holds what they share: the
  * aggregate struct conf, [site], [host NAME] and their roles, [db] (the app
  * and the CLI read it), host lookup, and the schema linking every section.
  *
@@ -24,6 +24,7 @@
 #include "core/daemon.h"
 #include "core/net.h"
 #include "ctl/mon_conf.h"
+#include "ctl/vrrp_conf.h"
 #include "dns/dns_conf.h"
 #include "lb/lb_conf.h"
 #include "web/web_conf.h"
@@ -48,7 +49,9 @@
 
 struct conf_site {
 	char *domain;
-	char *www;   /* host that www.<domain> points at */
+	char *www;   /* host that www.<domain> points at (when there is no vip) */
+	char *vip;   /* "" or the floating address the LB hosts share (keepalived):
+	              * then www.<domain> is this address */
 	char *state; /* state folder */
 	char *admin; /* who may reach the admin ports: host names and CIDRs, space-separated */
 	char *user;  /* the account daemons run as when tristack runs as root */
@@ -86,6 +89,7 @@ struct conf {
 	struct dns_conf dns;
 	struct conf_db db;
 	struct mon_conf monitoring;
+	struct vrrp_conf vrrp;
 };
 
 /* Load and check a stack file. Returns 0, or -1 with "file:line: message"
@@ -101,6 +105,13 @@ void conf_print(const struct conf *s, FILE *out);
 const struct conf_host *conf_host(const struct conf *s, const char *name);
 /* The first host with a role (ROLE_*), or NULL. */
 const struct conf_host *conf_host_with_role(const struct conf *s, unsigned role);
+
+/* The address www.<domain> resolves to: [site] vip, else the www host's;
+ * NULL in a stack without hosts. */
+const char *conf_www_address(const struct conf *s);
+/* Does h answer for www.<domain>: the www host, or an LB host when the
+ * site has a floating address (whichever holds it answers)? */
+bool conf_host_is_www(const struct conf *s, const struct conf_host *h);
 
 /* Resolve a listen/target spec against a host: ":8080" -> "<host address>:8080",
  * "web-01:8080" -> that host's address, "1.2.3.4:80" as is. */
