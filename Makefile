@@ -3,7 +3,8 @@
 #   make            build every binary into build/bin/
 #   make test       install what is missing, build, run unit + e2e tests + a fuzz smoke run
 #   make run        install what is missing, build, bring the stack up, print its URL
-#                   (as root: the isolated lab; ISOLATED=0 for the loopback stack)
+#                   (as root: the isolated lab; ISOLATED=0 for the loopback stack;
+#                   HA=1: the highly available layout, two LBs on a floating address)
 #   make asan       the whole test suite on an ASan + UBSan build (build-asan/)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make bench      the side-by-side benchmarks against HAProxy and nginx
@@ -185,9 +186,11 @@ fuzz-smoke: fuzz-build
 
 # As root: the isolated lab (each host a network namespace, the seed's
 # 10.0.0.x, real ports, firewalls); otherwise the loopback stack. ISOLATED=0
-# forces loopback.
-ISOLATED ?= $(if $(filter 0,$(shell id -u)),1,0)
-RUN_CONF  = $(if $(filter 1,$(ISOLATED)),conf/foobar-isolated.conf,conf/foobar.conf)
+# forces loopback. HA=1: conf/foobar-ha.conf (two LBs sharing 10.0.0.1 with
+# keepalived), isolated only: root.
+HA       ?= 0
+ISOLATED ?= $(if $(filter 0,$(shell id -u)),1,$(HA))
+RUN_CONF  = $(if $(filter 1,$(HA)),conf/foobar-ha.conf,$(if $(filter 1,$(ISOLATED)),conf/foobar-isolated.conf,conf/foobar.conf))
 RUN_FLAGS = $(if $(filter 1,$(ISOLATED)),--isolated,)
 
 run: deps all

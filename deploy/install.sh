@@ -91,6 +91,10 @@ missing_libs=$(ldd bin/* 2>/dev/null | grep 'not found' | sort -u || true)
 conf_changed=0
 put etc/tristack/foobar.conf "$CONF_DIR/foobar.conf" 0644 && conf_changed=1
 put etc/tristack/host "$CONF_DIR/host" 0644 || true
+# an LB of a pair: keepalived's configuration (the floating address)
+if [ -f etc/tristack/keepalived.conf ]; then
+	put etc/tristack/keepalived.conf "$CONF_DIR/keepalived.conf" 0644 && conf_changed=1
+fi
 if [ -d share ]; then
 	# the files the stack file names by relative path (the web root ...),
 	# relative to the daemons' working directory

@@ -94,35 +94,42 @@ int acct_init(struct ctl *c, char *err, size_t errlen)
 }
 
 /* In a child, before exec: become the account for good (all three ids,
- * no supplementary group of root's), keeping CAP_NET_BIND_SERVICE as an
- * ambient capability when bind_low, so that it survives the exec. The
+ * no supplementary group of root's), keeping the capabilities of keep_caps
+ * (CAP_NET_BIND_SERVICE for :80; keepalived's) as ambient ones, so that
+ * they survive the exec. The
  * pre-check's child (acct_check_reach) goes the same way. */
-int acct_drop(const struct ctl *c, bool bind_low)
+int acct_drop(const struct ctl *c, uint64_t keep_caps)
 {
 	if (!c->drop)
 		return 0;
 	/* Nothing it execs can gain a privilege back: no capability beyond
-	 * the one kept in the bounding set, no set-uid binary honoured
+	 * the ones kept in the bounding set, no set-uid binary honoured
 	 * (systemd's CapabilityBoundingSet= and NoNewPrivileges=). */
 	for (long cap = 0; prctl(PR_CAPBSET_READ, cap, 0L, 0L, 0L) >= 0; cap++)
-		if (!(bind_low && cap == CAP_NET_BIND_SERVICE) &&
+		if (!(cap < 64 && (keep_caps & ACCT_CAP(cap))) &&
 		    prctl(PR_CAPBSET_DROP, cap, 0L, 0L, 0L) < 0)
 			return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0)
 		return -1;
-	if (bind_low && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
+	if (keep_caps && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0)
 		return -1;
 	if (setgroups(1, &c->gid) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
 	    setresuid(c->uid, c->uid, c->uid) < 0)
 		return -1;
-	if (!bind_low)
+	if (!keep_caps)
 		return 0;
+	/* kept across exec: permitted, inheritable and ambient */
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { { 0, 0, 0 } };
-	d[0].effective = d[0].permitted = d[0].inheritable = 1u << CAP_NET_BIND_SERVICE;
-	if (syscall(SYS_capset, &h, d) < 0 ||
-	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (long)CAP_NET_BIND_SERVICE, 0L, 0L) < 0)
+	for (unsigned i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		d[i].effective = d[i].permitted = d[i].inheritable =
+		    (uint32_t)(keep_caps >> (32 * i));
+	if (syscall(SYS_capset, &h, d) < 0)
 		return -1;
+	for (long cap = 0; cap < 64; cap++)
+		if ((keep_caps & ACCT_CAP(cap)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0L, 0L) < 0)
+			return -1;
 	return 0;
 }
 
@@ -383,7 +390,7 @@ int acct_check_reach(const struct ctl *c, const char *const *paths, const int *m
 		if (acct_view_enter(c) < 0) {
 			snprintf(msg, sizeof(msg), "a view of the folders on the way: %s",
 			         strerror(errno));
-		} else if (acct_drop(c, false) < 0) {
+		} else if (acct_drop(c, 0) < 0) {
 			snprintf(msg, sizeof(msg), "cannot become %s: %s", c->cfg.site.user,
 			         strerror(errno));
 		} else {

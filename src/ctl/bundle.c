@@ -4,7 +4,10 @@
  *
  *   bin/           the binaries of the host's roles, and tristack itself
  *   etc/tristack/  the stack file (as foobar.conf) and the host's name
- *   systemd/       one unit per daemon (hardened, restarted on failure)
+ *   systemd/       one unit per daemon (hardened, restarted on failure);
+ *                  an LB of a pair ([site] vip) also keepalived's (as the
+ *                  tristack user) and its agent's, with
+ *                  etc/tristack/keepalived.conf
  *   nftables/      the host's firewall (fw_render, firewall.c)
  *   mariadb/       db hosts: settings for Debian's mariadb.service; the
  *                  primary's provision.sql and migrations, the replica's
@@ -522,6 +525,94 @@ static int put_units(struct bundle *b)
 	return 0;
 }
 
+/* ---- the floating address: keepalived and its agent (vrrp.c) ---- */
+
+static int put_vrrp_unit(struct bundle *b, bool keepalived, const struct vrrp_paths *p)
+{
+	const char *host = b->h->name;
+	struct bundle_out o;
+	FILE *f = bundle_out_open(b, &o);
+	if (f == NULL)
+		return -1;
+	fprintf(f,
+	        "# %s.service: %s of %s (www.%s), made by `tristack bundle %s`.\n"
+	        "[Unit]\n"
+	        "Description=tristack %s on %s\n"
+	        "Wants=network-online.target\n"
+	        "After=network-online.target tristack-lb.service%s\n"
+	        "StartLimitIntervalSec=60\n"
+	        "StartLimitBurst=5\n"
+	        "\n"
+	        "[Service]\n"
+	        "Type=exec\n"
+	        "User=tristack\n"
+	        "Group=tristack\n"
+	        "# %s/vrrp: the check file, keepalived's fifo and pid files\n"
+	        "StateDirectory=tristack/vrrp\n"
+	        "StateDirectoryMode=0750\n",
+	        keepalived ? "tristack-keepalived" : "tristack-vrrp-check",
+	        keepalived ? "keepalived, the floating address" : "the agent checking tristack-lb for keepalived",
+	        host, b->c->cfg.site.domain, host,
+	        keepalived ? "keepalived (VRRP)" : "vrrp-check", host,
+	        keepalived ? " tristack-vrrp-check.service" : "", T_STATE);
+	if (keepalived)
+		fprintf(f,
+		        "ExecStart=/usr/sbin/keepalived --dont-fork --log-console --log-detail "
+		        "--vrrp --use-file=%s --pid=%s --vrrp_pid=%s\n"
+		        "ExecReload=/bin/kill -HUP $MAINPID\n"
+		        "# VRRP and the address, without root: no script of keepalived's runs\n"
+		        "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BROADCAST\n"
+		        "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BROADCAST\n"
+		        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK AF_PACKET\n",
+		        "/etc/tristack/keepalived.conf", p->pid, p->vrrp_pid);
+	else
+		fprintf(f,
+		        "ExecStart=%s/tristack -c %s --state %s vrrp-check %s\n"
+		        "CapabilityBoundingSet=\n"
+		        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n",
+		        T_BIN, T_CONF, T_STATE, host);
+	fprintf(f, "Restart=always\n"
+	           "RestartSec=1\n"
+	           "UMask=0027\n"
+	           "NoNewPrivileges=yes\n"
+	           "ProtectSystem=strict\n"
+	           "ReadWritePaths=" T_STATE "\n"
+	           "ProtectHome=yes\n"
+	           "PrivateTmp=yes\n"
+	           "PrivateDevices=yes\n"
+	           "ProtectKernelModules=yes\n"
+	           "ProtectKernelLogs=yes\n"
+	           "ProtectControlGroups=yes\n"
+	           "ProtectClock=yes\n"
+	           "ProtectHostname=yes\n"
+	           "RestrictNamespaces=yes\n"
+	           "RestrictRealtime=yes\n"
+	           "RestrictSUIDSGID=yes\n"
+	           "LockPersonality=yes\n"
+	           "SystemCallArchitectures=native\n"
+	           "\n"
+	           "[Install]\n"
+	           "WantedBy=multi-user.target\n");
+	char rel[128];
+	snprintf(rel, sizeof(rel), "systemd/%s.service",
+	         keepalived ? "tristack-keepalived" : "tristack-vrrp-check");
+	return bundle_out_put(b, &o, rel, 0644);
+}
+
+static int put_vrrp(struct bundle *b)
+{
+	if (!(b->h->roles & ROLE_LB) || !vrrp_on(b->c))
+		return 0;
+	struct vrrp_paths p;
+	vrrp_paths(T_STATE "/vrrp", b->h->name, &p);
+	char text[8192];
+	if (vrrp_render(&b->c->cfg, b->h, &p, text, sizeof(text)) < 0)
+		return bundle_fail(b, "keepalived.conf of %s: too long", b->h->name);
+	if (bundle_put_file(b, "etc/tristack/keepalived.conf", 0644, text, strlen(text)) < 0)
+		return -1;
+	return put_vrrp_unit(b, false, &p) < 0 ? -1 : put_vrrp_unit(b, true, &p);
+}
+
 /* ---- nftables/ ---- */
 
 /* fw_render's rules (firewall.c, what isolated mode loads), and SSH: a
@@ -695,7 +786,7 @@ static int build(struct bundle *b, const char *out)
 	if (bundle_mkdirs(b, b->top) < 0 || put_binaries(b) < 0 ||
 	    bundle_copy_file(b, b->c->conf, "etc/tristack/foobar.conf", 0644) < 0 ||
 	    bundle_put_file(b, "etc/tristack/host", 0644, host_line, strlen(host_line)) < 0 ||
-	    put_units(b) < 0 || put_firewall(b) < 0 || bundle_put_database(b) < 0 ||
+	    put_units(b) < 0 || put_vrrp(b) < 0 || put_firewall(b) < 0 || bundle_put_database(b) < 0 ||
 	    put_tls(b) < 0 || put_shared(b) < 0 || bundle_put_install(b) < 0 ||
 	    bundle_put_readme(b) < 0)
 		return -1;

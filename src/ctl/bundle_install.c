@@ -48,6 +48,8 @@ static void packages(struct bundle *b)
 		bundle_sh_word(f, "media-types"); /* /etc/mime.types */
 	if (b->h->roles & ROLE_DNS)
 		bundle_sh_word(f, "libldns3");
+	if ((b->h->roles & ROLE_LB) && vrrp_on(b->c))
+		bundle_sh_word(f, "keepalived");
 	if (bundle_is_db(b->h))
 		bundle_sh_word(f, "mariadb-server");
 }
@@ -90,6 +92,10 @@ int bundle_put_install(struct bundle *b)
 	for (size_t r = 0; r < ARRAY_SIZE(bundle_roles); r++)
 		if (b->h->roles & bundle_roles[r].role)
 			bundle_sh_word(f, bundle_roles[r].daemon);
+	if ((b->h->roles & ROLE_LB) && vrrp_on(b->c)) {
+		bundle_sh_word(f, "tristack-vrrp-check");
+		bundle_sh_word(f, "tristack-keepalived");
+	}
 	fprintf(f, " )\nPACKAGES=(%s )\n", b->packages.text);
 	fprintf(f, "# \"daemon URL\": what must answer once they run\nCHECKS=(%s )\n",
 	        b->checks.text);

@@ -4,7 +4,9 @@
 #define TS_CTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "conf/conf.h"
 
@@ -16,11 +18,13 @@ struct unit {
 	char pidfile[TS_PATH_MAX];
 	char logfile[TS_PATH_MAX];
 	struct addr probe; /* where it answers */
-	enum { PROBE_HTTP, PROBE_DNS, PROBE_DB } probe_kind;
+	enum { PROBE_HTTP, PROBE_DNS, PROBE_DB, PROBE_VRRP } probe_kind;
 	bool db; /* a MariaDB instance, not one of our daemons */
 	/* Prometheus or an exporter (monitoring.c makes their arguments) */
 	enum { MON_NONE, MON_PROMETHEUS, MON_EXPORTER } mon;
 	const char *exe; /* an outside program's path; NULL: ours, in bindir */
+	bool keepalived; /* keepalived (vrrp.c makes its arguments) */
+	const char *subcmd; /* a `tristack SUBCMD [HOST]` of ours: forward, vrrp-check */
 	const char *probe_path;
 	bool root_ns; /* runs in this machine's namespace, not its host's (forward) */
 	pid_t pid;    /* running pid or 0 */
@@ -63,14 +67,17 @@ struct ctl {
 
 /* account.c: the service account (see there). acct_init looks it up (as
  * root: makes it if missing; sets c->drop); acct_drop, in a child before
- * exec, becomes it for good (bind_low: keeping CAP_NET_BIND_SERVICE);
+ * exec, becomes it for good (keeping the capabilities in keep_caps);
  * acct_state gives the state folder's parts to it; acct_give_dir makes a
  * folder of its own; acct_check_reach: can it reach paths[i] with
  * modes[i] (access(2) modes)? -1 with err naming what blocks it.
  * acct_operator: the name of the account running tristack (MariaDB's
  * admin over the socket). */
 int acct_init(struct ctl *c, char *err, size_t errlen);
-int acct_drop(const struct ctl *c, bool bind_low);
+int acct_drop(const struct ctl *c, uint64_t keep_caps);
+/* The capabilities a unit keeps (bits 1 << CAP_...): binding :80, and
+ * keepalived's (moving an address, VRRP's raw sockets). */
+#define ACCT_CAP(cap) (UINT64_C(1) << (cap))
 int acct_state(const struct ctl *c, char *err, size_t errlen);
 int acct_give_dir(const struct ctl *c, const char *path, char *err, size_t errlen);
 int acct_check_reach(const struct ctl *c, const char *const *paths, const int *modes, unsigned n,
@@ -208,6 +215,37 @@ int mdb_exporter_user(struct ctl *c, char *err, size_t errlen);
  * up to ms and returns; render makes the body of GET /metrics. */
 int supervisor_metrics_listen(const struct ctl *c, char *err, size_t errlen);
 void supervisor_metrics_serve(int lfd, unsigned ms, char *(*render)(void *arg), void *arg);
+
+/* vrrp.c: the floating address ([site] vip): keepalived and its agent
+ * (`tristack vrrp-check HOST`) on every LB host. vrrp_on: the stack has a
+ * vip (and an LB host); vrrp_units adds both as units of each LB host in
+ * isolated mode; vrrp_prepare writes keepalived's configuration into
+ * {state}/vrrp/; vrrp_render makes one host's (p: where its files are:
+ * the lab's, or a bundle's). vrrp_read_state reads what the agent last
+ * wrote; vrrp_holds: is the address on h's interface now (isolated
+ * mode); vrrp_describe: status's health of a vrrp unit. */
+struct vrrp_paths {
+	char dir[TS_PATH_MAX], conf[TS_PATH_MAX], check[TS_PATH_MAX], fifo[TS_PATH_MAX],
+	    state[TS_PATH_MAX], pid[TS_PATH_MAX], vrrp_pid[TS_PATH_MAX];
+};
+struct vrrp_state {
+	char state[16]; /* MASTER, BACKUP, FAULT, starting */
+	unsigned long transitions;
+	time_t since;
+	char lb[8]; /* ok, down */
+};
+bool vrrp_on(const struct ctl *c);
+void vrrp_paths(const char *dir, const char *host, struct vrrp_paths *p);
+int vrrp_render(const struct conf *s, const struct conf_host *h, const struct vrrp_paths *p,
+                char *out, size_t len);
+int vrrp_units(struct ctl *c, char *err, size_t errlen);
+int vrrp_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv,
+              unsigned max);
+int vrrp_prepare(struct ctl *c, char *err, size_t errlen);
+int vrrp_read_state(const struct ctl *c, const struct conf_host *h, struct vrrp_state *st);
+bool vrrp_holds(const struct ctl *c, const struct conf_host *h);
+bool vrrp_describe(const struct ctl *c, const struct unit *u, char *out, size_t len);
+int cmd_vrrp_check(struct ctl *c, int argc, char **argv);
 
 /* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
 int cmd_bundle(struct ctl *c, int argc, char **argv);

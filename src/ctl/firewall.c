@@ -1,7 +1,10 @@
 /* firewall.c - each host's nftables rules, made from the roles of the
  * stack file:
  *
- *   lb   HTTP and HTTPS from anywhere; its admin port from [site] admin
+ *   lb   HTTP and HTTPS from anywhere; its admin port from [site] admin;
+ *        with a floating address ([site] vip), VRRP from the other LB
+ *        hosts, and a connection to a port nothing listens on is dropped,
+ *        not refused (see below)
  *   dns  53/udp and 53/tcp from anywhere; its admin port from [site] admin
  *   web  its port from the load balancer(s) only; admin port from [site] admin
  *   app  its port from its own host only (its web server); admin port from
@@ -172,20 +175,44 @@ int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t 
 	put(&o, "\t\tct state invalid drop\n");
 	put(&o, "\t\tmeta l4proto { icmp, ipv6-icmp } accept\n");
 	unsigned roles = h ? h->roles : 0;
+	bool vip = vrrp_on(c) && (roles & ROLE_LB);
+	if (vip) {
+		set[0] = '\0';
+		hosts_with(c, ROLE_LB, h, set, sizeof(set));
+		if (set[0])
+			put(&o,
+			    "\t\tip saddr { %s } ip protocol vrrp accept comment \"vrrp: the "
+			    "other LB hosts\"\n",
+			    set);
+	}
 	if (roles & ROLE_LB) {
 		int p = spec_port(c, s->lb.http.listen, h), tp = spec_port(c, s->lb.tls_listen, h);
+		/* On an LB of a pair, a SYN that finds no listener (the LB died a
+		 * moment ago and this host still holds the address) is dropped,
+		 * not answered with a reset: the client sends it again a second
+		 * later, when the other LB holds the address, instead of failing
+		 * at once. (`socket` finds the listening socket, if any.) */
+		const char *listening = vip ? "socket transparent 0 " : "";
 		if (p)
-			put(&o, "\t\ttcp dport %d accept comment \"lb: HTTP from anywhere\"\n", p);
+			put(&o, "\t\ttcp dport %d %saccept comment \"lb: HTTP from anywhere\"\n",
+			    p, listening);
 		if (tp)
-			put(&o, "\t\ttcp dport %d accept comment \"lb: HTTPS from anywhere\"\n",
-			    tp);
+			put(&o, "\t\ttcp dport %d %saccept comment \"lb: HTTPS from anywhere\"\n",
+			    tp, listening);
+		if (vip && p && tp)
+			put(&o,
+			    "\t\ttcp dport { %d, %d } drop comment \"lb: not listening: the "
+			    "client tries again\"\n",
+			    p, tp);
 		allow(&o, c, h, s->lb.http.admin, watch, "lb: admin");
 	}
 	if (roles & ROLE_DNS) {
 		int p = spec_port(c, s->dns.listen, h);
+		const char *listening = vip ? "socket transparent 0 " : "";
 		if (p) {
-			put(&o, "\t\tudp dport %d accept comment \"dns\"\n", p);
-			put(&o, "\t\ttcp dport %d accept comment \"dns over TCP\"\n", p);
+			put(&o, "\t\tudp dport %d %saccept comment \"dns\"\n", p, listening);
+			put(&o, "\t\ttcp dport %d %saccept comment \"dns over TCP\"\n", p,
+			    listening);
 		}
 		allow(&o, c, h, s->dns.admin, watch, "dns: admin");
 	}

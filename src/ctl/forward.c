@@ -30,6 +30,10 @@ struct fwd_listener {
 	int fd;
 	struct addr to; /* inside the LB's namespace */
 	const char *what;
+	/* with a floating address: HTTP and HTTPS go to it from the client
+	 * host (whichever LB holds it answers); the admin listener (the
+	 * dashboard) to the LB that holds it */
+	bool to_vip, to_holder;
 };
 
 /* One direction of a connection: bytes read from `from`, to go to `to`. */
@@ -130,9 +134,10 @@ static bool pump(struct pair *p, short rev0, short rev1)
  * ls: how many. A port another program holds (a loopback stack's LB, say)
  * is tried again every few seconds, so the forwarder neither dies in a loop
  * under the supervisor nor gives up for good. */
-static unsigned listen_all(const struct conf *s, const struct conf_host *lb,
+static unsigned listen_all(const struct ctl *c, const struct conf_host *lb,
                            struct fwd_listener *ls)
 {
+	const struct conf *s = &c->cfg;
 	unsigned nls = 0;
 	const struct {
 		int port;
@@ -156,10 +161,18 @@ static unsigned listen_all(const struct conf *s, const struct conf_host *lb,
 					         want[i].port, want[i].what, strerror(errno));
 				continue;
 			}
+			bool vip = vrrp_on(c), admin = i == MAX_LISTEN - 1;
+			char spec[128];
+			snprintf(spec, sizeof(spec), "%s:%d", s->site.vip, addr_port(&to));
+			if (vip && !admin && addr_parse(spec, NULL, &to, e, sizeof(e)) < 0)
+				continue;
 			char t[128];
-			log_info("forward: 127.0.0.1:%d -> %s %s", want[i].port, lb->name,
+			log_info("forward: 127.0.0.1:%d -> %s %s", want[i].port,
+			         vip ? (admin ? "the LB holding" : "the floating address")
+			             : lb->name,
 			         addr_format(&to, t, sizeof(t)));
-			ls[nls++] = (struct fwd_listener){ fd, to, want[i].what };
+			ls[nls++] = (struct fwd_listener){ fd, to, want[i].what, vip && !admin,
+				                           vip && admin };
 		}
 		if (nls == 0)
 			sleep(5);
@@ -229,7 +242,23 @@ static void accept_one(const struct ctl *c, const struct conf_host *lb,
 	for (unsigned j = 0; j < MAX_PAIRS && p == NULL; j++)
 		if (pairs[j].fd[0] < 0)
 			p = &pairs[j];
-	int lfd = p ? connect_in_lab(c, lb->name, &l->to) : -1;
+	const char *from = lb->name;
+	struct addr to = l->to;
+	if (l->to_vip) {
+		from = "client";
+	} else if (l->to_holder) {
+		for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+			const struct conf_host *h = &c->cfg.hosts[i];
+			char e[128];
+			if ((h->roles & ROLE_LB) && vrrp_holds(c, h) &&
+			    conf_resolve_addr(&c->cfg, c->cfg.lb.http.admin, h, &to, e, sizeof(e)) ==
+			        0) {
+				from = h->name;
+				break;
+			}
+		}
+	}
+	int lfd = p ? connect_in_lab(c, from, &to) : -1;
 	if (lfd < 0) {
 		close(cfd);
 		return;
@@ -253,7 +282,7 @@ int cmd_forward(struct ctl *c)
 	signal(SIGINT, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	struct fwd_listener ls[MAX_LISTEN];
-	unsigned nls = listen_all(s, lb, ls);
+	unsigned nls = listen_all(c, lb, ls);
 	struct pair *pairs = xcalloc(MAX_PAIRS, sizeof(*pairs));
 	for (unsigned i = 0; i < MAX_PAIRS; i++)
 		pairs[i].fd[0] = pairs[i].fd[1] = -1;

@@ -30,11 +30,12 @@ static void usage(FILE *out)
 	        "  status            each daemon: host, pid, state (restarts), requests/s,\n"
 	        "                    replica lag, address, health (--json: the same as JSON)\n"
 	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db,\n"
-	        "                    prometheus, exporter, forward);\n"
+	        "                    prometheus, exporter, forward, vrrp, vrrp-check);\n"
 	        "                    logs supervisor: what was restarted, and when\n"
 	        "  promote HOST      make HOST's database the primary (planned failover)\n"
 	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
 	        "  firewall show [HOST]  the nftables rules of each host\n"
+	        "  keepalived show HOST  keepalived's configuration on an LB host ([site] vip)\n"
 	        "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
 	        "options:\n"
 	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
@@ -266,6 +267,16 @@ static int addresses_here(const struct ctl *c, char *err, size_t errlen)
 static int cmd_up(struct ctl *c)
 {
 	char err[512];
+	unsigned lbs = 0;
+	for (unsigned i = 0; i < c->cfg.nhosts; i++)
+		lbs += (c->cfg.hosts[i].roles & ROLE_LB) != 0;
+	if (!c->isolated && vrrp_on(c) && lbs > 1) {
+		fprintf(stderr, "tristack: %u LB hosts share the floating address %s: that needs "
+		                "isolated mode (up --isolated, as root) or real servers (tristack "
+		                "bundle)\n",
+		        lbs, c->cfg.site.vip);
+		return 1;
+	}
 	if (!c->isolated && addresses_here(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
@@ -306,6 +317,10 @@ static int cmd_up(struct ctl *c)
 	mon_stop_leftovers(c, STOP_GRACE_MS);
 	if (mon_prepare(c, err, sizeof(err)) < 0 || acct_state(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: monitoring: %s\n", err);
+		goto fail;
+	}
+	if (vrrp_prepare(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: keepalived: %s\n", err);
 		goto fail;
 	}
 	if (start_phase(c, false) < 0)
@@ -483,6 +498,36 @@ static int cmd_firewall(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* tristack keepalived show HOST: keepalived's configuration of an LB host,
+ * as the lab runs it. */
+static int cmd_keepalived(struct ctl *c, int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[0], "show") != 0) {
+		fprintf(stderr, "usage: tristack keepalived show HOST\n");
+		return 1;
+	}
+	const struct conf_host *h = conf_host(&c->cfg, argv[1]);
+	if (h == NULL || !(h->roles & ROLE_LB)) {
+		fprintf(stderr, "tristack: '%s' is not an LB host of %s\n", argv[1], c->conf);
+		return 1;
+	}
+	if (!vrrp_on(c)) {
+		fprintf(stderr, "tristack: %s has no floating address ([site] vip): no keepalived\n",
+		        c->conf);
+		return 1;
+	}
+	struct vrrp_paths p;
+	char dir[TS_PATH_MAX], text[8192];
+	snprintf(dir, sizeof(dir), "%s/vrrp", c->state);
+	vrrp_paths(dir, h->name, &p);
+	if (vrrp_render(&c->cfg, h, &p, text, sizeof(text)) < 0) {
+		fprintf(stderr, "tristack: keepalived.conf of %s: too long\n", h->name);
+		return 1;
+	}
+	fputs(text, stdout);
+	return 0;
+}
+
 /* Where a unit's request (or query) counter is: its /metrics and the
  * counter's name. */
 static bool unit_metrics(const struct ctl *c, const struct unit *u, struct addr *a,
@@ -556,7 +601,7 @@ static void status_measure(struct ctl *c, struct status_row *rows, bool supervis
 			}
 		} else if (r->pid) {
 			r->healthy = unit_answers(c, u, r->health, sizeof(r->health));
-			if (r->healthy)
+			if (r->healthy && u->probe_kind != PROBE_VRRP)
 				snprintf(r->health, sizeof(r->health), "ok");
 		}
 		if (r->pid && before[i] >= 0) {
@@ -616,6 +661,43 @@ static void status_table(const struct ctl *c, const struct status_row *rows)
 	}
 }
 
+/* Who holds the floating address: the LB hosts that have it on their
+ * interface now (one, unless something is wrong), into out as names. */
+static unsigned vip_holders(const struct ctl *c, char *out, size_t len, unsigned long *moves)
+{
+	unsigned n = 0;
+	size_t o = 0;
+	out[0] = '\0';
+	*moves = 0;
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (!(h->roles & ROLE_LB))
+			continue;
+		struct vrrp_state st;
+		if (vrrp_read_state(c, h, &st) == 0)
+			*moves += st.transitions;
+		if (!vrrp_holds(c, h))
+			continue;
+		int k = snprintf(out + o, len - o, "%s%s", n ? ", " : "", h->name);
+		if (k > 0 && (size_t)k < len - o)
+			o += (size_t)k;
+		n++;
+	}
+	return n;
+}
+
+static void status_vip(const struct ctl *c)
+{
+	if (!vrrp_on(c) || !c->isolated)
+		return;
+	char who[256];
+	unsigned long moves;
+	unsigned n = vip_holders(c, who, sizeof(who), &moves);
+	printf("floating address %s: %s%s (keepalived transitions: %lu)\n", c->cfg.site.vip,
+	       n == 0 ? "held by no LB host" : n == 1 ? "held by " : "held by several hosts: ",
+	       who, moves);
+}
+
 /* status --json: the same, for scripts (jq) and monitors. */
 static void status_json(const struct ctl *c, const struct status_row *rows, pid_t sv)
 {
@@ -640,6 +722,24 @@ static void status_json(const struct ctl *c, const struct status_row *rows, pid_
 	json_t *top =
 	    json_pack("{s:s, s:s, s:o, s:o}", "stack", c->conf, "mode",
 	              c->isolated ? "isolated" : "loopback", "supervisor", svo, "units", units);
+	if (vrrp_on(c) && c->isolated) {
+		json_t *holders = json_array();
+		unsigned long moves = 0;
+		for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+			const struct conf_host *h = &c->cfg.hosts[i];
+			struct vrrp_state st;
+			if (!(h->roles & ROLE_LB))
+				continue;
+			if (vrrp_read_state(c, h, &st) == 0)
+				moves += st.transitions;
+			if (vrrp_holds(c, h))
+				json_array_append_new(holders, json_string(h->name));
+		}
+		json_object_set_new(top, "vip",
+		                    json_pack("{s:s, s:o, s:I}", "address", c->cfg.site.vip,
+		                              "holders", holders, "transitions",
+		                              (json_int_t)moves));
+	}
 	json_dumpf(top, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(top);
@@ -670,6 +770,7 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		if (sv)
 			printf(" (pid %d)", (int)sv);
 		printf("%s\n", c->isolated ? "; isolated mode" : "");
+		status_vip(c);
 	}
 	free(rows);
 	return down ? 3 : 0; /* like systemctl status: 3 = not running */
@@ -828,6 +929,10 @@ int main(int argc, char **argv)
 		rc = cmd_firewall(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "forward") == 0)
 		rc = cmd_forward(&c); /* the supervisor's unit, not a user's command */
+	else if (strcmp(cmd, "keepalived") == 0)
+		rc = cmd_keepalived(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "vrrp-check") == 0) /* the supervisor's unit */
+		rc = cmd_vrrp_check(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "bundle") == 0)
 		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
 	else {

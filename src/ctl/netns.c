@@ -128,13 +128,30 @@ int lab_plan(struct ctl *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (vrrp_on(c)) {
+		struct in_addr v;
+		uint32_t ip = inet_pton(AF_INET, c->cfg.site.vip, &v) == 1 ? ntohl(v.s_addr) : 0;
+		if ((ip & 0xffffff00u) != net || (ip & 0xff) == 0 || (ip & 0xff) == 255 ||
+		    (ip & 0xff) == 100) {
+			snprintf(err, errlen,
+			         "[site] vip %s must be an address of the hosts' /24 (not .0, .255 "
+			         "or .100, the client's)",
+			         c->cfg.site.vip);
+			return -1;
+		}
+	}
 	struct in_addr n = { htonl(net) }, cl = { htonl(net | 100) };
 	char nb[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &n, nb, sizeof(nb));
 	snprintf(c->subnet, sizeof(c->subnet), "%s/24", nb);
 	inet_ntop(AF_INET, &cl, c->client_address, sizeof(c->client_address));
+	/* the resolver: the DNS on the floating address when the LB hosts
+	 * serve it (whichever holds it answers), else the first DNS host */
 	const struct conf_host *dns = conf_host_with_role(&c->cfg, ROLE_DNS);
-	snprintf(c->dns_address, sizeof(c->dns_address), "%s", dns ? dns->address : "");
+	const char *ns = dns ? dns->address : "";
+	if (dns && vrrp_on(c) && (dns->roles & ROLE_LB))
+		ns = c->cfg.site.vip;
+	snprintf(c->dns_address, sizeof(c->dns_address), "%s", ns);
 	return 0;
 }
 

@@ -132,6 +132,8 @@ bool unit_answers(const struct ctl *c, const struct unit *u, char *why, size_t w
 {
 	if (u->probe_kind == PROBE_DB)
 		return mdb_answers(c, u, why, whylen); /* over its Unix socket */
+	if (u->probe_kind == PROBE_VRRP)
+		return vrrp_describe(c, u, why, whylen); /* what its agent wrote */
 	if (!c->isolated || u->root_ns)
 		return answers(c, u, why, whylen);
 	/* the host's address is only reachable from inside its namespace */

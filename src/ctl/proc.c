@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,6 +149,7 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 		if (u == NULL)
 			return -1;
 		u->root_ns = true;
+		u->subcmd = "forward";
 		u->probe_kind = PROBE_HTTP;
 		u->probe_path = "/";
 		char e[256], spec[32];
@@ -157,6 +159,9 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* keepalived and its agent on each LB host: the floating address */
+	if (vrrp_units(c, err, errlen) < 0)
+		return -1;
 	/* Prometheus and the exporters last: they watch the rest */
 	c->monitoring = mon_on(c);
 	return c->monitoring ? mon_units(c, err, errlen) : 0;
@@ -231,11 +236,19 @@ static int mkdirs(const char *path)
 	return mkdir(tmp, 0750) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* The daemons that may listen on a port under 1024 (:80, :443, :53 in the
- * isolated lab): they keep CAP_NET_BIND_SERVICE, as the bundles' units do. */
-static bool unit_binds_low(const struct unit *u)
+/* What a unit keeps of root's powers, as the bundles' units do: the
+ * daemons that may listen on a port under 1024 (:80, :443, :53 in the
+ * isolated lab) CAP_NET_BIND_SERVICE; keepalived what VRRP needs (adding
+ * and removing the floating address, its raw sockets and gratuitous ARP);
+ * the rest nothing. */
+static uint64_t unit_caps(const struct unit *u)
 {
-	return !u->db && u->mon == MON_NONE && strcmp(u->role, "app") != 0;
+	if (u->keepalived)
+		return ACCT_CAP(CAP_NET_ADMIN) | ACCT_CAP(CAP_NET_RAW) |
+		       ACCT_CAP(CAP_NET_BROADCAST);
+	if (u->db || u->mon != MON_NONE || u->subcmd || strcmp(u->role, "app") == 0)
+		return 0;
+	return ACCT_CAP(CAP_NET_BIND_SERVICE);
 }
 
 pid_t fork_with_report(int *report, char *err, size_t errlen)
@@ -277,14 +290,22 @@ static int unit_argv(struct ctl *c, struct unit *u, char *bin, size_t binlen, ch
 			return -1;
 		}
 		snprintf(bin, binlen, "%s", u->exe);
-	} else if (u->root_ns) {
+	} else if (u->keepalived) {
+		if (vrrp_argv(c, u, store, storelen, argv, max) < 0) {
+			snprintf(err, errlen, "keepalived: arguments too long");
+			return -1;
+		}
+		snprintf(bin, binlen, "%s", u->exe);
+	} else if (u->subcmd) {
 		snprintf(bin, binlen, "%s/tristack", c->bindir);
 		argv[n++] = "tristack";
 		argv[n++] = "-c";
 		argv[n++] = c->conf;
 		argv[n++] = "--state";
 		argv[n++] = c->state;
-		argv[n++] = "forward";
+		argv[n++] = (char *)u->subcmd;
+		if (!u->root_ns)
+			argv[n++] = (char *)u->host->name;
 		argv[n] = NULL;
 	} else {
 		snprintf(bin, binlen, "%s/%s", c->bindir, u->daemon);
@@ -323,7 +344,7 @@ static _Noreturn void unit_exec(struct ctl *c, struct unit *u, int binfd, int lo
 	/* In its host's namespace, then never root again (the forwarder stays:
 	 * it makes a socket in the LB's namespace per connection). */
 	if ((c->isolated && !u->root_ns && netns_enter(c, u->host->name) < 0) ||
-	    (!u->root_ns && (acct_view_enter(c) < 0 || acct_drop(c, unit_binds_low(u)) < 0))) {
+	    (!u->root_ns && (acct_view_enter(c) < 0 || acct_drop(c, unit_caps(u)) < 0))) {
 		int e = errno;
 		ssize_t w = write(report, &e, sizeof(e));
 		(void)w;
