@@ -175,6 +175,15 @@ pid_t supervisor_running(const struct ctl *c);
 bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, size_t slen,
                        unsigned *restarts);
 
+/* power.c: tristack poweroff HOST / poweron HOST (isolated mode): a host
+ * cut as by a power failure (every process of it killed at once, its link
+ * down, the supervisor told to leave it down: host_is_off), and brought
+ * back as a rebooted one (no address keepalived had put there, link up,
+ * its daemons started). */
+bool host_is_off(const struct ctl *c, const struct conf_host *h);
+int cmd_poweroff(struct ctl *c, int argc, char **argv);
+int cmd_poweron(struct ctl *c, int argc, char **argv);
+
 /* firewall.c: the host's nftables script (host NULL: the client). */
 int fw_render(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
 

@@ -36,6 +36,9 @@ static void usage(FILE *out)
 	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
 	        "  firewall show [HOST]  the nftables rules of each host\n"
 	        "  keepalived show HOST  keepalived's configuration on an LB host ([site] vip)\n"
+	        "  poweroff HOST     isolated mode: cut a host as a power failure would (its\n"
+	        "                    processes killed, link down, left down); poweron HOST\n"
+	        "                    brings it back as a rebooted host\n"
 	        "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
 	        "options:\n"
 	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
@@ -929,6 +932,10 @@ int main(int argc, char **argv)
 		rc = cmd_firewall(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "forward") == 0)
 		rc = cmd_forward(&c); /* the supervisor's unit, not a user's command */
+	else if (strcmp(cmd, "poweroff") == 0)
+		rc = cmd_poweroff(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "poweron") == 0)
+		rc = cmd_poweron(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "keepalived") == 0)
 		rc = cmd_keepalived(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "vrrp-check") == 0) /* the supervisor's unit */

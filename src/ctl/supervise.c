@@ -13,6 +13,9 @@
  * {state}/log/supervisor.log. `down` stops it first, so it never fights a
  * deliberate stop.
  *
+ * A host `tristack poweroff` stopped (isolated mode) stays down: its units
+ * are left alone until `tristack poweron` starts them again.
+ *
  * Between two rounds it serves GET /metrics on [monitoring] supervisor (the
  * monitoring host's address; supervisor_metrics.c): per unit, its restarts, whether it
  * is up, whether it was given up on.
@@ -217,6 +220,10 @@ static void supervise(struct ctl *c, int lfd)
 			struct sv_unit *s = &sv[i];
 			pid_t known = u->pid;
 			if (s->state == SV_FAILED)
+				continue;
+			/* `tristack poweroff` holds the host down: nothing of it
+			 * is started again, and its stop is no crash */
+			if (host_is_off(c, u->host))
 				continue;
 			if (s->state == SV_UP) {
 				if (unit_running(u)) {

@@ -7,6 +7,7 @@ process is left or any sanitizer complained in a daemon's log.
 """
 import atexit
 import contextlib
+import json
 import os
 import random
 import re
@@ -168,23 +169,26 @@ class Stack:
 
 
 class IsolatedStack(Stack):
-    """The default isolated stack (conf/foobar-isolated.conf) on a
+    """The default isolated stack (conf/foobar-isolated.conf; CONF) on a
     198.18.N.0/24 of its own (RFC 2544's benchmarking range: nothing real
     lives there); clients run in its client namespace. stop() leaves
-    nothing behind: no process, namespace or guard route."""
+    nothing behind: no process, namespace or guard route. .1 is where
+    www.foobar.com is: lb-01, or the floating address of the HA layout."""
+
+    CONF = "foobar-isolated.conf"
 
     def __init__(self, tmp):
         n = random.randint(1, 250)
         super().__init__(tmp, f"198.18.{n}")
         self.url = f"https://{self.net}.1:443"
         CA_FILES[f"{self.net}.1:443"] = self.cafile
-        text = open(os.path.join(ROOT, "conf", "foobar-isolated.conf")).read()
+        text = open(os.path.join(ROOT, "conf", self.CONF)).read()
         text = text.replace("10.0.0.", f"{self.net}.")
         text = re.sub(r"^root(\s*)= www", rf"root\1= {site_root()}", text, flags=re.M)
         with open(self.conf, "w") as f:
             f.write(one_address_load(text))
-        self.addr = {"lb-01": f"{self.net}.1", "web-01": f"{self.net}.2",
-                     "web-02": f"{self.net}.3", "client": f"{self.net}.100"}
+        self.addr = dict(re.findall(r"^\[host ([\w-]+)\]\s*\naddress\s*=\s*(\S+)", text, re.M))
+        self.addr["client"] = f"{self.net}.100"
 
     def prefix(self):
         with open(os.path.join(self.state, "run", "isolated")) as f:
@@ -219,6 +223,33 @@ class IsolatedStack(Stack):
                     subprocess.run(["ip", "netns", "del", line.split()[0]],
                                    capture_output=True)
         return left
+
+
+class HAStack(IsolatedStack):
+    """The highly available layout (conf/foobar-ha.conf): lb-01 and lb-02
+    share the floating address .1 with keepalived."""
+
+    CONF = "foobar-ha.conf"
+
+    def __init__(self, tmp):
+        super().__init__(tmp)
+        self.vip = f"{self.net}.1"
+
+    def holders(self):
+        """The LB hosts that have the floating address now (status --json)."""
+        r = self.ctl("status", "--json", check=False, timeout=60)
+        return json.loads(r.stdout)["vip"]["holders"]
+
+    def holder(self, timeout=30):
+        """The one LB host holding the address, waited for."""
+        deadline = time.monotonic() + timeout
+        while True:
+            h = self.holders()
+            if len(h) == 1:
+                return h[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no single holder of the floating address: {h}")
+            time.sleep(0.2)
 
 
 def metric_samples(text):

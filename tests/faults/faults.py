@@ -33,6 +33,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -44,8 +45,8 @@ from collections import defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 from applab import Client, db_query  # noqa: E402
-from conftest import (IsolatedStack, Stack, free_subnet, stop_stack,  # noqa: E402
-                      write_stack)
+from conftest import (HAStack, IsolatedStack, Stack, free_subnet,  # noqa: E402
+                      stop_stack, write_stack)
 
 LB_MAXCONN = 300  # the fault stack's [lb] maxconn, small enough to fill
 
@@ -99,6 +100,7 @@ class Load:
         self.retries = 0  # GETs sent again by the client (applab.Client)
         self.tag = f"fs{uuid.uuid4().hex[:12]}"
         self.note = ""
+        self.ha = None  # the LB pair's figures (ha_scenario)
         self.t0 = time.monotonic()
         self.deadline = self.t0 + limit
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
@@ -233,8 +235,10 @@ def wait_healthy(st, timeout=90):
         r = st.ctl("status", "--json", check=False)
         try:
             units = json.loads(r.stdout)["units"]
+            off = {u["host"] for u in units
+                   if os.path.exists(os.path.join(st.state, "run", f"{u['host']}.off"))}
             bad = [f"{u['host']} {u['daemon']}: {u['state']} {u['health']}" for u in units
-                   if not u["healthy"]]
+                   if not u["healthy"] and u["host"] not in off]
             if not bad:
                 return
             last = bad
@@ -433,6 +437,181 @@ def sc_fill_lb(st, load, short):
         raise RuntimeError(load.note)
 
 
+# ---- the LB pair (conf/foobar-ha.conf): the holder of the floating address fails ----
+
+class Watch:
+    """From the client host, a GET / on a new connection every 50 ms (the
+    site as a new visitor sees it), to time the failover: when the fault
+    came, when the address answered again. Stops by itself at deadline."""
+
+    def __init__(self, st, deadline):
+        self.st = st
+        self.deadline = deadline
+        self.results = []  # (monotonic t, ok)
+        self.error = None
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            enter_netns(self.st.ns("client"))
+            while not self.stop.is_set() and time.monotonic() < self.deadline:
+                c = Client(self.st.url, timeout=5, cookies=False)
+                try:
+                    ok = c.request("GET", "/static/site.css")[0] == 200
+                except NET_ERRORS:
+                    ok = False
+                c.close()
+                self.results.append((time.monotonic(), ok))
+                time.sleep(0.05)
+        except BaseException as e:  # never silently
+            self.error = repr(e)
+
+    def recovery(self, t_fault):
+        """Seconds from t_fault to the first good answer to a request sent
+        after it, or None."""
+        for t, ok in self.results:
+            if t > t_fault and ok:
+                return round(t - t_fault, 2)
+        return None
+
+    def finish(self):
+        self.stop.set()
+        self.t.join(timeout=15)
+
+
+def tls_sessions(st, n):
+    """n TLS sessions (tickets) from the site, saved from the client host:
+    (context, [session])."""
+    ctx = ssl.create_default_context(cafile=st.cafile)
+    out = {}
+
+    def run():
+        enter_netns(st.ns("client"))
+        sessions = []
+        for _ in range(n):
+            with socket.create_connection((st.vip, 443), timeout=5) as raw:
+                with ctx.wrap_socket(raw, server_hostname="www.foobar.com") as s:
+                    s.sendall(b"GET /static/site.css HTTP/1.1\r\nHost: www.foobar.com\r\n"
+                              b"Connection: close\r\n\r\n")
+                    while s.recv(65536):
+                        pass
+                    sessions.append(s.session)
+        out["s"] = sessions
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(timeout=60)
+    return ctx, out.get("s", [])
+
+
+def tls_resumed(st, ctx, sessions):
+    """How many of the saved sessions resume now (on whichever LB holds
+    the address)."""
+    out = {"n": 0}
+
+    def run():
+        enter_netns(st.ns("client"))
+        for sess in sessions:
+            try:
+                with socket.create_connection((st.vip, 443), timeout=5) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="www.foobar.com",
+                                         session=sess) as s:
+                        out["n"] += bool(s.session_reused)
+            except (OSError, ssl.SSLError):
+                pass
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(timeout=60)
+    return out["n"]
+
+
+def in_flight(load, t):
+    """Requests of the load under way at t (load time)."""
+    with load.lock:
+        rows = list(load.rows)
+    return sum(1 for r in rows if r[0] <= t < r[0] + r[3])
+
+
+def ha_scenario(st, load, short, act, fault_name):
+    """The holder of the floating address meets act(holder) at 2 s; the
+    figures: seconds until the site answered a new visitor again, requests
+    in flight then, TLS sessions saved before that resume after."""
+    holder = st.holder()
+    ctx, sessions = tls_sessions(st, 20)
+    watch = Watch(st, load.deadline + 5)
+    load.wait_until(2)
+    t_fault = time.monotonic()
+    lt_fault = load.elapsed()
+    try:
+        act(holder)
+        # the address has moved once the other LB holds it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and st.holders() in ([holder], []):
+            time.sleep(0.1)
+        load.wait_until(lt_fault + 6)
+    finally:
+        watch.finish()
+    now = st.holders()
+    resumed = tls_resumed(st, ctx, sessions)
+    load.ha = {"fault": fault_name, "holder_before": holder, "holder_after": ",".join(now),
+               "recovery_s": watch.recovery(t_fault), "in_flight": in_flight(load, lt_fault),
+               "tls_sessions": len(sessions), "tls_resumed": resumed,
+               "watch_failed": sum(1 for t, ok in watch.results if not ok)}
+    if watch.error:
+        load.errors.append(f"watch: {watch.error}")
+    return holder
+
+
+def sc_ha_kill_lb(st, load, short):
+    ha_scenario(st, load, short,
+                lambda h: kill(pid_of(st, f"{h}.lb.pid"), signal.SIGKILL), "kill -9 tristack-lb")
+
+
+def sc_ha_stop_lb(st, load, short):
+    stopped = {}
+
+    def act(h):
+        stopped["pid"] = pid_of(st, f"{h}.lb.pid")
+        kill(stopped["pid"], signal.SIGSTOP)
+
+    try:
+        ha_scenario(st, load, short, act, "SIGSTOP tristack-lb")
+        load.wait_until(2 + (6 if short else 10))
+    finally:
+        if "pid" in stopped:
+            kill(stopped["pid"], signal.SIGCONT)
+
+
+def sc_ha_poweroff_lb(st, load, short):
+    """Left off: ha-poweron brings it back (wait_healthy skips it)."""
+    ha_scenario(st, load, short, lambda h: st.ctl("poweroff", h), "power off")
+
+
+def sc_ha_poweron_lb(st, load, short):
+    """The LB host that is off comes back under load: nothing may fail and
+    the address must stay where it is (preempt off)."""
+    off = [h for h in ("lb-01", "lb-02")
+           if os.path.exists(os.path.join(st.state, "run", f"{h}.off"))]
+    holder = st.holder()
+    watch = Watch(st, load.deadline + 5)
+    load.wait_until(2)
+    try:
+        for h in off:
+            st.ctl("poweron", h, timeout=120)
+        load.wait_until(load.elapsed() + 6)  # six advertisement intervals
+    finally:
+        watch.finish()
+    load.ha = {"fault": "power on", "holder_before": holder,
+               "holder_after": ",".join(st.holders()), "recovery_s": 0.0, "in_flight": 0,
+               "tls_sessions": 0, "tls_resumed": 0, "powered_on": ",".join(off),
+               "watch_failed": sum(1 for t, ok in watch.results if not ok)}
+    if not off:
+        raise RuntimeError("no LB host was off (run ha-poweroff-lb first)")
+
+
 SCENARIOS = {
     "kill-web": (sc_kill_web, "kill -9 tristack-web on web-02 (the supervisor starts it again)"),
     "stop-web": (sc_stop_web, "SIGSTOP tristack-web on web-02 for 10 s (hung, not dead)"),
@@ -445,9 +624,18 @@ SCENARIOS = {
     "fill-lb": (sc_fill_lb, f"fill the LB to maxconn ({LB_MAXCONN}) with idle connections"),
     "partition-web": (sc_partition_web,
                       "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
+    "ha-kill-lb": (sc_ha_kill_lb, "LB pair: kill -9 tristack-lb on the holder of the address"),
+    "ha-stop-lb": (sc_ha_stop_lb,
+                   "LB pair: SIGSTOP tristack-lb on the holder for 10 s (hung, not dead)"),
+    "ha-poweroff-lb": (sc_ha_poweroff_lb,
+                       "LB pair: the holder powered off (every process killed, link down)"),
+    "ha-poweron-lb": (sc_ha_poweron_lb,
+                      "LB pair: the powered-off LB back (it must not take the address back)"),
 }
 ISOLATED = {"partition-web"}
-RETRIES_ALLOWED = {"reload-lb", "restart-lb"}  # the LB's own connections close
+HA = {"ha-kill-lb", "ha-stop-lb", "ha-poweroff-lb", "ha-poweron-lb"}
+HA_RECOVERY_S = 5  # the address answers again within this
+RETRIES_ALLOWED = {"reload-lb", "restart-lb"} | HA  # the LB's own connections close
 SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica"]
 
 
@@ -501,8 +689,31 @@ def judge(name, what, seconds, load, audits, action_error=None):
         "note": load.note,
     }
     res["ok"] = (p["ok"] and r["ok"] and not load.errors and action_error is None and
-                 (res["failed_gets"] == 0 or name == "restart-lb") and
+                 (res["failed_gets"] == 0 or name == "restart-lb" or name in HA) and
                  (res["retried_gets"] == 0 or name in RETRIES_ALLOWED))
+    if name in HA:
+        ha = load.ha or {}
+        res["ha"] = ha
+        failed = res["failed_gets"] + res["failed_posts"] + res["unknown_posts"]
+        res["failed_requests"] = failed
+        if name == "ha-poweron-lb":
+            # nothing may notice a standby coming back
+            res["ok"] = (res["ok"] and failed == 0 and ha.get("watch_failed") == 0 and
+                         ha.get("holder_after") == ha.get("holder_before"))
+        else:
+            # what fails is what was under way on the holder: at most one
+            # request per client (its connection to the old holder), and
+            # the address answers again within HA_RECOVERY_S
+            rec = ha.get("recovery_s")
+            res["ok"] = (res["ok"] and failed <= res["clients"] and rec is not None and
+                         rec <= HA_RECOVERY_S and
+                         ha.get("holder_after") not in ("", ha.get("holder_before")))
+        load.note = (f"{ha.get('holder_before')} -> {ha.get('holder_after')}: answered again "
+                     f"after {ha.get('recovery_s')} s; {failed} failed requests "
+                     f"({ha.get('in_flight')} in flight at the fault); TLS sessions resumed "
+                     f"{ha.get('tls_resumed')}/{ha.get('tls_sessions')}; new-visitor probes "
+                     f"failed {ha.get('watch_failed')} {load.note}").rstrip()
+        res["note"] = load.note
     return res
 
 
@@ -522,11 +733,11 @@ def run_scenario(st, name, short):
     return judge(name, what, limit, load, audit(st, load.attempts, load.tag), err)
 
 
-def start_stack(isolated=False, maxconn=LB_MAXCONN):
+def start_stack(isolated=False, maxconn=LB_MAXCONN, ha=False):
     tmp = tempfile.mkdtemp(prefix="tristack-faults-")
     os.chmod(tmp, 0o755)
     if isolated:
-        st = IsolatedStack(tmp)
+        st = HAStack(tmp) if ha else IsolatedStack(tmp)
         try:
             st.ctl("up", "--isolated", timeout=240)
         except Exception:
@@ -577,16 +788,23 @@ def main(argv=None):
     for n in names:
         if n not in SCENARIOS:
             ap.error(f"no scenario '{n}'")
+    if any(n in HA for n in names) and not os.path.exists("/usr/sbin/keepalived"):
+        print("faults: the LB pair's scenarios need keepalived (scripts/install-deps.sh)",
+              file=sys.stderr)
+        return 1
     results = []
     left = []
-    for isolated in (False, True):
-        group = [n for n in names if (n in ISOLATED) == isolated]
+    for kind in ("loopback", "isolated", "ha"):
+        isolated = kind != "loopback"
+        group = [n for n in names
+                 if (n in HA and kind == "ha") or (n in ISOLATED and kind == "isolated") or
+                 (n not in HA and n not in ISOLATED and kind == "loopback")]
         if not group:
             continue
         if isolated and os.geteuid() != 0:
             print(f"== {', '.join(group)}: skipped (isolated mode needs root)")
             continue
-        st, tmp = start_stack(isolated)
+        st, tmp = start_stack(isolated, ha=kind == "ha")
         try:
             for n in group:
                 print(f"== {n}: {SCENARIOS[n][1]}", flush=True)
@@ -619,6 +837,12 @@ def main(argv=None):
         print(f"RESULT {n}_lost_writes={r['lost_on_primary'] + r['lost_on_replica']}")
         print(f"RESULT {n}_bad_rows={r['bad_rows_on_primary'] + r['bad_rows_on_replica']}")
         print(f"RESULT {n}_load_errors={r['load_errors']}")
+        if "ha" in r:
+            print(f"RESULT {n}_failed_requests={r['failed_requests']}")
+            print(f"RESULT {n}_in_flight={r['ha'].get('in_flight')}")
+            print(f"RESULT {n}_recovery_s={r['ha'].get('recovery_s')}")
+            print(f"RESULT {n}_tls_resumed={r['ha'].get('tls_resumed')}/"
+                  f"{r['ha'].get('tls_sessions')}")
     if left:
         print(f"faults: processes left after down: {left}", file=sys.stderr)
         return 1

@@ -1,0 +1,174 @@
+"""The highly available layout (issue 16, root): conf/foobar-ha.conf in the
+isolated lab. lb-01 and lb-02 share www.foobar.com's floating address with
+keepalived; whichever holds it answers HTTPS and DNS on it. The short form
+of the LB pair's faults: the holder powered off (every process killed, link
+down) and powered on again, with the site reached by name from the client
+throughout."""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import HAStack, alive
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/usr/sbin/keepalived"),
+    reason="the LB pair needs root, iproute2 and keepalived (scripts/install-deps.sh)")
+
+
+def keepalived_of(state):
+    """PIDs of the keepalived processes (parent and VRRP child) of a state
+    folder, from /proc: what down must leave none of."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"keepalived") and any(state.encode() in a for a in argv):
+            if alive(int(pid)):
+                out.append(int(pid))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ha():
+    tmp = tempfile.mkdtemp(prefix="tristack-e2e-ha-")
+    st = HAStack(tmp)
+    try:
+        r = st.ctl("up", "--isolated", timeout=240)
+        st.up_output = r.stdout
+        yield st
+    finally:
+        prefix = None
+        try:
+            prefix = st.prefix()
+        except OSError:
+            pass
+        left = st.stop()
+        kept = keepalived_of(st.state)
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not left, f"processes left after down: {left}"
+        assert not kept, f"keepalived left after down: {kept}"
+        if prefix:
+            ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+            assert prefix not in ns, ns
+
+
+def curl(st, path="/", timeout=10):
+    r = st.exec("client", "curl", "-s", "-S", "--max-time", str(timeout), "--cacert", st.cafile,
+                "-o", "/dev/stdout", "-w", "\n%{http_code} %{remote_ip}",
+                f"https://www.foobar.com{path}", timeout=timeout + 10)
+    body, _, tail = r.stdout.rpartition("\n")
+    code, _, ip = tail.partition(" ")
+    return int(code or 0), ip, body + r.stderr
+
+
+def wait_site(st, timeout=20):
+    """Seconds until https://www.foobar.com/ answers 200 from the client."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        last = curl(st, "/", timeout=5)
+        if last[0] == 200:
+            return time.monotonic() - t0
+        time.sleep(0.2)
+    raise AssertionError(f"the site did not answer within {timeout} s: {last}")
+
+
+def test_up_prints_the_site_and_one_lb_holds_the_address(ha):
+    assert "www.foobar.com is up: https://www.foobar.com/" in ha.up_output
+    holder = ha.holder()
+    assert holder in ("lb-01", "lb-02")
+    r = ha.ctl("status", check=False)
+    assert re.search(rf"floating address {re.escape(ha.vip)}: held by {holder}\b", r.stdout), \
+        r.stdout
+    # keepalived and its agent on both LB hosts, healthy
+    for host in ("lb-01", "lb-02"):
+        assert re.search(rf"^{host}\s+keepalived\s+\d+\s+running\s.*ok: (MASTER|BACKUP)",
+                         r.stdout, re.M), r.stdout
+        assert re.search(rf"^{host}\s+tristack\s+\d+\s+running\s.*ok: tristack-lb answers",
+                         r.stdout, re.M), r.stdout
+
+
+def test_dns_gives_the_floating_address_and_two_name_servers(ha):
+    r = ha.exec("client", "dig", "+norec", "www.foobar.com")
+    assert re.search(r"^www\.foobar\.com\.\s+\d+\s+IN\s+A\s+" + re.escape(ha.vip) + r"$",
+                     r.stdout, re.M), r.stdout
+    assert f"SERVER: {ha.vip}#53" in r.stdout  # the client asks the floating address
+    r = ha.exec("client", "dig", "+norec", "NS", "foobar.com")
+    ns = sorted(re.findall(r"IN\s+NS\s+(\S+)", r.stdout))
+    assert ns == ["ns1.foobar.com.", "ns2.foobar.com."], r.stdout
+    # glue: each name server's own address, lb-01's and lb-02's
+    for name, host in (("ns1", "lb-01"), ("ns2", "lb-02")):
+        assert re.search(rf"^{name}\.foobar\.com\.\s+\d+\s+IN\s+A\s+{re.escape(ha.addr[host])}$",
+                         r.stdout, re.M), r.stdout
+
+
+def test_https_by_name_on_the_floating_address(ha):
+    code, ip, body = curl(ha)
+    assert code == 200 and ip == ha.vip, (code, ip, body)
+
+
+def test_the_standby_checks_the_web_servers_too(ha):
+    """Health state is warm on the standby: it serves at once."""
+    standby = "lb-02" if ha.holder() == "lb-01" else "lb-01"
+    r = ha.exec("client", "curl", "-s", "--max-time", "5",
+                f"http://{ha.addr[standby]}:8404/healthz")
+    assert '"servers_up":2' in r.stdout, r.stdout
+
+
+def test_keepalived_show_and_the_firewall(ha):
+    r = ha.ctl("keepalived", "show", "lb-01")
+    assert "virtual_router_id 51" in r.stdout
+    assert "nopreempt" in r.stdout
+    assert f"unicast_peer {{\n\t\t{ha.addr['lb-02']}\n\t}}" in r.stdout
+    assert f"{ha.vip}/32 dev eth0" in r.stdout
+    assert "priority 150" in r.stdout
+    assert "priority 140" in ha.ctl("keepalived", "show", "lb-02").stdout
+    fw = ha.ctl("firewall", "show", "lb-01").stdout
+    assert re.search(rf"ip saddr {{ {re.escape(ha.addr['lb-02'])} }} ip protocol vrrp accept",
+                     fw), fw
+    assert "vrrp" not in ha.ctl("firewall", "show", "web-01").stdout
+    r = ha.ctl("keepalived", "show", "web-01", check=False)
+    assert r.returncode == 1 and "not an LB host" in r.stderr
+
+
+def test_the_holder_powered_off_then_back(ha):
+    """The holder loses power: the other LB takes the address and the site
+    answers by name again within seconds; back, the host does not take the
+    address back (preempt off)."""
+    first = ha.holder()
+    other = "lb-02" if first == "lb-01" else "lb-01"
+    assert wait_site(ha) < 1
+    r = ha.ctl("poweroff", first)
+    assert f"{first} is powered off" in r.stdout
+    took = wait_site(ha, timeout=20)
+    assert ha.holder() == other
+    assert took < 10, f"the site answered again only after {took:.1f} s"
+    code, ip, _ = curl(ha)
+    assert (code, ip) == (200, ha.vip)
+    r = ha.ctl("status", check=False)
+    assert re.search(rf"floating address {re.escape(ha.vip)}: held by {other}\b", r.stdout)
+    # back: no flap, and the site answers throughout
+    r = ha.ctl("poweron", first, timeout=120)
+    assert f"{first} is powered on" in r.stdout, r.stdout + r.stderr
+    deadline = time.monotonic() + 6  # six advertisement intervals
+    while time.monotonic() < deadline:
+        assert ha.holders() == [other]
+        assert curl(ha)[0] == 200
+    # the returned host is a healthy standby again
+    deadline = time.monotonic() + 30
+    while True:
+        r = ha.ctl("status", check=False)
+        if re.search(rf"^{first}\s+keepalived\s+\d+\s+running\s.*ok: BACKUP", r.stdout, re.M):
+            break
+        assert time.monotonic() < deadline, r.stdout
+        time.sleep(0.5)
