@@ -172,3 +172,19 @@ def test_the_holder_powered_off_then_back(ha):
             break
         assert time.monotonic() < deadline, r.stdout
         time.sleep(0.5)
+
+
+def test_keepalived_runs_as_the_account_with_three_capabilities(ha):
+    """keepalived and its agent are no root: the account, and keepalived
+    only CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BROADCAST (12, 13, 11)."""
+    import pwd
+    uid = pwd.getpwnam("tristack").pw_uid
+    want = (1 << 12) | (1 << 13) | (1 << 11)
+    pids = ha.pids()
+    for host in ("lb-01", "lb-02"):
+        for name, caps in ((f"{host}.vrrp.pid", want), (f"{host}.vrrp-check.pid", 0)):
+            with open(f"/proc/{pids[name]}/status") as f:
+                status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            assert [int(x) for x in status["Uid"].split()] == [uid] * 4, (name, status["Uid"])
+            assert int(status["CapEff"], 16) == caps, (name, status["CapEff"])
+            assert int(status["CapBnd"], 16) == caps, (name, status["CapBnd"])
