@@ -36,6 +36,7 @@ static void usage(FILE *out)
 	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
 	        "  firewall show [HOST]  the nftables rules of each host\n"
 	        "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
+	        "  tickets rotate    rotate the LBs' session-ticket keys now (docs/deploy.md)\n"
 	        "options:\n"
 	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
 	        "      --state DIR   state folder (default: [site] state, var/)\n"
@@ -294,6 +295,10 @@ static int cmd_up(struct ctl *c)
 	bool renewed;
 	if (certs_ensure(c, &renewed, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: certificates: %s\n", err);
+		goto fail;
+	}
+	if (tickets_ensure(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: session-ticket keys: %s\n", err);
 		goto fail;
 	}
 	if (acct_state(c, err, sizeof(err)) < 0) { /* the secrets and keys just made */
@@ -830,6 +835,8 @@ int main(int argc, char **argv)
 		rc = cmd_forward(&c); /* the supervisor's unit, not a user's command */
 	else if (strcmp(cmd, "bundle") == 0)
 		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "tickets") == 0)
+		rc = cmd_tickets(&c, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
 		usage(stderr);
