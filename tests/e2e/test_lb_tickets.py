@@ -245,3 +245,22 @@ def test_auto_takes_the_file_tristack_makes_when_it_appears(pair, tmp_path):
         wait_sealing([lab], str(keys), str(tmp_path))
     finally:
         lab.close()
+
+
+def test_a_reload_with_a_bad_file_goes_on_with_the_keys_in_use(pair):
+    """SIGHUP reads the file again; a bad one does not refuse the reload
+    (the stack file is fine) and the keys in use stay."""
+    sess = os.path.join(pair.tmp, "before-reload.pem")
+    handshake(pair.b, "-tls1_2", sess_out=sess)
+    good = open(pair.keys).read()
+    try:
+        with open(pair.keys, "w") as f:  # in place, as cp would
+            f.write("# emptied\n")
+        servers = [f"{pair.b.backends[0].name}:8080"]
+        assert pair.b.reload(servers, lb_lines(pair.crt, pair.key, pair.keys))
+        assert f"{pair.keys}: no key" in pair.b.log_text()
+        _, how = handshake(pair.b, "-tls1_2", sess_in=sess)
+        assert how == "Reused"
+    finally:
+        with open(pair.keys, "w") as f:
+            f.write(good)
