@@ -48,5 +48,8 @@
 #define SECRET_PASSWORD_SUFFIX ".password"
 #define SECRET_APP_PASSWORD    "app" SECRET_PASSWORD_SUFFIX
 #define SECRET_COOKIE_KEY      "cookie.key"
+/* The LBs' session-ticket keys (core/tls_keys.h), which `tristack up` makes
+ * and rotates and tristack-lb reads ([lb] tls_ticket_keys = auto). */
+#define SECRET_TLS_TICKET_KEYS "tls-ticket.keys"
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "tls_keys.h"
 
 /* Mozilla's "intermediate" configuration (v5.7): forward-secret AEAD
  * suites only for TLS 1.2; OpenSSL's TLS 1.3 suites. */
@@ -334,18 +335,24 @@ void tls_site_free(struct tls_site *site)
 	memset(site, 0, sizeof(*site));
 }
 
-/* ---- session ticket keys: one ring for the process ---- */
+/* ---- session ticket keys: one set for the process ----
+ *
+ * The keys of a file (tls_ticket_keys_use: the LBs of a pair share it), or
+ * else a ring made here: a current key and the previous one, rotated every
+ * rotate_ms. Every worker and generation seals with the same keys. */
 
-struct ticket_key {
-	unsigned char name[16], aes[32], hmac[32];
+struct ring_key {
+	struct tls_ticket_key k;
 	uint64_t born; /* monotonic ms */
 };
 
 static struct {
 	pthread_mutex_t lock;
-	struct ticket_key keys[2]; /* current, previous */
+	struct ring_key keys[2]; /* current, previous */
 	bool ready;
 	uint64_t rotate_ms;
+	struct tls_ticket_keys file; /* the file's keys, when from_file */
+	bool from_file;
 } ring = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uint64_t mono_ms(void)
@@ -355,21 +362,19 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void key_new(struct ticket_key *k, uint64_t now)
+static void key_new(struct ring_key *k, uint64_t now)
 {
-	if (RAND_bytes(k->name, sizeof(k->name)) != 1 || RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
-	    RAND_bytes(k->hmac, sizeof(k->hmac)) != 1) {
+	if (tls_keys_random(&k->k) < 0) {
 		log_error("no randomness for TLS ticket keys");
 		abort();
 	}
 	k->born = now;
 }
 
-/* Copies of the current and previous keys, rotated when due. */
-static void ring_get(struct ticket_key out[2])
+/* The ring's keys, rotated when due; under ring.lock. */
+static void ring_turn(void)
 {
 	uint64_t now = mono_ms();
-	pthread_mutex_lock(&ring.lock);
 	if (!ring.ready) {
 		key_new(&ring.keys[0], now);
 		key_new(&ring.keys[1], now); /* a random key no ticket carries */
@@ -378,9 +383,50 @@ static void ring_get(struct ticket_key out[2])
 		ring.keys[1] = ring.keys[0];
 		key_new(&ring.keys[0], now);
 	}
-	out[0] = ring.keys[0];
-	out[1] = ring.keys[1];
+}
+
+void tls_ticket_keys_use(const struct tls_ticket_keys *keys)
+{
+	pthread_mutex_lock(&ring.lock);
+	ring.from_file = keys != NULL;
+	if (keys)
+		ring.file = *keys;
+	else
+		OPENSSL_cleanse(&ring.file, sizeof(ring.file));
 	pthread_mutex_unlock(&ring.lock);
+}
+
+/* A copy of the key that seals new tickets. */
+static void ring_sealing(struct tls_ticket_key *out)
+{
+	pthread_mutex_lock(&ring.lock);
+	if (ring.from_file) {
+		*out = ring.file.keys[ring.file.enc];
+	} else {
+		ring_turn();
+		*out = ring.keys[0].k;
+	}
+	pthread_mutex_unlock(&ring.lock);
+}
+
+/* A copy of the key named name; false when there is none such. */
+static bool ring_find(const unsigned char name[16], struct tls_ticket_key *out)
+{
+	bool found = false;
+	pthread_mutex_lock(&ring.lock);
+	if (!ring.from_file)
+		ring_turn();
+	unsigned n = ring.from_file ? ring.file.n : 2;
+	for (unsigned i = 0; i < n && !found; i++) {
+		const struct tls_ticket_key *k =
+		    ring.from_file ? &ring.file.keys[i] : &ring.keys[i].k;
+		if (memcmp(name, k->name, sizeof(k->name)) == 0) {
+			*out = *k;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&ring.lock);
+	return found;
 }
 
 static int set_mac(EVP_MAC_CTX *hctx, unsigned char *key)
@@ -397,34 +443,27 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
                      EVP_MAC_CTX *hctx, int enc)
 {
 	(void)ssl;
-	struct ticket_key keys[2];
-	ring_get(keys);
+	struct tls_ticket_key key;
 	int rc = -1;
 	if (enc) {
-		memcpy(name, keys[0].name, 16);
+		ring_sealing(&key);
+		memcpy(name, key.name, 16);
 		if (RAND_bytes(iv, 16) == 1 &&
-		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, keys[0].aes, iv) == 1 &&
-		    set_mac(hctx, keys[0].hmac) == 0)
+		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes, iv) == 1 &&
+		    set_mac(hctx, key.hmac) == 0)
 			rc = 1;
-	} else {
+	} else if (!ring_find(name, &key)) {
 		rc = 0; /* unknown key: a full handshake */
-		for (int i = 0; i < 2; i++) {
-			if (memcmp(name, keys[i].name, 16) != 0)
-				continue;
-			if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, keys[i].aes, iv) !=
-			        1 ||
-			    set_mac(hctx, keys[i].hmac) < 0)
-				rc = -1;
-			else
-				/* 2: good, and issue a fresh ticket: under the current
-				 * key, and in TLS 1.3 at all (a client uses a ticket
-				 * once; without a new one its next connection would be
-				 * a full handshake) */
-				rc = 2;
-			break;
-		}
+	} else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes, iv) != 1 ||
+	           set_mac(hctx, key.hmac) < 0) {
+		rc = -1;
+	} else {
+		/* 2: good, and issue a fresh ticket: under the sealing key, and
+		 * in TLS 1.3 at all (a client uses a ticket once; without a new
+		 * one its next connection would be a full handshake) */
+		rc = 2;
 	}
-	OPENSSL_cleanse(keys, sizeof(keys));
+	OPENSSL_cleanse(&key, sizeof(key));
 	return rc;
 }
 

@@ -11,8 +11,9 @@
  * and 1.3 only, Mozilla's "intermediate" ciphers for 1.2, X25519/P-256/
  * P-384, no renegotiation, no compression, ALPN http/1.1. Session tickets
  * are sealed with keys every worker shares (so a ticket works on any
- * worker, and across reloads) and that rotate every `rotate` ms; a ticket
- * stays good for two rotations.
+ * worker, and across reloads): a key file's (tls_ticket_keys_use; the LBs
+ * of a pair read the same file, tls_keys.h), else keys made in the process
+ * that rotate every `rotate` ms; a ticket stays good for two rotations.
  *
  * A TLS connection is a struct conn with conn_tls_ops: the handshake runs
  * inside the first reads, so the connection's owner (httpd) does not know.
@@ -29,6 +30,7 @@
 #include "tls_conf.h"
 
 struct worker;
+struct tls_ticket_keys;
 
 enum tls_fail {
 	TLS_FAIL_PROTOCOL,    /* a version we refuse (1.1, 1.0, SSLv3) */
@@ -78,6 +80,10 @@ int tls_site_load(struct tls_site *site, const struct tls_cert_conf *certs, unsi
  * on, a 20000-session cache). */
 void tls_site_resumption(struct tls_site *site, bool tickets, unsigned cache_size);
 void tls_site_free(struct tls_site *site);
+/* Seal and open session tickets with keys (copied; keys->enc seals), from
+ * now on in every worker of the process; NULL: with keys of the process's
+ * own making (the default). Any thread. */
+void tls_ticket_keys_use(const struct tls_ticket_keys *keys);
 /* The handshake counters, prefix "tristack_lb", and each certificate's
  * notAfter: <prefix>_tls_certificate_expiry_timestamp_seconds{name, key_type}
  * (name: its first DNS subjectAltName, else its CN; a gauge read from the

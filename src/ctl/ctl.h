@@ -150,6 +150,14 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen);
  * *renewed: a certificate was (re)made. */
 int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen);
 
+/* tickets.c: the LBs' session-ticket key file ([lb] tls_ticket_keys).
+ * tickets_ensure: with auto, make {state}/secrets/tls-ticket.keys (3 fresh
+ * keys) when missing, rotate it when older than [lb] tls_ticket_rotate;
+ * a path of the operator's own is left alone. cmd_tickets: `tristack
+ * tickets rotate`, one rotation of the file the LB reads, now. */
+int tickets_ensure(struct ctl *c, char *err, size_t errlen);
+int cmd_tickets(struct ctl *c, int argc, char **argv);
+
 /* netns.c: isolated mode. lab_plan checks the stack file's addresses (one
  * private /24) and names the namespaces; lab_up makes them (a switch
  * namespace with a bridge, one per host and a client, no default route,

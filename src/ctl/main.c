@@ -40,6 +40,7 @@ static void usage(FILE *out)
 	        "                    processes killed, link down, left down); poweron HOST\n"
 	        "                    brings it back as a rebooted host\n"
 	        "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
+	        "  tickets rotate    rotate the LBs' session-ticket keys now (docs/deploy.md)\n"
 	        "options:\n"
 	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
 	        "      --state DIR   state folder (default: [site] state, var/)\n"
@@ -308,6 +309,10 @@ static int cmd_up(struct ctl *c)
 	bool renewed;
 	if (certs_ensure(c, &renewed, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: certificates: %s\n", err);
+		goto fail;
+	}
+	if (tickets_ensure(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: session-ticket keys: %s\n", err);
 		goto fail;
 	}
 	if (acct_state(c, err, sizeof(err)) < 0) { /* the secrets and keys just made */
@@ -942,6 +947,8 @@ int main(int argc, char **argv)
 		rc = cmd_vrrp_check(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "bundle") == 0)
 		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "tickets") == 0)
+		rc = cmd_tickets(&c, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
 		usage(stderr);

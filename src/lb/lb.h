@@ -9,6 +9,7 @@
 #include "core/httpc.h"
 #include "core/proxy.h"
 #include "core/tls.h"
+#include "core/tls_keys.h"
 #include "ratelimit.h"
 
 struct lb_check;
@@ -116,6 +117,19 @@ struct lb_target {
 /* What the limits per client address refused, as metric labels. */
 enum lb_limited { LB_LIMITED_REQ, LB_LIMITED_WRITE, LB_LIMITED_CONN, LB_LIMITED_KINDS };
 
+/* The session-ticket keys' file, [lb] tls_ticket_keys (tickets.c). */
+struct lb_tickets {
+	char path[TS_PATH_MAX];      /* "": the process's own keys */
+	bool is_auto;                /* a missing file: the process's own keys */
+	struct tls_ticket_keys keys; /* as last read (have) */
+	bool have;
+	struct stat seen; /* the file whose keys are in use */
+	struct stat bad;  /* the last file refused (failing) */
+	bool failing;     /* missing or bad, and logged */
+	struct worker *w; /* worker 0, which watches it */
+	struct timer timer;
+};
+
 struct lb {
 	struct daemon *d;
 	struct addr listen, admin, tls_listen;
@@ -124,6 +138,7 @@ struct lb {
 	bool has_tls;      /* HTTPS on tls_listen; plain HTTP redirects */
 	unsigned tls_port; /* for the redirects' URL */
 	struct tls_site tls;
+	struct lb_tickets tickets;
 	char hsts_header[80]; /* "Strict-Transport-Security: ...\r\n" or "" */
 	unsigned char *crl;   /* the local CA's revocation list (DER), or NULL */
 	size_t crl_len;
@@ -174,6 +189,15 @@ void lb_monitor_snapshot(struct lb *lb, struct lb_target_state *out);
 /* Read a /metrics body into st: the request counter, the databases. */
 void lb_monitor_read(const struct lb_target *t, const char *body, size_t len,
                      struct lb_target_state *st);
+
+/* tickets.c: configure reads the file (a bad one fails the first start,
+ * and is logged at a reload, the keys in use kept); apply hands the keys
+ * to TLS (lb_start); start and stop the watch on worker 0. */
+int lb_tickets_configure(struct lb *lb, const struct lb_conf *conf, char *err, size_t errlen);
+void lb_tickets_apply(struct lb *lb);
+void lb_tickets_start(struct lb *lb, struct worker *w);
+void lb_tickets_stop(struct lb *lb);
+void lb_tickets_free(struct lb *lb);
 
 /* stats.c */
 void lb_metrics_define(struct lb *lb, struct metrics *m);

@@ -437,6 +437,7 @@ static const struct cfg_key lb_keys[] = {
 	CFG_KEY("hsts", CFG_DURATION, T, hsts, "365d", 0, 0),
 	CFG_KEY("tls_ticket_rotate", CFG_DURATION, T, tls_ticket_rotate, "1h", 60000,
 	        7 * 86400000LL),
+	CFG_KEY("tls_ticket_keys", CFG_STR, T, tls_ticket_keys, "auto", 0, 0),
 	CFG_KEY("tls_tickets", CFG_BOOL, T, tls_tickets, "yes", 0, 0),
 	CFG_KEY("tls_session_cache", CFG_INT, T, tls_session_cache, "20000", 0, 1000000),
 	CFG_KEY_CUSTOM("redirect_ports", offsetof(T, redirect_ports), "", &portmap_type, CFG_EMPTY),

@@ -59,6 +59,7 @@ struct lb_conf {
 	unsigned ntls_certs;        /* 0: the ones `tristack up` makes */
 	uint64_t hsts;              /* Strict-Transport-Security max-age, ms; 0 = none */
 	uint64_t tls_ticket_rotate; /* session ticket keys change this often */
+	char *tls_ticket_keys;      /* "auto", a key file, or "" (the process's own keys) */
 	bool tls_tickets;           /* resumption by session ticket */
 	int64_t tls_session_cache;  /* sessions each worker keeps for resumption by id; 0 = none */
 	int64_t balance;            /* enum lb_balance */

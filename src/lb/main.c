@@ -333,6 +333,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 	}
 	if (conf->tls_listen[0] && setup_tls(lb, conf, err, errlen) < 0)
 		return -1;
+	if (lb->has_tls && lb_tickets_configure(lb, conf, err, errlen) < 0)
+		return -1;
 	if (lb_limits_configure(lb, conf, err, errlen) < 0)
 		return -1;
 	/* SO_REUSEPORT would let two listeners share a port and split its
@@ -389,8 +391,10 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	lb_limits_start(lb, &conf_of(d)->lb);
 	lb_limits_metrics_define(lb, d->metrics);
 	lb_metrics_define(lb, d->metrics);
-	if (lb->has_tls)
+	if (lb->has_tls) {
 		tls_metrics_define(&lb->tls, d->metrics, METRIC_LB);
+		lb_tickets_apply(lb);
+	}
 	return 0;
 }
 
@@ -425,6 +429,7 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	if (w->id == 0) {
 		lb_checks_start(lb, w);
 		lb_monitor_start(lb, w);
+		lb_tickets_start(lb, w);
 	}
 	return 0;
 }
@@ -435,6 +440,7 @@ static void lb_worker_stop(struct worker *w)
 	if (w->id == 0) {
 		lb_checks_stop(lw->lb);
 		lb_monitor_stop(lw->lb);
+		lb_tickets_stop(lw->lb);
 	}
 	httpd_server_stop(&lw->http);
 	httpd_server_stop(&lw->https);
@@ -450,6 +456,7 @@ static void lb_worker_free(struct worker *w)
 	if (w->id == 0) {
 		lb_checks_stop(lw->lb);
 		lb_monitor_stop(lw->lb);
+		lb_tickets_stop(lw->lb);
 	}
 	httpd_server_free(&lw->http);
 	httpd_server_free(&lw->https);
@@ -468,6 +475,7 @@ static void lb_finish(struct daemon *d)
 	lb_limits_free(lb);
 	lb_balance_free(&lb->bal);
 	tls_site_free(&lb->tls);
+	lb_tickets_free(lb);
 	free(lb->crl);
 	free(lb->pc.workers);
 	lb_monitor_free(lb);
