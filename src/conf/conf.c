@@ -197,7 +197,8 @@ static int check_vip(struct cfg_ctx *L, const struct conf *s)
 	}
 	for (unsigned i = 0; i < s->nhosts; i++)
 		if (strcmp(s->hosts[i].address, s->site.vip) == 0) {
-			cfg_fail(L, "'vip' in [site] is [host %s]'s own address; the floating "
+			cfg_fail(L,
+			         "'vip' in [site] is [host %s]'s own address; the floating "
 			         "address must be one no host has",
 			         s->hosts[i].name);
 			return -1;
@@ -275,15 +276,14 @@ static const struct cfg_section db_section = {
 };
 
 static const struct cfg_section *const sections[] = {
-	&site_section,     &host_section,     &lb_conf_section,
-	&web_conf_section, &app_conf_section, &dns_conf_section,
-	&db_section,       &mon_conf_section, &vrrp_conf_section, NULL,
+	&site_section,     &host_section, &lb_conf_section,  &web_conf_section,  &app_conf_section,
+	&dns_conf_section, &db_section,   &mon_conf_section, &vrrp_conf_section, NULL,
 };
 
 /* Hosts first (the others look hosts up), then as the checks always ran. */
 static const struct cfg_section *const checks[] = {
-	&host_section, &mon_conf_section, &web_conf_section, &lb_conf_section, &vrrp_conf_section,
-	NULL,
+	&host_section,    &mon_conf_section,  &web_conf_section,
+	&lb_conf_section, &vrrp_conf_section, NULL,
 };
 
 static const struct cfg_schema schema = { sections, checks };

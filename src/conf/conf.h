@@ -5,9 +5,9 @@
  * (core/cfg.h); each section belongs to the daemon that reads it and brings
  * its own struct and key table ([lb] src/lb/lb_conf.h, [web]
  * src/web/web_conf.h, [app] src/app/app_conf.h, [dns] src/dns/dns_conf.h,
- * [monitoring] src/ctl/mon_conf.h, [vrrp] src/ctl/vrrp_conf.h). This library holds what they share: the
- * aggregate struct conf, [site], [host NAME] and their roles, [db] (the app
- * and the CLI read it), host lookup, and the schema linking every section.
+ * [monitoring] src/ctl/mon_conf.h, [vrrp] src/ctl/vrrp_conf.h). This library holds what they share:
+ * the aggregate struct conf, [site], [host NAME] and their roles, [db] (the app and the CLI read
+ * it), host lookup, and the schema linking every section.
  *
  * Daemons reach it through core's struct daemon: their main sets
  * def.conf = &conf_daemon_ops, then reads conf_of(d) and conf_self(d).

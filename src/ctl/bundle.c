@@ -551,10 +551,10 @@ static int put_vrrp_unit(struct bundle *b, bool keepalived, const struct vrrp_pa
 	        "StateDirectory=tristack/vrrp\n"
 	        "StateDirectoryMode=0750\n",
 	        keepalived ? "tristack-keepalived" : "tristack-vrrp-check",
-	        keepalived ? "keepalived, the floating address" : "the agent checking tristack-lb for keepalived",
-	        host, b->c->cfg.site.domain, host,
-	        keepalived ? "keepalived (VRRP)" : "vrrp-check", host,
-	        keepalived ? " tristack-vrrp-check.service" : "", T_STATE);
+	        keepalived ? "keepalived, the floating address"
+	                   : "the agent checking tristack-lb for keepalived",
+	        host, b->c->cfg.site.domain, host, keepalived ? "keepalived (VRRP)" : "vrrp-check",
+	        host, keepalived ? " tristack-vrrp-check.service" : "", T_STATE);
 	if (keepalived)
 		fprintf(f,
 		        "ExecStart=/usr/sbin/keepalived --dont-fork --log-console --log-detail "
@@ -786,9 +786,9 @@ static int build(struct bundle *b, const char *out)
 	if (bundle_mkdirs(b, b->top) < 0 || put_binaries(b) < 0 ||
 	    bundle_copy_file(b, b->c->conf, "etc/tristack/foobar.conf", 0644) < 0 ||
 	    bundle_put_file(b, "etc/tristack/host", 0644, host_line, strlen(host_line)) < 0 ||
-	    put_units(b) < 0 || put_vrrp(b) < 0 || put_firewall(b) < 0 || bundle_put_database(b) < 0 ||
-	    put_tls(b) < 0 || put_shared(b) < 0 || bundle_put_install(b) < 0 ||
-	    bundle_put_readme(b) < 0)
+	    put_units(b) < 0 || put_vrrp(b) < 0 || put_firewall(b) < 0 ||
+	    bundle_put_database(b) < 0 || put_tls(b) < 0 || put_shared(b) < 0 ||
+	    bundle_put_install(b) < 0 || bundle_put_readme(b) < 0)
 		return -1;
 	return pack(b, out);
 }

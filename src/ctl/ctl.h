@@ -22,8 +22,8 @@ struct unit {
 	bool db; /* a MariaDB instance, not one of our daemons */
 	/* Prometheus or an exporter (monitoring.c makes their arguments) */
 	enum { MON_NONE, MON_PROMETHEUS, MON_EXPORTER } mon;
-	const char *exe; /* an outside program's path; NULL: ours, in bindir */
-	bool keepalived; /* keepalived (vrrp.c makes its arguments) */
+	const char *exe;    /* an outside program's path; NULL: ours, in bindir */
+	bool keepalived;    /* keepalived (vrrp.c makes its arguments) */
 	const char *subcmd; /* a `tristack SUBCMD [HOST]` of ours: forward, vrrp-check */
 	const char *probe_path;
 	bool root_ns; /* runs in this machine's namespace, not its host's (forward) */

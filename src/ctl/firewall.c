@@ -194,8 +194,8 @@ int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t 
 		 * at once. (`socket` finds the listening socket, if any.) */
 		const char *listening = vip ? "socket transparent 0 " : "";
 		if (p)
-			put(&o, "\t\ttcp dport %d %saccept comment \"lb: HTTP from anywhere\"\n",
-			    p, listening);
+			put(&o, "\t\ttcp dport %d %saccept comment \"lb: HTTP from anywhere\"\n", p,
+			    listening);
 		if (tp)
 			put(&o, "\t\ttcp dport %d %saccept comment \"lb: HTTPS from anywhere\"\n",
 			    tp, listening);

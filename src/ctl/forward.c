@@ -134,8 +134,7 @@ static bool pump(struct pair *p, short rev0, short rev1)
  * ls: how many. A port another program holds (a loopback stack's LB, say)
  * is tried again every few seconds, so the forwarder neither dies in a loop
  * under the supervisor nor gives up for good. */
-static unsigned listen_all(const struct ctl *c, const struct conf_host *lb,
-                           struct fwd_listener *ls)
+static unsigned listen_all(const struct ctl *c, const struct conf_host *lb, struct fwd_listener *ls)
 {
 	const struct conf *s = &c->cfg;
 	unsigned nls = 0;
@@ -251,8 +250,8 @@ static void accept_one(const struct ctl *c, const struct conf_host *lb,
 			const struct conf_host *h = &c->cfg.hosts[i];
 			char e[128];
 			if ((h->roles & ROLE_LB) && vrrp_holds(c, h) &&
-			    conf_resolve_addr(&c->cfg, c->cfg.lb.http.admin, h, &to, e, sizeof(e)) ==
-			        0) {
+			    conf_resolve_addr(&c->cfg, c->cfg.lb.http.admin, h, &to, e,
+			                      sizeof(e)) == 0) {
 				from = h->name;
 				break;
 			}

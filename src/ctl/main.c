@@ -275,9 +275,10 @@ static int cmd_up(struct ctl *c)
 	for (unsigned i = 0; i < c->cfg.nhosts; i++)
 		lbs += (c->cfg.hosts[i].roles & ROLE_LB) != 0;
 	if (!c->isolated && vrrp_on(c) && lbs > 1) {
-		fprintf(stderr, "tristack: %u LB hosts share the floating address %s: that needs "
-		                "isolated mode (up --isolated, as root) or real servers (tristack "
-		                "bundle)\n",
+		fprintf(stderr,
+		        "tristack: %u LB hosts share the floating address %s: that needs "
+		        "isolated mode (up --isolated, as root) or real servers (tristack "
+		        "bundle)\n",
 		        lbs, c->cfg.site.vip);
 		return 1;
 	}
@@ -520,7 +521,8 @@ static int cmd_keepalived(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	if (!vrrp_on(c)) {
-		fprintf(stderr, "tristack: %s has no floating address ([site] vip): no keepalived\n",
+		fprintf(stderr,
+		        "tristack: %s has no floating address ([site] vip): no keepalived\n",
 		        c->conf);
 		return 1;
 	}
@@ -702,7 +704,9 @@ static void status_vip(const struct ctl *c)
 	unsigned long moves;
 	unsigned n = vip_holders(c, who, sizeof(who), &moves);
 	printf("floating address %s: %s%s (keepalived transitions: %lu)\n", c->cfg.site.vip,
-	       n == 0 ? "held by no LB host" : n == 1 ? "held by " : "held by several hosts: ",
+	       n == 0   ? "held by no LB host"
+	       : n == 1 ? "held by "
+	                : "held by several hosts: ",
 	       who, moves);
 }
 

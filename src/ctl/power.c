@@ -95,8 +95,8 @@ static void drop_vip(struct ctl *c, const struct conf_host *h)
 	char ns[64], cidr[64], err[512];
 	lab_ns(c, h->name, ns, sizeof(ns));
 	snprintf(cidr, sizeof(cidr), "%s/32", c->cfg.site.vip);
-	run_tool((char *const[]){ "ip", "-n", ns, "addr", "del", cidr, "dev",
-	                          c->cfg.vrrp.interface, NULL },
+	run_tool((char *const[]){ "ip", "-n", ns, "addr", "del", cidr, "dev", c->cfg.vrrp.interface,
+	                          NULL },
 	         err, sizeof(err)); /* not there: fine */
 }
 
@@ -150,7 +150,8 @@ int cmd_poweron(struct ctl *c, int argc, char **argv)
 			if (u->host != h || u->root_ns || u->db != (db == 1) || unit_running(u))
 				continue;
 			if (unit_start(c, u, err, sizeof(err)) < 0) {
-				fprintf(stderr, "tristack: %s on %s: %s\n", u->daemon, h->name, err);
+				fprintf(stderr, "tristack: %s on %s: %s\n", u->daemon, h->name,
+				        err);
 				unlink(path);
 				return 1;
 			}

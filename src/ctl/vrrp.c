@@ -265,7 +265,8 @@ bool vrrp_describe(const struct ctl *c, const struct unit *u, char *out, size_t 
 	}
 	if (!u->keepalived) {
 		bool ok = strcmp(st.lb, "ok") == 0;
-		snprintf(out, len, "%s", ok ? "ok: tristack-lb answers" : "tristack-lb does not answer");
+		snprintf(out, len, "%s",
+		         ok ? "ok: tristack-lb answers" : "tristack-lb does not answer");
 		return true; /* the agent is fine: it reports */
 	}
 	bool holds = vrrp_holds(c, u->host);
@@ -404,7 +405,8 @@ int cmd_vrrp_check(struct ctl *c, int argc, char **argv)
 	const struct conf *s = &c->cfg;
 	const struct conf_host *h = argc == 1 ? conf_host(s, argv[0]) : NULL;
 	if (h == NULL || !(h->roles & ROLE_LB) || !vrrp_on(c)) {
-		fprintf(stderr, "tristack: vrrp-check HOST: an LB host of a stack with [site] vip\n");
+		fprintf(stderr,
+		        "tristack: vrrp-check HOST: an LB host of a stack with [site] vip\n");
 		return 2;
 	}
 	struct addr lb;
@@ -435,8 +437,8 @@ int cmd_vrrp_check(struct ctl *c, int argc, char **argv)
 	/* not eligible until the LB has answered check_rise times */
 	agent_check(&a, false);
 	agent_save(&a);
-	agent_log(h->name, "checking tristack-lb at http://%s/healthz every %llu ms", s->lb.http.admin,
-	          (unsigned long long)s->vrrp.check_interval);
+	agent_log(h->name, "checking tristack-lb at http://%s/healthz every %llu ms",
+	          s->lb.http.admin, (unsigned long long)s->vrrp.check_interval);
 	unsigned good = 0, bad = 0;
 	bool eligible = false;
 	char buf[1024];

@@ -28,8 +28,9 @@ static int check_vrrp(struct cfg_ctx *L, void *root)
 	const struct conf *s = root;
 	const char *i = s->vrrp.interface;
 	size_t n = strlen(i);
-	if (n == 0 || n > 15 || strspn(i, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                                  "0123456789._-@") != n) {
+	if (n == 0 || n > 15 ||
+	    strspn(i, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	              "0123456789._-@") != n) {
 		cfg_at_key(L, "vrrp", "interface");
 		cfg_fail(L, "bad 'interface' '%s' in [vrrp] (a network interface name)", i);
 		return -1;
