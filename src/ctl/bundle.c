@@ -13,7 +13,8 @@
  *                  primary's provision.sql and migrations, the replica's
  *                  replica.sql
  *   tls/           lb without tls_cert: the local CA's site certificates
- *   secrets/       app hosts: the database password the app reads
+ *   secrets/       app hosts: the database password the app reads; the LBs
+ *                  of a pair: the session-ticket keys they share
  *   share/         what the stack file names by relative path (the web root)
  *   install.sh     deploy/install.sh with the host's settings filled in
  *   README
@@ -40,6 +41,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "conf/names.h"
 
 const struct bundle_role bundle_roles[4] = {
 	{ ROLE_APP, "app", "tristack-app", "application server" },
@@ -609,6 +611,15 @@ static int put_vrrp(struct bundle *b)
 	if (vrrp_render(&b->c->cfg, b->h, &p, text, sizeof(text)) < 0)
 		return bundle_fail(b, "keepalived.conf of %s: too long", b->h->name);
 	if (bundle_put_file(b, "etc/tristack/keepalived.conf", 0644, text, strlen(text)) < 0)
+		return -1;
+	/* one session-ticket key file for every LB of the pair (bundles made
+	 * together agree), so a session resumes on the other after a failover */
+	char err[512], keys[TS_PATH_MAX];
+	if (tickets_ensure(b->c, err, sizeof(err)) < 0)
+		return bundle_fail(b, "session-ticket keys: %s", err);
+	snprintf(keys, sizeof(keys), "%s/" STATE_SECRETS "/" SECRET_TLS_TICKET_KEYS, b->c->state);
+	if (access(keys, R_OK) == 0 &&
+	    bundle_copy_file(b, keys, STATE_SECRETS "/" SECRET_TLS_TICKET_KEYS, 0600) < 0)
 		return -1;
 	return put_vrrp_unit(b, false, &p) < 0 ? -1 : put_vrrp_unit(b, true, &p);
 }

@@ -13,6 +13,9 @@
  * {state}/log/supervisor.log. `down` stops it first, so it never fights a
  * deliberate stop.
  *
+ * Once a minute it rotates the LBs' session-ticket key file when it is due
+ * (tickets.c).
+ *
  * A host `tristack poweroff` stopped (isolated mode) stays down: its units
  * are left alone until `tristack poweron` starts them again.
  *
@@ -41,6 +44,7 @@
 #define FAST_CRASHES   5
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+#define TICKETS_MS     60000 /* how often the ticket key file's age is looked at */
 
 enum sv_state { SV_UP, SV_WAITING, SV_FAILED };
 
@@ -211,10 +215,19 @@ static void supervise(struct ctl *c, int lfd)
 	struct sv_view view = { c, sv, time(NULL) };
 	sv_log("supervising %u units of %s", c->nunits, c->conf);
 	write_state(c, sv);
+	uint64_t tickets_at = 0;
 	while (!stopping) {
 		bool changed = false;
 		reap(c, sv, how);
 		uint64_t now = now_ms();
+		/* the LBs' session-ticket keys rotate when due (they see the
+		 * file change): a minute's lateness at most */
+		if (now >= tickets_at) {
+			char terr[512];
+			tickets_at = now + TICKETS_MS;
+			if (tickets_ensure(c, terr, sizeof(terr)) < 0)
+				sv_log("session-ticket keys: %s", terr);
+		}
 		for (unsigned i = 0; i < c->nunits && !stopping; i++) {
 			struct unit *u = &c->units[i];
 			struct sv_unit *s = &sv[i];
