@@ -453,3 +453,56 @@ def test_bundling_changes_no_folder_it_did_not_make(tmp_path):
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777
     assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o711
+
+
+def ha_servers(tmp):
+    """deploy/servers.conf made the LB pair of conf/foobar-ha.conf."""
+    text = open(SERVERS).read()
+    text = text.replace("www    = lb-01", "vip    = 10.0.0.1")
+    text = text.replace("[host lb-01]\naddress = 10.0.0.1\n",
+                        "[host lb-01]\naddress = 10.0.0.11\n")
+    text = text.replace("[host web-01]",
+                        "[host lb-02]\naddress = 10.0.0.12\nroles   = lb, dns\n\n[host web-01]")
+    text += "\n[vrrp]\ninterface = ens3\n"
+    path = os.path.join(tmp, "servers-ha.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_the_lb_pair_bundles_keepalived_its_agent_and_one_ticket_key_file(tmp_path):
+    conf = ha_servers(str(tmp_path))
+    m = Made(str(tmp_path), conf, ["lb-01", "lb-02", "web-01"])
+    for host, peer, prio in (("lb-01", "10.0.0.12", 150), ("lb-02", "10.0.0.11", 140)):
+        ka = m.read(host, "etc/tristack/keepalived.conf")
+        assert "virtual_router_id 51" in ka and "nopreempt" in ka and "version 3" in ka
+        assert f"priority {prio}" in ka
+        assert f"unicast_peer {{\n\t\t{peer}\n\t}}" in ka
+        assert "10.0.0.1/32 dev ens3" in ka and "interface ens3" in ka
+        assert "/var/lib/tristack/vrrp/" + host + ".check" in ka
+        unit = m.read(host, "systemd/tristack-keepalived.service")
+        assert "User=tristack" in unit
+        assert "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BROADCAST" in unit
+        assert "--use-file=/etc/tristack/keepalived.conf" in unit
+        agent = m.read(host, "systemd/tristack-vrrp-check.service")
+        assert f"vrrp-check {host}" in agent and "CapabilityBoundingSet=\n" in agent
+        install = m.read(host, "install.sh")
+        assert re.search(r"^UNITS=\(.*tristack-vrrp-check.*tristack-keepalived", install, re.M)
+        assert re.search(r"^PACKAGES=\(.*keepalived", install, re.M)
+        fw = m.read(host, "nftables/tristack.nft")
+        assert f"ip saddr {{ {peer} }} ip protocol vrrp accept" in fw
+    # both LBs seal tickets with the same keys; a web server gets none
+    a = os.path.join(m.trees["lb-01"], "secrets", "tls-ticket.keys")
+    b = os.path.join(m.trees["lb-02"], "secrets", "tls-ticket.keys")
+    assert filecmp.cmp(a, b, shallow=False)
+    assert stat.S_IMODE(os.stat(a).st_mode) == 0o600
+    assert not os.path.exists(os.path.join(m.trees["web-01"], "systemd",
+                                           "tristack-keepalived.service"))
+    assert not os.path.exists(os.path.join(m.trees["web-01"], "secrets", "tls-ticket.keys"))
+    if shutil.which("systemd-analyze"):
+        for host in ("lb-01", "lb-02"):
+            for u in ("tristack-keepalived", "tristack-vrrp-check"):
+                r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                                    os.path.join(m.trees[host], "systemd", f"{u}.service")],
+                                   capture_output=True, text=True)
+                assert "Unknown key" not in r.stderr, r.stderr
