@@ -443,8 +443,8 @@ static int dns_worker_init(struct worker *w, char *err, size_t errlen)
 	dw->dns = dns;
 	dw->w = w;
 	dw->udp.fd = dw->tcp.fd = -1;
-	if (worker_listen(w, &dw->udp, &dns->listen, SOCK_DGRAM, udp_ready, err, errlen) < 0 ||
-	    worker_listen(w, &dw->tcp, &dns->listen, SOCK_STREAM, accept_ready, err, errlen) < 0)
+	if (worker_listen(w, &dw->udp, &dns->listen, SOCK_DGRAM, 0, udp_ready, err, errlen) < 0 ||
+	    worker_listen(w, &dw->tcp, &dns->listen, SOCK_STREAM, 0, accept_ready, err, errlen) < 0)
 		return -1;
 	if (dns->has_admin && (dw->admin = dns_admin_listen(w, &dns->admin, err, errlen)) == NULL)
 		return -1;

@@ -405,7 +405,7 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	httpd_server_use_metrics(&lw->http, w->d->metrics, &lb->hm);
 	lw->http.log_line = lb_log_line;
 	lb_limits_attach(lb, &lw->http);
-	if (httpd_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
+	if (httpd_server_listen(&lw->http, &lb->listen, 0, err, errlen) < 0)
 		return -1;
 	if (lb->has_tls) {
 		if (tls_worker_init(&lw->tls, &lb->tls, w, err, errlen) < 0)
@@ -416,11 +416,11 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 		lb_limits_attach(lb, &lw->https);
 		lw->https.tls = &lw->tls;
 		lw->https.extra_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
-		if (httpd_server_listen(&lw->https, &lb->tls_listen, err, errlen) < 0)
+		if (httpd_server_listen(&lw->https, &lb->tls_listen, 0, err, errlen) < 0)
 			return -1;
 	}
 	httpd_server_init(&lw->admin, w, NULL, admin_handler, lw);
-	if (lb->has_admin && httpd_server_listen(&lw->admin, &lb->admin, err, errlen) < 0)
+	if (lb->has_admin && httpd_server_listen(&lw->admin, &lb->admin, 0, err, errlen) < 0)
 		return -1;
 	if (w->id == 0) {
 		lb_checks_start(lb, w);
