@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import binary, curl, metric_samples, own_stack, wait_for
+from conftest import ROOT, binary, curl, metric_samples, own_stack, wait_for
 from lab import spawn, stop
 
 DOMAIN = "foobar.com"
@@ -108,6 +108,19 @@ def daemon_pid(st, role):
 
 def log_of(st, role):
     return st.logs().get(f"lb-01.{role}.log", "")
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="needs promtool")
+def test_vip_metrics_follow_the_conventions_and_are_documented(st):
+    with urllib.request.urlopen(st.admin + "/metrics", timeout=5) as r:
+        text = r.read().decode()
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
+    doc = open(os.path.join(ROOT, "docs", "metrics.md")).read()
+    for name in ("tristack_lb_vip_held", "tristack_lb_vip_transitions_total"):
+        assert f"# TYPE {name} " in text
+        assert f"| `{name}` |" in doc
 
 
 def test_reload_keeps_serving_on_the_vip(st):
