@@ -131,10 +131,10 @@ static int app_worker_init(struct worker *w, char *err, size_t errlen)
 	aw->row_author = xmalloc(APP_ROW_AUTHOR);
 	aw->row_body = xmalloc(APP_ROW_BODY);
 	db_worker_init(&aw->db, &app->db, w);
-	if (httpd_server_listen(&aw->http, &app->listen, err, errlen) < 0)
+	if (httpd_server_listen(&aw->http, &app->listen, 0, err, errlen) < 0)
 		return -1;
 	httpd_server_init(&aw->admin, w, NULL, httpd_admin_handler, w->d);
-	if (app->has_admin && httpd_server_listen(&aw->admin, &app->admin, err, errlen) < 0)
+	if (app->has_admin && httpd_server_listen(&aw->admin, &app->admin, 0, err, errlen) < 0)
 		return -1;
 	return 0;
 }

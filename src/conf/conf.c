@@ -144,6 +144,19 @@ bool conf_host_is_www(const struct conf *s, const struct conf_host *h)
 	return strcmp(h->name, s->site.www) == 0;
 }
 
+int conf_vip_listen(const struct conf *s, const struct conf_host *self, const struct addr *listen,
+                    struct addr *out)
+{
+	if (!s->site.vip[0] || self == NULL || !(self->roles & ROLE_LB))
+		return 0;
+	char port[8], e[128];
+	snprintf(port, sizeof(port), ":%d", addr_port(listen));
+	struct addr own;
+	if (addr_parse(port, self->address, &own, e, sizeof(e)) < 0 || !addr_equal(&own, listen))
+		return 0; /* another address, a wildcard, a unix socket: not the host's own */
+	return addr_parse(port, s->site.vip, out, e, sizeof(e)) < 0 ? 0 : 1;
+}
+
 int conf_resolve_addr(const struct conf *s, const char *spec, const struct conf_host *self,
                       struct addr *a, char *err, size_t errlen)
 {

@@ -113,6 +113,14 @@ const char *conf_www_address(const struct conf *s);
  * site has a floating address (whichever holds it answers)? */
 bool conf_host_is_www(const struct conf *s, const struct conf_host *h);
 
+/* The floating address's twin of a listener: when the site has a vip, self
+ * is an LB host (one of those that may hold it) and listen is self's own
+ * address, out = vip with listen's port and 1; else 0. An LB host's daemons
+ * listen on both, binding the vip freely (NET_FREEBIND): the host that does
+ * not hold it now serves on it the moment keepalived moves it there. */
+int conf_vip_listen(const struct conf *s, const struct conf_host *self, const struct addr *listen,
+                    struct addr *out);
+
 /* Resolve a listen/target spec against a host: ":8080" -> "<host address>:8080",
  * "web-01:8080" -> that host's address, "1.2.3.4:80" as is. */
 int conf_resolve_addr(const struct conf *s, const char *spec, const struct conf_host *self,

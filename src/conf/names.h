@@ -29,6 +29,11 @@
 #define METRIC_LB_SERVER_UP  METRIC_LB "_server_up"
 #define METRIC_LB_SERVERS_UP METRIC_LB "_servers_up"
 
+/* The floating address on each LB host (lb/vip.c), read by the alert
+ * rules: who holds it, and how often it moved. */
+#define METRIC_LB_VIP_HELD        METRIC_LB "_vip_held"
+#define METRIC_LB_VIP_TRANSITIONS METRIC_LB "_vip_transitions_total"
+
 /* Each database as the app sees it (app/db.c), read by the LB's monitor and
  * the alert rules. */
 #define METRIC_APP_DB_UP          METRIC_APP "_db_up"

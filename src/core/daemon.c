@@ -138,8 +138,8 @@ static struct worker_listener *inherited(struct worker *w, const struct addr *a,
 	return NULL;
 }
 
-int worker_listen(struct worker *w, struct io *io, const struct addr *a, int socktype, io_fn ready,
-                  char *err, size_t errlen)
+int worker_listen(struct worker *w, struct io *io, const struct addr *a, int socktype,
+                  unsigned flags, io_fn ready, char *err, size_t errlen)
 {
 	io->fd = -1;
 	if (w->nlisteners == WORKER_MAX_LISTENERS) {
@@ -154,9 +154,9 @@ int worker_listen(struct worker *w, struct io *io, const struct addr *a, int soc
 		rec->fd = old->fd;
 		rec->from = old;
 	} else if (socktype == SOCK_DGRAM) {
-		rec->fd = net_bind_udp(a, err, errlen);
+		rec->fd = net_bind_udp(a, flags | NET_REUSEPORT, err, errlen);
 	} else {
-		rec->fd = net_listen(a, true, 4096, err, errlen);
+		rec->fd = net_listen(a, flags | NET_REUSEPORT, 4096, err, errlen);
 	}
 	if (rec->fd < 0)
 		return -1;

@@ -145,10 +145,12 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv);
  * TCP or unix listener; SOCK_DGRAM: a bound UDP socket), recorded for the
  * reload hand-over: the previous generation's same-numbered worker's, when
  * it has one of that type for a (the very socket, with its queue: nothing
- * is dropped), else a new SO_REUSEPORT one. Then watched by the worker's
- * loop with io and ready. Returns 0, or -1 with err set (nothing kept). */
-int worker_listen(struct worker *w, struct io *io, const struct addr *a, int socktype, io_fn ready,
-                  char *err, size_t errlen);
+ * is dropped), else a new SO_REUSEPORT one, with flags (net.h's NET_*:
+ * NET_FREEBIND for an address the host may not hold yet). Then watched by
+ * the worker's loop with io and ready. Returns 0, or -1 with err set
+ * (nothing kept). */
+int worker_listen(struct worker *w, struct io *io, const struct addr *a, int socktype,
+                  unsigned flags, io_fn ready, char *err, size_t errlen);
 /* Done listening on io (stop watching): closed, unless the next generation
  * has it. Nothing when io is not listening (io->fd < 0). */
 void worker_unlisten(struct worker *w, struct io *io);

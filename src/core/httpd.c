@@ -79,7 +79,8 @@ void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct 
 	srv->conf = conf;
 	srv->handler = handler;
 	srv->data = data;
-	srv->listen_io.fd = -1;
+	for (unsigned i = 0; i < HTTPD_MAX_LISTENERS; i++)
+		srv->listeners[i].io.fd = -1;
 	srv->limits.max_head = conf ? conf->max_header_size : 8192;
 	srv->limits.max_headers = 100;
 	srv->limits.max_body = conf ? conf->max_body_size : 0;
@@ -98,9 +99,35 @@ void httpd_server_buffer_bodies(struct httpd_server *srv)
 		srv->limits.max_body = HTTPD_BUFFERED_MAX_BODY;
 }
 
-int httpd_server_listen(struct httpd_server *srv, const struct addr *a, char *err, size_t errlen)
+int httpd_server_listen(struct httpd_server *srv, const struct addr *a, unsigned flags, char *err,
+                        size_t errlen)
 {
-	return worker_listen(srv->w, &srv->listen_io, a, SOCK_STREAM, accept_ready, err, errlen);
+	if (srv->nlisteners == HTTPD_MAX_LISTENERS) {
+		snprintf(err, errlen, "too many addresses for one HTTP server");
+		return -1;
+	}
+	struct httpd_listener *l = &srv->listeners[srv->nlisteners];
+	l->srv = srv;
+	if (worker_listen(srv->w, &l->io, a, SOCK_STREAM, flags, accept_ready, err, errlen) < 0)
+		return -1;
+	srv->nlisteners++;
+	return 0;
+}
+
+/* Accept what waits on every listener (after a pause or a full batch). */
+static void accept_all(struct httpd_server *srv)
+{
+	for (unsigned i = 0; i < srv->nlisteners; i++) {
+		struct io *io = &srv->listeners[i].io;
+		if (io->fd >= 0 && (io->ready & IO_READ))
+			accept_ready(io);
+	}
+}
+
+static void unlisten_all(struct httpd_server *srv)
+{
+	for (unsigned i = 0; i < srv->nlisteners; i++)
+		worker_unlisten(srv->w, &srv->listeners[i].io);
 }
 
 /* Waiting for a next request that has not begun: safe to close on a stop. */
@@ -189,7 +216,7 @@ void httpd_session_close(struct httpd_session *s)
 		metrics_add(srv->w->shard, srv->m.connections, -1);
 	if (srv->paused && !srv->stopping) {
 		srv->paused = false;
-		accept_ready(&srv->listen_io);
+		accept_all(srv);
 	}
 	worker_check_drained(srv->w);
 }
@@ -199,7 +226,7 @@ void httpd_server_stop(struct httpd_server *srv)
 	if (srv->w == NULL)
 		return;
 	srv->stopping = true;
-	worker_unlisten(srv->w, &srv->listen_io);
+	unlisten_all(srv);
 	/* On a reload the new generation serves what comes next: a keep-alive
 	 * connection is closed after its next response (so a request sent on
 	 * it meanwhile is not lost) or when it times out. On a stop, idle ones
@@ -218,7 +245,7 @@ void httpd_server_free(struct httpd_server *srv)
 {
 	if (srv->w == NULL)
 		return; /* never initialised (a worker that failed to start) */
-	worker_unlisten(srv->w, &srv->listen_io);
+	unlisten_all(srv);
 	srv->freeing = true;
 	while (srv->sessions)
 		httpd_session_close(srv->sessions);
@@ -260,7 +287,7 @@ static bool refuse(int fd)
 
 static void accept_ready(struct io *io)
 {
-	struct httpd_server *srv = container_of(io, struct httpd_server, listen_io);
+	struct httpd_server *srv = container_of(io, struct httpd_listener, io)->srv;
 	struct worker *w = srv->w;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		if (srv->stopping || io->fd < 0)
@@ -318,7 +345,5 @@ static void accept_ready(struct io *io)
 
 static void accept_more(struct defer *d)
 {
-	struct httpd_server *srv = container_of(d, struct httpd_server, accept_more);
-	if (srv->listen_io.fd >= 0 && (srv->listen_io.ready & IO_READ))
-		accept_ready(&srv->listen_io);
+	accept_all(container_of(d, struct httpd_server, accept_more));
 }

@@ -51,6 +51,17 @@ struct httpd_metric_slots {
 	int duration_id;
 };
 
+/* A server listens on one address, or a few that share its sessions,
+ * limits and metrics (a host's own and the floating one). */
+#define HTTPD_MAX_LISTENERS 2
+
+struct httpd_server;
+
+struct httpd_listener {
+	struct io io;
+	struct httpd_server *srv;
+};
+
 struct httpd_server {
 	struct worker *w;
 	const struct http_conf *conf;
@@ -87,7 +98,8 @@ struct httpd_server {
 	struct httpd_session *sessions; /* all open, for stop */
 	struct httpd_session *free_list;
 	struct httpd_req *req_free;
-	struct io listen_io;
+	struct httpd_listener listeners[HTTPD_MAX_LISTENERS];
+	unsigned nlisteners;
 	struct defer accept_more; /* a full accept batch: the rest of the backlog */
 	bool paused;              /* maxconn reached: not accepting */
 	bool stopping;
@@ -205,8 +217,11 @@ void httpd_server_init(struct httpd_server *srv, struct worker *w, const struct 
  * with no max_body_size set they are bounded by HTTPD_BUFFERED_MAX_BODY. */
 #define HTTPD_BUFFERED_MAX_BODY (1u << 20)
 void httpd_server_buffer_bodies(struct httpd_server *srv);
-/* Listen on a (SO_REUSEPORT) and accept sessions. Returns 0 or -1 with err. */
-int httpd_server_listen(struct httpd_server *srv, const struct addr *a, char *err, size_t errlen);
+/* Listen on a (SO_REUSEPORT; flags: net.h's NET_*, as worker_listen) and
+ * accept sessions; up to HTTPD_MAX_LISTENERS addresses, one call each.
+ * Returns 0 or -1 with err. */
+int httpd_server_listen(struct httpd_server *srv, const struct addr *a, unsigned flags, char *err,
+                        size_t errlen);
 /* Graceful stop: stop accepting, close idle sessions; busy ones close after
  * their response. */
 void httpd_server_stop(struct httpd_server *srv);

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -153,7 +155,21 @@ const char *sockaddr_ip(const struct sockaddr *sa, char *out, size_t len)
 	return out;
 }
 
-int net_listen(const struct addr *a, bool reuseport, int backlog, char *err, size_t errlen)
+/* The flags' socket options on an IP socket. 0, or -1 with errno. */
+static int set_flags(int fd, unsigned flags)
+{
+	int one = 1;
+	if ((flags & NET_REUSEPORT) &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return -1;
+	/* IP_FREEBIND is read by IPv6 sockets too (inet_sk(sk)->freebind) */
+	if ((flags & NET_FREEBIND) &&
+	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) < 0)
+		return -1;
+	return 0;
+}
+
+int net_listen(const struct addr *a, unsigned flags, int backlog, char *err, size_t errlen)
 {
 	char name[128];
 	int family = ((const struct sockaddr *)&a->ss)->sa_family;
@@ -163,7 +179,7 @@ int net_listen(const struct addr *a, bool reuseport, int backlog, char *err, siz
 	int one = 1;
 	if (family != AF_UNIX) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		if (set_flags(fd, flags) < 0)
 			goto fail;
 	} else {
 		unlink(((const struct sockaddr_un *)(const void *)&a->ss)->sun_path);
@@ -181,13 +197,12 @@ fail:
 	return -1;
 }
 
-int net_bind_udp(const struct addr *a, char *err, size_t errlen)
+int net_bind_udp(const struct addr *a, unsigned flags, char *err, size_t errlen)
 {
 	char name[128];
 	int family = ((const struct sockaddr *)&a->ss)->sa_family;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	if (fd < 0 || set_flags(fd, flags) < 0 ||
 	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
 		snprintf(err, errlen, "cannot listen on %s/udp: %s",
 		         addr_format(a, name, sizeof(name)), strerror(errno));
@@ -196,6 +211,56 @@ int net_bind_udp(const struct addr *a, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;
+}
+
+/* Is ip inside (or equal to, when mask is NULL) ifa's address? n bytes. */
+static bool in_prefix(const uint8_t *ip, const uint8_t *ifa, const uint8_t *mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((ip[i] ^ ifa[i]) & (mask ? mask[i] : 0xff))
+			return false;
+	return true;
+}
+
+/* The address bytes of an AF_INET or AF_INET6 sockaddr (n set), or NULL. */
+static const uint8_t *ip_bytes(const struct sockaddr *sa, size_t *n)
+{
+	if (sa == NULL)
+		return NULL;
+	if (sa->sa_family == AF_INET) {
+		*n = 4;
+		return (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	}
+	if (sa->sa_family == AF_INET6) {
+		*n = 16;
+		return (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	}
+	return NULL;
+}
+
+int net_addr_is_local(const struct addr *a)
+{
+	size_t n = 0, m = 0;
+	const struct sockaddr *want = (const struct sockaddr *)&a->ss;
+	const uint8_t *ip = ip_bytes(want, &n);
+	if (ip == NULL)
+		return 0;
+	struct ifaddrs *all;
+	if (getifaddrs(&all) < 0)
+		return -1;
+	int found = 0;
+	for (const struct ifaddrs *i = all; i && !found; i = i->ifa_next) {
+		const uint8_t *have = ip_bytes(i->ifa_addr, &m);
+		if (have == NULL || i->ifa_addr->sa_family != want->sa_family)
+			continue;
+		/* the kernel routes a loopback interface's whole prefix to the
+		 * host itself (local 127.0.0.0/8 dev lo) */
+		bool loopback = (i->ifa_flags & IFF_LOOPBACK) != 0;
+		const uint8_t *mask = loopback ? ip_bytes(i->ifa_netmask, &m) : NULL;
+		found = in_prefix(ip, have, mask, n);
+	}
+	freeifaddrs(all);
+	return found;
 }
 
 int net_connect(const struct addr *a)

@@ -24,12 +24,24 @@ const char *addr_format(const struct addr *a, char *out, size_t len);
 int addr_port(const struct addr *a);
 bool addr_equal(const struct addr *a, const struct addr *b);
 
-/* A non-blocking listening socket; reuseport puts SO_REUSEPORT on it so each
- * worker thread can have its own. Returns the fd, or -1 with err set. */
-int net_listen(const struct addr *a, bool reuseport, int backlog, char *err, size_t errlen);
-/* A non-blocking UDP socket bound to a, with SO_REUSEPORT so each worker
- * thread can have its own. Returns the fd, or -1 with err set. */
-int net_bind_udp(const struct addr *a, char *err, size_t errlen);
+/* How a listening socket binds, besides the defaults (flags, or-ed). */
+#define NET_REUSEPORT 0x1u /* SO_REUSEPORT: each worker thread can have its own */
+#define NET_FREEBIND                                                                               \
+	0x2u /* IP_FREEBIND: the address may not be this host's yet (a                             \
+	      * floating one another host holds now): bound all the                                \
+	      * same, it serves from the moment the address comes */
+
+/* A non-blocking listening socket. Returns the fd, or -1 with err set. */
+int net_listen(const struct addr *a, unsigned flags, int backlog, char *err, size_t errlen);
+/* A non-blocking UDP socket bound to a; its replies leave from a's address.
+ * Returns the fd, or -1 with err set. */
+int net_bind_udp(const struct addr *a, unsigned flags, char *err, size_t errlen);
+
+/* Is a's IP address this host's now: the address of one of its interfaces,
+ * or inside a loopback interface's prefix (all of 127/8 on Linux)? The
+ * port is ignored. 1 yes, 0 no, -1 with errno when the interfaces cannot
+ * be read (getifaddrs). */
+int net_addr_is_local(const struct addr *a);
 
 /* Start a non-blocking connect. Returns the fd (connect in progress or done),
  * or -1 with errno set. */

@@ -89,7 +89,7 @@ static int listen_local(int port)
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
 	if (addr_parse(spec, NULL, &a, e, sizeof(e)) < 0)
 		return -1;
-	int fd = net_listen(&a, false, 128, e, sizeof(e));
+	int fd = net_listen(&a, 0, 128, e, sizeof(e));
 	if (fd >= 0)
 		fcntl(fd, F_SETFL, O_NONBLOCK);
 	return fd;

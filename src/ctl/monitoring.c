@@ -26,9 +26,10 @@
 #include "conf/names.h"
 #include "ctl.h"
 
-#define PROMETHEUS      "/usr/bin/prometheus"
-#define MYSQLD_EXPORTER "/usr/bin/prometheus-mysqld-exporter"
-#define ERROR_RATIO     0.01 /* of the LB's responses, 5xx */
+#define PROMETHEUS       "/usr/bin/prometheus"
+#define MYSQLD_EXPORTER  "/usr/bin/prometheus-mysqld-exporter"
+#define ERROR_RATIO      0.01 /* of the LB's responses, 5xx */
+#define VIP_MOVED_WINDOW "5m" /* TristackVipMoved: a move this recent */
 
 bool mon_on(const struct ctl *c)
 {
@@ -241,6 +242,28 @@ static void rule(FILE *f, const char *name, uint64_t for_ms, const char *severit
 	        name, expr, prom_duration(for_ms, d, sizeof(d)), severity, summary);
 }
 
+/* The floating address: one LB host holds it at a time (keepalived). A
+ * move is worth knowing (why did the holder give it up?); no holder is the
+ * site gone; two are a split brain (the LB hosts cannot hear each other's
+ * VRRP), each answering ARP for it. */
+static void vip_rules(FILE *f, const struct conf *s)
+{
+	const struct mon_conf *m = &s->monitoring;
+	char none[256];
+	snprintf(none, sizeof(none),
+	         "no load balancer holds the floating address %s: www.%s does not answer",
+	         s->site.vip, s->site.domain);
+	rule(f, "TristackVipMoved", 0, "warning",
+	     "the floating address {{ $labels.vip }} changed holder in the last " VIP_MOVED_WINDOW,
+	     "sum by (vip) (increase(" METRIC_LB_VIP_TRANSITIONS "[" VIP_MOVED_WINDOW "])) > 0");
+	rule(f, "TristackNoVipHolder", m->alert_for, "critical", none,
+	     "absent(" METRIC_LB_VIP_HELD " == 1)");
+	rule(
+	    f, "TristackVipHeldTwice", m->alert_for, "critical",
+	    "{{ $value }} load balancers hold the floating address {{ $labels.vip }} (split brain)",
+	    "sum by (vip) (" METRIC_LB_VIP_HELD ") > 1");
+}
+
 char *mon_rules(const struct ctl *c)
 {
 	const struct conf *s = &c->cfg;
@@ -315,6 +338,8 @@ char *mon_rules(const struct ctl *c)
 		     "kept crashing)",
 		     METRIC_SUPERVISOR_UNIT_FAILED " == 1");
 	}
+	if (s->site.vip[0])
+		vip_rules(f, s);
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;

@@ -71,7 +71,7 @@ int supervisor_metrics_listen(const struct ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "no namespace for %s: %s", h->name, strerror(errno));
 		return -1;
 	}
-	int fd = net_listen(&a, false, 16, e, sizeof(e));
+	int fd = net_listen(&a, 0, 16, e, sizeof(e));
 	int saved = errno;
 	if (c->isolated)
 		netns_leave();

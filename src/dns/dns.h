@@ -1,8 +1,9 @@
 /* dns.h - tristack-dns: authoritative DNS for the site's zone (ldns).
  *
  * The zone comes from the stack file (dns_zone_from_stack: SOA and NS at the
- * apex, an A or AAAA record per host, www.<domain> at the [site] www host,
- * ns1.<domain> at the DNS host) or from an RFC 1035 zone file read with ldns
+ * apex, an A or AAAA record per host, www.<domain> at [site] vip or else the
+ * [site] www host, ns1.<domain>, ns2.<domain>... at the hosts with the dns
+ * role, one NS each) or from an RFC 1035 zone file read with ldns
  * (dns_zone_load_file). Either way it ends up in one read-only index shared by
  * the workers: a node per name (empty non-terminals included), its RRsets in
  * the order the file gave them, each RR's rdata in wire format.

@@ -14,6 +14,11 @@
  * serves at most TCP_BATCH queries of one connection before the others get
  * their turn. A connection holds no buffer while idle.
  *
+ * On an LB host of a site with a floating address ([site] vip, which
+ * keepalived moves between the LB hosts), the same is done on the vip too,
+ * bound with NET_FREEBIND: whichever host holds it answers on it at once,
+ * from it (a UDP socket bound to the vip replies from the vip).
+ *
  * Every message is counted in the worker's metrics shard (stats.c), and
  * the [dns] admin listener serves them over HTTP at /metrics.
  */
@@ -39,9 +44,13 @@
 #define UDP_BATCH     64   /* datagrams per readiness event */
 #define ACCEPT_BATCH  64
 
+/* The addresses a worker listens on: the host's, and the floating one. */
+#define DNS_MAX_ADDRS 2
+
 struct dns {
 	struct daemon *d;
-	struct addr listen;
+	struct addr listen[DNS_MAX_ADDRS]; /* [1]: the vip's twin of [0] */
+	unsigned naddrs;
 	struct addr admin; /* HTTP: /metrics, when has_admin */
 	bool has_admin;
 	struct dns_stats stats; /* metric slots */
@@ -63,13 +72,19 @@ struct dns_conn {
 	size_t out_len, out_off;
 };
 
+/* One address's UDP socket and TCP listener. */
+struct dns_listener {
+	struct dns_worker *dw;
+	struct io udp, tcp;
+	struct defer udp_more;    /* datagrams left after a batch */
+	struct defer accept_more; /* connections left after a batch */
+};
+
 struct dns_worker {
 	struct dns *dns;
 	struct worker *w;
-	struct io udp, tcp;
+	struct dns_listener ls[DNS_MAX_ADDRS];
 	struct dns_admin *admin;
-	struct defer udp_more;    /* datagrams left after a batch */
-	struct defer accept_more; /* connections left after a batch */
 	struct dns_conn *conns;
 	unsigned nconns;
 	bool stopping;
@@ -84,7 +99,8 @@ static void udp_more(struct defer *d);
 
 static void udp_ready(struct io *io)
 {
-	struct dns_worker *dw = container_of(io, struct dns_worker, udp);
+	struct dns_listener *l = container_of(io, struct dns_listener, udp);
+	struct dns_worker *dw = l->dw;
 	/* A bounded batch per event, so one flood cannot hold the thread;
 	 * the rest is read after the other events of this turn. */
 	for (int i = 0; i < UDP_BATCH; i++) {
@@ -108,14 +124,14 @@ static void udp_ready(struct io *io)
 			metrics_add(dw->w->shard, dw->dns->stats.send_errors, 1);
 	}
 	if (io->ready & IO_READ)
-		loop_defer(dw->w->loop, &dw->udp_more, udp_more);
+		loop_defer(dw->w->loop, &l->udp_more, udp_more);
 }
 
 static void udp_more(struct defer *d)
 {
-	struct dns_worker *dw = container_of(d, struct dns_worker, udp_more);
-	if (dw->udp.fd >= 0)
-		udp_ready(&dw->udp);
+	struct dns_listener *l = container_of(d, struct dns_listener, udp_more);
+	if (l->udp.fd >= 0)
+		udp_ready(&l->udp);
 }
 
 /* ---- TCP connections ---- */
@@ -328,14 +344,15 @@ static void accept_ready(struct io *io);
 
 static void accept_more(struct defer *d)
 {
-	struct dns_worker *dw = container_of(d, struct dns_worker, accept_more);
-	if (dw->tcp.fd >= 0)
-		accept_ready(&dw->tcp);
+	struct dns_listener *l = container_of(d, struct dns_listener, accept_more);
+	if (l->tcp.fd >= 0)
+		accept_ready(&l->tcp);
 }
 
 static void accept_ready(struct io *io)
 {
-	struct dns_worker *dw = container_of(io, struct dns_worker, tcp);
+	struct dns_listener *l = container_of(io, struct dns_listener, tcp);
+	struct dns_worker *dw = l->dw;
 	struct worker *w = dw->w;
 	for (int i = 0; i < ACCEPT_BATCH && io->fd >= 0; i++) {
 		int fd = worker_accept(io, NULL, NULL);
@@ -371,7 +388,7 @@ static void accept_ready(struct io *io)
 	/* Edge-triggered: connections left after a batch bring no new event;
 	 * they are taken after the other events of this turn. */
 	if (io->fd >= 0)
-		loop_defer(w->loop, &dw->accept_more, accept_more);
+		loop_defer(w->loop, &l->accept_more, accept_more);
 }
 
 /* ---- the daemon ---- */
@@ -387,19 +404,23 @@ static int dns_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	char e[1024];
-	if (conf_resolve_addr(conf_of(d), conf_of(d)->dns.listen, conf_self(d), &dns->listen, e,
+	if (conf_resolve_addr(conf_of(d), conf_of(d)->dns.listen, conf_self(d), &dns->listen[0], e,
 	                      sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s: [dns] listen: %s", d->conf_path, e);
 		return -1;
 	}
-	int family = ((struct sockaddr *)&dns->listen.ss)->sa_family;
+	dns->naddrs = 1;
+	/* one of the LB pair: the floating address too */
+	if (conf_vip_listen(conf_of(d), conf_self(d), &dns->listen[0], &dns->listen[1]) == 1)
+		dns->naddrs = 2;
+	int family = ((struct sockaddr *)&dns->listen[0].ss)->sa_family;
 	if (family != AF_INET && family != AF_INET6) {
 		snprintf(err, errlen, "%s: [dns] listen: an IP address and port, not '%s'",
 		         d->conf_path, conf_of(d)->dns.listen);
 		return -1;
 	}
-	int r = daemon_admin_addr(d, "dns", conf_of(d)->dns.admin, &dns->listen, &dns->admin, err,
-	                          errlen);
+	int r = daemon_admin_addr(d, "dns", conf_of(d)->dns.admin, &dns->listen[0], &dns->admin,
+	                          err, errlen);
 	if (r < 0)
 		return -1;
 	dns->has_admin = r > 0;
@@ -442,10 +463,18 @@ static int dns_worker_init(struct worker *w, char *err, size_t errlen)
 	w->data = dw;
 	dw->dns = dns;
 	dw->w = w;
-	dw->udp.fd = dw->tcp.fd = -1;
-	if (worker_listen(w, &dw->udp, &dns->listen, SOCK_DGRAM, udp_ready, err, errlen) < 0 ||
-	    worker_listen(w, &dw->tcp, &dns->listen, SOCK_STREAM, accept_ready, err, errlen) < 0)
-		return -1;
+	for (unsigned i = 0; i < DNS_MAX_ADDRS; i++) {
+		dw->ls[i].dw = dw;
+		dw->ls[i].udp.fd = dw->ls[i].tcp.fd = -1;
+	}
+	for (unsigned i = 0; i < dns->naddrs; i++) {
+		struct dns_listener *l = &dw->ls[i];
+		const struct addr *a = &dns->listen[i];
+		unsigned flags = i > 0 ? NET_FREEBIND : 0; /* the vip: maybe not here yet */
+		if (worker_listen(w, &l->udp, a, SOCK_DGRAM, flags, udp_ready, err, errlen) < 0 ||
+		    worker_listen(w, &l->tcp, a, SOCK_STREAM, flags, accept_ready, err, errlen) < 0)
+			return -1;
+	}
 	if (dns->has_admin && (dw->admin = dns_admin_listen(w, &dns->admin, err, errlen)) == NULL)
 		return -1;
 	return 0;
@@ -455,8 +484,10 @@ static void dns_worker_stop(struct worker *w)
 {
 	struct dns_worker *dw = w->data;
 	dw->stopping = true;
-	worker_unlisten(w, &dw->udp);
-	worker_unlisten(w, &dw->tcp);
+	for (unsigned i = 0; i < DNS_MAX_ADDRS; i++) {
+		worker_unlisten(w, &dw->ls[i].udp);
+		worker_unlisten(w, &dw->ls[i].tcp);
+	}
 	dns_admin_stop(dw->admin);
 	/* On a stop an idle connection goes now; one with a query in hand goes
 	 * once it is answered. On a reload each is answered once more first. */
@@ -472,8 +503,10 @@ static void dns_worker_free(struct worker *w)
 	struct dns_worker *dw = w->data;
 	if (dw == NULL)
 		return;
-	worker_unlisten(w, &dw->udp);
-	worker_unlisten(w, &dw->tcp);
+	for (unsigned i = 0; i < DNS_MAX_ADDRS; i++) {
+		worker_unlisten(w, &dw->ls[i].udp);
+		worker_unlisten(w, &dw->ls[i].tcp);
+	}
 	dns_admin_free(dw->admin);
 	dw->freeing = true;
 	while (dw->conns)

@@ -131,7 +131,7 @@ struct dns_admin *dns_admin_listen(struct worker *w, const struct addr *a, char 
 {
 	struct dns_admin *da = xcalloc(1, sizeof(*da));
 	httpd_server_init(&da->srv, w, NULL, httpd_admin_handler, w->d);
-	if (httpd_server_listen(&da->srv, a, err, errlen) < 0) {
+	if (httpd_server_listen(&da->srv, a, 0, err, errlen) < 0) {
 		httpd_server_free(&da->srv);
 		free(da);
 		return NULL;

@@ -489,8 +489,17 @@ static int add(struct zone_src *src, const char *text, char *err, size_t errlen)
 	return 0;
 }
 
-static int stack_records(struct zone_src *src, const struct conf *s, uint32_t ttl, char *err,
-                         size_t errlen)
+/* "A" or "AAAA" for an address. */
+static const char *addr_type(const char *address)
+{
+	return strchr(address, ':') ? "AAAA" : "A";
+}
+
+/* The apex: SOA (MNAME ns1), then one NS per host with the dns role,
+ * ns1.<domain>, ns2.<domain>... in the stack file's order (ns1 alone when
+ * none has it, as always). */
+static int apex_records(struct zone_src *src, const struct conf *s, uint32_t ttl, char *err,
+                        size_t errlen)
 {
 	const char *d = s->site.domain;
 	char text[1024];
@@ -500,28 +509,46 @@ static int stack_records(struct zone_src *src, const struct conf *s, uint32_t tt
 	         d, ttl, d, d, serial, ttl);
 	if (add(src, text, err, errlen) < 0)
 		return -1;
-	snprintf(text, sizeof(text), "%s. %u IN NS ns1.%s.", d, ttl, d);
-	if (add(src, text, err, errlen) < 0)
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->nhosts; i++)
+		n += (s->hosts[i].roles & ROLE_DNS) != 0;
+	for (unsigned k = 1; k <= MAX(n, 1u); k++) {
+		snprintf(text, sizeof(text), "%s. %u IN NS ns%u.%s.", d, ttl, k, d);
+		if (add(src, text, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A record per host, the name servers' addresses (glue), and www.<domain>:
+ * [site] vip when the site has one, else the [site] www host's address. */
+static int stack_records(struct zone_src *src, const struct conf *s, uint32_t ttl, char *err,
+                         size_t errlen)
+{
+	const char *d = s->site.domain;
+	char text[1024];
+	if (apex_records(src, s, ttl, err, errlen) < 0)
 		return -1;
-	const struct conf_host *dns = conf_host_with_role(s, ROLE_DNS);
-	const struct conf_host *www = conf_host(s, s->site.www);
 	for (unsigned i = 0; i < s->nhosts; i++) {
 		const struct conf_host *h = &s->hosts[i];
-		const char *type = strchr(h->address, ':') ? "AAAA" : "A";
-		snprintf(text, sizeof(text), "%s.%s. %u IN %s %s", h->name, d, ttl, type,
-		         h->address);
+		snprintf(text, sizeof(text), "%s.%s. %u IN %s %s", h->name, d, ttl,
+		         addr_type(h->address), h->address);
 		if (add(src, text, err, errlen) < 0)
 			return -1;
 	}
-	if (dns) {
-		snprintf(text, sizeof(text), "ns1.%s. %u IN %s %s", d, ttl,
-		         strchr(dns->address, ':') ? "AAAA" : "A", dns->address);
+	unsigned k = 0;
+	for (unsigned i = 0; i < s->nhosts; i++) {
+		const struct conf_host *h = &s->hosts[i];
+		if (!(h->roles & ROLE_DNS))
+			continue;
+		snprintf(text, sizeof(text), "ns%u.%s. %u IN %s %s", ++k, d, ttl,
+		         addr_type(h->address), h->address);
 		if (add(src, text, err, errlen) < 0)
 			return -1;
 	}
+	const char *www = conf_www_address(s);
 	if (www) {
-		snprintf(text, sizeof(text), "www.%s. %u IN %s %s", d, ttl,
-		         strchr(www->address, ':') ? "AAAA" : "A", www->address);
+		snprintf(text, sizeof(text), "www.%s. %u IN %s %s", d, ttl, addr_type(www), www);
 		if (add(src, text, err, errlen) < 0)
 			return -1;
 	}

@@ -114,6 +114,20 @@ struct lb_target {
 	struct lb_target_state st; /* under lb->mon_lock */
 };
 
+/* The floating address on an LB host (vip.c): its listeners' addresses
+ * and whether this host holds it now. */
+struct lb_vip {
+	bool on;                /* the site has a vip and this is an LB host */
+	struct addr addr;       /* the vip, port 0 */
+	struct addr listen;     /* listen's twin on it, when has_listen */
+	struct addr tls_listen; /* tls_listen's, when has_tls_listen */
+	bool has_listen, has_tls_listen;
+	_Atomic int held;   /* 1 here, 0 not, -1 not looked yet */
+	int m_transitions;  /* metric id */
+	struct worker *w;   /* worker 0, whose loop looks */
+	struct timer timer; /* the next look */
+};
+
 /* What the limits per client address refused, as metric labels. */
 enum lb_limited { LB_LIMITED_REQ, LB_LIMITED_WRITE, LB_LIMITED_CONN, LB_LIMITED_KINDS };
 
@@ -160,6 +174,7 @@ struct lb {
 	unsigned rl_size;
 	struct lb_rl_limits limits;
 	int m_limited[LB_LIMITED_KINDS]; /* metric slots */
+	struct lb_vip vip;
 };
 
 struct lb_worker {
@@ -206,6 +221,15 @@ int lb_healthz(struct lb *lb, struct httpd_session *s);
 /* JSON pieces /dashboard.json shares with /stats.json. */
 void lb_json_str(struct sbuf *o, const char *s);
 void lb_json_figures(struct lb *lb, struct sbuf *o);
+
+/* vip.c: the floating address. configure finds the listeners' twins on
+ * it (-t too); start (worker 0) looks at once and then every second
+ * whether the host holds it; stop may run twice. */
+int lb_vip_configure(struct lb *lb, char *err, size_t errlen);
+void lb_vip_carry_over(struct lb *lb, struct lb *old);
+void lb_vip_metrics_define(struct lb *lb, struct metrics *m);
+void lb_vip_start(struct lb *lb, struct worker *w);
+void lb_vip_stop(struct lb *lb);
 
 /* limits.c: the limits per client address. configure reads the keys
  * (-t too); start takes the table over from the previous generation or

@@ -185,6 +185,7 @@ static void carry_over(struct lb *lb, struct lb *old)
 {
 	lb->started = old->started;
 	lb_monitor_carry_over(lb, old);
+	lb_vip_carry_over(lb, old);
 	for (unsigned i = 0; i < lb->nservers; i++) {
 		struct lb_server *sv = &lb->servers[i];
 		for (unsigned j = 0; j < old->nservers; j++) {
@@ -337,6 +338,8 @@ static int lb_configure(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	if (lb_limits_configure(lb, conf, err, errlen) < 0)
 		return -1;
+	if (lb_vip_configure(lb, err, errlen) < 0)
+		return -1;
 	/* SO_REUSEPORT would let two listeners share a port and split its
 	 * connections between them: refuse it */
 	const char *clash = NULL;
@@ -391,6 +394,7 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	lb_limits_start(lb, &conf_of(d)->lb);
 	lb_limits_metrics_define(lb, d->metrics);
 	lb_metrics_define(lb, d->metrics);
+	lb_vip_metrics_define(lb, d->metrics);
 	if (lb->has_tls) {
 		tls_metrics_define(&lb->tls, d->metrics, METRIC_LB);
 		lb_tickets_apply(lb);
@@ -409,7 +413,9 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 	httpd_server_use_metrics(&lw->http, w->d->metrics, &lb->hm);
 	lw->http.log_line = lb_log_line;
 	lb_limits_attach(lb, &lw->http);
-	if (httpd_server_listen(&lw->http, &lb->listen, err, errlen) < 0)
+	if (httpd_server_listen(&lw->http, &lb->listen, 0, err, errlen) < 0 ||
+	    (lb->vip.has_listen &&
+	     httpd_server_listen(&lw->http, &lb->vip.listen, NET_FREEBIND, err, errlen) < 0))
 		return -1;
 	if (lb->has_tls) {
 		if (tls_worker_init(&lw->tls, &lb->tls, w, err, errlen) < 0)
@@ -420,16 +426,19 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 		lb_limits_attach(lb, &lw->https);
 		lw->https.tls = &lw->tls;
 		lw->https.extra_headers = lb->hsts_header[0] ? lb->hsts_header : NULL;
-		if (httpd_server_listen(&lw->https, &lb->tls_listen, err, errlen) < 0)
+		if (httpd_server_listen(&lw->https, &lb->tls_listen, 0, err, errlen) < 0 ||
+		    (lb->vip.has_tls_listen && httpd_server_listen(&lw->https, &lb->vip.tls_listen,
+		                                                   NET_FREEBIND, err, errlen) < 0))
 			return -1;
 	}
 	httpd_server_init(&lw->admin, w, NULL, admin_handler, lw);
-	if (lb->has_admin && httpd_server_listen(&lw->admin, &lb->admin, err, errlen) < 0)
+	if (lb->has_admin && httpd_server_listen(&lw->admin, &lb->admin, 0, err, errlen) < 0)
 		return -1;
 	if (w->id == 0) {
 		lb_checks_start(lb, w);
 		lb_monitor_start(lb, w);
 		lb_tickets_start(lb, w);
+		lb_vip_start(lb, w);
 	}
 	return 0;
 }
@@ -441,6 +450,7 @@ static void lb_worker_stop(struct worker *w)
 		lb_checks_stop(lw->lb);
 		lb_monitor_stop(lw->lb);
 		lb_tickets_stop(lw->lb);
+		lb_vip_stop(lw->lb);
 	}
 	httpd_server_stop(&lw->http);
 	httpd_server_stop(&lw->https);
@@ -457,6 +467,7 @@ static void lb_worker_free(struct worker *w)
 		lb_checks_stop(lw->lb);
 		lb_monitor_stop(lw->lb);
 		lb_tickets_stop(lw->lb);
+		lb_vip_stop(lw->lb);
 	}
 	httpd_server_free(&lw->http);
 	httpd_server_free(&lw->https);

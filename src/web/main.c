@@ -285,10 +285,10 @@ static int web_worker_init(struct worker *w, char *err, size_t errlen)
 	ww->http.extra_headers = web->served_by;
 	ww->http.error_page = web_error_page;
 	ww->http.real_ip_from = &conf_of(w->d)->web.trusted;
-	if (httpd_server_listen(&ww->http, &web->listen, err, errlen) < 0)
+	if (httpd_server_listen(&ww->http, &web->listen, 0, err, errlen) < 0)
 		return -1;
 	httpd_server_init(&ww->admin, w, NULL, httpd_admin_handler, w->d);
-	if (web->has_admin && httpd_server_listen(&ww->admin, &web->admin, err, errlen) < 0)
+	if (web->has_admin && httpd_server_listen(&ww->admin, &web->admin, 0, err, errlen) < 0)
 		return -1;
 	return 0;
 }

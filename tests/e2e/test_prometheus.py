@@ -327,6 +327,7 @@ def test_error_ratio_and_certificate_rules(st, tmp_path):
     rules = os.path.join(st.state, "monitoring", "rules.yml")
     r = subprocess.run(["promtool", "check", "rules", rules], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "Vip" not in open(rules).read()  # no [site] vip: none of its rules (test_vip.py)
     t = tmp_path / "rules_test.yml"
     t.write_text(RULE_TESTS.format(rules=rules))
     r = subprocess.run(["promtool", "test", "rules", str(t)], capture_output=True, text=True,

@@ -1,6 +1,7 @@
-/* fuzz_dns.c - libFuzzer target for dns_answer, over two zones loaded once:
- * the one tristack-dns makes from conf/foobar.conf (an embedded copy) and a
- * zone file with every case answer.c handles (CNAME chains and loops,
+/* fuzz_dns.c - libFuzzer target for dns_answer, over three zones loaded
+ * once: the ones tristack-dns makes from conf/foobar.conf (an embedded copy)
+ * and from the hosts of conf/foobar-ha.conf (www at the vip, two name
+ * servers with glue), and a zone file with every case answer.c handles (CNAME chains and loops,
  * wildcards, a delegation with glue, an empty non-terminal, RRsets too big
  * for UDP).
  *
@@ -67,6 +68,13 @@ static const char foobar_conf[] =
     "[dns]\n"
     "listen = :5353\n";
 
+/* conf/foobar-ha.conf's site and hosts. */
+static const char foobar_ha_conf[] = "[site]\ndomain = foobar.com\nvip = 10.0.0.1\n"
+                                     "[host lb-01]\naddress = 10.0.0.11\nroles = lb, dns\n"
+                                     "[host lb-02]\naddress = 10.0.0.12\nroles = lb, dns\n"
+                                     "[host web-01]\naddress = 10.0.0.2\nroles = web, app\n"
+                                     "[host web-02]\naddress = 10.0.0.3\nroles = web, app\n";
+
 #define T10  "tttttttttt"
 #define T100 T10 T10 T10 T10 T10 T10 T10 T10 T10 T10
 
@@ -76,8 +84,8 @@ static const char example_zone[] =
     DNS_FIXTURE_EXAMPLE_ZONE "*.wild MX 5 mail\n"
                              "big TXT \"" T100 T100 "\" \"" T100 "\"\n";
 
-static struct conf conf;
-static struct dns_zone zones[2];
+static struct conf conf, conf_ha;
+static struct dns_zone zones[3];
 
 static void load_zones(void)
 {
@@ -89,7 +97,9 @@ static void load_zones(void)
 	    dns_zone_from_stack(&zones[0], &conf, (uint32_t)(conf.dns.ttl / 1000), err,
 	                        sizeof(err)) < 0 ||
 	    dns_zone_load_string(&zones[1], "example.zone", example_zone, "example", 300, err,
-	                         sizeof(err)) < 0) {
+	                         sizeof(err)) < 0 ||
+	    conf_load_string(&conf_ha, "foobar-ha.conf", foobar_ha_conf, err, sizeof(err)) < 0 ||
+	    dns_zone_from_stack(&zones[2], &conf_ha, 300, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_dns: %s\n", err);
 		abort();
 	}
@@ -148,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	load_zones();
 	/* An exact-size copy: a read past the query is caught too. */
 	uint8_t *q = (uint8_t *)fuzz_copy(data, size);
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(zones); i++) {
 		answer(&zones[i], q, size, 1232, DNS_UDP);
 		answer(&zones[i], q, size, 65535, DNS_TCP);
 		answer(&zones[i], q, size, size % 300, DNS_UDP); /* less room than the transport */

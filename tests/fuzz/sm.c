@@ -108,7 +108,7 @@ void sm_world_start(struct sm_world *wd, httpd_handler_fn handler, bool with_bac
 	httpd_server_init(&wd->srv, &wd->w, &wd->conf, handler, wd);
 	wd->srv.admit = sm_admit;
 	wd->srv.closed = sm_closed;
-	REQUIRE(httpd_server_listen(&wd->srv, &wd->front, err, sizeof(err)) == 0);
+	REQUIRE(httpd_server_listen(&wd->srv, &wd->front, 0, err, sizeof(err)) == 0);
 	wd->with_backends = with_backends;
 	if (with_backends)
 		sm_backends_listen(wd, true);
@@ -118,7 +118,7 @@ void sm_backends_listen(struct sm_world *wd, bool up)
 {
 	char err[256];
 	if (up && wd->back_fd < 0) {
-		wd->back_fd = net_listen(&wd->back, false, 64, err, sizeof(err));
+		wd->back_fd = net_listen(&wd->back, 0, 64, err, sizeof(err));
 		REQUIRE(wd->back_fd >= 0);
 	} else if (!up && wd->back_fd >= 0) {
 		close(wd->back_fd); /* connects are refused from now on */

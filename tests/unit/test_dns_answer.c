@@ -813,3 +813,41 @@ TEST(dns_answer_stack_zone)
 	dns_zone_free(&z);
 	conf_free(&s);
 }
+
+/* The stack zone of the two-LB layout: www at the floating address, both
+ * name servers in the authority section, their addresses as glue. */
+TEST(dns_answer_stack_zone_with_a_vip)
+{
+	static const char conf[] = "[site]\ndomain = foobar.com\nvip = 10.0.0.1\n"
+	                           "[host lb-01]\naddress = 10.0.0.11\nroles = lb, dns\n"
+	                           "[host lb-02]\naddress = 10.0.0.12\nroles = lb, dns\n"
+	                           "[host web-01]\naddress = 10.0.0.2\nroles = web\n";
+	struct conf s;
+	struct dns_zone z;
+	char err[256];
+	int rc = dns_fixture_from_stack(&z, &s, conf, 300, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (rc < 0) {
+		printf("%s\n", err);
+		return;
+	}
+	struct q www = { "www.foobar.com", LDNS_RR_TYPE_A, 0, 0, NOEDNS, 0, 0 };
+	uint8_t q[200];
+	size_t n = dns_answer(&z, q, build(q, &www), out, sizeof(out), DNS_UDP, NULL);
+	ldns_pkt *p = NULL;
+	CHECK(n > 0 && ldns_wire2pkt(&p, out, n) == LDNS_STATUS_OK);
+	if (p) {
+		char an[512];
+		CHECK(ldns_pkt_aa(p));
+		CHECK_STR(section(ldns_pkt_answer(p), an, sizeof(an)),
+		          "www.foobar.com. 300 IN A 10.0.0.1");
+		CHECK_STR(
+		    section(ldns_pkt_authority(p), an, sizeof(an)),
+		    "foobar.com. 300 IN NS ns1.foobar.com.; foobar.com. 300 IN NS ns2.foobar.com.");
+		CHECK_STR(section(ldns_pkt_additional(p), an, sizeof(an)),
+		          "ns1.foobar.com. 300 IN A 10.0.0.11; ns2.foobar.com. 300 IN A 10.0.0.12");
+		ldns_pkt_free(p);
+	}
+	dns_zone_free(&z);
+	conf_free(&s);
+}

@@ -1,6 +1,7 @@
 /* The zone file reader (ldns underneath): what it accepts, how it indexes
  * it (names, empty non-terminals, RRsets in file order, duplicates dropped,
  * TTLs by RFC 1035 and 2308), and the errors it names by file:line. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
@@ -214,4 +215,127 @@ TEST(dns_zone_from_a_file)
 	CHECK_EQ(dns_zone_load_file(&z, path, "example.", 300, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: No such file or directory", path);
 	CHECK_STR(err, want);
+}
+
+/* ---- the zone of the stack file ---- */
+
+/* An RRset's rdata i is the address text (A or AAAA). */
+static bool rdata_is_addr(const struct dns_rrset *set, unsigned i, const char *text)
+{
+	uint8_t want[16];
+	int family = strchr(text, ':') ? AF_INET6 : AF_INET;
+	size_t n = family == AF_INET ? 4 : 16;
+	if (set == NULL || i >= set->count || inet_pton(family, text, want) != 1)
+		return false;
+	return set->rrs[i].rdlen == n && memcmp(set->rrs[i].rdata, want, n) == 0;
+}
+
+/* An RRset's rdata i (NS) or its first name (SOA MNAME) is name. */
+static bool rdata_is_name(const struct dns_rrset *set, unsigned i, const char *name)
+{
+	ldns_rdf *d = ldns_dname_new_frm_str(name);
+	bool ok =
+	    d && set && i < set->count && set->rrs[i].rdlen >= ldns_rdf_size(d) &&
+	    dns_name_equal(set->rrs[i].rdata, ldns_rdf_size(d), ldns_rdf_data(d), ldns_rdf_size(d));
+	ldns_rdf_deep_free(d);
+	return ok;
+}
+
+static const struct dns_rrset *rrset(const struct dns_zone *z, const char *name, uint16_t type)
+{
+	const struct dns_node *n = node(z, name);
+	return n ? dns_node_rrset(n, type) : NULL;
+}
+
+#define SEED_HOSTS                                                                                 \
+	"[host lb-01]\naddress = 10.0.0.1\nroles = lb, dns\n"                                      \
+	"[host web-01]\naddress = 10.0.0.2\nroles = web, app\n"                                    \
+	"[host web-02]\naddress = 10.0.0.3\nroles = web, app\n"
+
+TEST(dns_zone_from_stack_seed_layout)
+{
+	struct conf s;
+	struct dns_zone z;
+	char err[256] = "";
+	int rc = dns_fixture_from_stack(
+	    &z, &s, "[site]\ndomain = foobar.com\nwww = lb-01\n" SEED_HOSTS, 300, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (rc < 0) {
+		printf("%s\n", err);
+		return;
+	}
+	/* SOA, NS, three hosts, ns1, www: as before the floating address */
+	CHECK_EQ(z.nrecords, 7);
+	CHECK(rdata_is_name(z.soa, 0, "ns1.foobar.com."));
+	CHECK(z.ns && z.ns->count == 1 && rdata_is_name(z.ns, 0, "ns1.foobar.com."));
+	CHECK(rdata_is_addr(rrset(&z, "ns1.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.1"));
+	CHECK(rdata_is_addr(rrset(&z, "www.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.1"));
+	CHECK(rdata_is_addr(rrset(&z, "web-02.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.3"));
+	t_case("dns_zone from the stack: no A record at the apex");
+	CHECK(rrset(&z, "foobar.com.", LDNS_RR_TYPE_A) == NULL);
+	CHECK(node(&z, "ns2.foobar.com.") == NULL);
+	dns_zone_free(&z);
+	conf_free(&s);
+
+	t_case("dns_zone from the stack: www names another host");
+	rc =
+	    dns_fixture_from_stack(&z, &s, "[site]\ndomain = foobar.com\nwww = web-02\n" SEED_HOSTS,
+	                           300, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (rc == 0) {
+		CHECK(rdata_is_addr(rrset(&z, "www.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.3"));
+		dns_zone_free(&z);
+		conf_free(&s);
+	}
+
+	t_case("dns_zone from the stack: no host has the dns role");
+	rc = dns_fixture_from_stack(&z, &s,
+	                            "[site]\ndomain = foobar.com\nwww = web-01\n"
+	                            "[host web-01]\naddress = 10.0.0.2\nroles = web\n",
+	                            300, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (rc == 0) {
+		CHECK(z.ns && z.ns->count == 1 && rdata_is_name(z.ns, 0, "ns1.foobar.com."));
+		CHECK(node(&z, "ns1.foobar.com.") == NULL);
+		dns_zone_free(&z);
+		conf_free(&s);
+	}
+}
+
+/* conf/foobar-ha.conf's hosts: two LBs, both name servers, and the vip. */
+#define HA_STACK                                                                                   \
+	"[site]\ndomain = foobar.com\nvip = 10.0.0.1\n"                                            \
+	"[host lb-01]\naddress = 10.0.0.11\nroles = lb, dns\n"                                     \
+	"[host lb-02]\naddress = 10.0.0.12\nroles = lb, dns\n"                                     \
+	"[host web-01]\naddress = 10.0.0.2\nroles = web, app\n"                                    \
+	"[host web-02]\naddress = 10.0.0.3\nroles = web, app\n"
+
+TEST(dns_zone_from_stack_ha_layout)
+{
+	struct conf s;
+	struct dns_zone z;
+	char err[256] = "";
+	int rc = dns_fixture_from_stack(&z, &s, HA_STACK, 300, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (rc < 0) {
+		printf("%s\n", err);
+		return;
+	}
+	/* SOA, two NS, four hosts, ns1 and ns2, www */
+	CHECK_EQ(z.nrecords, 10);
+	t_case("dns_zone HA: www is the floating address");
+	CHECK(rdata_is_addr(rrset(&z, "www.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.1"));
+	CHECK_EQ(rrset(&z, "www.foobar.com.", LDNS_RR_TYPE_A)->count, 1);
+	t_case("dns_zone HA: a name server per dns host, in host order, with glue");
+	CHECK(z.ns && z.ns->count == 2);
+	CHECK(rdata_is_name(z.ns, 0, "ns1.foobar.com."));
+	CHECK(rdata_is_name(z.ns, 1, "ns2.foobar.com."));
+	CHECK(rdata_is_addr(rrset(&z, "ns1.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.11"));
+	CHECK(rdata_is_addr(rrset(&z, "ns2.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.12"));
+	CHECK(rdata_is_name(z.soa, 0, "ns1.foobar.com."));
+	t_case("dns_zone HA: each host keeps its own name and address");
+	CHECK(rdata_is_addr(rrset(&z, "lb-02.foobar.com.", LDNS_RR_TYPE_A), 0, "10.0.0.12"));
+	CHECK(rrset(&z, "foobar.com.", LDNS_RR_TYPE_A) == NULL);
+	dns_zone_free(&z);
+	conf_free(&s);
 }

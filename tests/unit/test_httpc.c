@@ -90,7 +90,7 @@ static int listen_any(struct addr *a)
 {
 	char err[256], text[64];
 	addr_parse("127.0.0.1:0", NULL, a, err, sizeof(err));
-	int lfd = net_listen(a, false, 4, err, sizeof(err));
+	int lfd = net_listen(a, 0, 4, err, sizeof(err));
 	fcntl(lfd, F_SETFL, 0); /* the server thread's accept waits */
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);

@@ -134,7 +134,7 @@ TEST(net_listen_connect_ephemeral)
 	struct addr la;
 	char err[256] = "";
 	CHECK_EQ(addr_parse("127.0.0.1:0", NULL, &la, err, sizeof(err)), 0);
-	int lfd = net_listen(&la, false, 16, err, sizeof(err));
+	int lfd = net_listen(&la, 0, 16, err, sizeof(err));
 	CHECK(lfd >= 0);
 	if (lfd < 0)
 		return;
@@ -165,7 +165,7 @@ TEST(net_listen_connect_ephemeral)
 	CHECK(memcmp(got, "hi", 2) == 0);
 
 	/* A second listener on the same port without SO_REUSEPORT fails, saying why. */
-	CHECK_EQ(net_listen(&ca, false, 16, err, sizeof(err)), -1);
+	CHECK_EQ(net_listen(&ca, 0, 16, err, sizeof(err)), -1);
 	CHECK(strstr(err, text) != NULL);
 	CHECK(strstr(err, "cannot listen on") != NULL);
 
@@ -180,7 +180,7 @@ TEST(net_connect_refused)
 	struct addr la;
 	char err[256];
 	CHECK_EQ(addr_parse("127.0.0.1:0", NULL, &la, err, sizeof(err)), 0);
-	int lfd = net_listen(&la, false, 1, err, sizeof(err));
+	int lfd = net_listen(&la, 0, 1, err, sizeof(err));
 	CHECK(lfd >= 0);
 	if (lfd < 0)
 		return;
@@ -211,7 +211,7 @@ TEST(net_listen_connect_unix)
 	struct addr a;
 	char err[256] = "";
 	CHECK_EQ(addr_parse(text, NULL, &a, err, sizeof(err)), 0);
-	int lfd = net_listen(&a, false, 4, err, sizeof(err));
+	int lfd = net_listen(&a, 0, 4, err, sizeof(err));
 	CHECK(lfd >= 0);
 	int cfd = net_connect(&a);
 	CHECK(cfd >= 0);
@@ -219,7 +219,7 @@ TEST(net_listen_connect_unix)
 	CHECK_EQ(net_socket_error(cfd), 0);
 	/* A stale socket file is replaced, not an error. */
 	close(lfd);
-	lfd = net_listen(&a, false, 4, err, sizeof(err));
+	lfd = net_listen(&a, 0, 4, err, sizeof(err));
 	CHECK(lfd >= 0);
 	if (cfd >= 0)
 		close(cfd);
@@ -228,6 +228,52 @@ TEST(net_listen_connect_unix)
 	snprintf(text, sizeof(text), "%s/s.sock", dir);
 	unlink(text);
 	rmdir(dir);
+}
+
+/* An address no interface of the machine has (TEST-NET-1), for
+ * NET_FREEBIND: with it a listener binds an address before the host has
+ * it, as the LB host that does not hold the floating address does. */
+TEST(net_listen_freebind)
+{
+	struct addr a;
+	char err[256] = "";
+	CHECK_EQ(addr_parse("192.0.2.201:0", NULL, &a, err, sizeof(err)), 0);
+	CHECK_EQ(net_addr_is_local(&a), 0);
+	int fd = net_listen(&a, 0, 4, err, sizeof(err));
+	CHECK_EQ(fd, -1);
+	CHECK(strstr(err, "Cannot assign requested address") != NULL);
+	fd = net_listen(&a, NET_FREEBIND | NET_REUSEPORT, 4, err, sizeof(err));
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	t_case("net_bind_udp with NET_FREEBIND");
+	fd = net_bind_udp(&a, 0, err, sizeof(err));
+	CHECK_EQ(fd, -1);
+	CHECK(strstr(err, "/udp") != NULL);
+	fd = net_bind_udp(&a, NET_FREEBIND, err, sizeof(err));
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+TEST(net_addr_is_local_rows)
+{
+	static const struct {
+		const char *addr;
+		int want;
+	} rows[] = {
+		{ "127.0.0.1:0", 1 },      { "127.45.6.7:80", 1 }, /* the loopback interface's whole
+		                                                      prefix */
+		{ "[::1]:0", 1 },          { "192.0.2.201:0", 0 }, { "[2001:db8::201]:0", 0 },
+		{ "unix:/tmp/x.sock", 0 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		t_case("net_addr_is_local %s", rows[i].addr);
+		struct addr a;
+		char err[128];
+		CHECK_EQ(addr_parse(rows[i].addr, NULL, &a, err, sizeof(err)), 0);
+		CHECK_EQ(net_addr_is_local(&a), rows[i].want);
+	}
 }
 
 TEST(sockaddr_ip_formats_client)
