@@ -183,6 +183,10 @@ pid_t supervisor_running(const struct ctl *c);
 bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, size_t slen,
                        unsigned *restarts);
 
+/* main.c: as root, the account the units run as, the state folder's parts
+ * given to it, and what it must read checked (up, poweron). */
+int ctl_prepare_account(struct ctl *c, char *err, size_t errlen);
+
 /* power.c: tristack poweroff HOST / poweron HOST (isolated mode): a host
  * cut as by a power failure (every process of it killed at once, its link
  * down, the supervisor told to leave it down: host_is_off), and brought

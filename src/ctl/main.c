@@ -210,7 +210,7 @@ static int start_phase(struct ctl *c, bool db)
 /* As root: the account the daemons run as, the state folder's parts given
  * to it, and what it must read (the stack file, the state folder, the
  * document root, a zone file) checked before anything starts. */
-static int prepare_account(struct ctl *c, char *err, size_t errlen)
+int ctl_prepare_account(struct ctl *c, char *err, size_t errlen)
 {
 	if (acct_init(c, err, errlen) < 0 || acct_state(c, err, errlen) < 0)
 		return -1;
@@ -286,7 +286,7 @@ static int cmd_up(struct ctl *c)
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
-	if (prepare_account(c, err, sizeof(err)) < 0) {
+	if (ctl_prepare_account(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}

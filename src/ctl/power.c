@@ -138,10 +138,14 @@ int cmd_poweron(struct ctl *c, int argc, char **argv)
 	const struct conf_host *h = lab_host(c, argc, argv, "poweron");
 	if (h == NULL)
 		return 1;
+	char path[TS_PATH_MAX], err[512];
+	if (ctl_prepare_account(c, err, sizeof(err)) < 0) { /* its units run as the account */
+		fprintf(stderr, "tristack: %s\n", err);
+		return 1;
+	}
 	drop_vip(c, h);
 	if (link_set(c, h, "up") < 0)
 		return 1;
-	char path[TS_PATH_MAX], err[512];
 	off_path(c, h, path, sizeof(path));
 	/* the databases first, as up does; each waited for */
 	for (int db = 1; db >= 0; db--) {
