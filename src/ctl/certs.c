@@ -162,6 +162,8 @@ static void ca_constraints(const struct conf *s, char *out, size_t len)
 		                      v6 ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 		                         : "255.255.255.255");
 	}
+	if (s->site.vip && s->site.vip[0] && o < len) /* the pair's floating address */
+		snprintf(out + o, len - o, ",permitted;IP:%s/255.255.255.255", s->site.vip);
 }
 
 /* Does ca carry exactly these constraints? A CA made before they existed,
@@ -267,6 +269,8 @@ int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen)
 	const char *domain = c->cfg.site.domain;
 	const struct conf_host *lb = conf_host_with_role(&c->cfg, ROLE_LB);
 	const char *ip = lb && lb->address && lb->address[0] ? lb->address : NULL;
+	if (vrrp_on(c)) /* the pair's: clients reach the floating address */
+		ip = c->cfg.site.vip;
 	char www[300], cn[300];
 	snprintf(www, sizeof(www), "www.%s", domain);
 	char constraints[CONF_MAX_HOSTS * 64 + 300];
