@@ -302,10 +302,12 @@ static void agent_log(const char *host, const char *fmt, ...) TS_PRINTF(2, 3);
 static void agent_log(const char *host, const char *fmt, ...)
 {
 	char when[32], msg[512];
-	time_t t = time(NULL);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -449,8 +451,12 @@ int cmd_vrrp_check(struct ctl *c, int argc, char **argv)
 		uint64_t now = now_ms();
 		if (now >= next) {
 			next = now + s->vrrp.check_interval;
-			int st = http_get_status(&lb, h->address, "/healthz",
-			                         (int)s->vrrp.check_timeout, body, sizeof(body));
+			/* http_get_status waits its timeout for the connect, then
+			 * as long again for the answer: half each, so a hung LB
+			 * fails a check within check_timeout */
+			int half = (int)(s->vrrp.check_timeout + 1) / 2;
+			int st = http_get_status(&lb, h->address, "/healthz", half, body,
+			                         sizeof(body));
 			/* 503: it answers but sees no web server; so does the
 			 * other LB then (the same servers): keep the address, and
 			 * the DNS on it */
