@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
 import faults  # noqa: E402
 import slowloris  # noqa: E402
@@ -54,4 +56,26 @@ def test_slowloris_plain_and_tls_is_cut_at_the_request_timeout_and_normal_traffi
     assert g["tls-head"]["handshakes"] == 100, g  # they did get inside TLS
     assert r["p99_ratio"] < 10, r
     assert r["lb_rss_growth_per_conn_kib"] < slowloris.RSS_PER_CONN_KIB, r
+    assert r["ok"] and rc == 0, r
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/sbin/keepalived"),
+                    reason="the LB pair needs root (isolated mode) and keepalived")
+def test_short_lb_pair_fault_moves_the_address_and_loses_no_write(tmp_path):
+    """kill -9 of the LB holding the floating address, under the same load:
+    the other LB answers within 5 s, what fails is at most what was under
+    way (one request per client), every acknowledged write is there, and
+    the TLS sessions saved before resume on the other LB."""
+    out = tmp_path / "ha.json"
+    rc = faults.main(["--short", "--json", str(out), "ha-kill-lb"])
+    [r] = json.loads(out.read_text())
+    assert r["clients"] >= 32 and r["acked_writes"] > 100, r
+    assert r["load_errors"] == 0, r["load_error_list"]
+    assert r["lost_on_primary"] == 0 and r["lost_on_replica"] == 0, r
+    assert r["bad_rows_on_primary"] == 0 and r["bad_rows_on_replica"] == 0, r["audit"]
+    ha = r["ha"]
+    assert ha["holder_after"] not in ("", ha["holder_before"]), ha
+    assert ha["recovery_s"] is not None and ha["recovery_s"] <= faults.HA_RECOVERY_S, ha
+    assert r["failed_requests"] <= r["clients"], r
+    assert ha["tls_sessions"] == 20 and ha["tls_resumed"] == 20, ha
     assert r["ok"] and rc == 0, r
