@@ -455,8 +455,8 @@ int cmd_vrrp_check(struct ctl *c, int argc, char **argv)
 			 * as long again for the answer: half each, so a hung LB
 			 * fails a check within check_timeout */
 			int half = (int)(s->vrrp.check_timeout + 1) / 2;
-			int st = http_get_status(&lb, h->address, "/healthz", half, body,
-			                         sizeof(body));
+			int st =
+			    http_get_status(&lb, h->address, "/healthz", half, body, sizeof(body));
 			/* 503: it answers but sees no web server; so does the
 			 * other LB then (the same servers): keep the address, and
 			 * the DNS on it */

@@ -141,6 +141,36 @@ def test_keepalived_show_and_the_firewall(ha):
     assert r.returncode == 1 and "not an LB host" in r.stderr
 
 
+def prom_query(ha, q):
+    """An instant query to Prometheus on web-02 (the monitoring host), from
+    the client host: [(labels, value)]."""
+    import json
+    import urllib.parse
+    url = f"http://{ha.addr['web-02']}:9090/api/v1/query?query={urllib.parse.quote(q)}"
+    r = ha.exec("client", "curl", "-s", "--max-time", "5", url)
+    try:
+        res = json.loads(r.stdout)["data"]["result"]
+    except (ValueError, KeyError):
+        return None
+    return [(x["metric"], float(x["value"][1])) for x in res]
+
+
+def test_prometheus_off_the_lbs_sees_who_holds_the_address(ha):
+    """Prometheus runs on web-02, not on an LB: it scrapes both LBs and
+    sees exactly one holding the address."""
+    holder = ha.holder()
+    deadline = time.monotonic() + 60  # a scrape or two (5 s)
+    got = None
+    while time.monotonic() < deadline:
+        got = prom_query(ha, "tristack_lb_vip_held")
+        if got and len(got) == 2 and sum(v for _, v in got) == 1:
+            break
+        time.sleep(1)
+    assert got and len(got) == 2, got
+    held = [m["host"] for m, v in got if v == 1]
+    assert held == [holder], got
+
+
 def test_the_holder_powered_off_then_back(ha):
     """The holder loses power: the other LB takes the address and the site
     answers by name again within seconds; back, the host does not take the
@@ -157,6 +187,15 @@ def test_the_holder_powered_off_then_back(ha):
     assert (code, ip) == (200, ha.vip)
     r = ha.ctl("status", check=False)
     assert re.search(rf"floating address {re.escape(ha.vip)}: held by {other}\b", r.stdout)
+    # monitoring goes on without the lost LB: Prometheus (web-02) sees the
+    # move and the new holder
+    deadline = time.monotonic() + 60
+    while True:
+        got = prom_query(ha, "tristack_lb_vip_held == 1") or []
+        if [m["host"] for m, _ in got] == [other]:
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(1)
     # back: no flap, and the site answers throughout
     r = ha.ctl("poweron", first, timeout=120)
     assert f"{first} is powered on" in r.stdout, r.stdout + r.stderr
