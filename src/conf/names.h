@@ -49,6 +49,11 @@
 /* Secrets tristack makes (0600) and the daemons read: the app's database
  * password and its cookie signing key, in {state}/secrets/. */
 #define STATE_SECRETS "secrets"
+/* the LB pair (src/ctl/vrrp.c): keepalived's configuration (root's), its
+ * and the agent's files (the account's); power.c's marks of hosts cut off */
+#define STATE_KEEPALIVED "keepalived"
+#define STATE_VRRP       "vrrp"
+#define STATE_POWER      "power"
 /* tristack makes one password a MariaDB account: {state}/secrets/NAME.password */
 #define SECRET_PASSWORD_SUFFIX ".password"
 #define SECRET_APP_PASSWORD    "app" SECRET_PASSWORD_SUFFIX

@@ -16,7 +16,7 @@
 
 unsigned tls_keys_sealing(unsigned n)
 {
-	return n >= 3 ? n - 2 : n - 1;
+	return n >= 2 ? n - 2 : 0;
 }
 
 /* ---- base64 (RFC 4648, '=' padded, no line breaks) ---- */
@@ -174,13 +174,16 @@ int tls_keys_read(const char *path, struct tls_ticket_keys *out, struct stat *st
 {
 	struct stat own;
 	st = st ? st : &own;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* no link followed, and a fifo put in its place cannot block the
+	 * reader (an LB's loop, the supervisor) in open(2) or read(2) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	int rc = -1;
 	char *text = NULL;
+	size_t len = 0;
 	if (fstat(fd, st) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
@@ -194,7 +197,6 @@ int tls_keys_read(const char *path, struct tls_ticket_keys *out, struct stat *st
 		goto out;
 	}
 	text = malloc(TLS_KEYS_FILE_MAX + 1);
-	size_t len = 0;
 	while (text && len <= TLS_KEYS_FILE_MAX) {
 		ssize_t r = read(fd, text + len, TLS_KEYS_FILE_MAX + 1 - len);
 		if (r < 0 && errno == EINTR)
@@ -212,8 +214,9 @@ int tls_keys_read(const char *path, struct tls_ticket_keys *out, struct stat *st
 		goto out;
 	}
 	rc = tls_keys_parse(text, len, path, out, err, errlen);
-	OPENSSL_cleanse(text, len);
 out:
+	if (text)
+		OPENSSL_cleanse(text, len);
 	free(text);
 	close(fd);
 	return rc;

@@ -13,11 +13,11 @@
  * Each key is a 16-byte key name (what a ticket carries to say which key
  * sealed it), a 32-byte AES-256 key and a 32-byte HMAC-SHA256 secret, in
  * that order (HAProxy's: its files read the same here). 1 to TLS_KEYS_MAX
- * keys, oldest first. Every key opens tickets; one seals new ones: with 3
- * or more keys the second to last, since the last is the next one, already
- * on every LB but not yet used (a rotation copied to two LBs a few seconds
- * apart so never makes a ticket the other cannot open); with 1 or 2 keys,
- * the last.
+ * keys, oldest first. Every key opens tickets; one seals new ones: the
+ * second to last (the only one of a file of one), since the last is the
+ * next one, already on every LB but not yet used (a rotation copied to two
+ * LBs a few seconds apart so never makes a ticket the other cannot open),
+ * as HAProxy does.
  *
  * tls_keys_parse is pure (text in, keys out), unit-tested and fuzzed;
  * tls_keys_read reads a file with it. tls.c seals tickets with the keys

@@ -606,7 +606,7 @@ static int put_vrrp(struct bundle *b)
 	if (!(b->h->roles & ROLE_LB) || !vrrp_on(b->c))
 		return 0;
 	struct vrrp_paths p;
-	vrrp_paths(T_STATE "/vrrp", b->h->name, &p);
+	vrrp_paths(T_STATE "/" STATE_VRRP, "/etc/tristack", b->h->name, &p);
 	char text[8192];
 	if (vrrp_render(&b->c->cfg, b->h, &p, text, sizeof(text)) < 0)
 		return bundle_fail(b, "keepalived.conf of %s: too long", b->h->name);

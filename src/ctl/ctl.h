@@ -194,6 +194,8 @@ int ctl_prepare_account(struct ctl *c, char *err, size_t errlen);
  * its daemons started). */
 bool host_is_off(const struct ctl *c, const struct conf_host *h);
 int cmd_poweroff(struct ctl *c, int argc, char **argv);
+/* up: every host on again (a mark and a link down an earlier poweroff left) */
+void power_reset(struct ctl *c);
 int cmd_poweron(struct ctl *c, int argc, char **argv);
 
 /* firewall.c: the host's nftables script (host NULL: the client). */
@@ -241,10 +243,11 @@ void supervisor_metrics_serve(int lfd, unsigned ms, char *(*render)(void *arg), 
  * (`tristack vrrp-check HOST`) on every LB host. vrrp_on: the stack has a
  * vip (and an LB host); vrrp_units adds both as units of each LB host in
  * isolated mode; vrrp_prepare writes keepalived's configuration into
- * {state}/vrrp/; vrrp_render makes one host's (p: where its files are:
- * the lab's, or a bundle's). vrrp_read_state reads what the agent last
- * wrote; vrrp_holds: is the address on h's interface now (isolated
- * mode); vrrp_describe: status's health of a vrrp unit. */
+ * {state}/keepalived/ (root's); vrrp_render makes one host's (p: where its
+ * files are: the lab's, vrrp_lab_paths, or a bundle's). The agent's and
+ * keepalived's own files are in {state}/vrrp/ (the account's). vrrp_read_state reads what the agent
+ * last wrote; vrrp_holds: is the address on h's interface now (isolated mode); vrrp_describe:
+ * status's health of a vrrp unit. */
 struct vrrp_paths {
 	char dir[TS_PATH_MAX], conf[TS_PATH_MAX], check[TS_PATH_MAX], fifo[TS_PATH_MAX],
 	    state[TS_PATH_MAX], pid[TS_PATH_MAX], vrrp_pid[TS_PATH_MAX];
@@ -256,7 +259,8 @@ struct vrrp_state {
 	char lb[8]; /* ok, down */
 };
 bool vrrp_on(const struct ctl *c);
-void vrrp_paths(const char *dir, const char *host, struct vrrp_paths *p);
+void vrrp_paths(const char *dir, const char *conf_dir, const char *host, struct vrrp_paths *p);
+void vrrp_lab_paths(const struct ctl *c, const struct conf_host *h, struct vrrp_paths *p);
 int vrrp_render(const struct conf *s, const struct conf_host *h, const struct vrrp_paths *p,
                 char *out, size_t len);
 int vrrp_units(struct ctl *c, char *err, size_t errlen);

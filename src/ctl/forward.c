@@ -163,8 +163,10 @@ static unsigned listen_all(const struct ctl *c, const struct conf_host *lb, stru
 			bool vip = vrrp_on(c), admin = i == MAX_LISTEN - 1;
 			char spec[128];
 			snprintf(spec, sizeof(spec), "%s:%d", s->site.vip, addr_port(&to));
-			if (vip && !admin && addr_parse(spec, NULL, &to, e, sizeof(e)) < 0)
+			if (vip && !admin && addr_parse(spec, NULL, &to, e, sizeof(e)) < 0) {
+				close(fd);
 				continue;
+			}
 			char t[128];
 			log_info("forward: 127.0.0.1:%d -> %s %s", want[i].port,
 			         vip ? (admin ? "the LB holding" : "the floating address")

@@ -297,6 +297,7 @@ static int cmd_up(struct ctl *c)
 		}
 		if (mark_isolated(c, true) < 0)
 			goto fail;
+		power_reset(c);
 		printf("  hosts are network namespaces %s* on %s (client %s)\n", c->ns_prefix,
 		       c->subnet, c->client_address);
 	}
@@ -527,9 +528,8 @@ static int cmd_keepalived(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	struct vrrp_paths p;
-	char dir[TS_PATH_MAX], text[8192];
-	snprintf(dir, sizeof(dir), "%s/vrrp", c->state);
-	vrrp_paths(dir, h->name, &p);
+	char text[8192];
+	vrrp_lab_paths(c, h, &p);
 	if (vrrp_render(&c->cfg, h, &p, text, sizeof(text)) < 0) {
 		fprintf(stderr, "tristack: keepalived.conf of %s: too long\n", h->name);
 		return 1;

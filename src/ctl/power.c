@@ -13,18 +13,24 @@
  * first) and waited for, as `up` does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/names.h"
 #include "ctl.h"
 
+/* {state}/power/HOST.off: root's folder, not the account's run/ (a mark
+ * root writes where the account could plant a link would be written
+ * through it) */
 static void off_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len)
 {
-	snprintf(out, len, "%s/run/%s.off", c->state, h->name);
+	snprintf(out, len, "%s/" STATE_POWER "/%s.off", c->state, h->name);
 }
 
 bool host_is_off(const struct ctl *c, const struct conf_host *h)
@@ -52,26 +58,32 @@ static const struct conf_host *lab_host(struct ctl *c, int argc, char **argv, co
 	return h;
 }
 
-/* keepalived's VRRP child, by its pid file, if it is keepalived */
-static pid_t vrrp_child(const struct ctl *c, const struct conf_host *h)
+/* keepalived's VRRP child: a child of the unit's process (its pid file is
+ * the account's to write, so what it says is checked against /proc) */
+static pid_t vrrp_child(const struct ctl *c, const struct unit *u)
 {
-	char path[TS_PATH_MAX], exe[64], target[256];
-	snprintf(path, sizeof(path), "%s/vrrp/%s.vrrp.pid", c->state, h->name);
-	FILE *f = fopen(path, "r");
+	struct vrrp_paths p;
+	vrrp_lab_paths(c, u->host, &p);
+	FILE *f = fopen(p.vrrp_pid, "r");
 	int pid = 0;
 	if (f) {
 		if (fscanf(f, "%d", &pid) != 1)
 			pid = 0;
 		fclose(f);
 	}
-	if (pid <= 0)
+	if (pid <= 0 || u->pid <= 0)
 		return 0;
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	ssize_t n = readlink(exe, target, sizeof(target) - 1);
-	if (n <= 0)
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
 		return 0;
-	target[n] = '\0';
-	return strstr(target, "keepalived") ? pid : 0;
+	int ppid = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			break;
+	fclose(f);
+	return ppid == (int)u->pid ? pid : 0;
 }
 
 static int link_set(struct ctl *c, const struct conf_host *h, const char *updown)
@@ -105,26 +117,32 @@ int cmd_poweroff(struct ctl *c, int argc, char **argv)
 	const struct conf_host *h = lab_host(c, argc, argv, "poweroff");
 	if (h == NULL)
 		return 1;
-	char path[TS_PATH_MAX];
+	char path[TS_PATH_MAX], dir[TS_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/" STATE_POWER, c->state);
 	off_path(c, h, path, sizeof(path));
-	FILE *f = fopen(path, "w");
-	if (f == NULL || fclose(f) != 0) {
+	int fd = -1;
+	if ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
+	    (fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0 ||
+	    close(fd) < 0) {
 		fprintf(stderr, "tristack: cannot write %s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	/* all at once, as the power goes: no process of the host sees another go */
 	pid_t pids[64];
 	unsigned n = 0;
-	for (unsigned i = 0; i < c->nunits && n + 1 < ARRAY_SIZE(pids); i++)
-		if (c->units[i].host == h && !c->units[i].root_ns && unit_running(&c->units[i]))
-			pids[n++] = c->units[i].pid;
-	pid_t child = vrrp_child(c, h);
-	if (child)
-		pids[n++] = child;
+	for (unsigned i = 0; i < c->nunits && n + 2 < ARRAY_SIZE(pids); i++) {
+		struct unit *u = &c->units[i];
+		if (u->host != h || u->root_ns || !unit_running(u))
+			continue;
+		pids[n++] = u->pid;
+		pid_t child = u->keepalived ? vrrp_child(c, u) : 0;
+		if (child)
+			pids[n++] = child;
+	}
 	for (unsigned i = 0; i < n; i++)
 		kill(pids[i], SIGKILL);
 	if (link_set(c, h, "down") < 0)
-		return 1;
+		return 1; /* the mark stays: the processes are gone; poweron undoes it */
 	drop_vip(c, h);
 	for (unsigned i = 0; i < c->nunits; i++)
 		if (c->units[i].host == h && !c->units[i].root_ns)
@@ -143,10 +161,12 @@ int cmd_poweron(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
-	drop_vip(c, h);
-	if (link_set(c, h, "up") < 0)
-		return 1;
 	off_path(c, h, path, sizeof(path));
+	drop_vip(c, h);
+	if (link_set(c, h, "up") < 0) {
+		unlink(path); /* the supervisor brings its units back */
+		return 1;
+	}
 	/* the databases first, as up does; each waited for */
 	for (int db = 1; db >= 0; db--) {
 		for (unsigned i = 0; i < c->nunits; i++) {
@@ -175,4 +195,20 @@ int cmd_poweron(struct ctl *c, int argc, char **argv)
 	unlink(path); /* the supervisor watches over it again */
 	printf("%s is powered on\n", h->name);
 	return 0;
+}
+
+void power_reset(struct ctl *c)
+{
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		char path[TS_PATH_MAX];
+		off_path(c, h, path, sizeof(path));
+		if (!host_is_off(c, h))
+			continue;
+		if (c->isolated && lab_is_up(c)) {
+			drop_vip(c, h);
+			link_set(c, h, "up");
+		}
+		unlink(path);
+	}
 }

@@ -236,7 +236,7 @@ static void supervise(struct ctl *c, int lfd)
 				continue;
 			/* `tristack poweroff` holds the host down: nothing of it
 			 * is started again, and its stop is no crash */
-			if (host_is_off(c, u->host))
+			if (!u->root_ns && host_is_off(c, u->host))
 				continue;
 			if (s->state == SV_UP) {
 				if (unit_running(u)) {

@@ -87,7 +87,10 @@ static int write_keys(const struct ctl *c, const char *path, const struct tls_ti
 		return -1;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* a name planted before us (a link, a hard link to root's file) is
+	 * removed, never written through */
+	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 		return -1;

@@ -28,7 +28,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/names.h"
 #include "ctl.h"
 
 #define KEEPALIVED "/usr/sbin/keepalived"
@@ -49,10 +49,10 @@ bool vrrp_on(const struct ctl *c)
 	return c->cfg.site.vip && c->cfg.site.vip[0] && conf_host_with_role(&c->cfg, ROLE_LB);
 }
 
-void vrrp_paths(const char *dir, const char *host, struct vrrp_paths *p)
+void vrrp_paths(const char *dir, const char *conf_dir, const char *host, struct vrrp_paths *p)
 {
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
-	snprintf(p->conf, sizeof(p->conf), "%s/%s.conf", dir, host);
+	snprintf(p->conf, sizeof(p->conf), "%s/%s.conf", conf_dir, host);
 	snprintf(p->check, sizeof(p->check), "%s/%s.check", dir, host);
 	snprintf(p->fifo, sizeof(p->fifo), "%s/%s.fifo", dir, host);
 	snprintf(p->state, sizeof(p->state), "%s/%s.state", dir, host);
@@ -60,11 +60,12 @@ void vrrp_paths(const char *dir, const char *host, struct vrrp_paths *p)
 	snprintf(p->vrrp_pid, sizeof(p->vrrp_pid), "%s/%s.vrrp.pid", dir, host);
 }
 
-static void lab_paths(const struct ctl *c, const struct conf_host *h, struct vrrp_paths *p)
+void vrrp_lab_paths(const struct ctl *c, const struct conf_host *h, struct vrrp_paths *p)
 {
-	char dir[TS_PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/vrrp", c->state);
-	vrrp_paths(dir, h->name, p);
+	char dir[TS_PATH_MAX], conf_dir[TS_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/" STATE_VRRP, c->state);
+	snprintf(conf_dir, sizeof(conf_dir), "%s/" STATE_KEEPALIVED, c->state);
+	vrrp_paths(dir, conf_dir, h->name, p);
 }
 
 /* The host's priority: the first LB host's is [vrrp] priority, each next
@@ -160,7 +161,7 @@ int vrrp_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char 
               unsigned max)
 {
 	struct vrrp_paths p;
-	lab_paths(c, u->host, &p);
+	vrrp_lab_paths(c, u->host, &p);
 	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
 	argv_add(&b, "keepalived");
 	argv_add(&b, "--dont-fork");
@@ -173,32 +174,68 @@ int vrrp_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char 
 	return b.full ? -1 : 0;
 }
 
+/* keepalived.conf names the state folder's files unquoted: a path it would
+ * split or read as a comment is refused. */
+static bool safe_path(const char *p)
+{
+	return strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+") ==
+	       strlen(p);
+}
+
 int vrrp_prepare(struct ctl *c, char *err, size_t errlen)
 {
 	if (!vrrp_on(c) || !c->isolated)
 		return 0;
-	char dir[TS_PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/vrrp", c->state);
+	if (!safe_path(c->state)) {
+		snprintf(err, errlen,
+		         "the state folder %s: keepalived's configuration names files in it, so "
+		         "it may hold only letters, digits and / . _ - +",
+		         c->state);
+		return -1;
+	}
+	/* the agent's and keepalived's files: the account's; keepalived's
+	 * configuration: root's, which the account (keepalived itself) reads
+	 * but cannot change */
+	char dir[TS_PATH_MAX], conf_dir[TS_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/" STATE_VRRP, c->state);
+	snprintf(conf_dir, sizeof(conf_dir), "%s/" STATE_KEEPALIVED, c->state);
 	if (acct_give_dir(c, dir, err, errlen) < 0)
 		return -1;
+	if ((mkdir(conf_dir, 0755) < 0 && errno != EEXIST) ||
+	    (geteuid() == 0 && chown(conf_dir, 0, 0) < 0) || chmod(conf_dir, 0755) < 0) {
+		snprintf(err, errlen, "cannot make %s: %s", conf_dir, strerror(errno));
+		return -1;
+	}
 	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
 		const struct conf_host *h = &c->cfg.hosts[i];
 		if (!(h->roles & ROLE_LB))
 			continue;
 		struct vrrp_paths p;
-		lab_paths(c, h, &p);
+		vrrp_lab_paths(c, h, &p);
+		/* a check file an earlier run left says nothing of this one */
+		bool agent_runs = false;
+		for (unsigned k = 0; k < c->nunits; k++)
+			if (c->units[k].host == h && c->units[k].subcmd &&
+			    strcmp(c->units[k].subcmd, "vrrp-check") == 0)
+				agent_runs = unit_running(&c->units[k]) != 0;
+		if (!agent_runs)
+			unlink(p.check);
 		char text[8192], tmp[TS_PATH_MAX + 8];
 		if (vrrp_render(&c->cfg, h, &p, text, sizeof(text)) < 0) {
 			snprintf(err, errlen, "keepalived.conf of %s: too long", h->name);
 			return -1;
 		}
 		snprintf(tmp, sizeof(tmp), "%s.tmp", p.conf);
-		FILE *f = fopen(tmp, "w");
-		if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, p.conf) < 0) {
+		unlink(tmp);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		ssize_t w = fd < 0 ? -1 : write(fd, text, strlen(text));
+		if (fd < 0 || w != (ssize_t)strlen(text) || fchmod(fd, 0644) < 0 || close(fd) < 0 ||
+		    rename(tmp, p.conf) < 0) {
 			snprintf(err, errlen, "cannot write %s: %s", p.conf, strerror(errno));
+			if (fd >= 0)
+				unlink(tmp);
 			return -1;
 		}
-		chmod(p.conf, 0644);
 	}
 	return 0;
 }
@@ -208,7 +245,7 @@ int vrrp_prepare(struct ctl *c, char *err, size_t errlen)
 int vrrp_read_state(const struct ctl *c, const struct conf_host *h, struct vrrp_state *st)
 {
 	struct vrrp_paths p;
-	lab_paths(c, h, &p);
+	vrrp_lab_paths(c, h, &p);
 	memset(st, 0, sizeof(*st));
 	FILE *f = fopen(p.state, "r");
 	if (f == NULL)
@@ -229,29 +266,15 @@ int vrrp_read_state(const struct ctl *c, const struct conf_host *h, struct vrrp_
 	return 0;
 }
 
-/* Is address one of this namespace's? */
-static bool address_here(const char *address)
-{
-	struct ifaddrs *ifs;
-	if (getifaddrs(&ifs) < 0)
-		return false;
-	bool here = false;
-	for (struct ifaddrs *i = ifs; i && !here; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		char ip[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof(ip));
-		here = strcmp(ip, address) == 0;
-	}
-	freeifaddrs(ifs);
-	return here;
-}
-
 bool vrrp_holds(const struct ctl *c, const struct conf_host *h)
 {
-	if (!c->isolated || netns_enter(c, h->name) < 0)
+	struct addr a;
+	char spec[64], e[128];
+	snprintf(spec, sizeof(spec), "%s:0", c->cfg.site.vip);
+	if (!c->isolated || addr_parse(spec, NULL, &a, e, sizeof(e)) < 0 ||
+	    netns_enter(c, h->name) < 0)
 		return false;
-	bool here = address_here(c->cfg.site.vip);
+	bool here = net_addr_is_local(&a) == 1;
 	netns_leave();
 	return here;
 }
@@ -338,6 +361,7 @@ struct agent {
 	unsigned long transitions;
 	time_t since;
 	bool lb_ok;
+	bool skipping; /* the fifo gave a line too long: skip to its end */
 };
 
 static void agent_save(const struct agent *a)
@@ -388,17 +412,21 @@ static void agent_read_fifo(struct agent *a, int fd, char *buf, size_t *used, si
 		if (n <= 0)
 			return;
 		*used += (size_t)n;
-		buf[*used] = '\0';
 		char *nl;
-		while ((nl = strchr(buf, '\n')) != NULL) {
+		while ((nl = memchr(buf, '\n', *used)) != NULL) {
 			*nl = '\0';
-			agent_event(a, buf);
+			if (a->skipping) /* the tail of a line too long to be one of keepalived's */
+				a->skipping = false;
+			else if (strlen(buf) == (size_t)(nl - buf)) /* no NUL inside */
+				agent_event(a, buf);
 			size_t rest = *used - (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, rest + 1);
+			memmove(buf, nl + 1, rest);
 			*used = rest;
 		}
-		if (*used == cap - 1)
-			*used = 0; /* a line longer than any keepalived writes: drop it */
+		if (*used == cap - 1) {
+			*used = 0;
+			a->skipping = true;
+		}
 	}
 }
 
@@ -420,7 +448,7 @@ int cmd_vrrp_check(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	struct agent a = { .host = h->name };
-	lab_paths(c, h, &a.p);
+	vrrp_lab_paths(c, h, &a.p);
 	/* the fifo keepalived writes its transitions to; opened read-write so
 	 * that keepalived restarting never gives it an end of file */
 	if (mkfifo(a.p.fifo, 0600) < 0 && errno != EEXIST) {
@@ -436,13 +464,34 @@ int cmd_vrrp_check(struct ctl *c, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* not eligible until the LB has answered check_rise times */
-	agent_check(&a, false);
+	/* An agent started again (it crashed, it was restarted) goes on from
+	 * what it last told keepalived: writing 1 now would move the address
+	 * off a healthy LB. A fresh start has no file (up removes a stale
+	 * one): not eligible until the LB has answered check_rise times. */
+	bool eligible = false;
+	char was[8] = "";
+	FILE *cf = fopen(a.p.check, "r");
+	if (cf) {
+		if (fgets(was, sizeof(was), cf) == NULL)
+			was[0] = '\0';
+		fclose(cf);
+	}
+	if (was[0] == '0')
+		eligible = true;
+	else
+		agent_check(&a, false);
+	struct vrrp_state prev;
+	if (vrrp_read_state(c, h, &prev) == 0) {
+		snprintf(a.state, sizeof(a.state), "%s",
+		         strcmp(prev.state, "starting") ? prev.state : "");
+		a.transitions = prev.transitions;
+		a.since = prev.since;
+	}
+	a.lb_ok = eligible;
 	agent_save(&a);
 	agent_log(h->name, "checking tristack-lb at http://%s/healthz every %llu ms",
 	          s->lb.http.admin, (unsigned long long)s->vrrp.check_interval);
 	unsigned good = 0, bad = 0;
-	bool eligible = false;
 	char buf[1024];
 	size_t used = 0;
 	uint64_t next = now_ms();
@@ -486,7 +535,8 @@ int cmd_vrrp_check(struct ctl *c, int argc, char **argv)
 		if (poll(&pf, 1, wait) > 0)
 			agent_read_fifo(&a, fifo, buf, &used, sizeof(buf));
 	}
-	agent_check(&a, false);
+	/* the check file stays as it is: the agent going away says nothing
+	 * of the LB (systemd or the supervisor starts it again) */
 	agent_log(h->name, "stopping");
 	close(fifo);
 	return 0;

@@ -72,7 +72,7 @@ def file_key_names(path):
 
 def sealing(path):
     names = file_key_names(path)
-    return names[-2] if len(names) >= 3 else names[-1]
+    return names[-2] if len(names) >= 2 else names[-1]
 
 
 def sealed_with(lab, version, tmp, want):

@@ -236,7 +236,7 @@ def wait_healthy(st, timeout=90):
         try:
             units = json.loads(r.stdout)["units"]
             off = {u["host"] for u in units
-                   if os.path.exists(os.path.join(st.state, "run", f"{u['host']}.off"))}
+                   if os.path.exists(os.path.join(st.state, "power", f"{u['host']}.off"))}
             bad = [f"{u['host']} {u['daemon']}: {u['state']} {u['health']}" for u in units
                    if not u["healthy"] and u["host"] not in off]
             if not bad:
@@ -481,10 +481,11 @@ class Watch:
             with self.lock:
                 self.errors.append(repr(e))
 
-    def recovery(self, t_fault):
-        """Seconds from t_fault until a request sent after it was first
-        answered, or None."""
-        ends = [end for start, end, ok in self.results if start >= t_fault and ok]
+    def recovery(self, t_fault, t_done):
+        """Seconds from t_fault (the fault began) until a request sent after
+        t_done (it was complete: a power cut takes a moment) was first
+        answered, or None. An upper bound, by up to t_done - t_fault."""
+        ends = [end for start, end, ok in self.results if start >= t_done and ok]
         return round(min(ends) - t_fault, 2) if ends else None
 
     def failed(self):
@@ -565,6 +566,7 @@ def ha_scenario(st, load, short, act, fault_name):
     lt_fault = load.elapsed()
     try:
         act(holder)
+        t_done = time.monotonic()
         # the address has moved once the other LB holds it
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and st.holders() in ([holder], []):
@@ -575,7 +577,8 @@ def ha_scenario(st, load, short, act, fault_name):
     now = st.holders()
     resumed = tls_resumed(st, ctx, sessions)
     load.ha = {"fault": fault_name, "holder_before": holder, "holder_after": ",".join(now),
-               "recovery_s": watch.recovery(t_fault), "fault_at": lt_fault,
+               "recovery_s": watch.recovery(t_fault, t_done), "fault_at": lt_fault,
+               "fault_took_s": round(t_done - t_fault, 2),
                "tls_sessions": len(sessions), "tls_resumed": resumed,
                "watch_failed": watch.failed()}
     load.errors += [f"watch: {e}" for e in watch.errors]
@@ -611,7 +614,7 @@ def sc_ha_poweron_lb(st, load, short):
     """The LB host that is off comes back under load: nothing may fail and
     the address must stay where it is (preempt off)."""
     off = [h for h in ("lb-01", "lb-02")
-           if os.path.exists(os.path.join(st.state, "run", f"{h}.off"))]
+           if os.path.exists(os.path.join(st.state, "power", f"{h}.off"))]
     holder = st.holder()
     watch = Watch(st, load.deadline + 5)
     load.wait_until(2)
