@@ -71,7 +71,7 @@ int lb_tickets_configure(struct lb *lb, const struct lb_conf *conf, char *err, s
 		return -1;
 	}
 	/* a reload: the running generation's keys stay */
-	log_error("%s; keeping the session-ticket keys in use", e);
+	log_error("reload: %s; keeping the session-ticket keys in use", e);
 	tk->failing = true;
 	if (stat(tk->path, &tk->bad) < 0)
 		memset(&tk->bad, 0, sizeof(tk->bad));
