@@ -89,6 +89,8 @@ static const char *site_url(const struct ctl *c, char *out, size_t len)
 	}
 	char hp[128];
 	addr_format(&a, hp, sizeof(hp));
+	if (vrrp_on(c) && addr_port(&a) > 0) /* the pair: where clients come */
+		snprintf(hp, sizeof(hp), "%s:%d", c->cfg.site.vip, addr_port(&a));
 	snprintf(out, len, "http://%s/", hp);
 	return out;
 }
@@ -357,6 +359,10 @@ static int cmd_up(struct ctl *c)
 			printf("dashboard: http://%s/   metrics: http://%s/metrics%s\n", hp, hp,
 			       c->isolated ? " (from the client host or the [site] admin sources)"
 			                   : "");
+			if (vrrp_on(c))
+				printf("the LB pair: tristack status shows which holds %s; "
+				       "tristack keepalived show HOST\n",
+				       c->cfg.site.vip);
 		}
 	}
 	mon_print(c);
