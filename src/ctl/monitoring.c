@@ -29,7 +29,7 @@
 #define PROMETHEUS       "/usr/bin/prometheus"
 #define MYSQLD_EXPORTER  "/usr/bin/prometheus-mysqld-exporter"
 #define ERROR_RATIO      0.01 /* of the LB's responses, 5xx */
-#define VIP_MOVED_WINDOW "5m" /* TristackVipMoved: a move this recent */
+#define VIP_MOVED_WINDOW "5m" /* FloatingAddressMoved: a move this recent */
 
 bool mon_on(const struct ctl *c)
 {
@@ -253,13 +253,13 @@ static void vip_rules(FILE *f, const struct conf *s)
 	snprintf(none, sizeof(none),
 	         "no load balancer holds the floating address %s: www.%s does not answer",
 	         s->site.vip, s->site.domain);
-	rule(f, "TristackVipMoved", 0, "warning",
+	rule(f, "FloatingAddressMoved", 0, "warning",
 	     "the floating address {{ $labels.vip }} changed holder in the last " VIP_MOVED_WINDOW,
 	     "sum by (vip) (increase(" METRIC_LB_VIP_TRANSITIONS "[" VIP_MOVED_WINDOW "])) > 0");
-	rule(f, "TristackNoVipHolder", m->alert_for, "critical", none,
+	rule(f, "FloatingAddressUnheld", m->alert_for, "critical", none,
 	     "absent(" METRIC_LB_VIP_HELD " == 1)");
 	rule(
-	    f, "TristackVipHeldTwice", m->alert_for, "critical",
+	    f, "FloatingAddressHeldTwice", m->alert_for, "critical",
 	    "{{ $value }} load balancers hold the floating address {{ $labels.vip }} (split brain)",
 	    "sum by (vip) (" METRIC_LB_VIP_HELD ") > 1");
 }

@@ -196,6 +196,15 @@ def test_the_holder_powered_off_then_back(ha):
             break
         assert time.monotonic() < deadline, got
         time.sleep(1)
+    # and alerts on it: FloatingAddressMoved fires
+    deadline = time.monotonic() + 90
+    while True:
+        r = ha.exec("client", "curl", "-s", "--max-time", "5",
+                    f"http://{ha.addr['web-02']}:9090/api/v1/alerts")
+        if re.search(r'"alertname":"FloatingAddressMoved".*?"state":"firing"', r.stdout):
+            break
+        assert time.monotonic() < deadline, r.stdout[-2000:]
+        time.sleep(1)
     # back: no flap, and the site answers throughout
     r = ha.ctl("poweron", first, timeout=120)
     assert f"{first} is powered on" in r.stdout, r.stdout + r.stderr

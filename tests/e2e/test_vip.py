@@ -158,22 +158,22 @@ tests:
         values: '0x3 1x40'
     alert_rule_test:
       - eval_time: 30s
-        alertname: TristackVipMoved
+        alertname: FloatingAddressMoved
         exp_alerts: []
       - eval_time: 2m
-        alertname: TristackVipMoved
+        alertname: FloatingAddressMoved
         exp_alerts:
           - exp_labels: {{severity: warning, vip: "{vip}"}}
             exp_annotations:
               summary: "the floating address {vip} changed holder in the last 5m"
       - eval_time: 8m
-        alertname: TristackVipMoved
+        alertname: FloatingAddressMoved
         exp_alerts: []
       - eval_time: 2m
-        alertname: TristackNoVipHolder
+        alertname: FloatingAddressUnheld
         exp_alerts: []
       - eval_time: 2m
-        alertname: TristackVipHeldTwice
+        alertname: FloatingAddressHeldTwice
         exp_alerts: []
   - interval: 1s
     input_series:   # nobody holds it from 2s on
@@ -183,10 +183,10 @@ tests:
         values: '0x22'
     alert_rule_test:
       - eval_time: 4s
-        alertname: TristackNoVipHolder
+        alertname: FloatingAddressUnheld
         exp_alerts: []
       - eval_time: 8s
-        alertname: TristackNoVipHolder
+        alertname: FloatingAddressUnheld
         exp_alerts:
           - exp_labels: {{severity: critical}}
             exp_annotations:
@@ -199,10 +199,10 @@ tests:
         values: '0 0 1x20'
     alert_rule_test:
       - eval_time: 4s
-        alertname: TristackVipHeldTwice
+        alertname: FloatingAddressHeldTwice
         exp_alerts: []
       - eval_time: 8s
-        alertname: TristackVipHeldTwice
+        alertname: FloatingAddressHeldTwice
         exp_alerts:
           - exp_labels: {{severity: critical, vip: "{vip}"}}
             exp_annotations:
@@ -214,7 +214,7 @@ tests:
 def test_vip_alert_rules(st, tmp_path):
     rules = os.path.join(st.state, "monitoring", "rules.yml")
     text = open(rules).read()
-    for name in ("TristackVipMoved", "TristackNoVipHolder", "TristackVipHeldTwice"):
+    for name in ("FloatingAddressMoved", "FloatingAddressUnheld", "FloatingAddressHeldTwice"):
         assert f"alert: {name}\n" in text
     r = subprocess.run(["promtool", "check", "rules", rules], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -242,7 +242,7 @@ def test_prometheus_sees_one_holder_and_no_vip_alert(st):
         return [(a["labels"]["alertname"], a["state"]) for a in alerts
                 if "Vip" in a["labels"]["alertname"]]
 
-    # TristackNoVipHolder may be pending from before the first scrape; the
+    # FloatingAddressUnheld may be pending from before the first scrape; the
     # next evaluation after it clears it
     wait_for(lambda: vip_alerts() == [], timeout=10, interval=0.5, what="no vip alert")
     time.sleep(5)  # alert_for and then some: still none
