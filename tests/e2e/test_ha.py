@@ -4,6 +4,7 @@ keepalived; whichever holds it answers HTTPS and DNS on it. The short form
 of the LB pair's faults: the holder powered off (every process killed, link
 down) and powered on again, with the site reached by name from the client
 throughout."""
+import json
 import os
 import re
 import shutil
@@ -144,7 +145,6 @@ def test_keepalived_show_and_the_firewall(ha):
 def prom_query(ha, q):
     """An instant query to Prometheus on web-02 (the monitoring host), from
     the client host: [(labels, value)]."""
-    import json
     import urllib.parse
     url = f"http://{ha.addr['web-02']}:9090/api/v1/query?query={urllib.parse.quote(q)}"
     r = ha.exec("client", "curl", "-s", "--max-time", "5", url)
@@ -201,7 +201,12 @@ def test_the_holder_powered_off_then_back(ha):
     while True:
         r = ha.exec("client", "curl", "-s", "--max-time", "5",
                     f"http://{ha.addr['web-02']}:9090/api/v1/alerts")
-        if re.search(r'"alertname":"FloatingAddressMoved".*?"state":"firing"', r.stdout):
+        try:
+            alerts = json.loads(r.stdout)["data"]["alerts"]
+        except (ValueError, KeyError):
+            alerts = []
+        if any(a["labels"].get("alertname") == "FloatingAddressMoved" and
+               a["state"] == "firing" for a in alerts):
             break
         assert time.monotonic() < deadline, r.stdout[-2000:]
         time.sleep(1)
