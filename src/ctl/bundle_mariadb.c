@@ -77,10 +77,12 @@ static int put_cnf(struct bundle *b)
 	        "# semi-synchronous replication ([db] semi_sync): a commit is acknowledged\n"
 	        "# once a replica has it, or after the timeout (ms) without one (then\n"
 	        "# asynchronous until a replica catches up; see docs/deploy.md)\n"
-	        "rpl_semi_sync_master_enabled    = %s\n"
-	        "rpl_semi_sync_slave_enabled     = %s\n"
-	        "rpl_semi_sync_master_wait_point = AFTER_SYNC\n"
-	        "rpl_semi_sync_master_timeout    = %llu\n",
+	        "rpl_semi_sync_master_enabled       = %s\n"
+	        "rpl_semi_sync_slave_enabled        = %s\n"
+	        "rpl_semi_sync_master_wait_point    = AFTER_SYNC\n"
+	        "# no replica connected: no wait (asynchronous until one catches up)\n"
+	        "rpl_semi_sync_master_wait_no_slave = OFF\n"
+	        "rpl_semi_sync_master_timeout       = %llu\n",
 	        semi, semi, (unsigned long long)db->semi_sync_timeout);
 	return bundle_out_put(b, &o, "mariadb/60-tristack.cnf", 0644);
 }

@@ -274,6 +274,9 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	ARG("--rpl-semi-sync-master-enabled=%s", semi ? "ON" : "OFF");
 	ARG("--rpl-semi-sync-slave-enabled=%s", semi ? "ON" : "OFF");
 	ARG("--rpl-semi-sync-master-wait-point=AFTER_SYNC");
+	/* no replica connected: no wait (asynchronous, shown), rather than a
+	 * stall of every instance's first commit, replicated ones included */
+	ARG("--rpl-semi-sync-master-wait-no-slave=OFF");
 	ARG("--rpl-semi-sync-master-timeout=%llu", (unsigned long long)db->semi_sync_timeout);
 #undef ARG
 	return b.full ? -1 : 0;
@@ -735,6 +738,7 @@ static int semi_sync_apply(const struct ctl *c, const struct conf_host *h, char 
 	           strcmp(v, "1") == 0;
 	int rc = sql(m, err, errlen,
 	             "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; "
+	             "SET GLOBAL rpl_semi_sync_master_wait_no_slave = OFF; "
 	             "SET GLOBAL rpl_semi_sync_master_timeout = %llu; "
 	             "SET GLOBAL rpl_semi_sync_master_enabled = %s; "
 	             "SET GLOBAL rpl_semi_sync_slave_enabled = %s",

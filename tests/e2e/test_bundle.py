@@ -182,6 +182,7 @@ def test_mariadb_settings_per_database_role(made):
         assert c["rpl_semi_sync_slave_enabled"] == "ON"
         assert c["rpl_semi_sync_master_wait_point"] == "AFTER_SYNC"
         assert c["rpl_semi_sync_master_timeout"] == "1000"
+        assert c["rpl_semi_sync_master_wait_no_slave"] == "OFF"
         assert "datadir" not in c and "socket" not in c  # Debian's
     assert not os.path.exists(os.path.join(made.trees["lb-01"], "mariadb"))
 

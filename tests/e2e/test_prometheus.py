@@ -298,6 +298,26 @@ tests:
           - exp_labels: {{severity: critical, host: lb-01}}
             exp_annotations:
               summary: "2% of the responses of the load balancer on lb-01 are 5xx"
+  - interval: 15s   # semi-sync off on the writable instance only
+    input_series:
+      - series: 'mysql_global_status_rpl_semi_sync_master_status{{host="web-01",instance="a:9104",job="mysqld"}}'
+        values: '1 1 0 0 0 0'
+      - series: 'mysql_global_variables_read_only{{host="web-01",instance="a:9104",job="mysqld"}}'
+        values: '0x5'
+      - series: 'mysql_global_status_rpl_semi_sync_master_status{{host="web-02",instance="b:9104",job="mysqld"}}'
+        values: '0x5'
+      - series: 'mysql_global_variables_read_only{{host="web-02",instance="b:9104",job="mysqld"}}'
+        values: '1x5'
+    alert_rule_test:
+      - eval_time: 15s
+        alertname: SemiSyncOff
+        exp_alerts: []
+      - eval_time: 1m
+        alertname: SemiSyncOff
+        exp_alerts:
+          - exp_labels: {{severity: critical, host: web-01, instance: "a:9104", job: mysqld}}
+            exp_annotations:
+              summary: "the primary on web-01 is asynchronous: no replica acknowledged a write within semi_sync_timeout"
   - interval: 1m
     input_series:
       - series: 'tristack_lb_tls_certificate_expiry_timestamp_seconds{{name="www.foobar.com",host="lb-01",job="lb"}}'
