@@ -2,9 +2,11 @@
 (a database host and nothing else). `up` makes it replicate from the
 primary, the apps spread their reads across both replicas, `status` lists
 every instance, and `promote web-03` makes web-02 follow the new primary
-as well as the old one. On a loopback stack of its own."""
+as well as the old one; with the primary gone, `promote` refuses a replica
+that has less than another. On a loopback stack of its own."""
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -110,3 +112,33 @@ def test_promote_the_second_replica_and_the_other_follows(lab):
         assert "ok, replica" in rows[host], rows
     wait_for(lambda: "semi-sync: on (2 replicas acking)" in status_rows(lab)["web-03"],
              timeout=20, interval=0.5, what="both replicas acking the new primary")
+
+
+def test_promote_with_the_primary_gone_takes_the_replica_that_has_the_most(lab):
+    """web-03 (the primary now) hangs; web-02 had stopped replicating, so
+    only web-01 has the last posts (semi-sync: it acknowledged them).
+    Promoting web-02 is refused, naming web-01; promoting web-01 loses
+    nothing, and web-02 follows it and catches up."""
+    c = Client(lab.url)
+    db_query(lab, "web-02", "STOP SLAVE")
+    late = [c.post("late", f"only web-01 has this {i}")[2]["id"] for i in range(5)]
+    wait_for(lambda: rows_on(lab, "web-01", late) == 5, timeout=10, what="the posts on web-01")
+    assert rows_on(lab, "web-02", late) == 0
+    pid = lab.pids()["web-03.db.pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = lab.ctl("promote", "web-02", check=False, timeout=120)
+        assert r.returncode != 0, r.stdout
+        assert "web-03 is down" in r.stdout, r.stdout
+        assert "web-01 received more than web-02" in r.stderr + r.stdout, r.stdout + r.stderr
+        assert db_query(lab, "web-02", "SELECT @@read_only")[0][0] == "1"
+        r = lab.ctl("promote", "web-01", timeout=120)
+        assert "web-01 is the primary" in r.stdout, r.stdout
+        assert "web-02 replicates from web-01" in r.stdout, r.stdout
+        assert rows_on(lab, "web-01", late) == 5
+        wait_for(lambda: rows_on(lab, "web-02", late) == 5, timeout=20,
+                 what="web-02 to catch up from the new primary")
+        wait_for(lambda: c.post("after", "on web-01")[0] == 201, timeout=10, interval=0.2,
+                 what="writes on web-01")
+    finally:
+        os.kill(pid, signal.SIGCONT)
