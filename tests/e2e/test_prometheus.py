@@ -207,7 +207,8 @@ def test_replication_stopped_fires_then_lag_high(st):
 
 def test_a_replica_down_fires_replica_down(st):
     """The replica's MariaDB frozen: its exporter reports mysql_up 0, no
-    replica status reaches Prometheus."""
+    replica status reaches Prometheus, and the primary, no longer
+    acknowledged, is asynchronous (SemiSyncOff)."""
     pid = st.pids()["web-02.db.pid"]
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -216,10 +217,18 @@ def test_a_replica_down_fires_replica_down(st):
         # its exporter says mysql_up 0, or its scrape times out
         assert any(alerts(st, name, state, host="web-02")
                    for name in ("DatabaseDown", "TargetDown") for state in ("pending", "firing"))
+        # the primary's writes (the apps' heartbeats) waited semi_sync_timeout
+        # for it, then went on asynchronously: the primary says so
+        fired = wait_for(lambda: alerts(st, "SemiSyncOff", host="web-01"),
+                         timeout=1 + ALERT_FOR + SLACK, interval=0.25, what="SemiSyncOff firing")
+        assert fired[0]["labels"]["severity"] == "critical"
+        assert not alerts(st, "SemiSyncOff", host="web-02")  # a replica is not asked
     finally:
         os.kill(pid, signal.SIGCONT)
     wait_for(lambda: not alerts(st, "ReplicaDown"), timeout=SLACK + 10, interval=0.25,
              what="ReplicaDown resolved")
+    wait_for(lambda: not alerts(st, "SemiSyncOff"), timeout=SLACK + 10, interval=0.25,
+             what="SemiSyncOff resolved: the replica caught up and acknowledges again")
 
 
 def test_a_daemon_restarted_by_the_supervisor_fires(st):
