@@ -3,9 +3,9 @@
 mixed reads and writes by 32 clients through the load balancer over HTTPS,
 then an audit of the writes on the primary and on the replica: every post
 the site acknowledged (201) is exactly one row, with the author and body
-acknowledged; a post the client was told failed (a 4xx, or never sent
-whole) is no row; one of unknown outcome (a 5xx, or the connection lost
-after sending) at most one; no row twice. Each POST's body is unique, so
+acknowledged; a post the client was told failed (a 4xx, a 503 "not
+done", or never sent whole) is no row; one of unknown outcome (another 5xx,
+or the connection lost after sending) at most one; no row twice. Each POST's body is unique, so
 rows are matched to attempts even without an id.
 
     tests/faults/faults.py [--short] [--json FILE] [SCENARIO...]
@@ -84,9 +84,12 @@ class Load:
     Every write is an attempt with a body no other attempt has (this load's
     tag and a uuid), so a row can be matched to it without an id. Its
     outcome: "acked" (201, with the id the answer gave), "failed" (the
-    client knows nothing was written: a 4xx, or the request never left
-    whole) or "unknown" (a 5xx, which a gateway or the app sends when the
-    write may have happened, or the connection lost after sending)."""
+    client knows nothing was written: a 4xx, a 503, or the request never
+    left whole) or "unknown" (another 5xx: a 504 from the app, a 502 or 504
+    from a gateway, when the write may have happened; or the connection
+    lost after sending). A 503 says "not done" wherever it comes from: the
+    app's when its INSERT never reached a database (docs/api.md), the web
+    server's or the LB's when no server took the request."""
 
     THREADS = 32
 
@@ -127,7 +130,7 @@ class Load:
             raise
         a["detail"] = str(st)
         if st != 201:
-            a["outcome"] = "unknown" if st >= 500 else "failed"
+            a["outcome"] = "unknown" if st >= 500 and st != 503 else "failed"
             return False, str(st)
         a["outcome"] = "acked"  # the audit finds its row by body if not by id
         try:
