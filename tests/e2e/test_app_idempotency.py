@@ -115,6 +115,7 @@ def test_the_same_key_twice_makes_one_post_and_the_same_answer(lab):
         assert st == 201, again
         assert again == first
         assert h2["location"] == h["location"] == f"/api/posts/{first['id']}"
+        assert TOKEN.fullmatch(h2["x-tristack-gtid"]), h2
     assert rows_with_key(lab, key) == [(str(first["id"]), "idem", "posted once")]
     # without a key, the same post twice is two posts, as before
     a = c.post("idem", "no key")[2]["id"]
@@ -363,18 +364,29 @@ def test_posts_never_sent_to_a_hung_primary_are_503_and_never_appear(lab):
     pid = lab.pids()["web-01.db.pid"]
     run = uuid.uuid4().hex[:8]
     n = 48
+    browser = Client(lab.url)
+    hidden = browser.form_hidden()
     os.kill(pid, signal.SIGSTOP)
     try:
         answers = in_parallel(n, lambda i: Client(lab.url, timeout=30, cookies=False)
                               .post("hung", f"hung {run} {i}")[0])
+        # the form says it too, as a page
+        form = urllib.parse.urlencode({"author": "hung", "body": f"hung {run} form", **hidden})
+        st, h, page = browser.request("POST", "/posts", body=form.encode(),
+                                      headers={"Content-Type":
+                                               "application/x-www-form-urlencoded"})
     finally:
         os.kill(pid, signal.SIGCONT)
     assert set(answers) <= {503, 504}, answers
     assert 503 in answers and 504 in answers, answers
+    assert st in (503, 504) and h["content-type"].startswith("text/html"), (st, page)
+    assert (b"Not posted" if st == 503 else b"Maybe posted") in page
+    answers.append(st)  # the form's post is audited with the others
     posts_work(c, "posts to work after the primary woke up")
     wait_for(lambda: no_insert_running(lab), timeout=10, what="the woken INSERTs to end")
-    refused = [f"hung {run} {i}" for i, st in enumerate(answers) if st == 503]
-    unknown = [f"hung {run} {i}" for i, st in enumerate(answers) if st == 504]
+    bodies = [f"hung {run} {i}" for i in range(n)] + [f"hung {run} form"]
+    refused = [b for b, st in zip(bodies, answers) if st == 503]
+    unknown = [b for b, st in zip(bodies, answers) if st == 504]
     assert stored_bodies(lab, refused) == set(), "posts answered 503 were stored"
     print(f"{len(refused)} answered 503, none stored; {len(unknown)} answered 504, "
           f"{len(stored_bodies(lab, unknown))} of them stored when the primary woke up")
