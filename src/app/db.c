@@ -706,12 +706,22 @@ static void tick(struct timer *t)
 
 /* ---- choosing a server ---- */
 
+/* The primary: the server that said it is writable. After a failover two
+ * may have said so, the old one before it was lost: the one that is up
+ * wins (the old one, once back, says read-only). */
 struct db_server *db_primary(struct db *db)
 {
-	for (unsigned i = 0; i < db->nservers; i++)
-		if (atomic_load(&db->servers[i].role) == DB_ROLE_PRIMARY)
-			return &db->servers[i];
-	return NULL;
+	struct db_server *found = NULL;
+	for (unsigned i = 0; i < db->nservers; i++) {
+		struct db_server *sv = &db->servers[i];
+		if (atomic_load(&sv->role) != DB_ROLE_PRIMARY)
+			continue;
+		if (atomic_load(&sv->up))
+			return sv;
+		if (found == NULL)
+			found = sv;
+	}
+	return found;
 }
 
 struct db_server *db_pick(struct db_worker *dw, enum db_target target)

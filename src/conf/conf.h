@@ -68,13 +68,16 @@ enum db_threads { DB_POOL_OF_THREADS, DB_ONE_THREAD_PER_CONNECTION };
 
 struct conf_db {
 	int64_t port;
-	char *name;              /* the site's schema */
-	int64_t pool;            /* connections per app worker per database */
-	uint64_t max_lag;        /* a replica further behind is not read from, ms */
-	uint64_t gtid_wait;      /* read-your-writes: how long a replica may take, ms */
-	uint64_t timeout;        /* connect and query timeout of the apps, ms */
-	char *buffer_pool;       /* innodb_buffer_pool_size of the instances */
-	int64_t thread_handling; /* enum db_threads */
+	char *name;                 /* the site's schema */
+	int64_t pool;               /* connections per app worker per database */
+	uint64_t max_lag;           /* a replica further behind is not read from, ms */
+	uint64_t gtid_wait;         /* read-your-writes: how long a replica may take, ms */
+	uint64_t timeout;           /* connect and query timeout of the apps, ms */
+	char *buffer_pool;          /* innodb_buffer_pool_size of the instances */
+	int64_t thread_handling;    /* enum db_threads */
+	bool auto_failover;         /* the supervisor promotes a replica when the primary is lost */
+	uint64_t failover_after;    /* lost: no answer for this long, ms */
+	uint64_t failover_cooldown; /* no second automatic failover sooner, ms */
 };
 const char *conf_db_threads_name(int64_t v);
 

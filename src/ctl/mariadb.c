@@ -252,6 +252,11 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	ARG("--log-bin=mysql-bin");
 	ARG("--binlog-format=ROW");
 	ARG("--log-slave-updates=ON"); /* a replica can become a primary */
+	/* a replica notices a primary gone silent (hung, cut off) within this,
+	 * before the failover monitor acts ([db] failover_after) */
+	ARG("--slave-net-timeout=%llu",
+	    (unsigned long long)(db->failover_after / 1000 > 3 ? db->failover_after / 1000 - 1
+	                                                       : 2));
 	ARG("--relay-log=relay-bin");
 	ARG("--innodb-buffer-pool-size=%s", db->buffer_pool);
 	ARG("--max-connections=1000");
@@ -388,24 +393,33 @@ bool mdb_answers(const struct ctl *c, const struct unit *u, char *why, size_t wh
  * behind", "replica (not replicating: ...)". */
 void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t len)
 {
-	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "";
+	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "", gtid[128] = "";
 	MYSQL *m = admin_connect(c, u->host, err, sizeof(err));
 	if (m == NULL) {
 		snprintf(out, len, "%s", err);
 		return;
 	}
+	one_value(m, "SELECT @@gtid_current_pos", gtid, sizeof(gtid));
+	char path[TS_PATH_MAX];
+	failover_diverged_path(c, u->host, path, sizeof(path));
+	bool diverged = access(path, F_OK) == 0;
 	bool ro = one_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "1") == 0;
-	if (!ro) {
-		snprintf(out, len, "ok, primary");
+	if (diverged) {
+		snprintf(out, len, "DIVERGED (fenced; tristack rebuild %s), gtid %s", u->host->name,
+		         gtid);
+	} else if (!ro) {
+		snprintf(out, len, "ok, primary, gtid %s", gtid);
 	} else if (slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
 	           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr))) {
 		slave_field(m, "Seconds_Behind_Master", behind, sizeof(behind));
 		if (strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0)
-			snprintf(out, len, "ok, replica, %ss behind", behind[0] ? behind : "?");
+			snprintf(out, len, "ok, replica, %ss behind, gtid %s",
+			         behind[0] ? behind : "?", gtid);
 		else
-			snprintf(out, len, "replica NOT replicating (io %s, sql %s)", io, sqlr);
+			snprintf(out, len, "replica NOT replicating (io %s, sql %s), gtid %s", io,
+			         sqlr, gtid);
 	} else {
-		snprintf(out, len, "read-only, not a replica");
+		snprintf(out, len, "read-only, not a replica, gtid %s", gtid);
 	}
 	mysql_close(m);
 }
@@ -799,5 +813,55 @@ out:
 	mysql_close(t);
 	if (o)
 		mysql_close(o);
+	return rc;
+}
+
+/* ---- for failover.c ---- */
+
+MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
+{
+	return admin_connect(c, h, err, errlen);
+}
+
+int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q)
+{
+	return sql(m, err, errlen, "%s", q);
+}
+
+char *mdb_value(MYSQL *m, const char *q, char *out, size_t len)
+{
+	return one_value(m, q, out, len);
+}
+
+char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len)
+{
+	return slave_field(m, field, out, len);
+}
+
+int mdb_set_primary(const struct ctl *c, const char *name)
+{
+	return write_primary(c, name);
+}
+
+int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
+                       char *err, size_t errlen)
+{
+	char repl_pw[64];
+	if (secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+		snprintf(err, errlen, "cannot read the repl password");
+		return -1;
+	}
+	MYSQL *m = admin_connect(c, h, err, errlen);
+	if (m == NULL)
+		return -1;
+	/* current_pos: an old primary's own writes are in its binlog position,
+	 * not its replica position */
+	int rc = sql(m, err, errlen,
+	             "SET GLOBAL read_only = ON; STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', "
+	             "MASTER_PORT=%lld, MASTER_USER='repl', MASTER_PASSWORD='%s', "
+	             "MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
+	             primary->address, (long long)c->cfg.db.port, repl_pw);
+	explicit_bzero(repl_pw, sizeof(repl_pw));
+	mysql_close(m);
 	return rc;
 }
