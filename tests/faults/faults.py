@@ -863,12 +863,14 @@ def start_stack(isolated=False, maxconn=LB_MAXCONN, ha=False):
     os.chmod(tmp, 0o755)
     if isolated:
         st = HAStack(tmp) if ha else IsolatedStack(tmp)
-        # one failover after another, scenario after scenario: a cool-down
-        # shorter than a scenario (the default, 5 min, is for production)
+        # automatic failover on, and one failover after another, scenario
+        # after scenario: a cool-down shorter than a scenario (the default,
+        # 5 min, is for production)
         with open(st.conf) as f:
             text = f.read()
         with open(st.conf, "w") as f:
-            f.write(text.replace("[db]\n", "[db]\nfailover_cooldown = 15s\n", 1))
+            f.write(text.replace("[db]\n", "[db]\nauto_failover = on\nfailover_cooldown = 15s\n",
+                                 1))
         try:
             st.ctl("up", "--isolated", timeout=240)
         except Exception:
