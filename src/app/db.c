@@ -732,7 +732,8 @@ struct db_server *db_pick(struct db_worker *dw, enum db_target target)
 		return primary;
 	bool primary_up = primary && atomic_load(&primary->up);
 	bool lagging = false;
-	for (unsigned i = 0; i < db->nservers; i++) {
+	for (unsigned k = 0; k < db->nservers; k++) {
+		unsigned i = (dw->next_replica + k) % db->nservers;
 		struct db_server *sv = &db->servers[i];
 		if (atomic_load(&sv->role) != DB_ROLE_REPLICA || !atomic_load(&sv->up) ||
 		    dw->pools[i].alive == 0)
@@ -743,6 +744,7 @@ struct db_server *db_pick(struct db_worker *dw, enum db_target target)
 			lagging = true;
 			continue;
 		}
+		dw->next_replica = i + 1;
 		return sv;
 	}
 	count(dw, lagging ? db->m_fallback_lag : db->m_fallback_down, 1);
@@ -867,6 +869,8 @@ void db_metrics_define(struct db *db, struct metrics *m)
 		                  "Pooled connections running a statement", labels);
 	}
 }
+
+_Static_assert(DB_MAX_SERVERS >= CONF_MAX_DB_HOSTS, "every database host of a stack file");
 
 int db_setup(struct db *db, struct daemon *d, char *err, size_t errlen)
 {

@@ -30,6 +30,9 @@
 #include "web/web_conf.h"
 
 #define CONF_MAX_HOSTS 64
+/* Database hosts (db-primary and db-replica) of a stack: the primary and up
+ * to seven replicas */
+#define CONF_MAX_DB_HOSTS 8
 
 /* Roles a host can have */
 #define ROLE_LB         0x01u
@@ -75,6 +78,8 @@ struct conf_db {
 	uint64_t timeout;           /* connect and query timeout of the apps, ms */
 	char *buffer_pool;          /* innodb_buffer_pool_size of the instances */
 	int64_t thread_handling;    /* enum db_threads */
+	bool semi_sync;             /* a write waits until a replica has it (AFTER_SYNC) */
+	uint64_t semi_sync_timeout; /* ... at most this long, ms; then asynchronous */
 	bool auto_failover;         /* the supervisor promotes a replica when the primary is lost */
 	uint64_t failover_after;    /* lost: no answer for this long, ms */
 	uint64_t failover_cooldown; /* no second automatic failover sooner, ms */

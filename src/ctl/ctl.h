@@ -137,6 +137,9 @@ int mdb_secret(const struct ctl *c, const char *name, char *out, size_t len);
  * format tristack-app makes when it finds none: src/app/sign.h), made on
  * first use; shipped to every app host of the bundles. */
 int mdb_cookie_key(const struct ctl *c, char *out, size_t len);
+/* Semi-synchronous replication: [db] semi_sync, in a stack with a replica
+ * to acknowledge (a lone instance would wait semi_sync_timeout for none). */
+bool mdb_semi_sync(const struct ctl *c);
 int mdb_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen);
 int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv,
              unsigned max);
