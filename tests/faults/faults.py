@@ -682,6 +682,19 @@ def sc_db_poweroff_primary(st, load, short):
         raise RuntimeError(f"{new} was not promoted within 30 s")
 
 
+def sc_db_kill_primary(st, load, short):
+    """kill -9 of the primary's mariadbd: the supervisor starts it again,
+    and the failover monitor promotes the replica if it is not back within
+    [db] failover_after; either way no acknowledged write may be lost."""
+    old, _ = db_hosts(st)
+    load.wait_until(2)
+    t = load.elapsed()
+    kill(pid_of(st, f"{old}.db.pid"), signal.SIGKILL)
+    t_done = load.elapsed()
+    load.wait_until(t + 12)
+    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done}
+
+
 def sc_db_stop_primary(st, load, short):
     """The primary's mariadbd hung (SIGSTOP): the supervisor fences it
     (kills it: what sits in its sockets never runs) and promotes the
@@ -730,6 +743,8 @@ SCENARIOS = {
     "fill-lb": (sc_fill_lb, f"fill the LB to maxconn ({LB_MAXCONN}) with idle connections"),
     "partition-web": (sc_partition_web,
                       "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
+    "db-kill-primary": (sc_db_kill_primary,
+                        "kill -9 of the primary's mariadbd (restarted, or failed over)"),
     "db-stop-primary": (sc_db_stop_primary,
                         "the primary's mariadbd hung (SIGSTOP): fenced, the replica promoted"),
     "db-poweroff-primary": (sc_db_poweroff_primary,
@@ -745,7 +760,8 @@ SCENARIOS = {
     "ha-poweron-lb": (sc_ha_poweron_lb,
                       "LB pair: the powered-off LB back (it must not take the address back)"),
 }
-DB_FAILOVER = {"db-stop-primary", "db-poweroff-primary", "db-poweron-primary"}
+DB_FAILOVER = {"db-kill-primary", "db-stop-primary", "db-poweroff-primary",
+               "db-poweron-primary"}
 ISOLATED = {"partition-web"} | DB_FAILOVER
 HA = {"ha-kill-lb", "ha-stop-lb", "ha-poweroff-lb", "ha-poweron-lb"}
 HA_RECOVERY_S = 5  # the address answers again within this
