@@ -252,6 +252,8 @@ struct failover {
 };
 void failover_tick(struct ctl *c, struct failover *fo);
 void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
+/* status's line: the primary, whether failover is on, the last one. */
+void failover_describe(const struct ctl *c, char *out, size_t len);
 
 /* mariadb.c: the exporter's MariaDB account (on the primary; replication takes
  * it to the others), with the password in {state}/secrets/exporter.password. */

@@ -430,3 +430,28 @@ void failover_tick(struct ctl *c, struct failover *fo)
 	fo->down_since = 0;
 	fo->said = false;
 }
+
+void failover_describe(const struct ctl *c, char *out, size_t len)
+{
+	const struct conf_host *p = mdb_primary(c);
+	struct fo_record rec;
+	record_read(c, &rec);
+	char when[32] = "";
+	if (rec.count) {
+		struct tm tm;
+		gmtime_r(&rec.at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
+	}
+	size_t o = (size_t)snprintf(out, len, "database primary: %s; automatic failover %s",
+	                            p ? p->name : "(none)", c->cfg.db.auto_failover ? "on" : "off");
+	if (rec.count && o < len)
+		o += (size_t)snprintf(out + o, len - o, "; last: %s -> %s at %s (%u in all)",
+		                      rec.from, rec.to, when, rec.count);
+	for (unsigned i = 0; i < c->cfg.nhosts && o < len; i++) {
+		char path[TS_PATH_MAX];
+		failover_diverged_path(c, &c->cfg.hosts[i], path, sizeof(path));
+		if (access(path, F_OK) == 0)
+			o += (size_t)snprintf(out + o, len - o, "; %s DIVERGED",
+			                      c->cfg.hosts[i].name);
+	}
+}
