@@ -718,12 +718,22 @@ static void tick(struct timer *t)
 
 /* ---- choosing a server ---- */
 
+/* The primary: the server that said it is writable. After a failover two
+ * may have said so, the old one before it was lost: the one that is up
+ * wins (the old one, once back, says read-only). */
 struct db_server *db_primary(struct db *db)
 {
-	for (unsigned i = 0; i < db->nservers; i++)
-		if (atomic_load(&db->servers[i].role) == DB_ROLE_PRIMARY)
-			return &db->servers[i];
-	return NULL;
+	struct db_server *found = NULL;
+	for (unsigned i = 0; i < db->nservers; i++) {
+		struct db_server *sv = &db->servers[i];
+		if (atomic_load(&sv->role) != DB_ROLE_PRIMARY)
+			continue;
+		if (atomic_load(&sv->up))
+			return sv;
+		if (found == NULL)
+			found = sv;
+	}
+	return found;
 }
 
 struct db_server *db_pick(struct db_worker *dw, enum db_target target)
@@ -734,7 +744,8 @@ struct db_server *db_pick(struct db_worker *dw, enum db_target target)
 		return primary;
 	bool primary_up = primary && atomic_load(&primary->up);
 	bool lagging = false;
-	for (unsigned i = 0; i < db->nservers; i++) {
+	for (unsigned k = 0; k < db->nservers; k++) {
+		unsigned i = (dw->next_replica + k) % db->nservers;
 		struct db_server *sv = &db->servers[i];
 		if (atomic_load(&sv->role) != DB_ROLE_REPLICA || !atomic_load(&sv->up) ||
 		    dw->pools[i].alive == 0)
@@ -745,6 +756,7 @@ struct db_server *db_pick(struct db_worker *dw, enum db_target target)
 			lagging = true;
 			continue;
 		}
+		dw->next_replica = i + 1;
 		return sv;
 	}
 	count(dw, lagging ? db->m_fallback_lag : db->m_fallback_down, 1);
@@ -869,6 +881,8 @@ void db_metrics_define(struct db *db, struct metrics *m)
 		                  "Pooled connections running a statement", labels);
 	}
 }
+
+_Static_assert(DB_MAX_SERVERS >= CONF_MAX_DB_HOSTS, "every database host of a stack file");
 
 int db_setup(struct db *db, struct daemon *d, char *err, size_t errlen)
 {

@@ -103,9 +103,12 @@ struct db_job {
 struct db_pool;
 struct monitor;
 
+/* The primary and up to 7 replicas */
+#define DB_MAX_SERVERS 8
+
 /* The databases of one app process. */
 struct db {
-	struct db_server servers[4];
+	struct db_server servers[DB_MAX_SERVERS];
 	unsigned nservers;
 	char user[32], password[128], schema[64];
 	unsigned pool_size;
@@ -117,7 +120,7 @@ struct db {
 	/* metric ids */
 	int m_queries[2], m_duration[2], m_errors, m_fallback_down, m_fallback_lag, m_fallback_gtid,
 	    m_gtid_waits;
-	int m_pool_open[4], m_pool_busy[4];
+	int m_pool_open[DB_MAX_SERVERS], m_pool_busy[DB_MAX_SERVERS];
 };
 
 /* One worker's pools (and, on worker 0, the monitor). */
@@ -128,6 +131,7 @@ struct db_worker {
 	struct db_pool *monitor; /* one connection per server, worker 0 only */
 	struct monitor *monitors;
 	uint64_t last_monitor;
+	unsigned next_replica; /* round robin of the reads: where the next looks first */
 	bool stopping;
 	struct timer tick;
 };
@@ -142,7 +146,8 @@ void db_worker_stop(struct db_worker *dw);
 void db_worker_free(struct db_worker *dw);
 
 /* The server for a target right now: the primary, or a replica that is up
- * and not lagging (else the primary, the fallback counted). NULL: none. */
+ * and not lagging (else the primary, the fallback counted), the eligible
+ * replicas taken in turn (round robin, per worker). NULL: none. */
 struct db_server *db_pick(struct db_worker *dw, enum db_target target);
 struct db_server *db_primary(struct db *db);
 

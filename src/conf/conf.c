@@ -105,6 +105,11 @@ static const struct cfg_key db_keys[] = {
 	CFG_KEY("timeout", CFG_DURATION, T, timeout, "2s", 100, 600000),
 	CFG_KEY("buffer_pool", CFG_STR, T, buffer_pool, "64M", 0, 0),
 	CFG_KEY_ENUM("thread_handling", T, thread_handling, "pool-of-threads", db_threads_choices),
+	CFG_KEY("semi_sync", CFG_BOOL, T, semi_sync, "on", 0, 0),
+	CFG_KEY("semi_sync_timeout", CFG_DURATION, T, semi_sync_timeout, "1s", 10, 0),
+	CFG_KEY("auto_failover", CFG_BOOL, T, auto_failover, "off", 0, 0),
+	CFG_KEY("failover_after", CFG_DURATION, T, failover_after, "3s", 1000, 600000),
+	CFG_KEY("failover_cooldown", CFG_DURATION, T, failover_cooldown, "5m", 0, 86400000),
 	CFG_KEY_END,
 };
 #undef T
@@ -282,10 +287,45 @@ static const struct cfg_section host_section = {
 	.check = check_hosts,
 };
 
+/* The primary stops waiting for a replica's acknowledgement before the app
+ * stops waiting for the primary: else the app answers 503 for a write the
+ * primary commits a moment later (the wait ends in a commit either way). */
+static int check_db(struct cfg_ctx *L, void *root)
+{
+	const struct conf *s = root;
+	const struct conf_db *db = &s->db;
+	unsigned dbs = 0, primaries = 0;
+	for (unsigned i = 0; i < s->nhosts; i++) {
+		const struct conf_host *h = &s->hosts[i];
+		dbs += (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) != 0;
+		primaries += (h->roles & ROLE_DB_PRIMARY) != 0;
+		if (dbs > CONF_MAX_DB_HOSTS || primaries > 1) {
+			cfg_at(L, h->line);
+			cfg_fail(L, "[host %s]: %s", h->name,
+			         primaries > 1
+			             ? "a second db-primary (there is one primary; "
+			               "the others are db-replica)"
+			             : "more than 8 database hosts (db-primary, db-replica)");
+			return -1;
+		}
+	}
+	if (db->semi_sync && db->semi_sync_timeout >= db->timeout) {
+		cfg_at_key(L, "db", "semi_sync_timeout");
+		cfg_fail(L,
+		         "'semi_sync_timeout' in [db] (%llums) must be shorter than 'timeout' "
+		         "(%llums): the apps would give up on writes the primary then commits",
+		         (unsigned long long)db->semi_sync_timeout,
+		         (unsigned long long)db->timeout);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct cfg_section db_section = {
 	.name = "db",
 	.keys = db_keys,
 	.off = offsetof(struct conf, db),
+	.check = check_db,
 };
 
 static const struct cfg_section *const sections[] = {
@@ -295,8 +335,13 @@ static const struct cfg_section *const sections[] = {
 
 /* Hosts first (the others look hosts up), then as the checks always ran. */
 static const struct cfg_section *const checks[] = {
-	&host_section,    &mon_conf_section,  &web_conf_section,
-	&lb_conf_section, &vrrp_conf_section, NULL,
+	&host_section,
+	&mon_conf_section,
+	&web_conf_section,
+	&lb_conf_section,
+	&vrrp_conf_section,
+	&db_section,
+	NULL,
 };
 
 static const struct cfg_schema schema = { sections, checks };

@@ -30,6 +30,9 @@
 #include "web/web_conf.h"
 
 #define CONF_MAX_HOSTS 64
+/* Database hosts (db-primary and db-replica) of a stack: the primary and up
+ * to seven replicas */
+#define CONF_MAX_DB_HOSTS 8
 
 /* Roles a host can have */
 #define ROLE_LB         0x01u
@@ -68,13 +71,18 @@ enum db_threads { DB_POOL_OF_THREADS, DB_ONE_THREAD_PER_CONNECTION };
 
 struct conf_db {
 	int64_t port;
-	char *name;              /* the site's schema */
-	int64_t pool;            /* connections per app worker per database */
-	uint64_t max_lag;        /* a replica further behind is not read from, ms */
-	uint64_t gtid_wait;      /* read-your-writes: how long a replica may take, ms */
-	uint64_t timeout;        /* connect and query timeout of the apps, ms */
-	char *buffer_pool;       /* innodb_buffer_pool_size of the instances */
-	int64_t thread_handling; /* enum db_threads */
+	char *name;                 /* the site's schema */
+	int64_t pool;               /* connections per app worker per database */
+	uint64_t max_lag;           /* a replica further behind is not read from, ms */
+	uint64_t gtid_wait;         /* read-your-writes: how long a replica may take, ms */
+	uint64_t timeout;           /* connect and query timeout of the apps, ms */
+	char *buffer_pool;          /* innodb_buffer_pool_size of the instances */
+	int64_t thread_handling;    /* enum db_threads */
+	bool semi_sync;             /* a write waits until a replica has it (AFTER_SYNC) */
+	uint64_t semi_sync_timeout; /* ... at most this long, ms; then asynchronous */
+	bool auto_failover;         /* the supervisor promotes a replica when the primary is lost */
+	uint64_t failover_after;    /* lost: no answer for this long, ms */
+	uint64_t failover_cooldown; /* no second automatic failover sooner, ms */
 };
 const char *conf_db_threads_name(int64_t v);
 

@@ -71,6 +71,17 @@ static int put_cnf(struct bundle *b)
 	        conf_db_threads_name(db->thread_handling),
 	        primary ? "" : "# a replica comes up read-only, not writable until promoted\n",
 	        primary ? "OFF" : "ON");
+	/* as mdb_argv: both sides on every instance, for roles swap */
+	const char *semi = mdb_semi_sync(b->c) ? "ON" : "OFF";
+	fprintf(f,
+	        "# semi-synchronous replication ([db] semi_sync): a commit is acknowledged\n"
+	        "# once a replica has it, or after the timeout (ms) without one (then\n"
+	        "# asynchronous until a replica catches up; see docs/deploy.md)\n"
+	        "rpl_semi_sync_master_enabled    = %s\n"
+	        "rpl_semi_sync_slave_enabled     = %s\n"
+	        "rpl_semi_sync_master_wait_point = AFTER_SYNC\n"
+	        "rpl_semi_sync_master_timeout    = %llu\n",
+	        semi, semi, (unsigned long long)db->semi_sync_timeout);
 	return bundle_out_put(b, &o, "mariadb/60-tristack.cnf", 0644);
 }
 

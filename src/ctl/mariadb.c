@@ -228,6 +228,14 @@ int mdb_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	return 0;
 }
 
+bool mdb_semi_sync(const struct ctl *c)
+{
+	unsigned dbs = 0;
+	for (unsigned i = 0; i < c->cfg.nhosts; i++)
+		dbs += (c->cfg.hosts[i].roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) != 0;
+	return c->cfg.db.semi_sync && dbs > 1;
+}
+
 int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char **argv, unsigned max)
 {
 	struct mdb_paths p;
@@ -252,6 +260,11 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	ARG("--log-bin=mysql-bin");
 	ARG("--binlog-format=ROW");
 	ARG("--log-slave-updates=ON"); /* a replica can become a primary */
+	/* a replica notices a primary gone silent (hung, cut off) within this,
+	 * before the failover monitor acts ([db] failover_after) */
+	ARG("--slave-net-timeout=%llu",
+	    (unsigned long long)(db->failover_after / 1000 > 3 ? db->failover_after / 1000 - 1
+	                                                       : 2));
 	ARG("--relay-log=relay-bin");
 	ARG("--innodb-buffer-pool-size=%s", db->buffer_pool);
 	ARG("--max-connections=1000");
@@ -261,6 +274,12 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	ARG("--character-set-server=utf8mb4");
 	/* A replica comes up read-only, not writable until told */
 	ARG("--read-only=%s", u->host == primary ? "OFF" : "ON");
+	/* Both sides of semi-sync on every instance: roles swap */
+	bool semi = mdb_semi_sync(c);
+	ARG("--rpl-semi-sync-master-enabled=%s", semi ? "ON" : "OFF");
+	ARG("--rpl-semi-sync-slave-enabled=%s", semi ? "ON" : "OFF");
+	ARG("--rpl-semi-sync-master-wait-point=AFTER_SYNC");
+	ARG("--rpl-semi-sync-master-timeout=%llu", (unsigned long long)db->semi_sync_timeout);
 #undef ARG
 	return b.full ? -1 : 0;
 }
@@ -384,28 +403,65 @@ bool mdb_answers(const struct ctl *c, const struct unit *u, char *why, size_t wh
 	return ok;
 }
 
+/* ", semi-sync: on (N replicas acking)" while a write waits for a replica's
+ * acknowledgement; ", semi-sync: OFF (waiting for a replica)" while the
+ * primary has given up waiting (none answered within semi_sync_timeout, or
+ * none is connected) and acknowledges writes only it has, until a replica
+ * catches up; "" without semi-sync. */
+static void semi_sync_describe(const struct ctl *c, MYSQL *m, char *out, size_t len)
+{
+	char on[16] = "", clients[16] = "0";
+	out[0] = '\0';
+	if (!mdb_semi_sync(c) ||
+	    !one_value(m,
+	               "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+	               "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'",
+	               on, sizeof(on)))
+		return;
+	one_value(m,
+	          "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+	          "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'",
+	          clients, sizeof(clients));
+	if (strcmp(on, "ON") == 0)
+		snprintf(out, len, ", semi-sync: on (%s replica%s acking)", clients,
+		         strcmp(clients, "1") == 0 ? "" : "s");
+	else
+		snprintf(out, len, ", semi-sync: OFF (waiting for a replica)");
+}
+
 /* A role and, for a replica, how it replicates: "primary", "replica 0 s
  * behind", "replica (not replicating: ...)". */
 void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t len)
 {
-	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "";
+	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "", gtid[128] = "";
 	MYSQL *m = admin_connect(c, u->host, err, sizeof(err));
 	if (m == NULL) {
 		snprintf(out, len, "%s", err);
 		return;
 	}
+	one_value(m, "SELECT @@gtid_current_pos", gtid, sizeof(gtid));
+	char path[TS_PATH_MAX];
+	failover_diverged_path(c, u->host, path, sizeof(path));
+	bool diverged = access(path, F_OK) == 0;
 	bool ro = one_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "1") == 0;
-	if (!ro) {
-		snprintf(out, len, "ok, primary");
+	if (diverged) {
+		snprintf(out, len, "DIVERGED (fenced; tristack rebuild %s), gtid %s", u->host->name,
+		         gtid);
+	} else if (!ro) {
+		char semi[80];
+		semi_sync_describe(c, m, semi, sizeof(semi));
+		snprintf(out, len, "ok, primary%s, gtid %s", semi, gtid);
 	} else if (slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
 	           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr))) {
 		slave_field(m, "Seconds_Behind_Master", behind, sizeof(behind));
 		if (strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0)
-			snprintf(out, len, "ok, replica, %ss behind", behind[0] ? behind : "?");
+			snprintf(out, len, "ok, replica, %ss behind, gtid %s",
+			         behind[0] ? behind : "?", gtid);
 		else
-			snprintf(out, len, "replica NOT replicating (io %s, sql %s)", io, sqlr);
+			snprintf(out, len, "replica NOT replicating (io %s, sql %s), gtid %s", io,
+			         sqlr, gtid);
 	} else {
-		snprintf(out, len, "read-only, not a replica");
+		snprintf(out, len, "read-only, not a replica, gtid %s", gtid);
 	}
 	mysql_close(m);
 }
@@ -678,6 +734,38 @@ static int wait_replicating(struct ctl *c, const struct conf_host *replica, unsi
 	return -1;
 }
 
+/* The running instance's semi-sync as the stack file says now: one started
+ * before an edit of [db] semi_sync, or by an older tristack, follows without
+ * a restart. A replica reads its side when its I/O thread starts: that
+ * thread is restarted when it ran with the other setting. */
+static int semi_sync_apply(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
+{
+	MYSQL *m = admin_connect(c, h, err, errlen);
+	if (m == NULL)
+		return -1;
+	bool want = mdb_semi_sync(c);
+	char v[16] = "", io[16] = "";
+	bool had = one_value(m, "SELECT @@rpl_semi_sync_slave_enabled", v, sizeof(v)) &&
+	           strcmp(v, "1") == 0;
+	int rc = sql(m, err, errlen,
+	             "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; "
+	             "SET GLOBAL rpl_semi_sync_master_timeout = %llu; "
+	             "SET GLOBAL rpl_semi_sync_master_enabled = %s; "
+	             "SET GLOBAL rpl_semi_sync_slave_enabled = %s",
+	             (unsigned long long)c->cfg.db.semi_sync_timeout, want ? "ON" : "OFF",
+	             want ? "ON" : "OFF");
+	if (rc == 0 && had != want && slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+	    strcmp(io, "No") != 0)
+		rc = sql(m, err, errlen, "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD");
+	if (rc < 0) {
+		char e2[300];
+		snprintf(e2, sizeof(e2), "%s: semi-sync: %s", h->name, err);
+		snprintf(err, errlen, "%s", e2);
+	}
+	mysql_close(m);
+	return rc;
+}
+
 int mdb_provision(struct ctl *c, char *err, size_t errlen)
 {
 	const struct conf_host *primary = mdb_primary(c);
@@ -686,13 +774,13 @@ int mdb_provision(struct ctl *c, char *err, size_t errlen)
 	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
 		const struct conf_host *h = &c->cfg.hosts[i];
 		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) &&
-		    mdb_harden(c, h, err, errlen) < 0)
+		    (mdb_harden(c, h, err, errlen) < 0 || semi_sync_apply(c, h, err, errlen) < 0))
 			return -1;
 	}
 	if (setup_primary(c, primary, err, errlen) < 0)
 		return -1;
-	const struct conf_host *replicas[8];
-	unsigned n = mdb_replicas(c, replicas, 8);
+	const struct conf_host *replicas[CONF_MAX_DB_HOSTS];
+	unsigned n = mdb_replicas(c, replicas, ARRAY_SIZE(replicas));
 	for (unsigned i = 0; i < n; i++)
 		if (setup_replica(c, replicas[i], primary, err, errlen) < 0 ||
 		    wait_replicating(c, replicas[i], 10000, err, errlen) < 0)
@@ -737,6 +825,56 @@ int mdb_exporter_user(struct ctl *c, char *err, size_t errlen)
 
 /* ---- planned failover ---- */
 
+/* With the old primary gone: is another reachable replica ahead of the
+ * target (semi-sync acknowledged a write once one replica had it, maybe not
+ * this one)? Then the promotion is refused, naming it. */
+static int most_advanced(const struct ctl *c, MYSQL *t, const struct conf_host *target, char *err,
+                         size_t errlen)
+{
+	const struct conf_host *others[CONF_MAX_DB_HOSTS];
+	unsigned n = mdb_replicas(c, others, ARRAY_SIZE(others));
+	for (unsigned i = 0; i < n; i++) {
+		char e[256], pos[1024] = "", q[1200], v[16];
+		MYSQL *m = others[i] == target ? NULL : admin_connect(c, others[i], e, sizeof(e));
+		if (m == NULL)
+			continue;
+		bool got = slave_field(m, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0];
+		mysql_close(m);
+		snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 0)", pos);
+		if (got && (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)) {
+			snprintf(err, errlen, "%s received more than %s (%s): promote %s instead",
+			         others[i]->name, target->name, pos, others[i]->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Every replica but the old primary (done by then) follows the new one,
+ * from where it is: what it has is in the new primary's binary log too
+ * (log_slave_updates). One that is down follows at its next `up`. */
+static int follow_new_primary(struct ctl *c, const struct conf_host *primary,
+                              const struct conf_host *old, char *err, size_t errlen)
+{
+	const struct conf_host *others[CONF_MAX_DB_HOSTS];
+	unsigned n = mdb_replicas(c, others, ARRAY_SIZE(others));
+	for (unsigned i = 0; i < n; i++) {
+		if (others[i] == old)
+			continue;
+		MYSQL *m = admin_connect(c, others[i], err, errlen);
+		if (m == NULL) {
+			printf("  %s is down (%s): it follows %s at its next up\n", others[i]->name,
+			       err, primary->name);
+			continue;
+		}
+		mysql_close(m);
+		if (setup_replica(c, others[i], primary, err, errlen) < 0 ||
+		    wait_replicating(c, others[i], 10000, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 {
 	const struct conf_host *target = conf_host(&c->cfg, name);
@@ -772,7 +910,18 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 			goto out;
 		}
 	} else {
+		/* what it received from the old primary, applied before it stops
+		 * replicating: RESET SLAVE ALL drops the relay log */
 		printf("  %s is down: promoting %s with what it has\n", old->name, name);
+		char q[1200];
+		if (slave_field(t, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0]) {
+			snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 30)", pos);
+			if (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)
+				printf("  %s did not apply all it received (%s) in 30s\n", name,
+				       pos);
+		}
+		if (most_advanced(c, t, target, err, errlen) < 0)
+			goto out;
 	}
 	if (sql(t, err, errlen, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF") < 0)
 		goto out;
@@ -794,10 +943,62 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		if (wait_replicating(c, old, 10000, err, errlen) < 0)
 			goto out;
 	}
+	if (follow_new_primary(c, target, old, err, errlen) < 0)
+		goto out;
 	rc = 0;
 out:
 	mysql_close(t);
 	if (o)
 		mysql_close(o);
+	return rc;
+}
+
+/* ---- for failover.c ---- */
+
+MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
+{
+	return admin_connect(c, h, err, errlen);
+}
+
+int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q)
+{
+	return sql(m, err, errlen, "%s", q);
+}
+
+char *mdb_value(MYSQL *m, const char *q, char *out, size_t len)
+{
+	return one_value(m, q, out, len);
+}
+
+char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len)
+{
+	return slave_field(m, field, out, len);
+}
+
+int mdb_set_primary(const struct ctl *c, const char *name)
+{
+	return write_primary(c, name);
+}
+
+int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
+                       char *err, size_t errlen)
+{
+	char repl_pw[64];
+	if (secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+		snprintf(err, errlen, "cannot read the repl password");
+		return -1;
+	}
+	MYSQL *m = admin_connect(c, h, err, errlen);
+	if (m == NULL)
+		return -1;
+	/* current_pos: an old primary's own writes are in its binlog position,
+	 * not its replica position */
+	int rc = sql(m, err, errlen,
+	             "SET GLOBAL read_only = ON; STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', "
+	             "MASTER_PORT=%lld, MASTER_USER='repl', MASTER_PASSWORD='%s', "
+	             "MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
+	             primary->address, (long long)c->cfg.db.port, repl_pw);
+	explicit_bzero(repl_pw, sizeof(repl_pw));
+	mysql_close(m);
 	return rc;
 }

@@ -323,6 +323,15 @@ char *mon_rules(const struct ctl *c)
 		     "stopped)",
 		     "mysql_slave_status_slave_io_running == 0 or "
 		     "mysql_slave_status_slave_sql_running == 0");
+		/* the primary (the writable instance) gave up waiting for a
+		 * replica's acknowledgement: a write it acknowledges now may
+		 * exist on it alone (docs/deploy.md) */
+		if (mdb_semi_sync(c))
+			rule(f, "SemiSyncOff", m->alert_for, "critical",
+			     "the primary on {{ $labels.host }} is asynchronous: no replica "
+			     "acknowledged a write within semi_sync_timeout",
+			     "mysql_global_status_rpl_semi_sync_master_status == 0 and on (job, "
+			     "instance) mysql_global_variables_read_only == 0");
 		if (dbs > 1)
 			rule(f, "ReplicaDown", m->alert_for, "critical",
 			     "no database of the stack reports a replica's status (the replica is "

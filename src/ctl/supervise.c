@@ -216,6 +216,7 @@ static void supervise(struct ctl *c, int lfd)
 	sv_log("supervising %u units of %s", c->nunits, c->conf);
 	write_state(c, sv);
 	uint64_t tickets_at = 0;
+	struct failover fo = { 0 };
 	while (!stopping) {
 		bool changed = false;
 		reap(c, sv, how);
@@ -270,6 +271,9 @@ static void supervise(struct ctl *c, int lfd)
 		}
 		if (changed)
 			write_state(c, sv);
+		/* the database primary lost: a replica promoted (failover.c) */
+		if (!stopping)
+			failover_tick(c, &fo);
 		if (!stopping) /* sleeps SUPERVISE_MS, answering scrapes meanwhile */
 			supervisor_metrics_serve(lfd, SUPERVISE_MS, render_metrics, &view);
 	}

@@ -177,6 +177,11 @@ def test_mariadb_settings_per_database_role(made):
         assert c["character_set_server"] == "utf8mb4"
         assert "skip_name_resolve" in c and "innodb_buffer_pool_size" in c
         assert c["thread_handling"] == "pool-of-threads"
+        # semi-sync, both sides on every instance (roles swap), as the lab's
+        assert c["rpl_semi_sync_master_enabled"] == "ON"
+        assert c["rpl_semi_sync_slave_enabled"] == "ON"
+        assert c["rpl_semi_sync_master_wait_point"] == "AFTER_SYNC"
+        assert c["rpl_semi_sync_master_timeout"] == "1000"
         assert "datadir" not in c and "socket" not in c  # Debian's
     assert not os.path.exists(os.path.join(made.trees["lb-01"], "mariadb"))
 
@@ -506,3 +511,31 @@ def test_the_lb_pair_bundles_keepalived_its_agent_and_one_ticket_key_file(tmp_pa
                                     os.path.join(m.trees[host], "systemd", f"{u}.service")],
                                    capture_output=True, text=True)
                 assert "Unknown key" not in r.stderr, r.stderr
+
+
+def test_a_second_replica_gets_a_bundle_of_its_own(tmp_path):
+    """web-03, a replica and nothing else: its own server id, read-only,
+    replication from the primary; the primary provisions its repl account and
+    lets it through the firewall; semi-sync off in the stack file is off in
+    every cnf."""
+    text = open(SERVERS).read()
+    text = text.replace("[lb]", "[host web-03]\naddress = 10.0.0.4\nroles   = db-replica\n\n[lb]", 1)
+    text = text.replace("\n[db]\n", "\n[db]\nsemi_sync = off\n", 1)
+    conf = tmp_path / "three-db.conf"
+    conf.write_text(text)
+    m = Made(str(tmp_path), str(conf), ["web-01", "web-02", "web-03"])
+    third = cnf(m, "web-03")
+    assert third["server_id"] == "4" and third["read_only"] == "ON"
+    assert third["bind_address"] == "10.0.0.4"
+    for host in ("web-01", "web-02", "web-03"):
+        assert cnf(m, host)["rpl_semi_sync_master_enabled"] == "OFF"
+    assert sorted(os.listdir(os.path.join(m.trees["web-03"], "mariadb"))) == \
+        ["60-tristack.cnf", "replica.sql"]
+    assert "MASTER_HOST='10.0.0.2'" in m.read("web-03", "mariadb/replica.sql")
+    sql = m.read("web-01", "mariadb/provision.sql")
+    assert "CREATE USER IF NOT EXISTS 'repl'@'10.0.0.4'" in sql
+    assert "'app'@'10.0.0.4'" not in sql  # no app there
+    for host in ("web-01", "web-02"):
+        fw = m.read(host, "nftables/tristack.nft")
+        assert re.search(r"ip saddr \{ [^}]*10\.0\.0\.4[^}]* \} tcp dport 3306", fw), fw
+    assert not os.path.exists(os.path.join(m.trees["web-03"], "secrets", "app.password"))

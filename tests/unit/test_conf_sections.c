@@ -259,3 +259,61 @@ TEST(stack_redirect_ports)
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
 		check_error(&rows[i]);
 }
+
+TEST(stack_db_semi_sync_and_replicas)
+{
+	struct conf s;
+	char err[512];
+	CHECK_EQ(load(&s, "", err, sizeof(err)), 0);
+	CHECK(s.db.semi_sync);
+	CHECK_EQ(s.db.semi_sync_timeout, 1000u);
+	conf_free(&s);
+
+	/* several replicas, semi-sync off, a timeout under the apps' */
+	CHECK_EQ(load(&s,
+	              "[site]\nwww = a\n"
+	              "[host a]\naddress = 10.0.0.1\nroles = db-primary\n"
+	              "[host b]\naddress = 10.0.0.2\nroles = db-replica\n"
+	              "[host c]\naddress = 10.0.0.3\nroles = web, app, db-replica\n"
+	              "[db]\nsemi_sync = off\nsemi_sync_timeout = 250ms\ntimeout = 3s\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_STR(err, "");
+	CHECK(!s.db.semi_sync);
+	CHECK_EQ(s.db.semi_sync_timeout, 250u);
+	CHECK_EQ(s.hosts[2].roles, ROLE_WEB | ROLE_APP | ROLE_DB_REPLICA);
+	check_round_trip(&s);
+	char *printed = print_to_string(&s);
+	CHECK(printed && strstr(printed, "semi_sync = no\n"));
+	CHECK(printed && strstr(printed, "semi_sync_timeout = 250ms\n"));
+	free(printed);
+	conf_free(&s);
+
+	static const struct err_row rows[] = {
+		{ "semi-sync waits as long as the apps", "[db]\nsemi_sync_timeout = 2s\n", 2,
+		  "'semi_sync_timeout' in [db] (2000ms) must be shorter than 'timeout' (2000ms)",
+		  NULL, NULL },
+		{ "the apps' timeout lowered under it",
+		  "[db]\nsemi_sync_timeout = 1500ms\ntimeout = 1s\n", 2,
+		  "must be shorter than 'timeout'", NULL, NULL },
+		{ "semi-sync timeout not a duration", "[db]\nsemi_sync_timeout = soon\n", 2,
+		  "semi_sync_timeout", NULL, NULL },
+		{ "two primaries",
+		  "[site]\nwww = a\n[host a]\naddress = 10.0.0.1\nroles = db-primary\n"
+		  "[host b]\naddress = 10.0.0.2\nroles = db-primary\n",
+		  6, "[host b]: a second db-primary", NULL, NULL },
+		{ "nine database hosts",
+		  "[site]\nwww = a\n[host a]\naddress = 10.0.0.1\nroles = db-primary\n"
+		  "[host b]\naddress = 10.0.0.2\nroles = db-replica\n"
+		  "[host c]\naddress = 10.0.0.3\nroles = db-replica\n"
+		  "[host d]\naddress = 10.0.0.4\nroles = db-replica\n"
+		  "[host e]\naddress = 10.0.0.5\nroles = db-replica\n"
+		  "[host f]\naddress = 10.0.0.6\nroles = db-replica\n"
+		  "[host g]\naddress = 10.0.0.7\nroles = db-replica\n"
+		  "[host h]\naddress = 10.0.0.8\nroles = db-replica\n"
+		  "[host i]\naddress = 10.0.0.9\nroles = db-replica\n",
+		  27, "[host i]: more than 8 database hosts", NULL, NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
