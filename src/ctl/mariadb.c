@@ -87,7 +87,7 @@ static unsigned mdb_replicas(const struct ctl *c, const struct conf_host **out, 
 	return n;
 }
 
-static int write_primary(const struct ctl *c, const char *name)
+int mdb_set_primary(const struct ctl *c, const char *name)
 {
 	char path[TS_PATH_MAX], tmp[TS_PATH_MAX + 100];
 	fmt(path, sizeof(path), "%s/db/primary", c->state);
@@ -286,8 +286,7 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 
 /* ---- talking to an instance ---- */
 
-static MYSQL *admin_connect(const struct ctl *c, const struct conf_host *h, char *err,
-                            size_t errlen)
+MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
 {
 	struct mdb_paths p;
 	mdb_paths(c, h, &p);
@@ -356,7 +355,7 @@ static MYSQL_RES *first_row(MYSQL *m, const char *q, MYSQL_ROW *row)
 }
 
 /* One row of "SHOW SLAVE STATUS" read by field name; NULL when empty. */
-static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
+char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len)
 {
 	MYSQL_ROW row;
 	MYSQL_RES *r = first_row(m, "SHOW SLAVE STATUS", &row);
@@ -376,7 +375,7 @@ static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
 	return found;
 }
 
-static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
+char *mdb_value(MYSQL *m, const char *q, char *out, size_t len)
 {
 	MYSQL_ROW row;
 	MYSQL_RES *r = first_row(m, q, &row);
@@ -393,7 +392,7 @@ static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
 
 bool mdb_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
 {
-	MYSQL *m = admin_connect(c, u->host, why, whylen);
+	MYSQL *m = mdb_admin(c, u->host, why, whylen);
 	if (m == NULL)
 		return false;
 	bool ok = mysql_ping(m) == 0;
@@ -413,12 +412,12 @@ static void semi_sync_describe(const struct ctl *c, MYSQL *m, char *out, size_t 
 	char on[16] = "", clients[16] = "0";
 	out[0] = '\0';
 	if (!mdb_semi_sync(c) ||
-	    !one_value(m,
+	    !mdb_value(m,
 	               "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 	               "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'",
 	               on, sizeof(on)))
 		return;
-	one_value(m,
+	mdb_value(m,
 	          "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 	          "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'",
 	          clients, sizeof(clients));
@@ -434,16 +433,16 @@ static void semi_sync_describe(const struct ctl *c, MYSQL *m, char *out, size_t 
 void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t len)
 {
 	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "", gtid[128] = "";
-	MYSQL *m = admin_connect(c, u->host, err, sizeof(err));
+	MYSQL *m = mdb_admin(c, u->host, err, sizeof(err));
 	if (m == NULL) {
 		snprintf(out, len, "%s", err);
 		return;
 	}
-	one_value(m, "SELECT @@gtid_current_pos", gtid, sizeof(gtid));
+	mdb_value(m, "SELECT @@gtid_current_pos", gtid, sizeof(gtid));
 	char path[TS_PATH_MAX];
 	failover_diverged_path(c, u->host, path, sizeof(path));
 	bool diverged = access(path, F_OK) == 0;
-	bool ro = one_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "1") == 0;
+	bool ro = mdb_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "1") == 0;
 	if (diverged) {
 		snprintf(out, len, "DIVERGED (fenced; tristack rebuild %s), gtid %s", u->host->name,
 		         gtid);
@@ -451,9 +450,9 @@ void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t l
 		char semi[80];
 		semi_sync_describe(c, m, semi, sizeof(semi));
 		snprintf(out, len, "ok, primary%s, gtid %s", semi, gtid);
-	} else if (slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
-	           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr))) {
-		slave_field(m, "Seconds_Behind_Master", behind, sizeof(behind));
+	} else if (mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+	           mdb_slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr))) {
+		mdb_slave_field(m, "Seconds_Behind_Master", behind, sizeof(behind));
 		if (strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0)
 			snprintf(out, len, "ok, replica, %ss behind, gtid %s",
 			         behind[0] ? behind : "?", gtid);
@@ -476,7 +475,7 @@ void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t l
  * (sql_log_bin off): a replica's accounts are its own. */
 static int mdb_harden(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
 {
-	MYSQL *m = admin_connect(c, h, err, errlen);
+	MYSQL *m = mdb_admin(c, h, err, errlen);
 	if (m == NULL)
 		return -1;
 	const char *op = acct_operator();
@@ -570,7 +569,7 @@ static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errle
 		snprintf(check, sizeof(check),
 		         "SELECT COUNT(*) FROM `%s`.schema_migrations WHERE version = '%s'", schema,
 		         version);
-		if (!one_value(m, check, v, sizeof(v))) {
+		if (!mdb_value(m, check, v, sizeof(v))) {
 			snprintf(err, errlen, "%s", mysql_error(m));
 			rc = -1;
 			break;
@@ -631,7 +630,7 @@ static int setup_primary(struct ctl *c, const struct conf_host *primary, char *e
 		snprintf(err, errlen, "cannot make the passwords in %s/secrets", c->state);
 		return -1;
 	}
-	MYSQL *m = admin_connect(c, primary, err, errlen);
+	MYSQL *m = mdb_admin(c, primary, err, errlen);
 	if (m == NULL)
 		return -1;
 	const char *schema = c->cfg.db.name;
@@ -683,13 +682,13 @@ static int setup_replica(struct ctl *c, const struct conf_host *replica,
 		snprintf(err, errlen, "cannot read the repl password");
 		return -1;
 	}
-	MYSQL *m = admin_connect(c, replica, err, errlen);
+	MYSQL *m = mdb_admin(c, replica, err, errlen);
 	if (m == NULL)
 		return -1;
 	int rc = -1;
 	if (sql(m, err, errlen, "SET GLOBAL read_only = ON") < 0)
 		goto out;
-	if (slave_field(m, "Master_Host", host, sizeof(host)) &&
+	if (mdb_slave_field(m, "Master_Host", host, sizeof(host)) &&
 	    strcmp(host, primary->address) == 0) {
 		rc = sql(m, err, errlen, "START SLAVE"); /* no-op when running */
 		goto out;
@@ -714,17 +713,17 @@ static int wait_replicating(struct ctl *c, const struct conf_host *replica, unsi
 {
 	char io[16] = "", sqlr[16] = "", last[512] = "";
 	for (unsigned waited = 0; waited <= ms; waited += 100) {
-		MYSQL *m = admin_connect(c, replica, err, errlen);
+		MYSQL *m = mdb_admin(c, replica, err, errlen);
 		if (m) {
-			bool got = slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
-			           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr));
+			bool got = mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+			           mdb_slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr));
 			if (got && strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0) {
 				mysql_close(m);
 				return 0;
 			}
-			slave_field(m, "Last_Error", last, sizeof(last));
+			mdb_slave_field(m, "Last_Error", last, sizeof(last));
 			if (!last[0])
-				slave_field(m, "Last_IO_Error", last, sizeof(last));
+				mdb_slave_field(m, "Last_IO_Error", last, sizeof(last));
 			mysql_close(m);
 		}
 		sleep_ms(100);
@@ -740,12 +739,12 @@ static int wait_replicating(struct ctl *c, const struct conf_host *replica, unsi
  * thread is restarted when it ran with the other setting. */
 static int semi_sync_apply(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
 {
-	MYSQL *m = admin_connect(c, h, err, errlen);
+	MYSQL *m = mdb_admin(c, h, err, errlen);
 	if (m == NULL)
 		return -1;
 	bool want = mdb_semi_sync(c);
 	char v[16] = "", io[16] = "";
-	bool had = one_value(m, "SELECT @@rpl_semi_sync_slave_enabled", v, sizeof(v)) &&
+	bool had = mdb_value(m, "SELECT @@rpl_semi_sync_slave_enabled", v, sizeof(v)) &&
 	           strcmp(v, "1") == 0;
 	int rc = sql(m, err, errlen,
 	             "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; "
@@ -754,7 +753,7 @@ static int semi_sync_apply(const struct ctl *c, const struct conf_host *h, char 
 	             "SET GLOBAL rpl_semi_sync_slave_enabled = %s",
 	             (unsigned long long)c->cfg.db.semi_sync_timeout, want ? "ON" : "OFF",
 	             want ? "ON" : "OFF");
-	if (rc == 0 && had != want && slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+	if (rc == 0 && had != want && mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
 	    strcmp(io, "No") != 0)
 		rc = sql(m, err, errlen, "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD");
 	if (rc < 0) {
@@ -808,7 +807,7 @@ int mdb_exporter_user(struct ctl *c, char *err, size_t errlen)
 		         c->state);
 		return -1;
 	}
-	MYSQL *m = admin_connect(c, primary, err, errlen);
+	MYSQL *m = mdb_admin(c, primary, err, errlen);
 	if (m == NULL)
 		return -1;
 	int rc = sql(m, err, errlen,
@@ -835,13 +834,13 @@ static int most_advanced(const struct ctl *c, MYSQL *t, const struct conf_host *
 	unsigned n = mdb_replicas(c, others, ARRAY_SIZE(others));
 	for (unsigned i = 0; i < n; i++) {
 		char e[256], pos[1024] = "", q[1200], v[16];
-		MYSQL *m = others[i] == target ? NULL : admin_connect(c, others[i], e, sizeof(e));
+		MYSQL *m = others[i] == target ? NULL : mdb_admin(c, others[i], e, sizeof(e));
 		if (m == NULL)
 			continue;
-		bool got = slave_field(m, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0];
+		bool got = mdb_slave_field(m, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0];
 		mysql_close(m);
 		snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 0)", pos);
-		if (got && (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)) {
+		if (got && (!mdb_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)) {
 			snprintf(err, errlen, "%s received more than %s (%s): promote %s instead",
 			         others[i]->name, target->name, pos, others[i]->name);
 			return -1;
@@ -861,7 +860,7 @@ static int follow_new_primary(struct ctl *c, const struct conf_host *primary,
 	for (unsigned i = 0; i < n; i++) {
 		if (others[i] == old)
 			continue;
-		MYSQL *m = admin_connect(c, others[i], err, errlen);
+		MYSQL *m = mdb_admin(c, others[i], err, errlen);
 		if (m == NULL) {
 			printf("  %s is down (%s): it follows %s at its next up\n", others[i]->name,
 			       err, primary->name);
@@ -887,10 +886,10 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "%s is the primary already", name);
 		return -1;
 	}
-	MYSQL *t = admin_connect(c, target, err, errlen);
+	MYSQL *t = mdb_admin(c, target, err, errlen);
 	if (t == NULL)
 		return -1;
-	MYSQL *o = admin_connect(c, old, err, errlen); /* NULL: the old primary is down */
+	MYSQL *o = mdb_admin(c, old, err, errlen); /* NULL: the old primary is down */
 	int rc = -1;
 	char pos[1024] = "", v[64];
 	if (o) {
@@ -898,11 +897,11 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		 * must have before it takes over. */
 		if (sql(o, err, errlen, "SET GLOBAL read_only = ON") < 0 ||
 		    sql(o, err, errlen, "FLUSH TABLES WITH READ LOCK; UNLOCK TABLES") < 0 ||
-		    !one_value(o, "SELECT @@gtid_binlog_pos", pos, sizeof(pos)))
+		    !mdb_value(o, "SELECT @@gtid_binlog_pos", pos, sizeof(pos)))
 			goto out;
 		char q[1200];
 		snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 30)", pos);
-		if (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0) {
+		if (!mdb_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0) {
 			char e2[256];
 			snprintf(err, errlen, "%s did not catch up with %s (%s) in 30s", name,
 			         old->name, pos);
@@ -914,9 +913,9 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		 * replicating: RESET SLAVE ALL drops the relay log */
 		printf("  %s is down: promoting %s with what it has\n", old->name, name);
 		char q[1200];
-		if (slave_field(t, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0]) {
+		if (mdb_slave_field(t, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0]) {
 			snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 30)", pos);
-			if (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)
+			if (!mdb_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)
 				printf("  %s did not apply all it received (%s) in 30s\n", name,
 				       pos);
 		}
@@ -925,7 +924,7 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 	}
 	if (sql(t, err, errlen, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF") < 0)
 		goto out;
-	if (write_primary(c, name) < 0) {
+	if (mdb_set_primary(c, name) < 0) {
 		snprintf(err, errlen, "cannot write %s/db/primary", c->state);
 		goto out;
 	}
@@ -955,29 +954,9 @@ out:
 
 /* ---- for failover.c ---- */
 
-MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
-{
-	return admin_connect(c, h, err, errlen);
-}
-
 int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q)
 {
 	return sql(m, err, errlen, "%s", q);
-}
-
-char *mdb_value(MYSQL *m, const char *q, char *out, size_t len)
-{
-	return one_value(m, q, out, len);
-}
-
-char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len)
-{
-	return slave_field(m, field, out, len);
-}
-
-int mdb_set_primary(const struct ctl *c, const char *name)
-{
-	return write_primary(c, name);
 }
 
 int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
@@ -988,7 +967,7 @@ int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct co
 		snprintf(err, errlen, "cannot read the repl password");
 		return -1;
 	}
-	MYSQL *m = admin_connect(c, h, err, errlen);
+	MYSQL *m = mdb_admin(c, h, err, errlen);
 	if (m == NULL)
 		return -1;
 	/* current_pos: an old primary's own writes are in its binlog position,
