@@ -33,7 +33,8 @@ TOKEN = re.compile(r"\d+-\d+-\d+\.[A-Za-z0-9_-]{43}")
 @pytest.fixture(scope="module")
 def lab():
     with own_stack("tristack-e2e-idem-",
-                   edit=lambda text: text.replace("[db]\n", "[db]\ntimeout = 1s\n", 1)) as st:
+                   edit=lambda text: text.replace(
+                       "[db]\n", "[db]\ntimeout = 1s\nsemi_sync_timeout = 500ms\n", 1)) as st:
         yield st
 
 
