@@ -998,6 +998,8 @@ def main(argv=None):
         print(f"RESULT {n}_lost_writes={r['lost_on_primary'] + r['lost_on_replica']}")
         print(f"RESULT {n}_bad_rows={r['bad_rows_on_primary'] + r['bad_rows_on_replica']}")
         print(f"RESULT {n}_load_errors={r['load_errors']}")
+        if "db" in r and r["db"].get("writes_back_s") is not None:
+            print(f"RESULT {n}_writes_back_s={r['db']['writes_back_s']}")
         if "ha" in r:
             print(f"RESULT {n}_failed_requests={r['failed_requests']}")
             print(f"RESULT {n}_in_flight={r['ha'].get('in_flight')}")
