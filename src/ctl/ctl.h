@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -254,6 +255,8 @@ void failover_tick(struct ctl *c, struct failover *fo);
 void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
 /* status's line: the primary, whether failover is on, the last one. */
 void failover_describe(const struct ctl *c, char *out, size_t len);
+/* its series on the supervisor's /metrics: failovers, diverged hosts */
+void failover_metrics(const struct ctl *c, FILE *f);
 
 /* mariadb.c: the exporter's MariaDB account (on the primary; replication takes
  * it to the others), with the password in {state}/secrets/exporter.password. */

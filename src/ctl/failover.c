@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/names.h"
 #include "ctl.h"
 
 #define FO_PROBE_MS         500
@@ -453,5 +454,27 @@ void failover_describe(const struct ctl *c, char *out, size_t len)
 		if (access(path, F_OK) == 0)
 			o += (size_t)snprintf(out + o, len - o, "; %s DIVERGED",
 			                      c->cfg.hosts[i].name);
+	}
+}
+
+void failover_metrics(const struct ctl *c, FILE *f)
+{
+	struct fo_record rec;
+	record_read(c, &rec);
+	fprintf(f,
+	        "# HELP " METRIC_DB_FAILOVERS " Automatic failovers of the database primary\n"
+	        "# TYPE " METRIC_DB_FAILOVERS " counter\n" METRIC_DB_FAILOVERS " %u\n",
+	        rec.count);
+	fprintf(f, "# HELP " METRIC_DB_DIVERGED
+	           " 1 for a database host whose history is not the primary's (fenced until "
+	           "rebuilt)\n# TYPE " METRIC_DB_DIVERGED " gauge\n");
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
+			continue;
+		char path[TS_PATH_MAX];
+		failover_diverged_path(c, h, path, sizeof(path));
+		fprintf(f, METRIC_DB_DIVERGED "{host=\"%s\"} %d\n", h->name,
+		        access(path, F_OK) == 0);
 	}
 }

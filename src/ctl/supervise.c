@@ -191,6 +191,8 @@ static char *render_metrics(void *arg)
 	       "1 while the unit runs as far as the supervisor knows", 1);
 	series(f, v, METRIC_SUPERVISOR_UNIT_FAILED, "gauge",
 	       "1 once the supervisor gave up on the unit (it kept crashing)", 2);
+	if (mdb_primary(v->c))
+		failover_metrics(v->c, f);
 	fprintf(f,
 	        "# HELP process_start_time_seconds Start time of the process since unix epoch "
 	        "in seconds.\n# TYPE process_start_time_seconds gauge\n"
