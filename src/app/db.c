@@ -30,7 +30,11 @@ static const char *const sql_text[ST_COUNT] = {
 	    "SELECT id, author, body, created_at FROM posts ORDER BY id DESC LIMIT ?",
 	[ST_POSTS_BEFORE] = "SELECT id, author, body, created_at FROM posts WHERE id < ? "
 	                    "ORDER BY id DESC LIMIT ?",
-	[ST_POST_INSERT] = "INSERT INTO posts (author, body, created_at) VALUES (?, ?, ?)",
+	[ST_POST_INSERT] =
+	    "INSERT INTO posts (author, body, created_at, idem_key) VALUES (?, ?, ?, ?)",
+	/* and a position that covers the row (a replayed answer's GTID) */
+	[ST_POST_BY_KEY] = "SELECT id, author, body, created_at, @@gtid_binlog_pos FROM posts "
+	                   "WHERE idem_key = ?",
 	[ST_GTID_WAIT] = "SELECT MASTER_GTID_WAIT(?, ? / 1000)",
 	[ST_HEARTBEAT] = "REPLACE INTO heartbeat (host, ts) VALUES (?, NOW(6))",
 	/* read-only?, the newest heartbeat's age, and the newest heartbeat
@@ -117,6 +121,12 @@ void db_param_str(struct db_job *job, int i, const char *s, size_t len)
 	job->param[i].buffer = (void *)(uintptr_t)s;
 	job->param[i].buffer_length = (unsigned long)len;
 	job->param[i].length = &job->len[i];
+}
+
+void db_param_null(struct db_job *job, int i)
+{
+	memset(&job->param[i], 0, sizeof(job->param[i]));
+	job->param[i].buffer_type = MYSQL_TYPE_NULL;
 }
 
 /* ---- connections ---- */
@@ -459,6 +469,7 @@ static void dbc_run(struct db_conn *c, struct db_job *job)
 		return;
 	}
 	c->state = DC_EXEC;
+	job->sent = true; /* from here on, it may reach the server */
 	int rc = 0;
 	int status = mysql_stmt_execute_start(&rc, st);
 	dbc_started(c, status, rc != 0);
@@ -483,6 +494,7 @@ void db_submit(struct db_worker *dw, struct db_server *sv, struct db_job *job)
 	job->server = sv;
 	job->gtid[0] = '\0';
 	job->err = 0;
+	job->sent = false;
 	job->timed_target = sv->role == DB_ROLE_REPLICA ? 1 : 0;
 	job->timed_by = dw;
 	job->t_submit_us = httpd_now_us();
@@ -706,12 +718,22 @@ static void tick(struct timer *t)
 
 /* ---- choosing a server ---- */
 
+/* The primary: the server that said it is writable. After a failover two
+ * may have said so, the old one before it was lost: the one that is up
+ * wins (the old one, once back, says read-only). */
 struct db_server *db_primary(struct db *db)
 {
-	for (unsigned i = 0; i < db->nservers; i++)
-		if (atomic_load(&db->servers[i].role) == DB_ROLE_PRIMARY)
-			return &db->servers[i];
-	return NULL;
+	struct db_server *found = NULL;
+	for (unsigned i = 0; i < db->nservers; i++) {
+		struct db_server *sv = &db->servers[i];
+		if (atomic_load(&sv->role) != DB_ROLE_PRIMARY)
+			continue;
+		if (atomic_load(&sv->up))
+			return sv;
+		if (found == NULL)
+			found = sv;
+	}
+	return found;
 }
 
 struct db_server *db_pick(struct db_worker *dw, enum db_target target)

@@ -29,7 +29,8 @@ enum db_stmt {
 	ST_POST_BY_ID,   /* (id) -> id, author, body, created_at */
 	ST_POSTS_LATEST, /* (limit) */
 	ST_POSTS_BEFORE, /* (before id, limit) */
-	ST_POST_INSERT,  /* (author, body, created_at) */
+	ST_POST_INSERT,  /* (author, body, created_at, idempotency key or NULL) */
+	ST_POST_BY_KEY,  /* (key) -> id, author, body, created_at, @@gtid_binlog_pos */
 	ST_GTID_WAIT,    /* (gtid, seconds) -> 0, or -1 on timeout */
 	ST_HEARTBEAT,    /* (app host) */
 	ST_STATUS,       /* -> read_only, heartbeat age in microseconds */
@@ -53,7 +54,7 @@ struct db_server {
 	_Atomic int64_t newest_hb_us;
 };
 
-#define DB_PARAMS 3
+#define DB_PARAMS 4
 
 /* The newest sequence number known to be on the primary in one replication
  * domain (domain1: the domain + 1; 0 is a free slot). */
@@ -79,7 +80,11 @@ struct db_job {
 	void *arg;
 	/* filled in */
 	struct db_server *server; /* where it ran */
-	MYSQL_STMT *st;           /* with its result stored, in the callback */
+	/* the statement was handed to the library to send: from then on, a
+	 * failure without an answer leaves its outcome unknown (except
+	 * CR_SERVER_GONE_ERROR: the library could not write it) */
+	bool sent;
+	MYSQL_STMT *st; /* with its result stored, in the callback */
 	unsigned err;
 	char errmsg[160];
 	char gtid[64]; /* after a write: the commit's GTID */
@@ -153,6 +158,7 @@ void db_submit(struct db_worker *dw, struct db_server *sv, struct db_job *job);
 /* Parameters */
 void db_param_ll(struct db_job *job, int i, long long v);
 void db_param_str(struct db_job *job, int i, const char *s, size_t len);
+void db_param_null(struct db_job *job, int i);
 
 /* The primary has (at least) seq in domain: note it. */
 void db_gtid_seen_raise(struct db *db, uint32_t domain, uint64_t seq);

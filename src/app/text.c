@@ -1,4 +1,4 @@
-/* text.c - UTF-8, forms, cookies, HTML escaping. See text.h. */
+/* text.c - UTF-8, forms, cookies, HTML escaping, ids, keys, GTIDs. See text.h. */
 #include "text.h"
 
 #include <string.h>
@@ -148,6 +148,19 @@ long long text_id(const char *p, size_t n)
 		v = v * 10 + (p[i] - '0');
 	}
 	return v > 0 ? v : -1;
+}
+
+bool idem_key_valid(const char *p, size_t n)
+{
+	if (n < 1 || n > IDEM_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.' || c == ':'))
+			return false;
+	}
+	return true;
 }
 
 /* Digits up to a separator, at most max: the value, or -1 when none, out of

@@ -1,5 +1,5 @@
 /* text.h - the app's text handling, pure functions: UTF-8 validation, form
- * decoding, cookies, HTML escaping. */
+ * decoding, cookies, HTML escaping, post ids, idempotency keys, GTIDs. */
 #ifndef TS_APP_TEXT_H
 #define TS_APP_TEXT_H
 
@@ -28,6 +28,12 @@ void html_escape(struct sbuf *o, const char *s, size_t n);
 
 /* A post id: 1 to 18 decimal digits, not 0; else -1. */
 long long text_id(const char *p, size_t n);
+
+/* An Idempotency-Key (the API's request header, the form's hidden token):
+ * 1 to IDEM_KEY_MAX characters of A-Z a-z 0-9 _ - . : (what the database
+ * column holds, and nothing a log or a header could be confused by). */
+#define IDEM_KEY_MAX 128
+bool idem_key_valid(const char *p, size_t n);
 
 /* One GTID: replication domain, server id, sequence number in the domain. */
 struct gtid {

@@ -107,6 +107,9 @@ static const struct cfg_key db_keys[] = {
 	CFG_KEY_ENUM("thread_handling", T, thread_handling, "pool-of-threads", db_threads_choices),
 	CFG_KEY("semi_sync", CFG_BOOL, T, semi_sync, "on", 0, 0),
 	CFG_KEY("semi_sync_timeout", CFG_DURATION, T, semi_sync_timeout, "1s", 10, 0),
+	CFG_KEY("auto_failover", CFG_BOOL, T, auto_failover, "off", 0, 0),
+	CFG_KEY("failover_after", CFG_DURATION, T, failover_after, "3s", 1000, 600000),
+	CFG_KEY("failover_cooldown", CFG_DURATION, T, failover_cooldown, "5m", 0, 86400000),
 	CFG_KEY_END,
 };
 #undef T

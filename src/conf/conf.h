@@ -80,6 +80,9 @@ struct conf_db {
 	int64_t thread_handling;    /* enum db_threads */
 	bool semi_sync;             /* a write waits until a replica has it (AFTER_SYNC) */
 	uint64_t semi_sync_timeout; /* ... at most this long, ms; then asynchronous */
+	bool auto_failover;         /* the supervisor promotes a replica when the primary is lost */
+	uint64_t failover_after;    /* lost: no answer for this long, ms */
+	uint64_t failover_cooldown; /* no second automatic failover sooner, ms */
 };
 const char *conf_db_threads_name(int64_t v);
 

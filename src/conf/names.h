@@ -43,6 +43,9 @@
 #define METRIC_SUPERVISOR_RESTARTS    "tristack_supervisor_restarts_total"
 #define METRIC_SUPERVISOR_UNIT_UP     "tristack_supervisor_unit_up"
 #define METRIC_SUPERVISOR_UNIT_FAILED "tristack_supervisor_unit_failed"
+/* the failover monitor's, on the supervisor's /metrics (src/ctl/failover.c) */
+#define METRIC_DB_FAILOVERS "tristack_db_failovers_total"
+#define METRIC_DB_DIVERGED  "tristack_db_diverged"
 
 /* ---- the state folder ---- */
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -230,6 +231,32 @@ char *mon_rules(const struct ctl *c);
  * on) left running, and the supervisor first if there are any. */
 void mon_stop_leftovers(struct ctl *c, unsigned grace_ms);
 void mon_print(const struct ctl *c);
+
+/* mariadb.c, for failover.c: an admin session over the socket, a statement,
+ * one value, one field of SHOW SLAVE STATUS, {state}/db/primary written,
+ * and h made a (read-only) replica of primary. */
+typedef struct st_mysql MYSQL;
+MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen);
+int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q);
+char *mdb_value(MYSQL *m, const char *q, char *out, size_t len);
+char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len);
+int mdb_set_primary(const struct ctl *c, const char *name);
+int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
+                       char *err, size_t errlen);
+
+/* failover.c: the automatic failover of the database primary, one round
+ * per call of failover_tick from the supervisor's loop (see there). */
+struct failover {
+	uint64_t next;       /* when to look again */
+	uint64_t down_since; /* the primary's probe failing since (0: it answers) */
+	bool said;           /* the reason it does not act was logged */
+};
+void failover_tick(struct ctl *c, struct failover *fo);
+void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
+/* status's line: the primary, whether failover is on, the last one. */
+void failover_describe(const struct ctl *c, char *out, size_t len);
+/* its series on the supervisor's /metrics: failovers, diverged hosts */
+void failover_metrics(const struct ctl *c, FILE *f);
 
 /* mariadb.c: the exporter's MariaDB account (on the primary; replication takes
  * it to the others), with the password in {state}/secrets/exporter.password. */

@@ -789,6 +789,11 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 			printf(" (pid %d)", (int)sv);
 		printf("%s\n", c->isolated ? "; isolated mode" : "");
 		status_vip(c);
+		if (mdb_primary(c)) {
+			char line[1024];
+			failover_describe(c, line, sizeof(line));
+			printf("%s\n", line);
+		}
 	}
 	free(rows);
 	return down ? 3 : 0; /* like systemctl status: 3 = not running */

@@ -87,7 +87,7 @@ static unsigned mdb_replicas(const struct ctl *c, const struct conf_host **out, 
 	return n;
 }
 
-static int write_primary(const struct ctl *c, const char *name)
+int mdb_set_primary(const struct ctl *c, const char *name)
 {
 	char path[TS_PATH_MAX], tmp[TS_PATH_MAX + 100];
 	fmt(path, sizeof(path), "%s/db/primary", c->state);
@@ -260,6 +260,11 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	ARG("--log-bin=mysql-bin");
 	ARG("--binlog-format=ROW");
 	ARG("--log-slave-updates=ON"); /* a replica can become a primary */
+	/* a replica notices a primary gone silent (hung, cut off) within this,
+	 * before the failover monitor acts ([db] failover_after) */
+	ARG("--slave-net-timeout=%llu",
+	    (unsigned long long)(db->failover_after / 1000 > 3 ? db->failover_after / 1000 - 1
+	                                                       : 2));
 	ARG("--relay-log=relay-bin");
 	ARG("--innodb-buffer-pool-size=%s", db->buffer_pool);
 	ARG("--max-connections=1000");
@@ -284,8 +289,7 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 
 /* ---- talking to an instance ---- */
 
-static MYSQL *admin_connect(const struct ctl *c, const struct conf_host *h, char *err,
-                            size_t errlen)
+MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
 {
 	struct mdb_paths p;
 	mdb_paths(c, h, &p);
@@ -354,7 +358,7 @@ static MYSQL_RES *first_row(MYSQL *m, const char *q, MYSQL_ROW *row)
 }
 
 /* One row of "SHOW SLAVE STATUS" read by field name; NULL when empty. */
-static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
+char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len)
 {
 	MYSQL_ROW row;
 	MYSQL_RES *r = first_row(m, "SHOW SLAVE STATUS", &row);
@@ -374,7 +378,7 @@ static char *slave_field(MYSQL *m, const char *field, char *out, size_t len)
 	return found;
 }
 
-static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
+char *mdb_value(MYSQL *m, const char *q, char *out, size_t len)
 {
 	MYSQL_ROW row;
 	MYSQL_RES *r = first_row(m, q, &row);
@@ -391,7 +395,7 @@ static char *one_value(MYSQL *m, const char *q, char *out, size_t len)
 
 bool mdb_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen)
 {
-	MYSQL *m = admin_connect(c, u->host, why, whylen);
+	MYSQL *m = mdb_admin(c, u->host, why, whylen);
 	if (m == NULL)
 		return false;
 	bool ok = mysql_ping(m) == 0;
@@ -411,12 +415,12 @@ static void semi_sync_describe(const struct ctl *c, MYSQL *m, char *out, size_t 
 	char on[16] = "", clients[16] = "0";
 	out[0] = '\0';
 	if (!mdb_semi_sync(c) ||
-	    !one_value(m,
+	    !mdb_value(m,
 	               "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 	               "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS'",
 	               on, sizeof(on)))
 		return;
-	one_value(m,
+	mdb_value(m,
 	          "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 	          "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'",
 	          clients, sizeof(clients));
@@ -431,26 +435,35 @@ static void semi_sync_describe(const struct ctl *c, MYSQL *m, char *out, size_t 
  * behind", "replica (not replicating: ...)". */
 void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t len)
 {
-	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "";
-	MYSQL *m = admin_connect(c, u->host, err, sizeof(err));
+	char err[256], v[256], io[16] = "", sqlr[16] = "", behind[32] = "", gtid[128] = "";
+	MYSQL *m = mdb_admin(c, u->host, err, sizeof(err));
 	if (m == NULL) {
 		snprintf(out, len, "%s", err);
 		return;
 	}
-	bool ro = one_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "1") == 0;
-	if (!ro) {
+	mdb_value(m, "SELECT @@gtid_current_pos", gtid, sizeof(gtid));
+	char path[TS_PATH_MAX];
+	failover_diverged_path(c, u->host, path, sizeof(path));
+	bool diverged = access(path, F_OK) == 0;
+	bool ro = mdb_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "1") == 0;
+	if (diverged) {
+		snprintf(out, len, "DIVERGED (fenced; tristack rebuild %s), gtid %s", u->host->name,
+		         gtid);
+	} else if (!ro) {
 		char semi[80];
 		semi_sync_describe(c, m, semi, sizeof(semi));
-		snprintf(out, len, "ok, primary%s", semi);
-	} else if (slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
-	           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr))) {
-		slave_field(m, "Seconds_Behind_Master", behind, sizeof(behind));
+		snprintf(out, len, "ok, primary%s, gtid %s", semi, gtid);
+	} else if (mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+	           mdb_slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr))) {
+		mdb_slave_field(m, "Seconds_Behind_Master", behind, sizeof(behind));
 		if (strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0)
-			snprintf(out, len, "ok, replica, %ss behind", behind[0] ? behind : "?");
+			snprintf(out, len, "ok, replica, %ss behind, gtid %s",
+			         behind[0] ? behind : "?", gtid);
 		else
-			snprintf(out, len, "replica NOT replicating (io %s, sql %s)", io, sqlr);
+			snprintf(out, len, "replica NOT replicating (io %s, sql %s), gtid %s", io,
+			         sqlr, gtid);
 	} else {
-		snprintf(out, len, "read-only, not a replica");
+		snprintf(out, len, "read-only, not a replica, gtid %s", gtid);
 	}
 	mysql_close(m);
 }
@@ -465,7 +478,7 @@ void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t l
  * (sql_log_bin off): a replica's accounts are its own. */
 static int mdb_harden(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
 {
-	MYSQL *m = admin_connect(c, h, err, errlen);
+	MYSQL *m = mdb_admin(c, h, err, errlen);
 	if (m == NULL)
 		return -1;
 	const char *op = acct_operator();
@@ -559,7 +572,7 @@ static int run_migrations(const struct ctl *c, MYSQL *m, char *err, size_t errle
 		snprintf(check, sizeof(check),
 		         "SELECT COUNT(*) FROM `%s`.schema_migrations WHERE version = '%s'", schema,
 		         version);
-		if (!one_value(m, check, v, sizeof(v))) {
+		if (!mdb_value(m, check, v, sizeof(v))) {
 			snprintf(err, errlen, "%s", mysql_error(m));
 			rc = -1;
 			break;
@@ -620,7 +633,7 @@ static int setup_primary(struct ctl *c, const struct conf_host *primary, char *e
 		snprintf(err, errlen, "cannot make the passwords in %s/secrets", c->state);
 		return -1;
 	}
-	MYSQL *m = admin_connect(c, primary, err, errlen);
+	MYSQL *m = mdb_admin(c, primary, err, errlen);
 	if (m == NULL)
 		return -1;
 	const char *schema = c->cfg.db.name;
@@ -672,13 +685,13 @@ static int setup_replica(struct ctl *c, const struct conf_host *replica,
 		snprintf(err, errlen, "cannot read the repl password");
 		return -1;
 	}
-	MYSQL *m = admin_connect(c, replica, err, errlen);
+	MYSQL *m = mdb_admin(c, replica, err, errlen);
 	if (m == NULL)
 		return -1;
 	int rc = -1;
 	if (sql(m, err, errlen, "SET GLOBAL read_only = ON") < 0)
 		goto out;
-	if (slave_field(m, "Master_Host", host, sizeof(host)) &&
+	if (mdb_slave_field(m, "Master_Host", host, sizeof(host)) &&
 	    strcmp(host, primary->address) == 0) {
 		rc = sql(m, err, errlen, "START SLAVE"); /* no-op when running */
 		goto out;
@@ -703,17 +716,17 @@ static int wait_replicating(struct ctl *c, const struct conf_host *replica, unsi
 {
 	char io[16] = "", sqlr[16] = "", last[512] = "";
 	for (unsigned waited = 0; waited <= ms; waited += 100) {
-		MYSQL *m = admin_connect(c, replica, err, errlen);
+		MYSQL *m = mdb_admin(c, replica, err, errlen);
 		if (m) {
-			bool got = slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
-			           slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr));
+			bool got = mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+			           mdb_slave_field(m, "Slave_SQL_Running", sqlr, sizeof(sqlr));
 			if (got && strcmp(io, "Yes") == 0 && strcmp(sqlr, "Yes") == 0) {
 				mysql_close(m);
 				return 0;
 			}
-			slave_field(m, "Last_Error", last, sizeof(last));
+			mdb_slave_field(m, "Last_Error", last, sizeof(last));
 			if (!last[0])
-				slave_field(m, "Last_IO_Error", last, sizeof(last));
+				mdb_slave_field(m, "Last_IO_Error", last, sizeof(last));
 			mysql_close(m);
 		}
 		sleep_ms(100);
@@ -729,12 +742,12 @@ static int wait_replicating(struct ctl *c, const struct conf_host *replica, unsi
  * thread is restarted when it ran with the other setting. */
 static int semi_sync_apply(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
 {
-	MYSQL *m = admin_connect(c, h, err, errlen);
+	MYSQL *m = mdb_admin(c, h, err, errlen);
 	if (m == NULL)
 		return -1;
 	bool want = mdb_semi_sync(c);
 	char v[16] = "", io[16] = "";
-	bool had = one_value(m, "SELECT @@rpl_semi_sync_slave_enabled", v, sizeof(v)) &&
+	bool had = mdb_value(m, "SELECT @@rpl_semi_sync_slave_enabled", v, sizeof(v)) &&
 	           strcmp(v, "1") == 0;
 	int rc = sql(m, err, errlen,
 	             "SET GLOBAL rpl_semi_sync_master_wait_point = AFTER_SYNC; "
@@ -744,7 +757,7 @@ static int semi_sync_apply(const struct ctl *c, const struct conf_host *h, char 
 	             "SET GLOBAL rpl_semi_sync_slave_enabled = %s",
 	             (unsigned long long)c->cfg.db.semi_sync_timeout, want ? "ON" : "OFF",
 	             want ? "ON" : "OFF");
-	if (rc == 0 && had != want && slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
+	if (rc == 0 && had != want && mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io)) &&
 	    strcmp(io, "No") != 0)
 		rc = sql(m, err, errlen, "STOP SLAVE IO_THREAD; START SLAVE IO_THREAD");
 	if (rc < 0) {
@@ -798,7 +811,7 @@ int mdb_exporter_user(struct ctl *c, char *err, size_t errlen)
 		         c->state);
 		return -1;
 	}
-	MYSQL *m = admin_connect(c, primary, err, errlen);
+	MYSQL *m = mdb_admin(c, primary, err, errlen);
 	if (m == NULL)
 		return -1;
 	int rc = sql(m, err, errlen,
@@ -825,13 +838,13 @@ static int most_advanced(const struct ctl *c, MYSQL *t, const struct conf_host *
 	unsigned n = mdb_replicas(c, others, ARRAY_SIZE(others));
 	for (unsigned i = 0; i < n; i++) {
 		char e[256], pos[1024] = "", q[1200], v[16];
-		MYSQL *m = others[i] == target ? NULL : admin_connect(c, others[i], e, sizeof(e));
+		MYSQL *m = others[i] == target ? NULL : mdb_admin(c, others[i], e, sizeof(e));
 		if (m == NULL)
 			continue;
-		bool got = slave_field(m, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0];
+		bool got = mdb_slave_field(m, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0];
 		mysql_close(m);
 		snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 0)", pos);
-		if (got && (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)) {
+		if (got && (!mdb_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)) {
 			snprintf(err, errlen, "%s received more than %s (%s): promote %s instead",
 			         others[i]->name, target->name, pos, others[i]->name);
 			return -1;
@@ -851,7 +864,7 @@ static int follow_new_primary(struct ctl *c, const struct conf_host *primary,
 	for (unsigned i = 0; i < n; i++) {
 		if (others[i] == old)
 			continue;
-		MYSQL *m = admin_connect(c, others[i], err, errlen);
+		MYSQL *m = mdb_admin(c, others[i], err, errlen);
 		if (m == NULL) {
 			printf("  %s is down (%s): it follows %s at its next up\n", others[i]->name,
 			       err, primary->name);
@@ -877,10 +890,10 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		snprintf(err, errlen, "%s is the primary already", name);
 		return -1;
 	}
-	MYSQL *t = admin_connect(c, target, err, errlen);
+	MYSQL *t = mdb_admin(c, target, err, errlen);
 	if (t == NULL)
 		return -1;
-	MYSQL *o = admin_connect(c, old, err, errlen); /* NULL: the old primary is down */
+	MYSQL *o = mdb_admin(c, old, err, errlen); /* NULL: the old primary is down */
 	int rc = -1;
 	char pos[1024] = "", v[64];
 	if (o) {
@@ -888,11 +901,11 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		 * must have before it takes over. */
 		if (sql(o, err, errlen, "SET GLOBAL read_only = ON") < 0 ||
 		    sql(o, err, errlen, "FLUSH TABLES WITH READ LOCK; UNLOCK TABLES") < 0 ||
-		    !one_value(o, "SELECT @@gtid_binlog_pos", pos, sizeof(pos)))
+		    !mdb_value(o, "SELECT @@gtid_binlog_pos", pos, sizeof(pos)))
 			goto out;
 		char q[1200];
 		snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 30)", pos);
-		if (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0) {
+		if (!mdb_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0) {
 			char e2[256];
 			snprintf(err, errlen, "%s did not catch up with %s (%s) in 30s", name,
 			         old->name, pos);
@@ -904,9 +917,9 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 		 * replicating: RESET SLAVE ALL drops the relay log */
 		printf("  %s is down: promoting %s with what it has\n", old->name, name);
 		char q[1200];
-		if (slave_field(t, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0]) {
+		if (mdb_slave_field(t, "Gtid_IO_Pos", pos, sizeof(pos)) && pos[0]) {
 			snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 30)", pos);
-			if (!one_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)
+			if (!mdb_value(t, q, v, sizeof(v)) || strcmp(v, "0") != 0)
 				printf("  %s did not apply all it received (%s) in 30s\n", name,
 				       pos);
 		}
@@ -915,7 +928,7 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 	}
 	if (sql(t, err, errlen, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF") < 0)
 		goto out;
-	if (write_primary(c, name) < 0) {
+	if (mdb_set_primary(c, name) < 0) {
 		snprintf(err, errlen, "cannot write %s/db/primary", c->state);
 		goto out;
 	}
@@ -940,5 +953,35 @@ out:
 	mysql_close(t);
 	if (o)
 		mysql_close(o);
+	return rc;
+}
+
+/* ---- for failover.c ---- */
+
+int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q)
+{
+	return sql(m, err, errlen, "%s", q);
+}
+
+int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
+                       char *err, size_t errlen)
+{
+	char repl_pw[64];
+	if (secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+		snprintf(err, errlen, "cannot read the repl password");
+		return -1;
+	}
+	MYSQL *m = mdb_admin(c, h, err, errlen);
+	if (m == NULL)
+		return -1;
+	/* current_pos: an old primary's own writes are in its binlog position,
+	 * not its replica position */
+	int rc = sql(m, err, errlen,
+	             "SET GLOBAL read_only = ON; STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', "
+	             "MASTER_PORT=%lld, MASTER_USER='repl', MASTER_PASSWORD='%s', "
+	             "MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
+	             primary->address, (long long)c->cfg.db.port, repl_pw);
+	explicit_bzero(repl_pw, sizeof(repl_pw));
+	mysql_close(m);
 	return rc;
 }

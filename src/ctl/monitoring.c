@@ -346,6 +346,17 @@ char *mon_rules(const struct ctl *c)
 		     "the supervisor gave up on {{ $labels.daemon }} on {{ $labels.host }} (it "
 		     "kept crashing)",
 		     METRIC_SUPERVISOR_UNIT_FAILED " == 1");
+		if (conf_host_with_role(s, ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) {
+			rule(f, "DatabaseFailover", 0, "warning",
+			     "the database primary was lost and a replica promoted (tristack "
+			     "status shows which)",
+			     "increase(" METRIC_DB_FAILOVERS "[10m]) > 0");
+			rule(
+			    f, "DatabaseDiverged", 0, "critical",
+			    "the database on {{ $labels.host }} has a history the primary has not: "
+			    "fenced until it is rebuilt",
+			    METRIC_DB_DIVERGED " == 1");
+		}
 	}
 	if (s->site.vip[0])
 		vip_rules(f, s);

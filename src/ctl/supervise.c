@@ -191,6 +191,8 @@ static char *render_metrics(void *arg)
 	       "1 while the unit runs as far as the supervisor knows", 1);
 	series(f, v, METRIC_SUPERVISOR_UNIT_FAILED, "gauge",
 	       "1 once the supervisor gave up on the unit (it kept crashing)", 2);
+	if (mdb_primary(v->c))
+		failover_metrics(v->c, f);
 	fprintf(f,
 	        "# HELP process_start_time_seconds Start time of the process since unix epoch "
 	        "in seconds.\n# TYPE process_start_time_seconds gauge\n"
@@ -216,6 +218,7 @@ static void supervise(struct ctl *c, int lfd)
 	sv_log("supervising %u units of %s", c->nunits, c->conf);
 	write_state(c, sv);
 	uint64_t tickets_at = 0;
+	struct failover fo = { 0 };
 	while (!stopping) {
 		bool changed = false;
 		reap(c, sv, how);
@@ -270,6 +273,9 @@ static void supervise(struct ctl *c, int lfd)
 		}
 		if (changed)
 			write_state(c, sv);
+		/* the database primary lost: a replica promoted (failover.c) */
+		if (!stopping)
+			failover_tick(c, &fo);
 		if (!stopping) /* sleeps SUPERVISE_MS, answering scrapes meanwhile */
 			supervisor_metrics_serve(lfd, SUPERVISE_MS, render_metrics, &view);
 	}

@@ -81,25 +81,34 @@ class Client:
                 self.cookies[name] = value
         return r.status, hdrs, data
 
-    def post(self, author, body):
+    def post(self, author, body, headers=None):
+        """POST /api/posts; headers: more of them (an Idempotency-Key)."""
         st, h, data = self.request("POST", "/api/posts",
                                    body=json.dumps({"author": author, "body": body}).encode(),
-                                   headers={"Content-Type": "application/json"})
+                                   headers={"Content-Type": "application/json",
+                                            **(headers or {})})
         return st, h, (json.loads(data) if data.startswith(b"{") else data)
 
-    def form_token(self):
-        """The anti-forgery token of the form on / (the page also sets the
-        nonce cookie it is tied to)."""
+    def form_hidden(self):
+        """The hidden fields of the form on / ({name: value}): its
+        anti-forgery token (the page also sets the nonce cookie it is tied
+        to) and its idempotency token."""
         st, _, page = self.request("GET", "/")
         assert st == 200, page
-        m = re.search(rb'<input type="hidden" name="csrf" value="([A-Za-z0-9_-]+)">', page)
-        assert m, page
-        return m.group(1).decode()
+        found = re.findall(rb'<input type="hidden" name="([a-z]+)" value="([A-Za-z0-9_-]+)">',
+                           page)
+        fields = {k.decode(): v.decode() for k, v in found}
+        assert "csrf" in fields, page
+        return fields
+
+    def form_token(self):
+        """The anti-forgery token of the form on /."""
+        return self.form_hidden()["csrf"]
 
     def post_form(self, fields, headers=None):
         """POST /posts as the board's own page does: fields plus the page's
-        token, urlencoded. (status, headers, body)."""
-        body = urllib.parse.urlencode({**fields, "csrf": self.form_token()}).encode()
+        hidden ones, urlencoded. (status, headers, body)."""
+        body = urllib.parse.urlencode({**fields, **self.form_hidden()}).encode()
         h = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
         return self.request("POST", "/posts", body=body, headers=h)
 

@@ -250,7 +250,7 @@ def test_network_failures_are_failed_requests_and_set_each_posts_outcome():
 
     def answer(c, method, path, body):
         calls["n"] += 1
-        k = calls["n"] % 5
+        k = calls["n"] % 6
         if method == "GET" or k == 0:
             return acked(c, method, path, body)
         if k == 1:
@@ -258,14 +258,14 @@ def test_network_failures_are_failed_requests_and_set_each_posts_outcome():
         c.sent = True
         if k == 2:
             raise http.client.IncompleteRead(b"")  # after sending: unknown
-        return (400 if k == 3 else 503), {}, b"{}"  # told / unknown
+        return {3: 400, 4: 503, 5: 504}[k], {}, b"{}"  # told, told (not done), unknown
     load = run_load(answer)
     r = verdict(load)
     assert r["load_errors"] == 0, r
     assert r["failed_posts"] > 0 and r["unknown_posts"] > 0 and r["acked_writes"] > 0, r
     for a in load.attempts:
         want = {"ConnectionRefusedError": "failed", "IncompleteRead": "unknown", "400": "failed",
-                "503": "unknown"}.get(a["detail"], "acked")
+                "503": "failed", "504": "unknown"}.get(a["detail"], "acked")
         assert a["outcome"] == want, a
 
 

@@ -79,3 +79,20 @@ def test_short_lb_pair_fault_moves_the_address_and_loses_no_write(tmp_path):
     assert r["failed_requests"] <= r["clients"], r
     assert ha["tls_sessions"] == 20 and ha["tls_resumed"] == 20, ha
     assert r["ok"] and rc == 0, r
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the failover lab is isolated mode: root")
+def test_short_primary_kill_loses_no_acknowledged_write(tmp_path):
+    """kill -9 of the primary's mariadbd under the load, automatic failover
+    on: every acknowledged write is on both databases afterwards, none
+    twice, and writes succeed again within 10 s."""
+    out = tmp_path / "db.json"
+    rc = faults.main(["--short", "--json", str(out), "db-kill-primary"])
+    [r] = json.loads(out.read_text())
+    assert r["clients"] >= 32 and r["acked_writes"] > 100, r
+    assert r["load_errors"] == 0, r["load_error_list"]
+    assert r["lost_on_primary"] == 0 and r["lost_on_replica"] == 0, r
+    assert r["bad_rows_on_primary"] == 0 and r["bad_rows_on_replica"] == 0, r["audit"]
+    assert r["unknown_written"] <= r["unknown_posts"], r
+    assert r["db"]["writes_back_s"] is not None and r["db"]["writes_back_s"] <= 10, r["db"]
+    assert r["ok"] and rc == 0, r

@@ -3,9 +3,9 @@
 mixed reads and writes by 32 clients through the load balancer over HTTPS,
 then an audit of the writes on the primary and on the replica: every post
 the site acknowledged (201) is exactly one row, with the author and body
-acknowledged; a post the client was told failed (a 4xx, or never sent
-whole) is no row; one of unknown outcome (a 5xx, or the connection lost
-after sending) at most one; no row twice. Each POST's body is unique, so
+acknowledged; a post the client was told failed (a 4xx, a 503 "not
+done", or never sent whole) is no row; one of unknown outcome (another 5xx,
+or the connection lost after sending) at most one; no row twice. Each POST's body is unique, so
 rows are matched to attempts even without an id.
 
     tests/faults/faults.py [--short] [--json FILE] [SCENARIO...]
@@ -84,9 +84,12 @@ class Load:
     Every write is an attempt with a body no other attempt has (this load's
     tag and a uuid), so a row can be matched to it without an id. Its
     outcome: "acked" (201, with the id the answer gave), "failed" (the
-    client knows nothing was written: a 4xx, or the request never left
-    whole) or "unknown" (a 5xx, which a gateway or the app sends when the
-    write may have happened, or the connection lost after sending)."""
+    client knows nothing was written: a 4xx, a 503, or the request never
+    left whole) or "unknown" (another 5xx: a 504 from the app, a 502 or 504
+    from a gateway, when the write may have happened; or the connection
+    lost after sending). A 503 says "not done" wherever it comes from: the
+    app's when its INSERT never reached a database (docs/api.md), the web
+    server's or the LB's when no server took the request."""
 
     THREADS = 32
 
@@ -101,6 +104,7 @@ class Load:
         self.tag = f"fs{uuid.uuid4().hex[:12]}"
         self.note = ""
         self.ha = None  # the LB pair's figures (ha_scenario)
+        self.db = None  # the failover's figures (sc_db_*)
         self.t0 = time.monotonic()
         self.deadline = self.t0 + limit
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
@@ -127,7 +131,7 @@ class Load:
             raise
         a["detail"] = str(st)
         if st != 201:
-            a["outcome"] = "unknown" if st >= 500 else "failed"
+            a["outcome"] = "unknown" if st >= 500 and st != 503 else "failed"
             return False, str(st)
         a["outcome"] = "acked"  # the audit finds its row by body if not by id
         try:
@@ -317,18 +321,38 @@ def audit_rows(attempts, rows):
     return out
 
 
+def db_hosts(st):
+    """(primary, replica) now: {state}/db/primary after a failover."""
+    path = os.path.join(st.state, "db", "primary")
+    primary = "web-01"
+    if os.path.exists(path):
+        with open(path) as f:
+            primary = f.read().strip() or primary
+    return primary, ("web-02" if primary == "web-01" else "web-01")
+
+
+def is_off(st, host):
+    return os.path.exists(os.path.join(st.state, "power", f"{host}.off"))
+
+
 def audit(st, attempts, tag, timeout=60):
-    """audit_rows on the primary (web-01), then on the replica (web-02) once
-    it has every row the primary has (or `timeout` passed)."""
-    primary = rows_of(st, "web-01", tag)
+    """audit_rows on the primary, then on the replica once it has every row
+    the primary has (or `timeout` passed). A replica that is powered off is
+    audited when it is back (db-poweron-primary): its figures here are the
+    primary's."""
+    p_host, r_host = db_hosts(st)
+    primary = rows_of(st, p_host, tag)
     ids = {r[0] for r in primary}
     deadline = time.monotonic() + timeout
-    while True:
-        replica = rows_of(st, "web-02", tag)
+    while not is_off(st, r_host):
+        replica = rows_of(st, r_host, tag)
         if ids <= {r[0] for r in replica} or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    return {"primary": audit_rows(attempts, primary), "replica": audit_rows(attempts, replica)}
+    if is_off(st, r_host):
+        replica = primary
+    return {"primary": audit_rows(attempts, primary), "replica": audit_rows(attempts, replica),
+            "hosts": [p_host, r_host]}
 
 
 # ---- scenarios: fn(st, load, short) acts while the load runs ----
@@ -633,6 +657,83 @@ def sc_ha_poweron_lb(st, load, short):
         raise RuntimeError("no LB host was off (run ha-poweroff-lb first)")
 
 
+# ---- the database primary's host lost (issue 17): automatic failover ----
+
+def writes_back(load, t, t_done):
+    """Seconds from t (load time: the fault began) until a POST sent after
+    t_done (the fault was complete) was acknowledged, or None."""
+    ends = [r[0] + r[3] for r in load.rows if r[1] == "write" and r[2] and r[0] >= t_done]
+    return round(min(ends) - t, 2) if ends else None
+
+
+def sc_db_poweroff_primary(st, load, short):
+    """The primary's host (its web server, app and MariaDB) powered off:
+    the supervisor promotes the replica. Left off: db-poweron-primary."""
+    old, new = db_hosts(st)
+    load.wait_until(2)
+    t = load.elapsed()
+    st.ctl("poweroff", old)
+    t_done = load.elapsed()
+    deadline = time.monotonic() + 30
+    while db_hosts(st)[0] == old and time.monotonic() < deadline:
+        time.sleep(0.1)
+    promoted = load.elapsed() - t
+    load.wait_until(t + 12)
+    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done,
+               "promoted_after_s": round(promoted, 2)}
+    if db_hosts(st)[0] == old:
+        raise RuntimeError(f"{new} was not promoted within 30 s")
+
+
+def sc_db_kill_primary(st, load, short):
+    """kill -9 of the primary's mariadbd: the supervisor starts it again,
+    and the failover monitor promotes the replica if it is not back within
+    [db] failover_after; either way no acknowledged write may be lost."""
+    old, _ = db_hosts(st)
+    load.wait_until(2)
+    t = load.elapsed()
+    kill(pid_of(st, f"{old}.db.pid"), signal.SIGKILL)
+    t_done = load.elapsed()
+    load.wait_until(t + 12)
+    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done}
+
+
+def sc_db_stop_primary(st, load, short):
+    """The primary's mariadbd hung (SIGSTOP): the supervisor fences it
+    (kills it: what sits in its sockets never runs) and promotes the
+    replica; SIGCONT after the promotion finds nothing to wake."""
+    old, new = db_hosts(st)
+    pid = pid_of(st, f"{old}.db.pid")
+    load.wait_until(2)
+    t = load.elapsed()
+    kill(pid, signal.SIGSTOP)
+    t_done = load.elapsed()
+    try:
+        deadline = time.monotonic() + 30
+        while db_hosts(st)[0] == old and time.monotonic() < deadline:
+            time.sleep(0.1)
+        promoted = load.elapsed() - t
+    finally:
+        kill(pid, signal.SIGCONT)
+    load.wait_until(t + 12)
+    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done,
+               "promoted_after_s": round(promoted, 2)}
+    if db_hosts(st)[0] == old:
+        raise RuntimeError(f"{new} was not promoted within 30 s")
+
+
+def sc_db_poweron_primary(st, load, short):
+    """The old primary's host back under load: it comes up read-only and
+    rejoins as a replica of the new primary (audited as the replica)."""
+    off = [h for h in ("web-01", "web-02") if is_off(st, h)]
+    load.wait_until(2)
+    for h in off:
+        st.ctl("poweron", h, timeout=180)
+    load.db = {"powered_on": ",".join(off), "fault_at": None}
+    if not off:
+        raise RuntimeError("no database host was off (run db-poweroff-primary first)")
+
+
 SCENARIOS = {
     "kill-web": (sc_kill_web, "kill -9 tristack-web on web-02 (the supervisor starts it again)"),
     "stop-web": (sc_stop_web, "SIGSTOP tristack-web on web-02 for 10 s (hung, not dead)"),
@@ -645,6 +746,15 @@ SCENARIOS = {
     "fill-lb": (sc_fill_lb, f"fill the LB to maxconn ({LB_MAXCONN}) with idle connections"),
     "partition-web": (sc_partition_web,
                       "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
+    "db-kill-primary": (sc_db_kill_primary,
+                        "kill -9 of the primary's mariadbd (restarted, or failed over)"),
+    "db-stop-primary": (sc_db_stop_primary,
+                        "the primary's mariadbd hung (SIGSTOP): fenced, the replica promoted"),
+    "db-poweroff-primary": (sc_db_poweroff_primary,
+                            "the primary's host powered off (web, app, MariaDB; link down): "
+                            "automatic failover"),
+    "db-poweron-primary": (sc_db_poweron_primary,
+                           "the old primary's host back: read-only, it rejoins as a replica"),
     "ha-kill-lb": (sc_ha_kill_lb, "LB pair: kill -9 tristack-lb on the holder of the address"),
     "ha-stop-lb": (sc_ha_stop_lb,
                    "LB pair: SIGSTOP tristack-lb on the holder for 10 s (hung, not dead)"),
@@ -653,7 +763,9 @@ SCENARIOS = {
     "ha-poweron-lb": (sc_ha_poweron_lb,
                       "LB pair: the powered-off LB back (it must not take the address back)"),
 }
-ISOLATED = {"partition-web"}
+DB_FAILOVER = {"db-kill-primary", "db-stop-primary", "db-poweroff-primary",
+               "db-poweron-primary"}
+ISOLATED = {"partition-web"} | DB_FAILOVER
 HA = {"ha-kill-lb", "ha-stop-lb", "ha-poweroff-lb", "ha-poweron-lb"}
 HA_RECOVERY_S = 5  # the address answers again within this
 RETRIES_ALLOWED = {"reload-lb", "restart-lb"} | HA  # the LB's own connections close
@@ -712,6 +824,18 @@ def judge(name, what, seconds, load, audits, action_error=None):
     res["ok"] = (p["ok"] and r["ok"] and not load.errors and action_error is None and
                  (res["failed_gets"] == 0 or name == "restart-lb" or name in HA) and
                  (res["retried_gets"] == 0 or name in RETRIES_ALLOWED))
+    if name in DB_FAILOVER:
+        db = load.db or {}
+        db["writes_back_s"] = writes_back(load, db["fault_at"], db["fault_done"]) \
+            if db.get("fault_at") is not None else None
+        res["db"] = db
+        # reads go on through the other web server; writes wait for the
+        # failover: failed and unknown POSTs allowed (counted), none lost
+        res["ok"] = (p["ok"] and r["ok"] and not load.errors and action_error is None and
+                     (name == "db-poweron-primary" or
+                      (db.get("writes_back_s") is not None and db["writes_back_s"] <= 10)))
+        load.note = (f"{db} {load.note}").rstrip()
+        res["note"] = load.note
     if name in HA:
         ha = load.ha or {}
         ha["in_flight"] = in_flight(rows, ha.get("fault_at"))
@@ -741,7 +865,8 @@ def judge(name, what, seconds, load, audits, action_error=None):
 
 def run_scenario(st, name, short):
     fn, what = SCENARIOS[name]
-    limit = 8 if short else 20
+    # a failover needs its seconds, and the writes after it to be seen
+    limit = 20 if name in DB_FAILOVER or not short else 8
     wait_healthy(st)
     load = Load(st, limit)
     err = None
@@ -760,6 +885,14 @@ def start_stack(isolated=False, maxconn=LB_MAXCONN, ha=False):
     os.chmod(tmp, 0o755)
     if isolated:
         st = HAStack(tmp) if ha else IsolatedStack(tmp)
+        # automatic failover on, and one failover after another, scenario
+        # after scenario: a cool-down shorter than a scenario (the default,
+        # 5 min, is for production)
+        with open(st.conf) as f:
+            text = f.read()
+        with open(st.conf, "w") as f:
+            f.write(text.replace("[db]\n", "[db]\nauto_failover = on\nfailover_cooldown = 15s\n",
+                                 1))
         try:
             st.ctl("up", "--isolated", timeout=240)
         except Exception:
@@ -865,6 +998,8 @@ def main(argv=None):
         print(f"RESULT {n}_lost_writes={r['lost_on_primary'] + r['lost_on_replica']}")
         print(f"RESULT {n}_bad_rows={r['bad_rows_on_primary'] + r['bad_rows_on_replica']}")
         print(f"RESULT {n}_load_errors={r['load_errors']}")
+        if "db" in r and r["db"].get("writes_back_s") is not None:
+            print(f"RESULT {n}_writes_back_s={r['db']['writes_back_s']}")
         if "ha" in r:
             print(f"RESULT {n}_failed_requests={r['failed_requests']}")
             print(f"RESULT {n}_in_flight={r['ha'].get('in_flight')}")

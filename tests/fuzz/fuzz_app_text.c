@@ -4,7 +4,8 @@
  * often; else body length + 1, as the app calls it), byte 1 a field or
  * cookie name; the rest, in an exact-size heap copy (so ASan sees a read past
  * the length), is the form body and the Cookie header. The whole input is
- * also given to utf8_valid, html_escape, text_id and gtid_next. form_field's
+ * also given to utf8_valid, html_escape, text_id, idem_key_valid and
+ * gtid_next. form_field's
  * output is an exact-size heap buffer of outlen bytes, so a write past it is
  * an ASan report. A violation is __builtin_trap(), so libFuzzer saves the
  * input:
@@ -19,6 +20,7 @@
  *     has the expected length, and unescaping gives back the input;
  *   - text_id is -1 or in [1, 10^18), and agrees with strtoll on 1 to 18
  *     digits;
+ *   - idem_key_valid agrees with a reference (1 to 128 of A-Z a-z 0-9 _ - . :);
  *   - gtid_next agrees, GTID by GTID, with a reference parser of its own
  *     (values, where it stops, and a refusal that moves nothing).
  */
@@ -215,6 +217,18 @@ static void check_html(const char *s, size_t n)
 	sbuf_free(&o);
 }
 
+/* ---- idem_key_valid ---- */
+
+static void check_key(const char *p, size_t n)
+{
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                              "0123456789_-.:";
+	bool want = n >= 1 && n <= 128;
+	for (size_t i = 0; want && i < n; i++)
+		want = p[i] != '\0' && memchr(allowed, p[i], sizeof(allowed) - 1) != NULL;
+	REQUIRE(idem_key_valid(p, n) == want);
+}
+
 /* ---- text_id ---- */
 
 static void check_id(const char *p, size_t n)
@@ -287,6 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_utf8(whole, size);
 	check_html(whole, size);
 	check_id(whole, size);
+	check_key(whole, size);
 	check_gtid(whole, size);
 	free(whole);
 
@@ -300,6 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_cookie(rest, n, name);
 	/* The rest on its own, as a post id or a GTID cookie value would come. */
 	check_id(rest, n);
+	check_key(rest, n);
 	check_gtid(rest, n);
 	free(rest);
 	return 0;

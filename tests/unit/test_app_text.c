@@ -1,8 +1,9 @@
 /* The app's text helpers, each against its spec: utf8_valid (RFC 3629: no
  * overlong forms, no surrogates, nothing past U+10FFFF), form_field (WHATWG
  * application/x-www-form-urlencoded, with a bad escape refused), cookie_value
- * (RFC 6265 cookie-string), html_escape, text_id (a post id) and gtid_next
- * (a MariaDB GTID list). Every function reads only the length it is given. */
+ * (RFC 6265 cookie-string), html_escape, text_id (a post id), idem_key_valid
+ * (an Idempotency-Key) and gtid_next (a MariaDB GTID list). Every function reads only the length it
+ * is given. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,6 +539,60 @@ TEST(text_id_rows)
 	CHECK_EQ(text_id("1\0002", 1), 1);
 	CHECK_EQ(text_id("1\0002", 3), -1);
 	CHECK_EQ(text_id(NULL, 0), -1);
+}
+
+/* ---- idem_key_valid ---- */
+
+TEST(idem_key_valid_rows)
+{
+	static const struct {
+		const char *what, *s;
+		bool ok;
+	} rows[] = {
+		{ "one letter", "a", true },
+		{ "a UUID", "3f2c9a0e-7b1d-4c55-9e2a-0d8f6b1c2e3a", true },
+		{ "every kind of character", "AZaz09_-.:", true },
+		{ "the form's own", "form:Qx3_Rk-8uV2bN4mT6pL1wA", true },
+		{ "empty", "", false },
+		{ "a space", "a b", false },
+		{ "a leading space", " ab", false },
+		{ "a slash", "a/b", false },
+		{ "a plus", "a+b", false },
+		{ "an equals sign", "a=b", false },
+		{ "a comma", "a,b", false },
+		{ "a semicolon", "a;b", false },
+		{ "a quote", "a\"b", false },
+		{ "a percent escape", "a%20b", false },
+		{ "a tab", "a\tb", false },
+		{ "a CR LF", "a\r\nX: y", false },
+		{ "UTF-8", "caf\xc3\xa9", false },
+		{ "a byte 0xff", "a\xff", false },
+		{ "a tilde", "a~b", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		t_case("idem_key_valid %s", rows[i].what);
+		size_t n = strlen(rows[i].s);
+		char *p = malloc(n ? n : 1); /* exact size: ASan sees a read past n */
+		memcpy(p, rows[i].s, n);
+		CHECK_EQ(idem_key_valid(p, n), rows[i].ok);
+		free(p);
+	}
+}
+
+TEST(idem_key_valid_lengths)
+{
+	char k[IDEM_KEY_MAX + 2];
+	memset(k, 'k', sizeof(k));
+	t_case("128 characters, the most");
+	CHECK(idem_key_valid(k, IDEM_KEY_MAX));
+	t_case("129 characters");
+	CHECK(!idem_key_valid(k, IDEM_KEY_MAX + 1));
+	t_case("reads only n: a NUL past it is not seen");
+	CHECK(idem_key_valid("ab\0c", 2));
+	t_case("a NUL inside n");
+	CHECK(!idem_key_valid("ab\0c", 4));
+	t_case("nothing at all");
+	CHECK(!idem_key_valid(NULL, 0));
 }
 
 /* ---- gtid_next ---- */

@@ -4,6 +4,11 @@
  * comment): a browser's Sec-Fetch-Site and Origin must say our own page,
  * and the form carries a token, the MAC of a random nonce kept in a cookie
  * (signed double submit), which a page of another site cannot read.
+ *
+ * Each page's form also carries a token of its own, a fresh random nonce:
+ * the post's idempotency key (write.c), as "form:NONCE". A double click, or
+ * a browser sending the form again after an error or a reload, makes one
+ * post; a new post needs a new page.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,8 @@
 #define CSRF_COOKIE_TLS "__Host-tristack_csrf"
 #define CSRF_FIELD      "csrf"
 #define MAC_CSRF        "csrf"
+#define IDEM_FIELD      "idem"
+#define IDEM_PREFIX     "form:"
 
 /* The form's cookie: its name for this scheme. */
 static const char *csrf_cookie(bool https)
@@ -70,9 +77,10 @@ static void page_start(struct sbuf *o, const char *title)
 void page_home_render(struct app_req *r, MYSQL_STMT *st)
 {
 	struct app_worker *aw = r->aw;
-	char token[SIGN_MAC_CHARS + 1];
+	char token[SIGN_MAC_CHARS + 1], idem[SIGN_NONCE_CHARS + 1];
 	if (r->csrf[0] == '\0' ||
-	    !sign_mac(&aw->sign, MAC_CSRF, (struct str){ r->csrf, strlen(r->csrf) }, token)) {
+	    !sign_mac(&aw->sign, MAC_CSRF, (struct str){ r->csrf, strlen(r->csrf) }, token) ||
+	    !sign_nonce(idem)) {
 		site_reply_unavailable(r, "cannot sign the form's token");
 		return;
 	}
@@ -81,6 +89,7 @@ void page_home_render(struct app_req *r, MYSQL_STMT *st)
 	sbuf_adds(&o, "<h1>www.foobar.com</h1>\n"
 	              "<form method=\"post\" action=\"/posts\" class=\"new-post\">\n");
 	sbuf_addf(&o, "<input type=\"hidden\" name=\"" CSRF_FIELD "\" value=\"%s\">\n", token);
+	sbuf_addf(&o, "<input type=\"hidden\" name=\"" IDEM_FIELD "\" value=\"%s\">\n", idem);
 	sbuf_adds(&o, "<p><label>Name<br><input name=\"author\" maxlength=\"64\" required>"
 	              "</label></p>\n"
 	              "<p><label>Message<br><textarea name=\"body\" rows=\"4\" maxlength=\"4000\" "
@@ -134,16 +143,38 @@ int page_home(struct app_worker *aw, struct httpd_session *s)
 	return site_start_read(aw, s, RK_HOME, ST_POSTS_LATEST, 0, PAGE_POSTS);
 }
 
-static int form_error(struct httpd_session *s, int status, const char *message)
+int page_form_answer(struct httpd_session *s, int status, const char *title, const char *message)
 {
 	struct sbuf o = { 0 };
-	page_start(&o, "Not posted");
-	sbuf_adds(&o, "<h1>Not posted</h1>\n<p>");
+	page_start(&o, title);
+	sbuf_adds(&o, "<h1>");
+	html_escape(&o, title, strlen(title));
+	sbuf_adds(&o, "</h1>\n<p>");
 	html_escape(&o, message, strlen(message));
 	sbuf_adds(&o, ".</p>\n<p><a href=\"/\">Back to the board</a></p>\n</body>\n</html>\n");
 	int rc = site_html_respond(s, status, o.p, o.len);
 	sbuf_free(&o);
 	return rc;
+}
+
+static int form_error(struct httpd_session *s, int status, const char *message)
+{
+	return page_form_answer(s, status, "Not posted", message);
+}
+
+/* The form's idempotency key into key ("" for a page from before there was
+ * one): NULL, or what is wrong. */
+static const char *form_key(const char *b, size_t n, char *key)
+{
+	char v[SIGN_NONCE_CHARS + 2];
+	long vl = form_field(b, n, IDEM_FIELD, v, sizeof(v));
+	key[0] = '\0';
+	if (vl == -1)
+		return NULL;
+	if (vl < 0 || !nonce_valid((struct str){ v, (size_t)vl }))
+		return "the form is malformed";
+	snprintf(key, IDEM_KEY_MAX + 1, IDEM_PREFIX "%s", v);
+	return NULL;
 }
 
 /* The origin a browser would name for this site, as the client reached it
@@ -199,6 +230,7 @@ int page_post_form(struct app_worker *aw, struct httpd_session *s)
 	}
 	/* decoded fields are never longer than the body */
 	char *author = xmalloc(n + 1), *body = xmalloc(n + 1);
+	char key[IDEM_KEY_MAX + 1];
 	long al = form_field(b, n, "author", author, n + 1);
 	long bl = form_field(b, n, "body", body, n + 1);
 	int rc;
@@ -207,12 +239,13 @@ int page_post_form(struct app_worker *aw, struct httpd_session *s)
 		bad = "the form is malformed";
 	else if (al < 0 || bl < 0)
 		bad = "the form needs an author and a body";
-	else
-		bad = site_post_invalid(author, (size_t)al, body, (size_t)bl);
+	else if ((bad = form_key(b, n, key)) == NULL)
+		bad = write_post_invalid(author, (size_t)al, body, (size_t)bl);
 	if (bad)
 		rc = form_error(s, 400, bad);
 	else
-		rc = site_start_write(aw, s, RK_CREATE_FORM, author, (size_t)al, body, (size_t)bl);
+		rc = write_start(aw, s, RK_CREATE_FORM, author, (size_t)al, body, (size_t)bl,
+		                 key[0] ? key : NULL);
 	free(author);
 	free(body);
 	return rc;

@@ -8,12 +8,16 @@
  *   GET  /healthz           which databases this app reaches; 503 if none
  *
  * Reads go to the replica and writes to the primary (db.c picks). A write
- * hands the client the GTID of its commit in a cookie; a read that carries
- * one first waits, briefly, for the replica to have applied it, else it is
- * served by the primary: whoever posts sees the post on the next page,
- * whichever web server and app answer it. The cookie is GTID.MAC (sign.h):
- * one this stack did not sign, or that is ahead of what the primary has, is
- * ignored and counted (a crafted one would make every read wait).
+ * hands the client the GTID of its commit in a cookie and an
+ * X-Tristack-Gtid header (write.c); a read that carries one (the header,
+ * else the cookie) first waits, briefly, for the replica to have applied
+ * it, else it is served by the primary: whoever posts sees the post on the
+ * next page, whichever web server and app answer it. The value is GTID.MAC
+ * (sign.h): one this stack did not sign, or that is ahead of what the
+ * primary has, is ignored and counted (a crafted one would make every read
+ * wait). A post a replica does not have is looked for on the primary before
+ * the answer is 404, so a client that carries nothing still finds its own
+ * fresh post by its id.
  *
  * Browsers of other sites must not post for their users: the API takes only
  * Content-Type: application/json (a cross-site fetch can send that only
@@ -23,7 +27,8 @@
  * pages carry a Content-Security-Policy and X-Frame-Options, and every
  * response X-Content-Type-Options: nosniff.
  *
- * The HTML page and its form are page.c's; site.h is what both share.
+ * Writes (and what a failed one answers: 503 or 504) are write.c's; the
+ * HTML page and its form are page.c's; site.h is what they share.
  *
  * A request that needs the database returns TS_AGAIN; the query's callback
  * writes the response and resumes the session. If the client goes away
@@ -31,25 +36,17 @@
  */
 #include <errmsg.h>
 #include <jansson.h>
-#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "app/sign.h"
 #include "app/site/site.h"
 #include "app/text.h"
 #include "core/log.h"
 
-#define AUTHOR_MAX_CHARS 64
-#define BODY_MAX_BYTES   4000
-#define LIMIT_MAX        100
-#define GTID_COOKIE      "tristack_gtid"
-#define MAC_GTID         "gtid" /* MAC labels (sign.h) */
-#define GTID_COOKIE_AGE  300    /* s: long past any replica lag we read from */
-#define WRITE_RETRY_MS   100    /* no writable primary yet (a promotion): again */
+#define LIMIT_MAX 100
 
 /* ---- requests waiting on the database ---- */
 
@@ -61,7 +58,7 @@ static void req_abort(struct httpd_session *s)
 
 static const struct httpd_stream_ops async_ops = { .abort = req_abort };
 
-static struct app_req *req_new(struct app_worker *aw, struct httpd_session *s, enum req_kind kind)
+struct app_req *site_req_new(struct app_worker *aw, struct httpd_session *s, enum req_kind kind)
 {
 	struct app_req *r = aw->req_free;
 	if (r)
@@ -113,7 +110,7 @@ void site_req_done(struct app_req *r)
 
 /* Run the request's first step from its handler: TS_AGAIN, or TS_OK when it
  * was answered at once (say, no database connection). */
-static int req_go(struct app_req *r, void (*step)(struct app_req *r))
+int site_req_go(struct app_req *r, void (*step)(struct app_req *r))
 {
 	r->in_handler = true;
 	step(r);
@@ -139,7 +136,7 @@ void site_worker_free(struct app_worker *aw)
 
 /* ---- responses ---- */
 
-static void reply_json(struct app_req *r, int status, json_t *body)
+void site_reply_json(struct app_req *r, int status, json_t *body)
 {
 	if (r->s && app_json(r->s, status, body) < 0)
 		httpd_error(r->s, 500, true);
@@ -200,7 +197,7 @@ void site_reply_unavailable(struct app_req *r, const char *why)
 		site_req_done(r);
 		return;
 	}
-	reply_json(r, 503, json_pack("{s:s}", "error", "database unavailable"));
+	site_reply_json(r, 503, json_pack("{s:s}", "error", "database unavailable"));
 }
 
 /* ---- request details ---- */
@@ -253,11 +250,14 @@ static void gtid_rejected(struct app_worker *aw, int metric)
 	metrics_add(aw->http.w->shard, metrics_slot(aw->http.w->d->metrics, metric), 1);
 }
 
-/* The client's last write, from its cookie (GTID.MAC): only one this stack
+/* The client's last write, GTID.MAC, from its X-Tristack-Gtid header (API
+ * clients without a cookie jar) or else its cookie: only one this stack
  * signed is taken, else a crafted one would tie up the replica. */
 static void take_gtid(struct app_req *r, struct httpd_session *s)
 {
-	struct str v = site_request_cookie(s, GTID_COOKIE);
+	struct str v;
+	if (!httpd_session_header(s, GTID_HEADER, &v))
+		v = site_request_cookie(s, GTID_COOKIE);
 	if (v.p == NULL)
 		return;
 	const char *dot = memrchr(v.p, '.', v.len);
@@ -305,6 +305,12 @@ bool site_fetch_bind(struct app_worker *aw, MYSQL_STMT *st, struct fetch *f)
 	f->out[3].buffer = &f->t;
 	f->row.author = aw->row_author;
 	f->row.body = aw->row_body;
+	if (mysql_stmt_field_count(st) == 5) {
+		f->out[4].buffer_type = MYSQL_TYPE_STRING;
+		f->out[4].buffer = f->pos;
+		f->out[4].buffer_length = sizeof(f->pos);
+		f->out[4].length = &f->pos_len;
+	}
 	return mysql_stmt_bind_result(st, f->out) == 0;
 }
 
@@ -322,8 +328,8 @@ bool site_fetch_next(MYSQL_STMT *st, struct fetch *f)
 	return true;
 }
 
-static json_t *post_json(long long id, const char *author, size_t author_len, const char *body,
-                         size_t body_len, const char *created)
+json_t *site_post_json(long long id, const char *author, size_t author_len, const char *body,
+                       size_t body_len, const char *created)
 {
 	return json_pack("{s:I, s:s%, s:s%, s:s}", "id", (json_int_t)id, "author", author,
 	                 author_len, "body", body, body_len, "created_at", created);
@@ -336,9 +342,9 @@ static void render_list(struct app_req *r, MYSQL_STMT *st)
 	long long last = 0;
 	if (site_fetch_bind(r->aw, st, &f))
 		while (site_fetch_next(st, &f)) {
-			json_array_append_new(posts,
-			                      post_json(f.row.id, f.row.author, f.row.author_len,
-			                                f.row.body, f.row.body_len, f.row.created));
+			json_array_append_new(posts, site_post_json(f.row.id, f.row.author,
+			                                            f.row.author_len, f.row.body,
+			                                            f.row.body_len, f.row.created));
 			last = f.row.id;
 		}
 	json_t *next = json_null();
@@ -349,24 +355,32 @@ static void render_list(struct app_req *r, MYSQL_STMT *st)
 		json_decref(next);
 		next = json_string(url);
 	}
-	reply_json(r, 200, json_pack("{s:o, s:o}", "posts", posts, "next", next));
+	site_reply_json(r, 200, json_pack("{s:o, s:o}", "posts", posts, "next", next));
 }
 
-static void render_post(struct app_req *r, MYSQL_STMT *st)
+static void read_submit(struct app_req *r);
+
+/* GET /api/posts/ID's answer. A replica that does not have the post may
+ * only be behind (a client without the cookie or header, reading its own
+ * fresh post): the primary is asked before the answer is 404. */
+static void render_post(struct app_req *r, struct db_job *job)
 {
 	struct fetch f;
-	if (site_fetch_bind(r->aw, st, &f) && site_fetch_next(st, &f)) {
-		reply_json(r, 200,
-		           post_json(f.row.id, f.row.author, f.row.author_len, f.row.body,
-		                     f.row.body_len, f.row.created));
+	if (site_fetch_bind(r->aw, job->st, &f) && site_fetch_next(job->st, &f)) {
+		site_reply_json(r, 200,
+		                site_post_json(f.row.id, f.row.author, f.row.author_len, f.row.body,
+		                               f.row.body_len, f.row.created));
 		return;
 	}
-	reply_json(r, 404, json_pack("{s:s}", "error", "no such post"));
+	if (!r->on_primary && atomic_load(&job->server->role) != DB_ROLE_PRIMARY) {
+		r->on_primary = true;
+		read_submit(r);
+		return;
+	}
+	site_reply_json(r, 404, json_pack("{s:s}", "error", "no such post"));
 }
 
 /* ---- reads ---- */
-
-static void read_submit(struct app_req *r);
 
 static bool connection_error(unsigned err)
 {
@@ -397,7 +411,7 @@ static void read_done(struct db_job *job, bool ok)
 	}
 	switch (r->kind) {
 	case RK_POST:
-		render_post(r, job->st);
+		render_post(r, job);
 		break;
 	case RK_LIST:
 		render_list(r, job->st);
@@ -529,7 +543,7 @@ int site_start_read(struct app_worker *aw, struct httpd_session *s, enum req_kin
 {
 	if (aw->db.db->nservers == 0)
 		return app_json_error(s, 503, "no database in this stack");
-	struct app_req *r = req_new(aw, s, kind);
+	struct app_req *r = site_req_new(aw, s, kind);
 	r->stmt = stmt;
 	r->a = a;
 	r->b = b;
@@ -537,7 +551,7 @@ int site_start_read(struct app_worker *aw, struct httpd_session *s, enum req_kin
 	take_gtid(r, s);
 	if (kind == RK_HOME)
 		page_take_csrf(r, s);
-	return req_go(r, read_submit);
+	return site_req_go(r, read_submit);
 }
 
 /* GET /api/posts/ID */
@@ -566,191 +580,6 @@ static int list_posts(struct app_worker *aw, struct httpd_session *s)
 	if (before)
 		return site_start_read(aw, s, RK_LIST, ST_POSTS_BEFORE, before, limit);
 	return site_start_read(aw, s, RK_LIST, ST_POSTS_LATEST, 0, limit);
-}
-
-/* ---- writes ---- */
-
-static void write_submit(struct app_req *r);
-
-static void write_retry(struct timer *t)
-{
-	write_submit(container_of(t, struct app_req, retry));
-}
-
-/* No primary that takes writes right now (a promotion under way, or the
- * statement never left): try again shortly, until the deadline. */
-static bool write_later(struct app_req *r)
-{
-	struct loop *loop = r->aw->http.w->loop;
-	if (r->s == NULL || loop_now(loop) + WRITE_RETRY_MS > r->deadline)
-		return false;
-	r->retry.fn = write_retry;
-	loop_timer_set(loop, &r->retry, WRITE_RETRY_MS);
-	return true;
-}
-
-/* The read-your-writes cookie for a commit's GTID (GTID.MAC, out holds
- * sizeof(job->gtid) + SIGN_MAC_CHARS + 1): false when the commit's GTID is
- * unknown. The GTID is now known to be on the primary, too. */
-static bool gtid_cookie(struct app_req *r, const char *gtid, char *out, size_t len)
-{
-	struct str v = { gtid, strlen(gtid) }, rest = v;
-	struct gtid g;
-	char mac[SIGN_MAC_CHARS + 1];
-	if (!gtid_next(&rest, &g) || rest.len != 0 || !sign_mac(&r->aw->sign, MAC_GTID, v, mac))
-		return false;
-	db_gtid_seen_raise(r->aw->db.db, g.domain, g.seq);
-	snprintf(out, len, "%s.%s", gtid, mac);
-	return true;
-}
-
-/* A write's answer: where the post is, and the cookie of its commit. */
-static int respond_written(struct app_req *r, struct db_job *job, int status, const char *type,
-                           const char *body, size_t len, const char *location)
-{
-	struct httpd_session *s = r->s;
-	char cookie[sizeof(job->gtid) + SIGN_MAC_CHARS + 1];
-	bool has = gtid_cookie(r, job->gtid, cookie, sizeof(cookie));
-	if (site_head_begin(s, status, type) < 0 || httpd_head_add(s, "Location", location) < 0 ||
-	    (has && site_set_cookie(s, r->https, GTID_COOKIE, cookie, GTID_COOKIE_AGE) < 0))
-		return -1;
-	return site_head_finish(s, body, len);
-}
-
-static void write_done(struct db_job *job, bool ok)
-{
-	struct app_req *r = job->arg;
-	if (!ok) {
-		/* Read-only (no longer the primary), or never sent: safe to send
-		 * again. A connection lost mid-statement is not: the commit may
-		 * have happened, so the client hears 503 and decides. */
-		bool unsent =
-		    job->err == ER_OPTION_PREVENTS_STATEMENT || job->err == CR_CONNECTION_ERROR;
-		if (job->err == ER_OPTION_PREVENTS_STATEMENT)
-			atomic_store(&job->server->role, DB_ROLE_REPLICA);
-		if (unsent && write_later(r))
-			return;
-		site_reply_unavailable(r, job->errmsg);
-		return;
-	}
-	struct httpd_session *s = r->s;
-	if (s == NULL) {
-		site_req_done(r);
-		return;
-	}
-	char location[48];
-	snprintf(location, sizeof(location), "/api/posts/%lld", job->insert_id);
-	if (r->kind == RK_CREATE_FORM) {
-		const char msg[] = "Posted.\n";
-		if (respond_written(r, job, 303, "text/plain; charset=utf-8", msg, sizeof(msg) - 1,
-		                    "/") < 0)
-			httpd_error(s, 500, true);
-	} else {
-		json_t *post = post_json(job->insert_id, r->text, r->author_len,
-		                         r->text + r->author_len, r->body_len, r->created);
-		char *text = json_dumps(post, JSON_COMPACT);
-		json_decref(post);
-		size_t n = text ? strlen(text) : 0;
-		if (text)
-			text[n] = '\n';
-		if (text == NULL ||
-		    respond_written(r, job, 201, "application/json", text, n + 1, location) < 0)
-			httpd_error(s, 500, true);
-		free(text);
-	}
-	site_req_done(r);
-}
-
-static void write_submit(struct app_req *r)
-{
-	struct db_worker *dw = &r->aw->db;
-	struct db_server *sv = db_pick(dw, DB_PRIMARY);
-	if (sv == NULL) {
-		if (!write_later(r))
-			site_reply_unavailable(r, "no primary database");
-		return;
-	}
-	struct db_job *job = &r->job;
-	job->stmt = ST_POST_INSERT;
-	job->done = write_done;
-	db_param_str(job, 0, r->text, r->author_len);
-	db_param_str(job, 1, r->text + r->author_len, r->body_len);
-	db_param_str(job, 2, r->created_db, strlen(r->created_db));
-	db_submit(dw, sv, job);
-}
-
-/* Check a post's fields; NULL when they are fine, else what is wrong. */
-const char *site_post_invalid(const char *author, size_t author_len, const char *body,
-                              size_t body_len)
-{
-	size_t chars;
-	if (!utf8_valid(author, author_len, &chars) || !utf8_valid(body, body_len, NULL))
-		return "author and body must be UTF-8";
-	if (chars < 1 || chars > AUTHOR_MAX_CHARS)
-		return "author must be 1 to 64 characters";
-	if (body_len < 1 || body_len > BODY_MAX_BYTES)
-		return "body must be 1 to 4000 bytes";
-	if (memchr(author, '\0', author_len) || memchr(body, '\0', body_len))
-		return "author and body must not contain NUL";
-	return NULL;
-}
-
-int site_start_write(struct app_worker *aw, struct httpd_session *s, enum req_kind kind,
-                     const char *author, size_t author_len, const char *body, size_t body_len)
-{
-	if (aw->db.db->nservers == 0)
-		return app_json_error(s, 503, "no database in this stack");
-	struct app_req *r = req_new(aw, s, kind);
-	r->https = site_request_https(s);
-	r->text = xmalloc(author_len + body_len + 1);
-	memcpy(r->text, author, author_len);
-	memcpy(r->text + author_len, body, body_len);
-	r->author_len = author_len;
-	r->body_len = body_len;
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	char base[24];
-	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
-	int us = (int)(ts.tv_nsec / 1000) % 1000000;
-	snprintf(r->created_db, sizeof(r->created_db), "%.19s.%06d", base, us);
-	base[10] = 'T';
-	snprintf(r->created, sizeof(r->created), "%.19s.%06dZ", base, us);
-	r->deadline = loop_now(aw->http.w->loop) + aw->db.db->timeout_ms;
-	return req_go(r, write_submit);
-}
-
-/* POST /api/posts {"author": ..., "body": ...} */
-static int create_post(struct app_worker *aw, struct httpd_session *s)
-{
-	/* required: a body of any other type (or none) is what a page of any
-	 * site can make a browser send without asking (no CORS preflight) */
-	if (!site_content_type_is(s, "application/json", false))
-		return app_json_error(s, 415, "send the post as Content-Type: application/json");
-	json_error_t e;
-	json_t *doc = json_loadb(s->req->body ? s->req->body : "", s->req->body_len,
-	                         JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
-	if (doc == NULL || !json_is_object(doc)) {
-		json_decref(doc);
-		return app_json_error(s, 400, "the body must be a JSON object");
-	}
-	json_t *author = json_object_get(doc, "author"), *body = json_object_get(doc, "body");
-	if (!json_is_string(author) || !json_is_string(body)) {
-		json_decref(doc);
-		return app_json_error(s, 400, "author and body are required strings");
-	}
-	const char *bad = site_post_invalid(json_string_value(author), json_string_length(author),
-	                                    json_string_value(body), json_string_length(body));
-	if (bad) {
-		json_decref(doc);
-		return app_json_error(s, 400, bad);
-	}
-	int rc = site_start_write(aw, s, RK_CREATE_JSON, json_string_value(author),
-	                          json_string_length(author), json_string_value(body),
-	                          json_string_length(body));
-	json_decref(doc);
-	return rc;
 }
 
 /* ---- the rest ---- */
@@ -782,7 +611,7 @@ const struct app_route site_routes[] = {
 	{ HTTP_GET, "/", false, page_home },
 	{ HTTP_POST, "/posts", false, page_post_form },
 	{ HTTP_GET, "/api/posts", false, list_posts },
-	{ HTTP_POST, "/api/posts", false, create_post },
+	{ HTTP_POST, "/api/posts", false, write_api_post },
 	{ HTTP_GET, "/api/posts/", true, get_post },
 	{ HTTP_GET, "/healthz", false, healthz },
 	{ HTTP_GET, "/api/hello", false, hello },

@@ -1,0 +1,480 @@
+/* failover.c - automatic failover of the database primary, run by the
+ * supervisor (so it does not live on the primary's host: in the lab the
+ * supervisor is this machine's; on servers, see docs/deploy.md).
+ *
+ * Each round (at most every FO_PROBE_MS) it asks two vantage points about
+ * the primary ({state}/db/primary):
+ *   - its own probe: a MariaDB handshake and ping over TCP, as the
+ *     replication account, from the monitoring host's namespace in the
+ *     lab, within FO_PROBE_TIMEOUT_MS (a hung or cut-off primary fails it
+ *     as a dead one does);
+ *   - every replica's I/O thread (SHOW SLAVE STATUS over its socket): a
+ *     replica still connected to the primary says it is alive.
+ * The primary is lost when the probe has failed for [db] failover_after
+ * and no replica's I/O thread runs. Then, unless [db] auto_failover is
+ * off or a failover happened less than [db] failover_cooldown ago:
+ *
+ *   1. fence the old primary: in the lab its 3306 is closed at its
+ *      firewall (table inet tsfence, kept until it has rejoined) and a
+ *      process that is still there (hung) is killed (the supervisor starts
+ *      it again, read-only: mdb_argv starts every instance but the
+ *      primary so); whatever still answers on its socket is set read_only
+ *      and the app's sessions on it are killed;
+ *   2. promote the replica with the most advanced GTID, once it has
+ *      applied what it received (MASTER_GTID_WAIT on its I/O position);
+ *   3. point the other replicas at it; the apps follow by themselves (they
+ *      write where read_only is off, within half a second).
+ *
+ * Rejoin: an old primary that answers again, read-only, whose last GTID
+ * the new primary had when it was promoted (its history a prefix of the
+ * new one's) replicates from the new primary, and its fence is lifted;
+ * otherwise it is marked diverged ({state}/db/HOST.diverged, shown by
+ * status) and left fenced for `tristack rebuild HOST`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <mysql.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/names.h"
+#include "ctl.h"
+
+#define FO_PROBE_MS         500
+#define FO_PROBE_TIMEOUT_MS 1000
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void fo_log(const char *fmt, ...) TS_PRINTF(1, 2);
+
+static void fo_log(const char *fmt, ...)
+{
+	char when[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	printf("%s failover: ", when);
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+	va_end(ap);
+}
+
+/* The replication account over TCP, as a replica would reach host: from
+ * the monitoring host's namespace in the lab. true when it answers. */
+static bool probe(const struct ctl *c, const struct conf_host *h)
+{
+	char pw[64];
+	if (mdb_secret(c, "repl", pw, sizeof(pw)) < 0)
+		return false;
+	const struct conf_host *from = mon_conf_host(&c->cfg);
+	if (c->isolated && (from == NULL || netns_enter(c, from->name) < 0))
+		return false;
+	MYSQL *m = mysql_init(NULL);
+	unsigned t = (FO_PROBE_TIMEOUT_MS + 999) / 1000;
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &t);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &t);
+	bool ok = mysql_real_connect(m, h->address, "repl", pw, NULL, (unsigned)c->cfg.db.port,
+	                             NULL, 0) != NULL
+	              ? mysql_ping(m) == 0
+	              /* refused by the server itself (this host may not log
+	               * in as repl): it answered, so it is alive */
+	              : mysql_errno(m) == 1045 || mysql_errno(m) == 1130;
+	mysql_close(m); /* the socket was made in that namespace: closing needs none */
+	if (c->isolated)
+		netns_leave();
+	explicit_bzero(pw, sizeof(pw));
+	return ok;
+}
+
+/* "0-1-1234,1-2-5" -> the sequence number of domain 0 (the site's), or -1. */
+static long long gtid_seq(const char *pos, unsigned *server)
+{
+	for (const char *p = pos; p && *p;) {
+		unsigned d, s;
+		long long q;
+		if (sscanf(p, "%u-%u-%lld", &d, &s, &q) == 3 && d == 0) {
+			if (server)
+				*server = s;
+			return q;
+		}
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	return -1;
+}
+
+/* ---- the fence (the lab's firewall) ---- */
+
+static int fence(struct ctl *c, const struct conf_host *h, bool on)
+{
+	if (!c->isolated)
+		return 0;
+	char ns[64], err[512];
+	lab_ns(c, h->name, ns, sizeof(ns));
+	if (!on)
+		return run_tool((char *const[]){ "ip", "netns", "exec", ns, "nft", "delete",
+		                                 "table", "inet", "tsfence", NULL },
+		                err, sizeof(err));
+	char rules[512];
+	snprintf(rules, sizeof(rules),
+	         "table inet tsfence {\n"
+	         " chain input { type filter hook input priority -5; iif \"lo\" accept;"
+	         " tcp dport %lld drop comment \"fenced: not the primary\"; }\n}\n",
+	         (long long)c->cfg.db.port);
+	char path[TS_PATH_MAX];
+	snprintf(path, sizeof(path), "%s/firewall/%s.fence.nft", c->state, h->name);
+	FILE *f = fopen(path, "w");
+	if (f == NULL || fputs(rules, f) < 0 || fclose(f) != 0)
+		return -1;
+	if (run_tool((char *const[]){ "ip", "netns", "exec", ns, "nft", "-f", path, NULL }, err,
+	             sizeof(err)) < 0) {
+		fo_log("cannot fence %s: %s", h->name, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- state kept across rounds and restarts: {state}/db/failover ---- */
+
+struct fo_record {
+	time_t at;      /* wall time of the last failover */
+	char from[64];  /* the old primary */
+	char to[64];    /* the new one */
+	char last[128]; /* the new primary's GTID position from the old one when promoted */
+	unsigned count;
+};
+
+static void record_path(const struct ctl *c, char *out, size_t len)
+{
+	snprintf(out, len, "%s/db/failover", c->state);
+}
+
+static void record_read(const struct ctl *c, struct fo_record *r)
+{
+	char path[TS_PATH_MAX];
+	record_path(c, path, sizeof(path));
+	memset(r, 0, sizeof(*r));
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	long long at = 0;
+	if (fscanf(f, "%lld %63s %63s %127s %u", &at, r->from, r->to, r->last, &r->count) != 5)
+		memset(r, 0, sizeof(*r));
+	r->at = (time_t)at;
+	fclose(f);
+}
+
+static void record_write(const struct ctl *c, const struct fo_record *r)
+{
+	char path[TS_PATH_MAX], tmp[TS_PATH_MAX + 8];
+	record_path(c, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	FILE *f = fopen(tmp, "w");
+	if (f == NULL)
+		return;
+	fprintf(f, "%lld %s %s %s %u\n", (long long)r->at, r->from, r->to,
+	        r->last[0] ? r->last : "-", r->count);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len)
+{
+	snprintf(out, len, "%s/db/%s.diverged", c->state, h->name);
+}
+
+/* ---- the decision ---- */
+
+struct fo_view {
+	const struct conf_host *h;
+	bool reachable; /* its admin socket answers */
+	bool io_running;
+	long long seq; /* domain 0's sequence it has applied */
+	char io_pos[256];
+};
+
+static void look(const struct ctl *c, const struct conf_host *h, struct fo_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->h = h;
+	v->seq = -1;
+	char err[256], io[16] = "", pos[256] = "";
+	MYSQL *m = mdb_admin(c, h, err, sizeof(err));
+	if (m == NULL)
+		return;
+	v->reachable = true;
+	v->io_running =
+	    mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io)) && strcmp(io, "Yes") == 0;
+	if (mdb_value(m, "SELECT @@gtid_current_pos", pos, sizeof(pos)))
+		v->seq = gtid_seq(pos, NULL);
+	mdb_slave_field(m, "Gtid_IO_Pos", v->io_pos, sizeof(v->io_pos));
+	mysql_close(m);
+}
+
+/* Step 1: the old primary never takes a write again. */
+static void fence_old(struct ctl *c, const struct conf_host *old)
+{
+	fence(c, old, true);
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		if (u->db && u->host == old && unit_running(u)) {
+			/* hung (it failed the probe but its process is there):
+			 * killed, so what sits in its sockets never runs */
+			kill(u->pid, SIGKILL);
+			fo_log("%s: its mariadbd (pid %d) did not answer: killed (fenced)",
+			       old->name, (int)u->pid);
+		}
+	}
+}
+
+/* Step 2 and 3: promote cand; point the others at it. */
+static int promote(struct ctl *c, const struct conf_host *old, const struct fo_view *cand,
+                   struct fo_record *rec, char *err, size_t errlen)
+{
+	MYSQL *m = mdb_admin(c, cand->h, err, errlen);
+	if (m == NULL)
+		return -1;
+	char q[512], v[64];
+	/* what it received from the old primary, applied first */
+	if (cand->io_pos[0]) {
+		snprintf(q, sizeof(q), "SELECT MASTER_GTID_WAIT('%s', 10)", cand->io_pos);
+		if (!mdb_value(m, q, v, sizeof(v)) || strcmp(v, "0") != 0)
+			fo_log("%s: the relay log was not applied within 10 s; promoting with what "
+			       "it has",
+			       cand->h->name);
+	}
+	char pos[256] = "";
+	mdb_value(m, "SELECT @@gtid_slave_pos", pos, sizeof(pos));
+	if (mdb_sql(m, err, errlen, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF") <
+	    0) {
+		mysql_close(m);
+		return -1;
+	}
+	mysql_close(m);
+	if (mdb_set_primary(c, cand->h->name) < 0) {
+		snprintf(err, errlen, "cannot write the state folder's db/primary: %s",
+		         strerror(errno));
+		return -1;
+	}
+	rec->at = time(NULL);
+	snprintf(rec->from, sizeof(rec->from), "%s", old->name);
+	snprintf(rec->to, sizeof(rec->to), "%s", cand->h->name);
+	snprintf(rec->last, sizeof(rec->last), "%s", pos[0] ? pos : "-");
+	rec->count++;
+	record_write(c, rec);
+	/* the other replicas follow it */
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) || h == old || h == cand->h)
+			continue;
+		char e[256];
+		if (mdb_replicate_from(c, h, cand->h, e, sizeof(e)) < 0)
+			fo_log("%s: cannot point it at %s: %s", h->name, cand->h->name, e);
+	}
+	return 0;
+}
+
+/* An old primary (or any non-primary instance) that answers: read-only
+ * always; replicating from the primary when its history allows it. */
+static void rejoin(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
+                   const struct fo_record *rec)
+{
+	char err[256], v[256], path[TS_PATH_MAX];
+	MYSQL *m = mdb_admin(c, h, err, sizeof(err));
+	if (m == NULL)
+		return;
+	if (mdb_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "0") == 0) {
+		/* woken after the promotion: fenced again, its app sessions gone */
+		mdb_sql(m, err, sizeof(err), "SET GLOBAL read_only = ON");
+		mdb_sql(m, err, sizeof(err),
+		        "BEGIN NOT ATOMIC FOR s IN (SELECT id FROM information_schema.processlist "
+		        "WHERE user = 'app') DO KILL CONNECTION s.id; END FOR; END");
+		fo_log("%s: answered writable though %s is the primary: read-only now, the "
+		       "app's sessions killed",
+		       h->name, primary->name);
+	}
+	char io[16] = "", master[64] = "";
+	mdb_slave_field(m, "Master_Host", master, sizeof(master));
+	mdb_slave_field(m, "Slave_IO_Running", io, sizeof(io));
+	failover_diverged_path(c, h, path, sizeof(path));
+	bool diverged = access(path, F_OK) == 0;
+	if (strcmp(master, primary->address) == 0 || diverged) {
+		mysql_close(m);
+		if (strcmp(master, primary->address) == 0 && strcmp(io, "Yes") == 0)
+			fence(c, h, false); /* rejoined: apps may read from it */
+		return;
+	}
+	/* the old primary of the last failover: is its history the new one's? */
+	char pos[256] = "";
+	mdb_value(m, "SELECT @@gtid_binlog_pos", pos, sizeof(pos));
+	mysql_close(m);
+	if (rec->count && strcmp(rec->from, h->name) == 0) {
+		unsigned s_old = 0, s_rec = 0;
+		long long have = gtid_seq(pos, &s_old), had = gtid_seq(rec->last, &s_rec);
+		if (have > had || (have == had && have >= 0 && s_old != s_rec)) {
+			FILE *f = fopen(path, "w");
+			if (f) {
+				fprintf(f, "%s has %s; %s had %s when promoted\n", h->name, pos,
+				        rec->to, rec->last);
+				fclose(f);
+			}
+			fo_log("%s: diverged (it has %s, %s was promoted at %s): left fenced; "
+			       "tristack rebuild %s",
+			       h->name, pos, rec->to, rec->last, h->name);
+			return;
+		}
+	}
+	if (mdb_replicate_from(c, h, primary, err, sizeof(err)) < 0) {
+		fo_log("%s: cannot rejoin as a replica of %s: %s", h->name, primary->name, err);
+		return;
+	}
+	fo_log("%s: rejoined as a replica of %s", h->name, primary->name);
+}
+
+void failover_tick(struct ctl *c, struct failover *fo)
+{
+	const struct conf_db *db = &c->cfg.db;
+	uint64_t now = now_ms();
+	if (now < fo->next)
+		return;
+	fo->next = now + FO_PROBE_MS;
+	const struct conf_host *primary = mdb_primary(c);
+	if (primary == NULL)
+		return;
+	struct fo_record rec;
+	record_read(c, &rec);
+	/* every other instance: read-only, and a replica of the primary */
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && h != primary &&
+		    !host_is_off(c, h) && fo->down_since == 0)
+			rejoin(c, h, primary, &rec);
+	}
+	if (!db->auto_failover)
+		return;
+	if (probe(c, primary)) {
+		if (fo->down_since)
+			fo_log("%s answers again", primary->name);
+		fo->down_since = 0;
+		fo->said = false;
+		return;
+	}
+	if (fo->down_since == 0) {
+		fo->down_since = now;
+		fo_log("%s does not answer (its own probe)", primary->name);
+	}
+	if (now - fo->down_since < db->failover_after)
+		return;
+	/* the second vantage point: no replica still hears it */
+	struct fo_view views[CONF_MAX_HOSTS], *cand = NULL;
+	unsigned n = 0, hearing = 0;
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) || h == primary)
+			continue;
+		struct fo_view *v = &views[n++];
+		look(c, h, v);
+		if (v->reachable && v->io_running)
+			hearing++;
+		else if (v->reachable && !host_is_off(c, h) && (cand == NULL || v->seq > cand->seq))
+			cand = v;
+	}
+	if (hearing) {
+		if (!fo->said)
+			fo_log("%s fails the probe but %u replica(s) still hear it: no failover",
+			       primary->name, hearing);
+		fo->said = true;
+		return;
+	}
+	if (cand == NULL) {
+		if (!fo->said)
+			fo_log("%s is lost and no replica answers: nothing to promote",
+			       primary->name);
+		fo->said = true;
+		return;
+	}
+	if (rec.count && time(NULL) - rec.at < (time_t)(db->failover_cooldown / 1000)) {
+		if (!fo->said)
+			fo_log(
+			    "%s is lost, but the last failover was %lld s ago (cool-down %llu s): "
+			    "not again",
+			    primary->name, (long long)(time(NULL) - rec.at),
+			    (unsigned long long)(db->failover_cooldown / 1000));
+		fo->said = true;
+		return;
+	}
+	fo_log("%s is lost (no answer for %llu ms, no replica hears it): promoting %s",
+	       primary->name, (unsigned long long)(now - fo->down_since), cand->h->name);
+	fence_old(c, primary);
+	char err[512];
+	if (promote(c, primary, cand, &rec, err, sizeof(err)) < 0) {
+		fo_log("promoting %s failed: %s", cand->h->name, err);
+		return;
+	}
+	fo_log("%s is the primary (%u failover%s so far)", cand->h->name, rec.count,
+	       rec.count == 1 ? "" : "s");
+	fo->down_since = 0;
+	fo->said = false;
+}
+
+void failover_describe(const struct ctl *c, char *out, size_t len)
+{
+	const struct conf_host *p = mdb_primary(c);
+	struct fo_record rec;
+	record_read(c, &rec);
+	char when[32] = "";
+	if (rec.count) {
+		struct tm tm;
+		gmtime_r(&rec.at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
+	}
+	size_t o = (size_t)snprintf(out, len, "database primary: %s; automatic failover %s",
+	                            p ? p->name : "(none)", c->cfg.db.auto_failover ? "on" : "off");
+	if (rec.count && o < len)
+		o += (size_t)snprintf(out + o, len - o, "; last: %s -> %s at %s (%u in all)",
+		                      rec.from, rec.to, when, rec.count);
+	for (unsigned i = 0; i < c->cfg.nhosts && o < len; i++) {
+		char path[TS_PATH_MAX];
+		failover_diverged_path(c, &c->cfg.hosts[i], path, sizeof(path));
+		if (access(path, F_OK) == 0)
+			o += (size_t)snprintf(out + o, len - o, "; %s DIVERGED",
+			                      c->cfg.hosts[i].name);
+	}
+}
+
+void failover_metrics(const struct ctl *c, FILE *f)
+{
+	struct fo_record rec;
+	record_read(c, &rec);
+	fprintf(f,
+	        "# HELP " METRIC_DB_FAILOVERS " Automatic failovers of the database primary\n"
+	        "# TYPE " METRIC_DB_FAILOVERS " counter\n" METRIC_DB_FAILOVERS " %u\n",
+	        rec.count);
+	fprintf(f, "# HELP " METRIC_DB_DIVERGED
+	           " 1 for a database host whose history is not the primary's (fenced until "
+	           "rebuilt)\n# TYPE " METRIC_DB_DIVERGED " gauge\n");
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)))
+			continue;
+		char path[TS_PATH_MAX];
+		failover_diverged_path(c, h, path, sizeof(path));
+		fprintf(f, METRIC_DB_DIVERGED "{host=\"%s\"} %d\n", h->name,
+		        access(path, F_OK) == 0);
+	}
+}
