@@ -72,8 +72,9 @@ def test_status_lists_every_daemon_with_its_pid(stack):
     r = stack.ctl("status")
     pids = stack.pids()
     lines = r.stdout.strip().splitlines()[1:]
-    assert len(lines) == 9, r.stdout
-    assert re.match(r"supervisor: running \(pid \d+\)$", lines[-1]), r.stdout
+    assert len(lines) == 10, r.stdout
+    assert re.match(r"supervisor: running \(pid \d+\)$", lines[-2]), r.stdout
+    assert lines[-1] == "database primary: web-01; automatic failover off", r.stdout
     head = r.stdout.splitlines()[0].split()
     assert head == ["HOST", "DAEMON", "PID", "STATE", "REQ/S", "LAG", "ADDRESS", "HEALTH"]
     for host, daemon in [("web-01", "mariadbd"), ("web-02", "mariadbd"),
