@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -891,8 +892,8 @@ def start_stack(isolated=False, maxconn=LB_MAXCONN, ha=False):
         with open(st.conf) as f:
             text = f.read()
         with open(st.conf, "w") as f:
-            f.write(text.replace("[db]\n", "[db]\nauto_failover = on\nfailover_cooldown = 15s\n",
-                                 1))
+            on = "" if re.search(r"^auto_failover\s*=", text, re.M) else "auto_failover = on\n"
+            f.write(text.replace("[db]\n", f"[db]\n{on}failover_cooldown = 15s\n", 1))
         try:
             st.ctl("up", "--isolated", timeout=240)
         except Exception:
