@@ -253,9 +253,12 @@ def test_every_daemon_of_the_lab_runs_as_the_tristack_account(lab):
 def test_status_in_isolated_mode(lab):
     r = lab.ctl("status")
     assert "isolated mode" in r.stdout
-    rows = [l for l in r.stdout.splitlines()[1:] if l and not l.startswith("supervisor")]
+    lines = r.stdout.splitlines()
+    # the units' rows, then the summary lines (the supervisor, the database)
+    rows = lines[1:next(i for i, l in enumerate(lines) if l.startswith("supervisor:"))]
     # 8 daemons and MariaDB instances, Prometheus and 2 exporters, the forwarder
     assert len(rows) == 12 and all(" running" in l for l in rows), r.stdout
+    assert "database primary: web-01; automatic failover off" in lines, r.stdout
     # the columns line up, mysqld_exporter's row too (its name is the longest)
     head = r.stdout.splitlines()[0]
     for col in ("PID", "STATE", "ADDRESS"):
