@@ -155,7 +155,7 @@ struct fo_record {
 	time_t at;      /* wall time of the last failover */
 	char from[64];  /* the old primary */
 	char to[64];    /* the new one */
-	char last[128]; /* the new primary's GTID position from the old one when promoted */
+	char last[256]; /* the new primary's GTID position from the old one when promoted */
 	unsigned count;
 };
 
@@ -173,7 +173,7 @@ static void record_read(const struct ctl *c, struct fo_record *r)
 	if (f == NULL)
 		return;
 	long long at = 0;
-	if (fscanf(f, "%lld %63s %63s %127s %u", &at, r->from, r->to, r->last, &r->count) != 5)
+	if (fscanf(f, "%lld %63s %63s %255s %u", &at, r->from, r->to, r->last, &r->count) != 5)
 		memset(r, 0, sizeof(*r));
 	r->at = (time_t)at;
 	fclose(f);
