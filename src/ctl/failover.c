@@ -356,17 +356,22 @@ void failover_tick(struct ctl *c, struct failover *fo)
 	const struct conf_host *primary = mdb_primary(c);
 	if (primary == NULL)
 		return;
+	if (!db->auto_failover)
+		return; /* nothing of it runs: a manual promote is not raced */
+	char mark[TS_PATH_MAX];
+	snprintf(mark, sizeof(mark), "%s/db/promoting", c->state);
+	if (access(mark, F_OK) == 0)
+		return; /* `tristack promote` is at work: its steps are not undone */
 	struct fo_record rec;
 	record_read(c, &rec);
-	/* every other instance: read-only, and a replica of the primary */
+	/* the old primary of the last failover: read-only, and a replica of
+	 * the new one (others are promote's and up's to set) */
 	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
 		const struct conf_host *h = &c->cfg.hosts[i];
-		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && h != primary &&
-		    !host_is_off(c, h) && fo->down_since == 0)
+		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && h != primary && rec.count &&
+		    strcmp(rec.from, h->name) == 0 && !host_is_off(c, h) && fo->down_since == 0)
 			rejoin(c, h, primary, &rec);
 	}
-	if (!db->auto_failover)
-		return;
 	if (probe(c, primary)) {
 		if (fo->down_since)
 			fo_log("%s answers again", primary->name);

@@ -380,7 +380,15 @@ static int cmd_promote(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "usage: tristack promote HOST\n");
 		return 1;
 	}
-	if (mdb_promote(c, argv[0], err, sizeof(err)) < 0) {
+	/* the supervisor's failover monitor keeps off meanwhile (failover.c) */
+	char mark[TS_PATH_MAX];
+	snprintf(mark, sizeof(mark), "%s/db/promoting", c->state);
+	FILE *f = fopen(mark, "w");
+	if (f)
+		fclose(f);
+	int rc = mdb_promote(c, argv[0], err, sizeof(err));
+	unlink(mark);
+	if (rc < 0) {
 		fprintf(stderr, "tristack: promote %s: %s\n", argv[0], err);
 		return 1;
 	}
