@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import wait_for
 from lab import http
 from lblab import LbLab
 
@@ -130,4 +131,6 @@ def test_server_timeout_is_504(lab):
     status, _, body = http(lab.url + "/hang")
     assert status == 504
     assert 0.4 < time.monotonic() - t0 < 3
-    assert any(" 504 " in l and " sH-- " in l for l in lab.access_lines())
+    # the line is written as the answer goes: poll for it
+    wait_for(lambda: any(" 504 " in l and " sH-- " in l for l in lab.access_lines()),
+             what="the 504 sH-- access-log line")
