@@ -253,6 +253,11 @@ struct failover {
 };
 void failover_tick(struct ctl *c, struct failover *fo);
 void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
+/* {state}/db/HOST.fenced; failover_fence closes (on) or opens HOST's
+ * database port at its firewall (isolated mode) and sets or clears that
+ * mark. 0, or -1 when nft failed. */
+void failover_fenced_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
+int failover_fence(struct ctl *c, const struct conf_host *h, bool on);
 /* status's line: the primary, whether failover is on, the last one. */
 void failover_describe(const struct ctl *c, char *out, size_t len);
 /* its series on the supervisor's /metrics: failovers, diverged hosts */

@@ -120,8 +120,28 @@ static long long gtid_seq(const char *pos, unsigned *server)
 
 /* ---- the fence (the lab's firewall) ---- */
 
-static int fence(struct ctl *c, const struct conf_host *h, bool on)
+void failover_fenced_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len)
 {
+	snprintf(out, len, "%s/db/%s.fenced", c->state, h->name);
+}
+
+/* The mark status shows ({state}/db/HOST.fenced) in both modes; the
+ * firewall's table in isolated mode (loopback has no firewall: there the
+ * fence is read_only and the killed sessions alone). */
+int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
+{
+	char mark[TS_PATH_MAX];
+	failover_fenced_path(c, h, mark, sizeof(mark));
+	if (!on) {
+		if (unlink(mark) < 0 && errno == ENOENT)
+			return 0; /* not fenced */
+	} else {
+		FILE *f = fopen(mark, "w");
+		if (f) {
+			fprintf(f, "%lld\n", (long long)time(NULL));
+			fclose(f);
+		}
+	}
 	if (!c->isolated)
 		return 0;
 	char ns[64], err[512];
@@ -229,7 +249,7 @@ static void look(const struct ctl *c, const struct conf_host *h, struct fo_view 
 /* Step 1: the old primary never takes a write again. */
 static void fence_old(struct ctl *c, const struct conf_host *old)
 {
-	fence(c, old, true);
+	failover_fence(c, old, true);
 	for (unsigned i = 0; i < c->nunits; i++) {
 		struct unit *u = &c->units[i];
 		if (u->db && u->host == old && unit_running(u)) {
@@ -316,7 +336,7 @@ static void rejoin(struct ctl *c, const struct conf_host *h, const struct conf_h
 	if (strcmp(master, primary->address) == 0 || diverged) {
 		mysql_close(m);
 		if (strcmp(master, primary->address) == 0 && strcmp(io, "Yes") == 0)
-			fence(c, h, false); /* rejoined: apps may read from it */
+			failover_fence(c, h, false); /* rejoined: apps may read from it */
 		return;
 	}
 	/* the old primary of the last failover: is its history the new one's? */
@@ -454,11 +474,14 @@ void failover_describe(const struct ctl *c, char *out, size_t len)
 		o += (size_t)snprintf(out + o, len - o, "; last: %s -> %s at %s (%u in all)",
 		                      rec.from, rec.to, when, rec.count);
 	for (unsigned i = 0; i < c->cfg.nhosts && o < len; i++) {
-		char path[TS_PATH_MAX];
-		failover_diverged_path(c, &c->cfg.hosts[i], path, sizeof(path));
-		if (access(path, F_OK) == 0)
-			o += (size_t)snprintf(out + o, len - o, "; %s DIVERGED",
-			                      c->cfg.hosts[i].name);
+		const struct conf_host *h = &c->cfg.hosts[i];
+		char diverged[TS_PATH_MAX], fenced[TS_PATH_MAX];
+		failover_diverged_path(c, h, diverged, sizeof(diverged));
+		failover_fenced_path(c, h, fenced, sizeof(fenced));
+		if (access(diverged, F_OK) == 0)
+			o += (size_t)snprintf(out + o, len - o, "; %s DIVERGED", h->name);
+		else if (access(fenced, F_OK) == 0)
+			o += (size_t)snprintf(out + o, len - o, "; %s fenced", h->name);
 	}
 }
 

@@ -465,6 +465,10 @@ void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t l
 	} else {
 		snprintf(out, len, "read-only, not a replica, gtid %s", gtid);
 	}
+	failover_fenced_path(c, u->host, path, sizeof(path));
+	size_t o = strlen(out);
+	if (!diverged && access(path, F_OK) == 0 && o < len)
+		snprintf(out + o, len - o, ", fenced (until it replicates from the primary)");
 	mysql_close(m);
 }
 

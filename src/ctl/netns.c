@@ -248,6 +248,14 @@ static int host_up(struct ctl *c, const char *name, const char *address, const s
 	if (write_file(nft, rules, err, errlen) < 0)
 		return -1;
 	TOOL("ip", "netns", "exec", ns, "nft", "-f", nft);
+	/* a host fenced by a failover stays fenced across down and up */
+	char mark[TS_PATH_MAX] = "";
+	if (h)
+		failover_fenced_path(c, h, mark, sizeof(mark));
+	if (h && access(mark, F_OK) == 0 && failover_fence(c, h, true) < 0) {
+		snprintf(err, errlen, "cannot fence %s again", name);
+		return -1;
+	}
 	return 0;
 }
 
