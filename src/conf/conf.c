@@ -287,9 +287,20 @@ static const struct cfg_section host_section = {
 	.check = check_hosts,
 };
 
-/* The primary stops waiting for a replica's acknowledgement before the app
- * stops waiting for the primary: else the app answers 503 for a write the
- * primary commits a moment later (the wait ends in a commit either way). */
+/* How long a commit waits for a replica's acknowledgement. Without
+ * automatic failover: 1 s (the key's default), a replica on the same
+ * network acknowledges within a millisecond, so the wait is spent only
+ * when every replica is gone, and once. With it: longer than the monitor
+ * takes to find the primary lost and fence it (failover_after, then a
+ * probe and the fence: SEMI_SYNC_MARGIN_MS at least, SEMI_SYNC_PAD_MS
+ * by default). A primary cut off from its replicas then never commits
+ * alone a write the promoted replica lacks: fenced (killed) while it
+ * waits, it rolls the write back when it starts again (semi-sync's crash
+ * recovery truncates its binary log), so its history stays a prefix of
+ * the new primary's and it rejoins by itself. */
+#define SEMI_SYNC_MARGIN_MS 5000
+#define SEMI_SYNC_PAD_MS    10000
+
 static int check_db(struct cfg_ctx *L, void *root)
 {
 	const struct conf *s = root;
@@ -309,13 +320,17 @@ static int check_db(struct cfg_ctx *L, void *root)
 			return -1;
 		}
 	}
-	if (db->semi_sync && db->semi_sync_timeout >= db->timeout) {
-		cfg_at_key(L, "db", "semi_sync_timeout");
+	cfg_at_key(L, "db", "semi_sync_timeout");
+	if (cfg_line(L) == 0 && db->auto_failover)
+		((struct conf *)root)->db.semi_sync_timeout = db->failover_after + SEMI_SYNC_PAD_MS;
+	if (db->semi_sync && db->auto_failover &&
+	    db->semi_sync_timeout < db->failover_after + SEMI_SYNC_MARGIN_MS) {
 		cfg_fail(L,
-		         "'semi_sync_timeout' in [db] (%llums) must be shorter than 'timeout' "
-		         "(%llums): the apps would give up on writes the primary then commits",
-		         (unsigned long long)db->semi_sync_timeout,
-		         (unsigned long long)db->timeout);
+		         "'semi_sync_timeout' in [db] (%llums) must be at least 'failover_after' "
+		         "+ %ds (%llums) with auto_failover on: a primary cut off from its "
+		         "replicas would commit alone writes the promoted replica never had",
+		         (unsigned long long)db->semi_sync_timeout, SEMI_SYNC_MARGIN_MS / 1000,
+		         (unsigned long long)(db->failover_after + SEMI_SYNC_MARGIN_MS));
 		return -1;
 	}
 	return 0;

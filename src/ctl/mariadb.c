@@ -241,7 +241,10 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	struct mdb_paths p;
 	mdb_paths(c, u->host, &p);
 	const struct conf_db *db = &c->cfg.db;
-	const struct conf_host *primary = mdb_primary(c);
+	/* the primary, unless a failover fenced it and is promoting another */
+	char fenced[TS_PATH_MAX];
+	failover_fenced_path(c, u->host, fenced, sizeof(fenced));
+	bool as_primary = u->host == mdb_primary(c) && access(fenced, F_OK) != 0;
 	unsigned server_id = (unsigned)(u->host - c->cfg.hosts) + 1;
 	struct argv_buf b = { argv, 0, max, store, store + storelen, false };
 #define ARG(...) argv_add(&b, __VA_ARGS__)
@@ -273,7 +276,11 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	ARG("--thread-handling=%s", conf_db_threads_name(db->thread_handling));
 	ARG("--character-set-server=utf8mb4");
 	/* A replica comes up read-only, not writable until told */
-	ARG("--read-only=%s", u->host == primary ? "OFF" : "ON");
+	ARG("--read-only=%s", as_primary ? "OFF" : "ON");
+	/* as a replica, crash recovery cuts what was prepared and never
+	 * acknowledged from the binary log (semi-sync's, 10.11.9 on): an old
+	 * primary fenced while it waited keeps a prefix of the new history */
+	ARG("--init-rpl-role=%s", as_primary ? "MASTER" : "SLAVE");
 	/* Both sides of semi-sync on every instance: roles swap */
 	bool semi = mdb_semi_sync(c);
 	ARG("--rpl-semi-sync-master-enabled=%s", semi ? "ON" : "OFF");
