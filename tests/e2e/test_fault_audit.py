@@ -18,6 +18,7 @@ import types
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
 import faults  # noqa: E402
 import slowloris  # noqa: E402
+from load import audit_rows  # noqa: E402
 from applab import Client  # noqa: E402
 
 
@@ -39,69 +40,81 @@ def faults_of(a):
 
 
 def test_the_rows_as_acknowledged_pass_and_an_unknown_write_made_once_is_counted():
-    a = faults.audit_rows(ATTEMPTS, ROWS)
+    a = audit_rows(ATTEMPTS, ROWS)
     assert a["ok"] and faults_of(a) == {}, a
     assert a["unknown_written"] == 1
 
 
 def test_a_row_whose_body_is_not_the_one_acknowledged_fails_the_audit():
     rows = [ROWS[0], (2, "fault-suite-0", "t b, but changed"), *ROWS[2:]]
-    a = faults.audit_rows(ATTEMPTS, rows)
+    a = audit_rows(ATTEMPTS, rows)
     assert not a["ok"] and a["wrong"] == 1, a
     assert a["examples"][0].startswith("wrong: id 2"), a
 
 
 def test_a_row_whose_author_is_not_the_one_acknowledged_fails_the_audit():
     rows = [ROWS[0], (2, "someone else", "t b"), *ROWS[2:]]
-    a = faults.audit_rows(ATTEMPTS, rows)
+    a = audit_rows(ATTEMPTS, rows)
     assert not a["ok"] and a["wrong"] == 1, a
 
 
 def test_an_acknowledged_id_that_holds_another_attempts_body_fails_the_audit():
     # ids 2 and 3 swapped: each id exists, each body exists, neither matches
     rows = [ROWS[0], (2, "fault-suite-0", "t c"), (3, "fault-suite-0", "t b"), ROWS[3]]
-    a = faults.audit_rows(ATTEMPTS, rows)
+    a = audit_rows(ATTEMPTS, rows)
     assert not a["ok"] and a["wrong"] == 2, a
 
 
 def test_an_id_twice_fails_the_audit():
-    a = faults.audit_rows(ATTEMPTS, ROWS + [ROWS[1]])
+    a = audit_rows(ATTEMPTS, ROWS + [ROWS[1]])
     assert not a["ok"] and a["duplicates"] == 1, a
 
 
 def test_an_acknowledged_body_under_a_second_id_fails_the_audit():
-    a = faults.audit_rows(ATTEMPTS, ROWS + [(9, "fault-suite-0", "t b")])
+    a = audit_rows(ATTEMPTS, ROWS + [(9, "fault-suite-0", "t b")])
     assert not a["ok"] and a["duplicates"] == 1, a
 
 
 def test_an_unknown_write_made_twice_fails_the_audit():
-    a = faults.audit_rows(ATTEMPTS, ROWS + [(8, "fault-suite-0", "t e")])
+    a = audit_rows(ATTEMPTS, ROWS + [(8, "fault-suite-0", "t e")])
     assert not a["ok"] and a["duplicates"] == 1, a
 
 
 def test_a_missing_row_fails_the_audit():
-    a = faults.audit_rows(ATTEMPTS, [r for r in ROWS if r[0] != 3])
+    a = audit_rows(ATTEMPTS, [r for r in ROWS if r[0] != 3])
     assert not a["ok"] and a["missing"] == 1, a
 
 
 def test_a_row_for_a_write_the_client_was_told_failed_fails_the_audit():
-    a = faults.audit_rows(ATTEMPTS, ROWS + [(8, "fault-suite-0", "t d")])
+    a = audit_rows(ATTEMPTS, ROWS + [(8, "fault-suite-0", "t d")])
     assert not a["ok"] and a["failed_written"] == 1, a
     assert "answered 400" in a["examples"][0]
 
 
 def test_a_row_no_attempt_sent_fails_the_audit():
-    a = faults.audit_rows(ATTEMPTS, ROWS + [(8, "fault-suite-0", "t zzz")])
+    a = audit_rows(ATTEMPTS, ROWS + [(8, "fault-suite-0", "t zzz")])
     assert not a["ok"] and a["stray"] == 1, a
 
 
 def test_an_acknowledged_write_without_an_id_is_found_by_its_body():
     att = ATTEMPTS + [attempt("t g", "acked")]
-    assert faults.audit_rows(att, ROWS + [(8, "fault-suite-0", "t g")])["ok"]
-    a = faults.audit_rows(att, ROWS)
+    assert audit_rows(att, ROWS + [(8, "fault-suite-0", "t g")])["ok"]
+    a = audit_rows(att, ROWS)
     assert not a["ok"] and a["missing"] == 1, a
-    a = faults.audit_rows(att, ROWS + [(8, "fault-suite-0", "t g"), (9, "fault-suite-0", "t g")])
+    a = audit_rows(att, ROWS + [(8, "fault-suite-0", "t g"), (9, "fault-suite-0", "t g")])
     assert not a["ok"] and a["duplicates"] == 1, a
+
+
+def test_a_replica_row_the_primary_has_not_fails_the_replicas_audit():
+    """On an old primary: a write it took after the promotion."""
+    a = audit_rows(ATTEMPTS, ROWS, ROWS)
+    assert a["ok"] and a["not_on_primary"] == 0, a
+    a = audit_rows(ATTEMPTS, ROWS, ROWS[:3])  # id 7 ("t e", unknown) only there
+    assert not a["ok"] and a["not_on_primary"] == 1, a
+    assert a["examples"] == ["not_on_primary: id 7: t e"], a
+    # the same body under another id on the primary is not the same row
+    a = audit_rows(ATTEMPTS, ROWS, ROWS[:3] + [(8, "fault-suite-0", "t e")])
+    assert not a["ok"] and a["not_on_primary"] == 1, a
 
 
 # ---- the verdict of a scenario ----
@@ -116,8 +129,8 @@ READ_FAILED = (0.2, "read", False, 0.002, "ConnectionRefusedError", 0)
 
 
 def audits(rows=ROWS):
-    return {"primary": faults.audit_rows(ATTEMPTS, ROWS),
-            "replica": faults.audit_rows(ATTEMPTS, rows)}
+    return {"primary": audit_rows(ATTEMPTS, ROWS),
+            "replica": audit_rows(ATTEMPTS, rows)}
 
 
 def test_a_clean_scenario_is_ok_and_counts_every_outcome():
@@ -131,6 +144,13 @@ def test_a_clean_scenario_is_ok_and_counts_every_outcome():
 def test_a_bad_row_on_the_replica_fails_the_scenario():
     r = faults.judge("kill-web", "", 8, finished([READ_OK]), audits(ROWS + [ROWS[0]]))
     assert not r["ok"] and r["bad_rows_on_replica"] == 1 and r["bad_rows_on_primary"] == 0, r
+
+
+def test_a_diverged_database_fails_the_scenario():
+    aud = audits()
+    aud["diverged"] = ["web-01"]
+    r = faults.judge("kill-web", "", 8, finished([READ_OK]), aud)
+    assert not r["ok"] and r["diverged"] == ["web-01"], r
 
 
 def test_a_load_error_fails_the_scenario_even_where_failures_are_allowed():
@@ -165,6 +185,7 @@ class FakeClient:
 
     def request(self, method, path, body=None, headers=None):
         self.sent = False
+        self.key = (headers or {}).get("Idempotency-Key")
         return self.answer(self, method, path, body)
 
     def close(self):
@@ -174,6 +195,7 @@ class FakeClient:
 def run_load(answer, seconds=0.3):
     class TestLoad(faults.Load):
         THREADS = 3
+        RETRY_FOR = 0.3
 
         def client(self):
             if answer is None:
@@ -200,7 +222,7 @@ def acked(c, method, path, body):
 def verdict(load):
     rows = [(a["id"] or 0, a["author"], a["body"]) for a in load.attempts
             if a["outcome"] == "acked"]
-    aud = faults.audit_rows(load.attempts, rows)
+    aud = audit_rows(load.attempts, rows)
     return faults.judge("kill-web", "", 1, load, {"primary": aud, "replica": aud})
 
 
@@ -236,7 +258,7 @@ def test_a_201_that_is_not_the_post_sent_fails_the_scenario_and_is_audited_by_bo
     r = verdict(load)
     assert not r["ok"] and r["load_errors"] > 0, r
     assert all(a["outcome"] == "acked" and a["id"] is None for a in load.attempts)
-    a = faults.audit_rows(load.attempts, [])
+    a = audit_rows(load.attempts, [])
     assert a["missing"] == len(load.attempts) > 0, a
 
 
@@ -246,11 +268,16 @@ def test_a_thread_that_cannot_start_fails_the_scenario():
 
 
 def test_network_failures_are_failed_requests_and_set_each_posts_outcome():
+    """A POST told it failed is not sent again; one of unknown outcome is,
+    with the same Idempotency-Key, and its outcome is the last answer's."""
     calls = {"n": 0}
+    keys = {}
 
     def answer(c, method, path, body):
         calls["n"] += 1
         k = calls["n"] % 6
+        if method == "POST":
+            keys.setdefault(json.loads(body)["body"], set()).add(c.key)
         if method == "GET" or k == 0:
             return acked(c, method, path, body)
         if k == 1:
@@ -262,11 +289,34 @@ def test_network_failures_are_failed_requests_and_set_each_posts_outcome():
     load = run_load(answer)
     r = verdict(load)
     assert r["load_errors"] == 0, r
-    assert r["failed_posts"] > 0 and r["unknown_posts"] > 0 and r["acked_writes"] > 0, r
+    assert r["failed_posts"] > 0 and r["acked_writes"] > 0, r
+    assert r["retried_posts"] > 0 and r["retried_acked"] > 0, r
+    unknown = ("IncompleteRead", "504")
     for a in load.attempts:
+        answers = a["detail"].split(",")
+        # sent again only once an answer said "unknown": then until a 201 or a 4xx
+        if len(answers) > 1:
+            assert answers[0] in unknown, a
+            assert all(x not in ("201", "400") for x in answers[:-1]), a
         want = {"ConnectionRefusedError": "failed", "IncompleteRead": "unknown", "400": "failed",
-                "503": "failed", "504": "unknown"}.get(a["detail"], "acked")
+                "503": "failed", "504": "unknown"}.get(answers[-1], "acked")
+        if len(answers) > 1 and want == "failed" and answers[-1] != "400":
+            want = "unknown"  # the retry was not done; the first may have been
         assert a["outcome"] == want, a
+        assert a["retried"] == len(answers) - 1, a
+        assert keys[a["body"]] == {a["key"]}, a  # one key, every time
+
+
+def test_an_unknown_outcome_is_sent_again_until_the_retry_time_is_over():
+    def answer(c, method, path, body):
+        if method == "POST":
+            c.sent = True
+            return 504, {}, b"{}"
+        return acked(c, method, path, body)
+    load = run_load(answer)
+    r = verdict(load)
+    assert r["unknown_posts"] == r["writes"] > 0 and r["retried_posts"] == r["writes"], r
+    assert r["retried_acked"] == 0, r
 
 
 def test_a_get_sent_again_by_the_client_is_counted():

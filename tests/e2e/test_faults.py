@@ -95,4 +95,12 @@ def test_short_primary_kill_loses_no_acknowledged_write(tmp_path):
     assert r["bad_rows_on_primary"] == 0 and r["bad_rows_on_replica"] == 0, r["audit"]
     assert r["unknown_written"] <= r["unknown_posts"], r
     assert r["db"]["writes_back_s"] is not None and r["db"]["writes_back_s"] <= 10, r["db"]
+    # no row for a POST answered 503 or never sent; the ones of unknown
+    # outcome were sent again with their Idempotency-Key: one row each
+    # (duplicates are bad rows); no write on the old primary the new one
+    # has not; neither database diverged
+    for db in ("primary", "replica"):
+        assert r["audit"][db]["failed_written"] == 0, r["audit"][db]
+        assert r["audit"][db]["duplicates"] == 0, r["audit"][db]
+    assert r["db"].get("old_primary_writes", 0) == 0 and r["diverged"] == [], r
     assert r["ok"] and rc == 0, r
