@@ -325,6 +325,12 @@ bool vrrp_holds(const struct ctl *c, const struct conf_host *h);
 bool vrrp_describe(const struct ctl *c, const struct unit *u, char *out, size_t len);
 int cmd_vrrp_check(struct ctl *c, int argc, char **argv);
 
+/* rebuild.c: tristack rebuild HOST, a replica made again from a copy of
+ * the primary (mariabackup). rebuild_running: a rebuild of h is at work
+ * ({state}/db/HOST.rebuilding): the supervisor leaves h's mariadbd alone. */
+int cmd_rebuild(struct ctl *c, int argc, char **argv);
+bool rebuild_running(const struct ctl *c, const struct conf_host *h);
+
 /* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
 int cmd_bundle(struct ctl *c, int argc, char **argv);
 int cmd_forward(struct ctl *c);
