@@ -98,11 +98,11 @@ bool rebuild_running(const struct ctl *c, const struct conf_host *h)
 	return rebuild_pid(c, h) != 0;
 }
 
-/* A mark of root's in a folder of the account's: never written through a
- * link found there (O_EXCL), a stale one replaced. */
+/* A mark of root's in a folder of the account's: made only where there is
+ * none (O_EXCL: never written through a link found there, never taking
+ * another command's). */
 static int mark_make(const char *path, const char *text)
 {
-	unlink(path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
@@ -425,6 +425,23 @@ static int rebuild(struct rebuild *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* Where the rebuild of r->h works, logs and keeps the old datadir. */
+static void name_paths(struct rebuild *r)
+{
+	const struct ctl *c = r->c;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
+	mdb_paths(c, r->h, &r->p);
+	snprintf(r->work, sizeof(r->work), "%s/db/%s.rebuild", c->state, r->h->name);
+	snprintf(r->data, sizeof(r->data), "%s/data", r->work);
+	snprintf(r->aside, sizeof(r->aside), "%s.pre-rebuild-%s", r->p.datadir, when);
+	snprintf(r->log, sizeof(r->log), "%s/log/%s.rebuild.log", c->state, r->h->name);
+	mark_path(c, r->h, r->mark, sizeof(r->mark));
+}
+
 int cmd_rebuild(struct ctl *c, int argc, char **argv)
 {
 	if (argc != 1) {
@@ -439,19 +456,15 @@ int cmd_rebuild(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "tristack: rebuild %s: %s\n", argv[0], err);
 		return 1;
 	}
-	mdb_paths(c, r.h, &r.p);
-	char when[32], pid[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(r.work, sizeof(r.work), "%s/db/%s.rebuild", c->state, r.h->name);
-	snprintf(r.data, sizeof(r.data), "%s/data", r.work);
-	snprintf(r.aside, sizeof(r.aside), "%s.pre-rebuild-%s", r.p.datadir, when);
-	snprintf(r.log, sizeof(r.log), "%s/log/%s.rebuild.log", c->state, r.h->name);
-	mark_path(c, r.h, r.mark, sizeof(r.mark));
+	name_paths(&r);
+	char pid[32];
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (mark_make(r.mark, pid) < 0) {
+	int made = mark_make(r.mark, pid);
+	if (made < 0 && errno == EEXIST && !rebuild_running(c, r.h)) {
+		unlink(r.mark); /* a killed rebuild's */
+		made = mark_make(r.mark, pid);
+	}
+	if (made < 0) {
 		fprintf(stderr, "tristack: rebuild %s: cannot write %s: %s\n", argv[0], r.mark,
 		        strerror(errno));
 		return 1;
