@@ -9,7 +9,7 @@ set -eu
 PACKAGES="
 build-essential pkg-config clang libclang-rt-14-dev clang-format
 libssl-dev openssl ca-certificates
-libmariadb-dev mariadb-server mariadb-client
+libmariadb-dev mariadb-server mariadb-client mariadb-backup
 libinih-dev libjansson-dev libldns-dev zlib1g-dev
 iproute2 nftables procps psmisc
 curl wrk dnsutils haproxy nginx sysbench testssl.sh nsd
@@ -24,6 +24,12 @@ for p in $PACKAGES; do
 	fi
 done
 [ -z "$missing" ] && exit 0
+# mariabackup must be the server's version (tristack rebuild copies a running
+# instance's files): with the server installed before it, the server is
+# installed again with it, so that apt brings both to the same version.
+case " $missing " in
+*" mariadb-backup "*) case " $missing " in *" mariadb-server "*) ;; *) missing="$missing mariadb-server" ;; esac ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
 	if command -v sudo >/dev/null 2>&1; then

@@ -57,6 +57,9 @@
 #define STATE_KEEPALIVED "keepalived"
 #define STATE_VRRP       "vrrp"
 #define STATE_POWER      "power"
+/* the failover monitor keeps off while it exists: `tristack promote` at
+ * work, or `tristack rebuild` starting the rebuilt instance */
+#define STATE_DB_PROMOTING "db/promoting"
 /* tristack makes one password a MariaDB account: {state}/secrets/NAME.password */
 #define SECRET_PASSWORD_SUFFIX ".password"
 #define SECRET_APP_PASSWORD    "app" SECRET_PASSWORD_SUFFIX

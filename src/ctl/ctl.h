@@ -107,6 +107,9 @@ struct argv_buf {
 };
 void argv_add(struct argv_buf *b, const char *fmt, ...) TS_PRINTF(2, 3);
 pid_t unit_running(struct unit *u);
+/* Is pid one of our daemons (its binary named daemon)? Guards against a
+ * recycled pid. */
+bool is_our_daemon(pid_t pid, const char *daemon);
 int write_pidfile(const char *path, pid_t pid);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 /* fork() with a close-on-exec pipe from the child to the parent (an exec
@@ -147,6 +150,21 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 bool mdb_answers(const struct ctl *c, const struct unit *u, char *why, size_t whylen);
 void mdb_describe(const struct ctl *c, const struct unit *u, char *out, size_t len);
 int mdb_provision(struct ctl *c, char *err, size_t errlen);
+/* What mdb_provision does to each replica: its own accounts hardened
+ * (locally), semi-sync as the stack file says, replicating from the primary
+ * (CHANGE MASTER ... MASTER_USE_GTID=slave_pos unless it does already),
+ * both threads running within 10 s. */
+int mdb_provision_replica(struct ctl *c, const struct conf_host *h, char *err, size_t errlen);
+/* An account NAME@localhost (the socket only) with the password in
+ * {state}/secrets/NAME.password, grants ("PRIVILEGES ON WHAT" each,
+ * NULL-terminated) and at most conns sessions at once, made on the primary:
+ * replication takes it to the replicas. */
+int mdb_socket_account(struct ctl *c, const char *name, const char *const *grants, unsigned conns,
+                       char *err, size_t errlen);
+/* Run argv as an instance runs (the service account, in its view of the
+ * files, TMPDIR an instance's own tmpdir), its output appended to logfile,
+ * and wait: 0 when it exited 0. */
+int mdb_run(const struct ctl *c, char *const argv[], const char *logfile, const char *tmpdir);
 int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen);
 
 /* certs.c: when [lb] tls_listen is set and no tls_cert, make the local CA
@@ -306,6 +324,12 @@ int vrrp_read_state(const struct ctl *c, const struct conf_host *h, struct vrrp_
 bool vrrp_holds(const struct ctl *c, const struct conf_host *h);
 bool vrrp_describe(const struct ctl *c, const struct unit *u, char *out, size_t len);
 int cmd_vrrp_check(struct ctl *c, int argc, char **argv);
+
+/* rebuild.c: tristack rebuild HOST, a replica made again from a copy of
+ * the primary (mariabackup). rebuild_running: a rebuild of h is at work
+ * ({state}/db/HOST.rebuilding): the supervisor leaves h's mariadbd alone. */
+int cmd_rebuild(struct ctl *c, int argc, char **argv);
+bool rebuild_running(const struct ctl *c, const struct conf_host *h);
 
 /* bundle.c: tristack bundle HOST [-o FILE], one host's tarball for a real server. */
 int cmd_bundle(struct ctl *c, int argc, char **argv);

@@ -33,6 +33,8 @@ static void usage(FILE *out)
 	        "                    prometheus, exporter, forward, vrrp, vrrp-check);\n"
 	        "                    logs supervisor: what was restarted, and when\n"
 	        "  promote HOST      make HOST's database the primary (planned failover)\n"
+	        "  rebuild HOST      reseed HOST's database from the primary (mariabackup), "
+	        "replicating\n"
 	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
 	        "  firewall show [HOST]  the nftables rules of each host\n"
 	        "  keepalived show HOST  keepalived's configuration on an LB host ([site] vip)\n"
@@ -382,7 +384,7 @@ static int cmd_promote(struct ctl *c, int argc, char **argv)
 	}
 	/* the supervisor's failover monitor keeps off meanwhile (failover.c) */
 	char mark[TS_PATH_MAX];
-	snprintf(mark, sizeof(mark), "%s/db/promoting", c->state);
+	snprintf(mark, sizeof(mark), "%s/" STATE_DB_PROMOTING, c->state);
 	FILE *f = fopen(mark, "w");
 	if (f)
 		fclose(f);
@@ -954,6 +956,8 @@ int main(int argc, char **argv)
 		rc = cmd_logs(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "promote") == 0)
 		rc = cmd_promote(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "rebuild") == 0)
+		rc = cmd_rebuild(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "exec") == 0)
 		rc = cmd_exec(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "firewall") == 0)

@@ -158,11 +158,7 @@ int mdb_cookie_key(const struct ctl *c, char *out, size_t len)
 
 /* ---- making and starting an instance ---- */
 
-/* Run argv with its output to logfile, TMPDIR set to tmpdir (the
- * instance's own: mariadbd takes its temporary files there), as the
- * service account in its view of the files, as the instance will run. */
-static int run_wait(const struct ctl *c, char *const argv[], const char *logfile,
-                    const char *tmpdir)
+int mdb_run(const struct ctl *c, char *const argv[], const char *logfile, const char *tmpdir)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -220,7 +216,7 @@ int mdb_prepare(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		         socket_user_arg,
 		         "--skip-test-db",
 		         NULL };
-	if (run_wait(c, argv, u->logfile, p.tmp) < 0) {
+	if (mdb_run(c, argv, u->logfile, p.tmp) < 0) {
 		snprintf(err, errlen, "mariadb-install-db failed for %s (see %s)", u->host->name,
 		         u->logfile);
 		return -1;
@@ -780,61 +776,69 @@ static int semi_sync_apply(const struct ctl *c, const struct conf_host *h, char 
 	return rc;
 }
 
+int mdb_provision_replica(struct ctl *c, const struct conf_host *h, char *err, size_t errlen)
+{
+	return mdb_harden(c, h, err, errlen) < 0 || semi_sync_apply(c, h, err, errlen) < 0 ||
+	               setup_replica(c, h, mdb_primary(c), err, errlen) < 0 ||
+	               wait_replicating(c, h, 10000, err, errlen) < 0
+	           ? -1
+	           : 0;
+}
+
 int mdb_provision(struct ctl *c, char *err, size_t errlen)
 {
 	const struct conf_host *primary = mdb_primary(c);
 	if (primary == NULL)
 		return 0; /* a stack without a database */
-	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
-		const struct conf_host *h = &c->cfg.hosts[i];
-		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) &&
-		    (mdb_harden(c, h, err, errlen) < 0 || semi_sync_apply(c, h, err, errlen) < 0))
-			return -1;
-	}
-	if (setup_primary(c, primary, err, errlen) < 0)
+	if (mdb_harden(c, primary, err, errlen) < 0 ||
+	    semi_sync_apply(c, primary, err, errlen) < 0 ||
+	    setup_primary(c, primary, err, errlen) < 0)
 		return -1;
 	const struct conf_host *replicas[CONF_MAX_DB_HOSTS];
 	unsigned n = mdb_replicas(c, replicas, ARRAY_SIZE(replicas));
 	for (unsigned i = 0; i < n; i++)
-		if (setup_replica(c, replicas[i], primary, err, errlen) < 0 ||
-		    wait_replicating(c, replicas[i], 10000, err, errlen) < 0)
+		if (mdb_provision_replica(c, replicas[i], err, errlen) < 0)
 			return -1;
 	return 0;
 }
 
-/* ---- the exporter's account ---- */
+/* ---- accounts over the socket ---- */
 
-/* prometheus-mysqld-exporter reads status, variables and replication state;
- * it logs in over each instance's Unix socket, so 'localhost' only. What it
- * may do is what its documentation asks for, less SELECT on every schema:
- * PROCESS (processlist, InnoDB status), REPLICATION CLIENT and SLAVE MONITOR
- * (SHOW SLAVE STATUS, in MariaDB 10.5+ a privilege of its own), SELECT on
- * performance_schema. Made on the primary; replication takes it to the
- * replicas. */
-int mdb_exporter_user(struct ctl *c, char *err, size_t errlen)
+int mdb_socket_account(struct ctl *c, const char *name, const char *const *grants, unsigned conns,
+                       char *err, size_t errlen)
 {
 	const struct conf_host *primary = mdb_primary(c);
 	if (primary == NULL)
 		return 0;
 	char pw[64];
-	if (secret(c, "exporter", pw, sizeof(pw)) < 0) {
-		snprintf(err, errlen, "cannot make the exporter's password in %s/secrets",
-		         c->state);
+	if (secret(c, name, pw, sizeof(pw)) < 0) {
+		snprintf(err, errlen, "cannot make the %s password in %s/secrets", name, c->state);
 		return -1;
 	}
 	MYSQL *m = mdb_admin(c, primary, err, errlen);
 	if (m == NULL)
 		return -1;
 	int rc = sql(m, err, errlen,
-	             "CREATE USER IF NOT EXISTS 'exporter'@'localhost' IDENTIFIED BY '%s' "
-	             "WITH MAX_USER_CONNECTIONS 3; "
-	             "ALTER USER 'exporter'@'localhost' IDENTIFIED BY '%s'; "
-	             "GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR ON *.* TO "
-	             "'exporter'@'localhost'; "
-	             "GRANT SELECT ON performance_schema.* TO 'exporter'@'localhost'",
-	             pw, pw);
+	             "CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY '%s'; "
+	             "ALTER USER '%s'@'localhost' IDENTIFIED BY '%s' WITH MAX_USER_CONNECTIONS %u",
+	             name, pw, name, pw, conns);
+	for (const char *const *g = grants; rc == 0 && *g; g++)
+		rc = sql(m, err, errlen, "GRANT %s TO '%s'@'localhost'", *g, name);
+	explicit_bzero(pw, sizeof(pw));
 	mysql_close(m);
 	return rc;
+}
+
+/* prometheus-mysqld-exporter reads status, variables and replication state.
+ * What it may do is what its documentation asks for, less SELECT on every
+ * schema: PROCESS (processlist, InnoDB status), REPLICATION CLIENT and SLAVE
+ * MONITOR (SHOW SLAVE STATUS, in MariaDB 10.5+ a privilege of its own),
+ * SELECT on performance_schema. */
+int mdb_exporter_user(struct ctl *c, char *err, size_t errlen)
+{
+	static const char *const grants[] = { "PROCESS, REPLICATION CLIENT, SLAVE MONITOR ON *.*",
+		                              "SELECT ON performance_schema.*", NULL };
+	return mdb_socket_account(c, "exporter", grants, 3, err, errlen);
 }
 
 /* ---- planned failover ---- */

@@ -167,8 +167,7 @@ int ctl_units(struct ctl *c, char *err, size_t errlen)
 	return c->monitoring ? mon_units(c, err, errlen) : 0;
 }
 
-/* Is pid one of our daemons? (guards against a recycled pid) */
-static bool is_our_daemon(pid_t pid, const char *daemon)
+bool is_our_daemon(pid_t pid, const char *daemon)
 {
 	char path[64], exe[4096];
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);

@@ -17,7 +17,8 @@
  * (tickets.c).
  *
  * A host `tristack poweroff` stopped (isolated mode) stays down: its units
- * are left alone until `tristack poweron` starts them again.
+ * are left alone until `tristack poweron` starts them again. So is the
+ * mariadbd of a host `tristack rebuild` is at work on (rebuild.c).
  *
  * Between two rounds it serves GET /metrics on [monitoring] supervisor (the
  * monitoring host's address; supervisor_metrics.c): per unit, its restarts, whether it
@@ -240,6 +241,10 @@ static void supervise(struct ctl *c, int lfd)
 			/* `tristack poweroff` holds the host down: nothing of it
 			 * is started again, and its stop is no crash */
 			if (!u->root_ns && host_is_off(c, u->host))
+				continue;
+			/* `tristack rebuild` replaces its data: that mariadbd is
+			 * the rebuild's to stop and start */
+			if (u->db && rebuild_running(c, u->host))
 				continue;
 			if (s->state == SV_UP) {
 				if (unit_running(u)) {
