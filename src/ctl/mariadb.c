@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -99,61 +98,6 @@ int mdb_set_primary(const struct ctl *c, const char *name)
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		return -1;
 	return 0;
-}
-
-/* ---- secrets ---- */
-
-/* The secret in {state}/secrets/FILE, made (0600) on first use: nchars
- * random characters of alphabet (whose size divides 256 or nearly). */
-static int secret_file(const struct ctl *c, const char *file, const char *alphabet, size_t nchars,
-                       char *out, size_t len)
-{
-	char dir[TS_PATH_MAX], path[TS_PATH_MAX + 100];
-	fmt(dir, sizeof(dir), "%s/" STATE_SECRETS, c->state);
-	mkdir(dir, 0700);
-	fmt(path, sizeof(path), "%s/%s", dir, file);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		bool ok = fgets(out, (int)len, f) != NULL;
-		fclose(f);
-		out[strcspn(out, "\r\n")] = '\0';
-		if (ok && out[0])
-			return 0;
-	}
-	unsigned char rnd[64];
-	size_t na = strlen(alphabet);
-	if (nchars > sizeof(rnd) || len < nchars + 1 ||
-	    getrandom(rnd, nchars, 0) != (ssize_t)nchars)
-		return -1;
-	for (size_t i = 0; i < nchars; i++)
-		out[i] = alphabet[rnd[i] % na];
-	out[nchars] = '\0';
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	ssize_t w = write(fd, out, strlen(out));
-	close(fd);
-	return w == (ssize_t)strlen(out) ? 0 : -1;
-}
-
-/* A MariaDB password: {state}/secrets/NAME.password, 24 alphanumerics. */
-static int secret(const struct ctl *c, const char *name, char *out, size_t len)
-{
-	char file[256];
-	fmt(file, sizeof(file), "%s" SECRET_PASSWORD_SUFFIX, name);
-	return secret_file(c, file,
-	                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 24,
-	                   out, len);
-}
-
-int mdb_secret(const struct ctl *c, const char *name, char *out, size_t len)
-{
-	return secret(c, name, out, len);
-}
-
-int mdb_cookie_key(const struct ctl *c, char *out, size_t len)
-{
-	return secret_file(c, SECRET_COOKIE_KEY, "0123456789abcdef", 64, out, len);
 }
 
 /* ---- making and starting an instance ---- */
@@ -635,8 +579,8 @@ static int revoke_all(MYSQL *m, const char *user, const char *host, char *err, s
 static int setup_primary(struct ctl *c, const struct conf_host *primary, char *err, size_t errlen)
 {
 	char app_pw[64], repl_pw[64], from[64];
-	if (secret(c, "app", app_pw, sizeof(app_pw)) < 0 ||
-	    secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+	if (mdb_secret(c, "app", app_pw, sizeof(app_pw)) < 0 ||
+	    mdb_secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
 		snprintf(err, errlen, "cannot make the passwords in %s/secrets", c->state);
 		return -1;
 	}
@@ -688,7 +632,7 @@ static int setup_replica(struct ctl *c, const struct conf_host *replica,
                          const struct conf_host *primary, char *err, size_t errlen)
 {
 	char repl_pw[64], host[128] = "";
-	if (secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+	if (mdb_secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
 		snprintf(err, errlen, "cannot read the repl password");
 		return -1;
 	}
@@ -811,7 +755,7 @@ int mdb_socket_account(struct ctl *c, const char *name, const char *const *grant
 	if (primary == NULL)
 		return 0;
 	char pw[64];
-	if (secret(c, name, pw, sizeof(pw)) < 0) {
+	if (mdb_secret(c, name, pw, sizeof(pw)) < 0) {
 		snprintf(err, errlen, "cannot make the %s password in %s/secrets", name, c->state);
 		return -1;
 	}
@@ -950,7 +894,7 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen)
 	printf("  %s is the primary\n", name);
 	if (o) {
 		char repl_pw[64];
-		secret(c, "repl", repl_pw, sizeof(repl_pw));
+		mdb_secret(c, "repl", repl_pw, sizeof(repl_pw));
 		if (sql(o, err, errlen,
 		        "STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', MASTER_PORT=%lld, "
 		        "MASTER_USER='repl', MASTER_PASSWORD='%s', MASTER_USE_GTID=current_pos, "
@@ -982,7 +926,7 @@ int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct co
                        char *err, size_t errlen)
 {
 	char repl_pw[64];
-	if (secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
+	if (mdb_secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
 		snprintf(err, errlen, "cannot read the repl password");
 		return -1;
 	}
