@@ -45,8 +45,11 @@ def sc_db_partition_primary(st, load, short):
     subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=cut, text=True,
                    check=True)
     t_done = load.elapsed()
+    status = ""
     try:
         promoted, fenced = wait_promoted(st, load, old, t)
+        if promoted is not None:  # what the operator sees meanwhile
+            status = st.ctl("status", check=False).stdout
         load.wait_until(t + 10)
     finally:
         subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "tscut"],
@@ -60,6 +63,9 @@ def sc_db_partition_primary(st, load, short):
         raise RuntimeError(f"{new} was not promoted within 30 s")
     if not fenced:
         raise RuntimeError(f"{old} was not marked fenced when {new} was promoted")
+    if f"database primary: {new}" not in status or f"{old} fenced" not in status:
+        raise RuntimeError(f"tristack status does not show {new} primary, {old} fenced: "
+                           f"{status[-600:]!r}")
 
 
 def sc_db_poweroff_primary(st, load, short):
