@@ -729,6 +729,19 @@ void failover_describe(const struct ctl *c, char *out, size_t len)
 	if (rec.count && o < len)
 		o += (size_t)snprintf(out + o, len - o, "; last: %s -> %s at %s (%u in all)",
 		                      rec.from, rec.to, when, rec.count);
+	/* on servers: the monitor of this host (failover_servers.c) */
+	char path[TS_PATH_MAX];
+	snprintf(path, sizeof(path), "%s/run/failover-monitor.pid", c->state);
+	FILE *f = fopen(path, "r");
+	int pid = 0;
+	if (f) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	if (o < len && pid > 0)
+		o += (size_t)snprintf(out + o, len - o, "; tristack failover-monitor %s (pid %d)",
+		                      kill(pid, 0) == 0 ? "running" : "NOT RUNNING", pid);
 	for (unsigned i = 0; i < c->cfg.nhosts && o < len; i++) {
 		const struct conf_host *h = &c->cfg.hosts[i];
 		char diverged[TS_PATH_MAX], fenced[TS_PATH_MAX];

@@ -54,4 +54,13 @@ int fo_fence_rules(const struct ctl *c, const char *allow, char *out, size_t len
 void fo_log(const char *fmt, ...) TS_PRINTF(1, 2);
 uint64_t fo_now_ms(void);
 
+/* failover_servers.c, for the two agents of servers (the monitor and
+ * db_guard.c's guard): SIGTERM and SIGINT end the loop; a sleep a signal
+ * cuts short; HOST checked (NULL, said why on stderr, when it is not a
+ * host that runs cmd: the monitoring host, a database host). */
+void fo_agent_signals(void);
+bool fo_agent_stopping(void);
+void fo_agent_sleep_until(uint64_t when);
+const struct conf_host *fo_agent_host(const struct ctl *c, int argc, char **argv, const char *cmd);
+
 #endif
