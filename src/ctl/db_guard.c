@@ -7,11 +7,15 @@
  *   - the firewall: while its instance is read-only and replicates from
  *     no one (an old primary after a failover, until it rejoins; a
  *     diverged one; a primary back from a restart, until the monitor makes
- *     it writable), the database port is closed to every address but the
- *     monitoring host's (table inet tsfence, fo_fence_rules: no app reads
- *     stale rows there or writes, no replica follows it; the monitor still
- *     reaches it to rejoin it). It opens again once the instance is
- *     writable or a replica. While closed it is loaded again every
+ *     it writable; a primary made read-only by hand), the database port
+ *     takes no new connection but from the monitoring host (table inet
+ *     tsfence, fo_fence_rules: no app opens a session there to read stale
+ *     rows, no replica starts following it; the monitor still reaches it
+ *     to rejoin it; a session already open goes on, so that a replica's
+ *     I/O thread still gets what a primary made read-only for a planned
+ *     switchover has committed, and the monitor kills the app's sessions on
+ *     an old primary). It opens again once the instance is writable or a
+ *     replica. While closed it is loaded again every
  *     GUARD_REFRESH_MS: a reload of nftables.service flushes the ruleset.
  *   - the watchdog: a mariadbd whose socket takes the connection but sends
  *     no greeting within FO_PROBE_TIMEOUT_MS, round after round for [db]
@@ -136,7 +140,7 @@ static int fence(struct guard *g, bool on, char *err, size_t errlen)
 	char rules[1024];
 	const struct conf_host *mon = mon_conf_host(&g->c->cfg);
 	if (on)
-		fo_fence_rules(g->c, mon ? mon->address : NULL, rules, sizeof(rules));
+		fo_fence_rules(g->c, mon ? mon->address : NULL, true, rules, sizeof(rules));
 	else
 		snprintf(rules, sizeof(rules), "table inet tsfence\ndelete table inet tsfence\n");
 	int fd = memfd_create("tsfence", 0); /* nft inherits it */

@@ -212,7 +212,7 @@ void failover_fenced_path(const struct ctl *c, const struct conf_host *h, char *
 	snprintf(out, len, "%s/db/%s.fenced", c->state, h->name);
 }
 
-int fo_fence_rules(const struct ctl *c, const char *allow, char *out, size_t len)
+int fo_fence_rules(const struct ctl *c, const char *allow, bool new_only, char *out, size_t len)
 {
 	long long port = (long long)c->cfg.db.port;
 	char allowed[160] = "";
@@ -226,9 +226,9 @@ int fo_fence_rules(const struct ctl *c, const char *allow, char *out, size_t len
 	                 "\tchain input {\n"
 	                 "\t\ttype filter hook input priority -5; policy accept;\n"
 	                 "\t\tiif \"lo\" accept\n%s"
-	                 "\t\ttcp dport %lld drop comment \"fenced: not the primary\"\n"
+	                 "\t\t%stcp dport %lld drop comment \"fenced: not the primary\"\n"
 	                 "\t}\n}\n",
-	                 allowed, port);
+	                 allowed, new_only ? "ct state new " : "", port);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
@@ -259,7 +259,7 @@ int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
 		                                 "table", "inet", "tsfence", NULL },
 		                err, sizeof(err));
 	char rules[1024];
-	fo_fence_rules(c, NULL, rules, sizeof(rules));
+	fo_fence_rules(c, NULL, false, rules, sizeof(rules));
 	char path[TS_PATH_MAX];
 	snprintf(path, sizeof(path), "%s/firewall/%s.fence.nft", c->state, h->name);
 	FILE *f = fopen(path, "w");

@@ -49,8 +49,10 @@ MYSQL *fo_connect_tcp(const struct ctl *c, const struct conf_host *h, const char
 /* {state}/secrets/NAME.password, read (never made: a missing one is -1). */
 int fo_secret(const struct ctl *c, const char *name, char *out, size_t len);
 /* The nftables script of the fence of a database host: its port closed
- * to all but loopback and allow (an address, or NULL). */
-int fo_fence_rules(const struct ctl *c, const char *allow, char *out, size_t len);
+ * to all but loopback and allow (an address, or NULL); new_only: to new
+ * connections only (the guard's: a replica's running I/O thread goes on
+ * receiving what a primary made read-only by hand has committed). */
+int fo_fence_rules(const struct ctl *c, const char *allow, bool new_only, char *out, size_t len);
 void fo_log(const char *fmt, ...) TS_PRINTF(1, 2);
 uint64_t fo_now_ms(void);
 
