@@ -108,6 +108,8 @@ struct argv_buf {
 void argv_add(struct argv_buf *b, const char *fmt, ...) TS_PRINTF(2, 3);
 pid_t unit_running(struct unit *u);
 int write_pidfile(const char *path, pid_t pid);
+/* The pid a pid file holds, or 0 (none, unreadable, not a number). */
+pid_t read_pidfile(const char *path);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 /* fork() with a close-on-exec pipe from the child to the parent (an exec
  * that works closes the child's end): *report is the write end in the child

@@ -112,25 +112,19 @@ static enum guard_seen look(struct guard *g, bool *fence)
 /* The pid of the instance, when it is a live mariadbd; else 0. */
 static pid_t instance_pid(const struct guard *g)
 {
-	FILE *f = fopen(g->pidfile, "r");
-	int pid = 0;
-	if (f) {
-		if (fscanf(f, "%d", &pid) != 1)
-			pid = 0;
-		fclose(f);
-	}
+	pid_t pid = read_pidfile(g->pidfile);
 	if (pid <= 0)
 		return 0;
 	char path[64], comm[32] = "";
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return 0;
 	if (fgets(comm, sizeof(comm), f) == NULL)
 		comm[0] = '\0';
 	fclose(f);
 	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, "mariadbd") == 0 || strcmp(comm, "mysqld") == 0 ? (pid_t)pid : 0;
+	return strcmp(comm, "mariadbd") == 0 || strcmp(comm, "mysqld") == 0 ? pid : 0;
 }
 
 /* Load (on) or drop the fence's table, through a memory file: the unit's

@@ -732,13 +732,7 @@ void failover_describe(const struct ctl *c, char *out, size_t len)
 	/* on servers: the monitor of this host (failover_servers.c) */
 	char path[TS_PATH_MAX];
 	snprintf(path, sizeof(path), "%s/run/failover-monitor.pid", c->state);
-	FILE *f = fopen(path, "r");
-	int pid = 0;
-	if (f) {
-		if (fscanf(f, "%d", &pid) != 1)
-			pid = 0;
-		fclose(f);
-	}
+	pid_t pid = read_pidfile(path);
 	if (o < len && pid > 0)
 		o += (size_t)snprintf(out + o, len - o, "; tristack failover-monitor %s (pid %d)",
 		                      kill(pid, 0) == 0 ? "running" : "NOT RUNNING", pid);
