@@ -243,8 +243,7 @@ int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t 
 		set[0] = '\0';
 		hosts_with(c, ROLE_APP, NULL, set, sizeof(set));
 		hosts_with(c, ROLE_DB_PRIMARY | ROLE_DB_REPLICA, h, set, sizeof(set));
-		/* the failover monitor (the lab's supervisor, a server's
-		 * tristack failover-monitor), from there */
+		/* the failover monitor (the supervisor; on servers failover-monitor) */
 		if (mon && s->db.auto_failover)
 			add_addr(set, sizeof(set), mon->address);
 		if (set[0])
