@@ -173,6 +173,24 @@ if [ -n "$DB_ROLE" ]; then
 	install -d -m 0750 "$STATE/db"
 	ln -sfn /run/mysqld/mysqld.sock "$STATE/run/$HOST.db.sock"
 	ln -sfn /run/mysqld/mysqld.pid "$STATE/run/$HOST.db.pid"
+	# what this instance is now, whatever the bundle says it was made as:
+	# a failover (or a promote) may have swapped the roles since
+	now_master=$(mariadb -N -B -e 'SHOW SLAVE STATUS' | cut -f2)
+	now_ro=$(mariadb -N -B -e 'SELECT @@read_only')
+	if [ -n "$FAILOVER_MONITOR" ]; then
+		# tristack-db-guard's login: its own Unix account by the socket,
+		# local to this instance (not replicated), reading state alone
+		mariadb -e "SET SESSION sql_log_bin = 0;
+			CREATE USER IF NOT EXISTS 'mysql'@'localhost' IDENTIFIED VIA unix_socket;
+			GRANT SLAVE MONITOR ON *.* TO 'mysql'@'localhost'"
+	fi
+fi
+
+if [ "$DB_ROLE" = primary ] && [ -n "$now_master" ]; then
+	die "this instance replicates from $now_master: it is no longer the primary (a failover or a promote moved it; tristack status on ${FAILOVER_MONITOR:-the new primary}). Swap the db roles in the stack file, make the bundles again (docs/deploy.md)"
+fi
+if [ "$DB_ROLE" = replica ] && [ -z "$now_master" ] && [ "$now_ro" = 0 ]; then
+	die "this instance is writable and replicates from no one: it is the primary now (a failover or a promote made it so). Swap the db roles in the stack file, make the bundles again (docs/deploy.md)"
 fi
 
 if [ "$DB_ROLE" = primary ]; then
@@ -205,6 +223,17 @@ fi
 # ---- the daemons ----
 
 say "units: ${UNITS[*]}"
+# the failover agents of an earlier bundle that this one no longer has
+# ([db] auto_failover turned off, or the monitoring host moved)
+for u in tristack-failover-monitor tristack-db-guard; do
+	case " ${UNITS[*]} " in *" $u "*) continue ;; esac
+	if [ -f "/etc/systemd/system/$u.service" ]; then
+		systemctl disable --now --quiet "$u.service" || true
+		rm -f "/etc/systemd/system/$u.service"
+		[ "$u" = tristack-db-guard ] && { nft delete table inet tsfence 2>/dev/null || true; }
+		say "$u: not in this bundle: stopped and removed"
+	fi
+done
 systemctl daemon-reload
 for u in "${UNITS[@]}"; do
 	systemctl enable --quiet "$u.service"
@@ -253,6 +282,10 @@ if [ -n "$DB_ROLE" ]; then
 		ro=$(mariadb -N -B -e 'SELECT @@read_only')
 		if [ "$ro" = 0 ]; then
 			printf '  %-14s ok  (primary, writable)\n' mariadb
+		elif [ -n "$FAILOVER_MONITOR" ]; then
+			# it starts read-only: the monitor makes it writable
+			printf '  %-14s ok  (primary, read-only until tristack failover-monitor on %s makes it writable)\n' \
+				mariadb "$FAILOVER_MONITOR"
 		else
 			printf '  %-14s FAILED (the primary is read-only)\n' mariadb
 			failed=1

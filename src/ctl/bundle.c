@@ -7,14 +7,17 @@
  *   systemd/       one unit per daemon (hardened, restarted on failure);
  *                  an LB of a pair ([site] vip) also keepalived's (as the
  *                  tristack user) and its agent's, with
- *                  etc/tristack/keepalived.conf
+ *                  etc/tristack/keepalived.conf; with [db] auto_failover,
+ *                  the monitoring host the failover monitor's and each db
+ *                  host its guard's (bundle_failover.c)
  *   nftables/      the host's firewall (fw_render, firewall.c)
  *   mariadb/       db hosts: settings for Debian's mariadb.service; the
  *                  primary's provision.sql and migrations, the replica's
  *                  replica.sql
  *   tls/           lb without tls_cert: the local CA's site certificates
  *   secrets/       app hosts: the database password the app reads; the LBs
- *                  of a pair: the session-ticket keys they share
+ *                  of a pair: the session-ticket keys they share; the
+ *                  failover monitor's host: its password and repl's
  *   share/         what the stack file names by relative path (the web root)
  *   install.sh     deploy/install.sh with the host's settings filled in
  *   README
@@ -368,6 +371,32 @@ static int put_binaries(struct bundle *b)
 
 /* ---- systemd/ ---- */
 
+/* What every unit of the bundle has: a read-only system, rw (NULL: none)
+ * the one folder it writes; nothing else of the machine's; and [Install]. */
+void bundle_unit_sandbox(FILE *f, const char *rw)
+{
+	fprintf(f, "NoNewPrivileges=yes\n"
+	           "ProtectSystem=strict\n");
+	if (rw)
+		fprintf(f, "ReadWritePaths=%s\n", rw);
+	fprintf(f, "ProtectHome=yes\n"
+	           "PrivateTmp=yes\n"
+	           "PrivateDevices=yes\n"
+	           "ProtectKernelModules=yes\n"
+	           "ProtectKernelLogs=yes\n"
+	           "ProtectControlGroups=yes\n"
+	           "ProtectClock=yes\n"
+	           "ProtectHostname=yes\n"
+	           "RestrictNamespaces=yes\n"
+	           "RestrictRealtime=yes\n"
+	           "RestrictSUIDSGID=yes\n"
+	           "LockPersonality=yes\n"
+	           "SystemCallArchitectures=native\n"
+	           "\n"
+	           "[Install]\n"
+	           "WantedBy=multi-user.target\n");
+}
+
 /* The listeners of a role's daemon, for its ports and its check. */
 static unsigned role_listens(const struct conf *s, unsigned role, const char **out)
 {
@@ -459,27 +488,9 @@ static int put_unit(struct bundle *b, size_t r)
 		           "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n");
 	else
 		fprintf(f, "CapabilityBoundingSet=\n");
-	fprintf(f, "NoNewPrivileges=yes\n"
-	           "ProtectSystem=strict\n"
-	           "ReadWritePaths=" T_STATE "\n"
-	           "ProtectHome=yes\n"
-	           "PrivateTmp=yes\n"
-	           "PrivateDevices=yes\n"
-	           "ProtectKernelTunables=yes\n"
-	           "ProtectKernelModules=yes\n"
-	           "ProtectKernelLogs=yes\n"
-	           "ProtectControlGroups=yes\n"
-	           "ProtectClock=yes\n"
-	           "ProtectHostname=yes\n"
-	           "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n"
-	           "RestrictNamespaces=yes\n"
-	           "RestrictRealtime=yes\n"
-	           "RestrictSUIDSGID=yes\n"
-	           "LockPersonality=yes\n"
-	           "SystemCallArchitectures=native\n"
-	           "\n"
-	           "[Install]\n"
-	           "WantedBy=multi-user.target\n");
+	fprintf(f, "ProtectKernelTunables=yes\n"
+	           "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n");
+	bundle_unit_sandbox(f, T_STATE);
 	snprintf(rel, sizeof(rel), "systemd/%s.service", daemon);
 	return bundle_out_put(b, &o, rel, 0644);
 }
@@ -575,26 +586,8 @@ static int put_vrrp_unit(struct bundle *b, bool keepalived, const struct vrrp_pa
 		        T_BIN, T_CONF, T_STATE, host);
 	fprintf(f, "Restart=always\n"
 	           "RestartSec=1\n"
-	           "UMask=0027\n"
-	           "NoNewPrivileges=yes\n"
-	           "ProtectSystem=strict\n"
-	           "ReadWritePaths=" T_STATE "\n"
-	           "ProtectHome=yes\n"
-	           "PrivateTmp=yes\n"
-	           "PrivateDevices=yes\n"
-	           "ProtectKernelModules=yes\n"
-	           "ProtectKernelLogs=yes\n"
-	           "ProtectControlGroups=yes\n"
-	           "ProtectClock=yes\n"
-	           "ProtectHostname=yes\n"
-	           "RestrictNamespaces=yes\n"
-	           "RestrictRealtime=yes\n"
-	           "RestrictSUIDSGID=yes\n"
-	           "LockPersonality=yes\n"
-	           "SystemCallArchitectures=native\n"
-	           "\n"
-	           "[Install]\n"
-	           "WantedBy=multi-user.target\n");
+	           "UMask=0027\n");
+	bundle_unit_sandbox(f, T_STATE);
 	char rel[128];
 	snprintf(rel, sizeof(rel), "systemd/%s.service",
 	         keepalived ? "tristack-keepalived" : "tristack-vrrp-check");
@@ -797,9 +790,9 @@ static int build(struct bundle *b, const char *out)
 	if (bundle_mkdirs(b, b->top) < 0 || put_binaries(b) < 0 ||
 	    bundle_copy_file(b, b->c->conf, "etc/tristack/foobar.conf", 0644) < 0 ||
 	    bundle_put_file(b, "etc/tristack/host", 0644, host_line, strlen(host_line)) < 0 ||
-	    put_units(b) < 0 || put_vrrp(b) < 0 || put_firewall(b) < 0 ||
-	    bundle_put_database(b) < 0 || put_tls(b) < 0 || put_shared(b) < 0 ||
-	    bundle_put_install(b) < 0 || bundle_put_readme(b) < 0)
+	    put_units(b) < 0 || put_vrrp(b) < 0 || bundle_put_failover(b) < 0 ||
+	    put_firewall(b) < 0 || bundle_put_database(b) < 0 || put_tls(b) < 0 ||
+	    put_shared(b) < 0 || bundle_put_install(b) < 0 || bundle_put_readme(b) < 0)
 		return -1;
 	return pack(b, out);
 }

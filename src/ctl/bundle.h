@@ -63,8 +63,18 @@ int bundle_out_put(struct bundle *b, struct bundle_out *o, const char *rel, mode
 int bundle_read_all(struct bundle *b, const char *path, char **text, size_t *len);
 int bundle_copy_file(struct bundle *b, const char *src, const char *rel, mode_t mode);
 
+/* The sandbox and [Install] every unit has; rw: the folder it may write. */
+void bundle_unit_sandbox(FILE *f, const char *rw);
+
 /* bundle_mariadb.c: mariadb/ on db hosts. */
 int bundle_put_database(struct bundle *b);
+
+/* bundle_failover.c: with [db] auto_failover, the failover monitor's unit
+ * and secrets on the monitoring host, the db-guard's unit on each db host;
+ * bundle_failover_units: their names, words for install.sh's UNITS. */
+bool bundle_failover_on(const struct bundle *b);
+int bundle_put_failover(struct bundle *b);
+void bundle_failover_units(const struct bundle *b, FILE *f);
 
 /* bundle_install.c: the host's roles as text ("lb, dns"); install.sh; README. */
 void bundle_roles_text(const struct conf_host *h, char *out, size_t len, const char *sep);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "failover.h"
 
 void bundle_roles_text(const struct conf_host *h, char *out, size_t len, const char *sep)
 {
@@ -96,6 +97,7 @@ int bundle_put_install(struct bundle *b)
 		bundle_sh_word(f, "tristack-vrrp-check");
 		bundle_sh_word(f, "tristack-keepalived");
 	}
+	bundle_failover_units(b, f);
 	fprintf(f, " )\nPACKAGES=(%s )\n", b->packages.text);
 	fprintf(f, "# \"daemon URL\": what must answer once they run\nCHECKS=(%s )\n",
 	        b->checks.text);
@@ -112,6 +114,10 @@ int bundle_put_install(struct bundle *b)
 	bundle_sh_quote(f, b->primary ? b->primary->name : "");
 	fprintf(f, "\nPRIMARY_ADDRESS=");
 	bundle_sh_quote(f, b->primary ? b->primary->address : "");
+	const struct conf_host *mon = mon_conf_host(&b->c->cfg);
+	fprintf(f, "\n# [db] auto_failover: the host of tristack failover-monitor ('': off)\n"
+	           "FAILOVER_MONITOR=");
+	bundle_sh_quote(f, bundle_failover_on(b) && mon ? mon->name : "");
 	fprintf(f, "\n# ----\n");
 	fputs(at + sizeof(mark) - 1, f);
 	free(tmpl);
@@ -187,7 +193,7 @@ int bundle_put_readme(struct bundle *b)
 		        "  mariadb/60-tristack.cnf to /etc/mysql/mariadb.conf.d: server_id, binary "
 		        "log,\n"
 		        "                          bind_address %s, read_only %s\n",
-		        b->h->address, b->h == b->primary ? "OFF" : "ON");
+		        b->h->address, b->h == b->primary && !bundle_failover_on(b) ? "OFF" : "ON");
 		if (b->h == b->primary)
 			fprintf(f,
 			        "  mariadb/provision.sql   the schema %s, the accounts app and "
@@ -202,6 +208,16 @@ int bundle_put_readme(struct bundle *b)
 			        "password)\n",
 			        b->primary->name, b->primary->address);
 	}
+	if (bundle_failover_on(b) && bundle_is_db(b->h))
+		fprintf(f, "  systemd/tristack-db-guard.service  as mysql, CAP_NET_ADMIN: this "
+		           "MariaDB's port\n"
+		           "                          closed while it is read-only and no replica; "
+		           "killed when hung\n");
+	if (bundle_failover_on(b) && b->h == mon_conf_host(s))
+		fprintf(f, "  systemd/tristack-failover-monitor.service  the automatic failover "
+		           "(as tristack)\n"
+		           "  secrets/" FAILOVER_ACCOUNT
+		           ".password, secrets/repl.password  to " T_STATE "/secrets (0600)\n");
 	if (b->local_tls)
 		fprintf(
 		    f,

@@ -8,6 +8,7 @@
 
 #include "bundle.h"
 #include "conf/names.h"
+#include "failover.h"
 
 /* 'text' for SQL (MariaDB's default sql_mode: \ escapes) */
 static void sql_str(FILE *f, const char *s)
@@ -40,6 +41,10 @@ static int put_cnf(struct bundle *b)
 	const struct conf_db *db = &b->c->cfg.db;
 	unsigned server_id = (unsigned)(b->h - b->c->cfg.hosts) + 1; /* as mdb_argv */
 	bool primary = b->h == b->primary;
+	/* with automatic failover, every instance starts read-only: one back
+	 * from a restart takes no write until the monitor has seen that it is
+	 * still the primary (failover.c: the rule) */
+	bool ro = !primary || bundle_failover_on(b);
 	struct bundle_out o;
 	FILE *f = bundle_out_open(b, &o);
 	if (f == NULL)
@@ -69,8 +74,11 @@ static int put_cnf(struct bundle *b)
 	        b->h->name, primary ? "primary" : "replica", b->c->cfg.site.domain, b->h->name,
 	        server_id, b->h->address, (long long)db->port, db->buffer_pool,
 	        conf_db_threads_name(db->thread_handling),
-	        primary ? "" : "# a replica comes up read-only, not writable until promoted\n",
-	        primary ? "OFF" : "ON");
+	        !ro        ? ""
+	        : !primary ? "# a replica comes up read-only, not writable until promoted\n"
+	                   : "# [db] auto_failover: it comes up read-only, and tristack\n"
+	                     "# failover-monitor makes it writable while it is the primary\n",
+	        ro ? "ON" : "OFF");
 	/* as mdb_argv: both sides on every instance, for roles swap */
 	const char *semi = mdb_semi_sync(b->c) ? "ON" : "OFF";
 	fprintf(f,
@@ -93,6 +101,46 @@ static int secrets(struct bundle *b, char *app, char *repl, size_t len)
 		return bundle_fail(b, "cannot read or make the passwords in %s/secrets",
 		                   b->c->state);
 	return 0;
+}
+
+/* The failover monitor's account ([db] auto_failover), at the monitoring
+ * host's address alone, with what it reads and does and no data:
+ * SLAVE MONITOR (SHOW SLAVE STATUS), PROCESS (the app's sessions listed),
+ * CONNECTION ADMIN (and killed), READ_ONLY ADMIN (SET GLOBAL read_only),
+ * REPLICATION SLAVE ADMIN (STOP, CHANGE MASTER, START), RELOAD (RESET SLAVE
+ * ALL, on the replica it promotes). Without automatic failover it is
+ * dropped. */
+static void put_failover_account(struct bundle *b, FILE *f)
+{
+	const struct conf_host *mon = mon_conf_host(&b->c->cfg);
+	char pw[128];
+	if (mon == NULL)
+		return;
+	if (!bundle_failover_on(b) || mdb_secret(b->c, FAILOVER_ACCOUNT, pw, sizeof(pw)) < 0) {
+		fprintf(f, "\n-- no automatic failover: no failover monitor's account\n"
+		           "DROP USER IF EXISTS '" FAILOVER_ACCOUNT "'@");
+		sql_str(f, mon->address);
+		fprintf(f, ";\n");
+		return;
+	}
+	static const char *const stmts[] = { "CREATE USER IF NOT EXISTS", "ALTER USER",
+		                             "REVOKE ALL PRIVILEGES, GRANT OPTION FROM",
+		                             "GRANT PROCESS, RELOAD, CONNECTION ADMIN, READ_ONLY "
+		                             "ADMIN, REPLICATION SLAVE ADMIN, "
+		                             "SLAVE MONITOR ON *.* TO" };
+	fprintf(f, "\n-- %s: the failover monitor (tristack failover-monitor), from there alone\n",
+	        mon->name);
+	for (size_t i = 0; i < ARRAY_SIZE(stmts); i++) {
+		fprintf(f, "%s '" FAILOVER_ACCOUNT "'@", stmts[i]);
+		sql_str(f, mon->address);
+		if (i < 2) {
+			fprintf(f, " IDENTIFIED BY ");
+			sql_str(f, pw);
+			fprintf(f, " WITH MAX_USER_CONNECTIONS 10");
+		}
+		fprintf(f, ";\n");
+	}
+	explicit_bzero(pw, sizeof(pw));
 }
 
 /* One account per client host, at its exact address (what mariadb.c does off
@@ -142,6 +190,7 @@ static int put_provision(struct bundle *b, const char *app_pw, const char *repl_
 			fprintf(f, ";\n");
 		}
 	}
+	put_failover_account(b, f);
 	fprintf(f, "\n-- the migrations applied (db/migrations; install.sh applies the others)\n"
 	           "CREATE TABLE IF NOT EXISTS ");
 	sql_id(f, s->db.name);

@@ -111,6 +111,8 @@ pid_t unit_running(struct unit *u);
  * recycled pid. */
 bool is_our_daemon(pid_t pid, const char *daemon);
 int write_pidfile(const char *path, pid_t pid);
+/* The pid a pid file holds, or 0 (none, unreadable, not a number). */
+pid_t read_pidfile(const char *path);
 int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 /* fork() with a close-on-exec pipe from the child to the parent (an exec
  * that works closes the child's end): *report is the write end in the child
@@ -251,23 +253,25 @@ void mon_stop_leftovers(struct ctl *c, unsigned grace_ms);
 void mon_print(const struct ctl *c);
 
 /* mariadb.c, for failover.c: an admin session over the socket, a statement,
- * one value, one field of SHOW SLAVE STATUS, {state}/db/primary written,
- * and h made a (read-only) replica of primary. */
+ * one value, one field of SHOW SLAVE STATUS, {state}/db/primary written. */
 typedef struct st_mysql MYSQL;
 MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen);
 int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q);
 char *mdb_value(MYSQL *m, const char *q, char *out, size_t len);
 char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len);
 int mdb_set_primary(const struct ctl *c, const char *name);
-int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
-                       char *err, size_t errlen);
 
 /* failover.c: the automatic failover of the database primary, one round
- * per call of failover_tick from the supervisor's loop (see there). */
+ * per call of failover_tick from the supervisor's loop, or from a server's
+ * `tristack failover-monitor HOST` (failover_servers.c); failover.h says
+ * what differs between the two. */
+struct fo_way;
 struct failover {
-	uint64_t next;       /* when to look again */
-	uint64_t down_since; /* the primary's probe failing since (0: it answers) */
-	bool said;           /* the reason it does not act was logged */
+	const struct fo_way *way; /* how it reaches an instance; NULL: the lab's */
+	uint64_t next;            /* when to look again */
+	uint64_t down_since;      /* the primary's probe failing since (0: it answers) */
+	bool said;                /* the reason it does not act was logged */
+	bool said_ro;             /* why the read-only primary stays so was logged */
 };
 void failover_tick(struct ctl *c, struct failover *fo);
 void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
@@ -280,6 +284,10 @@ int failover_fence(struct ctl *c, const struct conf_host *h, bool on);
 void failover_describe(const struct ctl *c, char *out, size_t len);
 /* its series on the supervisor's /metrics: failovers, diverged hosts */
 void failover_metrics(const struct ctl *c, FILE *f);
+/* On servers (docs/deploy.md): the monitor, on the monitoring host
+ * (failover_servers.c), and the guard beside each instance (db_guard.c). */
+int cmd_failover_monitor(struct ctl *c, int argc, char **argv);
+int cmd_db_guard(struct ctl *c, int argc, char **argv);
 
 /* mariadb.c: the exporter's MariaDB account (on the primary; replication takes
  * it to the others), with the password in {state}/secrets/exporter.password. */

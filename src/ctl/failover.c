@@ -1,25 +1,29 @@
-/* failover.c - automatic failover of the database primary, run by the
- * supervisor (so it does not live on the primary's host: in the lab the
- * supervisor is this machine's; on servers, see docs/deploy.md).
+/* failover.c - automatic failover of the database primary: the decision,
+ * the same in the lab's supervisor (whose loop calls failover_tick) and on
+ * servers (`tristack failover-monitor HOST` on the monitoring host,
+ * failover_servers.c). Neither runs on the primary's host. Only the way an
+ * instance is reached differs (struct fo_way, failover.h): its socket in the
+ * lab, TCP as FAILOVER_ACCOUNT on servers.
  *
  * Each round (at most every FO_PROBE_MS) it asks two vantage points about
- * the primary ({state}/db/primary):
- *   - its own probe: a MariaDB handshake and ping over TCP, as the
- *     replication account, from the monitoring host's namespace in the
- *     lab, within FO_PROBE_TIMEOUT_MS (a hung or cut-off primary fails it
- *     as a dead one does);
- *   - every replica's I/O thread (SHOW SLAVE STATUS over its socket): a
- *     replica still connected to the primary says it is alive.
+ * the primary ({state}/db/primary, else the db-primary host):
+ *   - its own probe: a MariaDB handshake and ping over TCP from the
+ *     monitoring host (its namespace in the lab), within
+ *     FO_PROBE_TIMEOUT_MS (a hung or cut-off primary fails it as a dead one
+ *     does);
+ *   - every replica's I/O thread (SHOW SLAVE STATUS): a replica still
+ *     connected to the primary says it is alive.
  * The primary is lost when the probe has failed for [db] failover_after
  * and no replica's I/O thread runs. Then, unless [db] auto_failover is
  * off or a failover happened less than [db] failover_cooldown ago:
  *
- *   1. fence the old primary: in the lab its 3306 is closed at its
- *      firewall (table inet tsfence, kept until it has rejoined) and a
- *      process that is still there (hung) is killed (the supervisor starts
- *      it again, read-only: mdb_argv starts every instance but the
- *      primary so); whatever still answers on its socket is set read_only
- *      and the app's sessions on it are killed;
+ *   1. fence the old primary: the mark {state}/db/HOST.fenced (status
+ *      shows it); in the lab its 3306 is closed at its firewall (table inet
+ *      tsfence, kept until it has rejoined) and a process that is still
+ *      there (hung) is killed (the supervisor starts it again, read-only:
+ *      mdb_argv starts every instance but the primary so); on servers the
+ *      db-guard beside it does both (db_guard.c); whatever still answers is
+ *      set read_only and the app's sessions on it are killed;
  *   2. promote the replica with the most advanced GTID, once it has
  *      applied what it received (MASTER_GTID_WAIT on its I/O position);
  *   3. point the other replicas at it; the apps follow by themselves (they
@@ -30,10 +34,31 @@
  * new one's) replicates from the new primary, and its fence is lifted;
  * otherwise it is marked diverged ({state}/db/HOST.diverged, shown by
  * status) and left fenced for `tristack rebuild HOST`.
+ *
+ * Writable again: on servers every instance starts read-only ([db]
+ * auto_failover = on puts read_only = ON in every cnf), so a primary that
+ * restarted or rebooted comes back read-only and waits for this monitor.
+ * It makes the primary writable when all of these hold:
+ *   - the primary answers the probe (it is not being failed over), and it
+ *     is the one of {state}/db/primary: a failover rewrites that file
+ *     before anything else, so a failover made meanwhile names another;
+ *   - it is read-only, replicates from no one, and is neither fenced nor
+ *     diverged;
+ *   - this run of its mariadbd (started at now - Uptime) was never seen
+ *     writable by the monitor ({state}/db/primary.seen): a primary made
+ *     read-only while it ran was made so by a person (the first step of a
+ *     planned switchover) and is left alone;
+ *   - no other database instance answers writable. One that does not
+ *     answer is not waited for: it too starts read-only, by its cnf.
+ * When exactly one other instance answers writable, not diverged, the
+ * primary it names was promoted by hand (`tristack promote` on servers):
+ * the monitor adopts it as the primary instead ({state}/db/primary).
+ * In the lab the primary starts writable (mdb_argv), so this seldom acts.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <mysql.h>
+#include <mysqld_error.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,20 +69,21 @@
 
 #include "conf/names.h"
 #include "ctl.h"
+#include "failover.h"
 
-#define FO_PROBE_MS         500
-#define FO_PROBE_TIMEOUT_MS 1000
+/* The app's sessions on an instance that must take no more writes. */
+static const char kill_app_sessions[] =
+    "BEGIN NOT ATOMIC FOR s IN (SELECT id FROM information_schema.processlist "
+    "WHERE user = 'app') DO KILL CONNECTION s.id; END FOR; END";
 
-static uint64_t now_ms(void)
+uint64_t fo_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void fo_log(const char *fmt, ...) TS_PRINTF(1, 2);
-
-static void fo_log(const char *fmt, ...)
+void fo_log(const char *fmt, ...)
 {
 	char when[32];
 	time_t t = time(NULL);
@@ -73,33 +99,94 @@ static void fo_log(const char *fmt, ...)
 	va_end(ap);
 }
 
+int fo_secret(const struct ctl *c, const char *name, char *out, size_t len)
+{
+	char path[TS_PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" STATE_SECRETS "/%s" SECRET_PASSWORD_SUFFIX, c->state,
+	         name);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	bool ok = fgets(out, (int)len, f) != NULL;
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+	return ok && out[0] ? 0 : -1;
+}
+
+MYSQL *fo_connect_tcp(const struct ctl *c, const struct conf_host *h, const char *user,
+                      const char *pw, const char *bind, unsigned timeout_s, unsigned read_s,
+                      bool *refused_alive, char *err, size_t errlen)
+{
+	MYSQL *m = mysql_init(NULL);
+	if (m == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &read_s);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout_s);
+	if (bind)
+		mysql_optionsv(m, MYSQL_OPT_BIND, bind);
+	if (refused_alive)
+		*refused_alive = false;
+	if (mysql_real_connect(m, h->address, user, pw, NULL, (unsigned)c->cfg.db.port, NULL,
+	                       CLIENT_MULTI_STATEMENTS))
+		return m;
+	unsigned e = mysql_errno(m);
+	/* refused by the server itself: it answered, so it is alive */
+	if (refused_alive)
+		*refused_alive = e == ER_ACCESS_DENIED_ERROR || e == ER_HOST_NOT_PRIVILEGED ||
+		                 e == ER_CON_COUNT_ERROR || e == ER_TOO_MANY_USER_CONNECTIONS;
+	snprintf(err, errlen, "%s: %s", h->name, mysql_error(m));
+	mysql_close(m);
+	return NULL;
+}
+
+/* ---- the lab's way ---- */
+
 /* The replication account over TCP, as a replica would reach host: from
  * the monitoring host's namespace in the lab. true when it answers. */
-static bool probe(const struct ctl *c, const struct conf_host *h)
+static bool lab_probe(const struct ctl *c, const struct conf_host *h)
 {
-	char pw[64];
-	if (mdb_secret(c, "repl", pw, sizeof(pw)) < 0)
+	char pw[64], err[256];
+	if (fo_secret(c, "repl", pw, sizeof(pw)) < 0)
 		return false;
 	const struct conf_host *from = mon_conf_host(&c->cfg);
 	if (c->isolated && (from == NULL || netns_enter(c, from->name) < 0))
 		return false;
-	MYSQL *m = mysql_init(NULL);
+	bool alive;
 	unsigned t = (FO_PROBE_TIMEOUT_MS + 999) / 1000;
-	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &t);
-	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &t);
-	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &t);
-	bool ok = mysql_real_connect(m, h->address, "repl", pw, NULL, (unsigned)c->cfg.db.port,
-	                             NULL, 0) != NULL
-	              ? mysql_ping(m) == 0
-	              /* refused by the server itself (this host may not log
-	               * in as repl): it answered, so it is alive */
-	              : mysql_errno(m) == 1045 || mysql_errno(m) == 1130;
-	mysql_close(m); /* the socket was made in that namespace: closing needs none */
+	MYSQL *m = fo_connect_tcp(c, h, "repl", pw, NULL, t, t, &alive, err, sizeof(err));
+	bool ok = m ? mysql_ping(m) == 0 : alive;
+	if (m)
+		mysql_close(m); /* the socket was made in that namespace: closing needs none */
 	if (c->isolated)
 		netns_leave();
 	explicit_bzero(pw, sizeof(pw));
 	return ok;
 }
+
+/* Hung (it failed the probe but its process is there): killed, so what
+ * sits in its sockets never runs; the supervisor starts it again,
+ * read-only. */
+static void lab_kill_hung(struct ctl *c, const struct conf_host *h)
+{
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		if (u->db && u->host == h && unit_running(u)) {
+			kill(u->pid, SIGKILL);
+			fo_log("%s: its mariadbd (pid %d) did not answer: killed (fenced)", h->name,
+			       (int)u->pid);
+		}
+	}
+}
+
+static const struct fo_way fo_lab_way = {
+	.name = "lab",
+	.admin = mdb_admin,
+	.probe = lab_probe,
+	.kill_hung = lab_kill_hung,
+};
 
 /* "0-1-1234,1-2-5" -> the sequence number of domain 0 (the site's), or -1. */
 static long long gtid_seq(const char *pos, unsigned *server)
@@ -118,16 +205,37 @@ static long long gtid_seq(const char *pos, unsigned *server)
 	return -1;
 }
 
-/* ---- the fence (the lab's firewall) ---- */
+/* ---- the fence ---- */
 
 void failover_fenced_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len)
 {
 	snprintf(out, len, "%s/db/%s.fenced", c->state, h->name);
 }
 
+int fo_fence_rules(const struct ctl *c, const char *allow, bool new_only, char *out, size_t len)
+{
+	long long port = (long long)c->cfg.db.port;
+	char allowed[160] = "";
+	if (allow)
+		snprintf(allowed, sizeof(allowed),
+		         "\t\tip saddr %s tcp dport %lld accept comment \"the failover monitor\"\n",
+		         allow, port);
+	int n = snprintf(out, len,
+	                 "table inet tsfence\ndelete table inet tsfence\n"
+	                 "table inet tsfence {\n"
+	                 "\tchain input {\n"
+	                 "\t\ttype filter hook input priority -5; policy accept;\n"
+	                 "\t\tiif \"lo\" accept\n%s"
+	                 "\t\t%stcp dport %lld drop comment \"fenced: not the primary\"\n"
+	                 "\t}\n}\n",
+	                 allowed, new_only ? "ct state new " : "", port);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 /* The mark status shows ({state}/db/HOST.fenced) in both modes; the
  * firewall's table in isolated mode (loopback has no firewall: there the
- * fence is read_only and the killed sessions alone). */
+ * fence is read_only and the killed sessions alone; on servers the host's
+ * db-guard closes it). */
 int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
 {
 	char mark[TS_PATH_MAX];
@@ -150,12 +258,8 @@ int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
 		return run_tool((char *const[]){ "ip", "netns", "exec", ns, "nft", "delete",
 		                                 "table", "inet", "tsfence", NULL },
 		                err, sizeof(err));
-	char rules[512];
-	snprintf(rules, sizeof(rules),
-	         "table inet tsfence {\n"
-	         " chain input { type filter hook input priority -5; iif \"lo\" accept;"
-	         " tcp dport %lld drop comment \"fenced: not the primary\"; }\n}\n",
-	         (long long)c->cfg.db.port);
+	char rules[1024];
+	fo_fence_rules(c, NULL, false, rules, sizeof(rules));
 	char path[TS_PATH_MAX];
 	snprintf(path, sizeof(path), "%s/firewall/%s.fence.nft", c->state, h->name);
 	FILE *f = fopen(path, "w");
@@ -222,19 +326,20 @@ void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char
 
 struct fo_view {
 	const struct conf_host *h;
-	bool reachable; /* its admin socket answers */
+	bool reachable; /* it answers an admin session */
 	bool io_running;
 	long long seq; /* domain 0's sequence it has applied */
 	char io_pos[256];
 };
 
-static void look(const struct ctl *c, const struct conf_host *h, struct fo_view *v)
+static void look(const struct ctl *c, const struct fo_way *way, const struct conf_host *h,
+                 struct fo_view *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->h = h;
 	v->seq = -1;
 	char err[256], io[16] = "", pos[256] = "";
-	MYSQL *m = mdb_admin(c, h, err, sizeof(err));
+	MYSQL *m = way->admin(c, h, err, sizeof(err));
 	if (m == NULL)
 		return;
 	v->reachable = true;
@@ -246,27 +351,56 @@ static void look(const struct ctl *c, const struct conf_host *h, struct fo_view 
 	mysql_close(m);
 }
 
+/* h made a read-only replica of primary. current_pos: an old primary's own
+ * writes are in its binlog position, not its replica position. */
+static int replicate_from(const struct ctl *c, const struct fo_way *way, const struct conf_host *h,
+                          const struct conf_host *primary, char *err, size_t errlen)
+{
+	char pw[64], q[1024];
+	if (fo_secret(c, "repl", pw, sizeof(pw)) < 0) {
+		snprintf(err, errlen, "no repl password in the state folder's " STATE_SECRETS "/");
+		return -1;
+	}
+	MYSQL *m = way->admin(c, h, err, errlen);
+	if (m == NULL) {
+		explicit_bzero(pw, sizeof(pw));
+		return -1;
+	}
+	snprintf(q, sizeof(q),
+	         "SET GLOBAL read_only = ON; STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', "
+	         "MASTER_PORT=%lld, MASTER_USER='repl', MASTER_PASSWORD='%s', "
+	         "MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
+	         primary->address, (long long)c->cfg.db.port, pw);
+	int rc = mdb_sql(m, err, errlen, q);
+	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(q, sizeof(q));
+	mysql_close(m);
+	return rc;
+}
+
 /* Step 1: the old primary never takes a write again. */
-static void fence_old(struct ctl *c, const struct conf_host *old)
+static void fence_old(struct ctl *c, const struct fo_way *way, const struct conf_host *old)
 {
 	failover_fence(c, old, true);
-	for (unsigned i = 0; i < c->nunits; i++) {
-		struct unit *u = &c->units[i];
-		if (u->db && u->host == old && unit_running(u)) {
-			/* hung (it failed the probe but its process is there):
-			 * killed, so what sits in its sockets never runs */
-			kill(u->pid, SIGKILL);
-			fo_log("%s: its mariadbd (pid %d) did not answer: killed (fenced)",
-			       old->name, (int)u->pid);
-		}
-	}
+	if (way->kill_hung)
+		way->kill_hung(c, old);
+	/* cut off from us and from the replicas, yet alive (it failed the
+	 * probe a moment ago: seldom): no more writes there */
+	char err[256];
+	MYSQL *m = way->admin(c, old, err, sizeof(err));
+	if (m == NULL)
+		return;
+	mdb_sql(m, err, sizeof(err), "SET GLOBAL read_only = ON");
+	mdb_sql(m, err, sizeof(err), kill_app_sessions);
+	fo_log("%s: still answered: read-only now, the app's sessions killed", old->name);
+	mysql_close(m);
 }
 
 /* Step 2 and 3: promote cand; point the others at it. */
-static int promote(struct ctl *c, const struct conf_host *old, const struct fo_view *cand,
-                   struct fo_record *rec, char *err, size_t errlen)
+static int promote(struct ctl *c, const struct fo_way *way, const struct conf_host *old,
+                   const struct fo_view *cand, struct fo_record *rec, char *err, size_t errlen)
 {
-	MYSQL *m = mdb_admin(c, cand->h, err, errlen);
+	MYSQL *m = way->admin(c, cand->h, err, errlen);
 	if (m == NULL)
 		return -1;
 	char q[512], v[64];
@@ -303,7 +437,7 @@ static int promote(struct ctl *c, const struct conf_host *old, const struct fo_v
 		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) || h == old || h == cand->h)
 			continue;
 		char e[256];
-		if (mdb_replicate_from(c, h, cand->h, e, sizeof(e)) < 0)
+		if (replicate_from(c, way, h, cand->h, e, sizeof(e)) < 0)
 			fo_log("%s: cannot point it at %s: %s", h->name, cand->h->name, e);
 	}
 	return 0;
@@ -311,19 +445,17 @@ static int promote(struct ctl *c, const struct conf_host *old, const struct fo_v
 
 /* An old primary (or any non-primary instance) that answers: read-only
  * always; replicating from the primary when its history allows it. */
-static void rejoin(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
-                   const struct fo_record *rec)
+static void rejoin(struct ctl *c, const struct fo_way *way, const struct conf_host *h,
+                   const struct conf_host *primary, const struct fo_record *rec)
 {
 	char err[256], v[256], path[TS_PATH_MAX];
-	MYSQL *m = mdb_admin(c, h, err, sizeof(err));
+	MYSQL *m = way->admin(c, h, err, sizeof(err));
 	if (m == NULL)
 		return;
 	if (mdb_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "0") == 0) {
 		/* woken after the promotion: fenced again, its app sessions gone */
 		mdb_sql(m, err, sizeof(err), "SET GLOBAL read_only = ON");
-		mdb_sql(m, err, sizeof(err),
-		        "BEGIN NOT ATOMIC FOR s IN (SELECT id FROM information_schema.processlist "
-		        "WHERE user = 'app') DO KILL CONNECTION s.id; END FOR; END");
+		mdb_sql(m, err, sizeof(err), kill_app_sessions);
 		fo_log("%s: answered writable though %s is the primary: read-only now, the "
 		       "app's sessions killed",
 		       h->name, primary->name);
@@ -359,17 +491,140 @@ static void rejoin(struct ctl *c, const struct conf_host *h, const struct conf_h
 			return;
 		}
 	}
-	if (mdb_replicate_from(c, h, primary, err, sizeof(err)) < 0) {
+	if (replicate_from(c, way, h, primary, err, sizeof(err)) < 0) {
 		fo_log("%s: cannot rejoin as a replica of %s: %s", h->name, primary->name, err);
 		return;
 	}
 	fo_log("%s: rejoined as a replica of %s", h->name, primary->name);
 }
 
+/* ---- the primary writable again (the rule: this file's top comment) ---- */
+
+static bool marked(const struct ctl *c, const struct conf_host *h)
+{
+	char fenced[TS_PATH_MAX], diverged[TS_PATH_MAX];
+	failover_fenced_path(c, h, fenced, sizeof(fenced));
+	failover_diverged_path(c, h, diverged, sizeof(diverged));
+	return access(fenced, F_OK) == 0 || access(diverged, F_OK) == 0;
+}
+
+/* When m's mariadbd started (wall clock, s): now - Uptime; 0 unknown. */
+static long long started_at(MYSQL *m)
+{
+	char v[64];
+	if (!mdb_value(m,
+	               "SELECT UNIX_TIMESTAMP() - VARIABLE_VALUE FROM "
+	               "information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME'",
+	               v, sizeof(v)))
+		return 0;
+	return strtoll(v, NULL, 10);
+}
+
+/* {state}/db/primary.seen: "HOST STARTED", the run of the primary last
+ * seen writable. seen(): is this it (a second of rounding either way)?
+ * Written when it is not. */
+static bool seen_writable(const struct ctl *c, const struct conf_host *h, long long started,
+                          bool write)
+{
+	char path[TS_PATH_MAX], name[64] = "";
+	long long was = 0;
+	snprintf(path, sizeof(path), "%s/db/primary.seen", c->state);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%63s %lld", name, &was) != 2)
+			name[0] = '\0';
+		fclose(f);
+	}
+	bool same = started > 0 && strcmp(name, h->name) == 0 && llabs(was - started) <= 2;
+	if (same || !write)
+		return same;
+	char tmp[TS_PATH_MAX + 8];
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	if (f) {
+		fprintf(f, "%s %lld\n", h->name, started);
+		if (fclose(f) == 0)
+			rename(tmp, path);
+	}
+	return same;
+}
+
+/* The other database instances that answer writable: how many, and one. */
+static unsigned writable_others(const struct ctl *c, const struct fo_way *way,
+                                const struct conf_host *primary, const struct conf_host **one)
+{
+	unsigned n = 0;
+	*one = NULL;
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) || h == primary)
+			continue;
+		char err[256], v[16];
+		MYSQL *m = way->admin(c, h, err, sizeof(err));
+		if (m == NULL)
+			continue; /* down: it comes back read-only */
+		if (mdb_value(m, "SELECT @@read_only", v, sizeof(v)) && strcmp(v, "0") == 0)
+			n++, *one = h;
+		mysql_close(m);
+	}
+	return n;
+}
+
+static void writable_again(struct ctl *c, struct failover *fo, const struct fo_way *way,
+                           const struct conf_host *primary)
+{
+	char err[256], v[16] = "", master[64] = "";
+	MYSQL *m = way->admin(c, primary, err, sizeof(err));
+	if (m == NULL)
+		return;
+	long long started = started_at(m);
+	if (!mdb_value(m, "SELECT @@read_only", v, sizeof(v)) || strcmp(v, "0") == 0) {
+		if (v[0]) /* writable: remember this run */
+			seen_writable(c, primary, started, true);
+		fo->said_ro = false;
+		mysql_close(m);
+		return;
+	}
+	mdb_slave_field(m, "Master_Host", master, sizeof(master));
+	const char *why = master[0]                                   ? "it replicates"
+	                  : marked(c, primary)                        ? "it is fenced or diverged"
+	                  : seen_writable(c, primary, started, false) ? "it was made read-only "
+	                                                                "while it ran (by hand)"
+	                                                              : NULL;
+	const struct conf_host *other;
+	unsigned n = writable_others(c, way, primary, &other);
+	if (n == 1 && !marked(c, other)) {
+		mysql_close(m);
+		if (mdb_set_primary(c, other->name) == 0)
+			fo_log("%s is read-only and %s is writable (promoted by hand): %s is the "
+			       "primary now",
+			       primary->name, other->name, other->name);
+		fo->said_ro = false;
+		return;
+	}
+	if (why == NULL && n == 0) {
+		if (mdb_sql(m, err, sizeof(err), "SET GLOBAL read_only = OFF") == 0) {
+			seen_writable(c, primary, started, true);
+			fo_log("%s came back read-only (restarted) and no other instance is "
+			       "writable: writable again",
+			       primary->name);
+		} else {
+			fo_log("%s: cannot make it writable: %s", primary->name, err);
+		}
+		fo->said_ro = false;
+	} else if (!fo->said_ro) {
+		fo_log("%s, the primary, is read-only and stays so: %s", primary->name,
+		       why ? why : "other instances are writable");
+		fo->said_ro = true;
+	}
+	mysql_close(m);
+}
+
 void failover_tick(struct ctl *c, struct failover *fo)
 {
 	const struct conf_db *db = &c->cfg.db;
-	uint64_t now = now_ms();
+	const struct fo_way *way = fo->way ? fo->way : &fo_lab_way;
+	uint64_t now = fo_now_ms();
 	if (now < fo->next)
 		return;
 	fo->next = now + FO_PROBE_MS;
@@ -390,13 +645,14 @@ void failover_tick(struct ctl *c, struct failover *fo)
 		const struct conf_host *h = &c->cfg.hosts[i];
 		if ((h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && h != primary && rec.count &&
 		    strcmp(rec.from, h->name) == 0 && !host_is_off(c, h) && fo->down_since == 0)
-			rejoin(c, h, primary, &rec);
+			rejoin(c, way, h, primary, &rec);
 	}
-	if (probe(c, primary)) {
+	if (way->probe(c, primary)) {
 		if (fo->down_since)
 			fo_log("%s answers again", primary->name);
 		fo->down_since = 0;
 		fo->said = false;
+		writable_again(c, fo, way, primary);
 		return;
 	}
 	if (fo->down_since == 0) {
@@ -413,7 +669,7 @@ void failover_tick(struct ctl *c, struct failover *fo)
 		if (!(h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) || h == primary)
 			continue;
 		struct fo_view *v = &views[n++];
-		look(c, h, v);
+		look(c, way, h, v);
 		if (v->reachable && v->io_running)
 			hearing++;
 		else if (v->reachable && !host_is_off(c, h) && (cand == NULL || v->seq > cand->seq))
@@ -445,9 +701,9 @@ void failover_tick(struct ctl *c, struct failover *fo)
 	}
 	fo_log("%s is lost (no answer for %llu ms, no replica hears it): promoting %s",
 	       primary->name, (unsigned long long)(now - fo->down_since), cand->h->name);
-	fence_old(c, primary);
+	fence_old(c, way, primary);
 	char err[512];
-	if (promote(c, primary, cand, &rec, err, sizeof(err)) < 0) {
+	if (promote(c, way, primary, cand, &rec, err, sizeof(err)) < 0) {
 		fo_log("promoting %s failed: %s", cand->h->name, err);
 		return;
 	}
@@ -473,6 +729,13 @@ void failover_describe(const struct ctl *c, char *out, size_t len)
 	if (rec.count && o < len)
 		o += (size_t)snprintf(out + o, len - o, "; last: %s -> %s at %s (%u in all)",
 		                      rec.from, rec.to, when, rec.count);
+	/* on servers: the monitor of this host (failover_servers.c) */
+	char path[TS_PATH_MAX];
+	snprintf(path, sizeof(path), "%s/run/failover-monitor.pid", c->state);
+	pid_t pid = read_pidfile(path);
+	if (o < len && pid > 0)
+		o += (size_t)snprintf(out + o, len - o, "; tristack failover-monitor %s (pid %d)",
+		                      kill(pid, 0) == 0 ? "running" : "NOT RUNNING", pid);
 	for (unsigned i = 0; i < c->cfg.nhosts && o < len; i++) {
 		const struct conf_host *h = &c->cfg.hosts[i];
 		char diverged[TS_PATH_MAX], fenced[TS_PATH_MAX];

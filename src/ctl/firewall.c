@@ -11,7 +11,8 @@
  *        [site] admin
  *   db   3306 from the app hosts and the other database hosts (replication,
  *        either way: a promotion turns it around), and the monitoring host
- *        (the failover monitor's probe, with [db] auto_failover)
+ *        with [db] auto_failover (the failover monitor: its probe in the
+ *        lab; on servers every statement of its account, failover.h)
  *
  * The admin ports (/metrics of every daemon), the MariaDB exporters' and
  * the supervisor's take the "watchers": [site] admin, the monitoring host
@@ -242,7 +243,7 @@ int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t 
 		set[0] = '\0';
 		hosts_with(c, ROLE_APP, NULL, set, sizeof(set));
 		hosts_with(c, ROLE_DB_PRIMARY | ROLE_DB_REPLICA, h, set, sizeof(set));
-		/* the failover monitor's probe (the supervisor, from there) */
+		/* the failover monitor (the supervisor; on servers failover-monitor) */
 		if (mon && s->db.auto_failover)
 			add_addr(set, sizeof(set), mon->address);
 		if (set[0])
@@ -250,7 +251,7 @@ int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t 
 			    "\t\tip saddr { %s } tcp dport %lld accept comment \"db: the apps, "
 			    "replication%s\"\n",
 			    set, (long long)s->db.port,
-			    mon && s->db.auto_failover ? ", the failover monitor's probe" : "");
+			    mon && s->db.auto_failover ? ", the failover monitor" : "");
 	}
 	if ((roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && mon_on(c))
 		allow(&o, c, h, s->monitoring.mysqld_exporter, watch, "db: its exporter");

@@ -43,6 +43,7 @@ static void usage(FILE *out)
 	        "                    brings it back as a rebooted host\n"
 	        "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
 	        "  tickets rotate    rotate the LBs' session-ticket keys now (docs/deploy.md)\n"
+	        "  failover-monitor HOST, db-guard HOST  servers' automatic failover (systemd's)\n"
 	        "options:\n"
 	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
 	        "      --state DIR   state folder (default: [site] state, var/)\n"
@@ -972,6 +973,10 @@ int main(int argc, char **argv)
 		rc = cmd_keepalived(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "vrrp-check") == 0) /* the supervisor's unit */
 		rc = cmd_vrrp_check(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "failover-monitor") == 0) /* servers' units (docs/deploy.md) */
+		rc = cmd_failover_monitor(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "db-guard") == 0)
+		rc = cmd_db_guard(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "bundle") == 0)
 		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "tickets") == 0)

@@ -921,26 +921,3 @@ int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q)
 {
 	return sql(m, err, errlen, "%s", q);
 }
-
-int mdb_replicate_from(struct ctl *c, const struct conf_host *h, const struct conf_host *primary,
-                       char *err, size_t errlen)
-{
-	char repl_pw[64];
-	if (mdb_secret(c, "repl", repl_pw, sizeof(repl_pw)) < 0) {
-		snprintf(err, errlen, "cannot read the repl password");
-		return -1;
-	}
-	MYSQL *m = mdb_admin(c, h, err, errlen);
-	if (m == NULL)
-		return -1;
-	/* current_pos: an old primary's own writes are in its binlog position,
-	 * not its replica position */
-	int rc = sql(m, err, errlen,
-	             "SET GLOBAL read_only = ON; STOP SLAVE; CHANGE MASTER TO MASTER_HOST='%s', "
-	             "MASTER_PORT=%lld, MASTER_USER='repl', MASTER_PASSWORD='%s', "
-	             "MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
-	             primary->address, (long long)c->cfg.db.port, repl_pw);
-	explicit_bzero(repl_pw, sizeof(repl_pw));
-	mysql_close(m);
-	return rc;
-}

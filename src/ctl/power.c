@@ -64,18 +64,12 @@ static pid_t vrrp_child(const struct ctl *c, const struct unit *u)
 {
 	struct vrrp_paths p;
 	vrrp_lab_paths(c, u->host, &p);
-	FILE *f = fopen(p.vrrp_pid, "r");
-	int pid = 0;
-	if (f) {
-		if (fscanf(f, "%d", &pid) != 1)
-			pid = 0;
-		fclose(f);
-	}
+	pid_t pid = read_pidfile(p.vrrp_pid);
 	if (pid <= 0 || u->pid <= 0)
 		return 0;
 	char path[64], line[128];
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return 0;
 	int ppid = 0;

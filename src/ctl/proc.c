@@ -204,16 +204,22 @@ int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+pid_t read_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int pid = 0;
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1 || pid < 0)
+		pid = 0;
+	fclose(f);
+	return (pid_t)pid;
+}
+
 pid_t unit_running(struct unit *u)
 {
 	u->pid = 0;
-	FILE *f = fopen(u->pidfile, "r");
-	if (f == NULL)
-		return 0;
-	int pid = 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
+	pid_t pid = read_pidfile(u->pidfile);
 	const char *exe = u->exe ? strrchr(u->exe, '/') : NULL;
 	if (pid > 0 && kill(pid, 0) == 0 && is_our_daemon(pid, exe ? exe + 1 : u->daemon))
 		u->pid = pid;

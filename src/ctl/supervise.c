@@ -295,13 +295,7 @@ pid_t supervisor_running(const struct ctl *c)
 {
 	char path[TS_PATH_MAX];
 	path_of(c, "run/supervisor.pid", path, sizeof(path));
-	FILE *f = fopen(path, "r");
-	int pid = 0;
-	if (f) {
-		if (fscanf(f, "%d", &pid) != 1)
-			pid = 0;
-		fclose(f);
-	}
+	pid_t pid = read_pidfile(path);
 	if (pid <= 0 || kill(pid, 0) < 0)
 		return 0;
 	/* a recycled pid is not ours: ours is this binary */

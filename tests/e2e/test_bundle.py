@@ -540,3 +540,104 @@ def test_a_second_replica_gets_a_bundle_of_its_own(tmp_path):
         fw = m.read(host, "nftables/tristack.nft")
         assert re.search(r"ip saddr \{ [^}]*10\.0\.0\.4[^}]* \} tcp dport 3306", fw), fw
     assert not os.path.exists(os.path.join(m.trees["web-03"], "secrets", "app.password"))
+
+
+def auto_failover_servers(tmp, extra=""):
+    """deploy/servers.conf with [db] auto_failover = on (and extra lines in
+    [db])."""
+    text = open(SERVERS).read().replace("\n[db]\n", "\n[db]\nauto_failover = on\n" + extra, 1)
+    path = os.path.join(tmp, "servers-failover.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_automatic_failover_bundles_the_monitor_the_guards_and_the_account(tmp_path):
+    """[db] auto_failover = on: the monitoring host (lb-01, [site] www) runs
+    tristack failover-monitor as tristack with no capability and carries its
+    password and repl's; each db host runs tristack db-guard as mysql with
+    CAP_NET_ADMIN alone and starts read-only; the primary's provision.sql
+    makes the monitor's account at lb-01's address with the privileges the
+    monitor uses and no data; the db hosts' firewalls take lb-01 on 3306."""
+    m = Made(str(tmp_path), auto_failover_servers(str(tmp_path)), ["lb-01", "web-01", "web-02"])
+    k = unit_keys(m.read("lb-01", "systemd/tristack-failover-monitor.service"))
+    assert k["ExecStart"] == ["/usr/local/bin/tristack -c /etc/tristack/foobar.conf "
+                              "--state /var/lib/tristack failover-monitor lb-01"]
+    assert k["User"] == ["tristack"] and k["CapabilityBoundingSet"] == [""]
+    assert "AmbientCapabilities" not in k and k["Restart"] == ["always"]
+    for key, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                       ("ReadWritePaths", "/var/lib/tristack"), ("PrivateTmp", "yes"),
+                       ("ProtectHome", "yes"), ("WantedBy", "multi-user.target")):
+        assert k[key] == [value], key
+    for name in ("tsfailover", "repl"):
+        path = os.path.join(m.trees["lb-01"], "secrets", f"{name}.password")
+        assert open(path).read() == m.secret(name)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, name
+        with tarfile.open(m.tars["lb-01"]) as t:
+            member = t.getmember(f"tristack-lb-01/secrets/{name}.password")
+            assert stat.S_IMODE(member.mode) == 0o600, name
+    assert len(m.secret("tsfailover")) >= 16
+    mode = os.stat(os.path.join(m.state, "secrets", "tsfailover.password")).st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    for host in ("web-01", "web-02"):
+        k = unit_keys(m.read(host, "systemd/tristack-db-guard.service"))
+        assert k["ExecStart"] == ["/usr/local/bin/tristack -c /etc/tristack/foobar.conf "
+                                  f"--state /var/lib/tristack db-guard {host}"]
+        assert k["User"] == ["mysql"] and k["SupplementaryGroups"] == ["tristack"]
+        assert k["AmbientCapabilities"] == ["CAP_NET_ADMIN"]
+        assert k["CapabilityBoundingSet"] == ["CAP_NET_ADMIN"]
+        assert k["NoNewPrivileges"] == ["yes"] and k["ProtectSystem"] == ["strict"]
+        assert "ReadWritePaths" not in k  # it writes nothing but its nftables table
+        assert "mariadb.service" in k["After"][0].split()
+        # every instance starts read-only: the monitor makes the primary writable
+        assert cnf(m, host)["read_only"] == "ON"
+        assert not os.path.exists(os.path.join(m.trees[host], "systemd",
+                                               "tristack-failover-monitor.service"))
+        assert not os.path.exists(os.path.join(m.trees[host], "secrets", "tsfailover.password"))
+        install = m.read(host, "install.sh")
+        assert re.search(r"^UNITS=\(.*'tristack-db-guard' \)", install, re.M)
+        assert "FAILOVER_MONITOR='lb-01'" in install
+        fw = m.read(host, "nftables/tristack.nft")
+        assert re.search(r"ip saddr \{ [^}]*\b10\.0\.0\.1\b[^}]* \} tcp dport 3306 accept", fw), fw
+    assert not os.path.exists(os.path.join(m.trees["lb-01"], "systemd", "tristack-db-guard.service"))
+    assert re.search(r"^UNITS=\(.*'tristack-failover-monitor' \)", m.read("lb-01", "install.sh"),
+                     re.M)
+    assert "dport 3306" not in m.read("lb-01", "nftables/tristack.nft")
+    sql = m.read("web-01", "mariadb/provision.sql")
+    pw = m.secret("tsfailover")
+    assert f"CREATE USER IF NOT EXISTS 'tsfailover'@'10.0.0.1' IDENTIFIED BY '{pw}'" in sql
+    assert "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'tsfailover'@'10.0.0.1'" in sql
+    grants = re.findall(r"^GRANT (.*) ON \*\.\* TO 'tsfailover'@'(.*)';$", sql, re.M)
+    assert grants == [("PROCESS, RELOAD, CONNECTION ADMIN, READ_ONLY ADMIN, "
+                       "REPLICATION SLAVE ADMIN, SLAVE MONITOR", "10.0.0.1")], grants
+    assert not re.search(r"TO 'tsfailover'@'10\.0\.0\.[23]'", sql)
+    if shutil.which("systemd-analyze"):
+        for host, u in (("lb-01", "tristack-failover-monitor"), ("web-01", "tristack-db-guard")):
+            r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                                os.path.join(m.trees[host], "systemd", f"{u}.service")],
+                               capture_output=True, text=True)
+            assert "Unknown key" not in r.stderr and "Unknown lvalue" not in r.stderr, r.stderr
+
+
+def test_without_automatic_failover_no_agent_and_no_account(servers):
+    assert cnf(servers, "web-01")["read_only"] == "OFF"
+    for host in ROLE_BINARIES:
+        units = os.listdir(os.path.join(servers.trees[host], "systemd"))
+        assert not any("failover" in u or "guard" in u for u in units), units
+        assert "FAILOVER_MONITOR=''" in servers.read(host, "install.sh")
+    sql = servers.read("web-01", "mariadb/provision.sql")
+    assert "DROP USER IF EXISTS 'tsfailover'@'10.0.0.1';" in sql
+    assert "CREATE USER IF NOT EXISTS 'tsfailover'" not in sql
+
+
+def test_a_monitor_on_a_database_host_is_warned_of(tmp_path):
+    conf = auto_failover_servers(str(tmp_path))
+    with open(conf, "a") as f:
+        f.write("\n[monitoring]\nhost = web-02\n")
+    r = bundle(conf, str(tmp_path / "state"), "web-02", str(tmp_path / "w2.tar.gz"))
+    assert r.returncode == 0, r.stderr
+    assert "the failover monitor runs on web-02, a database host" in r.stderr, r.stderr
+    with tarfile.open(tmp_path / "w2.tar.gz") as t:
+        names = t.getnames()
+    assert "tristack-web-02/systemd/tristack-failover-monitor.service" in names
+    assert "tristack-web-02/systemd/tristack-db-guard.service" in names
