@@ -272,6 +272,8 @@ struct failover {
 	uint64_t down_since;      /* the primary's probe failing since (0: it answers) */
 	bool said;                /* the reason it does not act was logged */
 	bool said_ro;             /* why the read-only primary stays so was logged */
+	bool semi_sync;           /* the primary's semi-sync was on at its last answer */
+	bool semi_known;          /* semi_sync was read once ({state}/db/primary.semi-sync) */
 };
 void failover_tick(struct ctl *c, struct failover *fo);
 void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
@@ -280,6 +282,10 @@ void failover_diverged_path(const struct ctl *c, const struct conf_host *h, char
  * mark. 0, or -1 when nft failed. */
 void failover_fenced_path(const struct ctl *c, const struct conf_host *h, char *out, size_t len);
 int failover_fence(struct ctl *c, const struct conf_host *h, bool on);
+/* HOST was fenced while its semi-sync was off (or not known on): a write
+ * it acknowledged may be on it alone, so its restart must keep what it
+ * has, and a divergence is marked, never cut away (mdb_argv). */
+bool failover_fenced_async(const struct ctl *c, const struct conf_host *h);
 /* status's line: the primary, whether failover is on, the last one. */
 void failover_describe(const struct ctl *c, char *out, size_t len);
 /* its series on the supervisor's /metrics: failovers, diverged hosts */

@@ -23,7 +23,13 @@
  *      there (hung) is killed (the supervisor starts it again, read-only:
  *      mdb_argv starts every instance but the primary so); on servers the
  *      db-guard beside it does both (db_guard.c); whatever still answers is
- *      set read_only and the app's sessions on it are killed;
+ *      set read_only and the app's sessions on it are killed. The mark
+ *      says whether the primary's semi-sync was on at its last answer: if
+ *      so, the lab restarts it as a replica (--init-rpl-role=SLAVE), whose
+ *      crash recovery cuts what it had prepared and no replica had
+ *      acknowledged, so its history stays a prefix of the new primary's;
+ *      if not, what it holds is kept (it may be writes it acknowledged
+ *      alone), and shows as diverged;
  *   2. promote the replica with the most advanced GTID, once it has
  *      applied what it received (MASTER_GTID_WAIT on its I/O position);
  *   3. point the other replicas at it; the apps follow by themselves (they
@@ -70,6 +76,15 @@
 #include "conf/names.h"
 #include "ctl.h"
 #include "failover.h"
+
+/* 1 when a write the instance commits waits for a replica's
+ * acknowledgement: semi-sync on and a replica connected (with none, its
+ * status stays ON and nothing waits). */
+static const char semi_sync_acking[] =
+    "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+    "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS') = 'ON' AND "
+    "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+    "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS') > 0";
 
 /* The app's sessions on an instance that must take no more writes. */
 static const char kill_app_sessions[] =
@@ -236,7 +251,22 @@ int fo_fence_rules(const struct ctl *c, const char *allow, bool new_only, char *
  * firewall's table in isolated mode (loopback has no firewall: there the
  * fence is read_only and the killed sessions alone; on servers the host's
  * db-guard closes it). */
-int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
+bool failover_fenced_async(const struct ctl *c, const struct conf_host *h)
+{
+	char mark[TS_PATH_MAX], how[16] = "";
+	failover_fenced_path(c, h, mark, sizeof(mark));
+	FILE *f = fopen(mark, "r");
+	if (f == NULL)
+		return false;
+	long long at;
+	bool async = fscanf(f, "%lld %15s", &at, how) != 2 || strcmp(how, "semi-sync") != 0;
+	fclose(f);
+	return async;
+}
+
+/* semi_sync: the primary acknowledged writes only once a replica had
+ * them, when it was lost (the mark says so: failover_fenced_async) */
+static int fence(struct ctl *c, const struct conf_host *h, bool on, bool semi_sync)
 {
 	char mark[TS_PATH_MAX];
 	failover_fenced_path(c, h, mark, sizeof(mark));
@@ -244,10 +274,12 @@ int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
 		if (unlink(mark) < 0 && errno == ENOENT)
 			return 0; /* not fenced */
 	} else {
-		FILE *f = fopen(mark, "w");
-		if (f) {
-			fprintf(f, "%lld\n", (long long)time(NULL));
-			fclose(f);
+		/* made once: a fence put back (up, after down) keeps what it says */
+		int fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dprintf(fd, "%lld %s\n", (long long)time(NULL),
+			        semi_sync ? "semi-sync" : "async");
+			close(fd);
 		}
 	}
 	if (!c->isolated)
@@ -271,6 +303,11 @@ int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
 		return -1;
 	}
 	return 0;
+}
+
+int failover_fence(struct ctl *c, const struct conf_host *h, bool on)
+{
+	return fence(c, h, on, false);
 }
 
 /* ---- state kept across rounds and restarts: {state}/db/failover ---- */
@@ -379,9 +416,10 @@ static int replicate_from(const struct ctl *c, const struct fo_way *way, const s
 }
 
 /* Step 1: the old primary never takes a write again. */
-static void fence_old(struct ctl *c, const struct fo_way *way, const struct conf_host *old)
+static void fence_old(struct ctl *c, struct failover *fo, const struct fo_way *way,
+                      const struct conf_host *old)
 {
-	failover_fence(c, old, true);
+	fence(c, old, true, fo->semi_sync);
 	if (way->kill_hung)
 		way->kill_hung(c, old);
 	/* cut off from us and from the replicas, yet alive (it failed the
@@ -570,6 +608,24 @@ static unsigned writable_others(const struct ctl *c, const struct fo_way *way,
 	return n;
 }
 
+/* The primary's semi-sync as this monitor last saw it, in
+ * {state}/db/primary.semi-sync ("on" or "off"), logged when it changes. */
+static void semi_sync_seen(const struct ctl *c, const struct conf_host *primary, bool on)
+{
+	char path[TS_PATH_MAX], tmp[TS_PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/db/primary.semi-sync", c->state);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	FILE *f = fopen(tmp, "w");
+	if (f) {
+		fprintf(f, "%s\n", on ? "on" : "off");
+		if (fclose(f) == 0)
+			rename(tmp, path);
+	}
+	fo_log("%s's semi-sync is %s", primary->name,
+	       on ? "on: what it acknowledges, a replica has"
+	          : "off: a write it acknowledges may be on it alone (its fence keeps it)");
+}
+
 static void writable_again(struct ctl *c, struct failover *fo, const struct fo_way *way,
                            const struct conf_host *primary)
 {
@@ -577,6 +633,14 @@ static void writable_again(struct ctl *c, struct failover *fo, const struct fo_w
 	MYSQL *m = way->admin(c, primary, err, sizeof(err));
 	if (m == NULL)
 		return;
+	/* while here: whether a write it acknowledges is on a replica too
+	 * (what its fence will tell its restart: failover_fenced_async) */
+	char on[8] = "";
+	bool semi = mdb_value(m, semi_sync_acking, on, sizeof(on)) && strcmp(on, "1") == 0;
+	if (semi != fo->semi_sync || !fo->semi_known)
+		semi_sync_seen(c, primary, semi);
+	fo->semi_sync = semi;
+	fo->semi_known = true;
 	long long started = started_at(m);
 	if (!mdb_value(m, "SELECT @@read_only", v, sizeof(v)) || strcmp(v, "0") == 0) {
 		if (v[0]) /* writable: remember this run */
@@ -701,7 +765,7 @@ void failover_tick(struct ctl *c, struct failover *fo)
 	}
 	fo_log("%s is lost (no answer for %llu ms, no replica hears it): promoting %s",
 	       primary->name, (unsigned long long)(now - fo->down_since), cand->h->name);
-	fence_old(c, way, primary);
+	fence_old(c, fo, way, primary);
 	char err[512];
 	if (promote(c, way, primary, cand, &rec, err, sizeof(err)) < 0) {
 		fo_log("promoting %s failed: %s", cand->h->name, err);

@@ -217,10 +217,13 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	ARG("--character-set-server=utf8mb4");
 	/* A replica comes up read-only, not writable until told */
 	ARG("--read-only=%s", as_primary ? "OFF" : "ON");
-	/* as a replica, crash recovery cuts what was prepared and never
-	 * acknowledged from the binary log (semi-sync's, 10.11.9 on): an old
-	 * primary fenced while it waited keeps a prefix of the new history */
-	ARG("--init-rpl-role=%s", as_primary ? "MASTER" : "SLAVE");
+	/* as a replica, crash recovery cuts what was prepared and not
+	 * committed from the binary log (semi-sync's, 10.11.9 on): an old
+	 * primary fenced while it waited for an acknowledgement keeps a prefix
+	 * of the new history. Not one fenced while asynchronous: what it cut
+	 * could be a write it had acknowledged; kept, it shows as diverged */
+	bool cut = !as_primary && !failover_fenced_async(c, u->host);
+	ARG("--init-rpl-role=%s", cut ? "SLAVE" : "MASTER");
 	/* Both sides of semi-sync on every instance: roles swap */
 	bool semi = mdb_semi_sync(c);
 	ARG("--rpl-semi-sync-master-enabled=%s", semi ? "ON" : "OFF");
@@ -371,11 +374,12 @@ static void semi_sync_describe(const struct ctl *c, MYSQL *m, char *out, size_t 
 	          "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 	          "WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS'",
 	          clients, sizeof(clients));
-	if (strcmp(on, "ON") == 0)
+	if (strcmp(on, "ON") == 0 && strcmp(clients, "0") != 0)
 		snprintf(out, len, ", semi-sync: on (%s replica%s acking)", clients,
 		         strcmp(clients, "1") == 0 ? "" : "s");
-	else
-		snprintf(out, len, ", semi-sync: OFF (waiting for a replica)");
+	else /* with no replica connected its status stays ON, yet nothing waits */
+		snprintf(out, len, ", semi-sync: OFF (%s)",
+		         strcmp(on, "ON") == 0 ? "no replica connected" : "waiting for a replica");
 }
 
 /* A role and, for a replica, how it replicates: "primary", "replica 0 s

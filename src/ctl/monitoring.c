@@ -324,13 +324,15 @@ char *mon_rules(const struct ctl *c)
 		     "mysql_slave_status_slave_io_running == 0 or "
 		     "mysql_slave_status_slave_sql_running == 0");
 		/* the primary (the writable instance) gave up waiting for a
-		 * replica's acknowledgement: a write it acknowledges now may
-		 * exist on it alone (docs/deploy.md) */
+		 * replica's acknowledgement, or has no replica to wait for (its
+		 * status stays ON then, and nothing waits): a write it
+		 * acknowledges now may exist on it alone (docs/deploy.md) */
 		if (mdb_semi_sync(c))
 			rule(f, "SemiSyncOff", m->alert_for, "critical",
-			     "the primary on {{ $labels.host }} is asynchronous: no replica "
-			     "acknowledged a write within semi_sync_timeout",
-			     "mysql_global_status_rpl_semi_sync_master_status == 0 and on (job, "
+			     "the primary on {{ $labels.host }} is asynchronous: no replica is "
+			     "connected, or none acknowledged a write within semi_sync_timeout",
+			     "(mysql_global_status_rpl_semi_sync_master_status == 0 or "
+			     "mysql_global_status_rpl_semi_sync_master_clients == 0) and on (job, "
 			     "instance) mysql_global_variables_read_only == 0");
 		if (dbs > 1)
 			rule(f, "ReplicaDown", m->alert_for, "critical",

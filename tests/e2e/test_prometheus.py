@@ -317,6 +317,13 @@ tests:
         values: '0x5'
       - series: 'mysql_global_variables_read_only{{host="web-02",instance="b:9104",job="mysqld"}}'
         values: '1x5'
+      # a primary whose replicas are all gone: its status stays ON, nothing waits
+      - series: 'mysql_global_status_rpl_semi_sync_master_status{{host="web-03",instance="c:9104",job="mysqld"}}'
+        values: '1x5'
+      - series: 'mysql_global_status_rpl_semi_sync_master_clients{{host="web-03",instance="c:9104",job="mysqld"}}'
+        values: '1 1 0 0 0 0'
+      - series: 'mysql_global_variables_read_only{{host="web-03",instance="c:9104",job="mysqld"}}'
+        values: '0x5'
     alert_rule_test:
       - eval_time: 15s
         alertname: SemiSyncOff
@@ -326,7 +333,10 @@ tests:
         exp_alerts:
           - exp_labels: {{severity: critical, host: web-01, instance: "a:9104", job: mysqld}}
             exp_annotations:
-              summary: "the primary on web-01 is asynchronous: no replica acknowledged a write within semi_sync_timeout"
+              summary: "the primary on web-01 is asynchronous: no replica is connected, or none acknowledged a write within semi_sync_timeout"
+          - exp_labels: {{severity: critical, host: web-03, instance: "c:9104", job: mysqld}}
+            exp_annotations:
+              summary: "the primary on web-03 is asynchronous: no replica is connected, or none acknowledged a write within semi_sync_timeout"
   - interval: 1m
     input_series:
       - series: 'tristack_lb_tls_certificate_expiry_timestamp_seconds{{name="www.foobar.com",host="lb-01",job="lb"}}'

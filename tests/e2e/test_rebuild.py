@@ -76,6 +76,11 @@ def diverge_web_01(lab):
     db_query(lab, "web-02", "STOP SLAVE")
     st, _, errant = c.post("errant", "acknowledged by web-01 alone")
     assert st == 201, errant
+    # the monitor has seen the primary asynchronous: its fence keeps what
+    # the primary has (a write it acknowledged alone), which shows as diverged
+    semi = os.path.join(lab.state, "db", "primary.semi-sync")
+    wait_for(lambda: os.path.exists(semi) and open(semi).read() == "off\n", timeout=10,
+             interval=0.1, what="the monitor to see web-01's semi-sync off")
     pid = lab.pids()["web-01.db.pid"]
     os.kill(pid, signal.SIGSTOP)
     try:
