@@ -224,6 +224,9 @@ int mdb_argv(struct ctl *c, struct unit *u, char *store, size_t storelen, char *
 	 * could be a write it had acknowledged; kept, it shows as diverged */
 	bool cut = !as_primary && !failover_fenced_async(c, u->host);
 	ARG("--init-rpl-role=%s", cut ? "SLAVE" : "MASTER");
+	/* and strict: what it cut comes back from the new primary, bearing its
+	 * own server id, which a replica not strict would skip as its own */
+	ARG("--gtid-strict-mode=ON");
 	/* Both sides of semi-sync on every instance: roles swap */
 	bool semi = mdb_semi_sync(c);
 	ARG("--rpl-semi-sync-master-enabled=%s", semi ? "ON" : "OFF");

@@ -28,6 +28,17 @@ def wait_promoted(st, load, old, t, timeout=30):
         os.path.join(st.state, "db", f"{old}.fenced"))
 
 
+def failed_over(st, load, old, new, t, t_done, promoted, fenced, **more):
+    """The figures of a scenario that must fail over (load.db); raises
+    when the replica was not promoted or the old primary not fenced."""
+    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done,
+               "promoted_after_s": promoted, "fenced": fenced, **more}
+    if promoted is None:
+        raise RuntimeError(f"{new} was not promoted within 30 s")
+    if not fenced:
+        raise RuntimeError(f"{old} was not marked fenced when {new} was promoted")
+
+
 def sc_db_partition_primary(st, load, short):
     """The primary's host cut off from everything for 10 s: its namespace
     drops every packet in and out but loopback's (its web server, app and
@@ -56,13 +67,7 @@ def sc_db_partition_primary(st, load, short):
                        check=True)
     healed = load.elapsed()
     load.wait_until(healed + 4)  # the old primary back under load
-    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done,
-               "promoted_after_s": promoted, "fenced": fenced,
-               "healed_at": round(healed, 2)}
-    if promoted is None:
-        raise RuntimeError(f"{new} was not promoted within 30 s")
-    if not fenced:
-        raise RuntimeError(f"{old} was not marked fenced when {new} was promoted")
+    failed_over(st, load, old, new, t, t_done, promoted, fenced, healed_at=round(healed, 2))
     if f"database primary: {new}" not in status or f"{old} fenced" not in status:
         raise RuntimeError(f"tristack status does not show {new} primary, {old} fenced: "
                            f"{status[-600:]!r}")
@@ -78,12 +83,7 @@ def sc_db_poweroff_primary(st, load, short):
     t_done = load.elapsed()
     promoted, fenced = wait_promoted(st, load, old, t)
     load.wait_until(t + 12)
-    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done,
-               "promoted_after_s": promoted, "fenced": fenced}
-    if promoted is None:
-        raise RuntimeError(f"{new} was not promoted within 30 s")
-    if not fenced:
-        raise RuntimeError(f"{old} was not marked fenced when {new} was promoted")
+    failed_over(st, load, old, new, t, t_done, promoted, fenced)
 
 
 def sc_db_kill_primary(st, load, short):
@@ -114,12 +114,7 @@ def sc_db_stop_primary(st, load, short):
     finally:
         kill(pid, signal.SIGCONT)
     load.wait_until(t + 12)
-    load.db = {"old": old, "new": db_hosts(st)[0], "fault_at": t, "fault_done": t_done,
-               "promoted_after_s": promoted, "fenced": fenced}
-    if promoted is None:
-        raise RuntimeError(f"{new} was not promoted within 30 s")
-    if not fenced:
-        raise RuntimeError(f"{old} was not marked fenced when {new} was promoted")
+    failed_over(st, load, old, new, t, t_done, promoted, fenced)
 
 
 def sc_db_poweron_primary(st, load, short):
