@@ -57,11 +57,12 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests link beside core: any file of a daemon but its
 # main.c (which has main()). Most are pure (range, mime, balance, command,
 # text, sign, answer, binlog_info); zone.c reads zone files, stats.c and
-# monitor.c define metrics, ratelimit.c shares memory between threads.
+# monitor.c define metrics, ratelimit.c shares memory between threads,
+# admin.c keeps the LB servers' states in a file (check.c: its checks).
 UNIT_DAEMON_SRC = src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c \
                   src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c \
                   src/lb/monitor.c src/lb/ratelimit.c src/ctl/binlog_info.c \
-                  src/lb/command.c
+                  src/lb/command.c src/lb/admin.c src/lb/check.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))

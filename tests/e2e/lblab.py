@@ -5,6 +5,7 @@ test."""
 import json
 import os
 import signal
+import socket
 
 from conftest import alive, binary, free_subnet, wait_for
 from lab import Daemon, answers, http, python_backend, read_text, spawn, stop
@@ -116,7 +117,10 @@ class LbLab:
         self.admin = f"http://{self.lb_ip}:8404"
         self.conf = os.path.join(tmp, "lb.conf")
         self.log = os.path.join(tmp, "lb.log")
-        self.daemon = Daemon("tristack-lb", self.conf, self.log)
+        # its own state folder: the runtime API's socket, the servers' states
+        self.state = os.path.join(tmp, "state")
+        self.socket = os.path.join(self.state, "run", "lb-01.lb.sock")
+        self.daemon = Daemon("tristack-lb", self.conf, self.log, ["--state", self.state])
         self.access = os.path.join(tmp, "lb.access.log")
         self.docroot = os.path.join(tmp, "www")
         os.makedirs(self.docroot, exist_ok=True)
@@ -173,6 +177,21 @@ class LbLab:
 
     def metrics(self):
         return http(self.admin + "/metrics")[2].decode()
+
+    def runtime(self, *lines, timeout=5):
+        """The answers of the runtime API to lines (one connection): each
+        answer's text without the empty line that ends it."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(self.socket)
+            s.sendall("".join(line + "\n" for line in lines).encode())
+            data = b""
+            while data.count(b"\n\n") < len(lines):
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        return data.decode().split("\n\n")[:len(lines)]
 
     def log_text(self):
         return self.daemon.log_text()
