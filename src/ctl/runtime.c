@@ -121,15 +121,18 @@ static int print_answer(const struct conf_host *lb, char *answer)
 static int make_line(const struct ctl *c, const char *verb, int argc, char **argv, char *line,
                      size_t len)
 {
-	if (strcmp(verb, "servers") == 0) {
-		if (argc != 0)
-			goto usage;
+	bool show = strcmp(verb, "servers") == 0, weight = strcmp(verb, "weight") == 0;
+	if (argc != (show ? 0 : weight ? 2 : 1)) {
+		fprintf(stderr, "usage: tristack %s%s [--lb LB]\n", verb,
+		        show     ? ""
+		        : weight ? " HOST N"
+		                 : " HOST");
+		return -1;
+	}
+	if (show) {
 		snprintf(line, len, "show servers\n");
 		return 0;
 	}
-	bool weight = strcmp(verb, "weight") == 0;
-	if (argc != (weight ? 2 : 1))
-		goto usage;
 	bool known = false;
 	for (unsigned i = 0; i < c->cfg.lb.nservers; i++)
 		known |= strcmp(c->cfg.lb.servers[i].name, argv[0]) == 0;
@@ -140,7 +143,7 @@ static int make_line(const struct ctl *c, const char *verb, int argc, char **arg
 		fprintf(stderr, "\n");
 		return -1;
 	}
-	char *end;
+	char *end = NULL;
 	long n = weight ? strtol(argv[1], &end, 10) : 0;
 	if (weight && (argv[1][0] < '0' || argv[1][0] > '9' || *end || n > LB_WEIGHT_MAX)) {
 		fprintf(stderr, "tristack: bad weight '%s' (a whole number, 0..%d)\n", argv[1],
@@ -152,12 +155,6 @@ static int make_line(const struct ctl *c, const char *verb, int argc, char **arg
 	else
 		snprintf(line, len, "set server %s state %s\n", argv[0], verb);
 	return 0;
-usage:
-	fprintf(stderr, "usage: tristack %s%s [--lb LB]\n", verb,
-	        strcmp(verb, "servers") == 0 ? ""
-	        : weight                     ? " HOST N"
-	                                     : " HOST");
-	return -1;
 }
 
 int cmd_runtime(struct ctl *c, const char *verb, int argc, char **argv)

@@ -19,7 +19,7 @@ struct fake {
 	struct daemon d;
 	struct lb lb;
 	struct lb_server sv[N];
-	char names[N][8];
+	char names[N][16];
 };
 
 static void fake_init(struct fake *f, const char *dir, const int *weights, unsigned n)
