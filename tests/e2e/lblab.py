@@ -2,10 +2,12 @@
 nginx or tests/e2e/backend.py, on a loopback /24 of its own. Everything it
 starts it stops by PID, and a sanitizer report in the LB's log fails the
 test."""
+import contextlib
 import json
 import os
 import signal
 import socket
+import tempfile
 
 from conftest import alive, binary, free_subnet, wait_for
 from lab import Daemon, answers, http, python_backend, read_text, spawn, stop
@@ -208,3 +210,18 @@ class LbLab:
         left = [b.name for b in self.backends if b.proc and alive(b.proc.pid)]
         assert not left, f"backends left: {left}"
         self.daemon.check_log()
+
+
+@contextlib.contextmanager
+def lab_of(*names, kind="python"):
+    """An LbLab in a temporary folder with a backend of kind per name (not
+    started: the test starts the LB), closed at the end, also when the test
+    or a backend's start fails."""
+    with tempfile.TemporaryDirectory(prefix="tristack-lb-") as tmp:
+        lab = LbLab(tmp)
+        try:
+            for name in names:
+                lab.backend(name, kind)
+            yield lab
+        finally:
+            lab.close()

@@ -12,7 +12,6 @@ import re
 import socket
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 
@@ -20,21 +19,15 @@ import pytest
 
 from conftest import binary, own_stack, wait_for
 from lab import http
-from lblab import LbLab
+from lblab import lab_of
 
 CHECK = "check = GET /healthz interval=200ms timeout=300ms rise=2 fall=2 expect=2xx\n"
 
 
 @pytest.fixture
 def lab():
-    with tempfile.TemporaryDirectory(prefix="tristack-lb-") as tmp:
-        lab = LbLab(tmp)
-        lab.backend("b1")
-        lab.backend("b2")
-        try:
-            yield lab
-        finally:
-            lab.close()
+    with lab_of("b1", "b2") as lab:
+        yield lab
 
 
 def servers(lab):
