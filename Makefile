@@ -55,12 +55,14 @@ DNS_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/dns/*.c))
 CTL_SRC  = $(filter-out $(CONF_SECTION_SRC),$(wildcard src/ctl/*.c))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 # Daemon files the unit tests link beside core: any file of a daemon but its
-# main.c (which has main()). Most are pure (range, mime, balance, text, sign,
-# answer, binlog_info); zone.c reads zone files, stats.c and monitor.c define
-# metrics, ratelimit.c shares memory between threads.
+# main.c (which has main()). Most are pure (range, mime, balance, command,
+# text, sign, answer, binlog_info); zone.c reads zone files, stats.c and
+# monitor.c define metrics, ratelimit.c shares memory between threads,
+# admin.c keeps the LB servers' states in a file (check.c: its checks).
 UNIT_DAEMON_SRC = src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c \
                   src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c \
-                  src/lb/monitor.c src/lb/ratelimit.c src/ctl/binlog_info.c
+                  src/lb/monitor.c src/lb/ratelimit.c src/ctl/binlog_info.c \
+                  src/lb/command.c src/lb/admin.c src/lb/check.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -161,6 +163,7 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
 FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
 FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
 FUZZ_EXTRA_SRC_fuzz_binlog_info = src/ctl/binlog_info.c
+FUZZ_EXTRA_SRC_fuzz_lb_command = src/lb/command.c
 FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c $(CONF_SRC)
 FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
 # The state-machine targets: their harness (real sockets, the real loop).

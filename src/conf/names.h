@@ -28,6 +28,9 @@
 /* The LB's servers (lb/stats.c), read by the alert rules. */
 #define METRIC_LB_SERVER_UP  METRIC_LB "_server_up"
 #define METRIC_LB_SERVERS_UP METRIC_LB "_servers_up"
+/* ...and their admin states (the runtime API's), which `tristack servers`
+ * may be asked beside: tristack_lb_server_admin_state{server,state} 1 */
+#define METRIC_LB_SERVER_ADMIN_STATE METRIC_LB "_server_admin_state"
 
 /* The floating address on each LB host (lb/vip.c), read by the alert
  * rules: who holds it, and how often it moved. */
@@ -48,6 +51,15 @@
 #define METRIC_DB_DIVERGED  "tristack_db_diverged"
 
 /* ---- the state folder ---- */
+
+/* Pid files, sockets and the like: the account's folder (0750). */
+#define STATE_RUN "run"
+/* The LB's runtime API (src/lb/runtime.c), which `tristack drain` and its
+ * kin reach (src/ctl/runtime.c): {state}/run/HOST.lb.sock; and the
+ * servers' admin states the LB keeps across restarts (src/lb/admin.c),
+ * {state}/run/HOST.lb.servers. */
+#define STATE_LB_SOCKET_SUFFIX ".lb.sock"
+#define STATE_LB_SAVED_SUFFIX  ".lb.servers"
 
 /* Secrets tristack makes (0600) and the daemons read: the app's database
  * password and its cookie signing key, in {state}/secrets/. */

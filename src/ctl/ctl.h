@@ -207,6 +207,11 @@ pid_t supervisor_running(const struct ctl *c);
 bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, size_t slen,
                        unsigned *restarts);
 
+/* runtime.c: drain, ready, maint HOST; weight HOST N; servers: the LBs'
+ * runtime API, on every LB host (or the one --lb names). */
+bool runtime_command(const char *cmd);
+int cmd_runtime(struct ctl *c, const char *verb, int argc, char **argv);
+
 /* main.c: as root, the account the units run as, the state folder's parts
  * given to it, and what it must read checked (up, poweron). */
 int ctl_prepare_account(struct ctl *c, char *err, size_t errlen);

@@ -22,34 +22,37 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: tristack [-c FILE] [--state DIR] COMMAND\n"
-	        "  up                start every daemon of the stack, wait until each answers,\n"
-	        "                    and leave a supervisor that restarts what dies\n"
-	        "  down              stop them all (graceful, then forced after %ds)\n"
-	        "  status            each daemon: host, pid, state (restarts), requests/s,\n"
-	        "                    replica lag, address, health (--json: the same as JSON)\n"
-	        "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db,\n"
-	        "                    prometheus, exporter, forward, vrrp, vrrp-check);\n"
-	        "                    logs supervisor: what was restarted, and when\n"
-	        "  promote HOST      make HOST's database the primary (planned failover)\n"
-	        "  rebuild HOST      reseed HOST's database from the primary (mariabackup), "
-	        "replicating\n"
-	        "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
-	        "  firewall show [HOST]  the nftables rules of each host\n"
-	        "  keepalived show HOST  keepalived's configuration on an LB host ([site] vip)\n"
-	        "  poweroff HOST     isolated mode: cut a host as a power failure would (its\n"
-	        "                    processes killed, link down, left down); poweron HOST\n"
-	        "                    brings it back as a rebooted host\n"
-	        "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
-	        "  tickets rotate    rotate the LBs' session-ticket keys now (docs/deploy.md)\n"
-	        "  failover-monitor HOST, db-guard HOST  servers' automatic failover (systemd's)\n"
-	        "options:\n"
-	        "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
-	        "      --state DIR   state folder (default: [site] state, var/)\n"
-	        "      --isolated    up: every host its own network namespace (root)\n"
-	        "      --version\n",
-	        STOP_GRACE_MS / 1000);
+	fprintf(
+	    out,
+	    "usage: tristack [-c FILE] [--state DIR] COMMAND\n"
+	    "  up                start every daemon of the stack, wait until each answers,\n"
+	    "                    and leave a supervisor that restarts what dies\n"
+	    "  down              stop them all (graceful, then forced after %ds)\n"
+	    "  status            each daemon: host, pid, state (restarts), requests/s,\n"
+	    "                    replica lag, address, health (--json: the same as JSON)\n"
+	    "  logs HOST [ROLE]  print a daemon's log (ROLE: lb, dns, web, app, db,\n"
+	    "                    prometheus, exporter, forward, vrrp, vrrp-check);\n"
+	    "                    logs supervisor: what was restarted, and when\n"
+	    "  promote HOST      make HOST's database the primary (planned failover)\n"
+	    "  rebuild HOST      reseed HOST's database from the primary (mariabackup), "
+	    "replicating\n"
+	    "  exec HOST CMD...  run a command on a host (isolated mode; HOST may be client)\n"
+	    "  firewall show [HOST]  the nftables rules of each host\n"
+	    "  keepalived show HOST  keepalived's configuration on an LB host ([site] vip)\n"
+	    "  poweroff HOST     isolated mode: cut a host as a power failure would (its\n"
+	    "                    processes killed, link down, left down); poweron HOST\n"
+	    "                    brings it back as a rebooted host\n"
+	    "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
+	    "  tickets rotate    rotate the LBs' session-ticket keys now (docs/deploy.md)\n"
+	    "  drain|ready|maint HOST, weight HOST N  a web server's state or weight on every LB\n"
+	    "                    (the runtime API; --lb LB: that one only); servers: show them\n"
+	    "  failover-monitor HOST, db-guard HOST  servers' automatic failover (systemd's)\n"
+	    "options:\n"
+	    "  -c, --conf FILE   stack file (default conf/foobar.conf)\n"
+	    "      --state DIR   state folder (default: [site] state, var/)\n"
+	    "      --isolated    up: every host its own network namespace (root)\n"
+	    "      --version\n",
+	    STOP_GRACE_MS / 1000);
 }
 
 static uint64_t now_ms(void)
@@ -979,6 +982,8 @@ int main(int argc, char **argv)
 		rc = cmd_db_guard(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "bundle") == 0)
 		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
+	else if (runtime_command(cmd))
+		rc = cmd_runtime(&c, cmd, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "tickets") == 0)
 		rc = cmd_tickets(&c, argc - optind - 1, argv + optind + 1);
 	else {

@@ -11,6 +11,12 @@
  * computed once into seq[] and the threads walk it with one atomic counter,
  * skipping servers that are down or full: the others keep their shares.
  *
+ * The runtime API (admin.c) changes weights while picks go on: seq has
+ * room for every server at LB_WEIGHT_MAX and is rewritten in place, entry
+ * by entry (atomics), then its length; a pick in between reads an entry of
+ * the old turn or of the new one, a server either way. A server that is
+ * not READY (DRAIN, MAINT) is skipped as a down one is.
+ *
  * leastconn takes the up server with the fewest active requests for its
  * weight, ties broken in turn; first takes the first up server (in the
  * file's order) that has a free slot. Backup servers take requests only
@@ -39,36 +45,49 @@ void lb_balance_release(struct lb_balancer *b, int server)
 	atomic_fetch_sub_explicit(&b->servers[server].active, 1, memory_order_relaxed);
 }
 
-static bool usable(const struct lb_server *sv)
+static unsigned weight_of(const struct lb_server *sv)
 {
-	return !sv->backup && sv->weight > 0 && atomic_load_explicit(&sv->up, memory_order_relaxed);
+	return atomic_load_explicit(&sv->weight, memory_order_relaxed);
 }
 
-static void build_seq(struct lb_balancer *b)
+static bool ready(const struct lb_server *sv)
 {
-	unsigned total = 0;
-	for (unsigned i = 0; i < b->n; i++)
-		if (!b->servers[i].backup)
-			total += b->servers[i].weight;
-	b->len = total;
-	b->seq = total ? xcalloc(total, sizeof(*b->seq)) : NULL;
-	if (total == 0)
-		return;
-	long *cur = xcalloc(b->n, sizeof(*cur));
+	return atomic_load_explicit(&sv->up, memory_order_relaxed) &&
+	       atomic_load_explicit(&sv->admin, memory_order_relaxed) == LB_ADMIN_READY;
+}
+
+static bool usable(const struct lb_server *sv)
+{
+	return !sv->backup && weight_of(sv) > 0 && ready(sv);
+}
+
+bool lb_balance_usable(const struct lb_server *sv)
+{
+	return sv->backup ? ready(sv) : usable(sv);
+}
+
+void lb_balance_reweight(struct lb_balancer *b)
+{
+	unsigned weight[LB_MAX_SERVERS], total = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		weight[i] =
+		    b->servers[i].backup ? 0 : MIN(weight_of(&b->servers[i]), LB_WEIGHT_MAX);
+		total += weight[i];
+	}
+	long cur[LB_MAX_SERVERS] = { 0 };
 	for (unsigned k = 0; k < total; k++) {
 		int best = -1;
 		for (unsigned i = 0; i < b->n; i++) {
-			const struct lb_server *sv = &b->servers[i];
-			if (sv->backup || sv->weight == 0)
+			if (weight[i] == 0)
 				continue;
-			cur[i] += sv->weight;
+			cur[i] += weight[i];
 			if (best < 0 || cur[i] > cur[best])
 				best = (int)i;
 		}
 		cur[best] -= (long)total;
-		b->seq[k] = (uint16_t)best;
+		atomic_store_explicit(&b->seq[k], (uint16_t)best, memory_order_relaxed);
 	}
-	free(cur);
+	atomic_store_explicit(&b->len, total, memory_order_release);
 }
 
 void lb_balance_init(struct lb_balancer *b, enum lb_balance algo, struct lb_server *servers,
@@ -76,14 +95,15 @@ void lb_balance_init(struct lb_balancer *b, enum lb_balance algo, struct lb_serv
 {
 	b->algo = algo;
 	b->servers = servers;
-	b->n = n;
+	b->n = MIN(n, LB_MAX_SERVERS);
 	atomic_store(&b->next, 0);
-	build_seq(b);
+	b->seq = xcalloc((size_t)b->n * LB_WEIGHT_MAX + 1, sizeof(*b->seq));
+	lb_balance_reweight(b);
 }
 
 void lb_balance_free(struct lb_balancer *b)
 {
-	free(b->seq);
+	free((void *)b->seq);
 	b->seq = NULL;
 	b->len = 0;
 }
@@ -101,9 +121,10 @@ static int pick_first(struct lb_balancer *b, int avoid, bool *full);
 
 static int pick_roundrobin(struct lb_balancer *b, int avoid, bool *full)
 {
-	for (unsigned tries = 0; tries < b->len; tries++) {
+	unsigned len = atomic_load_explicit(&b->len, memory_order_acquire);
+	for (unsigned tries = 0; tries < len; tries++) {
 		uint64_t k = atomic_fetch_add_explicit(&b->next, 1, memory_order_relaxed);
-		int s = b->seq[k % b->len];
+		int s = atomic_load_explicit(&b->seq[k % len], memory_order_relaxed);
 		if (s == avoid || !usable(&b->servers[s]))
 			continue;
 		if (take_slot(&b->servers[s]))
@@ -132,10 +153,10 @@ static int pick_leastconn(struct lb_balancer *b, int avoid, bool *full)
 				continue;
 			long a = atomic_load_explicit(&sv->active, memory_order_relaxed) + 1;
 			/* a / weight < best_a / best_w, without division */
-			if (best < 0 || a * best_w < best_a * (long)sv->weight) {
+			if (best < 0 || a * best_w < best_a * (long)weight_of(sv)) {
 				best = (int)i;
 				best_a = a;
-				best_w = sv->weight;
+				best_w = weight_of(sv);
 			}
 		}
 		if (best < 0)
@@ -163,7 +184,7 @@ static int pick_backup(struct lb_balancer *b, bool *full)
 {
 	for (unsigned i = 0; i < b->n; i++) {
 		struct lb_server *sv = &b->servers[i];
-		if (!sv->backup || !atomic_load_explicit(&sv->up, memory_order_relaxed))
+		if (!sv->backup || !ready(sv))
 			continue;
 		if (take_slot(sv))
 			return (int)i;

@@ -13,6 +13,11 @@
  * response): each counts as a failed check, so a dead server leaves the
  * rotation at the first requests that find it dead rather than at the next
  * check. Only with checks on: without them nothing could bring it back.
+ *
+ * A server in maintenance (the runtime API's MAINT, admin.c) is not
+ * checked; when it leaves, it is down until its first check passes, which
+ * comes at once (as HAProxy leaves MAINT): whatever happened to it
+ * meanwhile, it takes no request before a check says it answers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -201,18 +206,37 @@ void lb_checks_start(struct lb *lb, struct worker *w)
 		                                    "Connection: close\r\n\r\n",
 		                                    conf->method, conf->path, host);
 		/* Spread the servers' checks over the first interval. */
-		loop_timer_set(w->loop, &c->timer, 1 + conf->interval * i / lb->nservers);
+		if (atomic_load(&lb->servers[i].admin) != LB_ADMIN_MAINT)
+			loop_timer_set(w->loop, &c->timer, 1 + conf->interval * i / lb->nservers);
 	}
+}
+
+static void check_stop(struct lb_check *c)
+{
+	if (c == NULL || c->w == NULL)
+		return; /* checks off, or never started */
+	httpc_close(&c->fetch);
+	loop_timer_stop(c->w->loop, &c->timer);
+	c->running = false;
 }
 
 void lb_checks_stop(struct lb *lb)
 {
-	for (unsigned i = 0; i < lb->nservers; i++) {
-		struct lb_check *c = lb->servers[i].check;
-		if (c == NULL || c->w == NULL)
-			continue; /* checks off, or never started */
-		httpc_close(&c->fetch);
-		loop_timer_stop(c->w->loop, &c->timer);
-		c->running = false;
-	}
+	for (unsigned i = 0; i < lb->nservers; i++)
+		check_stop(lb->servers[i].check);
+}
+
+void lb_check_pause(struct lb *lb, int server)
+{
+	check_stop(lb->servers[server].check);
+}
+
+void lb_check_resume(struct lb *lb, int server)
+{
+	struct lb_check *c = lb->servers[server].check;
+	if (c == NULL || c->w == NULL)
+		return;
+	c->health = c->rise - 1;
+	atomic_store(&lb->servers[server].up, false);
+	loop_timer_set(c->w->loop, &c->timer, 0);
 }

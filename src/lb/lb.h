@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "command.h"
 #include "conf/conf.h"
 #include "core/httpc.h"
 #include "core/proxy.h"
@@ -13,26 +14,41 @@
 #include "ratelimit.h"
 
 struct lb_check;
+struct lb_server;
+struct lb_runtime;
+
+/* One series of tristack_lb_server_admin_state: a server and a state. */
+struct lb_admin_gauge {
+	const struct lb_server *sv;
+	enum lb_admin state;
+};
 
 /* A server of the LB: the engine's view of it (name, address, metric ids),
- * what the balancer weighs, and its health check. The balancer and the
- * checks share it between threads: up and active are atomics. */
+ * what the balancer weighs, and its health check. The balancer, the checks
+ * and the runtime API share it between threads: weight, up, admin and
+ * active are atomics. */
 struct lb_server {
-	struct proxy_server px; /* lb->pxs[i] is &lb->servers[i].px */
-	unsigned weight;
+	struct proxy_server px;  /* lb->pxs[i] is &lb->servers[i].px */
+	_Atomic unsigned weight; /* in use: the stack file's, or the runtime API's */
+	unsigned config_weight;  /* the stack file's */
 	bool backup;
 	unsigned maxconn;       /* 0 = no limit */
-	_Atomic bool up;        /* takes new requests (health checks decide) */
+	_Atomic bool up;        /* healthy (health checks decide) */
+	_Atomic int admin;      /* enum lb_admin: only READY takes new requests */
 	_Atomic int active;     /* requests holding a slot on it */
 	struct lb_check *check; /* NULL when checks are off */
+	struct lb_admin_gauge admin_gauges[LB_ADMIN_COUNT];
 };
 
 struct lb_balancer {
 	enum lb_balance algo;
 	struct lb_server *servers;
 	unsigned n;
-	uint16_t *seq; /* one turn of smooth weighted round robin */
-	unsigned len;
+	/* one turn of smooth weighted round robin, rebuilt in place when a
+	 * weight changes (room for every weight at LB_WEIGHT_MAX): a pick that
+	 * meets the rebuild reads an old or a new entry, either a server */
+	_Atomic uint16_t *seq;
+	_Atomic unsigned len;
 	_Atomic uint64_t next; /* shared position in seq; turns for leastconn ties */
 };
 
@@ -43,12 +59,18 @@ struct lb_balancer {
 void lb_balance_init(struct lb_balancer *b, enum lb_balance algo, struct lb_server *servers,
                      unsigned n);
 void lb_balance_free(struct lb_balancer *b);
+/* The servers' weights changed: the round robin's turn again (one thread
+ * at a time; picks go on meanwhile). */
+void lb_balance_reweight(struct lb_balancer *b);
 /* A server with a slot reserved on it, LB_BALANCE_NONE (none up) or
  * LB_BALANCE_FULL (all up ones at maxconn). avoid >= 0 skips that server
  * while another is up. Any thread. */
 int lb_balance_pick(struct lb_balancer *b, int avoid);
 void lb_balance_release(struct lb_balancer *b, int server);
 unsigned lb_balance_up(const struct lb_balancer *b);
+/* Does the server take new requests: up, READY, and (unless a backup) a
+ * weight above 0? */
+bool lb_balance_usable(const struct lb_server *sv);
 
 /* One server's health check (check.c); runs on worker 0's loop. */
 struct lb_check {
@@ -175,6 +197,7 @@ struct lb {
 	struct lb_rl_limits limits;
 	int m_limited[LB_LIMITED_KINDS]; /* metric slots */
 	struct lb_vip vip;
+	bool admin_retired; /* a newer generation has the servers' states (admin.c's lock) */
 };
 
 struct lb_worker {
@@ -182,7 +205,17 @@ struct lb_worker {
 	struct httpd_server http, https, admin;
 	struct tls_worker tls;
 	struct proxy_worker pw;
+	struct lb_runtime *rt; /* worker 0's */
 };
+
+/* runtime.c: the runtime API's socket, {state}/run/HOST.lb.sock, on
+ * worker 0's loop (start, stop and free on its thread). Without a socket
+ * (a path too long, a folder it cannot write) the LB runs on, warned of. */
+struct lb_runtime *lb_runtime_start(struct lb *lb, struct worker *w);
+/* Stop listening and close its clients; the socket file is removed unless
+ * a reload's next generation has it. May run twice. */
+void lb_runtime_stop(struct lb_runtime *rt);
+void lb_runtime_free(struct lb_runtime *rt);
 
 /* check.c */
 void lb_checks_start(struct lb *lb, struct worker *w);
@@ -190,6 +223,24 @@ void lb_checks_stop(struct lb *lb);
 /* Traffic's verdict on a server (any thread): a failure counts as a failed
  * check when checks are on. */
 void lb_check_report(struct lb *lb, int server, bool ok);
+/* Into maintenance: its checks stop. Out of it: down until a check, at
+ * once, passes. On the checks' thread (worker 0); nothing with checks off. */
+void lb_check_pause(struct lb *lb, int server);
+void lb_check_resume(struct lb *lb, int server);
+
+/* admin.c: the servers' admin states and runtime weights, which the
+ * runtime API sets (on worker 0). They outlive a reload (carried over by
+ * name; a weight the stack file changed meanwhile is the file's) and a
+ * restart ({state}/run/HOST.lb.servers, rewritten at every change). */
+int lb_admin_find(const struct lb *lb, struct str name); /* index, or -1 */
+/* 0, or -1 with err (a newer generation has taken over: try again). */
+int lb_admin_set_state(struct lb *lb, unsigned server, enum lb_admin st, char *err, size_t errlen);
+int lb_admin_set_weight(struct lb *lb, unsigned server, unsigned weight, char *err, size_t errlen);
+/* lb_start: the states from prev (a reload, which it retires from the
+ * runtime API) or the saved file (the first generation), then saved.
+ * abandon: this generation failed to start, prev goes on (lb_finish). */
+void lb_admin_start(struct lb *lb, struct lb *prev);
+void lb_admin_abandon(struct lb *prev);
 
 /* monitor.c */
 void lb_monitor_setup(struct lb *lb); /* the targets, from the stack file */

@@ -223,9 +223,9 @@ static int parse_server(struct cfg_ctx *L, const struct cfg_key *k, void *base, 
 	for (tok = strtok_r(NULL, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		int64_t v;
 		if (strncmp(tok, "weight=", 7) == 0) {
-			if (cfg_parse_int(tok + 7, &v) < 0 || v < 0 || v > 256) {
-				cfg_fail(L, "bad weight '%s' for server %s (0..256)", tok + 7,
-				         sv->target);
+			if (cfg_parse_int(tok + 7, &v) < 0 || v < 0 || v > LB_WEIGHT_MAX) {
+				cfg_fail(L, "bad weight '%s' for server %s (0..%d)", tok + 7,
+				         sv->target, LB_WEIGHT_MAX);
 				goto out;
 			}
 			sv->weight = (unsigned)v;

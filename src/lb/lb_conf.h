@@ -12,6 +12,7 @@
 #include "core/tls_conf.h"
 
 #define LB_MAX_SERVERS 64
+#define LB_WEIGHT_MAX  256 /* a server's weight= is 0..LB_WEIGHT_MAX */
 
 enum lb_balance { LB_ROUNDROBIN, LB_LEASTCONN, LB_FIRST };
 

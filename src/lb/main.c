@@ -158,7 +158,7 @@ static int setup_servers(struct lb *lb, const struct lb_conf *conf)
 		sv->px.name = sc->name;
 		sv->px.addr = sc->addr;
 		lb->pxs[i] = &sv->px;
-		sv->weight = sc->weight;
+		sv->weight = sv->config_weight = sc->weight;
 		sv->backup = sc->backup;
 		sv->maxconn = sc->maxconn;
 		atomic_store(&sv->up, true); /* up until checks say otherwise */
@@ -391,6 +391,7 @@ static int lb_start(struct daemon *d, char *err, size_t errlen)
 	struct lb *lb = d->data;
 	(void)err;
 	(void)errlen;
+	lb_admin_start(lb, d->prev ? d->prev->data : NULL);
 	lb_limits_start(lb, &conf_of(d)->lb);
 	lb_limits_metrics_define(lb, d->metrics);
 	lb_metrics_define(lb, d->metrics);
@@ -439,6 +440,7 @@ static int lb_worker_init(struct worker *w, char *err, size_t errlen)
 		lb_monitor_start(lb, w);
 		lb_tickets_start(lb, w);
 		lb_vip_start(lb, w);
+		lw->rt = lb_runtime_start(lb, w);
 	}
 	return 0;
 }
@@ -451,6 +453,7 @@ static void lb_worker_stop(struct worker *w)
 		lb_monitor_stop(lw->lb);
 		lb_tickets_stop(lw->lb);
 		lb_vip_stop(lw->lb);
+		lb_runtime_stop(lw->rt);
 	}
 	httpd_server_stop(&lw->http);
 	httpd_server_stop(&lw->https);
@@ -468,6 +471,7 @@ static void lb_worker_free(struct worker *w)
 		lb_monitor_stop(lw->lb);
 		lb_tickets_stop(lw->lb);
 		lb_vip_stop(lw->lb);
+		lb_runtime_free(lw->rt);
 	}
 	httpd_server_free(&lw->http);
 	httpd_server_free(&lw->https);
@@ -483,6 +487,8 @@ static void lb_finish(struct daemon *d)
 	struct lb *lb = d->data;
 	if (lb == NULL)
 		return;
+	if (d->prev && d->prev->data && !d->check_only)
+		lb_admin_abandon(d->prev->data); /* this generation never ran: prev goes on */
 	lb_limits_free(lb);
 	lb_balance_free(&lb->bal);
 	tls_site_free(&lb->tls);

@@ -21,6 +21,18 @@ static double server_active(void *arg)
 	return atomic_load(&((struct lb_server *)arg)->active);
 }
 
+static double server_weight(void *arg)
+{
+	return atomic_load(&((struct lb_server *)arg)->weight);
+}
+
+/* tristack_lb_server_admin_state{state=...}: 1 for the server's state. */
+static double server_admin(void *arg)
+{
+	const struct lb_admin_gauge *g = arg;
+	return atomic_load(&g->sv->admin) == (int)g->state ? 1 : 0;
+}
+
 static double queued(void *arg)
 {
 	return atomic_load(&((struct lb *)arg)->pc.queued);
@@ -41,10 +53,24 @@ void lb_metrics_define(struct lb *lb, struct metrics *m)
 	for (unsigned i = 0; i < lb->nservers; i++) {
 		struct lb_server *sv = &lb->servers[i];
 		snprintf(labels, sizeof(labels), "server=\"%s\"", sv->px.name);
-		metrics_gauge_fn(m, METRIC_LB_SERVER_UP, "1 while the server takes requests",
+		metrics_gauge_fn(m, METRIC_LB_SERVER_UP, "1 while the server's health checks pass",
 		                 labels, server_up, sv);
 		metrics_gauge_fn(m, "tristack_lb_server_active_requests",
 		                 "Requests in progress on the server", labels, server_active, sv);
+		metrics_gauge_fn(
+		    m, "tristack_lb_server_weight",
+		    "The server's weight in use (the stack file's or the runtime API's)", labels,
+		    server_weight, sv);
+		for (unsigned a = 0; a < LB_ADMIN_COUNT; a++) {
+			char l[160];
+			sv->admin_gauges[a] = (struct lb_admin_gauge){ sv, (enum lb_admin)a };
+			snprintf(l, sizeof(l), "%s,state=\"%s\"", labels,
+			         lb_admin_word((enum lb_admin)a));
+			metrics_gauge_fn(m, METRIC_LB_SERVER_ADMIN_STATE,
+			                 "1 for the server's admin state: ready, drain or maint "
+			                 "(the runtime API's)",
+			                 l, server_admin, &sv->admin_gauges[a]);
+		}
 		struct lb_check *c = sv->check;
 		if (c == NULL)
 			continue;
@@ -95,12 +121,14 @@ static void json_servers(struct lb *lb, struct sbuf *o)
 		sbuf_adds(o, ",\"address\":");
 		lb_json_str(o, addr_format(&ps->addr, addr, sizeof(addr)));
 		sbuf_addf(o,
-		          ",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,\"maxconn\":%u,"
+		          ",\"state\":\"%s\",\"admin\":\"%s\",\"weight\":%u,"
+		          "\"config_weight\":%u,\"backup\":%s,\"maxconn\":%u,"
 		          "\"active\":%d,\"requests\":%lld,\"errors\":%lld,\"retries\":%lld,"
 		          "\"responses\":{",
-		          atomic_load(&sv->up) ? "UP" : "DOWN", sv->weight,
-		          sv->backup ? "true" : "false", sv->maxconn, atomic_load(&sv->active),
-		          (long long)metrics_value(m, ps->m_requests),
+		          atomic_load(&sv->up) ? "UP" : "DOWN",
+		          lb_admin_name(atomic_load(&sv->admin)), atomic_load(&sv->weight),
+		          sv->config_weight, sv->backup ? "true" : "false", sv->maxconn,
+		          atomic_load(&sv->active), (long long)metrics_value(m, ps->m_requests),
 		          (long long)metrics_value(m, ps->m_errors),
 		          (long long)metrics_value(m, ps->m_retries));
 		for (int c = 0; c < 6; c++)

@@ -2,9 +2,12 @@
 nginx or tests/e2e/backend.py, on a loopback /24 of its own. Everything it
 starts it stops by PID, and a sanitizer report in the LB's log fails the
 test."""
+import contextlib
 import json
 import os
 import signal
+import socket
+import tempfile
 
 from conftest import alive, binary, free_subnet, wait_for
 from lab import Daemon, answers, http, python_backend, read_text, spawn, stop
@@ -116,7 +119,10 @@ class LbLab:
         self.admin = f"http://{self.lb_ip}:8404"
         self.conf = os.path.join(tmp, "lb.conf")
         self.log = os.path.join(tmp, "lb.log")
-        self.daemon = Daemon("tristack-lb", self.conf, self.log)
+        # its own state folder: the runtime API's socket, the servers' states
+        self.state = os.path.join(tmp, "state")
+        self.socket = os.path.join(self.state, "run", "lb-01.lb.sock")
+        self.daemon = Daemon("tristack-lb", self.conf, self.log, ["--state", self.state])
         self.access = os.path.join(tmp, "lb.access.log")
         self.docroot = os.path.join(tmp, "www")
         os.makedirs(self.docroot, exist_ok=True)
@@ -174,6 +180,21 @@ class LbLab:
     def metrics(self):
         return http(self.admin + "/metrics")[2].decode()
 
+    def runtime(self, *lines, timeout=5):
+        """The answers of the runtime API to lines (one connection): each
+        answer's text without the empty line that ends it."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(self.socket)
+            s.sendall("".join(line + "\n" for line in lines).encode())
+            data = b""
+            while data.count(b"\n\n") < len(lines):
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        return data.decode().split("\n\n")[:len(lines)]
+
     def log_text(self):
         return self.daemon.log_text()
 
@@ -189,3 +210,18 @@ class LbLab:
         left = [b.name for b in self.backends if b.proc and alive(b.proc.pid)]
         assert not left, f"backends left: {left}"
         self.daemon.check_log()
+
+
+@contextlib.contextmanager
+def lab_of(*names, kind="python"):
+    """An LbLab in a temporary folder with a backend of kind per name (not
+    started: the test starts the LB), closed at the end, also when the test
+    or a backend's start fails."""
+    with tempfile.TemporaryDirectory(prefix="tristack-lb-") as tmp:
+        lab = LbLab(tmp)
+        try:
+            for name in names:
+                lab.backend(name, kind)
+            yield lab
+        finally:
+            lab.close()

@@ -9,19 +9,13 @@ import pytest
 
 from conftest import wait_for
 from lab import http
-from lblab import LbLab
+from lblab import LbLab, lab_of
 
 
 @pytest.fixture
 def lab():
-    with tempfile.TemporaryDirectory(prefix="tristack-lb-") as tmp:
-        lab = LbLab(tmp)
-        lab.backend("b1")
-        lab.backend("b2")
-        try:
-            yield lab
-        finally:
-            lab.close()
+    with lab_of("b1", "b2") as lab:
+        yield lab
 
 
 def requests_on(backend, method=None):

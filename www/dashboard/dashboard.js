@@ -292,11 +292,15 @@
     var body = $("backends").tBodies[0];
     body.textContent = "";
     cur.servers.forEach(function (s) {
-      var tr = el("tr", { "data-backend": s.name, "data-state": s.state });
+      var tr = el("tr", { "data-backend": s.name, "data-state": s.state,
+                          "data-admin": s.admin || "READY" });
       tr.appendChild(el("td", null, s.name + (s.backup ? " (backup)" : "")));
       tr.appendChild(el("td", null, s.address));
       var st = el("td");
       st.appendChild(el("span", { "class": "state " + s.state }, s.state));
+      /* drained or in maintenance by the runtime API (tristack drain HOST) */
+      if (s.admin && s.admin !== "READY")
+        st.appendChild(el("span", { "class": "state " + s.admin }, s.admin));
       tr.appendChild(st);
       tr.appendChild(el("td", { "class": "num" }, s.weight));
       tr.appendChild(el("td", { "class": "num" }, s.active));
