@@ -114,6 +114,43 @@ def sc_partition_web(st, load, short):
                        check=True)
 
 
+def drained(st, host):
+    """Every LB has host drained and no request of it in flight
+    (`tristack servers`: ... ADMIN ... ACTIVE ...)."""
+    rows = [ln.split() for ln in st.ctl("servers", check=False).stdout.splitlines()]
+    mine = [r for r in rows if len(r) >= 8 and r[1] == host]
+    return bool(mine) and all(r[4] == "DRAIN" and r[7] == "0" for r in mine)
+
+
+def sc_drain_web(st, load, short):
+    """An upgrade of web-01's web server as an operator does it (issue 18):
+    `tristack drain web-01`, its last request finished, tristack-web
+    restarted (SIGTERM; the supervisor starts it again), healthy, then
+    `tristack ready web-01`. Not one request may fail."""
+    host = "web-01"
+    load.wait_until(2)
+    t = time.monotonic()
+    st.ctl("drain", host)
+    deadline = time.monotonic() + 15
+    while not drained(st, host):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{host} still had requests in flight 15 s after the drain")
+        time.sleep(0.1)
+    t_drained = time.monotonic() - t
+    old = pid_of(st, f"{host}.web.pid")
+    kill(old, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while st.pids().get(f"{host}.web.pid") in (None, old):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{host}'s tristack-web was not started again within 30 s")
+        time.sleep(0.1)
+    wait_healthy(st, timeout=30)
+    st.ctl("ready", host)
+    load.note = (f"{host} drained (last request done) after {t_drained:.2f} s, its web server "
+                 f"restarted ({old} -> {pid_of(st, f'{host}.web.pid')}), ready after "
+                 f"{time.monotonic() - t:.2f} s")
+
+
 def sc_fill_lb(st, load, short):
     """LB_MAXCONN idle connections (a TCP connect each, then nothing) for 8 s
     beside the load; meanwhile 20 GETs on new connections. The load's
@@ -168,6 +205,8 @@ SCENARIOS = {
     "kill-replica": (sc_kill_replica, "kill -9 the replica's mariadbd; it comes back"),
     "restart-primary": (sc_restart_primary,
                         "graceful restart of the primary (SIGTERM; the supervisor starts it)"),
+    "drain-web": (sc_drain_web, "drain web-01, restart its web server (an upgrade), ready it: "
+                                "no request may fail"),
     "fill-lb": (sc_fill_lb, f"fill the LB to maxconn ({LB_MAXCONN}) with idle connections"),
     "partition-web": (sc_partition_web,
                       "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
@@ -197,7 +236,8 @@ ISOLATED = {"partition-web"} | DB_FAILOVER
 HA = {"ha-kill-lb", "ha-stop-lb", "ha-poweroff-lb", "ha-poweron-lb"}
 HA_RECOVERY_S = 5  # the address answers again within this
 RETRIES_ALLOWED = {"reload-lb", "restart-lb"} | HA  # the LB's own connections close
-SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica"]
+SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica", "drain-web"]
+NO_FAILURE = {"drain-web"}  # operations, not faults: not one request may fail
 
 
 def p99(xs):
@@ -257,7 +297,9 @@ def judge(name, what, seconds, load, audits, action_error=None):
     res["ok"] = (p["ok"] and r["ok"] and not load.errors and action_error is None and
                  not res["diverged"] and
                  (res["failed_gets"] == 0 or name == "restart-lb" or name in HA) and
-                 (res["retried_gets"] == 0 or name in RETRIES_ALLOWED))
+                 (res["retried_gets"] == 0 or name in RETRIES_ALLOWED) and
+                 (name not in NO_FAILURE or
+                  res["failed_posts"] + res["unknown_posts"] + res["retried_posts"] == 0))
     if name in DB_FAILOVER:
         db = load.db or {}
         db["writes_back_s"] = writes_back(load, db["fault_at"], db["fault_done"]) \
