@@ -212,6 +212,9 @@ bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, s
 bool runtime_command(const char *cmd);
 int cmd_runtime(struct ctl *c, const char *verb, int argc, char **argv);
 
+/* status.c: `tristack status [--json]`; exit 3 when a unit is not running. */
+int cmd_status(struct ctl *c, int argc, char **argv);
+
 /* main.c: as root, the account the units run as, the state folder's parts
  * given to it, and what it must read checked (up, poweron). */
 int ctl_prepare_account(struct ctl *c, char *err, size_t errlen);
