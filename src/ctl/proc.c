@@ -321,6 +321,10 @@ static int unit_argv(struct ctl *c, struct unit *u, char *bin, size_t binlen, ch
 		argv[n++] = (char *)u->host->name;
 		argv[n++] = "--state";
 		argv[n++] = c->state;
+		if (u->takeover) {
+			argv[n++] = "--takeover";
+			argv[n++] = (char *)u->takeover;
+		}
 		argv[n] = NULL;
 	}
 	if (access(bin, X_OK) < 0) {
@@ -444,27 +448,32 @@ static bool gone(pid_t pid)
 	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
-int unit_stop(struct unit *u, unsigned grace_ms)
+int pid_stop(pid_t pid, unsigned grace_ms)
 {
-	if (unit_running(u) == 0) {
-		unlink(u->pidfile);
-		return 0;
-	}
-	pid_t pid = u->pid;
 	kill(pid, SIGTERM);
 	for (unsigned waited = 0; waited < grace_ms; waited += 20) {
 		if (gone(pid))
-			goto done;
+			return 0;
 		sleep_ms(20);
 	}
 	kill(pid, SIGKILL);
 	for (unsigned waited = 0; waited < 2000; waited += 20) {
 		if (gone(pid))
-			goto done;
+			return 0;
 		sleep_ms(20);
 	}
 	return -1;
-done:
+}
+
+bool pid_gone(pid_t pid)
+{
+	return gone(pid);
+}
+
+int unit_stop(struct unit *u, unsigned grace_ms)
+{
+	if (unit_running(u) != 0 && pid_stop(u->pid, grace_ms) < 0)
+		return -1;
 	unlink(u->pidfile);
 	u->pid = 0;
 	return 0;
