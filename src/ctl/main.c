@@ -42,6 +42,9 @@ static void usage(FILE *out)
 	    "                    brings it back as a rebooted host\n"
 	    "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
 	    "  tickets rotate    rotate the LBs' session-ticket keys now (docs/deploy.md)\n"
+	    "  upgrade           replace every daemon by the binaries in build/bin, one host\n"
+	    "                    at a time: web servers drained first, the LBs' listening\n"
+	    "                    sockets handed over (no connection refused)\n"
 	    "  drain|ready|maint HOST, weight HOST N  a web server's state or weight on every LB\n"
 	    "                    (the runtime API; --lb LB: that one only); servers: show them\n"
 	    "  failover-monitor HOST, db-guard HOST  servers' automatic failover (systemd's)\n"
@@ -727,6 +730,8 @@ int main(int argc, char **argv)
 		rc = cmd_bundle(&c, argc - optind - 1, argv + optind + 1);
 	else if (runtime_command(cmd))
 		rc = cmd_runtime(&c, cmd, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "upgrade") == 0)
+		rc = cmd_upgrade(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "tickets") == 0)
 		rc = cmd_tickets(&c, argc - optind - 1, argv + optind + 1);
 	else {
