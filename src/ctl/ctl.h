@@ -97,6 +97,9 @@ int acct_view_enter(const struct ctl *c);
 const char *acct_operator(void);
 
 /* proc.c */
+/* A monotonic clock in ms, and a pause. */
+uint64_t ctl_now_ms(void);
+void ctl_sleep_ms(unsigned ms);
 int ctl_units(struct ctl *c, char *err, size_t errlen);
 struct unit *unit_new(struct ctl *c, const struct conf_host *host, const char *daemon,
                       const char *role, char *err, size_t errlen);

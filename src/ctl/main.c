@@ -56,19 +56,6 @@ static void usage(FILE *out)
 	    STOP_GRACE_MS / 1000);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 static void print_log_tail(const char *path, int lines)
 {
 	FILE *f = fopen(path, "r");
@@ -182,7 +169,7 @@ static int start_phase(struct ctl *c, bool db)
 		pending[i] = true;
 		left++;
 	}
-	uint64_t deadline = now_ms() + (db ? 60000 : UP_DEADLINE_MS);
+	uint64_t deadline = ctl_now_ms() + (db ? 60000 : UP_DEADLINE_MS);
 	char why[256] = "";
 	while (left > 0) {
 		for (unsigned i = 0; i < c->nunits; i++) {
@@ -204,14 +191,14 @@ static int start_phase(struct ctl *c, bool db)
 		}
 		if (left == 0)
 			break;
-		if (now_ms() > deadline) {
+		if (ctl_now_ms() > deadline) {
 			for (unsigned i = 0; i < c->nunits; i++)
 				if (pending[i])
 					fprintf(stderr, "tristack: %s on %s does not answer: %s\n",
 					        c->units[i].daemon, c->units[i].host->name, why);
 			return -1;
 		}
-		sleep_ms(50);
+		ctl_sleep_ms(50);
 	}
 	return 0;
 }

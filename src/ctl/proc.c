@@ -31,10 +31,17 @@ static const struct {
 	{ ROLE_DNS, "dns", "tristack-dns" },
 };
 
-static void sleep_ms(unsigned ms)
+void ctl_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
+}
+
+uint64_t ctl_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* snprintf that refuses to truncate a path. */
@@ -454,13 +461,13 @@ int pid_stop(pid_t pid, unsigned grace_ms)
 	for (unsigned waited = 0; waited < grace_ms; waited += 20) {
 		if (gone(pid))
 			return 0;
-		sleep_ms(20);
+		ctl_sleep_ms(20);
 	}
 	kill(pid, SIGKILL);
 	for (unsigned waited = 0; waited < 2000; waited += 20) {
 		if (gone(pid))
 			return 0;
-		sleep_ms(20);
+		ctl_sleep_ms(20);
 	}
 	return -1;
 }

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "conf/names.h"
@@ -41,19 +40,6 @@
 #define CHECK_UP_MS   20000 /* every LB's checks see a replaced server UP again */
 #define LB_OLD_MS     20000 /* an old LB's drain (its grace is 10 s) */
 #define STOP_GRACE_MS 12000
-
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void pause_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
 
 /* A daemon of ours, which this command replaces. */
 static bool ours(const struct unit *u)
@@ -145,20 +131,20 @@ static int server_set(const struct ctl *c, const char *name, const char *state, 
 static int server_wait(const struct ctl *c, const char *name, bool idle, unsigned ms, char *err,
                        size_t errlen)
 {
-	uint64_t deadline = clock_ms() + ms;
+	uint64_t deadline = ctl_now_ms() + ms;
 	for (;;) {
 		struct seen s;
 		if (server_seen(c, name, &s, err, errlen) < 0)
 			return -1;
 		if (idle ? s.active == 0 : s.all_up)
 			return 0;
-		if (clock_ms() > deadline) {
+		if (ctl_now_ms() > deadline) {
 			snprintf(err, errlen, "%s: %s after %us", name,
 			         idle ? "requests still in flight" : "not UP on every LB",
 			         ms / 1000);
 			return -1;
 		}
-		pause_ms(100);
+		ctl_sleep_ms(100);
 	}
 }
 
@@ -208,13 +194,13 @@ static int wait_answers(const struct ctl *c, const struct unit *u, pid_t pid, ch
                         size_t errlen)
 {
 	char why[256] = "";
-	for (uint64_t deadline = clock_ms() + START_MS; !unit_answers(c, u, why, sizeof(why));) {
-		if (pid_gone(pid) || clock_ms() > deadline) {
+	for (uint64_t deadline = ctl_now_ms() + START_MS; !unit_answers(c, u, why, sizeof(why));) {
+		if (pid_gone(pid) || ctl_now_ms() > deadline) {
 			snprintf(err, errlen, "the new %s (pid %d) %s: %s", u->daemon, (int)pid,
 			         pid_gone(pid) ? "exited" : "does not answer", why);
 			return -1;
 		}
-		pause_ms(50);
+		ctl_sleep_ms(50);
 	}
 	return 0;
 }
@@ -230,12 +216,12 @@ static pid_t replace(struct ctl *c, struct unit *u, char *err, size_t errlen)
 		return -1;
 	}
 	pid_t pid = u->pid;
-	for (uint64_t deadline = clock_ms() + START_MS; threads_of(pid) < 2;) {
+	for (uint64_t deadline = ctl_now_ms() + START_MS; threads_of(pid) < 2;) {
 		if (pid_gone(pid))
 			return give_back(u, old, pid, err, errlen, "exited at its start");
-		if (clock_ms() > deadline)
+		if (ctl_now_ms() > deadline)
 			return give_back(u, old, pid, err, errlen, "did not start its workers");
-		pause_ms(20);
+		ctl_sleep_ms(20);
 	}
 	if (old > 0 && pid_stop(old, STOP_GRACE_MS) < 0)
 		fprintf(stderr, "tristack: %s on %s: the old process (pid %d) would not stop\n",
@@ -261,10 +247,10 @@ static pid_t hand_over(struct ctl *c, struct unit *u, char *err, size_t errlen)
 	}
 	pid_t pid = u->pid;
 	/* the old one stops when the new one serves, once its requests end */
-	for (uint64_t deadline = clock_ms() + LB_OLD_MS; old > 0 && !pid_gone(old);) {
+	for (uint64_t deadline = ctl_now_ms() + LB_OLD_MS; old > 0 && !pid_gone(old);) {
 		if (pid_gone(pid))
 			return give_back(u, old, pid, err, errlen, "exited: no hand-over");
-		if (clock_ms() > deadline) {
+		if (ctl_now_ms() > deadline) {
 			fprintf(stderr,
 			        "tristack: %s on %s: the old process (pid %d) still runs "
 			        "after %us: stopped\n",
@@ -272,7 +258,7 @@ static pid_t hand_over(struct ctl *c, struct unit *u, char *err, size_t errlen)
 			pid_stop(old, 2000);
 			break;
 		}
-		pause_ms(50);
+		ctl_sleep_ms(50);
 	}
 	return wait_answers(c, u, pid, err, errlen) < 0 ? -1 : pid;
 }
