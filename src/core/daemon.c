@@ -551,6 +551,27 @@ static void signal_loop(struct proc *p, const sigset_t *set)
 	}
 }
 
+/* What the process needs before any thread: signals go to the main thread
+ * only (set: those it waits for), and as many descriptors as it may have
+ * (connections and cached files are descriptors: as HAProxy does; nginx
+ * asks for worker_rlimit_nofile). */
+static void process_setup(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* --takeover: the old process's listening sockets into d->adopt. The
  * connection to it, or -1 with err. */
 static int take_over(struct daemon *d, const char *path, char *err, size_t errlen)
@@ -646,24 +667,8 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		goto out;
 	}
 
-	/* Signals go to the main thread only: block them before threads exist. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	/* Connections and cached files are descriptors: take what we may, as
-	 * HAProxy does (nginx asks for worker_rlimit_nofile). */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	process_setup(&set);
 	d->metrics = metrics_new();
 	char prefix[64]; /* "tristack-lb" -> "tristack_lb" */
 	snprintf(prefix, sizeof(prefix), "%s", def->name);
