@@ -146,23 +146,23 @@ def test_lb_takeover_refuses_no_connection_and_finishes_what_is_in_flight():
 
         def slow_request():
             c = httpc.HTTPSConnection(lab.lb_ip, 8443, timeout=30, context=ctx)
-            c.request("GET", "/slow?ms=3000", headers={"Host": NAME})
+            c.request("GET", "/slow?ms=5000", headers={"Host": NAME})
             r = c.getresponse()
             slow["status"], slow["body"] = r.status, r.read()
 
-        t_slow = threading.Thread(target=slow_request)
-        t_slow.start()
-        wait_for(lambda: "1" in [ln.split()[6] for ln in lab.runtime("show servers")[0]
-                                 .splitlines() if not ln.startswith("#")],
-                 timeout=10, what="the slow request in flight")
         load.run(fresh_plain, 2)
         load.run(fresh_tls, 2)
         load.run(kept_alive)
         wait_for(lambda: load.ok >= 100, timeout=20, what="load flowing")
+        t_slow = threading.Thread(target=slow_request)
+        t_slow.start()
+        wait_for(lambda: any(["GET", "/slow"] in b.stats()["requests"] for b in lab.backends),
+                 timeout=10, what="the slow request at a backend")
 
         new_log = os.path.join(tmp, "lb-new.log")
         new = spawn([binary("tristack-lb"), "-c", lab.conf, "--state", lab.state,
                      "--takeover", lab.socket], new_log)
+        assert t_slow.is_alive()  # the hand-over starts with it in flight
         # the old one stops once the new one serves, after its slow request
         wait_for(lambda: new.poll() is not None or old.poll() is not None, timeout=20,
                  what="the old LB's exit")
@@ -205,7 +205,7 @@ def test_a_refused_takeover_leaves_the_old_lb_serving():
         # what a successor is sent: the listener and the admin listener
         ip = lab.lb_ip
         assert lab.runtime("handover listeners") == [
-            f"listeners 2\nstream {ip}:8080\nstream {ip}:8404\n"]
+            f"listeners 2\nstream {ip}:8080\nstream {ip}:8404"]
         log = os.path.join(tmp, "lb-new.log")
         bogus = os.path.join(tmp, "nobody.sock")
         p = spawn([binary("tristack-lb"), "-c", lab.conf, "--state", lab.state,
