@@ -180,6 +180,7 @@ def test_lb_takeover_refuses_no_connection_and_finishes_what_is_in_flight():
         assert load.failed == [], (len(load.failed), load.failed[:10])
         assert handshake(lab.lb_ip, sess_in=sess) == "Reused"
         assert lab.runtime("show servers")[0].count("UP") == 2
+        assert_no_sanitizer_report(lab.log_text(), "the old LB's log")
         lab.daemon.proc = new  # lab.close() stops it and reads its log
         lab.daemon.log = new_log
         new = None
