@@ -349,6 +349,12 @@ int cmd_upgrade(struct ctl *c, int argc, char **argv)
 			return 1;
 		}
 	}
+	/* as root, what starts runs as the account, as at `up` */
+	char err[512];
+	if (ctl_prepare_account(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tristack: upgrade: %s\n", err);
+		return 1;
+	}
 	bool supervised = supervisor_running(c) != 0;
 	if (supervised && supervisor_stop(c) < 0) {
 		fprintf(stderr, "tristack: upgrade: the supervisor would not stop\n");
@@ -356,7 +362,6 @@ int cmd_upgrade(struct ctl *c, int argc, char **argv)
 	}
 	printf("upgrading the daemons to the binaries in %s\n", c->bindir);
 	int rc = upgrade_all(c);
-	char err[512];
 	/* from this binary: the new one; it reads the pid files afresh */
 	if (supervised && supervisor_start(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: supervisor: %s\n", err);

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 
-from conftest import alive, binary, own_stack, wait_for
+from conftest import ONE_ADDRESS_LOAD, alive, binary, own_stack, wait_for
 from lab import assert_no_sanitizer_report, read_text, spawn, stop
 from lblab import LbLab
 
@@ -106,7 +106,7 @@ def test_lb_takeover_refuses_no_connection_and_finishes_what_is_in_flight():
             f"subjectAltName=DNS:{NAME}", "-days", "30")
         keys = os.path.join(tmp, "keys", "tls-ticket.keys")
         os.makedirs(os.path.dirname(keys), mode=0o700)
-        extra = (CHECK + f"tls_listen = :8443\ntls_cert = {crt} {key}\n"
+        extra = (CHECK + ONE_ADDRESS_LOAD + f"tls_listen = :8443\ntls_cert = {crt} {key}\n"
                  f"tls_ticket_keys = {keys}\nthreads = 2\n")
         for name in ("b1", "b2"):
             lab.backend(name)
