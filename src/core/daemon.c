@@ -37,6 +37,8 @@ static void usage(const struct daemon_def *def, FILE *out)
 	        "  -t, --test        check the file, print the effective configuration, exit\n"
 	        "      --host NAME   the [host] this process runs as\n"
 	        "      --state DIR   state folder (default: [site] state)\n"
+	        "      --takeover SOCKET  take the listening sockets of the process whose\n"
+	        "                    runtime socket this is, then have it stop (an upgrade)\n"
 	        "      --version     print the version and exit\n",
 	        def->name, DEFAULT_CONF);
 }
@@ -138,6 +140,38 @@ static struct worker_listener *inherited(struct worker *w, const struct addr *a,
 	return NULL;
 }
 
+/* A socket of the process this one replaces (--takeover) for a, not taken
+ * yet by another worker. */
+static struct handover_entry *adopted(struct worker *w, const struct addr *a, int socktype)
+{
+	struct handover *h = w->d->adopt;
+	for (unsigned i = 0; h && i < h->n; i++) {
+		struct handover_entry *e = &h->e[i];
+		if (!e->taken && e->fd >= 0 && e->socktype == socktype && addr_equal(&e->addr, a))
+			return e;
+	}
+	return NULL;
+}
+
+unsigned daemon_listeners(const struct daemon *d, struct handover_entry *out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		const struct worker *w = &d->workers[i];
+		for (unsigned k = 0; k < w->nlisteners; k++) {
+			const struct worker_listener *rec = &w->listeners[k];
+			int family = ((const struct sockaddr *)&rec->addr.ss)->sa_family;
+			if (rec->fd < 0 || (family != AF_INET && family != AF_INET6))
+				continue;
+			if (n < max)
+				out[n] = (struct handover_entry){ rec->addr, rec->socktype, rec->fd,
+					                          false };
+			n++;
+		}
+	}
+	return n;
+}
+
 int worker_listen(struct worker *w, struct io *io, const struct addr *a, int socktype,
                   unsigned flags, io_fn ready, char *err, size_t errlen)
 {
@@ -149,10 +183,14 @@ int worker_listen(struct worker *w, struct io *io, const struct addr *a, int soc
 	struct worker_listener *rec = &w->listeners[w->nlisteners];
 	memset(rec, 0, sizeof(*rec));
 	struct worker_listener *old = inherited(w, a, socktype);
+	struct handover_entry *got = old ? NULL : adopted(w, a, socktype);
 	if (old) {
 		old->handed = true;
 		rec->fd = old->fd;
 		rec->from = old;
+	} else if (got) {
+		got->taken = true;
+		rec->fd = got->fd;
 	} else if (socktype == SOCK_DGRAM) {
 		rec->fd = net_bind_udp(a, flags | NET_REUSEPORT, err, errlen);
 	} else {
@@ -165,6 +203,8 @@ int worker_listen(struct worker *w, struct io *io, const struct addr *a, int soc
 		io->fd = -1;
 		if (old)
 			old->handed = false; /* still the running generation's */
+		else if (got)
+			got->taken = false;
 		else
 			close(rec->fd);
 		return -1;
@@ -289,6 +329,12 @@ static int load_config(struct daemon *d, const char *host_name, char *err, size_
 static int start_workers(struct daemon *d, char *err, size_t errlen)
 {
 	unsigned n = d->http && d->http->threads > 0 ? (unsigned)d->http->threads : cpu_count();
+	/* a successor with fewer workers would close sockets of the old
+	 * process, and what waits in their queues with them */
+	if (d->adopt && handover_most(d->adopt) > n) {
+		log_info("%u workers, as many as the old process had", handover_most(d->adopt));
+		n = handover_most(d->adopt);
+	}
 	d->nworkers = n;
 	d->workers = xcalloc(n, sizeof(*d->workers));
 	uint32_t bufsize = d->http ? (uint32_t)d->http->bufsize : 16384;
@@ -469,6 +515,17 @@ static void signal_loop(struct proc *p, const sigset_t *set)
 		if (sig < 0)
 			continue;
 		switch (sig) {
+		case SIGUSR2:
+			/* a successor has the listening sockets (--takeover):
+			 * stop as a replaced generation does, keep-alive
+			 * connections closed after their next response */
+			log_info("stopping after a hand-over: connections in flight finish (up to "
+			         "%llums)",
+			         (unsigned long long)p->cur->grace_ms);
+			for (unsigned i = 0; i < p->cur->nworkers; i++)
+				loop_post(p->cur->workers[i].loop, reload_stop_posted,
+				          &p->cur->workers[i]);
+			return;
 		case SIGTERM:
 		case SIGINT:
 			log_info("stopping (signal %d): draining connections for up to %llums", sig,
@@ -494,6 +551,55 @@ static void signal_loop(struct proc *p, const sigset_t *set)
 	}
 }
 
+/* What the process needs before any thread: signals go to the main thread
+ * only (set: those it waits for), and as many descriptors as it may have
+ * (connections and cached files are descriptors: as HAProxy does; nginx
+ * asks for worker_rlimit_nofile). */
+static void process_setup(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* --takeover: the old process's listening sockets into d->adopt. The
+ * connection to it, or -1 with err. */
+static int take_over(struct daemon *d, const char *path, char *err, size_t errlen)
+{
+	d->adopt = xcalloc(1, sizeof(*d->adopt));
+	int sock = handover_fetch(path, 5000, d->adopt, err, errlen);
+	if (sock >= 0)
+		log_info("took %u listening sockets over from the process of %s", d->adopt->n,
+		         path);
+	return sock;
+}
+
+/* Serving now: the sockets no listener took go (the stack file no longer
+ * has their address), and the old process is told to stop. */
+static void take_over_done(struct daemon *d, int sock)
+{
+	char answer[256];
+	unsigned left = handover_close_untaken(d->adopt);
+	if (left)
+		log_warn("%u sockets of the old process are no listener's here: closed", left);
+	free(d->adopt);
+	d->adopt = NULL;
+	if (handover_finish(sock, answer, sizeof(answer)) < 0)
+		log_warn("the old process did not agree to stop: %s (stop it by its pid)", answer);
+	else
+		log_info("the old process stops: %s", answer);
+}
+
 int daemon_main(const struct daemon_def *def, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -502,6 +608,7 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "state", required_argument, NULL, 'S' },
+		{ "takeover", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -512,7 +619,8 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	d->generation = 1;
 	struct proc p = { .cur = d, .generations = 1 };
 	bool test = false;
-	int c, rc = 1;
+	const char *takeover = NULL;
+	int c, rc = 1, hsock = -1;
 	char err[512];
 	log_init(def->name, LL_INFO);
 	while ((c = getopt_long(argc, argv, "c:th", opts, NULL)) != -1) {
@@ -529,6 +637,9 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 			break;
 		case 'S':
 			d->state = optarg;
+			break;
+		case 'X':
+			takeover = optarg;
 			break;
 		case 'V':
 			printf("%s %s\n", def->name, TS_VERSION);
@@ -556,33 +667,25 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		goto out;
 	}
 
-	/* Signals go to the main thread only: block them before threads exist. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	/* Connections and cached files are descriptors: take what we may, as
-	 * HAProxy does (nginx asks for worker_rlimit_nofile). */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	process_setup(&set);
 	d->metrics = metrics_new();
 	char prefix[64]; /* "tristack-lb" -> "tristack_lb" */
 	snprintf(prefix, sizeof(prefix), "%s", def->name);
 	for (char *q = prefix; *q; q++)
 		*q = *q == '-' ? '_' : *q;
 	procmetrics_define(d->metrics, prefix);
+	if (takeover && (hsock = take_over(d, takeover, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		goto fail;
+	}
 	if (gen_start(d, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto fail;
 	}
+	if (hsock >= 0)
+		take_over_done(d, hsock);
+	hsock = -1;
 	log_info("%s %s started as %s with %u worker%s", def->name, TS_VERSION,
 	         d->id.host ? d->id.host : "-", d->nworkers, d->nworkers == 1 ? "" : "s");
 	signal_loop(&p, &set);
@@ -595,6 +698,13 @@ fail:
 	fprintf(stderr, "%s: %s\n", def->name, err);
 out:
 	/* One way out, whatever was set up: each part frees what it has. */
+	if (hsock >= 0)
+		close(hsock); /* no "done": the old process goes on */
+	if (d->adopt) {
+		handover_close_untaken(d->adopt);
+		free(d->adopt);
+		d->adopt = NULL;
+	}
 	{
 		struct metrics *m = p.cur->metrics;
 		gen_free(p.cur);

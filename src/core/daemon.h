@@ -3,13 +3,17 @@
  * Command line: -c FILE (default conf/foobar.conf), -t (check the file, print
  * the effective configuration, exit), --host NAME (which [host] this process
  * is; default: the first host with the daemon's role), --state DIR (instead
- * of [site] state), --version, -h.
+ * of [site] state), --takeover SOCKET (a binary upgrade: start with the
+ * listening sockets of the process whose runtime socket that is, then tell
+ * it to stop; handover.h), --version, -h.
  *
  * Process model: shared-nothing workers, one event loop per thread, each with
  * its own SO_REUSEPORT listeners. The main thread only handles signals:
  * SIGTERM/SIGINT stop gracefully (stop accepting, let requests in flight
  * finish, then exit; after the grace period the rest is cut), SIGUSR1 reopens
- * log files, SIGHUP reloads.
+ * log files, SIGHUP reloads, SIGUSR2 stops as a replaced generation does
+ * (what a successor that took the sockets over asks for: keep-alive
+ * connections close after their next response, not at once).
  *
  * A reload makes a new generation: the file is loaded and checked (a broken
  * one is refused and the running generation goes on), new workers start,
@@ -28,6 +32,7 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "handover.h"
 #include "http_conf.h"
 #include "log.h"
 #include "loop.h"
@@ -136,6 +141,9 @@ struct daemon {
 	struct daemon *prev;
 	void *data;      /* the daemon's own state */
 	bool check_only; /* -t: check the file, start nothing */
+	/* --takeover: the old process's sockets, for the first generation's
+	 * listeners (then NULL) */
+	struct handover *adopt;
 };
 
 /* The whole life of a daemon; returns the process exit code. */
@@ -161,6 +169,11 @@ void worker_unlisten(struct worker *w, struct io *io);
  * event), or -1 on an error the next event may not have (EMFILE and the
  * like: logged). A connection the client gave up in the queue is skipped. */
 int worker_accept(struct io *io, struct sockaddr_storage *peer, socklen_t *len);
+
+/* The listening IP sockets of d's workers (a Unix socket is each
+ * process's own), for a successor (handover.h): up to max into out.
+ * Returns how many there are (more than max: out holds max of them). */
+unsigned daemon_listeners(const struct daemon *d, struct handover_entry *out, unsigned max);
 
 /* Called by the daemon when a worker's connection count drops to 0 during a
  * stop, so the worker can exit early. */

@@ -29,6 +29,9 @@ struct unit {
 	const char *probe_path;
 	bool root_ns; /* runs in this machine's namespace, not its host's (forward) */
 	pid_t pid;    /* running pid or 0 */
+	/* the next start takes the listening sockets of the process behind
+	 * this runtime socket (tristack-lb --takeover; upgrade.c) */
+	const char *takeover;
 };
 
 /* Isolated mode publishes the LB on this machine's 127.0.0.1 (forward.c). */
@@ -94,6 +97,9 @@ int acct_view_enter(const struct ctl *c);
 const char *acct_operator(void);
 
 /* proc.c */
+/* A monotonic clock in ms, and a pause. */
+uint64_t ctl_now_ms(void);
+void ctl_sleep_ms(unsigned ms);
 int ctl_units(struct ctl *c, char *err, size_t errlen);
 struct unit *unit_new(struct ctl *c, const struct conf_host *host, const char *daemon,
                       const char *role, char *err, size_t errlen);
@@ -121,6 +127,9 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 pid_t fork_with_report(int *report, char *err, size_t errlen);
 /* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */
 int unit_stop(struct unit *u, unsigned grace_ms);
+int pid_stop(pid_t pid, unsigned grace_ms);
+/* Has pid exited (a zombie has)? */
+bool pid_gone(pid_t pid);
 
 /* mariadb.c */
 /* What the app's MariaDB account may do, table by table (mariadb.c grants it,
@@ -211,6 +220,18 @@ bool supervisor_report(const struct ctl *c, const struct unit *u, char *state, s
  * runtime API, on every LB host (or the one --lb names). */
 bool runtime_command(const char *cmd);
 int cmd_runtime(struct ctl *c, const char *verb, int argc, char **argv);
+/* Send line ("show servers\n") to lb's runtime socket; its answer, up to
+ * the empty line, into out. 0, or -1 with why it does not answer. */
+int runtime_ask(const struct ctl *c, const struct conf_host *lb, const char *line, char *out,
+                size_t outlen, char *err, size_t errlen);
+
+/* status.c: `tristack status [--json]`; exit 3 when a unit is not running. */
+int cmd_status(struct ctl *c, int argc, char **argv);
+
+/* upgrade.c: `tristack upgrade`: every daemon of ours replaced by the
+ * binaries in bindir, one host at a time, the LBs' listening sockets
+ * handed over (docs/operations.md, "Upgrading"). */
+int cmd_upgrade(struct ctl *c, int argc, char **argv);
 
 /* main.c: as root, the account the units run as, the state folder's parts
  * given to it, and what it must read checked (up, poweron). */

@@ -31,10 +31,17 @@ static const struct {
 	{ ROLE_DNS, "dns", "tristack-dns" },
 };
 
-static void sleep_ms(unsigned ms)
+void ctl_sleep_ms(unsigned ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
+}
+
+uint64_t ctl_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* snprintf that refuses to truncate a path. */
@@ -321,6 +328,10 @@ static int unit_argv(struct ctl *c, struct unit *u, char *bin, size_t binlen, ch
 		argv[n++] = (char *)u->host->name;
 		argv[n++] = "--state";
 		argv[n++] = c->state;
+		if (u->takeover) {
+			argv[n++] = "--takeover";
+			argv[n++] = (char *)u->takeover;
+		}
 		argv[n] = NULL;
 	}
 	if (access(bin, X_OK) < 0) {
@@ -444,27 +455,32 @@ static bool gone(pid_t pid)
 	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
-int unit_stop(struct unit *u, unsigned grace_ms)
+int pid_stop(pid_t pid, unsigned grace_ms)
 {
-	if (unit_running(u) == 0) {
-		unlink(u->pidfile);
-		return 0;
-	}
-	pid_t pid = u->pid;
 	kill(pid, SIGTERM);
 	for (unsigned waited = 0; waited < grace_ms; waited += 20) {
 		if (gone(pid))
-			goto done;
-		sleep_ms(20);
+			return 0;
+		ctl_sleep_ms(20);
 	}
 	kill(pid, SIGKILL);
 	for (unsigned waited = 0; waited < 2000; waited += 20) {
 		if (gone(pid))
-			goto done;
-		sleep_ms(20);
+			return 0;
+		ctl_sleep_ms(20);
 	}
 	return -1;
-done:
+}
+
+bool pid_gone(pid_t pid)
+{
+	return gone(pid);
+}
+
+int unit_stop(struct unit *u, unsigned grace_ms)
+{
+	if (unit_running(u) != 0 && pid_stop(u->pid, grace_ms) < 0)
+		return -1;
 	unlink(u->pidfile);
 	u->pid = 0;
 	return 0;

@@ -87,8 +87,8 @@ static int ask(const struct ctl *c, const struct conf_host *lb, const char *line
 }
 
 /* ask, again while the LB is between two generations (a reload). */
-static int ask_settled(const struct ctl *c, const struct conf_host *lb, const char *line, char *out,
-                       size_t outlen, char *err, size_t errlen)
+int runtime_ask(const struct ctl *c, const struct conf_host *lb, const char *line, char *out,
+                size_t outlen, char *err, size_t errlen)
 {
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
 	for (unsigned waited = 0;; waited += 100) {
@@ -180,7 +180,7 @@ int cmd_runtime(struct ctl *c, const char *verb, int argc, char **argv)
 		const struct conf_host *lb = &c->cfg.hosts[i];
 		if (!(lb->roles & ROLE_LB) || (only && strcmp(only, lb->name) != 0))
 			continue;
-		if (ask_settled(c, lb, line, answer, sizeof(answer), err, sizeof(err)) < 0) {
+		if (runtime_ask(c, lb, line, answer, sizeof(answer), err, sizeof(err)) < 0) {
 			fprintf(stderr, "tristack: %s does not answer: %s\n", lb->name, err);
 			failed = true;
 			continue;

@@ -148,6 +148,14 @@ int lb_command_parse(const char *line, size_t len, struct lb_command *cmd, char 
 		snprintf(err, errlen, "usage: show servers");
 		return -1;
 	}
+	if (word_is(w[0], "handover")) {
+		if (n == 2 && (word_is(w[1], "listeners") || word_is(w[1], "done"))) {
+			cmd->kind = word_is(w[1], "done") ? LB_CMD_HANDOVER_DONE : LB_CMD_HANDOVER;
+			return 0;
+		}
+		snprintf(err, errlen, "usage: handover listeners|done");
+		return -1;
+	}
 	if (n == 1 && word_is(w[0], "help")) {
 		cmd->kind = LB_CMD_HELP;
 		return 0;

@@ -6,6 +6,8 @@
  *   show servers
  *   set server NAME state ready|drain|maint
  *   set server NAME weight N          (0..LB_WEIGHT_MAX, as weight= in the file)
+ *   handover listeners                a successor asks for the listening sockets
+ *   handover done                     it serves: stop (core/handover.h)
  *   quit
  *
  * Words are separated by spaces or tabs; the line comes without its "\n"
@@ -39,6 +41,8 @@ enum lb_command_kind {
 	LB_CMD_SET_STATE,
 	LB_CMD_SET_WEIGHT,
 	LB_CMD_QUIT,
+	LB_CMD_HANDOVER,      /* send the listening sockets */
+	LB_CMD_HANDOVER_DONE, /* the successor serves: stop */
 };
 
 struct lb_command {

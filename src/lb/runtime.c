@@ -16,8 +16,15 @@
  * answer at most, until its idle time runs out. The socket passes to the
  * next generation at a reload as the other listeners do (worker_listen);
  * the file is removed when the LB stops (if it is still ours).
+ *
+ * A new tristack-lb started with --takeover this socket (a binary upgrade)
+ * asks here for the listening sockets ("handover listeners": they are sent
+ * with SCM_RIGHTS, core/handover.h) and, once it serves, tells this one to
+ * stop ("handover done": SIGUSR2 to ourselves, after the answer is
+ * written: the workers stop accepting and their requests finish).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +51,7 @@ struct rt_client {
 	size_t out_off;
 	bool eof;     /* the client has sent all it will */
 	bool closing; /* close once the answer is written */
+	bool stop;    /* "handover done": stop once the answer is written */
 	struct rt_client *prev, *next;
 };
 
@@ -67,6 +75,8 @@ static const char help_text[] =
     "  set server NAME state maint           no requests, no health checks\n"
     "  set server NAME weight N              0..256; the stack file's again at a reload "
     "that changes it\n"
+    "  handover listeners, handover done     a new tristack-lb --takeover takes the "
+    "listening sockets, then has this one stop\n"
     "  help, quit\n";
 
 static void client_free_deferred(struct defer *d)
@@ -153,6 +163,29 @@ static void run_set(struct lb *lb, const struct lb_command *cmd, struct sbuf *o)
 		warn_if_none(lb, o);
 }
 
+/* The listening sockets to a successor, on the client's socket itself:
+ * true when sent (the message ends the answer), false with an error
+ * queued. */
+static bool send_listeners(struct rt_client *c)
+{
+	struct handover_entry e[HANDOVER_MAX];
+	char err[160];
+	unsigned n = daemon_listeners(c->rt->lb->d, e, HANDOVER_MAX);
+	if (n > HANDOVER_MAX) {
+		sbuf_addf(&c->out,
+		          "error: %u listening sockets, more than a hand-over takes (%d)\n", n,
+		          HANDOVER_MAX);
+		return false;
+	}
+	if (handover_send(c->io.fd, e, n, err, sizeof(err)) < 0) {
+		log_warn("runtime API: %s", err);
+		c->closing = true; /* part of it may be out: nothing more makes sense */
+		return true;
+	}
+	log_info("runtime API: %u listening sockets handed over", n);
+	return true;
+}
+
 /* One line, its answer queued. */
 static void run_line(struct rt_client *c, const char *line, size_t len)
 {
@@ -176,6 +209,16 @@ static void run_line(struct rt_client *c, const char *line, size_t len)
 		case LB_CMD_QUIT:
 			c->closing = true;
 			return;
+		case LB_CMD_HANDOVER:
+			if (send_listeners(c))
+				return;
+			break;
+		case LB_CMD_HANDOVER_DONE:
+			sbuf_addf(&c->out,
+			          "ok: stopping; requests in flight finish (up to %llums)\n",
+			          (unsigned long long)lb->d->grace_ms);
+			c->stop = true;
+			break;
 		}
 	}
 	sbuf_adds(&c->out, "\n");
@@ -267,6 +310,11 @@ static void client_io(struct io *io)
 		}
 		if (c->out.len)
 			return; /* the answer first: on IO_WRITE */
+		if (c->stop) {
+			c->stop = false;
+			log_info("runtime API: the successor serves; stopping");
+			kill(getpid(), SIGUSR2); /* the main thread's: daemon.c */
+		}
 		if (c->closing) {
 			linger(c);
 			return;

@@ -67,6 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case LB_CMD_HELP:
 		case LB_CMD_SHOW_SERVERS:
 		case LB_CMD_QUIT:
+		case LB_CMD_HANDOVER:
+		case LB_CMD_HANDOVER_DONE:
 			break;
 		default:
 			__builtin_trap();

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/handover.h" /* the words a successor sends */
 #include "lb/command.h"
 #include "t.h"
 
@@ -34,6 +35,8 @@ TEST(lb_command_accepts_each_command)
 		{ "set server web-02 weight 7", LB_CMD_SET_WEIGHT, "web-02", 0, 7 },
 		{ "set server web-02 weight 256", LB_CMD_SET_WEIGHT, "web-02", 0, 256 },
 		{ "set server web-02 weight 007", LB_CMD_SET_WEIGHT, "web-02", 0, 7 },
+		{ HANDOVER_ASK, LB_CMD_HANDOVER, "", 0, 0 },
+		{ HANDOVER_DONE, LB_CMD_HANDOVER_DONE, "", 0, 0 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
 		t_case("'%s'", rows[i].line);
@@ -62,6 +65,9 @@ TEST(lb_command_refuses_with_a_message)
 		{ "show", "usage: show servers" },
 		{ "show server", "usage: show servers" },
 		{ "show servers now", "usage: show servers" },
+		{ "handover", "usage: handover listeners|done" },
+		{ "handover sockets", "usage: handover listeners|done" },
+		{ "handover done now", "usage: handover listeners|done" },
 		{ "set", "usage: set server NAME state" },
 		{ "set server", "usage: set server NAME" },
 		{ "set server web-01", "usage: set server NAME" },
