@@ -121,6 +121,9 @@ int unit_start(struct ctl *c, struct unit *u, char *err, size_t errlen);
 pid_t fork_with_report(int *report, char *err, size_t errlen);
 /* SIGTERM, wait up to grace_ms, then SIGKILL. Returns 0 when it is gone. */
 int unit_stop(struct unit *u, unsigned grace_ms);
+/* SIGHUP to every running load balancer (both of a pair): each loads the
+ * certificates in {state}/tls again, its connections kept (a reload). */
+void units_reload_lbs(struct ctl *c);
 
 /* mariadb.c */
 /* What the app's MariaDB account may do, table by table (mariadb.c grants it,

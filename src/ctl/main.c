@@ -104,19 +104,6 @@ static const char *site_url(const struct ctl *c, char *out, size_t len)
 static int cmd_down(struct ctl *c);
 static int mark_isolated(const struct ctl *c, bool on);
 
-/* SIGHUP to a running load balancer. */
-static void reload_lb(struct ctl *c)
-{
-	for (unsigned i = 0; i < c->nunits; i++) {
-		struct unit *u = &c->units[i];
-		if (strcmp(u->role, "lb") == 0 && unit_running(u) > 0) {
-			kill(u->pid, SIGHUP);
-			printf("  %-7s %-15s reloaded (pid %d)\n", u->host->name, u->daemon,
-			       (int)u->pid);
-		}
-	}
-}
-
 /* Where HTTPS answers, and how to trust the local CA; false: no HTTPS. */
 static bool print_https(const struct ctl *c)
 {
@@ -330,7 +317,7 @@ static int cmd_up(struct ctl *c)
 		goto fail;
 	}
 	if (renewed)
-		reload_lb(c); /* a running LB takes the new certificates */
+		units_reload_lbs(c); /* a running LB takes the new certificates */
 	/* monitoring turned off since the last up: what it ran goes */
 	mon_stop_leftovers(c, STOP_GRACE_MS);
 	if (mon_prepare(c, err, sizeof(err)) < 0 || acct_state(c, err, sizeof(err)) < 0) {
