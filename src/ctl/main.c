@@ -44,6 +44,7 @@ static void usage(FILE *out)
 	    "                    brings it back as a rebooted host\n"
 	    "  bundle HOST [-o FILE]  HOST's tarball for a Debian 12 server (docs/deploy.md)\n"
 	    "  tickets rotate    rotate the LBs' session-ticket keys now (docs/deploy.md)\n"
+	    "  certs renew [--force]  the site's certificates from [lb] acme_directory (certbot)\n"
 	    "  drain|ready|maint HOST, weight HOST N  a web server's state or weight on every LB\n"
 	    "                    (the runtime API; --lb LB: that one only); servers: show them\n"
 	    "  failover-monitor HOST, db-guard HOST  servers' automatic failover (systemd's)\n"
@@ -973,6 +974,8 @@ int main(int argc, char **argv)
 		rc = cmd_runtime(&c, cmd, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "tickets") == 0)
 		rc = cmd_tickets(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "certs") == 0)
+		rc = cmd_certs(&c, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
 		usage(stderr);
