@@ -22,6 +22,12 @@ static bool base64url(char c)
 enum lb_acme_match lb_acme_match(const char *target, size_t len, char *token, size_t tokenlen)
 {
 	const size_t pre = sizeof(LB_ACME_PREFIX) - 1;
+	/* every request comes here: a path that neither names the folder nor
+	 * hides a letter behind an escape cannot be ACME's */
+	const char *q = memchr(target, '?', len);
+	size_t plen = q ? (size_t)(q - target) : len;
+	if (memchr(target, '%', plen) == NULL && memmem(target, plen, "acme-challenge", 14) == NULL)
+		return LB_ACME_NOT_MINE;
 	bool sent_mine = len >= pre && memcmp(target, LB_ACME_PREFIX, pre) == 0;
 	/* room for the prefix, one token too many (so a longer one is seen) */
 	char norm[sizeof(LB_ACME_PREFIX) + LB_ACME_TOKEN_MAX + 1];
@@ -29,7 +35,7 @@ enum lb_acme_match lb_acme_match(const char *target, size_t len, char *token, si
 	bool path_mine = n >= (long)pre && memcmp(norm, LB_ACME_PREFIX, pre) == 0;
 	if (!sent_mine && !path_mine)
 		return LB_ACME_NOT_MINE;
-	if (!path_mine || memchr(target, '?', len) != NULL || tokenlen <= LB_ACME_TOKEN_MAX)
+	if (!path_mine || q != NULL || tokenlen <= LB_ACME_TOKEN_MAX)
 		return LB_ACME_BAD;
 	size_t t = (size_t)n - pre;
 	if (t == 0 || t > LB_ACME_TOKEN_MAX)
