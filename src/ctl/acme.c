@@ -107,8 +107,10 @@ int acme_install(struct ctl *c, unsigned i, bool *changed, char *err, size_t err
 		return 1; /* installed already */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", tls);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool ok = fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, chain, (size_t)nc) == nc &&
-	          write(fd, key, (size_t)nk) == nk;
+	/* the LB's account's from the start: a reload may come at any time */
+	bool ok = fd >= 0 && fchmod(fd, 0600) == 0 &&
+	          (!c->drop || fchown(fd, c->uid, c->gid) == 0) &&
+	          write(fd, chain, (size_t)nc) == nc && write(fd, key, (size_t)nk) == nk;
 	if (fd >= 0 && close(fd) < 0)
 		ok = false;
 	if (!ok || rename(tmp, tls) < 0) {
@@ -234,6 +236,10 @@ int cmd_certs(struct ctl *c, int argc, char **argv)
 	}
 	char err[5 * TS_PATH_MAX]; /* room for the paths it may name */
 	bool changed = false;
+	if (acct_init(c, err, sizeof(err)) < 0) { /* as root: whose the LB's files are */
+		fprintf(stderr, "tristack: certs renew: %s\n", err);
+		return 1;
+	}
 	for (unsigned i = 0; i < ARRAY_SIZE(lineages); i++)
 		if (obtain(c, i, force, err, sizeof(err)) < 0 ||
 		    acme_install(c, i, &changed, err, sizeof(err)) < 0) {

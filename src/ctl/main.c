@@ -859,6 +859,24 @@ static int abspath(const char *in, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* The daemons are this binary's neighbours in build/bin; build/bin/../..
+ * is the checkout, where db/migrations is. */
+static int find_bindir(struct ctl *c)
+{
+	ssize_t n = readlink("/proc/self/exe", c->bindir, sizeof(c->bindir) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "tristack: cannot find its own binary: %s\n", strerror(errno));
+		return -1;
+	}
+	c->bindir[n] = '\0';
+	*strrchr(c->bindir, '/') = '\0';
+	char up2[TS_PATH_MAX];
+	snprintf(up2, sizeof(up2), "%s/../..", c->bindir);
+	if (realpath(up2, c->root) == NULL)
+		snprintf(c->root, sizeof(c->root), ".");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -913,19 +931,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	abspath(state ? state : c.cfg.site.state, c.state, sizeof(c.state));
-	/* The daemons are this binary's neighbours in build/bin. */
-	ssize_t n = readlink("/proc/self/exe", c.bindir, sizeof(c.bindir) - 1);
-	if (n <= 0) {
-		fprintf(stderr, "tristack: cannot find its own binary: %s\n", strerror(errno));
+	if (find_bindir(&c) < 0)
 		return 1;
-	}
-	c.bindir[n] = '\0';
-	*strrchr(c.bindir, '/') = '\0';
-	/* build/bin/.. /.. : the checkout, where db/migrations is */
-	char up2[TS_PATH_MAX];
-	snprintf(up2, sizeof(up2), "%s/../..", c.bindir);
-	if (realpath(up2, c.root) == NULL)
-		snprintf(c.root, sizeof(c.root), ".");
 	c.isolated = isolated || marked_isolated(&c);
 	if (c.isolated && lab_plan(&c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
