@@ -62,7 +62,7 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_DAEMON_SRC = src/web/range.c src/web/mime.c src/lb/balance.c src/app/text.c \
                   src/app/sign.c src/dns/answer.c src/dns/zone.c src/dns/stats.c \
                   src/lb/monitor.c src/lb/ratelimit.c src/ctl/binlog_info.c \
-                  src/lb/command.c src/lb/admin.c src/lb/check.c
+                  src/lb/command.c src/lb/admin.c src/lb/check.c src/lb/acme.c
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -164,6 +164,7 @@ FUZZ_EXTRA_SRC_fuzz_web_range = src/web/range.c
 FUZZ_EXTRA_SRC_fuzz_app_text  = src/app/text.c
 FUZZ_EXTRA_SRC_fuzz_binlog_info = src/ctl/binlog_info.c
 FUZZ_EXTRA_SRC_fuzz_lb_command = src/lb/command.c
+FUZZ_EXTRA_SRC_fuzz_lb_acme = src/lb/acme.c
 FUZZ_EXTRA_SRC_fuzz_dns       = src/dns/answer.c src/dns/zone.c $(CONF_SRC)
 FUZZ_EXTRA_LIBS_fuzz_dns      = $(LIBS_DNS)
 # The state-machine targets: their harness (real sockets, the real loop).

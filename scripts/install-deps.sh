@@ -15,6 +15,7 @@ iproute2 nftables procps psmisc
 curl wrk dnsutils haproxy nginx sysbench testssl.sh nsd
 python3 python3-pytest python3-websocket
 prometheus prometheus-mysqld-exporter chromium keepalived
+certbot pebble
 "
 
 missing=""

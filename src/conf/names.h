@@ -79,5 +79,13 @@
 /* The LBs' session-ticket keys (core/tls_keys.h), which `tristack up` makes
  * and rotates and tristack-lb reads ([lb] tls_ticket_keys = auto). */
 #define SECRET_TLS_TICKET_KEYS "tls-ticket.keys"
+/* ACME (src/ctl/acme.c, src/lb/acme.c): certbot's webroot, where its
+ * webroot plugin leaves each HTTP-01 challenge's key authorization and the
+ * LB reads it, {state}/acme/.well-known/acme-challenge/TOKEN; certbot's own
+ * folder (its ACME account key, the certificates it obtained, their keys),
+ * {state}/secrets/acme. */
+#define STATE_ACME            "acme"
+#define STATE_ACME_CHALLENGES STATE_ACME "/.well-known/acme-challenge"
+#define SECRET_ACME           "acme"
 
 #endif

@@ -51,6 +51,8 @@ static void packages(struct bundle *b)
 		bundle_sh_word(f, "libldns3");
 	if ((b->h->roles & ROLE_LB) && vrrp_on(b->c))
 		bundle_sh_word(f, "keepalived");
+	if ((b->h->roles & ROLE_LB) && acme_on(b->c))
+		bundle_sh_word(f, "certbot"); /* tristack certs renew */
 	if (bundle_is_db(b->h))
 		bundle_sh_word(f, "mariadb-server");
 }
@@ -219,13 +221,12 @@ int bundle_put_readme(struct bundle *b)
 		           "  secrets/" FAILOVER_ACCOUNT
 		           ".password, secrets/repl.password  to " T_STATE "/secrets (0600)\n");
 	if (b->local_tls)
-		fprintf(
-		    f,
-		    "  tls/                    to " T_STATE
-		    "/tls: the site's certificates from the local CA of\n"
-		    "                          the machine that made the bundle (keys 0600; "
-		    "browsers\n"
-		    "                          do not trust it: see docs/deploy.md for certbot)\n");
+		fprintf(f, "  tls/                    to " T_STATE
+		           "/tls: the site's certificates from the local CA of\n"
+		           "                          the machine that made the bundle (keys 0600; "
+		           "browsers\n"
+		           "                          do not trust it: docs/deploy.md, "
+		           "Certificates from ACME)\n");
 	else if (b->h->roles & ROLE_LB && s->lb.ntls_certs)
 		fprintf(
 		    f,

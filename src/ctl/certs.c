@@ -320,8 +320,13 @@ int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen)
 		snprintf(port, sizeof(port), ":%d", addr_port(&la));
 	snprintf(crl_uri, sizeof(crl_uri), "URI:http://%s%s%s", www, port, TS_CRL_PATH);
 	for (int rsa = 0; rsa < 2; rsa++) {
+		/* ACME's, once obtained (tristack certs renew), and the local
+		 * CA's only until then */
+		int acme = acme_on(c) ? acme_install(c, (unsigned)rsa, renewed, err, errlen) : 0;
+		if (acme < 0)
+			goto out;
 		fmt(path, sizeof(path), "%s/%s", dir, rsa ? "site-rsa.pem" : "site-ecdsa.pem");
-		if (leaf_ok(path, ca, www, domain, ip))
+		if (acme > 0 || leaf_ok(path, ca, www, domain, ip))
 			continue;
 		/* the LB's address too, so https://ADDRESS/ verifies as well */
 		char san[700];

@@ -130,6 +130,9 @@ int unit_stop(struct unit *u, unsigned grace_ms);
 int pid_stop(pid_t pid, unsigned grace_ms);
 /* Has pid exited (a zombie has)? */
 bool pid_gone(pid_t pid);
+/* SIGHUP to every running load balancer (both of a pair): each loads the
+ * certificates in {state}/tls again, its connections kept (a reload). */
+void units_reload_lbs(struct ctl *c);
 
 /* mariadb.c */
 /* What the app's MariaDB account may do, table by table (mariadb.c grants it,
@@ -182,6 +185,15 @@ int mdb_promote(struct ctl *c, const char *name, char *err, size_t errlen);
  * and the site's certificates (once; again when they near their end).
  * *renewed: a certificate was (re)made. */
 int certs_ensure(struct ctl *c, bool *renewed, char *err, size_t errlen);
+
+/* acme.c: the site's certificates from an ACME CA with certbot ([lb]
+ * acme_directory; acme_on: it is set). cmd_certs: `tristack certs renew
+ * [--force]`. acme_install: certbot's lineage i (0 ECDSA, 1 RSA) into
+ * {state}/tls where the LB loads it (*changed when the file changed):
+ * 1 installed (or was), 0 none obtained yet, -1 with err. */
+bool acme_on(const struct ctl *c);
+int acme_install(struct ctl *c, unsigned i, bool *changed, char *err, size_t errlen);
+int cmd_certs(struct ctl *c, int argc, char **argv);
 
 /* tickets.c: the LBs' session-ticket key file ([lb] tls_ticket_keys).
  * tickets_ensure: with auto, make {state}/secrets/tls-ticket.keys (3 fresh

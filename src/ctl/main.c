@@ -45,6 +45,7 @@ static void usage(FILE *out)
 	    "  upgrade           replace every daemon by the binaries in build/bin, one host\n"
 	    "                    at a time: web servers drained first, the LBs' listening\n"
 	    "                    sockets handed over (no connection refused)\n"
+	    "  certs renew [--force]  the site's certificates from [lb] acme_directory (certbot)\n"
 	    "  drain|ready|maint HOST, weight HOST N  a web server's state or weight on every LB\n"
 	    "                    (the runtime API; --lb LB: that one only); servers: show them\n"
 	    "  failover-monitor HOST, db-guard HOST  servers' automatic failover (systemd's)\n"
@@ -91,19 +92,6 @@ static const char *site_url(const struct ctl *c, char *out, size_t len)
 
 static int cmd_down(struct ctl *c);
 static int mark_isolated(const struct ctl *c, bool on);
-
-/* SIGHUP to a running load balancer. */
-static void reload_lb(struct ctl *c)
-{
-	for (unsigned i = 0; i < c->nunits; i++) {
-		struct unit *u = &c->units[i];
-		if (strcmp(u->role, "lb") == 0 && unit_running(u) > 0) {
-			kill(u->pid, SIGHUP);
-			printf("  %-7s %-15s reloaded (pid %d)\n", u->host->name, u->daemon,
-			       (int)u->pid);
-		}
-	}
-}
 
 /* Where HTTPS answers, and how to trust the local CA; false: no HTTPS. */
 static bool print_https(const struct ctl *c)
@@ -318,7 +306,7 @@ static int cmd_up(struct ctl *c)
 		goto fail;
 	}
 	if (renewed)
-		reload_lb(c); /* a running LB takes the new certificates */
+		units_reload_lbs(c); /* a running LB takes the new certificates */
 	/* monitoring turned off since the last up: what it ran goes */
 	mon_stop_leftovers(c, STOP_GRACE_MS);
 	if (mon_prepare(c, err, sizeof(err)) < 0 || acct_state(c, err, sizeof(err)) < 0) {
@@ -728,6 +716,8 @@ int main(int argc, char **argv)
 		rc = cmd_upgrade(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "tickets") == 0)
 		rc = cmd_tickets(&c, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "certs") == 0)
+		rc = cmd_certs(&c, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "tristack: unknown command '%s'\n", cmd);
 		usage(stderr);

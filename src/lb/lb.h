@@ -299,6 +299,11 @@ bool lb_limits_refuse(struct lb *lb, struct httpd_session *s);
  * DECLINED): positive, so it is never taken for one of the TS_ statuses. */
 #define LB_DASHBOARD_NOT_MINE 1
 int lb_dashboard_handle(struct lb *lb, struct httpd_session *s);
+/* acme.c: ACME's HTTP-01 challenge (acme.h), on any listener: what a
+ * handler returns, or LB_ACME_DECLINED when the target is not ACME's and
+ * the caller answers it. */
+#define LB_ACME_DECLINED 1
+int lb_acme_answer(struct lb *lb, struct httpd_session *s);
 /* HAProxy-like access log line (httplog). */
 void lb_log_line(const struct httpd_session *s, struct buf *b);
 

@@ -439,6 +439,8 @@ static const struct cfg_key lb_keys[] = {
 	        7 * 86400000LL),
 	CFG_KEY("tls_ticket_keys", CFG_STR, T, tls_ticket_keys, "auto", 0, 0),
 	CFG_KEY("tls_tickets", CFG_BOOL, T, tls_tickets, "yes", 0, 0),
+	CFG_KEY("acme_directory", CFG_STR, T, acme_directory, "", 0, 0),
+	CFG_KEY("acme_email", CFG_STR, T, acme_email, "", 0, 0),
 	CFG_KEY("tls_session_cache", CFG_INT, T, tls_session_cache, "20000", 0, 1000000),
 	CFG_KEY_CUSTOM("redirect_ports", offsetof(T, redirect_ports), "", &portmap_type, CFG_EMPTY),
 	CFG_KEY_CUSTOM("rate_limit", offsetof(T, rate_limit), "500/s burst 1000", &rate_type, 0),

@@ -61,6 +61,8 @@ struct lb_conf {
 	uint64_t hsts;              /* Strict-Transport-Security max-age, ms; 0 = none */
 	uint64_t tls_ticket_rotate; /* session ticket keys change this often */
 	char *tls_ticket_keys;      /* "auto", a key file, or "" (the process's own keys) */
+	char *acme_directory;       /* an ACME CA's directory URL; "" = ACME off (src/ctl/acme.c) */
+	char *acme_email;           /* the ACME account's contact; "" = none */
 	bool tls_tickets;           /* resumption by session ticket */
 	int64_t tls_session_cache;  /* sessions each worker keeps for resumption by id; 0 = none */
 	int64_t balance;            /* enum lb_balance */

@@ -1,7 +1,7 @@
 /* main.c - tristack-lb: daemon wiring. Every request is proxied to a server
- * the balancer chooses; the admin listener serves /metrics, /stats.json,
- * /healthz and the dashboard; worker 0 runs the health checks and the
- * monitor of the other daemons. */
+ * the balancer chooses, but ACME's HTTP-01 challenges (acme.c); the admin
+ * listener serves /metrics, /stats.json, /healthz and the dashboard; worker
+ * 0 runs the health checks and the monitor of the other daemons. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +15,7 @@
 
 #include "conf/names.h"
 #include "core/log.h"
-#include "core/path.h"
 #include "lb.h"
-
-#define ACME_PREFIX    "/.well-known/acme-challenge/"
-#define ACME_TOKEN_MAX 128 /* Let's Encrypt's are 43 characters */
 
 /* The HTTPS port for a client that named host (its first n bytes the name,
  * then ":PORT" or nothing): where redirect_ports maps the port it came in
@@ -74,26 +70,6 @@ static int redirect_https(struct lb *lb, struct httpd_session *s)
 	return TS_OK;
 }
 
-/* Is this ACME's HTTP-01 challenge, the one path plain HTTP may reach? Only
- * ACME_PREFIX and one base64url token (RFC 8555 8.1), matched on the path as
- * the web server will read it (escapes decoded, dot segments resolved, an
- * escaped '/' refused): "/.well-known/acme-challenge/../../x" is not. */
-static bool acme_challenge(struct str path)
-{
-	char norm[sizeof(ACME_PREFIX) + ACME_TOKEN_MAX];
-	long n = path_normalize(path.p, path.len, norm, sizeof(norm), PATH_NO_ENCODED_SLASH);
-	size_t pre = sizeof(ACME_PREFIX) - 1;
-	if (n <= (long)pre || memcmp(norm, ACME_PREFIX, pre) != 0)
-		return false;
-	for (size_t i = pre; i < (size_t)n; i++) {
-		char c = norm[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 static int lb_handler(struct httpd_session *s)
 {
 	struct lb_worker *lw = s->srv->data;
@@ -101,8 +77,11 @@ static int lb_handler(struct httpd_session *s)
 		return TS_OK;
 	if (lw->lb->crl && httpd_path_is(s->req->target, TS_CRL_PATH, false))
 		return httpd_respond(s, 200, "application/pkix-crl", lw->lb->crl, lw->lb->crl_len);
-	/* ACME's HTTP-01 challenge must reach the servers over plain HTTP */
-	if (lw->lb->has_tls && !conn_is_tls(&s->conn) && !acme_challenge(s->req->target))
+	/* ACME's HTTP-01 challenge: the LB's own, over plain HTTP too */
+	int r = lb_acme_answer(lw->lb, s);
+	if (r != LB_ACME_DECLINED)
+		return r;
+	if (lw->lb->has_tls && !conn_is_tls(&s->conn))
 		return redirect_https(lw->lb, s);
 	return proxy_handle(&lw->pw, s);
 }

@@ -163,6 +163,8 @@ class Stack:
         text = {}
         if os.path.isdir(d):
             for name in os.listdir(d):
+                if not os.path.isfile(os.path.join(d, name)):
+                    continue  # a program's folder of logs (certbot's)
                 with open(os.path.join(d, name), errors="replace") as f:
                     text[name] = f.read()
         return text

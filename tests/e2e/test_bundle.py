@@ -325,6 +325,19 @@ def test_lb_with_tls_cert_names_the_operators_files(tmp_path):
     assert "tls_cert" in readme
 
 
+def test_lb_with_acme_directory_installs_certbot(tmp_path):
+    conf = tmp_path / "acme.conf"
+    conf.write_text(open(SERVERS).read().replace("; acme_directory =", "acme_directory ="))
+    for host, want in (("lb-01", True), ("web-01", False)):
+        out = tmp_path / f"{host}.tar.gz"
+        r = bundle(str(conf), str(tmp_path / "state"), host, str(out))
+        assert r.returncode == 0, r.stderr
+        with tarfile.open(out) as t:
+            install = t.extractfile(f"tristack-{host}/install.sh").read().decode()
+        packages = re.search(r"^PACKAGES=\((.*)\)$", install, re.M).group(1)
+        assert ("certbot" in packages) == want, (host, packages)
+
+
 def test_web_hosts_carry_the_web_root(made):
     for host in ("web-01", "web-02"):
         share = os.path.join(made.trees[host], "share", "www")

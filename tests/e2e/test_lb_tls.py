@@ -360,17 +360,18 @@ def test_plain_http_redirects_to_https(stack):
     assert status == 301 and h["location"] == f"https://{WWW}:8443/posts"
 
 
-def test_acme_challenges_reach_the_web_servers(stack):
+def test_acme_challenges_are_answered_by_the_lb(stack):
     status, h, _ = curl(stack.http_url + "/.well-known/acme-challenge/sometoken",
                         "-H", f"Host: {WWW}")
     assert status == 404
-    assert "x-served-by" in h, h
+    assert "x-served-by" not in h, h  # the LB's own 404, not a web server's
     assert "location" not in h
     # the exception is no way around the redirect to the site itself
     for path in ("/.well-known/acme-challenge/../../api/hello",
                  "/.well-known/acme-challenge/%2e%2e/%2e%2e/api/hello"):
         status, h, body = curl("--path-as-is", stack.http_url + path, "-H", f"Host: {WWW}")
-        assert status in (301, 400, 404), (path, status, body)
+        assert status in (400, 404), (path, status, body)
+        assert "x-served-by" not in h, h
 
 
 def test_the_local_ca_crl_is_published(stack, tmp_path):
@@ -601,26 +602,57 @@ def test_backends_are_told_the_request_came_over_https(tls_lab, pki):
                for line in tls_lab.access_lines()), tls_lab.access_lines()[-5:]
 
 
-@pytest.mark.parametrize("path", [
+ACME_REFUSED = [
     "/.well-known/acme-challenge/../../echo", "/.well-known/acme-challenge/%2e%2e/%2E%2E/echo",
     "/.well-known/acme-challenge/..%2f..%2fecho", "/.well-known/acme-challenge//../../echo",
     "/.well-known/acme-challenge/tok/../../../echo", "/.well-known/acme-challenge/a%2Fb",
     "/.well-known/acme-challenge/tok/x", "/.well-known/acme-challenge/tok%00",
     "/.well-known/acme-challenge/", "/.well-known/acme-challenge/tok.html",
-    "/.well-known/acme-challenge%2ftok"])
+    "/.well-known/acme-challenge/a-b_c?x=1"]
+
+
+@pytest.mark.parametrize("path", ACME_REFUSED + ["/.well-known/acme-challenge%2ftok"])
 def test_only_an_acme_token_escapes_the_redirect(tls_lab, path):
+    """What names ACME's folder as sent is the LB's: 400 or 404, never the
+    servers' and never the redirect; anything else is redirected."""
     req = f"GET {path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n"
     out = raw_http(tls_lab.lb_ip, 8080, req.encode())
-    assert out.startswith(b"HTTP/1.1 301 "), out[:300]
+    if path in ACME_REFUSED:
+        assert out.startswith((b"HTTP/1.1 404 ", b"HTTP/1.1 400 ")), out[:300]
+        assert b"Location:" not in out, out[:300]
+    else:
+        assert out.startswith(b"HTTP/1.1 301 "), out[:300]
 
 
-def test_an_acme_token_reaches_the_servers(tls_lab):
-    for path in ("/.well-known/acme-challenge/LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-                 "/.well-known/acme-challenge/a-b_c?x=1", "/.well-known/./acme-challenge/%41"):
-        req = f"GET {path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n"
-        out = raw_http(tls_lab.lb_ip, 8080, req.encode())
-        # the backend's own answer (its 404), not the redirect
-        assert out.startswith(b"HTTP/1.1 404 ") and b"Location:" not in out, (path, out[:300])
+def test_an_acme_token_is_answered_by_the_lb(tls_lab, pki):
+    folder = os.path.join(tls_lab.state, "acme", ".well-known", "acme-challenge")
+    os.makedirs(folder, exist_ok=True)
+    token = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+    with open(os.path.join(folder, token), "w") as f:
+        f.write(token + ".thumbprint")
+    os.symlink(os.path.join(folder, token), os.path.join(folder, "link"))
+    before = len(tls_lab.backends[0].stats()["requests"])
+    try:
+        for path in (f"/.well-known/acme-challenge/{token}", "/.well-known/./acme-challenge/%4c"
+                     "oqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"):
+            req = f"GET {path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n"
+            out = raw_http(tls_lab.lb_ip, 8080, req.encode())
+            assert out.startswith(b"HTTP/1.1 200 "), (path, out[:300])
+            assert out.endswith(f"\r\n\r\n{token}.thumbprint".encode()), out[-200:]
+            conn = NamedHTTPSConnection(tls_lab.lb_ip, 8443, "a.example", tls_context(pki.ca))
+            try:  # over HTTPS too
+                status, _, body = get(conn, path)
+            finally:
+                conn.close()
+            assert status == 200 and body == f"{token}.thumbprint".encode(), (status, body)
+        for path in ("/.well-known/acme-challenge/unknownToken", "/.well-known/acme-challenge/link"):
+            req = f"GET {path} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n"
+            out = raw_http(tls_lab.lb_ip, 8080, req.encode())
+            assert out.startswith(b"HTTP/1.1 404 ") and b"Location:" not in out, (path, out)
+    finally:
+        shutil.rmtree(os.path.join(tls_lab.state, "acme"), ignore_errors=True)
+    # none of it reached the server
+    assert len(tls_lab.backends[0].stats()["requests"]) == before
 
 
 def test_an_idle_tls_connection_is_closed_in_timeout_http_request(tls_lab):
