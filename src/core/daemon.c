@@ -700,7 +700,9 @@ out:
 	/* One way out, whatever was set up: each part frees what it has. */
 	if (hsock >= 0)
 		close(hsock); /* no "done": the old process goes on */
-	if (d->adopt) {
+	/* a failed start's (after a reload, d may be a freed generation: the
+	 * sockets were taken then, and adopt let go) */
+	if (p.cur == d && d->adopt) {
 		handover_close_untaken(d->adopt);
 		free(d->adopt);
 		d->adopt = NULL;
