@@ -134,16 +134,28 @@ static bool print_https(const struct ctl *c)
 	return true;
 }
 
-/* Start the units of one phase (the databases, or the daemons) and wait,
- * with a deadline, until each answers. */
-static int start_phase(struct ctl *c, bool db)
+/* The order `up` starts units in: the databases (the apps need their users
+ * and schema), then what the LBs send to, then the LBs, so that an LB's
+ * first health check finds its servers listening. */
+enum phase { PHASE_DB, PHASE_BACK, PHASE_FRONT };
+
+static enum phase unit_phase(const struct unit *u)
+{
+	if (u->db)
+		return PHASE_DB;
+	return strcmp(u->role, "lb") == 0 ? PHASE_FRONT : PHASE_BACK;
+}
+
+/* Start the units of one phase and wait, with a deadline, until each
+ * answers. */
+static int start_phase(struct ctl *c, enum phase phase)
 {
 	char err[512];
 	bool pending[64] = { false };
 	unsigned left = 0;
 	for (unsigned i = 0; i < c->nunits; i++) {
 		struct unit *u = &c->units[i];
-		if (u->db != db)
+		if (unit_phase(u) != phase)
 			continue;
 		if (unit_running(u)) {
 			printf("  %-7s %-15s already running (pid %d)\n", u->host->name, u->daemon,
@@ -157,7 +169,7 @@ static int start_phase(struct ctl *c, bool db)
 		pending[i] = true;
 		left++;
 	}
-	uint64_t deadline = ctl_now_ms() + (db ? 60000 : UP_DEADLINE_MS);
+	uint64_t deadline = ctl_now_ms() + (phase == PHASE_DB ? 60000 : UP_DEADLINE_MS);
 	char why[256] = "";
 	while (left > 0) {
 		for (unsigned i = 0; i < c->nunits; i++) {
@@ -285,8 +297,7 @@ static int cmd_up(struct ctl *c)
 		printf("  hosts are network namespaces %s* on %s (client %s)\n", c->ns_prefix,
 		       c->subnet, c->client_address);
 	}
-	/* The databases first: the apps need their users and schema. */
-	if (start_phase(c, true) < 0)
+	if (start_phase(c, PHASE_DB) < 0)
 		goto fail;
 	if (mdb_provision(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: database: %s\n", err);
@@ -317,7 +328,7 @@ static int cmd_up(struct ctl *c)
 		fprintf(stderr, "tristack: keepalived: %s\n", err);
 		goto fail;
 	}
-	if (start_phase(c, false) < 0)
+	if (start_phase(c, PHASE_BACK) < 0 || start_phase(c, PHASE_FRONT) < 0)
 		goto fail;
 	/* a fresh supervisor: what it had given up on is running again */
 	supervisor_stop(c);
