@@ -212,6 +212,12 @@ int lab_plan(struct ctl *c, char *err, size_t errlen);
 int lab_up(struct ctl *c, char *err, size_t errlen);
 void lab_down(struct ctl *c);
 bool lab_is_up(const struct ctl *c);
+/* On a lab that is up: each host's firewall rendered and loaded again
+ * (lab_firewalls); the namespaces of hosts the file no longer has removed
+ * (lab_remove_leftovers). lab_up on a lab that is up makes the namespaces
+ * of hosts new to the file and calls lab_firewalls. */
+int lab_firewalls(struct ctl *c, char *err, size_t errlen);
+void lab_remove_leftovers(struct ctl *c);
 /* The namespace of a host ("client" too), into out. */
 const char *lab_ns(const struct ctl *c, const char *host, char *out, size_t len);
 /* Move this thread into a host's namespace, and back to the original. */
@@ -236,6 +242,37 @@ int cmd_runtime(struct ctl *c, const char *verb, int argc, char **argv);
  * the empty line, into out. 0, or -1 with why it does not answer. */
 int runtime_ask(const struct ctl *c, const struct conf_host *lb, const char *line, char *out,
                 size_t outlen, char *err, size_t errlen);
+/* One web server as every LB sees it. runtime_server_seen: 0, or -1 with
+ * err (an LB does not answer, or has no such server); runtime_server_set:
+ * its admin state ("drain", "ready", "maint") on every LB; and
+ * runtime_server_wait: until it has no request in flight (idle) or is UP
+ * on every LB (!idle), for up to ms (-1 with how it stands then). */
+struct runtime_seen {
+	bool all_up;     /* every LB's checks say UP */
+	unsigned active; /* requests in flight, on all LBs */
+	char admin[16];  /* the first LB's READY, DRAIN or MAINT */
+};
+int runtime_server_seen(const struct ctl *c, const char *name, struct runtime_seen *s, char *err,
+                        size_t errlen);
+int runtime_server_set(const struct ctl *c, const char *name, const char *state, char *err,
+                       size_t errlen);
+int runtime_server_wait(const struct ctl *c, const char *name, bool idle, unsigned ms, char *err,
+                        size_t errlen);
+
+/* reconcile.c: a running stack made what the stack file says (see there).
+ * A leftover is a running daemon whose pid file names a host or role the
+ * file no longer has. reconcile_drain_leftovers drains the leftover web
+ * servers on the LBs, each until idle; reconcile_reload sends SIGHUP to
+ * each running daemon of ours (those only[i] marks, or all) and waits for
+ * its log to say it reloaded (with drained: and that its old generation
+ * drained); reconcile_stop_leftovers stops the leftovers by pid (and their
+ * namespaces in isolated mode). 0, or -1 with what failed on stderr.
+ * cmd_reload: `tristack reload`. */
+unsigned reconcile_leftovers(struct ctl *c);
+int reconcile_drain_leftovers(struct ctl *c);
+int reconcile_reload(struct ctl *c, const bool *only, bool drained);
+int reconcile_stop_leftovers(struct ctl *c);
+int cmd_reload(struct ctl *c, int argc, char **argv);
 
 /* status.c: `tristack status [--json]`; exit 3 when a unit is not running. */
 int cmd_status(struct ctl *c, int argc, char **argv);

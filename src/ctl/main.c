@@ -25,6 +25,10 @@ static void usage(FILE *out)
 	    "usage: tristack [-c FILE] [--state DIR] COMMAND\n"
 	    "  up                start every daemon of the stack, wait until each answers,\n"
 	    "                    and leave a supervisor that restarts what dies\n"
+	    "                    (on a running stack: starts what the file adds, drains and\n"
+	    "                    stops what it removed, reloads the rest)\n"
+	    "  reload            every running daemon takes the stack file again (SIGHUP;\n"
+	    "                    each one's answer read from its log)\n"
 	    "  down              stop them all (graceful, then forced after %ds)\n"
 	    "  status            each daemon: host, pid, state (restarts), requests/s,\n"
 	    "                    replica lag, address, health (--json: the same as JSON)\n"
@@ -135,15 +139,20 @@ static bool print_https(const struct ctl *c)
 }
 
 /* The order `up` starts units in: the databases (the apps need their users
- * and schema), then what the LBs send to, then the LBs, so that an LB's
- * first health check finds its servers listening. */
+ * and schema), then what the LBs send to (and the DNS), then the LBs and
+ * what stands in front of them or watches them (the forwarder, keepalived
+ * and its agent, monitoring), so that an LB's first health check finds its
+ * servers listening. */
 enum phase { PHASE_DB, PHASE_BACK, PHASE_FRONT };
 
 static enum phase unit_phase(const struct unit *u)
 {
 	if (u->db)
 		return PHASE_DB;
-	return strcmp(u->role, "lb") == 0 ? PHASE_FRONT : PHASE_BACK;
+	bool back = u->mon == MON_NONE && !u->keepalived && !u->subcmd &&
+	            (strcmp(u->role, "app") == 0 || strcmp(u->role, "web") == 0 ||
+	             strcmp(u->role, "dns") == 0);
+	return back ? PHASE_BACK : PHASE_FRONT;
 }
 
 /* Start the units of one phase and wait, with a deadline, until each
@@ -286,6 +295,20 @@ static int cmd_up(struct ctl *c)
 		fprintf(stderr, "tristack: %s\n", err);
 		return 1;
 	}
+	/* On a stack that runs, up makes it what the file says now
+	 * (reconcile.c): it keeps serving throughout, and a failure leaves it
+	 * running rather than taking it down. */
+	bool was[ARRAY_SIZE(c->units)] = { false }, live = false;
+	for (unsigned i = 0; i < c->nunits; i++)
+		live |= was[i] = unit_running(&c->units[i]) > 0;
+	unsigned left = reconcile_leftovers(c);
+	live |= left > 0;
+	if (live) {
+		printf("  the stack runs: it is made what %s says now\n", c->conf_arg);
+		supervisor_stop(c); /* it would start a leftover again */
+		if (reconcile_drain_leftovers(c) < 0)
+			goto fail;
+	}
 	if (c->isolated) {
 		if (lab_up(c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tristack: isolated mode: %s\n", err);
@@ -328,7 +351,13 @@ static int cmd_up(struct ctl *c)
 		fprintf(stderr, "tristack: keepalived: %s\n", err);
 		goto fail;
 	}
-	if (start_phase(c, PHASE_BACK) < 0 || start_phase(c, PHASE_FRONT) < 0)
+	if (start_phase(c, PHASE_BACK) < 0)
+		goto fail;
+	/* what ran already takes the file; then the leftovers go */
+	if (live && (reconcile_reload(c, was, left > 0) < 0 ||
+	             (left > 0 && reconcile_stop_leftovers(c) < 0)))
+		goto fail;
+	if (start_phase(c, PHASE_FRONT) < 0)
 		goto fail;
 	/* a fresh supervisor: what it had given up on is running again */
 	supervisor_stop(c);
@@ -362,7 +391,14 @@ static int cmd_up(struct ctl *c)
 	printf("logs:    %s/log/   stop: tristack down\n", c->state);
 	return 0;
 fail:
-	cmd_down(c);
+	if (!live) {
+		cmd_down(c);
+		return 1;
+	}
+	fprintf(stderr, "tristack: the stack still runs; what was changed stays changed "
+	                "(tristack status; tristack up again once the cause is fixed)\n");
+	if (supervisor_start(c, err, sizeof(err)) < 0)
+		fprintf(stderr, "tristack: supervisor: %s\n", err);
 	return 1;
 }
 
@@ -423,6 +459,8 @@ static int cmd_down(struct ctl *c)
 	if (sv && supervisor_stop(c) == 0)
 		printf("  %-23s stopped (pid %d)\n", "supervisor", (int)sv);
 	mon_stop_leftovers(c, STOP_GRACE_MS);
+	if (reconcile_stop_leftovers(c) < 0) /* hosts the file dropped while up */
+		rc = 1;
 	/* Front first: the LB stops taking requests before what is behind it. */
 	for (unsigned k = c->nunits; k-- > 0;) {
 		struct unit *u = &c->units[k];
@@ -691,6 +729,8 @@ int main(int argc, char **argv)
 	int rc;
 	if (strcmp(cmd, "up") == 0)
 		rc = cmd_up(&c);
+	else if (strcmp(cmd, "reload") == 0)
+		rc = cmd_reload(&c, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "down") == 0)
 		rc = cmd_down(&c);
 	else if (strcmp(cmd, "status") == 0)

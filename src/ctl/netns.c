@@ -13,6 +13,7 @@
  * See ../shared/notes/netns.md for the facts this rests on.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conf/names.h"
 #include "ctl.h"
 
 #define SWITCH "sw"
@@ -198,6 +200,64 @@ static int write_file(const char *path, const char *text, char *err, size_t errl
 	return 0;
 }
 
+static int host_up(struct ctl *c, const char *name, const char *address, const struct conf_host *h,
+                   char *err, size_t errlen);
+
+/* A host's firewall, kept in the state folder, loaded (the table is
+ * replaced whole: a reload of it keeps the established connections; the
+ * fence is a table of its own, left alone). */
+static int host_firewall(struct ctl *c, const char *name, const struct conf_host *h, char *err,
+                         size_t errlen)
+{
+	char rules[16384], nft[TS_PATH_MAX + 100], ns[64];
+	lab_ns(c, name, ns, sizeof(ns));
+	if (fw_render(c, h, rules, sizeof(rules)) < 0) {
+		snprintf(err, errlen, "firewall of %s: %s", name, rules);
+		return -1;
+	}
+	snprintf(nft, sizeof(nft), "%s/firewall", c->state);
+	TOOL("mkdir", "-p", nft);
+	snprintf(nft, sizeof(nft), "%s/firewall/%s.nft", c->state, name);
+	if (write_file(nft, rules, err, errlen) < 0)
+		return -1;
+	TOOL("ip", "netns", "exec", ns, "nft", "-f", nft);
+	return 0;
+}
+
+static bool ns_exists(const struct ctl *c, const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/run/netns/%s%s", c->ns_prefix, name);
+	return access(path, F_OK) == 0;
+}
+
+int lab_firewalls(struct ctl *c, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (ns_exists(c, h->name) && host_firewall(c, h->name, h, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A lab that is up, made what the file says: a host new to it gets its
+ * namespace, every other host its firewall again (its rules name the new
+ * host's address where they must). */
+static int lab_reconcile(struct ctl *c, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *h = &c->cfg.hosts[i];
+		if (ns_exists(c, h->name))
+			continue;
+		if (host_up(c, h->name, h->address, h, err, errlen) < 0)
+			return -1;
+		printf("  %-7s its namespace and firewall are made (new in the stack file)\n",
+		       h->name);
+	}
+	return lab_firewalls(c, err, errlen);
+}
+
 /* One host's namespace: its end of the wire, its address, its resolver,
  * its firewall. */
 static int host_up(struct ctl *c, const char *name, const char *address, const struct conf_host *h,
@@ -236,18 +296,8 @@ static int host_up(struct ctl *c, const char *name, const char *address, const s
 	         c->dns_address[0] ? c->dns_address : "127.0.0.1", c->cfg.site.domain);
 	if (write_file(path, text, err, errlen) < 0)
 		return -1;
-	/* the firewall, kept in the state folder */
-	char rules[16384], nft[TS_PATH_MAX + 100];
-	if (fw_render(c, h, rules, sizeof(rules)) < 0) {
-		snprintf(err, errlen, "firewall of %s: %s", name, rules);
+	if (host_firewall(c, name, h, err, errlen) < 0)
 		return -1;
-	}
-	snprintf(nft, sizeof(nft), "%s/firewall", c->state);
-	TOOL("mkdir", "-p", nft);
-	snprintf(nft, sizeof(nft), "%s/firewall/%s.nft", c->state, name);
-	if (write_file(nft, rules, err, errlen) < 0)
-		return -1;
-	TOOL("ip", "netns", "exec", ns, "nft", "-f", nft);
 	/* a host fenced by a failover stays fenced across down and up */
 	char mark[TS_PATH_MAX] = "";
 	if (h)
@@ -265,8 +315,8 @@ int lab_up(struct ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "isolated mode makes network namespaces: run it as root");
 		return -1;
 	}
-	if (lab_is_up(c))
-		return 0; /* made by an earlier up: the daemons will be checked */
+	if (lab_is_up(c)) /* made by an earlier up: what the file changed since */
+		return lab_reconcile(c, err, errlen);
 	char sw[64];
 	lab_ns(c, SWITCH, sw, sizeof(sw));
 	/* guard first: from now on nothing of the subnet leaves the machine */
@@ -295,27 +345,74 @@ fail:;
 	return -1;
 }
 
-static void ns_del(const struct ctl *c, const char *name)
+/* Namespace ns (a full name) and its resolv.conf folder. */
+static void ns_del(const char *ns)
 {
-	char ns[64], dir[300], path[340], err[256];
-	lab_ns(c, name, ns, sizeof(ns));
-	char path_ns[128];
+	char dir[300], path[340], err[256], path_ns[128];
 	snprintf(path_ns, sizeof(path_ns), "/run/netns/%s", ns);
 	if (access(path_ns, F_OK) == 0)
-		run_tool((char *const[]){ "ip", "netns", "del", ns, NULL }, err, sizeof(err));
+		run_tool((char *const[]){ "ip", "netns", "del", (char *)ns, NULL }, err,
+		         sizeof(err));
 	snprintf(dir, sizeof(dir), "/etc/netns/%s", ns);
 	snprintf(path, sizeof(path), "%s/resolv.conf", dir);
 	unlink(path);
 	rmdir(dir);
 }
 
+/* Each namespace of this lab (its prefix) whose host the stack file does
+ * not have, or every one (all): its name after the prefix to fn. */
+static void each_lab_ns(struct ctl *c, bool all, void (*fn)(struct ctl *, const char *))
+{
+	DIR *d = opendir("/run/netns");
+	if (d == NULL)
+		return;
+	size_t plen = strlen(c->ns_prefix);
+	char names[256][64];
+	unsigned n = 0;
+	for (struct dirent *e; (e = readdir(d)) && n < ARRAY_SIZE(names);) {
+		const char *host = e->d_name + plen;
+		if (strncmp(e->d_name, c->ns_prefix, plen) != 0 || strlen(host) >= sizeof(names[0]))
+			continue;
+		if (!all && (conf_host(&c->cfg, host) || strcmp(host, "client") == 0 ||
+		             strcmp(host, SWITCH) == 0))
+			continue;
+		snprintf(names[n++], sizeof(names[0]), "%s", host);
+	}
+	closedir(d);
+	for (unsigned i = 0; i < n; i++)
+		fn(c, names[i]);
+}
+
+static void remove_host(struct ctl *c, const char *host)
+{
+	char ns[64], path[TS_PATH_MAX + 100];
+	ns_del(lab_ns(c, host, ns, sizeof(ns)));
+	snprintf(path, sizeof(path), "%s/firewall/%s.nft", c->state, host);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/firewall/%s.fence.nft", c->state, host);
+	unlink(path);
+	if (strcmp(host, SWITCH) != 0 && strcmp(host, "client") != 0)
+		printf("  %-7s its namespace is gone (no longer in the stack file)\n", host);
+}
+
+void lab_remove_leftovers(struct ctl *c)
+{
+	each_lab_ns(c, false, remove_host);
+}
+
+static void remove_any(struct ctl *c, const char *host)
+{
+	char ns[64];
+	if (strcmp(host, SWITCH) != 0) /* last: the veths' switch ends go with it */
+		ns_del(lab_ns(c, host, ns, sizeof(ns)));
+}
+
 void lab_down(struct ctl *c)
 {
-	char err[256];
-	for (unsigned i = 0; i < c->cfg.nhosts; i++)
-		ns_del(c, c->cfg.hosts[i].name);
-	ns_del(c, "client");
-	ns_del(c, SWITCH); /* the veths' switch ends go with it */
+	char err[256], ns[64];
+	/* every namespace of the prefix: hosts the file dropped too */
+	each_lab_ns(c, true, remove_any);
+	ns_del(lab_ns(c, SWITCH, ns, sizeof(ns)));
 	if (c->subnet[0])
 		run_tool((char *const[]){ "ip", "route", "del", "unreachable", c->subnet, NULL },
 		         err, sizeof(err));

@@ -100,6 +100,91 @@ int runtime_ask(const struct ctl *c, const struct conf_host *lb, const char *lin
 	}
 }
 
+/* ---- one server as every LB sees it (upgrade.c, reconcile.c) ---- */
+
+/* What every LB says of server name. 0, or -1 with err (an LB does not
+ * answer, or has no such server). */
+int runtime_server_seen(const struct ctl *c, const char *name, struct runtime_seen *s, char *err,
+                        size_t errlen)
+{
+	*s = (struct runtime_seen){ .all_up = true };
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *lb = &c->cfg.hosts[i];
+		char answer[16384], e[512];
+		if (!(lb->roles & ROLE_LB))
+			continue;
+		if (runtime_ask(c, lb, "show servers\n", answer, sizeof(answer), e, sizeof(e)) <
+		    0) {
+			snprintf(err, errlen, "%s does not answer: %s", lb->name, e);
+			return -1;
+		}
+		bool found = false;
+		for (char *save = NULL, *l = strtok_r(answer, "\n", &save); l && !found;
+		     l = strtok_r(NULL, "\n", &save)) {
+			char sv[256], health[16], admin[16];
+			unsigned active;
+			if (l[0] == '#' ||
+			    sscanf(l, "%255s %*s %15s %15s %*u %*u %u", sv, health, admin,
+			           &active) != 4 ||
+			    strcmp(sv, name) != 0)
+				continue;
+			found = true;
+			s->all_up &= strcmp(health, "UP") == 0;
+			s->active += active;
+			if (s->admin[0] == '\0')
+				snprintf(s->admin, sizeof(s->admin), "%s", admin);
+		}
+		if (!found) {
+			snprintf(err, errlen, "%s has no server %s", lb->name, name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Set server name's state on every LB. 0, or -1 with err. */
+int runtime_server_set(const struct ctl *c, const char *name, const char *state, char *err,
+                       size_t errlen)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "set server %s state %s\n", name, state);
+	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
+		const struct conf_host *lb = &c->cfg.hosts[i];
+		char answer[4096], e[512];
+		if (!(lb->roles & ROLE_LB))
+			continue;
+		if (runtime_ask(c, lb, line, answer, sizeof(answer), e, sizeof(e)) < 0 ||
+		    strncmp(answer, "ok:", 3) != 0) {
+			snprintf(err, errlen, "%s: %.400s", lb->name,
+			         strncmp(answer, "error:", 6) == 0 ? answer : e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Wait until server name has no request in flight (idle) or is UP on every
+ * LB (!idle), for up to ms. 0, or -1 with err (deadline: how it stands). */
+int runtime_server_wait(const struct ctl *c, const char *name, bool idle, unsigned ms, char *err,
+                        size_t errlen)
+{
+	uint64_t deadline = ctl_now_ms() + ms;
+	for (;;) {
+		struct runtime_seen s;
+		if (runtime_server_seen(c, name, &s, err, errlen) < 0)
+			return -1;
+		if (idle ? s.active == 0 : s.all_up)
+			return 0;
+		if (ctl_now_ms() > deadline) {
+			snprintf(err, errlen, "%s: %s after %us", name,
+			         idle ? "requests still in flight" : "not UP on every LB",
+			         ms / 1000);
+			return -1;
+		}
+		ctl_sleep_ms(100);
+	}
+}
+
 /* Print an answer, each line after the LB's name (a show's comment line
  * dropped); errors on stderr. 0, or -1 when it held an error. */
 static int print_answer(const struct conf_host *lb, char *answer)

@@ -57,97 +57,6 @@ static struct unit *unit_of(struct ctl *c, const struct conf_host *h, const char
 	return NULL;
 }
 
-/* ---- one server as the LBs see it ---- */
-
-struct seen {
-	bool all_up;     /* every LB's checks say UP */
-	unsigned active; /* requests in flight, on all LBs */
-	char admin[16];  /* the first LB's READY, DRAIN or MAINT */
-};
-
-/* What every LB says of server name. 0, or -1 with err (an LB does not
- * answer, or has no such server). */
-static int server_seen(const struct ctl *c, const char *name, struct seen *s, char *err,
-                       size_t errlen)
-{
-	*s = (struct seen){ .all_up = true };
-	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
-		const struct conf_host *lb = &c->cfg.hosts[i];
-		char answer[16384], e[512];
-		if (!(lb->roles & ROLE_LB))
-			continue;
-		if (runtime_ask(c, lb, "show servers\n", answer, sizeof(answer), e, sizeof(e)) <
-		    0) {
-			snprintf(err, errlen, "%s does not answer: %s", lb->name, e);
-			return -1;
-		}
-		bool found = false;
-		for (char *save = NULL, *l = strtok_r(answer, "\n", &save); l && !found;
-		     l = strtok_r(NULL, "\n", &save)) {
-			char sv[256], health[16], admin[16];
-			unsigned active;
-			if (l[0] == '#' ||
-			    sscanf(l, "%255s %*s %15s %15s %*u %*u %u", sv, health, admin,
-			           &active) != 4 ||
-			    strcmp(sv, name) != 0)
-				continue;
-			found = true;
-			s->all_up &= strcmp(health, "UP") == 0;
-			s->active += active;
-			if (s->admin[0] == '\0')
-				snprintf(s->admin, sizeof(s->admin), "%s", admin);
-		}
-		if (!found) {
-			snprintf(err, errlen, "%s has no server %s", lb->name, name);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Set server name's state on every LB. 0, or -1 with err. */
-static int server_set(const struct ctl *c, const char *name, const char *state, char *err,
-                      size_t errlen)
-{
-	char line[512];
-	snprintf(line, sizeof(line), "set server %s state %s\n", name, state);
-	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
-		const struct conf_host *lb = &c->cfg.hosts[i];
-		char answer[4096], e[512];
-		if (!(lb->roles & ROLE_LB))
-			continue;
-		if (runtime_ask(c, lb, line, answer, sizeof(answer), e, sizeof(e)) < 0 ||
-		    strncmp(answer, "ok:", 3) != 0) {
-			snprintf(err, errlen, "%s: %.400s", lb->name,
-			         strncmp(answer, "error:", 6) == 0 ? answer : e);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Wait until server name has no request in flight (idle) or is UP on every
- * LB (!idle), for up to ms. 0, or -1 with err (deadline: how it stands). */
-static int server_wait(const struct ctl *c, const char *name, bool idle, unsigned ms, char *err,
-                       size_t errlen)
-{
-	uint64_t deadline = ctl_now_ms() + ms;
-	for (;;) {
-		struct seen s;
-		if (server_seen(c, name, &s, err, errlen) < 0)
-			return -1;
-		if (idle ? s.active == 0 : s.all_up)
-			return 0;
-		if (ctl_now_ms() > deadline) {
-			snprintf(err, errlen, "%s: %s after %us", name,
-			         idle ? "requests still in flight" : "not UP on every LB",
-			         ms / 1000);
-			return -1;
-		}
-		ctl_sleep_ms(100);
-	}
-}
-
 /* The [lb] server that is host h, or NULL. */
 static const char *server_name(const struct ctl *c, const struct conf_host *h)
 {
@@ -283,26 +192,26 @@ static int upgrade_web_host(struct ctl *c, const struct conf_host *h)
 	char err[1024];
 	struct unit *app = unit_of(c, h, "app"), *web = unit_of(c, h, "web");
 	const char *name = web && conf_host_with_role(&c->cfg, ROLE_LB) ? server_name(c, h) : NULL;
-	struct seen s = { 0 };
-	if (name && server_seen(c, name, &s, err, sizeof(err)) < 0)
+	struct runtime_seen s = { 0 };
+	if (name && runtime_server_seen(c, name, &s, err, sizeof(err)) < 0)
 		goto fail;
 	/* one the operator drained or put in maintenance stays so */
 	bool was_ready = name && strcmp(s.admin, "READY") == 0;
 	if (was_ready) {
-		if (server_set(c, name, "drain", err, sizeof(err)) < 0)
+		if (runtime_server_set(c, name, "drain", err, sizeof(err)) < 0)
 			goto fail;
 		printf("  %-7s drained on the LBs\n", h->name);
-		if (server_wait(c, name, true, DRAIN_MS, err, sizeof(err)) < 0)
+		if (runtime_server_wait(c, name, true, DRAIN_MS, err, sizeof(err)) < 0)
 			fprintf(stderr,
 			        "tristack: upgrade: %s (its web server's stop lets them end)\n",
 			        err);
 	}
 	if ((app && replace_print(c, app, false) < 0) || (web && replace_print(c, web, false) < 0))
 		return -1; /* left drained: the operator looks first */
-	if (name && server_wait(c, name, false, CHECK_UP_MS, err, sizeof(err)) < 0)
+	if (name && runtime_server_wait(c, name, false, CHECK_UP_MS, err, sizeof(err)) < 0)
 		goto fail;
 	if (was_ready) {
-		if (server_set(c, name, "ready", err, sizeof(err)) < 0)
+		if (runtime_server_set(c, name, "ready", err, sizeof(err)) < 0)
 			goto fail;
 		printf("  %-7s ready on the LBs\n", h->name);
 	}
