@@ -2,7 +2,7 @@
  * none: a local CA, made once, and an ECDSA P-256 and an RSA 2048
  * certificate for www.<domain> and <domain> signed by it, remade when they
  * near their end (or the domain changes). The CA is constrained to the
- * site's names and the stack's addresses (ca_constraints). Keys are 0600; the CA certificate
+ * site's names and the LBs' addresses (ca_constraints). Keys are 0600; the CA certificate
  * is what clients are told to trust. All in {state}/tls/.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -150,14 +151,18 @@ static EVP_PKEY *read_key(const char *path)
 }
 
 /* The CA's nameConstraints (critical): the site's domain and its
- * subdomains, and the stack's host addresses, so that a leaked CA key
- * mints nothing a client would take for another site. */
+ * subdomains, and the addresses its certificates name (the LB hosts', the
+ * pair's floating address), so that a leaked CA key mints nothing a client
+ * would take for another site. Not the other hosts': a web server added to
+ * the stack must not change the CA every client trusts. */
 static void ca_constraints(const struct conf *s, char *out, size_t len)
 {
 	size_t o = (size_t)snprintf(out, len, "critical,permitted;DNS:%s", s->site.domain);
 	for (unsigned i = 0; i < s->nhosts && o < len; i++) {
 		const char *a = s->hosts[i].address;
 		bool v6 = strchr(a, ':') != NULL;
+		if (!(s->hosts[i].roles & ROLE_LB))
+			continue;
 		o += (size_t)snprintf(out + o, len - o, ",permitted;IP:%s/%s", a,
 		                      v6 ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 		                         : "255.255.255.255");
@@ -166,8 +171,25 @@ static void ca_constraints(const struct conf *s, char *out, size_t len)
 		snprintf(out + o, len - o, ",permitted;IP:%s/255.255.255.255", s->site.vip);
 }
 
-/* Does ca carry exactly these constraints? A CA made before they existed,
- * or for another domain or other addresses, is made again. */
+/* An extension's lines as OpenSSL prints them, into a string of the
+ * caller's (freed with free), or NULL. */
+static char *ext_text(X509_EXTENSION *ext)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *text = NULL;
+	if (b && X509V3_EXT_print(b, ext, 0, 0) == 1 && BIO_write(b, "\n", 2) == 2) {
+		char *p;
+		long n = BIO_get_mem_data(b, &p);
+		text = n > 0 ? strndup(p, (size_t)n) : NULL;
+	}
+	BIO_free(b);
+	return text;
+}
+
+/* Does ca permit at least what these constraints permit (each of their
+ * subtrees is one of its own; it may have more: a CA made when the stack had
+ * other addresses stays trusted), critical, and exclude nothing? A CA made
+ * before constraints existed, or for another domain, is made again. */
 static bool ca_constrained(X509 *ca, const char *constraints)
 {
 	int i = X509_get_ext_by_NID(ca, NID_name_constraints, -1);
@@ -176,12 +198,26 @@ static bool ca_constrained(X509 *ca, const char *constraints)
 	X509V3_set_ctx_nodb(&v3);
 	X509V3_set_ctx(&v3, ca, ca, NULL, NULL, 0);
 	X509_EXTENSION *want = X509V3_EXT_conf_nid(NULL, &v3, NID_name_constraints, constraints);
-	bool same = have && want && X509_EXTENSION_get_critical(have) &&
-	            ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(have),
-	                                  X509_EXTENSION_get_data(want)) == 0;
+	char *h = have && X509_EXTENSION_get_critical(have) ? ext_text(have) : NULL;
+	char *w = want ? ext_text(want) : NULL;
+	bool ok = h && w && strstr(h, "Excluded") == NULL;
+	/* each line of w (a subtree, or the "Permitted:" heading) is in h */
+	for (char *line = w, *nl; ok && line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		bool found = false;
+		for (const char *at = h; !found && (at = strstr(at, line)); at++)
+			found = (at == h || at[-1] == '\n') &&
+			        (at[strlen(line)] == '\n' || at[strlen(line)] == '\0');
+		ok = found;
+	}
+	free(h);
+	free(w);
 	X509_EXTENSION_free(want);
 	ERR_clear_error();
-	return same;
+	return ok;
 }
 
 /* Is the leaf at path still good: signed by ca, for these names, with

@@ -108,6 +108,21 @@ def write_stack(path, net, extra=""):
         f.write(one_address_load(text) + extra)
 
 
+def stack_with_web03(text, address, port):
+    """A stack file's text with a third web host, web-03 (web, app,
+    db-replica), and the LB's server for it."""
+    host = f"[host web-03]\naddress = {address}\nroles   = web, app, db-replica\n\n"
+    text = text.replace("[lb]\n", host + "[lb]\n", 1)
+    return re.sub(r"^(server\s*= web-02:\d+.*)$", rf"\1\nserver     = web-03:{port} weight=1",
+                  text, count=1, flags=re.M)
+
+
+def stack_without_web03(text):
+    """stack_with_web03 undone."""
+    text = re.sub(r"^\[host web-03\]\n(?:[^\[\n].*\n)*\n?", "", text, flags=re.M)
+    return re.sub(r"^server\s*= web-03:.*\n", "", text, flags=re.M)
+
+
 # https://HOST:PORT -> the CA file that certifies it, for curl() and
 # raw_http(): each stack's local CA (its certificate also names the LB's
 # address, so the address verifies as well as www.foobar.com does).

@@ -47,6 +47,7 @@ from dbfail import (sc_db_kill_primary, sc_db_partition_primary,  # noqa: E402
                     writes_back)
 from ha import (in_flight, sc_ha_kill_lb, sc_ha_poweroff_lb, sc_ha_poweron_lb,  # noqa: E402
                 sc_ha_stop_lb)
+from scale import SCALE_SECONDS, sc_scale_web  # noqa: E402
 from load import (AUDIT_FAULTS, NET_ERRORS, Client, Load, audit, kill,  # noqa: E402
                   pid_of, wait_healthy)
 
@@ -207,6 +208,8 @@ SCENARIOS = {
                         "graceful restart of the primary (SIGTERM; the supervisor starts it)"),
     "drain-web": (sc_drain_web, "drain web-01, restart its web server (an upgrade), ready it: "
                                 "no request may fail"),
+    "scale-web": (sc_scale_web, "add web-03 to the stack file and `tristack up`, then remove it "
+                                "and `tristack up` (drained first): no request may fail"),
     "fill-lb": (sc_fill_lb, f"fill the LB to maxconn ({LB_MAXCONN}) with idle connections"),
     "partition-web": (sc_partition_web,
                       "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
@@ -236,8 +239,8 @@ ISOLATED = {"partition-web"} | DB_FAILOVER
 HA = {"ha-kill-lb", "ha-stop-lb", "ha-poweroff-lb", "ha-poweron-lb"}
 HA_RECOVERY_S = 5  # the address answers again within this
 RETRIES_ALLOWED = {"reload-lb", "restart-lb"} | HA  # the LB's own connections close
-SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica", "drain-web"]
-NO_FAILURE = {"drain-web"}  # operations, not faults: not one request may fail
+SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica", "drain-web", "scale-web"]
+NO_FAILURE = {"drain-web", "scale-web"}  # operations, not faults: not one request may fail
 
 
 def p99(xs):
@@ -348,6 +351,8 @@ def run_scenario(st, name, short):
     fn, what = SCENARIOS[name]
     # a failover needs its seconds, and the writes after it to be seen
     limit = 20 if name in DB_FAILOVER or not short else 8
+    if name == "scale-web":  # two ups under the load
+        limit = SCALE_SECONDS[0 if short else 1]
     wait_healthy(st)
     load = Load(st, limit)
     err = None
