@@ -9,9 +9,11 @@
 #
 # Running it again is harmless: it converges. Files are replaced only when
 # they differ, MariaDB is restarted only when its settings changed, a
-# migration is applied once, and a daemon is restarted only when its binary,
-# its unit or the stack file changed (the load balancer is reloaded instead
-# when only the stack file or its certificates did).
+# migration is applied once, and a daemon is restarted only when its binary
+# or its unit changed; when only the stack file, its secrets or certificates
+# did, tristack's daemons are reloaded (SIGHUP: nothing refused, nothing in
+# flight lost) and the agents (failover monitor, db-guard, vrrp-check)
+# restarted.
 set -euo pipefail
 export LC_ALL=C # globs in byte order: migrations apply by name
 
@@ -245,10 +247,16 @@ for u in "${UNITS[@]}"; do
 		systemctl start "$u.service" || true
 	elif [ $restart = 1 ]; then
 		systemctl restart "$u.service"
-	elif [ "$u" = tristack-lb ] && [ $((conf_changed + tls_changed)) -gt 0 ]; then
-		systemctl reload "$u.service" # SIGHUP: no connection refused
-	elif [ $((conf_changed + secrets_changed)) -gt 0 ]; then
-		systemctl restart "$u.service" # they apply a changed file on restart
+	elif [ $((conf_changed + secrets_changed + tls_changed)) -gt 0 ]; then
+		case "$u" in
+		tristack-lb | tristack-web | tristack-app | tristack-dns)
+			# SIGHUP: a new generation takes the file (and the secrets and
+			# certificates it names) over the same listening sockets; what
+			# is in flight finishes; a broken file is refused, logged
+			systemctl reload "$u.service"
+			;;
+		*) systemctl restart "$u.service" ;; # the agents read it at start
+		esac
 	fi
 done
 
