@@ -12,9 +12,11 @@ import subprocess
 import tempfile
 import time
 
+import threading
+
 import pytest
 
-from conftest import HAStack, alive
+from conftest import HAStack, alive, stack_with_web03, stack_without_web03
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/usr/sbin/keepalived"),
@@ -169,6 +171,93 @@ def test_prometheus_off_the_lbs_sees_who_holds_the_address(ha):
     assert got and len(got) == 2, got
     held = [m["host"] for m, v in got if v == 1]
     assert held == [holder], got
+
+
+def servers(st):
+    """{(lb, server): (health, admin)} from `tristack servers` (both LBs)."""
+    rows = [l.split() for l in st.ctl("servers").stdout.splitlines()[1:]]
+    return {(r[0], r[1]): (r[3], r[4]) for r in rows if len(r) >= 8}
+
+
+class Visitor(threading.Thread):
+    """A client in the client namespace fetching the site by name, again and
+    again, until stopped: the status of each fetch, and any exception."""
+
+    def __init__(self, st):
+        super().__init__(daemon=True)
+        self.st, self.stop, self.codes, self.errors = st, threading.Event(), [], []
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                self.codes.append(curl(self.st, "/", timeout=5)[0])
+        except Exception as e:  # counted: a dead client fails the test
+            self.errors.append(repr(e))
+
+    def finish(self):
+        self.stop.set()
+        self.join(timeout=30)
+        assert not self.is_alive() and not self.errors, self.errors
+        return self.codes
+
+
+def test_drain_and_ready_reach_both_lbs(ha):
+    r = ha.ctl("drain", "web-01")
+    assert re.search(r"^lb-01: ok", r.stdout, re.M) and re.search(r"^lb-02: ok", r.stdout,
+                                                                 re.M), r.stdout
+    sv = servers(ha)
+    assert sv[("lb-01", "web-01")][1] == sv[("lb-02", "web-01")][1] == "DRAIN", sv
+    assert sv[("lb-01", "web-02")][1] == "READY", sv
+    for _ in range(4):
+        assert curl(ha)[0] == 200
+    ha.ctl("ready", "web-01")
+    sv = servers(ha)
+    assert sv[("lb-01", "web-01")][1] == sv[("lb-02", "web-01")][1] == "READY", sv
+
+
+def test_up_adds_web03_to_both_lbs_and_removes_it_drained(ha):
+    addr = f"{ha.net}.4"
+    with open(ha.conf) as f:
+        text = f.read()
+    visitor = Visitor(ha)
+    visitor.start()
+    try:
+        with open(ha.conf, "w") as f:
+            f.write(stack_with_web03(text, addr, 80))
+        r = ha.ctl("up", timeout=240)
+        for lb in ("lb-01", "lb-02"):
+            assert re.search(rf"{lb}\s+tristack-lb\s+reloaded", r.stdout), r.stdout
+        deadline = time.monotonic() + 20
+        while servers(ha).get(("lb-02", "web-03"), ("",))[0] != "UP" or \
+                servers(ha).get(("lb-01", "web-03"), ("",))[0] != "UP":
+            assert time.monotonic() < deadline, servers(ha)
+            time.sleep(0.2)
+        with open(ha.conf, "w") as f:
+            f.write(stack_without_web03(text))
+        r = ha.ctl("up", timeout=240)
+        assert re.search(r"web-03\s+drained on the LBs", r.stdout), r.stdout
+        assert not [k for k in servers(ha) if k[1] == "web-03"]
+    finally:
+        with open(ha.conf, "w") as f:
+            f.write(text)
+        codes = visitor.finish()
+    assert codes and set(codes) == {200}, codes
+
+
+def test_upgrade_hands_both_lbs_over_without_a_failed_request(ha):
+    before = {h: ha.pids()[f"{h}.lb.pid"] for h in ("lb-01", "lb-02")}
+    holder = ha.holder()
+    visitor = Visitor(ha)
+    visitor.start()
+    try:
+        r = ha.ctl("upgrade", timeout=300)
+    finally:
+        codes = visitor.finish()
+    after = {h: ha.pids()[f"{h}.lb.pid"] for h in ("lb-01", "lb-02")}
+    assert all(after[h] != before[h] and not alive(before[h]) for h in before), (before, after,
+                                                                                 r.stdout)
+    assert ha.holder() == holder  # an upgrade moves no address
+    assert len(codes) >= 5 and set(codes) == {200}, codes
 
 
 def test_the_holder_powered_off_then_back(ha):
