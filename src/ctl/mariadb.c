@@ -610,7 +610,7 @@ static int app_grants(MYSQL *m, const char *schema, const char *from, char *err,
 		snprintf(err, errlen, "the app account's privileges: %s", mysql_error(m));
 		return -1;
 	}
-	char revokes[16][512];
+	char revokes[16][768];
 	unsigned n = 0;
 	for (MYSQL_ROW r; (r = mysql_fetch_row(res)) && n + 2 <= ARRAY_SIZE(revokes);) {
 		bool table = strcmp(r[1], "*") != 0, column = r[2][0] != '\0';
@@ -628,10 +628,10 @@ static int app_grants(MYSQL *m, const char *schema, const char *from, char *err,
 			snprintf(col, sizeof(col), " (`%s`)", r[2]);
 		if (column || !want || !listed(want, r[3]))
 			snprintf(revokes[n++], sizeof(revokes[0]),
-			         "REVOKE %s%s ON %s FROM 'app'@'%s'", r[3], col, on, from);
+			         "REVOKE %.64s%s ON %s FROM 'app'@'%.64s'", r[3], col, on, from);
 		if (strcmp(r[4], "YES") == 0)
 			snprintf(revokes[n++], sizeof(revokes[0]),
-			         "REVOKE GRANT OPTION ON %s FROM 'app'@'%s'", on, from);
+			         "REVOKE GRANT OPTION ON %s FROM 'app'@'%.64s'", on, from);
 	}
 	mysql_free_result(res);
 	for (unsigned i = 0; i < n; i++)
