@@ -726,6 +726,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress, line by line, into a pipe or a log too */
 	int rc;
 	if (strcmp(cmd, "up") == 0)
 		rc = cmd_up(&c);

@@ -210,6 +210,8 @@ SCENARIOS = {
                                 "no request may fail"),
     "scale-web": (sc_scale_web, "add web-03 to the stack file and `tristack up`, then remove it "
                                 "and `tristack up` (drained first): no request may fail"),
+    "scale-web-isolated": (sc_scale_web, "scale-web in isolated mode: web-03's namespace made "
+                                         "and firewalls reloaded, then all of it gone"),
     "fill-lb": (sc_fill_lb, f"fill the LB to maxconn ({LB_MAXCONN}) with idle connections"),
     "partition-web": (sc_partition_web,
                       "partition web-02 from the LB for 10 s (isolated mode, nftables)"),
@@ -235,12 +237,12 @@ SCENARIOS = {
 }
 DB_FAILOVER = {"db-kill-primary", "db-stop-primary", "db-partition-primary",
                "db-poweroff-primary", "db-poweron-primary"}
-ISOLATED = {"partition-web"} | DB_FAILOVER
+ISOLATED = {"partition-web", "scale-web-isolated"} | DB_FAILOVER
 HA = {"ha-kill-lb", "ha-stop-lb", "ha-poweroff-lb", "ha-poweron-lb"}
 HA_RECOVERY_S = 5  # the address answers again within this
 RETRIES_ALLOWED = {"reload-lb", "restart-lb"} | HA  # the LB's own connections close
 SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica", "drain-web", "scale-web"]
-NO_FAILURE = {"drain-web", "scale-web"}  # operations, not faults: not one request may fail
+NO_FAILURE = {"drain-web", "scale-web", "scale-web-isolated"}  # operations, not faults: not one request may fail
 
 
 def p99(xs):
@@ -351,7 +353,7 @@ def run_scenario(st, name, short):
     fn, what = SCENARIOS[name]
     # a failover needs its seconds, and the writes after it to be seen
     limit = 20 if name in DB_FAILOVER or not short else 8
-    if name == "scale-web":  # two ups under the load
+    if name.startswith("scale-web"):  # two ups under the load
         limit = SCALE_SECONDS[0 if short else 1]
     wait_healthy(st)
     load = Load(st, limit)

@@ -7,7 +7,7 @@ fault: not one request may fail (faults.py, NO_FAILURE)."""
 import os
 import time
 
-from conftest import alive, stack_with_web03, stack_without_web03
+from conftest import IsolatedStack, alive, stack_with_web03, stack_without_web03
 
 SCALE_SECONDS = (20, 30)  # the scenario's load, short and full: both ups fit in it
 
@@ -61,7 +61,9 @@ def scale(st, load, short):
     load.wait_until(2)
     t = time.monotonic()
     at = [load_at(load)]
-    edit(st, lambda text: stack_with_web03(text, f"{st.net}.4", 8080))
+    # isolated: web-03 a namespace of its own, on the lab's port 80
+    port = 80 if isinstance(st, IsolatedStack) else 8080
+    edit(st, lambda text: stack_with_web03(text, f"{st.net}.4", port))
     st.ctl("up", timeout=120)
     t_added = time.monotonic() - t
     at.append(load_at(load))
