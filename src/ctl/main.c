@@ -273,7 +273,8 @@ static int addresses_here(const struct ctl *c, char *err, size_t errlen)
 	return 0;
 }
 
-static int cmd_up(struct ctl *c)
+/* What up checks before it changes anything: -1 with what is wrong said. */
+static int up_checks(struct ctl *c)
 {
 	char err[512];
 	unsigned lbs = 0;
@@ -285,16 +286,21 @@ static int cmd_up(struct ctl *c)
 		        "isolated mode (up --isolated, as root) or real servers (tristack "
 		        "bundle)\n",
 		        lbs, c->cfg.site.vip);
-		return 1;
+		return -1;
 	}
-	if (!c->isolated && addresses_here(c, err, sizeof(err)) < 0) {
+	if ((!c->isolated && addresses_here(c, err, sizeof(err)) < 0) ||
+	    ctl_prepare_account(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
-		return 1;
+		return -1;
 	}
-	if (ctl_prepare_account(c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tristack: %s\n", err);
+	return 0;
+}
+
+static int cmd_up(struct ctl *c)
+{
+	char err[512];
+	if (up_checks(c) < 0)
 		return 1;
-	}
 	/* On a stack that runs, up makes it what the file says now
 	 * (reconcile.c): it keeps serving throughout, and a failure leaves it
 	 * running rather than taking it down. */
@@ -312,7 +318,9 @@ static int cmd_up(struct ctl *c)
 	if (c->isolated) {
 		if (lab_up(c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tristack: isolated mode: %s\n", err);
-			return 1;
+			if (!live)
+				return 1; /* lab_up undid what it made */
+			goto fail;
 		}
 		if (mark_isolated(c, true) < 0)
 			goto fail;

@@ -5,9 +5,10 @@ share of the load, then dropped from the file and `tristack up` run again
 (drained on the LB, the rest reloaded, then stopped). An operation, not a
 fault: not one request may fail (faults.py, NO_FAILURE)."""
 import os
+import subprocess
 import time
 
-from conftest import IsolatedStack, alive, stack_with_web03, stack_without_web03
+from conftest import IsolatedStack, alive, binary, stack_with_web03, stack_without_web03
 
 SCALE_SECONDS = (20, 30)  # the scenario's load, short and full: both ups fit in it
 
@@ -17,6 +18,30 @@ def edit(st, fn):
         text = fn(f.read())
     with open(st.conf, "w") as f:
         f.write(text)
+
+
+def timed_up(st, timeout=120):
+    """`tristack up`, each line of its output timed as it comes: the three
+    slowest steps, as "seconds line" (raises when up fails)."""
+    p = subprocess.Popen([binary("tristack"), "-c", st.conf, "--state", st.state, "up"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    t = time.monotonic()
+    deadline = t + timeout
+    steps, out = [], []
+    try:
+        for line in p.stdout:
+            now = time.monotonic()
+            steps.append((now - t, line.strip()))
+            out.append(line)
+            t = now
+            if now > deadline:
+                raise RuntimeError(f"tristack up: still running after {timeout} s")
+    finally:
+        if p.wait(timeout=30) is None:
+            p.kill()
+    if p.returncode != 0:
+        raise RuntimeError(f"tristack up failed ({p.returncode}):\n{''.join(out)}")
+    return [f"{s:.1f}s {l}" for s, l in sorted(steps, reverse=True)[:3]]
 
 
 def lb_state(st, host):
@@ -64,7 +89,7 @@ def scale(st, load, short):
     # isolated: web-03 a namespace of its own, on the lab's port 80
     port = 80 if isinstance(st, IsolatedStack) else 8080
     edit(st, lambda text: stack_with_web03(text, f"{st.net}.4", port))
-    st.ctl("up", timeout=120)
+    slow_add = timed_up(st)
     t_added = time.monotonic() - t
     at.append(load_at(load))
     until(lambda: lb_state(st, host) == ("UP", "READY"), 15, f"{host} UP and READY on the LB")
@@ -76,7 +101,7 @@ def scale(st, load, short):
     t = time.monotonic()
     at.append(load_at(load))
     edit(st, stack_without_web03)
-    st.ctl("up", timeout=120)
+    slow_remove = timed_up(st)
     t_removed = time.monotonic() - t
     at.append(load_at(load))
     if lb_state(st, host) is not None:
@@ -86,7 +111,8 @@ def scale(st, load, short):
         raise RuntimeError(f"{host}'s {running} still run after the up that removed it")
     load.note = (f"{host} added in {t_added:.1f} s (at {at[0]:.1f}..{at[1]:.1f} s of the "
                  f"load), served {n} requests, removed (drained, stopped) in {t_removed:.1f} s "
-                 f"(at {at[2]:.1f}..{at[3]:.1f} s)")
+                 f"(at {at[2]:.1f}..{at[3]:.1f} s); slowest steps of the add: {slow_add}; "
+                 f"of the removal: {slow_remove}")
 
 
 def load_at(load):
