@@ -61,7 +61,10 @@ static int put_service(struct bundle *b)
 	        "[Unit]\n"
 	        "Description=tristack certs renew (ACME) on %s\n"
 	        "Wants=network-online.target\n"
-	        "After=network-online.target tristack-lb.service\n",
+	        "After=network-online.target tristack-lb.service\n"
+	        "\n"
+	        "[Service]\n"
+	        "Type=oneshot\n",
 	        b->c->cfg.site.domain, host, host);
 	if (vrrp_on(b->c)) {
 		struct vrrp_paths p;
@@ -73,9 +76,6 @@ static int put_service(struct bundle *b)
 		        p.state);
 	}
 	fprintf(f,
-	        "\n"
-	        "[Service]\n"
-	        "Type=oneshot\n"
 	        "# not root: what it writes is tristack's, and so is the LB it reloads\n"
 	        "User=tristack\n"
 	        "Group=tristack\n"

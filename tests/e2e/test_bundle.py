@@ -438,6 +438,8 @@ def test_the_lb_pair_renews_on_the_holder_of_the_floating_address(tmp_path):
             f"/bin/grep -qx state=MASTER /var/lib/tristack/vrrp/{host}.state"], host
         assert k["ExecStart"] == [RENEW]
         assert "TIMERS=( 'tristack-certs-renew' )" in m.read(host, "install.sh")
+        verify_units(m.trees[host], ["tristack-certs-renew.service",
+                                     "tristack-certs-renew.timer"], tmp_path)
 
 
 def test_acme_with_tls_cert_ships_no_timer_and_says_why(tmp_path):
