@@ -13,7 +13,8 @@
 # or its unit changed; when only the stack file, its secrets or certificates
 # did, tristack's daemons are reloaded (SIGHUP: nothing refused, nothing in
 # flight lost) and the agents (failover monitor, db-guard, vrrp-check)
-# restarted.
+# restarted. A unit or timer an earlier bundle had and this one has not is
+# stopped and removed.
 set -euo pipefail
 export LC_ALL=C # globs in byte order: migrations apply by name
 
@@ -78,6 +79,15 @@ id -u tristack >/dev/null 2>&1 ||
 install -d -m 0755 "$CONF_DIR" "$SHARE"
 install -d -m 0750 -o tristack -g tristack "$STATE" "$STATE/log" "$STATE/run"
 install -d -m 0700 -o tristack -g tristack "$STATE/secrets" "$STATE/tls"
+# [lb] acme_directory: tristack-certs-renew.timer renews the certificates
+acme=0
+case " ${TIMERS[*]} " in *" tristack-certs-renew "*) acme=1 ;; esac
+if [ $acme = 1 ]; then
+	# certbot's webroot: the renewal runs as tristack, and `certs renew`
+	# run by hand as root leaves it root's
+	install -d -m 0755 -o tristack -g tristack "$STATE/acme"
+	chown -R tristack:tristack "$STATE/acme"
+fi
 
 # ---- files ----
 
@@ -120,6 +130,12 @@ if [ -d tls ]; then
 	for f in tls/*; do
 		mode=0644
 		case "$f" in *site-*.pem | *.key) mode=0600 ;; esac
+		# a certificate from ACME, once `certs renew` installed it, stays:
+		# the local CA's of the bundle serve only until then
+		if [ $acme = 1 ] &&
+			[ -f "$STATE/secrets/acme/live/$(basename "$f" .pem)/fullchain.pem" ]; then
+			continue
+		fi
 		put "$f" "$STATE/$f" "$mode" tristack && tls_changed=1
 	done
 fi
@@ -129,8 +145,9 @@ for f in "${TLS_CERT_FILES[@]}"; do
 	fi
 done
 
-units_changed=()
-for u in systemd/*.service; do
+units_changed=() # NAME of NAME.service, NAME.timer of a timer
+for u in systemd/*.service systemd/*.timer; do
+	[ -e "$u" ] || continue # no timer
 	if put "$u" "/etc/systemd/system/$(basename "$u")" 0644; then
 		units_changed+=("$(basename "$u" .service)")
 	fi
@@ -236,6 +253,16 @@ for u in tristack-failover-monitor tristack-db-guard; do
 		say "$u: not in this bundle: stopped and removed"
 	fi
 done
+# the renewal timer of an earlier bundle that this one no longer has
+# ([lb] acme_directory removed)
+t=tristack-certs-renew
+if [ $acme = 0 ] &&
+	{ [ -f "/etc/systemd/system/$t.timer" ] || [ -f "/etc/systemd/system/$t.service" ]; }; then
+	systemctl disable --now --quiet "$t.timer" || true
+	systemctl stop --quiet "$t.service" || true
+	rm -f "/etc/systemd/system/$t.timer" "/etc/systemd/system/$t.service"
+	say "$t.timer: not in this bundle: stopped and removed"
+fi
 systemctl daemon-reload
 for u in "${UNITS[@]}"; do
 	systemctl enable --quiet "$u.service"
@@ -259,6 +286,25 @@ for u in "${UNITS[@]}"; do
 		esac
 	fi
 done
+for t in "${TIMERS[@]}"; do
+	say "timer: $t.timer"
+	systemctl enable --now --quiet "$t.timer"
+	case " ${units_changed[*]} " in
+	*" $t.timer "*) systemctl restart "$t.timer" ;; # its new schedule
+	esac
+done
+if [ $acme = 1 ]; then
+	# Debian's certbot.timer renews /etc/letsencrypt and knows nothing of
+	# tristack's folders: ours renews
+	if systemctl is-enabled --quiet certbot.timer 2>/dev/null ||
+		systemctl is-active --quiet certbot.timer; then
+		systemctl disable --now --quiet certbot.timer
+		say "certbot.timer (Debian's): disabled, tristack-certs-renew.timer renews"
+	fi
+	if [ ! -f "$STATE/secrets/acme/live/site-ecdsa/fullchain.pem" ]; then
+		say "no certificate from ACME yet: once www.$DOMAIN resolves to this host, systemctl start tristack-certs-renew (journalctl -u tristack-certs-renew)"
+	fi
+fi
 
 # ---- checks ----
 
@@ -267,6 +313,12 @@ failed=0
 for u in "${UNITS[@]}"; do
 	if ! systemctl is-active --quiet "$u.service"; then
 		printf '  %-14s NOT RUNNING: journalctl -u %s\n' "$u" "$u"
+		failed=1
+	fi
+done
+for t in "${TIMERS[@]}"; do
+	if ! systemctl is-active --quiet "$t.timer"; then
+		printf '  %-14s NOT ACTIVE: systemctl status %s.timer\n' "$t" "$t"
 		failed=1
 	fi
 done

@@ -9,7 +9,9 @@
  *                  tristack user) and its agent's, with
  *                  etc/tristack/keepalived.conf; with [db] auto_failover,
  *                  the monitoring host the failover monitor's and each db
- *                  host its guard's (bundle_failover.c)
+ *                  host its guard's (bundle_failover.c); an LB with [lb]
+ *                  acme_directory, tristack-certs-renew.service and its
+ *                  daily .timer (bundle_acme.c)
  *   nftables/      the host's firewall (fw_render, firewall.c)
  *   mariadb/       db hosts: settings for Debian's mariadb.service; the
  *                  primary's provision.sql and migrations, the replica's
@@ -372,8 +374,9 @@ static int put_binaries(struct bundle *b)
 /* ---- systemd/ ---- */
 
 /* What every unit of the bundle has: a read-only system, rw (NULL: none)
- * the one folder it writes; nothing else of the machine's; and [Install]. */
-void bundle_unit_sandbox(FILE *f, const char *rw)
+ * the one folder it writes; nothing else of the machine's; and [Install],
+ * wanted by wanted_by (NULL: none, a unit a timer starts). */
+void bundle_unit_sandbox(FILE *f, const char *rw, const char *wanted_by)
 {
 	fprintf(f, "NoNewPrivileges=yes\n"
 	           "ProtectSystem=strict\n");
@@ -391,10 +394,13 @@ void bundle_unit_sandbox(FILE *f, const char *rw)
 	           "RestrictRealtime=yes\n"
 	           "RestrictSUIDSGID=yes\n"
 	           "LockPersonality=yes\n"
-	           "SystemCallArchitectures=native\n"
-	           "\n"
-	           "[Install]\n"
-	           "WantedBy=multi-user.target\n");
+	           "SystemCallArchitectures=native\n");
+	if (wanted_by)
+		fprintf(f,
+		        "\n"
+		        "[Install]\n"
+		        "WantedBy=%s\n",
+		        wanted_by);
 }
 
 /* The listeners of a role's daemon, for its ports and its check. */
@@ -430,7 +436,7 @@ static bool resolve(const struct bundle *b, const char *spec, struct addr *a)
 }
 
 /* Does the daemon listen below 1024 (and so need CAP_NET_BIND_SERVICE)? */
-static bool low_port(const struct bundle *b, unsigned role)
+bool bundle_low_port(const struct bundle *b, unsigned role)
 {
 	const char *specs[4];
 	unsigned n = role_listens(&b->c->cfg, role, specs);
@@ -482,7 +488,7 @@ static int put_unit(struct bundle *b, size_t r)
 	        role == ROLE_WEB && (b->h->roles & ROLE_APP) ? " tristack-app.service" : "",
 	        T_SHARE, T_BIN, daemon, T_CONF, host, T_STATE, T_STATE, host, bundle_roles[r].name,
 	        T_STATE, host, bundle_roles[r].name);
-	if (low_port(b, role))
+	if (bundle_low_port(b, role))
 		fprintf(f, "# a port below 1024, without root\n"
 		           "AmbientCapabilities=CAP_NET_BIND_SERVICE\n"
 		           "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n");
@@ -490,7 +496,7 @@ static int put_unit(struct bundle *b, size_t r)
 		fprintf(f, "CapabilityBoundingSet=\n");
 	fprintf(f, "ProtectKernelTunables=yes\n"
 	           "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n");
-	bundle_unit_sandbox(f, T_STATE);
+	bundle_unit_sandbox(f, T_STATE, "multi-user.target");
 	snprintf(rel, sizeof(rel), "systemd/%s.service", daemon);
 	return bundle_out_put(b, &o, rel, 0644);
 }
@@ -587,7 +593,7 @@ static int put_vrrp_unit(struct bundle *b, bool keepalived, const struct vrrp_pa
 	fprintf(f, "Restart=always\n"
 	           "RestartSec=1\n"
 	           "UMask=0027\n");
-	bundle_unit_sandbox(f, T_STATE);
+	bundle_unit_sandbox(f, T_STATE, "multi-user.target");
 	char rel[128];
 	snprintf(rel, sizeof(rel), "systemd/%s.service",
 	         keepalived ? "tristack-keepalived" : "tristack-vrrp-check");
@@ -791,8 +797,9 @@ static int build(struct bundle *b, const char *out)
 	    bundle_copy_file(b, b->c->conf, "etc/tristack/foobar.conf", 0644) < 0 ||
 	    bundle_put_file(b, "etc/tristack/host", 0644, host_line, strlen(host_line)) < 0 ||
 	    put_units(b) < 0 || put_vrrp(b) < 0 || bundle_put_failover(b) < 0 ||
-	    put_firewall(b) < 0 || bundle_put_database(b) < 0 || put_tls(b) < 0 ||
-	    put_shared(b) < 0 || bundle_put_install(b) < 0 || bundle_put_readme(b) < 0)
+	    bundle_put_acme(b) < 0 || put_firewall(b) < 0 || bundle_put_database(b) < 0 ||
+	    put_tls(b) < 0 || put_shared(b) < 0 || bundle_put_install(b) < 0 ||
+	    bundle_put_readme(b) < 0)
 		return -1;
 	return pack(b, out);
 }

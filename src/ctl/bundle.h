@@ -1,6 +1,8 @@
 /* bundle.h - what the parts of `tristack bundle` share (bundle.c: the
  * staging folder, the units, the firewall, TLS, packing and the command;
- * bundle_mariadb.c: mariadb/; bundle_install.c: install.sh and README). */
+ * bundle_mariadb.c: mariadb/; bundle_failover.c and bundle_acme.c: the
+ * failover agents' and the certificates' renewal units; bundle_install.c:
+ * install.sh and README). */
 #ifndef TS_CTL_BUNDLE_H
 #define TS_CTL_BUNDLE_H
 
@@ -63,8 +65,12 @@ int bundle_out_put(struct bundle *b, struct bundle_out *o, const char *rel, mode
 int bundle_read_all(struct bundle *b, const char *path, char **text, size_t *len);
 int bundle_copy_file(struct bundle *b, const char *src, const char *rel, mode_t mode);
 
-/* The sandbox and [Install] every unit has; rw: the folder it may write. */
-void bundle_unit_sandbox(FILE *f, const char *rw);
+/* Does the daemon of role listen below 1024 (its unit keeps
+ * CAP_NET_BIND_SERVICE)? */
+bool bundle_low_port(const struct bundle *b, unsigned role);
+/* The sandbox every unit has; rw: the folder it may write (NULL: none);
+ * wanted_by: the target of its [Install] (NULL: none, a timer starts it). */
+void bundle_unit_sandbox(FILE *f, const char *rw, const char *wanted_by);
 
 /* bundle_mariadb.c: mariadb/ on db hosts. */
 int bundle_put_database(struct bundle *b);
@@ -75,6 +81,13 @@ int bundle_put_database(struct bundle *b);
 bool bundle_failover_on(const struct bundle *b);
 int bundle_put_failover(struct bundle *b);
 void bundle_failover_units(const struct bundle *b, FILE *f);
+
+/* bundle_acme.c: with [lb] acme_directory, on an LB host that can renew
+ * (tls_listen, no tls_cert), tristack-certs-renew.service and .timer;
+ * bundle_acme_timers: their name, a word for install.sh's TIMERS. */
+bool bundle_acme_on(const struct bundle *b);
+int bundle_put_acme(struct bundle *b);
+void bundle_acme_timers(const struct bundle *b, FILE *f);
 
 /* bundle_install.c: the host's roles as text ("lb, dns"); install.sh; README. */
 void bundle_roles_text(const struct conf_host *h, char *out, size_t len, const char *sep);

@@ -95,7 +95,7 @@ static int put_agent_unit(struct bundle *b, bool monitor)
 	           "RestartSec=1\n"
 	           "UMask=0027\n"
 	           "ProtectKernelTunables=yes\n");
-	bundle_unit_sandbox(f, monitor ? T_STATE : NULL);
+	bundle_unit_sandbox(f, monitor ? T_STATE : NULL, "multi-user.target");
 	char rel[128];
 	snprintf(rel, sizeof(rel), "systemd/%s.service", unit);
 	return bundle_out_put(b, &o, rel, 0644);

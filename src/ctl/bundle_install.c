@@ -100,6 +100,8 @@ int bundle_put_install(struct bundle *b)
 		bundle_sh_word(f, "tristack-keepalived");
 	}
 	bundle_failover_units(b, f);
+	fprintf(f, " )\n# timers: NAME.timer starts the oneshot NAME.service\nTIMERS=(");
+	bundle_acme_timers(b, f);
 	fprintf(f, " )\nPACKAGES=(%s )\n", b->packages.text);
 	fprintf(f, "# \"daemon URL\": what must answer once they run\nCHECKS=(%s )\n",
 	        b->checks.text);
@@ -220,6 +222,11 @@ int bundle_put_readme(struct bundle *b)
 		           "(as tristack)\n"
 		           "  secrets/" FAILOVER_ACCOUNT
 		           ".password, secrets/repl.password  to " T_STATE "/secrets (0600)\n");
+	if (bundle_acme_on(b))
+		fprintf(f, "  systemd/tristack-certs-renew.{service,timer}  tristack certs renew "
+		           "daily, as\n"
+		           "                          tristack: the site's certificates from "
+		           "[lb] acme_directory\n");
 	if (b->local_tls)
 		fprintf(f, "  tls/                    to " T_STATE
 		           "/tls: the site's certificates from the local CA of\n"

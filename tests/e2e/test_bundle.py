@@ -339,6 +339,120 @@ def test_lb_with_acme_directory_installs_certbot(tmp_path):
         assert ("certbot" in packages) == want, (host, packages)
 
 
+RENEW = "/usr/local/bin/tristack -c /etc/tristack/foobar.conf --state /var/lib/tristack certs renew"
+
+
+def with_acme(text, tmp_path, name="acme.conf"):
+    """The stack file with [lb] acme_directory set (Let's Encrypt's)."""
+    acme = "acme_directory = https://acme-v02.api.letsencrypt.org/directory\n"
+    if "; acme_directory =" in text:
+        text = re.sub(r"^; acme_directory =.*\n", acme, text, flags=re.M)
+    else:
+        text = text.replace("[lb]\n", "[lb]\n" + acme, 1)
+    conf = tmp_path / name
+    conf.write_text(text)
+    return str(conf)
+
+
+def verify_units(tree, names, tmp_path):
+    """systemd-analyze verify of names (the timer finds its service beside
+    it), the binaries pointed at the bundle's own."""
+    if shutil.which("systemd-analyze") is None:
+        return
+    bindir = os.path.join(tree, "bin")
+    for name in names:
+        text = open(os.path.join(tree, "systemd", name)).read()
+        (tmp_path / name).write_text(text.replace("/usr/local/bin/", bindir + "/"))
+    for name in names:
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / name)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stderr.strip() == "", f"{name}: {r.stderr}"
+
+
+def test_an_lb_with_acme_directory_renews_from_a_daily_timer(tmp_path):
+    """[lb] acme_directory: the LB's bundle carries tristack-certs-renew
+    .service (oneshot, certs renew as tristack, hardened, holding the LB's
+    CAP_NET_BIND_SERVICE alone so that it may read the LB's /proc/PID/exe)
+    and its daily .timer; install.sh enables the timer and disables
+    Debian's certbot.timer. The other hosts carry neither."""
+    m = Made(str(tmp_path), with_acme(open(SERVERS).read(), tmp_path), ["lb-01", "web-01"])
+    units = sorted(os.listdir(os.path.join(m.trees["lb-01"], "systemd")))
+    assert units == ["tristack-certs-renew.service", "tristack-certs-renew.timer",
+                     "tristack-dns.service", "tristack-lb.service"], units
+    k = unit_keys(m.read("lb-01", "systemd/tristack-certs-renew.service"))
+    assert k["Type"] == ["oneshot"] and k["ExecStart"] == [RENEW]
+    assert k["User"] == ["tristack"] and k["Group"] == ["tristack"]
+    assert k["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]  # the LB's, on :80
+    assert k["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"]
+    for key, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                       ("ReadWritePaths", "/var/lib/tristack"), ("PrivateTmp", "yes"),
+                       ("ProtectHome", "yes"), ("PrivateDevices", "yes"),
+                       ("SystemCallFilter", "@system-service")):
+        assert k[key] == [value], key
+    assert "tristack-lb.service" in k["After"][0].split()
+    assert "WantedBy" not in k and "Restart" not in k  # the timer starts it
+    assert "ExecCondition" not in k  # one LB: no floating address to hold
+    t = unit_keys(m.read("lb-01", "systemd/tristack-certs-renew.timer"))
+    assert t["OnCalendar"] == ["daily"] and t["RandomizedDelaySec"] == ["1h"]
+    assert t["Persistent"] == ["true"] and t["WantedBy"] == ["timers.target"]
+    install = m.read("lb-01", "install.sh")
+    assert "TIMERS=( 'tristack-certs-renew' )" in install
+    assert 'systemctl enable --now --quiet "$t.timer"' in install
+    assert "systemctl disable --now --quiet certbot.timer" in install
+    assert "tristack-certs-renew" in m.read("lb-01", "README")
+    assert not any("certs-renew" in u for u in os.listdir(os.path.join(m.trees["web-01"],
+                                                                       "systemd")))
+    assert "TIMERS=( )" in m.read("web-01", "install.sh")
+    verify_units(m.trees["lb-01"], ["tristack-certs-renew.service",
+                                    "tristack-certs-renew.timer"], tmp_path)
+
+
+def test_the_renewal_keeps_no_capability_when_the_lb_has_none(tmp_path):
+    """The loopback stack's LB listens above 1024: the renewal holds no
+    capability either."""
+    conf = with_acme(open(CONF).read(), tmp_path)
+    r = bundle(conf, str(tmp_path / "state"), "lb-01", str(tmp_path / "lb.tar.gz"))
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(tmp_path / "lb.tar.gz") as t:
+        unit = t.extractfile("tristack-lb-01/systemd/tristack-certs-renew.service").read()
+    k = unit_keys(unit.decode())
+    assert k["ExecStart"] == [RENEW] and k["CapabilityBoundingSet"] == [""]
+    assert "AmbientCapabilities" not in k
+
+
+def test_without_acme_directory_no_renewal_timer(made, servers):
+    for m in (made, servers):
+        for host in ROLE_BINARIES:
+            units = os.listdir(os.path.join(m.trees[host], "systemd"))
+            assert not any("certs-renew" in u or u.endswith(".timer") for u in units), units
+            assert "TIMERS=( )" in m.read(host, "install.sh")
+            assert "certs-renew" not in m.read(host, "README")
+
+
+def test_the_lb_pair_renews_on_the_holder_of_the_floating_address(tmp_path):
+    conf = with_acme(open(ha_servers(str(tmp_path))).read(), tmp_path, "ha-acme.conf")
+    m = Made(str(tmp_path), conf, ["lb-01", "lb-02"])
+    for host in ("lb-01", "lb-02"):
+        k = unit_keys(m.read(host, "systemd/tristack-certs-renew.service"))
+        assert k["ExecCondition"] == [
+            f"/bin/grep -qx state=MASTER /var/lib/tristack/vrrp/{host}.state"], host
+        assert k["ExecStart"] == [RENEW]
+        assert "TIMERS=( 'tristack-certs-renew' )" in m.read(host, "install.sh")
+        verify_units(m.trees[host], ["tristack-certs-renew.service",
+                                     "tristack-certs-renew.timer"], tmp_path)
+
+
+def test_acme_with_tls_cert_ships_no_timer_and_says_why(tmp_path):
+    text = open(SERVERS).read().replace("; tls_cert  =", "tls_cert  =")
+    conf = with_acme(text, tmp_path)
+    r = bundle(conf, str(tmp_path / "state"), "lb-01", str(tmp_path / "lb.tar.gz"))
+    assert r.returncode == 0, r.stderr
+    assert "gets no renewal timer" in r.stderr, r.stderr
+    with tarfile.open(tmp_path / "lb.tar.gz") as t:
+        assert not any("certs-renew" in n for n in t.getnames())
+        assert "TIMERS=( )" in t.extractfile("tristack-lb-01/install.sh").read().decode()
+
+
 def test_web_hosts_carry_the_web_root(made):
     for host in ("web-01", "web-02"):
         share = os.path.join(made.trees[host], "share", "www")
