@@ -250,9 +250,12 @@ int cmd_certs(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "tristack: certs renew: %s\n", err);
 		return 1;
 	}
-	if (changed)
-		units_reload_lbs(c);
-	else
+	if (changed && units_reload_lbs(c) == 0)
+		fprintf(stderr,
+		        "tristack: certs renew: no running tristack-lb found to reload (none, or "
+		        "one this user may not see): the new certificates load at its next reload "
+		        "(systemctl reload tristack-lb)\n");
+	else if (!changed)
 		printf("  the certificates in %s/tls are current: nothing to reload\n", c->state);
 	return 0;
 }

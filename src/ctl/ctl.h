@@ -131,8 +131,9 @@ int pid_stop(pid_t pid, unsigned grace_ms);
 /* Has pid exited (a zombie has)? */
 bool pid_gone(pid_t pid);
 /* SIGHUP to every running load balancer (both of a pair): each loads the
- * certificates in {state}/tls again, its connections kept (a reload). */
-void units_reload_lbs(struct ctl *c);
+ * certificates in {state}/tls again, its connections kept (a reload). How
+ * many were signalled. */
+unsigned units_reload_lbs(struct ctl *c);
 
 /* mariadb.c */
 /* What the app's MariaDB account may do, table by table (mariadb.c grants it,

@@ -455,16 +455,19 @@ static bool gone(pid_t pid)
 	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
-void units_reload_lbs(struct ctl *c)
+unsigned units_reload_lbs(struct ctl *c)
 {
+	unsigned n = 0;
 	for (unsigned i = 0; i < c->nunits; i++) {
 		struct unit *u = &c->units[i];
 		if (strcmp(u->role, "lb") == 0 && unit_running(u) > 0) {
 			kill(u->pid, SIGHUP);
 			printf("  %-7s %-15s reloaded (pid %d)\n", u->host->name, u->daemon,
 			       (int)u->pid);
+			n++;
 		}
 	}
+	return n;
 }
 
 int pid_stop(pid_t pid, unsigned grace_ms)
