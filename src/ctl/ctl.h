@@ -259,17 +259,23 @@ int runtime_server_set(const struct ctl *c, const char *name, const char *state,
                        size_t errlen);
 int runtime_server_wait(const struct ctl *c, const char *name, bool idle, unsigned ms, char *err,
                         size_t errlen);
+/* runtime_server_wait, idle, on one LB only: a server it does not have is
+ * idle. */
+int runtime_server_wait_on(const struct ctl *c, const struct conf_host *lb, const char *name,
+                           unsigned ms, struct runtime_seen *s, char *err, size_t errlen);
 
 /* reconcile.c: a running stack made what the stack file says (see there).
  * A leftover is a running daemon whose pid file names a host or role the
- * file no longer has. reconcile_drain_leftovers drains the leftover web
- * servers on the LBs, each until idle; reconcile_reload sends SIGHUP to
- * each running daemon of ours (those only[i] marks, or all) and waits for
- * its log to say it reloaded (with drained: and that its old generation
- * drained); reconcile_stop_leftovers stops the leftovers by pid (and their
- * namespaces in isolated mode). 0, or -1 with what failed on stderr.
- * cmd_reload: `tristack reload`. */
+ * file no longer has. reconcile_drain_leftovers drains on each running LB
+ * the servers it has and the file's [lb] no longer has, each until idle; reconcile_reload sends
+ * SIGHUP to each running daemon of ours (those only[i] marks, or all) and waits for its log to say
+ * it reloaded (with drained: and that its old generation drained); reconcile_stop_leftovers stops
+ * the leftovers by pid (and their namespaces in isolated mode). 0, or -1 with what failed on
+ * stderr. cmd_reload: `tristack reload`. */
 unsigned reconcile_leftovers(struct ctl *c);
+/* -1 (said) when a leftover is the running primary's database: stopping
+ * it would lose the writes only it has. */
+int reconcile_check_leftovers(struct ctl *c);
 int reconcile_drain_leftovers(struct ctl *c);
 int reconcile_reload(struct ctl *c, const bool *only, bool drained);
 int reconcile_stop_leftovers(struct ctl *c);
@@ -333,6 +339,11 @@ void mon_print(const struct ctl *c);
 typedef struct st_mysql MYSQL;
 MYSQL *mdb_admin(const struct ctl *c, const struct conf_host *h, char *err, size_t errlen);
 int mdb_sql(MYSQL *m, char *err, size_t errlen, const char *q);
+/* mdb_grants.c: the app account at from (a host pattern) given exactly
+ * mdb_app_grants in schema, without a moment of fewer: what it lacks is
+ * granted first, then each privilege beyond (table, schema, global,
+ * column, grant option) revoked. 0, or -1 with err. */
+int mdb_app_grants_apply(MYSQL *m, const char *schema, const char *from, char *err, size_t errlen);
 char *mdb_value(MYSQL *m, const char *q, char *out, size_t len);
 char *mdb_slave_field(MYSQL *m, const char *field, char *out, size_t len);
 int mdb_set_primary(const struct ctl *c, const char *name);

@@ -304,14 +304,20 @@ static int cmd_up(struct ctl *c)
 	/* On a stack that runs, up makes it what the file says now
 	 * (reconcile.c): it keeps serving throughout, and a failure leaves it
 	 * running rather than taking it down. */
-	bool was[ARRAY_SIZE(c->units)] = { false }, live = false;
+	bool was[ARRAY_SIZE(c->units)] = { false }, live = reconcile_leftovers(c) > 0;
 	for (unsigned i = 0; i < c->nunits; i++)
-		live |= was[i] = unit_running(&c->units[i]) > 0;
-	unsigned left = reconcile_leftovers(c);
-	live |= left > 0;
+		live |= unit_running(&c->units[i]) > 0;
+	unsigned left = 0;
 	if (live) {
+		if (reconcile_check_leftovers(c) < 0)
+			return 1; /* nothing changed yet */
 		printf("  the stack runs: it is made what %s says now\n", c->conf_arg);
-		supervisor_stop(c); /* it would start a leftover again */
+		/* it would start a leftover again; what runs is read after it */
+		if (supervisor_stop(c) < 0)
+			fprintf(stderr, "tristack: the supervisor would not stop: killed\n");
+		for (unsigned i = 0; i < c->nunits; i++)
+			was[i] = unit_running(&c->units[i]) > 0;
+		left = reconcile_leftovers(c);
 		if (reconcile_drain_leftovers(c) < 0)
 			goto fail;
 	}

@@ -572,75 +572,6 @@ const struct mdb_grant mdb_app_grants[] = {
 	{ NULL, NULL },
 };
 
-/* Is priv one of the comma-separated list's? */
-static bool listed(const char *list, const char *priv)
-{
-	size_t n = strlen(priv);
-	for (const char *p = list; (p = strstr(p, priv)); p += n)
-		if ((p == list || p[-1] == ' ' || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
-/* The app's account at from given exactly mdb_app_grants, and never less
- * meanwhile (the apps use it under load while up runs on a running stack):
- * what it lacks is granted first, then each privilege it has beyond them
- * (a grant narrowed since an earlier up, or one added by hand) is revoked,
- * table, schema, global or column, its grant option too. */
-static int app_grants(MYSQL *m, const char *schema, const char *from, char *err, size_t errlen)
-{
-	for (const struct mdb_grant *g = mdb_app_grants; g->table; g++)
-		if (sql(m, err, errlen, "GRANT %s ON `%s`.`%s` TO 'app'@'%s'", g->privileges,
-		        schema, g->table, from) < 0)
-			return -1;
-	char q[1024];
-	snprintf(q, sizeof(q),
-	         "SELECT TABLE_SCHEMA, TABLE_NAME, '', PRIVILEGE_TYPE, IS_GRANTABLE FROM "
-	         "information_schema.TABLE_PRIVILEGES WHERE GRANTEE = \"'app'@'%s'\" UNION ALL "
-	         "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, PRIVILEGE_TYPE, IS_GRANTABLE FROM "
-	         "information_schema.COLUMN_PRIVILEGES WHERE GRANTEE = \"'app'@'%s'\" UNION ALL "
-	         "SELECT TABLE_SCHEMA, '*', '', PRIVILEGE_TYPE, IS_GRANTABLE FROM "
-	         "information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = \"'app'@'%s'\" UNION ALL "
-	         "SELECT '*', '*', '', PRIVILEGE_TYPE, IS_GRANTABLE FROM "
-	         "information_schema.USER_PRIVILEGES WHERE GRANTEE = \"'app'@'%s'\" AND "
-	         "(PRIVILEGE_TYPE <> 'USAGE' OR IS_GRANTABLE = 'YES')",
-	         from, from, from, from);
-	MYSQL_RES *res = mysql_query(m, q) == 0 ? mysql_store_result(m) : NULL;
-	if (res == NULL) {
-		snprintf(err, errlen, "the app account's privileges: %s", mysql_error(m));
-		return -1;
-	}
-	char revokes[16][768];
-	unsigned n = 0;
-	for (MYSQL_ROW r; (r = mysql_fetch_row(res)) && n + 2 <= ARRAY_SIZE(revokes);) {
-		bool table = strcmp(r[1], "*") != 0, column = r[2][0] != '\0';
-		const char *want = NULL;
-		for (const struct mdb_grant *g = mdb_app_grants; g->table && table; g++)
-			if (strcmp(r[0], schema) == 0 && strcmp(r[1], g->table) == 0)
-				want = g->privileges;
-		char on[300], col[200] = "";
-		snprintf(on, sizeof(on),
-		         table               ? "`%s`.`%s`"
-		         : strcmp(r[0], "*") ? "`%s`.*"
-		                             : "*.*",
-		         r[0], r[1]);
-		if (column)
-			snprintf(col, sizeof(col), " (`%s`)", r[2]);
-		if (column || !want || !listed(want, r[3]))
-			snprintf(revokes[n++], sizeof(revokes[0]),
-			         "REVOKE %.64s%s ON %s FROM 'app'@'%.64s'", r[3], col, on, from);
-		if (strcmp(r[4], "YES") == 0)
-			snprintf(revokes[n++], sizeof(revokes[0]),
-			         "REVOKE GRANT OPTION ON %s FROM 'app'@'%.64s'", on, from);
-	}
-	mysql_free_result(res);
-	for (unsigned i = 0; i < n; i++)
-		if (sql(m, err, errlen, "%s", revokes[i]) < 0 &&
-		    mysql_errno(m) != ER_NONEXISTING_GRANT)
-			return -1;
-	return 0;
-}
-
 static int setup_primary(struct ctl *c, const struct conf_host *primary, char *err, size_t errlen)
 {
 	char app_pw[64], repl_pw[64], from[64];
@@ -669,7 +600,7 @@ static int setup_primary(struct ctl *c, const struct conf_host *primary, char *e
 			        "CREATE USER IF NOT EXISTS 'app'@'%s' IDENTIFIED BY '%s'; "
 			        "ALTER USER 'app'@'%s' IDENTIFIED BY '%s'",
 			        from, app_pw, from, app_pw) < 0 ||
-			    app_grants(m, schema, from, err, errlen) < 0)
+			    mdb_app_grants_apply(m, schema, from, err, errlen) < 0)
 				goto out;
 		}
 		if (h->roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) {

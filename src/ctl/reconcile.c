@@ -33,6 +33,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <mysql.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,28 +49,25 @@
 #define DRAINED_MS    15000 /* its old generation has drained (the grace is 10 s) */
 #define STOP_GRACE_MS 12000
 
-/* The binaries a pid file of ours may name, by the role in its name. */
+/* The binaries a pid file of ours may name, by the role in its name, in
+ * the order leftovers stop: front first (the floating address before the
+ * LB it points at, the LB before what it sends to, the databases last). */
 static const struct {
 	const char *role, *exe;
 } role_exe[] = {
-	{ "db", "mariadbd" },
-	{ "app", "tristack-app" },
-	{ "web", "tristack-web" },
-	{ "lb", "tristack-lb" },
-	{ "dns", "tristack-dns" },
-	{ "forward", "tristack" },
-	{ "vrrp-check", "tristack" },
-	{ "vrrp", "keepalived" },
-	{ "exporter", "prometheus-mysqld-exporter" },
-	{ "prometheus", "prometheus" },
+	{ "vrrp", "keepalived" },       { "vrrp-check", "tristack" },
+	{ "forward", "tristack" },      { "lb", "tristack-lb" },
+	{ "dns", "tristack-dns" },      { "web", "tristack-web" },
+	{ "app", "tristack-app" },      { "exporter", "prometheus-mysqld-exporter" },
+	{ "prometheus", "prometheus" }, { "db", "mariadbd" },
 };
 
-static const char *exe_of(const char *role)
+static int role_rank(const char *role)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(role_exe); i++)
 		if (strcmp(role_exe[i].role, role) == 0)
-			return role_exe[i].exe;
-	return NULL;
+			return (int)i;
+	return -1;
 }
 
 static bool is_unit(const struct ctl *c, const char *host, const char *role)
@@ -81,12 +79,48 @@ static bool is_unit(const struct ctl *c, const char *host, const char *role)
 	return false;
 }
 
-/* Each running daemon that a pid file names and the stack file no longer
- * has: fn(c, host, role, pid, pidfile, arg). The count of them. */
-static unsigned each_leftover(struct ctl *c,
-                              void (*fn)(struct ctl *, const char *, const char *, pid_t,
-                                         const char *, void *),
-                              void *arg)
+/* Was pid started for this state folder? One of its arguments is the
+ * folder (--state DIR) or a path in it (mariadbd's --datadir=, keepalived's
+ * --pid=, Prometheus's --config.file=): a binary's name alone would match
+ * another lab's daemons, or this very command. */
+static bool of_this_state(pid_t pid, const char *state)
+{
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	size_t sl = strlen(state);
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+		const char *arg = buf + i, *eq = strchr(arg, '=');
+		for (const char *v = arg;; v = eq + 1) {
+			if (strncmp(v, state, sl) == 0 && (v[sl] == '\0' || v[sl] == '/'))
+				return true;
+			if (v != arg || eq == NULL)
+				break;
+		}
+	}
+	return false;
+}
+
+struct leftover {
+	char host[128], role[64], pidfile[TS_PATH_MAX + 300];
+	pid_t pid;
+};
+
+static int by_rank(const void *a, const void *b)
+{
+	const struct leftover *x = a, *y = b;
+	return role_rank(x->role) - role_rank(y->role);
+}
+
+/* The running daemons that pid files ({state}/run/HOST.ROLE.pid) name and
+ * the stack file no longer has, front first, into out (at most max). A pid
+ * file whose process is gone is removed. */
+static unsigned find_leftovers(struct ctl *c, struct leftover *out, unsigned max)
 {
 	char dir[TS_PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/" STATE_RUN, c->state);
@@ -94,54 +128,92 @@ static unsigned each_leftover(struct ctl *c,
 	if (d == NULL)
 		return 0;
 	unsigned n = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		char host[128], role[64], path[TS_PATH_MAX + 300];
+	for (struct dirent *e; (e = readdir(d)) && n < max;) {
+		struct leftover *l = &out[n];
 		size_t len = strlen(e->d_name);
-		const char *dot = strchr(e->d_name, '.');
-		if (len < 5 || strcmp(e->d_name + len - 4, ".pid") != 0 || dot == NULL ||
-		    (size_t)(dot - e->d_name) >= sizeof(host) ||
-		    (size_t)(e->d_name + len - 4 - dot - 1) >= sizeof(role))
+		if (len < 5 || strcmp(e->d_name + len - 4, ".pid") != 0)
 			continue;
-		snprintf(host, sizeof(host), "%.*s", (int)(dot - e->d_name), e->d_name);
-		snprintf(role, sizeof(role), "%.*s", (int)(e->d_name + len - 4 - dot - 1), dot + 1);
-		const char *exe = exe_of(role);
-		if (exe == NULL || is_unit(c, host, role))
+		/* HOST.ROLE.pid: a host's name may have dots, a role has none */
+		const char *end = e->d_name + len - 4, *dot = end;
+		while (dot > e->d_name && dot[-1] != '.')
+			dot--;
+		if (dot <= e->d_name + 1 || (size_t)(dot - 1 - e->d_name) >= sizeof(l->host) ||
+		    (size_t)(end - dot) >= sizeof(l->role))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		pid_t pid = read_pidfile(path);
-		if (pid <= 0 || kill(pid, 0) < 0 || !is_our_daemon(pid, exe)) {
-			unlink(path); /* nothing runs there: an old file */
+		snprintf(l->host, sizeof(l->host), "%.*s", (int)(dot - 1 - e->d_name), e->d_name);
+		snprintf(l->role, sizeof(l->role), "%.*s", (int)(end - dot), dot);
+		int rank = role_rank(l->role);
+		if (rank < 0 || is_unit(c, l->host, l->role))
+			continue;
+		snprintf(l->pidfile, sizeof(l->pidfile), "%s/%s", dir, e->d_name);
+		l->pid = read_pidfile(l->pidfile);
+		if (l->pid > 0 && kill(l->pid, 0) < 0 && errno == ESRCH) {
+			unlink(l->pidfile); /* nothing runs there: an old file */
 			continue;
 		}
+		if (l->pid <= 0 || l->pid == getpid() ||
+		    !is_our_daemon(l->pid, role_exe[rank].exe) || !of_this_state(l->pid, c->state))
+			continue; /* not ours: left alone */
 		n++;
-		if (fn)
-			fn(c, host, role, pid, path, arg);
 	}
 	closedir(d);
+	qsort(out, n, sizeof(*out), by_rank);
 	return n;
 }
 
+#define MAX_LEFTOVERS 64
+
 /* ---- 1. drain ---- */
 
-static void drain_one(struct ctl *c, const char *host, const char *role, pid_t pid,
-                      const char *pidfile, void *arg)
+/* Is name a server of the stack file's [lb]? */
+static bool lb_server(const struct ctl *c, const char *name)
 {
-	(void)pid;
-	(void)pidfile;
-	int *rc = arg;
-	if (strcmp(role, "web") != 0)
-		return;
-	char err[1024];
-	struct runtime_seen s;
-	if (runtime_server_seen(c, host, &s, err, sizeof(err)) < 0)
-		return; /* no LB sends to it (or none answers): nothing to drain */
-	if (runtime_server_set(c, host, "drain", err, sizeof(err)) < 0 ||
-	    runtime_server_wait(c, host, true, DRAIN_MS, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tristack: draining %s: %s\n", host, err);
-		*rc = -1;
-		return;
+	for (unsigned i = 0; i < c->cfg.lb.nservers; i++)
+		if (strcmp(c->cfg.lb.servers[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The servers the running LBs have and the file no longer has (a host
+ * dropped, or only its `server` line), each drained on every LB and waited
+ * for until idle. An LB that runs and does not answer is a failure (what
+ * it sends to would be stopped under its requests); one that does not run
+ * sends nothing. */
+int reconcile_drain_leftovers(struct ctl *c)
+{
+	int rc = 0;
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		char answer[16384], err[1024];
+		if (strcmp(u->role, "lb") != 0 || u->subcmd || unit_running(u) == 0)
+			continue;
+		if (runtime_ask(c, u->host, "show servers\n", answer, sizeof(answer), err,
+		                sizeof(err)) < 0) {
+			fprintf(stderr, "tristack: %s does not answer: %s\n", u->host->name, err);
+			return -1;
+		}
+		for (char *save = NULL, *l = strtok_r(answer, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save)) {
+			char name[256];
+			if (l[0] == '#' || sscanf(l, "%255s", name) != 1 || lb_server(c, name))
+				continue;
+			char line[320], got[4096];
+			snprintf(line, sizeof(line), "set server %s state drain\n", name);
+			struct runtime_seen seen;
+			if (runtime_ask(c, u->host, line, got, sizeof(got), err, sizeof(err)) < 0 ||
+			    strncmp(got, "ok:", 3) != 0 ||
+			    runtime_server_wait_on(c, u->host, name, DRAIN_MS, &seen, err,
+			                           sizeof(err)) < 0) {
+				fprintf(stderr, "tristack: draining %s on %s: %.600s\n", name,
+				        u->host->name, strncmp(got, "error:", 6) == 0 ? got : err);
+				rc = -1;
+				continue;
+			}
+			printf("  %-7s drained on %s (it leaves the stack file)\n", name,
+			       u->host->name);
+		}
 	}
-	printf("  %-7s drained on the LBs (it leaves the stack file)\n", host);
+	return rc;
 }
 
 /* ---- 2. reload, and wait ---- */
@@ -153,9 +225,11 @@ static long log_size(const char *path)
 	return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
-/* Does the log, from offset from, hold a line with want? The line in line. */
+/* Does the log, from offset from, hold a line with want? The line in line
+ * ("" when none). */
 static bool log_has(const char *path, long from, const char *want, char *line, size_t len)
 {
+	line[0] = '\0';
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return false;
@@ -164,21 +238,25 @@ static bool log_has(const char *path, long from, const char *want, char *line, s
 		while (!found && fgets(line, (int)len, f))
 			found = strstr(line, want) != NULL;
 	fclose(f);
+	if (!found)
+		line[0] = '\0';
 	line[strcspn(line, "\n")] = '\0';
 	return found;
 }
 
 /* SIGHUP to u, and its answer from its log: 0 reloaded, -1 refused or
- * silent (err says which); with drained, also until its old generation has
- * drained (a deadline passed there is said, and is no failure). */
-static int reload_unit(struct unit *u, bool drained, char *err, size_t errlen)
+ * silent (err says which); with drained, also until the generation it
+ * replaced has drained (a deadline passed there is said, and is no
+ * failure). A daemon started with another stack file than this command's
+ * reloads that one: a failure too. */
+static int reload_unit(const struct ctl *c, struct unit *u, bool drained, char *err, size_t errlen)
 {
 	long from = log_size(u->logfile);
 	if (kill(u->pid, SIGHUP) < 0) {
 		snprintf(err, errlen, "cannot signal pid %d: %s", (int)u->pid, strerror(errno));
 		return -1;
 	}
-	char line[1024];
+	char line[TS_PATH_MAX + 512], want[TS_PATH_MAX + 32];
 	for (uint64_t deadline = ctl_now_ms() + RELOADED_MS;;) {
 		if (log_has(u->logfile, from, "reload refused", line, sizeof(line))) {
 			snprintf(err, errlen, "%.900s", line);
@@ -193,13 +271,23 @@ static int reload_unit(struct unit *u, bool drained, char *err, size_t errlen)
 		}
 		ctl_sleep_ms(50);
 	}
-	if (!drained)
+	snprintf(want, sizeof(want), "reloaded %s:", c->conf);
+	if (strstr(line, want) == NULL) {
+		snprintf(err, errlen, "it reads another stack file than %.300s: %.600s", c->conf,
+		         line);
+		return -1;
+	}
+	/* "...; generation N drains": that one's end */
+	const char *g = strstr(line, "; generation ");
+	unsigned old;
+	if (!drained || g == NULL || sscanf(g, "; generation %u drains", &old) != 1)
 		return 0;
+	snprintf(want, sizeof(want), "generation %u has drained", old);
 	for (uint64_t deadline = ctl_now_ms() + DRAINED_MS;
-	     !log_has(u->logfile, from, "has drained", line, sizeof(line)); ctl_sleep_ms(50))
+	     !log_has(u->logfile, from, want, line, sizeof(line)); ctl_sleep_ms(50))
 		if (ctl_now_ms() > deadline) {
-			printf("  %-7s %-15s its old generation still drains after %us\n",
-			       u->host->name, u->daemon, DRAINED_MS / 1000);
+			printf("  %-7s %-15s its generation %u still drains after %us\n",
+			       u->host->name, u->daemon, old, DRAINED_MS / 1000);
 			break;
 		}
 	return 0;
@@ -216,7 +304,7 @@ int reconcile_reload(struct ctl *c, const bool *only, bool drained)
 		if (u->db || u->mon != MON_NONE || u->keepalived || u->subcmd ||
 		    strncmp(u->daemon, "tristack-", 9) != 0)
 			continue;
-		if (reload_unit(u, drained, err, sizeof(err)) < 0) {
+		if (reload_unit(c, u, drained, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tristack: %s on %s (pid %d): %s\n", u->daemon,
 			        u->host->name, (int)u->pid, err);
 			rc = -1;
@@ -229,39 +317,57 @@ int reconcile_reload(struct ctl *c, const bool *only, bool drained)
 
 /* ---- 3. stop ---- */
 
-static void stop_one(struct ctl *c, const char *host, const char *role, pid_t pid,
-                     const char *pidfile, void *arg)
-{
-	(void)c;
-	int *rc = arg;
-	if (pid_stop(pid, STOP_GRACE_MS) < 0) {
-		fprintf(stderr, "tristack: %s's %s (pid %d) would not stop\n", host, role,
-		        (int)pid);
-		*rc = -1;
-		return;
-	}
-	unlink(pidfile);
-	printf("  %-7s %-15s stopped (pid %d): no longer in the stack file\n", host, role,
-	       (int)pid);
-}
-
 unsigned reconcile_leftovers(struct ctl *c)
 {
-	return each_leftover(c, NULL, NULL);
+	struct leftover l[MAX_LEFTOVERS];
+	return find_leftovers(c, l, ARRAY_SIZE(l));
 }
 
-int reconcile_drain_leftovers(struct ctl *c)
+int reconcile_check_leftovers(struct ctl *c)
 {
-	int rc = 0;
-	each_leftover(c, drain_one, &rc);
-	return rc;
+	struct leftover l[MAX_LEFTOVERS];
+	unsigned n = find_leftovers(c, l, ARRAY_SIZE(l));
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(l[i].role, "db") != 0)
+			continue;
+		/* writable: the primary (whatever the file said of it) */
+		struct conf_host h = { .name = l[i].host };
+		char err[512], ro[16] = "";
+		MYSQL *m = mdb_admin(c, &h, err, sizeof(err));
+		bool primary =
+		    m && mdb_value(m, "SELECT @@read_only", ro, sizeof(ro)) && strcmp(ro, "0") == 0;
+		if (m)
+			mysql_close(m);
+		if (!primary)
+			continue;
+		fprintf(stderr,
+		        "tristack: %s's database is the primary (writable), and the stack file "
+		        "drops it: stopping it would lose the writes only it has. Make another "
+		        "host the primary first (tristack promote HOST, with %s still in the "
+		        "file), then up. Nothing was changed.\n",
+		        l[i].host, l[i].host);
+		return -1;
+	}
+	return 0;
 }
 
 int reconcile_stop_leftovers(struct ctl *c)
 {
+	struct leftover l[MAX_LEFTOVERS];
+	unsigned n = find_leftovers(c, l, ARRAY_SIZE(l));
 	int rc = 0;
-	each_leftover(c, stop_one, &rc);
-	if (c->isolated && lab_is_up(c))
+	for (unsigned i = 0; i < n; i++) {
+		if (pid_stop(l[i].pid, STOP_GRACE_MS) < 0) {
+			fprintf(stderr, "tristack: %s's %s (pid %d) would not stop\n", l[i].host,
+			        l[i].role, (int)l[i].pid);
+			rc = -1;
+			continue;
+		}
+		unlink(l[i].pidfile);
+		printf("  %-7s %-15s stopped (pid %d): no longer in the stack file\n", l[i].host,
+		       l[i].role, (int)l[i].pid);
+	}
+	if (rc == 0 && c->isolated && lab_is_up(c))
 		lab_remove_leftovers(c);
 	return rc;
 }
@@ -274,6 +380,25 @@ int cmd_reload(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "usage: tristack reload\n");
 		return 1;
 	}
+	/* Hosts to start or stop are up's: a reload would send the LBs to a
+	 * server that does not run yet, or close the firewalls to one that
+	 * still serves. */
+	unsigned left = reconcile_leftovers(c), added = 0;
+	for (unsigned h = 0; h < c->cfg.nhosts; h++) {
+		bool runs = false;
+		for (unsigned i = 0; i < c->nunits && !runs; i++)
+			runs = c->units[i].host == &c->cfg.hosts[h] && unit_running(&c->units[i]);
+		added += !runs;
+	}
+	if (left || added) {
+		fprintf(stderr,
+		        "tristack: %u host%s of the file run%s nothing, %u daemon%s run that the "
+		        "file no longer names: that is tristack up's to do (it starts and stops "
+		        "them, and reloads the rest); nothing reloaded\n",
+		        added, added == 1 ? "" : "s", added == 1 ? "s" : "", left,
+		        left == 1 ? "" : "s");
+		return 1;
+	}
 	char err[512];
 	if (c->isolated && lab_is_up(c) && lab_firewalls(c, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tristack: %s\n", err);
@@ -283,13 +408,5 @@ int cmd_reload(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "tristack: monitoring: %s\n", err);
 		return 1;
 	}
-	int rc = reconcile_reload(c, NULL, false);
-	unsigned left = reconcile_leftovers(c), missing = 0;
-	for (unsigned i = 0; i < c->nunits; i++)
-		missing += unit_running(&c->units[i]) == 0;
-	if (left || missing)
-		printf("  %u daemon%s the file names not running, %u running it no longer names: "
-		       "tristack up starts and stops them\n",
-		       missing, missing == 1 ? "" : "s", left);
-	return rc < 0 ? 1 : 0;
+	return reconcile_reload(c, NULL, false) < 0 ? 1 : 0;
 }

@@ -142,6 +142,37 @@ int runtime_server_seen(const struct ctl *c, const char *name, struct runtime_se
 	return 0;
 }
 
+int runtime_server_wait_on(const struct ctl *c, const struct conf_host *lb, const char *name,
+                           unsigned ms, struct runtime_seen *s, char *err, size_t errlen)
+{
+	for (uint64_t deadline = ctl_now_ms() + ms;; ctl_sleep_ms(100)) {
+		char answer[16384];
+		*s = (struct runtime_seen){ .all_up = false };
+		if (runtime_ask(c, lb, "show servers\n", answer, sizeof(answer), err, errlen) < 0)
+			return -1;
+		for (char *save = NULL, *l = strtok_r(answer, "\n", &save); l;
+		     l = strtok_r(NULL, "\n", &save)) {
+			char sv[256], health[16], admin[16];
+			unsigned active;
+			if (l[0] != '#' &&
+			    sscanf(l, "%255s %*s %15s %15s %*u %*u %u", sv, health, admin,
+			           &active) == 4 &&
+			    strcmp(sv, name) == 0) {
+				s->all_up = strcmp(health, "UP") == 0;
+				s->active = active;
+				snprintf(s->admin, sizeof(s->admin), "%s", admin);
+			}
+		}
+		if (s->active == 0) /* idle, or gone from the LB */
+			return 0;
+		if (ctl_now_ms() > deadline) {
+			snprintf(err, errlen, "%s on %s: %u requests still in flight after %us",
+			         name, lb->name, s->active, ms / 1000);
+			return -1;
+		}
+	}
+}
+
 /* Set server name's state on every LB. 0, or -1 with err. */
 int runtime_server_set(const struct ctl *c, const char *name, const char *state, char *err,
                        size_t errlen)
@@ -150,7 +181,7 @@ int runtime_server_set(const struct ctl *c, const char *name, const char *state,
 	snprintf(line, sizeof(line), "set server %s state %s\n", name, state);
 	for (unsigned i = 0; i < c->cfg.nhosts; i++) {
 		const struct conf_host *lb = &c->cfg.hosts[i];
-		char answer[4096], e[512];
+		char answer[4096] = "", e[512] = "";
 		if (!(lb->roles & ROLE_LB))
 			continue;
 		if (runtime_ask(c, lb, line, answer, sizeof(answer), e, sizeof(e)) < 0 ||

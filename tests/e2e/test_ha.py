@@ -235,11 +235,15 @@ def test_up_adds_web03_to_both_lbs_and_removes_it_drained(ha):
         with open(ha.conf, "w") as f:
             f.write(stack_without_web03(text))
         r = ha.ctl("up", timeout=240)
-        assert re.search(r"web-03\s+drained on the LBs", r.stdout), r.stdout
+        assert re.search(r"web-03\s+drained on lb-0[12]", r.stdout), r.stdout
         assert not [k for k in servers(ha) if k[1] == "web-03"]
     finally:
-        with open(ha.conf, "w") as f:
-            f.write(text)
+        with open(ha.conf) as f:
+            changed = f.read() != text
+        if changed:  # failed half way: web-03 goes
+            with open(ha.conf, "w") as f:
+                f.write(text)
+            ha.ctl("up", check=False, timeout=240)
         codes = visitor.finish()
     assert codes and set(codes) == {200}, codes
 

@@ -34,6 +34,15 @@ def servers(st):
     return {r[1]: (r[3], r[4], r[6]) for r in rows}
 
 
+def served(st, host):
+    """Requests in host's access log other than the LBs' health checks."""
+    try:
+        with open(os.path.join(st.state, "log", f"{host}.web.access.log")) as f:
+            return sum(1 for line in f if "/healthz" not in line)
+    except FileNotFoundError:
+        return 0
+
+
 def web03_pids(st):
     return {n: p for n, p in st.pids().items() if n.startswith("web-03.")}
 
@@ -97,8 +106,12 @@ def test_reload_refuses_a_broken_file_and_signals_nothing(st):
 def test_up_on_a_running_stack_narrows_the_app_account_to_its_grants(st):
     """Without a moment of fewer grants (the apps use the account meanwhile:
     the fault suite's scale-web sees no error), what was added by hand goes."""
-    root_sql(st, "web-01", "GRANT UPDATE, DELETE ON foobar.posts TO 'app'@'127.%'; "
+    root_sql(st, "web-01", "GRANT ALL ON *.* TO 'app'@'127.%'; "
+                           "GRANT UPDATE, DELETE ON foobar.posts TO 'app'@'127.%' "
+                           "WITH GRANT OPTION; "
                            "GRANT SELECT ON mysql.* TO 'app'@'127.%'; "
+                           "GRANT SELECT, UPDATE ON mysql.db TO 'app'@'127.%' "
+                           "WITH GRANT OPTION; "
                            "GRANT SELECT (host) ON foobar.heartbeat TO 'app'@'127.%' "
                            "WITH GRANT OPTION")
     st.ctl("up", timeout=120)
@@ -109,10 +122,36 @@ def test_up_on_a_running_stack_narrows_the_app_account_to_its_grants(st):
         "GRANT USAGE ON *.* TO `app`@`127.%`"], grants
 
 
+def test_up_refuses_to_drop_the_running_primary(st):
+    """web-01's database is the primary: a file without web-01 (and web-02
+    made db-primary in it) would stop the writable instance and lose what
+    only it has. up refuses before it changes anything."""
+    with open(st.conf) as f:
+        good = f.read()
+    before = st.pids()
+    bad = re.sub(r"^\[host web-01\]\n(?:[^\[\n].*\n)*\n?", "", good, flags=re.M)
+    bad = re.sub(r"^server\s*= web-01:.*\n", "", bad, flags=re.M)
+    bad = bad.replace("roles   = web, app, db-replica", "roles   = web, app, db-primary")
+    assert bad != good and "web-01" not in bad.split("[lb]")[0]
+    try:
+        with open(st.conf, "w") as f:
+            f.write(bad)
+        r = st.ctl("up", check=False, timeout=60)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "web-01's database is the primary (writable)" in r.stderr, r.stderr
+    finally:
+        with open(st.conf, "w") as f:
+            f.write(good)
+    assert st.pids() == before
+    assert curl(st.url + "/")[0] == 200
+
+
 def test_up_adds_web03_and_the_lb_sends_to_it(st):
     with open(st.cafile, "rb") as f:
         ca = f.read()
     edit(st, lambda t: stack_with_web03(t, f"{st.net}.4", 8080))
+    r = st.ctl("reload", check=False)  # a host to start is up's
+    assert r.returncode == 1 and "tristack up's to do" in r.stderr, r.stdout + r.stderr
     r = st.ctl("up", timeout=180)
     with open(st.cafile, "rb") as f:  # the CA every client trusts stays
         assert f.read() == ca, r.stdout
@@ -123,11 +162,9 @@ def test_up_adds_web03_and_the_lb_sends_to_it(st):
     wait_for(lambda: servers(st).get("web-03", ("",))[0] == "UP", timeout=15,
              what="web-03 UP on the LB")
     assert servers(st)["web-03"][1] == "READY"
-    access = os.path.join(st.state, "log", "web-03.web.access.log")
     for _ in range(9):
         assert curl(st.url + "/")[0] == 200
-    wait_for(lambda: os.path.exists(access) and os.path.getsize(access) > 0, timeout=5,
-             what="a request served by web-03")
+    wait_for(lambda: served(st, "web-03") > 0, timeout=5, what="a request served by web-03")
     # a post written through the site reaches web-03's replica
     status, _, body = curl("-X", "POST", "-H", "Content-Type: application/json",
                            "--data", '{"author":"scale","body":"scale-out-1"}',
@@ -146,7 +183,7 @@ def test_up_drains_and_stops_web03_when_the_file_drops_it(st):
     assert {"web-03.web.pid", "web-03.app.pid", "web-03.db.pid"} <= set(pids)
     edit(st, stack_without_web03)
     r = st.ctl("up", timeout=180)
-    drained = re.search(r"web-03\s+drained on the LBs", r.stdout)
+    drained = re.search(r"web-03\s+drained on lb-01", r.stdout)
     reloaded = re.search(r"lb-01\s+tristack-lb\s+reloaded", r.stdout)
     stopped = re.search(r"web-03\s+web\s+stopped \(pid", r.stdout)
     assert drained and reloaded and stopped, r.stdout
@@ -197,17 +234,16 @@ def test_isolated_up_adds_and_removes_web03_with_its_namespace_and_firewalls():
         assert lab.ns("lb-01") and "web: from the load balancer" in rules("web-03")
         wait_for(lambda: servers(lab).get("web-03", ("",))[0] == "UP", timeout=20,
                  what="web-03 UP on the LB")
-        access = os.path.join(lab.state, "log", "web-03.web.access.log")
         for _ in range(9):
             c = lab.exec("client", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                          "--cacert", lab.cafile, "https://www.foobar.com/")
             assert c.stdout == "200", (c.stdout, c.stderr)
-        wait_for(lambda: os.path.exists(access) and os.path.getsize(access) > 0, timeout=5,
+        wait_for(lambda: served(lab, "web-03") > 0, timeout=5,
                  what="a request served by web-03")
         pids = web03_pids(lab)
         edit(lab, stack_without_web03)
         r = lab.ctl("up", timeout=240)
-        assert re.search(r"web-03\s+drained on the LBs", r.stdout), r.stdout
+        assert re.search(r"web-03\s+drained on lb-01", r.stdout), r.stdout
         assert re.search(r"web-03\s+its namespace is gone", r.stdout), r.stdout
         assert not ns_exists()
         assert addr not in rules("web-01")
