@@ -304,7 +304,10 @@ int reconcile_reload(struct ctl *c, const bool *only, bool drained)
 		if (u->db || u->mon != MON_NONE || u->keepalived || u->subcmd ||
 		    strncmp(u->daemon, "tristack-", 9) != 0)
 			continue;
-		if (reload_unit(c, u, drained, err, sizeof(err)) < 0) {
+		/* only the LBs and the apps send to other hosts: theirs are the
+		 * old generations that may still be on their way to a leftover */
+		bool senders = strcmp(u->role, "lb") == 0 || strcmp(u->role, "app") == 0;
+		if (reload_unit(c, u, drained && senders, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tristack: %s on %s (pid %d): %s\n", u->daemon,
 			        u->host->name, (int)u->pid, err);
 			rc = -1;
