@@ -23,7 +23,7 @@ static bool listed(const char *list, const char *priv)
  * (a schema, *.*, another table) loses all it has there at once; one of
  * them, each privilege beyond the list; a column privilege, itself; a grant
  * option, once per object. */
-static int narrowing(MYSQL *m, const char *schema, const char *from, char out[][512], unsigned max,
+static int narrowing(MYSQL *m, const char *schema, const char *from, char out[][768], unsigned max,
                      unsigned *n, char *err, size_t errlen)
 {
 	static const char *const views[] = { "TABLE_PRIVILEGES", "COLUMN_PRIVILEGES",
@@ -52,7 +52,7 @@ static int narrowing(MYSQL *m, const char *schema, const char *from, char out[][
 		for (const struct mdb_grant *g = mdb_app_grants; g->table && table; g++)
 			if (strcmp(r[0], schema) == 0 && strcmp(r[1], g->table) == 0)
 				want = g->privileges;
-		char on[300], what[300] = "ALL PRIVILEGES", line[512];
+		char on[300], what[300] = "ALL PRIVILEGES", line[768];
 		snprintf(on, sizeof(on),
 		         table               ? "`%.100s`.`%.100s`"
 		         : strcmp(r[0], "*") ? "`%.100s`.*"
@@ -74,7 +74,7 @@ static int narrowing(MYSQL *m, const char *schema, const char *from, char out[][
 			for (unsigned i = 0; i < *n && !dup; i++)
 				dup = strcmp(out[i], line) == 0;
 			if (!dup)
-				snprintf(out[(*n)++], 512, "%s", line);
+				snprintf(out[(*n)++], 768, "%s", line);
 		}
 	}
 	mysql_free_result(res);
@@ -99,7 +99,7 @@ int mdb_app_grants_apply(MYSQL *m, const char *schema, const char *from_raw, cha
 			return -1;
 	}
 	for (int round = 0; round < 8; round++) {
-		char revokes[16][512];
+		char revokes[16][768];
 		unsigned n;
 		if (narrowing(m, schema, from, revokes, ARRAY_SIZE(revokes), &n, err, errlen) < 0)
 			return -1;
