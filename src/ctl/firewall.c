@@ -261,6 +261,7 @@ int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t 
 			snprintf(set, sizeof(set), "%s", admin);
 			add_addr(set, sizeof(set), h->address);
 			allow(&o, c, h, s->monitoring.listen, set, "prometheus");
+			allow(&o, c, h, s->monitoring.alertmanager, set, "alertmanager");
 		}
 	}
 	put(&o, "\t}\n");
