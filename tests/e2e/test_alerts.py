@@ -237,3 +237,22 @@ def test_e_mail_through_a_smarthost_with_a_password_file(st):
     def reloaded():
         return "email_configs" in get(st.am + "/api/v2/status")["config"]["original"]
     wait_for(reloaded, timeout=10, interval=0.25, what="Alertmanager reads the new file")
+
+
+def test_alertmanager_off_stops_it(st):
+    """`alertmanager =` (empty), receivers gone: `up` stops the running
+    Alertmanager (a leftover of the file) and Prometheus sends nowhere."""
+    pid = st.pids()["lb-01.alertmanager.pid"]
+    with open(st.conf) as f:
+        text = re.sub(r"^alert_(webhook|email|smarthost|smtp_user) = .*\n", "", f.read(),
+                      flags=re.M)
+    with open(st.conf, "w") as f:
+        f.write(text + "alertmanager =\n")
+    out = st.ctl("up").stdout
+    assert "Alertmanager" not in out
+    wait_for(lambda: not alive(pid), timeout=20, interval=0.25, what="Alertmanager stopped")
+    assert "lb-01.alertmanager.pid" not in st.pids()
+    prom = open(os.path.join(st.state, "monitoring", "prometheus.yml")).read()
+    assert "alerting:" not in prom and "job_name: alertmanager" not in prom
+    rules = open(os.path.join(st.state, "monitoring", "rules.yml")).read()
+    assert "AlertsNotDelivered" not in rules
