@@ -14,7 +14,7 @@ libinih-dev libjansson-dev libldns-dev zlib1g-dev
 iproute2 nftables procps psmisc
 curl wrk dnsutils haproxy nginx sysbench testssl.sh nsd
 python3 python3-pytest python3-websocket
-prometheus prometheus-mysqld-exporter chromium keepalived
+prometheus prometheus-mysqld-exporter prometheus-alertmanager chromium keepalived
 certbot pebble
 "
 

@@ -87,5 +87,9 @@
 #define STATE_ACME            "acme"
 #define STATE_ACME_CHALLENGES STATE_ACME "/.well-known/acme-challenge"
 #define SECRET_ACME           "acme"
+/* Alertmanager (src/ctl/alertmanager.c): the SMTP login's password, which
+ * the operator puts there ([monitoring] alert_smtp_user; never in the
+ * stack file) and Alertmanager reads (auth_password_file). */
+#define SECRET_ALERT_SMTP_PASSWORD "alert-smtp" SECRET_PASSWORD_SUFFIX
 
 #endif

@@ -21,8 +21,9 @@ struct unit {
 	struct addr probe; /* where it answers */
 	enum { PROBE_HTTP, PROBE_DNS, PROBE_DB, PROBE_VRRP } probe_kind;
 	bool db; /* a MariaDB instance, not one of our daemons */
-	/* Prometheus or an exporter (monitoring.c makes their arguments) */
-	enum { MON_NONE, MON_PROMETHEUS, MON_EXPORTER } mon;
+	/* Prometheus, an exporter (monitoring.c makes their arguments) or
+	 * Alertmanager (alertmanager.c) */
+	enum { MON_NONE, MON_PROMETHEUS, MON_EXPORTER, MON_ALERTMANAGER } mon;
 	const char *exe;    /* an outside program's path; NULL: ours, in bindir */
 	bool keepalived;    /* keepalived (vrrp.c makes its arguments) */
 	const char *subcmd; /* a `tristack SUBCMD [HOST]` of ours: forward, vrrp-check */
@@ -333,6 +334,24 @@ char *mon_rules(const struct ctl *c);
  * on) left running, and the supervisor first if there are any. */
 void mon_stop_leftovers(struct ctl *c, unsigned grace_ms);
 void mon_print(const struct ctl *c);
+/* A duration as Prometheus and Alertmanager write it: 10s, 1m, 14d, 500ms. */
+const char *mon_duration(uint64_t ms, char *out, size_t len);
+/* Write text to path.tmp, then rename it to path: a reader never sees half
+ * a file. */
+int mon_write_atomic(const char *path, const char *text);
+
+/* alertmanager.c: Alertmanager beside Prometheus, on the monitoring host,
+ * when [monitoring] alertmanager is set. am_unit adds its unit; am_argv its
+ * arguments; am_address where it listens (-1: none); am_config the text of
+ * alertmanager.yml (NULL: out of memory; the caller frees); am_prepare
+ * writes it and checks the SMTP password's file; am_print says where it
+ * is and where its notifications go. */
+int am_unit(struct ctl *c, const struct conf_host *h, char *err, size_t errlen);
+int am_argv(const struct ctl *c, const struct unit *u, struct argv_buf *b);
+int am_address(const struct ctl *c, struct addr *a);
+char *am_config(const struct ctl *c);
+int am_prepare(struct ctl *c, char *err, size_t errlen);
+void am_print(const struct ctl *c, const struct unit *u);
 
 /* mariadb.c, for failover.c: an admin session over the socket, a statement,
  * one value, one field of SHOW SLAVE STATUS, {state}/db/primary written. */

@@ -152,6 +152,23 @@ static int admin_sources(const struct ctl *c, char *out, size_t len, char *err, 
 	return 0;
 }
 
+/* On the monitoring host: the supervisor's metrics for those who watch;
+ * Prometheus and Alertmanager for the admin sources and the host itself
+ * (Prometheus sends to Alertmanager there). */
+static void allow_monitoring(struct out *o, const struct ctl *c, const struct conf_host *h,
+                             const char *admin, const char *watch)
+{
+	const struct mon_conf *m = &c->cfg.monitoring;
+	char set[2048];
+	allow(o, c, h, m->supervisor, watch, "the supervisor's metrics");
+	if (!mon_on(c))
+		return;
+	snprintf(set, sizeof(set), "%s", admin);
+	add_addr(set, sizeof(set), h->address);
+	allow(o, c, h, m->listen, set, "prometheus");
+	allow(o, c, h, m->alertmanager, set, "alertmanager");
+}
+
 int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0, false };
@@ -255,14 +272,8 @@ int fw_render(const struct ctl *c, const struct conf_host *h, char *buf, size_t 
 	}
 	if ((roles & (ROLE_DB_PRIMARY | ROLE_DB_REPLICA)) && mon_on(c))
 		allow(&o, c, h, s->monitoring.mysqld_exporter, watch, "db: its exporter");
-	if (h && h == mon) {
-		allow(&o, c, h, s->monitoring.supervisor, watch, "the supervisor's metrics");
-		if (mon_on(c)) {
-			snprintf(set, sizeof(set), "%s", admin);
-			add_addr(set, sizeof(set), h->address);
-			allow(&o, c, h, s->monitoring.listen, set, "prometheus");
-		}
-	}
+	if (h && h == mon)
+		allow_monitoring(&o, c, h, admin, watch);
 	put(&o, "\t}\n");
 	put(&o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n"
 	        "\t}\n");

@@ -73,6 +73,8 @@ int mon_units(struct ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "[monitoring] listen: %s", e);
 		return -1;
 	}
+	if (am_unit(c, h, err, errlen) < 0)
+		return -1;
 	if (s->monitoring.mysqld_exporter[0] == '\0')
 		return 0;
 	for (unsigned i = 0; i < s->nhosts; i++) {
@@ -96,7 +98,7 @@ int mon_units(struct ctl *c, char *err, size_t errlen)
 }
 
 /* A duration as Prometheus writes it: 10s, 1m, 14d, 500ms. */
-static const char *prom_duration(uint64_t ms, char *out, size_t len)
+const char *mon_duration(uint64_t ms, char *out, size_t len)
 {
 	static const struct {
 		uint64_t ms;
@@ -130,8 +132,10 @@ int mon_argv(const struct ctl *c, const struct unit *u, char *store, size_t stor
 		ARG("--config.file=%sprometheus.yml", dir);
 		ARG("--storage.tsdb.path=%sdata", dir);
 		ARG("--storage.tsdb.retention.time=%s",
-		    prom_duration(c->cfg.monitoring.retention, d, sizeof(d)));
+		    mon_duration(c->cfg.monitoring.retention, d, sizeof(d)));
 		ARG("--web.listen-address=%s", hp); /* no --web.enable-lifecycle: SIGHUP reloads */
+	} else if (u->mon == MON_ALERTMANAGER) {
+		return am_argv(c, u, &b);
 	} else {
 		ARG("%s", u->exe);
 		ARG("--config.my-cnf=%s/secrets/%s.exporter.cnf", c->state, u->host->name);
@@ -189,9 +193,9 @@ static int write_config(const struct ctl *c, const char *path, const char *rules
 	        "rule_files:\n"
 	        "  - '%s'\n"
 	        "scrape_configs:\n",
-	        c->conf, prom_duration(m->scrape_interval, si, sizeof(si)),
-	        prom_duration(timeout, st, sizeof(st)),
-	        prom_duration(m->evaluation_interval, ei, sizeof(ei)), s->site.domain, rules);
+	        c->conf, mon_duration(m->scrape_interval, si, sizeof(si)),
+	        mon_duration(timeout, st, sizeof(st)),
+	        mon_duration(m->evaluation_interval, ei, sizeof(ei)), s->site.domain, rules);
 	job(f, c, "lb", ROLE_LB, s->lb.http.admin, false);
 	job(f, c, "web", ROLE_WEB, s->web.http.admin, false);
 	job(f, c, "app", ROLE_APP, s->app.http.admin, false);
@@ -200,8 +204,11 @@ static int write_config(const struct ctl *c, const char *path, const char *rules
 	if (mh) {
 		/* the supervisor's series name the host of each unit: theirs wins
 		 * over the target's (honor_labels) */
-		for (unsigned pass = 0; pass < 2; pass++) {
-			const char *spec = pass == 0 ? m->supervisor : m->listen;
+		static const char *const names[] = { "supervisor", "prometheus", "alertmanager" };
+		for (unsigned pass = 0; pass < ARRAY_SIZE(names); pass++) {
+			const char *spec = pass == 0   ? m->supervisor
+			                   : pass == 1 ? m->listen
+			                               : m->alertmanager;
 			struct addr a;
 			char e[256], hp[128];
 			if (spec[0] == '\0' || conf_resolve_addr(s, spec, mh, &a, e, sizeof(e)) < 0)
@@ -209,11 +216,19 @@ static int write_config(const struct ctl *c, const char *path, const char *rules
 			fprintf(f,
 			        "  - job_name: %s\n%s    static_configs:\n"
 			        "      - targets: ['%s']\n        labels: {host: '%s'}\n",
-			        pass == 0 ? "supervisor" : "prometheus",
-			        pass == 0 ? "    honor_labels: true\n" : "",
+			        names[pass], pass == 0 ? "    honor_labels: true\n" : "",
 			        addr_format(&a, hp, sizeof(hp)), mh->name);
 		}
 	}
+	struct addr am;
+	char hp[128];
+	if (am_address(c, &am) == 0)
+		fprintf(f,
+		        "alerting:\n"
+		        "  alertmanagers:\n"
+		        "    - static_configs:\n"
+		        "        - targets: ['%s']\n",
+		        addr_format(&am, hp, sizeof(hp)));
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -239,7 +254,7 @@ static void rule(FILE *f, const char *name, uint64_t for_ms, const char *severit
 	        "          severity: %s\n"
 	        "        annotations:\n"
 	        "          summary: \"%s\"\n",
-	        name, expr, prom_duration(for_ms, d, sizeof(d)), severity, summary);
+	        name, expr, mon_duration(for_ms, d, sizeof(d)), severity, summary);
 }
 
 /* The floating address: one LB host holds it at a time (keepalived). A
@@ -281,7 +296,7 @@ char *mon_rules(const struct ctl *c)
 	/* a rate needs a few scrapes in its window */
 	uint64_t window = m->scrape_interval * 4 > 60000 ? m->scrape_interval * 4 : 60000;
 	char w[32];
-	prom_duration(window, w, sizeof(w));
+	mon_duration(window, w, sizeof(w));
 	fprintf(f,
 	        "# Alert rules of the stack %s: made by `tristack up` from the stack file;\n"
 	        "# see docs/monitoring.md. Edits are lost.\n"
@@ -360,6 +375,11 @@ char *mon_rules(const struct ctl *c)
 			    METRIC_DB_DIVERGED " == 1");
 		}
 	}
+	if (m->alertmanager[0])
+		rule(f, "AlertsNotDelivered", 0, "warning",
+		     "Alertmanager on {{ $labels.host }} failed to deliver notifications to "
+		     "{{ $labels.integration }}",
+		     "increase(alertmanager_notifications_failed_total[10m]) > 0");
 	if (s->site.vip[0])
 		vip_rules(f, s);
 	if (fclose(f) != 0) {
@@ -383,7 +403,7 @@ static int write_private(const char *path, const char *text)
 }
 
 /* Write to path.tmp, then rename: Prometheus never reads half a file. */
-static int write_atomic(const char *path, const char *text)
+int mon_write_atomic(const char *path, const char *text)
 {
 	char tmp[4400];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -439,12 +459,12 @@ int mon_prepare(struct ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot make %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (exporter_logins(c, err, errlen) < 0)
+	if (exporter_logins(c, err, errlen) < 0 || am_prepare(c, err, errlen) < 0)
 		return -1;
 	path_in(c, config, sizeof(config), "prometheus.yml");
 	path_in(c, rules, sizeof(rules), "rules.yml");
 	char *text = mon_rules(c);
-	if (text == NULL || write_atomic(rules, text) < 0) {
+	if (text == NULL || mon_write_atomic(rules, text) < 0) {
 		free(text);
 		snprintf(err, errlen, "cannot write %s: %s", rules, strerror(errno));
 		return -1;
@@ -456,10 +476,13 @@ int mon_prepare(struct ctl *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot write %s: %s", config, strerror(errno));
 		return -1;
 	}
-	/* a Prometheus left running by an earlier up reads them again */
-	for (unsigned i = 0; i < c->nunits; i++)
-		if (c->units[i].mon == MON_PROMETHEUS && unit_running(&c->units[i]))
-			kill(c->units[i].pid, SIGHUP);
+	/* a Prometheus (an Alertmanager) left running by an earlier up reads
+	 * them again */
+	for (unsigned i = 0; i < c->nunits; i++) {
+		struct unit *u = &c->units[i];
+		if ((u->mon == MON_PROMETHEUS || u->mon == MON_ALERTMANAGER) && unit_running(u))
+			kill(u->pid, SIGHUP);
+	}
 	return 0;
 }
 
@@ -467,6 +490,8 @@ void mon_print(const struct ctl *c)
 {
 	for (unsigned i = 0; i < c->nunits; i++) {
 		const struct unit *u = &c->units[i];
+		if (u->mon == MON_ALERTMANAGER)
+			am_print(c, u);
 		if (u->mon != MON_PROMETHEUS)
 			continue;
 		char hp[128];

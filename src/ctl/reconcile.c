@@ -59,7 +59,8 @@ static const struct {
 	{ "forward", "tristack" },      { "lb", "tristack-lb" },
 	{ "dns", "tristack-dns" },      { "web", "tristack-web" },
 	{ "app", "tristack-app" },      { "exporter", "prometheus-mysqld-exporter" },
-	{ "prometheus", "prometheus" }, { "db", "mariadbd" },
+	{ "prometheus", "prometheus" }, { "alertmanager", "prometheus-alertmanager" },
+	{ "db", "mariadbd" },
 };
 
 static int role_rank(const char *role)

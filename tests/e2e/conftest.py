@@ -40,7 +40,7 @@ def free_subnet():
         a, b = random.randint(100, 250), random.randint(1, 250)
         ok = True
         for host in (1, 2, 3):
-            for port in (8080, 8443, 8404, 8405, 8406, 9000, 9001, 3306, 9090, 9104,
+            for port in (8080, 8443, 8404, 8405, 8406, 9000, 9001, 3306, 9090, 9093, 9104,
                          9110):
                 s = socket.socket()
                 try:

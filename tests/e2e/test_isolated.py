@@ -126,6 +126,8 @@ MATRIX = [
     ("web-02", "web-01", 9104, "tcp", "timeout"),
     ("client", "lb-01", 9090, "tcp", "open"),      # Prometheus from the admin source
     ("web-01", "lb-01", 9090, "tcp", "timeout"),
+    ("client", "lb-01", 9093, "tcp", "open"),      # Alertmanager: the same
+    ("web-02", "lb-01", 9093, "tcp", "timeout"),
     ("client", "lb-01", 9110, "tcp", "open"),      # the supervisor's metrics
     ("web-02", "lb-01", 9110, "tcp", "timeout"),
     ("web-01", "web-02", 9001, "tcp", "timeout"),
@@ -225,7 +227,8 @@ def test_prometheus_scrapes_every_target_through_the_firewalls(lab):
     except AssertionError:
         raise AssertionError(lab.exec("client", "curl", "-s", url).stdout)
     got = sorted((t["labels"]["job"], t["labels"]["host"]) for t in active)
-    assert got == [("app", "web-01"), ("app", "web-02"), ("dns", "lb-01"), ("lb", "lb-01"),
+    assert got == [("alertmanager", "lb-01"), ("app", "web-01"), ("app", "web-02"),
+                   ("dns", "lb-01"), ("lb", "lb-01"),
                    ("mysqld", "web-01"), ("mysqld", "web-02"), ("prometheus", "lb-01"),
                    ("supervisor", "lb-01"), ("web", "web-01"), ("web", "web-02")], got
     assert all(t["scrapeUrl"].startswith(f"http://{lab.net}.") for t in active)
@@ -247,7 +250,8 @@ def test_every_daemon_of_the_lab_runs_as_the_tristack_account(lab):
             status = dict(line.split(":", 1) for line in f if ":" in line)
         assert [int(x) for x in status["Uid"].split()] == [uid] * 4, (name, status["Uid"])
         seen.add(name.split(".")[1])
-    assert {"lb", "web", "app", "dns", "db", "prometheus", "exporter"} <= seen, seen
+    assert {"lb", "web", "app", "dns", "db", "prometheus", "exporter", "alertmanager"} <= seen, \
+        seen
 
 
 def test_status_in_isolated_mode(lab):

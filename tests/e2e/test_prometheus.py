@@ -67,6 +67,13 @@ def test_up_runs_prometheus_and_says_where(st):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "rules found" in r.stdout + r.stderr
+    # Alertmanager beside it, with no receiver in this stack file: it sends nothing
+    assert re.search(r"lb-01\s+alertmanager\s+up", st.up_output)
+    assert f"alerts: http://{st.net}.1:9093/ (Alertmanager on lb-01; to: nowhere" in st.up_output
+    am = os.path.join(st.state, "monitoring", "alertmanager.yml")
+    r = subprocess.run(["amtool", "check-config", am], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "receiver: nowhere" in open(am).read()
 
 
 def test_every_target_is_scraped(st):
@@ -75,7 +82,8 @@ def test_every_target_is_scraped(st):
     except AssertionError:
         raise AssertionError(json.dumps(api(st, "/api/v1/targets"), indent=1))
     got = sorted((t["labels"]["job"], t["labels"]["host"]) for t in active)
-    assert got == [("app", "web-01"), ("app", "web-02"), ("dns", "lb-01"), ("lb", "lb-01"),
+    assert got == [("alertmanager", "lb-01"), ("app", "web-01"), ("app", "web-02"),
+                   ("dns", "lb-01"), ("lb", "lb-01"),
                    ("mysqld", "web-01"), ("mysqld", "web-02"), ("prometheus", "lb-01"),
                    ("supervisor", "lb-01"), ("web", "web-01"), ("web", "web-02")], got
     # (a target scraped before it listened may have made one pending: it goes)

@@ -77,6 +77,15 @@ static void check_defaults(const struct conf *s)
 	CHECK_EQ(s->monitoring.alert_for, 10000);
 	CHECK_EQ(s->monitoring.error_rate_for, 60000);
 	CHECK_EQ(s->monitoring.cert_warning, 14 * 86400000ULL);
+	CHECK_STR(s->monitoring.alertmanager, ":9093");
+	CHECK_STR(s->monitoring.alert_webhook, "");
+	CHECK_STR(s->monitoring.alert_email, "");
+	CHECK_STR(s->monitoring.alert_smarthost, "");
+	CHECK_STR(s->monitoring.alert_from, "");
+	CHECK_STR(s->monitoring.alert_smtp_user, "");
+	CHECK_EQ(s->monitoring.alert_group_wait, 30000); /* Alertmanager's own defaults */
+	CHECK_EQ(s->monitoring.alert_group_interval, 300000);
+	CHECK_EQ(s->monitoring.alert_repeat, 4 * 3600000ULL);
 }
 
 TEST(stack_empty_file_is_all_defaults)

@@ -87,6 +87,15 @@ static void check_same_stack(const struct conf *a, const struct conf *b)
 	CHECK(m->alert_for == n->alert_for);
 	CHECK(m->error_rate_for == n->error_rate_for);
 	CHECK(m->cert_warning == n->cert_warning);
+	CHECK_STR(m->alertmanager, n->alertmanager);
+	CHECK_STR(m->alert_webhook, n->alert_webhook);
+	CHECK_STR(m->alert_email, n->alert_email);
+	CHECK_STR(m->alert_smarthost, n->alert_smarthost);
+	CHECK_STR(m->alert_from, n->alert_from);
+	CHECK_STR(m->alert_smtp_user, n->alert_smtp_user);
+	CHECK(m->alert_group_wait == n->alert_group_wait);
+	CHECK(m->alert_group_interval == n->alert_group_interval);
+	CHECK(m->alert_repeat == n->alert_repeat);
 }
 
 /* conf_print into a malloc'd string (the caller frees). */

@@ -135,6 +135,113 @@ TEST(stack_monitoring_section)
 		check_error(&rows[i]);
 }
 
+/* [monitoring]'s alert_* keys: where Alertmanager sends, checked at the
+ * line that says it (each value goes into alertmanager.yml as it is). */
+TEST(stack_monitoring_alerts)
+{
+	struct conf s;
+	char err[256];
+	t_case("alert keys set");
+	CHECK_EQ(load(&s,
+	              HOSTS "[monitoring]\nalertmanager = :19093\n"
+	                    "alert_webhook = https://hooks.example.com:8443/a/b?x=1\n"
+	                    "alert_email = ops@foobar.com, oncall@foobar.com\n"
+	                    "alert_smarthost = [2001:db8::1]:587\nalert_from = am@foobar.com\n"
+	                    "alert_smtp_user = alerts\nalert_group_wait = 0\n"
+	                    "alert_group_interval = 2s\nalert_repeat = 2s\n",
+	              err, sizeof(err)),
+	         0);
+	CHECK_STR(err, "");
+	CHECK_STR(s.monitoring.alertmanager, ":19093");
+	CHECK_STR(s.monitoring.alert_webhook, "https://hooks.example.com:8443/a/b?x=1");
+	CHECK_STR(s.monitoring.alert_email, "ops@foobar.com, oncall@foobar.com");
+	CHECK_STR(s.monitoring.alert_smarthost, "[2001:db8::1]:587");
+	CHECK_STR(s.monitoring.alert_from, "am@foobar.com");
+	CHECK_STR(s.monitoring.alert_smtp_user, "alerts");
+	CHECK_EQ(s.monitoring.alert_group_wait, 0);
+	CHECK_EQ(s.monitoring.alert_group_interval, 2000);
+	CHECK_EQ(s.monitoring.alert_repeat, 2000);
+	check_round_trip(&s);
+	conf_free(&s);
+
+	t_case("no Alertmanager, no receiver: fine");
+	CHECK_EQ(load(&s, HOSTS "[monitoring]\nalertmanager =\n", err, sizeof(err)), 0);
+	CHECK_STR(s.monitoring.alertmanager, "");
+	conf_free(&s);
+
+	t_case("the checks on their own");
+	CHECK(mon_conf_check_url("http://127.0.0.1:9/") == NULL);
+	CHECK(mon_conf_check_url("http://h") == NULL);
+	CHECK(mon_conf_check_url("ftp://h/") != NULL);
+	CHECK(mon_conf_check_url("http://") != NULL);
+	CHECK(mon_conf_check_url("http:///x") != NULL);
+	CHECK(mon_conf_check_url("http://:80/") != NULL);
+	CHECK(mon_conf_check_url("http://h/a b") != NULL);
+	CHECK(mon_conf_check_url("http://h/'") != NULL);
+	CHECK(mon_conf_check_email("a@b.c", false) == NULL);
+	CHECK(mon_conf_check_email("a@b.c,d@e.f", true) == NULL);
+	CHECK(mon_conf_check_email("a@b.c,d@e.f", false) != NULL);
+	CHECK(mon_conf_check_email("a@b.c", true) == NULL);
+	CHECK(mon_conf_check_email(" , ", true) != NULL);
+	CHECK(mon_conf_check_email("@b.c", true) != NULL);
+	CHECK(mon_conf_check_email("a@", true) != NULL);
+	CHECK(mon_conf_check_email("a@@b", true) != NULL);
+	CHECK(mon_conf_check_email("a@b@c", true) != NULL);
+	CHECK(mon_conf_check_email("Ops <a@b.c>", true) != NULL);
+	CHECK(mon_conf_check_email("a\"@b.c", true) != NULL);
+	CHECK(mon_conf_check_hostport("mail.example.com:25") == NULL);
+	CHECK(mon_conf_check_hostport("[::1]:465") == NULL);
+	CHECK(mon_conf_check_hostport("mail.example.com") != NULL);
+	CHECK(mon_conf_check_hostport(":25") != NULL);
+	CHECK(mon_conf_check_hostport("h:0") != NULL);
+	CHECK(mon_conf_check_hostport("h:65536") != NULL);
+	CHECK(mon_conf_check_hostport("h:25x") != NULL);
+	CHECK(mon_conf_check_hostport("h:") != NULL);
+	CHECK(mon_conf_check_hostport("::1:25") != NULL);
+
+	static const struct err_row rows[] = {
+		{ "webhook not http", "[monitoring]\nalert_webhook = ftp://x/\n", 2,
+		  "'alert_webhook' in [monitoring]: 'ftp://x/': not an http:// or https:// URL",
+		  NULL, NULL },
+		{ "webhook without a host",
+		  "[monitoring]\nenabled = on\nalert_webhook = http:///\n", 3, "no host in the URL",
+		  NULL, NULL },
+		{ "webhook with a quote", "[monitoring]\nalert_webhook = http://h/'x\n", 2,
+		  "quotes", NULL, NULL },
+		{ "email not an address",
+		  "[monitoring]\nalert_smarthost = m:25\nalert_email = ops\n", 3,
+		  "'alert_email' in [monitoring]: 'ops': not an e-mail address", NULL, NULL },
+		{ "email without a smarthost", "[monitoring]\nalert_email = ops@foobar.com\n", 2,
+		  "'alert_email' in [monitoring] needs 'alert_smarthost'", NULL, NULL },
+		{ "smarthost without a port",
+		  "[monitoring]\nalert_email = a@b.c\nalert_smarthost = mail\n", 3,
+		  "'alert_smarthost' in [monitoring]: 'mail': not host:port", NULL, NULL },
+		{ "smarthost port too big",
+		  "[monitoring]\nalert_email = a@b.c\nalert_smarthost = mail:99999\n", 3,
+		  "the port is not 1 to 65535", NULL, NULL },
+		{ "from, two addresses",
+		  "[monitoring]\nalert_from = a@b.c, d@e.f\nalert_email = a@b.c\n"
+		  "alert_smarthost = m:25\n",
+		  2, "'alert_from' in [monitoring]", "one address only", NULL },
+		{ "smtp user with a space", "[monitoring]\nalert_smtp_user = a b\n", 2,
+		  "'alert_smtp_user' in [monitoring]", NULL, NULL },
+		{ "a receiver but no alertmanager",
+		  "[monitoring]\nalert_webhook = http://h/\nalertmanager =\n", 2,
+		  "'alert_webhook' in [monitoring] needs Alertmanager", NULL, NULL },
+		{ "repeat shorter than group interval",
+		  "[monitoring]\nalert_group_interval = 10m\nalert_repeat = 5m\n", 3,
+		  "'alert_repeat' in [monitoring] is shorter than 'alert_group_interval'", NULL,
+		  NULL },
+		{ "group interval zero", "[monitoring]\nalert_group_interval = 0\n", 2,
+		  "alert_group_interval", NULL, NULL },
+		{ "alertmanager of an unknown host",
+		  HOSTS "[monitoring]\nalertmanager = mon-09:9093\n", HOSTS_LINES + 2,
+		  "'alertmanager' in [monitoring]: unknown host 'mon-09'", NULL, NULL },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		check_error(&rows[i]);
+}
+
 /* ---- the LB's limits per client address ---- */
 
 TEST(stack_rate_limits)
