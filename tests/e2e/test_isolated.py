@@ -260,8 +260,9 @@ def test_status_in_isolated_mode(lab):
     lines = r.stdout.splitlines()
     # the units' rows, then the summary lines (the supervisor, the database)
     rows = lines[1:next(i for i, l in enumerate(lines) if l.startswith("supervisor:"))]
-    # 8 daemons and MariaDB instances, Prometheus and 2 exporters, the forwarder
-    assert len(rows) == 12 and all(" running" in l for l in rows), r.stdout
+    # 8 daemons and MariaDB instances, Prometheus, Alertmanager and 2
+    # exporters, the forwarder
+    assert len(rows) == 13 and all(" running" in l for l in rows), r.stdout
     assert "database primary: web-01; automatic failover off" in lines, r.stdout
     # the columns line up, mysqld_exporter's row too (its name is the longest)
     head = r.stdout.splitlines()[0]
