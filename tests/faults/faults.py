@@ -250,7 +250,9 @@ SHORT = ["kill-web", "kill-app", "reload-lb", "kill-replica", "drain-web", "upgr
          "renew-cert"]
 NO_FAILURE = {"drain-web", "upgrade", "renew-cert"}  # operations: not one request may fail
 # seconds of load at least (short form, full): the operation and a while after it
-MIN_LOAD_S = {"upgrade": (12, 20), "renew-cert": (16, 20)}
+# (certbot takes 6-11 s for the two certificates on a busy machine; an
+# operation that ends less than 2 s before the load fails its scenario)
+MIN_LOAD_S = {"upgrade": (12, 20), "renew-cert": (20, 20)}
 
 
 def p99(xs):
