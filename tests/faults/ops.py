@@ -9,7 +9,7 @@ running site, under the suite's load, where not one request may fail
   renew-cert  `tristack certs renew --force` against pebble (the ACME test
               CA): new certificates, the LB reloaded
 
-renew-cert needs a stack of its own (acme_stack): [lb] acme_directory
+renew-cert needs a stack of its own (acme_start): [lb] acme_directory
 names pebble, which runs beside it, and the LB serves pebble's
 certificates from before the load on (a first `certs renew`), so that the
 scenario is a renewal, one ACME certificate for another. The load's
@@ -27,7 +27,7 @@ from conftest import alive, binary  # alive: a zombie is not
 from load import pid_of
 from test_acme import CERTBOT, PEBBLE, WWW, Pebble, served
 
-UPGRADE_MIN_LEFT_S = 2  # load still to run after the action: it is seen through
+MIN_LEFT_S = 2  # load still to run after the action: it is seen through
 
 
 def lb_pidfile(st):
@@ -51,9 +51,9 @@ def seen_through(load, what):
     """The action ended with load still to run (else its end was not
     under load: the scenario proves nothing). Raise otherwise."""
     left = load.deadline - time.monotonic()
-    if left < UPGRADE_MIN_LEFT_S:
+    if left < MIN_LEFT_S:
         raise RuntimeError(f"{what} ended {left:.1f} s before the load's end "
-                           f"(needs {UPGRADE_MIN_LEFT_S} s of load after it): a longer load")
+                           f"(needs {MIN_LEFT_S} s of load after it): a longer load")
 
 
 def sc_upgrade(st, load, short):
@@ -85,7 +85,7 @@ def sc_upgrade(st, load, short):
     if same:
         raise RuntimeError(f"not replaced by the upgrade: {same} ({before} -> {after})")
     # the new LB serves the load (before the judge also counts what failed)
-    deadline = min(load.deadline, time.monotonic() + UPGRADE_MIN_LEFT_S)
+    deadline = min(load.deadline, time.monotonic() + MIN_LEFT_S)
     while served_after(load, t_done) < 100:
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {served_after(load, t_done)} requests answered after "
