@@ -1,8 +1,10 @@
 """The short form of the fault suite (tests/faults/faults.py; `make faults`
 runs every scenario at full length): kill -9 a web server, kill -9 an app,
-reload the LB, kill -9 the replica, and drain web-01, restart its web
-server and ready it (where not one request may fail), each under mixed
-reads and writes by 32 clients. Every acknowledged write is one row, as acknowledged, on both
+reload the LB, kill -9 the replica, and the operations of issue 18, where
+not one request may fail (faults.NO_FAILURE): drain web-01, restart its web
+server and ready it; add web-03 with `tristack up` and drop it again;
+`tristack upgrade`; `tristack certs renew --force` against pebble. Each
+under mixed reads and writes by 32 clients. Every acknowledged write is one row, as acknowledged, on both
 databases; no row for a write told it failed, none twice; no load error;
 no GET fails, and none needs a second try but where the LB reloads
 (tests/e2e/test_fault_audit.py proves the audit itself). And slowloris,

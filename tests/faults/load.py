@@ -81,7 +81,10 @@ class Load:
             t.start()
 
     def client(self):
-        return Client(self.st.url, timeout=15)  # keeps the read-your-writes cookie
+        c = Client(self.st.url, timeout=15)  # keeps the read-your-writes cookie
+        if getattr(self.st, "tls_ctx", None) is not None:
+            c.ctx = self.st.tls_ctx  # the ACME stack's: pebble's root, www.foobar.com
+        return c
 
     def _send(self, c, a):
         """One POST of attempt a, with its Idempotency-Key: its outcome
